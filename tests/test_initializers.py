@@ -1,0 +1,210 @@
+"""Initializers: empirical moments and bounds vs torch.nn.init formulas; gains vs torch's table."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from core.initializers import (
+    INITIALIZER_INFO,
+    INITIALIZERS,
+    NONLINEARITIES,
+    calculate_gain,
+    default_kwargs,
+    init_std,
+    torch_call,
+)
+
+FAN_IN, FAN_OUT = 1000, 800  # unequal so a swapped fan_in/fan_out changes the expected numbers
+
+
+@pytest.fixture(scope="module")
+def big():
+    """One large draw per (name, kwargs) shared by the tests below."""
+    cache = {}
+
+    def draw(name, **kw):
+        key = (name, tuple(sorted(kw.items())))
+        if key not in cache:
+            cache[key] = INITIALIZERS[name](np.random.default_rng(1), FAN_IN, FAN_OUT, **kw)
+        return cache[key]
+
+    return draw
+
+
+def test_registry_and_info_agree():
+    assert set(INITIALIZERS) == set(INITIALIZER_INFO)
+
+
+@pytest.mark.parametrize("name", list(INITIALIZERS))
+def test_shape_dtype_and_determinism(name):
+    kw = default_kwargs(name)
+    w1 = INITIALIZERS[name](np.random.default_rng(7), 5, 3, **kw)
+    w2 = INITIALIZERS[name](np.random.default_rng(7), 5, 3, **kw)
+    assert w1.shape == (5, 3) and w1.dtype == np.float32
+    np.testing.assert_array_equal(w1, w2)
+    w64 = INITIALIZERS[name](np.random.default_rng(7), 5, 3, dtype=np.float64, **kw)
+    assert w64.dtype == np.float64
+
+
+@pytest.mark.parametrize("name", [n for n in INITIALIZERS if n not in ("zeros", "constant")])
+def test_different_seeds_differ(name):
+    kw = default_kwargs(name)
+    w1 = INITIALIZERS[name](np.random.default_rng(1), 4, 4, **kw)
+    w2 = INITIALIZERS[name](np.random.default_rng(2), 4, 4, **kw)
+    assert not np.array_equal(w1, w2)
+
+
+# (name, kwargs, expected std written out from the torch.nn.init docs, uniform bound or None)
+_G_TANH = 5.0 / 3.0
+CASES = [
+    ("uniform", {"a": -0.5, "b": 1.5}, 2.0 / math.sqrt(12.0), (-0.5, 1.5)),
+    ("normal", {"mean": 0.2, "std": 0.7}, 0.7, None),
+    ("xavier_uniform", {}, math.sqrt(2 / (FAN_IN + FAN_OUT)), math.sqrt(6 / (FAN_IN + FAN_OUT))),
+    ("xavier_uniform", {"gain": 2.0}, 2 * math.sqrt(2 / 1800), 2 * math.sqrt(6 / 1800)),
+    ("xavier_normal", {"gain": _G_TANH}, _G_TANH * math.sqrt(2 / 1800), None),
+    # torch defaults a=0, nonlinearity='leaky_relu' give gain sqrt(2/(1+0)) = sqrt(2)
+    ("kaiming_uniform", {}, math.sqrt(2 / FAN_IN), math.sqrt(6 / FAN_IN)),
+    ("kaiming_uniform", {"a": math.sqrt(5)}, math.sqrt(1 / 3 / FAN_IN), 1 / math.sqrt(FAN_IN)),
+    ("kaiming_normal", {"nonlinearity": "relu"}, math.sqrt(2 / FAN_IN), None),
+    (
+        "kaiming_normal",
+        {"mode": "fan_out", "nonlinearity": "tanh"},
+        _G_TANH / math.sqrt(FAN_OUT),
+        None,
+    ),
+    ("kaiming_normal", {"a": 0.2}, math.sqrt(2 / 1.04 / FAN_IN), None),
+    ("lecun_normal", {}, 1 / math.sqrt(FAN_IN), None),
+    ("orthogonal", {"gain": 1.5}, 1.5 / math.sqrt(FAN_IN), None),
+]
+
+
+@pytest.mark.parametrize(("name", "kw", "std", "bound"), CASES)
+def test_empirical_std_matches_formula(big, name, kw, std, bound):
+    w = big(name, **kw)
+    assert w.std() == pytest.approx(std, rel=0.02)
+    assert init_std(name, FAN_IN, FAN_OUT, **kw) == pytest.approx(std, rel=1e-12)
+    if bound is not None:
+        low, high = (-bound, bound) if np.isscalar(bound) else bound
+        assert low <= w.min() and w.max() <= high
+        # 800k draws come within 0.1 % of each end of the interval
+        assert w.min() < low + 1e-3 * (high - low) and w.max() > high - 1e-3 * (high - low)
+
+
+def test_uniform_symmetric_ones_are_centred(big):
+    for name in ("xavier_uniform", "kaiming_uniform", "xavier_normal", "kaiming_normal"):
+        w = big(name)
+        assert abs(w.mean()) < 0.02 * w.std()
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},  # torch defaults: mean 0, std 1, a=-2, b=2
+        {"mean": 0.3, "std": 1.5, "a": -1.0, "b": 2.5},
+        {"std": 5.0, "a": -0.1, "b": 0.1},  # narrow window: uniform-proposal branch
+        {"std": 1.0, "a": 3.0, "b": 6.0},  # far tail
+    ],
+)
+def test_trunc_normal_moments_and_bounds(big, kw):
+    w = big("trunc_normal", **kw).astype(np.float64)
+    p = {"mean": 0.0, "std": 1.0, "a": -2.0, "b": 2.0, **kw}
+    ref = stats.truncnorm(
+        (p["a"] - p["mean"]) / p["std"], (p["b"] - p["mean"]) / p["std"], p["mean"], p["std"]
+    )
+    assert p["a"] <= w.min() and w.max() <= p["b"]
+    assert w.std() == pytest.approx(ref.std(), rel=0.02)
+    assert w.mean() == pytest.approx(ref.mean(), abs=0.01 * ref.std())
+    assert init_std("trunc_normal", 1, 1, **kw) == pytest.approx(ref.std(), rel=1e-9)
+    # shape of the distribution, not only two moments
+    assert stats.kstest(w.ravel()[:20000], ref.cdf).pvalue > 1e-3
+
+
+def test_trunc_normal_matches_torch_sample_moments(big):
+    # torch 2.13.0: torch.manual_seed(0); trunc_normal_(torch.empty(1000, 1000), mean=0.3,
+    # std=1.5, a=-1., b=2.5) gave std 0.91292 and mean 0.58060.
+    w = big("trunc_normal", mean=0.3, std=1.5, a=-1.0, b=2.5)
+    assert w.std() == pytest.approx(0.91292, rel=0.01)
+    assert w.mean() == pytest.approx(0.58060, abs=0.01)
+
+
+@pytest.mark.parametrize(("fan_in", "fan_out"), [(300, 120), (120, 300), (64, 64)])
+def test_orthogonal(fan_in, fan_out):
+    w = INITIALIZERS["orthogonal"](np.random.default_rng(3), fan_in, fan_out, gain=2.0)
+    w = w.astype(np.float64)
+    gram = w.T @ w if fan_in >= fan_out else w @ w.T
+    np.testing.assert_allclose(gram, 4.0 * np.eye(min(fan_in, fan_out)), atol=1e-5)
+
+
+def test_zeros_and_constant():
+    rng = np.random.default_rng(0)
+    assert not INITIALIZERS["zeros"](rng, 3, 4).any()
+    np.testing.assert_array_equal(
+        INITIALIZERS["constant"](rng, 3, 4, val=0.25), np.full((3, 4), 0.25)
+    )
+
+
+# torch 2.13.0, torch.nn.init.calculate_gain(name, param), printed with repr()
+TORCH_GAINS = [
+    ("linear", None, 1.0),
+    ("conv1d", None, 1.0),
+    ("conv2d", None, 1.0),
+    ("conv_transpose3d", None, 1.0),
+    ("sigmoid", None, 1.0),
+    ("tanh", None, 1.6666666666666667),
+    ("relu", None, 1.4142135623730951),
+    ("selu", None, 0.75),
+    ("leaky_relu", None, 1.4141428569978354),
+    ("leaky_relu", 0, 1.4142135623730951),
+    ("leaky_relu", 0.2, 1.3867504905630728),
+    ("leaky_relu", 1, 1.0),
+]
+
+
+@pytest.mark.parametrize(("name", "param", "gain"), TORCH_GAINS)
+def test_calculate_gain_matches_torch(name, param, gain):
+    assert calculate_gain(name, param) == pytest.approx(gain, rel=1e-15)
+
+
+def test_calculate_gain_table_covers_all_nonlinearities():
+    assert {row[0] for row in TORCH_GAINS} | {
+        "conv3d",
+        "conv_transpose1d",
+        "conv_transpose2d",
+    } == set(NONLINEARITIES)
+
+
+@pytest.mark.parametrize(
+    ("name", "param"), [("softmax", None), ("leaky_relu", True), ("leaky_relu", "x")]
+)
+def test_calculate_gain_rejects(name, param):
+    with pytest.raises(ValueError, match="="):
+        calculate_gain(name, param)
+
+
+@pytest.mark.parametrize(
+    ("name", "kw"),
+    [
+        ("uniform", {"a": 1.0, "b": 0.0}),
+        ("normal", {"std": -1.0}),
+        ("trunc_normal", {"a": 1.0, "b": 1.0}),
+        ("kaiming_normal", {"mode": "fan_avg"}),
+    ],
+)
+def test_invalid_arguments_raise(name, kw):
+    with pytest.raises(ValueError, match="="):
+        INITIALIZERS[name](np.random.default_rng(0), 3, 3, **kw)
+
+
+@pytest.mark.parametrize("name", list(INITIALIZERS))
+def test_info_defaults_are_accepted_and_torch_call_formats(name):
+    info = INITIALIZER_INFO[name]
+    for spec in info.params.values():
+        if spec.choices is None:
+            assert spec.low <= spec.default <= spec.high
+        else:
+            assert spec.default in spec.choices
+    call = torch_call(name)
+    assert call.startswith("torch.nn.init.") and "{" not in call
+    assert torch_call("kaiming_normal", nonlinearity="relu").endswith("nonlinearity='relu')")
