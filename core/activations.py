@@ -1,0 +1,388 @@
+"""Activation functions as ``Activation(fn, grad)`` records, pure NumPy.
+
+Every factory in ``ACTIVATIONS`` takes torch.nn's parameter names and defaults and returns an
+``Activation`` whose ``fn(z)`` and ``grad(z)`` (= d fn / dz) work elementwise on arrays of any
+shape. Float32 and float64 inputs keep their dtype (other inputs are computed in float64). Both are
+finite for every finite input, however large: no overflow or invalid-value warnings. At a kink,
+``grad`` returns the one-sided value torch's backward uses. Invalid parameters raise ``ValueError``.
+
+``ACTIVATION_PARAMS`` describes each factory's parameters for building widgets (data only, no UI
+text), and ``TORCH_NAMES[key].format(**params)`` gives the equivalent torch call.
+"""
+
+import math
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+
+ArrayFn = Callable[[np.ndarray], np.ndarray]
+
+
+class Activation(NamedTuple):
+    fn: ArrayFn
+    grad: ArrayFn
+
+
+class Param(NamedTuple):
+    """A numeric hyperparameter: its torch default and the range a slider may offer."""
+
+    default: float
+    min: float
+    max: float
+    step: float
+
+
+class Choice(NamedTuple):
+    """A string hyperparameter with a fixed set of options."""
+
+    default: str
+    options: tuple[str, ...]
+
+
+def _float(z) -> np.ndarray:
+    """``z`` as a floating array: float32/float64 kept, anything else becomes float64."""
+    z = np.asarray(z)
+    return z if np.issubdtype(z.dtype, np.floating) else z.astype(np.float64)
+
+
+def _expit(z: np.ndarray) -> np.ndarray:
+    """Logistic sigmoid without overflow."""
+    # exp(-|z|) lies in (0, 1], so neither branch can overflow; 1/(1 + exp(-z)) would for z << 0.
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+_SQRT_HALF = math.sqrt(0.5)
+_SERIES_TERMS = 30  # with |u| < 2 the series below is exact to ~1e-16 after 30 terms
+_FRACTION_DEPTH = 60  # with u >= 2 the continued fraction is exact to ~1e-15 at depth 60
+
+
+def _normal_cdf(z: np.ndarray) -> np.ndarray:
+    """Standard normal CDF Φ(z) in float64, accurate to ~1e-13 relative (NumPy has no erf)."""
+    # Φ(z) = (1 + erf(u)) / 2 with u = z/√2. Clipping changes nothing: Φ(±40) is 0 or 1 exactly.
+    u = np.clip(np.asarray(z, dtype=np.float64), -40.0, 40.0) * _SQRT_HALF
+    out = np.empty_like(u)
+    small = np.abs(u) < 2.0
+    # Centre: erf(u) = 2/√π · exp(−u²) · Σ (2u²)ⁿ u / (1·3·…·(2n+1)) (Abramowitz & Stegun 7.1.6);
+    # all terms share a sign, so unlike the Maclaurin series it has no cancellation.
+    us = u[small]
+    term, total, two_u2 = us.copy(), us.copy(), 2 * us * us
+    for n in range(1, _SERIES_TERMS):
+        term = term * two_u2 / (2 * n + 1)
+        total += term
+    out[small] = 0.5 + np.exp(-us * us) * total / math.sqrt(math.pi)
+    # Tails: erfc(x) = exp(−x²)/√π / (x + ½/(x + 1/(x + 3/2/(x + …)))) for x > 0 (A&S 7.1.14),
+    # evaluated from the inside out. It gives the tiny tail value directly instead of 1 − erf,
+    # which would round to 0 and lose GELU's small negative outputs.
+    x = np.abs(u[~small])
+    fraction = np.zeros_like(x)
+    for k in range(_FRACTION_DEPTH, 0, -1):
+        fraction = (k / 2) / (x + fraction)
+    half_erfc = 0.5 * np.exp(-x * x) / math.sqrt(math.pi) / (x + fraction)
+    out[~small] = np.where(u[~small] < 0, half_erfc, 1 - half_erfc)
+    return out
+
+
+def identity() -> Activation:
+    """f(z) = z (torch.nn.Identity)."""
+    return Activation(lambda z: _float(z).copy(), lambda z: np.ones_like(_float(z)))
+
+
+def sigmoid() -> Activation:
+    """f(z) = 1 / (1 + e^−z) (torch.nn.Sigmoid)."""
+
+    def grad(z):
+        s = _expit(_float(z))
+        return s * (1 - s)
+
+    return Activation(lambda z: _expit(_float(z)), grad)
+
+
+def tanh() -> Activation:
+    """f(z) = tanh z (torch.nn.Tanh)."""
+
+    def grad(z):
+        return 1 - np.tanh(_float(z)) ** 2
+
+    return Activation(lambda z: np.tanh(_float(z)), grad)
+
+
+def relu() -> Activation:
+    """f(z) = max(0, z) (torch.nn.ReLU); grad 0 at z = 0 as in torch."""
+
+    def fn(z):
+        z = _float(z)
+        return np.maximum(z, 0).astype(z.dtype)
+
+    def grad(z):
+        z = _float(z)
+        return (z > 0).astype(z.dtype)
+
+    return Activation(fn, grad)
+
+
+def leaky_relu(negative_slope: float = 0.01) -> Activation:
+    """f(z) = z for z ≥ 0, else negative_slope·z (torch.nn.LeakyReLU; PReLU learns the slope)."""
+    negative_slope = float(negative_slope)  # a NumPy scalar would upcast float32 inputs
+    if not np.isfinite(negative_slope):
+        raise ValueError(f"{negative_slope=} must be finite")
+
+    def fn(z):
+        z = _float(z)
+        return np.where(z >= 0, z, negative_slope * z).astype(z.dtype)
+
+    def grad(z):
+        z = _float(z)
+        return np.where(z > 0, 1.0, negative_slope).astype(z.dtype)
+
+    return Activation(fn, grad)
+
+
+def hardtanh(min_val: float = -1.0, max_val: float = 1.0) -> Activation:
+    """f(z) = clip(z, min_val, max_val) (torch.nn.Hardtanh); grad 0 at the two corners."""
+    min_val, max_val = float(min_val), float(max_val)
+    if not min_val < max_val:
+        raise ValueError(f"{min_val=} must be less than {max_val=}")
+
+    def fn(z):
+        z = _float(z)
+        return np.clip(z, min_val, max_val).astype(z.dtype)
+
+    def grad(z):
+        z = _float(z)
+        return ((z > min_val) & (z < max_val)).astype(z.dtype)
+
+    return Activation(fn, grad)
+
+
+def relu6() -> Activation:
+    """f(z) = min(max(0, z), 6) (torch.nn.ReLU6), i.e. hardtanh(0, 6)."""
+    return hardtanh(min_val=0.0, max_val=6.0)
+
+
+def hardsigmoid() -> Activation:
+    """f(z) = clip(z/6 + 1/2, 0, 1) (torch.nn.Hardsigmoid); grad 0 at z = ±3."""
+
+    def fn(z):
+        z = _float(z)
+        return np.clip(z / 6 + 0.5, 0, 1).astype(z.dtype)
+
+    def grad(z):
+        z = _float(z)
+        return np.where((z > -3) & (z < 3), 1 / 6, 0.0).astype(z.dtype)
+
+    return Activation(fn, grad)
+
+
+def softsign() -> Activation:
+    """f(z) = z / (1 + |z|) (torch.nn.Softsign)."""
+
+    def fn(z):
+        z = _float(z)
+        return z / (1 + np.abs(z))
+
+    def grad(z):
+        # Square the reciprocal, not the denominator: (1 + |z|)² overflows for |z| > 1e154.
+        return (1 / (1 + np.abs(_float(z)))) ** 2
+
+    return Activation(fn, grad)
+
+
+def elu(alpha: float = 1.0) -> Activation:
+    """f(z) = z for z > 0, alpha·(e^z − 1) otherwise (torch.nn.ELU; Clevert et al. 2015)."""
+    # The paper requires alpha > 0; alpha = 0 is allowed as the ReLU limit.
+    alpha = float(alpha)
+    if not alpha >= 0:
+        raise ValueError(f"{alpha=} must be >= 0")
+
+    def fn(z):
+        z = _float(z)
+        # expm1 only sees the clipped negative part, so e^z cannot overflow for large positive z;
+        # expm1 also keeps full precision for small |z| where e^z − 1 would cancel.
+        return np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0))).astype(z.dtype)
+
+    def grad(z):
+        z = _float(z)
+        return np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0))).astype(z.dtype)
+
+    return Activation(fn, grad)
+
+
+# Klambauer et al. (2017) constants, as in the torch.nn.SELU docs.
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu() -> Activation:
+    """f(z) = scale·elu(z, alpha) with the self-normalising constants (torch.nn.SELU)."""
+    base = elu(alpha=SELU_ALPHA)
+    return Activation(lambda z: SELU_SCALE * base.fn(z), lambda z: SELU_SCALE * base.grad(z))
+
+
+_SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
+_GELU_CUBIC = 0.044715
+
+
+def gelu(approximate: str = "none") -> Activation:
+    """f(z) = z·Φ(z) (torch.nn.GELU); approximate="tanh" uses Hendrycks & Gimpel's tanh formula."""
+    if approximate == "none":
+
+        def fn(z):
+            z = _float(z)
+            return (z * _normal_cdf(z)).astype(z.dtype)
+
+        def grad(z):
+            z = _float(z)
+            # Density on a clipped copy: z² would overflow for huge |z|, where φ is 0 anyway.
+            zc = np.clip(z.astype(np.float64), -40.0, 40.0)
+            pdf = np.exp(-0.5 * zc * zc) / math.sqrt(2 * math.pi)
+            return (_normal_cdf(z) + zc * pdf).astype(z.dtype)
+
+        return Activation(fn, grad)
+
+    if approximate == "tanh":
+
+        def inner(z):
+            # tanh saturates to exactly ±1 long before |z| = 100, so the clip changes no output
+            # and keeps z³ from overflowing.
+            zc = np.clip(z, -100, 100)
+            return zc, np.tanh(_SQRT_2_OVER_PI * (zc + _GELU_CUBIC * zc**3))
+
+        def fn(z):
+            z = _float(z)
+            _, t = inner(z)
+            return 0.5 * z * (1 + t)
+
+        def grad(z):
+            z = _float(z)
+            zc, t = inner(z)
+            d_inner = _SQRT_2_OVER_PI * (1 + 3 * _GELU_CUBIC * zc**2)
+            return 0.5 * (1 + t) + 0.5 * zc * (1 - t * t) * d_inner
+
+        return Activation(fn, grad)
+
+    raise ValueError(f"{approximate=} must be 'none' or 'tanh'")
+
+
+def silu(beta: float = 1.0) -> Activation:
+    """f(z) = z·σ(beta·z): Swish (Ramachandran et al. 2017); beta = 1 is torch.nn.SiLU."""
+    # beta = 0 gives z/2 and beta → ∞ approaches ReLU; negative beta is not a Swish.
+    beta = float(beta)
+    if not beta >= 0:
+        raise ValueError(f"{beta=} must be >= 0")
+
+    def fn(z):
+        z = _float(z)
+        return z * _expit(beta * z)
+
+    def grad(z):
+        z = _float(z)
+        s = _expit(beta * z)
+        return s + beta * z * s * (1 - s)
+
+    return Activation(fn, grad)
+
+
+def softplus(beta: float = 1.0, threshold: float = 20.0) -> Activation:
+    """f(z) = log(1 + e^(beta·z)) / beta, or z where beta·z > threshold (torch.nn.Softplus)."""
+    beta, threshold = float(beta), float(threshold)
+    if not beta > 0:
+        raise ValueError(f"{beta=} must be > 0")
+    if not np.isfinite(threshold):
+        raise ValueError(f"{threshold=} must be finite")
+
+    def fn(z):
+        z = _float(z)
+        bz = beta * z
+        # logaddexp(0, x) = log(e^0 + e^x) computed without overflow; the threshold switch is
+        # torch's, kept so values match torch exactly (it leaves a jump of log1p(e^−t)/beta).
+        return np.where(bz > threshold, z, np.logaddexp(0, bz) / beta).astype(z.dtype)
+
+    def grad(z):
+        z = _float(z)
+        bz = beta * z
+        return np.where(bz > threshold, 1.0, _expit(bz)).astype(z.dtype)
+
+    return Activation(fn, grad)
+
+
+def mish() -> Activation:
+    """f(z) = z·tanh(softplus(z)) (torch.nn.Mish; Misra 2019)."""
+
+    def fn(z):
+        z = _float(z)
+        return z * np.tanh(np.logaddexp(0, z))
+
+    def grad(z):
+        z = _float(z)
+        t = np.tanh(np.logaddexp(0, z))
+        # d softplus/dz = σ(z). Where t² rounds to 1 or σ to 0 the z·… term is exactly 0, not inf·0.
+        return t + z * (1 - t * t) * _expit(z)
+
+    return Activation(fn, grad)
+
+
+ACTIVATIONS: dict[str, Callable[..., Activation]] = {
+    "identity": identity,
+    "sigmoid": sigmoid,
+    "tanh": tanh,
+    "relu": relu,
+    "leaky_relu": leaky_relu,
+    "relu6": relu6,
+    "hardtanh": hardtanh,
+    "hardsigmoid": hardsigmoid,
+    "softsign": softsign,
+    "elu": elu,
+    "selu": selu,
+    "gelu": gelu,
+    "silu": silu,
+    "softplus": softplus,
+    "mish": mish,
+}
+
+# Widget ranges; defaults equal the factory defaults (a test checks it). Ranges are chosen so that
+# no combination inside them raises, e.g. hardtanh's min_val range ends below max_val's.
+ACTIVATION_PARAMS: dict[str, dict[str, Param | Choice]] = {
+    "identity": {},
+    "sigmoid": {},
+    "tanh": {},
+    "relu": {},
+    "leaky_relu": {"negative_slope": Param(0.01, 0.0, 1.0, 0.01)},
+    "relu6": {},
+    "hardtanh": {
+        "min_val": Param(-1.0, -3.0, 0.0, 0.1),
+        "max_val": Param(1.0, 0.5, 6.0, 0.1),
+    },
+    "hardsigmoid": {},
+    "softsign": {},
+    "elu": {"alpha": Param(1.0, 0.0, 3.0, 0.1)},
+    "selu": {},
+    "gelu": {"approximate": Choice("none", ("none", "tanh"))},
+    "silu": {"beta": Param(1.0, 0.0, 10.0, 0.1)},
+    "softplus": {
+        "beta": Param(1.0, 0.1, 10.0, 0.1),
+        "threshold": Param(20.0, 1.0, 40.0, 1.0),
+    },
+    "mish": {},
+}
+
+# torch.nn equivalents as str.format templates over the parameters. torch has no class for Swish
+# with beta ≠ 1 (SiLU is beta = 1), and PReLU is LeakyReLU with a learned negative_slope.
+TORCH_NAMES: dict[str, str] = {
+    "identity": "torch.nn.Identity()",
+    "sigmoid": "torch.nn.Sigmoid()",
+    "tanh": "torch.nn.Tanh()",
+    "relu": "torch.nn.ReLU()",
+    "leaky_relu": "torch.nn.LeakyReLU(negative_slope={negative_slope})",
+    "relu6": "torch.nn.ReLU6()",
+    "hardtanh": "torch.nn.Hardtanh(min_val={min_val}, max_val={max_val})",
+    "hardsigmoid": "torch.nn.Hardsigmoid()",
+    "softsign": "torch.nn.Softsign()",
+    "elu": "torch.nn.ELU(alpha={alpha})",
+    "selu": "torch.nn.SELU()",
+    "gelu": "torch.nn.GELU(approximate='{approximate}')",
+    "silu": "torch.nn.SiLU()",
+    "softplus": "torch.nn.Softplus(beta={beta}, threshold={threshold})",
+    "mish": "torch.nn.Mish()",
+}
