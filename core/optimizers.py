@@ -1,0 +1,572 @@
+"""Gradient-descent optimizers as pure ``(init, update)`` pairs over NumPy arrays.
+
+Every factory takes ``torch.optim``'s argument names and defaults and returns
+``Optimizer(init, update)``: ``init(params) -> state`` and
+``update(params, grads, state) -> (new_params, new_state)``. ``update`` builds new arrays and
+mutates nothing, so one optimizer can drive many paths side by side. Each state is a NamedTuple
+``<Algorithm>State`` whose ``step`` counts the updates done so far.
+
+The update rules are those of the algorithm boxes in the PyTorch docs (torch 2.x, maximize=False);
+``weight_decay`` is L2 added to the gradient everywhere except in ``adamw``, whose decay is
+decoupled. ``lr`` is a float or a schedule ``step -> lr`` (see ``core.schedules``), evaluated at
+``state.step``, i.e. the lr in force for that update. ``lr``, ``momentum`` and the betas may also be
+arrays that broadcast against the params, so that e.g. params of shape (R, 2) with lr of shape
+(R, 1) race R learning rates in one call. Params keep their floating dtype.
+
+``init_layers`` / ``update_layers`` apply one optimizer to every array of a nested list/tuple/dict
+of arrays (an MLP's layers), like JAX's optimizers over a pytree.
+"""
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from core.schedules import as_schedule
+
+
+class Optimizer(NamedTuple):
+    init: Callable[[np.ndarray], Any]
+    update: Callable[[np.ndarray, np.ndarray, Any], tuple[np.ndarray, Any]]
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared helpers
+
+
+def _lr_schedule(lr):
+    """Return ``step -> lr`` for a float, an array of lrs, or a schedule."""
+    # as_schedule calls float(); an array of lrs (one per raced path) must pass through unchanged.
+    if callable(lr) or np.ndim(lr) == 0:
+        return as_schedule(lr)
+    lr = np.asarray(lr, dtype=float)
+    return lambda step: lr
+
+
+def _check(condition, message: str) -> None:
+    """Raise ValueError(message) unless ``condition`` holds for every element."""
+    if not np.all(condition):
+        raise ValueError(message)
+
+
+def _check_lr(lr) -> None:
+    # A schedule validates its own arguments; its values are not known ahead of time.
+    if not callable(lr):
+        _check(np.asarray(lr) >= 0, f"Invalid learning rate: {lr=}")
+
+
+def _check_common(lr, eps, weight_decay) -> None:
+    _check_lr(lr)
+    _check(np.asarray(eps) >= 0, f"Invalid epsilon value: {eps=}")
+    _check(np.asarray(weight_decay) >= 0, f"Invalid weight_decay value: {weight_decay=}")
+
+
+def _check_betas(betas) -> None:
+    beta1, beta2 = betas
+    b1, b2 = np.asarray(beta1), np.asarray(beta2)
+    _check((b1 >= 0) & (b1 < 1), f"Invalid beta parameter at index 0: {beta1=}")
+    _check((b2 >= 0) & (b2 < 1), f"Invalid beta parameter at index 1: {beta2=}")
+
+
+def _float_dtype(params: np.ndarray):
+    """The dtype new params are returned in: their own if floating, else float64."""
+    return params.dtype if np.issubdtype(params.dtype, np.floating) else np.dtype(float)
+
+
+def _zeros(params) -> np.ndarray:
+    """Zero state buffer shaped like ``params`` in their float dtype (float32 stays float32)."""
+    params = np.asarray(params)
+    return np.zeros(params.shape, dtype=_float_dtype(params))
+
+
+def _l2(g, params, weight_decay):
+    """Gradient plus torch's coupled L2 term ``weight_decay * params``."""
+    return g + weight_decay * params if np.any(weight_decay != 0) else g
+
+
+def _finish(params, new_params):
+    return np.asarray(new_params, dtype=_float_dtype(params))
+
+
+# ---------------------------------------------------------------------------------------------
+# SGD, with momentum and Nesterov as partials
+
+
+class SGDState(NamedTuple):
+    step: int
+    momentum_buffer: np.ndarray | None  # None while no update with momentum has been made
+
+
+def sgd(lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False) -> Optimizer:
+    """Stochastic gradient descent with optional (Nesterov) momentum, as ``torch.optim.SGD``."""
+    _check_lr(lr)
+    _check(np.asarray(momentum) >= 0, f"Invalid momentum value: {momentum=}")
+    _check(np.asarray(weight_decay) >= 0, f"Invalid weight_decay value: {weight_decay=}")
+    if nesterov:
+        _check(
+            (np.asarray(momentum) > 0) & (np.asarray(dampening) == 0),
+            f"Nesterov momentum requires a momentum and zero dampening: {momentum=}, {dampening=}",
+        )
+    schedule = _lr_schedule(lr)
+    uses_momentum = np.any(np.asarray(momentum) != 0)
+
+    def init(params):
+        return SGDState(step=0, momentum_buffer=None)
+
+    def update(params, grads, state):
+        params, g = np.asarray(params), np.asarray(grads)
+        g = _l2(g, params, weight_decay)
+        buf = state.momentum_buffer
+        if uses_momentum:
+            # torch starts the buffer at the first gradient itself, undamped (b_1 = g_1).
+            if buf is None:
+                buf = np.array(g, dtype=_float_dtype(g))  # a copy: state never aliases grads
+            else:
+                buf = momentum * buf + (1 - dampening) * g
+            direction = g + momentum * buf if nesterov else buf
+            if not np.all(np.asarray(momentum) != 0):
+                # torch skips the buffer entirely where momentum == 0 (dampening has no effect).
+                direction = np.where(np.asarray(momentum) != 0, direction, g)
+        else:
+            direction = g
+        new_params = params - schedule(state.step) * direction
+        return _finish(params, new_params), SGDState(state.step + 1, buf)
+
+    return Optimizer(init, update)
+
+
+momentum = partial(sgd, momentum=0.9)
+nesterov = partial(sgd, momentum=0.9, nesterov=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Adagrad
+
+
+class AdagradState(NamedTuple):
+    step: int
+    state_sum: np.ndarray
+
+
+def adagrad(
+    lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10
+) -> Optimizer:
+    """Adagrad: per-coordinate lr scaled by the root of the summed squared gradients."""
+    _check_common(lr, eps, weight_decay)
+    _check(np.asarray(lr_decay) >= 0, f"Invalid lr_decay value: {lr_decay=}")
+    _check(
+        np.asarray(initial_accumulator_value) >= 0,
+        f"Invalid initial_accumulator_value value: {initial_accumulator_value=}",
+    )
+    schedule = _lr_schedule(lr)
+
+    def init(params):
+        return AdagradState(0, _zeros(params) + initial_accumulator_value)
+
+    def update(params, grads, state):
+        params, g = np.asarray(params), np.asarray(grads)
+        g = _l2(g, params, weight_decay)
+        clr = schedule(state.step) / (1 + state.step * lr_decay)  # step = t - 1 in torch's box
+        state_sum = state.state_sum + g * g
+        new_params = params - clr * g / (np.sqrt(state_sum) + eps)
+        return _finish(params, new_params), AdagradState(state.step + 1, state_sum)
+
+    return Optimizer(init, update)
+
+
+# ---------------------------------------------------------------------------------------------
+# RMSprop
+
+
+class RMSpropState(NamedTuple):
+    step: int
+    square_avg: np.ndarray
+    grad_avg: np.ndarray | None  # only when centered
+    momentum_buffer: np.ndarray | None  # only when momentum > 0
+
+
+def rmsprop(
+    lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False
+) -> Optimizer:
+    """RMSprop (Hinton), optionally centered and with momentum, as ``torch.optim.RMSprop``."""
+    _check_common(lr, eps, weight_decay)
+    _check(np.asarray(momentum) >= 0, f"Invalid momentum value: {momentum=}")
+    _check(np.asarray(alpha) >= 0, f"Invalid alpha value: {alpha=}")
+    schedule = _lr_schedule(lr)
+    uses_momentum = np.any(np.asarray(momentum) > 0)
+
+    def init(params):
+        zeros = _zeros(params)
+        return RMSpropState(0, zeros, zeros if centered else None, zeros if uses_momentum else None)
+
+    def update(params, grads, state):
+        params, g = np.asarray(params), np.asarray(grads)
+        g = _l2(g, params, weight_decay)
+        square_avg = alpha * state.square_avg + (1 - alpha) * g * g
+        grad_avg = None
+        v = square_avg
+        if centered:
+            grad_avg = alpha * state.grad_avg + (1 - alpha) * g
+            # Mathematically >= 0 (a weighted variance); clip rounding so sqrt never sees -1e-20,
+            # where torch would return NaN.
+            v = np.maximum(square_avg - grad_avg * grad_avg, 0.0)
+        scaled = g / (np.sqrt(v) + eps)
+        buf = None
+        if uses_momentum:
+            # With momentum == 0 this buffer equals `scaled`, so array momentum needs no np.where.
+            buf = momentum * state.momentum_buffer + scaled
+            scaled = buf
+        new_params = params - schedule(state.step) * scaled
+        return _finish(params, new_params), RMSpropState(state.step + 1, square_avg, grad_avg, buf)
+
+    return Optimizer(init, update)
+
+
+# ---------------------------------------------------------------------------------------------
+# Adadelta
+
+
+class AdadeltaState(NamedTuple):
+    step: int
+    square_avg: np.ndarray  # v: running mean of g²
+    acc_delta: np.ndarray  # u: running mean of the squared updates
+
+
+def adadelta(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0) -> Optimizer:
+    """Adadelta (Zeiler 2012): updates scaled by RMS of past updates over RMS of gradients."""
+    _check_common(lr, eps, weight_decay)
+    _check((np.asarray(rho) >= 0) & (np.asarray(rho) <= 1), f"Invalid rho value: {rho=}")
+    schedule = _lr_schedule(lr)
+
+    def init(params):
+        zeros = _zeros(params)
+        return AdadeltaState(0, zeros, zeros)
+
+    def update(params, grads, state):
+        params, g = np.asarray(params), np.asarray(grads)
+        g = _l2(g, params, weight_decay)
+        square_avg = rho * state.square_avg + (1 - rho) * g * g
+        delta = np.sqrt(state.acc_delta + eps) / np.sqrt(square_avg + eps) * g
+        acc_delta = rho * state.acc_delta + (1 - rho) * delta * delta
+        new_params = params - schedule(state.step) * delta
+        return _finish(params, new_params), AdadeltaState(state.step + 1, square_avg, acc_delta)
+
+    return Optimizer(init, update)
+
+
+# ---------------------------------------------------------------------------------------------
+# Adam family
+
+
+class AdamState(NamedTuple):
+    step: int
+    exp_avg: np.ndarray  # m
+    exp_avg_sq: np.ndarray  # v
+    max_exp_avg_sq: np.ndarray | None  # running max of v, only when amsgrad
+
+
+def _adam_moments(g, state, betas, amsgrad):
+    """Shared Adam/AdamW part: new m, v, max v and the bias-corrected step direction."""
+    beta1, beta2 = betas
+    t = state.step + 1
+    m = beta1 * state.exp_avg + (1 - beta1) * g
+    v = beta2 * state.exp_avg_sq + (1 - beta2) * g * g
+    # amsgrad keeps the max of the raw v and bias-corrects that (torch's implementation).
+    v_max = np.maximum(state.max_exp_avg_sq, v) if amsgrad else None
+    m_hat = m / (1 - beta1**t)
+    v_hat = (v_max if amsgrad else v) / (1 - beta2**t)
+    return m, v, v_max, m_hat, v_hat
+
+
+def _adam_init(amsgrad):
+    def init(params):
+        zeros = _zeros(params)
+        return AdamState(0, zeros, zeros, zeros if amsgrad else None)
+
+    return init
+
+
+def adam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False) -> Optimizer:
+    """Adam (Kingma & Ba 2014) with eps outside the root of the bias-corrected v, as torch."""
+    _check_common(lr, eps, weight_decay)
+    _check_betas(betas)
+    schedule = _lr_schedule(lr)
+
+    def update(params, grads, state):
+        params, g = np.asarray(params), np.asarray(grads)
+        g = _l2(g, params, weight_decay)
+        m, v, v_max, m_hat, v_hat = _adam_moments(g, state, betas, amsgrad)
+        new_params = params - schedule(state.step) * m_hat / (np.sqrt(v_hat) + eps)
+        return _finish(params, new_params), AdamState(state.step + 1, m, v, v_max)
+
+    return Optimizer(_adam_init(amsgrad), update)
+
+
+def adamw(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False) -> Optimizer:
+    """AdamW (Loshchilov & Hutter 2019): Adam with weight decay decoupled from the gradient."""
+    _check_common(lr, eps, weight_decay)
+    _check_betas(betas)
+    schedule = _lr_schedule(lr)
+
+    def update(params, grads, state):
+        params, g = np.asarray(params), np.asarray(grads)
+        lr_t = schedule(state.step)
+        # Decay shrinks the params directly (scaled by lr, as torch does); m and v never see it.
+        decayed = params * (1 - lr_t * weight_decay)
+        m, v, v_max, m_hat, v_hat = _adam_moments(g, state, betas, amsgrad)
+        new_params = decayed - lr_t * m_hat / (np.sqrt(v_hat) + eps)
+        return _finish(params, new_params), AdamState(state.step + 1, m, v, v_max)
+
+    return Optimizer(_adam_init(amsgrad), update)
+
+
+class NAdamState(NamedTuple):
+    step: int
+    exp_avg: np.ndarray
+    exp_avg_sq: np.ndarray
+    mu_product: np.ndarray | float  # prod_{i<=t} mu_i, as torch keeps it
+
+
+def nadam(
+    lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, momentum_decay=4e-3
+) -> Optimizer:
+    """NAdam (Dozat 2016): Adam with Nesterov momentum and torch's momentum-decay schedule mu_t."""
+    _check_common(lr, eps, weight_decay)
+    _check_betas(betas)
+    _check(np.asarray(momentum_decay) >= 0, f"Invalid momentum_decay value: {momentum_decay=}")
+    schedule = _lr_schedule(lr)
+    beta1, beta2 = betas
+
+    def init(params):
+        zeros = _zeros(params)
+        return NAdamState(0, zeros, zeros, 1.0)
+
+    def update(params, grads, state):
+        params, g = np.asarray(params), np.asarray(grads)
+        g = _l2(g, params, weight_decay)
+        t = state.step + 1
+        mu = beta1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))
+        mu_next = beta1 * (1 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
+        mu_product = state.mu_product * mu
+        m = beta1 * state.exp_avg + (1 - beta1) * g
+        v = beta2 * state.exp_avg_sq + (1 - beta2) * g * g
+        m_hat = mu_next * m / (1 - mu_product * mu_next) + (1 - mu) * g / (1 - mu_product)
+        v_hat = v / (1 - beta2**t)
+        new_params = params - schedule(state.step) * m_hat / (np.sqrt(v_hat) + eps)
+        return _finish(params, new_params), NAdamState(t, m, v, mu_product)
+
+    return Optimizer(init, update)
+
+
+def radam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0) -> Optimizer:
+    """RAdam (Liu et al. 2019): Adam whose adaptive term is switched on once rho_t > 5."""
+    _check_common(lr, eps, weight_decay)
+    _check_betas(betas)
+    schedule = _lr_schedule(lr)
+    beta1, beta2 = betas
+    rho_inf = 2 / (1 - beta2) - 1
+
+    def update(params, grads, state):
+        params, g = np.asarray(params), np.asarray(grads)
+        g = _l2(g, params, weight_decay)
+        t = state.step + 1
+        m = beta1 * state.exp_avg + (1 - beta1) * g
+        v = beta2 * state.exp_avg_sq + (1 - beta2) * g * g
+        m_hat = m / (1 - beta1**t)
+        bias_correction2 = 1 - beta2**t
+        rho_t = rho_inf - 2 * t * beta2**t / bias_correction2
+        tractable = rho_t > 5
+        # np.where evaluates both branches (betas may be arrays), so feed the rectifier harmless
+        # 1s where the variance is intractable; there rho_inf may be <= 4 and the formula invalid.
+        numerator = np.where(tractable, (rho_t - 4) * (rho_t - 2) * rho_inf, 1.0)
+        denominator = np.where(tractable, (rho_inf - 4) * (rho_inf - 2) * rho_t, 1.0)
+        r_t = np.sqrt(numerator / denominator)
+        l_t = np.sqrt(bias_correction2) / (np.sqrt(v) + eps)  # eps added to sqrt(v), not v_hat
+        direction = np.where(tractable, m_hat * r_t * l_t, m_hat)
+        new_params = params - schedule(state.step) * direction
+        return _finish(params, new_params), AdamState(t, m, v, None)
+
+    return Optimizer(_adam_init(False), update)
+
+
+class AdamaxState(NamedTuple):
+    step: int
+    exp_avg: np.ndarray  # m
+    exp_inf: np.ndarray  # u: exponentially weighted infinity norm
+
+
+def adamax(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0) -> Optimizer:
+    """Adamax (Kingma & Ba 2014, sec. 7): Adam with the infinity norm in place of v."""
+    _check_common(lr, eps, weight_decay)
+    _check_betas(betas)
+    schedule = _lr_schedule(lr)
+    beta1, beta2 = betas
+
+    def init(params):
+        zeros = _zeros(params)
+        return AdamaxState(0, zeros, zeros)
+
+    def update(params, grads, state):
+        params, g = np.asarray(params), np.asarray(grads)
+        g = _l2(g, params, weight_decay)
+        t = state.step + 1
+        m = beta1 * state.exp_avg + (1 - beta1) * g
+        u = np.maximum(beta2 * state.exp_inf, np.abs(g) + eps)  # torch puts eps inside the max
+        new_params = params - schedule(state.step) / (1 - beta1**t) * m / u
+        return _finish(params, new_params), AdamaxState(t, m, u)
+
+    return Optimizer(init, update)
+
+
+# ---------------------------------------------------------------------------------------------
+# Applying one optimizer to every array of an MLP
+
+
+def _is_container(x) -> bool:
+    # Only plain lists/tuples/dicts are containers; the params side never holds a NamedTuple.
+    return isinstance(x, dict | list) or type(x) is tuple
+
+
+def init_layers(optimizer: Optimizer, params):
+    """One optimizer state per array, in the nesting (list/tuple/dict) of ``params``."""
+    if isinstance(params, dict):
+        return {k: init_layers(optimizer, p) for k, p in params.items()}
+    if _is_container(params):
+        return type(params)(init_layers(optimizer, p) for p in params)
+    return optimizer.init(params)
+
+
+def update_layers(optimizer: Optimizer, params, grads, states):
+    """Update every array of nested ``params`` with its gradient and state; mutates nothing."""
+    if isinstance(params, dict):
+        pairs = {k: update_layers(optimizer, params[k], grads[k], states[k]) for k in params}
+        return {k: p for k, (p, _) in pairs.items()}, {k: s for k, (_, s) in pairs.items()}
+    if _is_container(params):
+        pairs = [
+            update_layers(optimizer, *args) for args in zip(params, grads, states, strict=True)
+        ]
+        return type(params)(p for p, _ in pairs), type(params)(s for _, s in pairs)
+    return optimizer.update(params, grads, states)
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry and UI metadata (data only: labels and help texts live in the locales)
+
+
+OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
+    "sgd": sgd,
+    "momentum": momentum,
+    "nesterov": nesterov,
+    "adagrad": adagrad,
+    "rmsprop": rmsprop,
+    "adadelta": adadelta,
+    "adam": adam,
+    "adamw": adamw,
+    "nadam": nadam,
+    "radam": radam,
+    "adamax": adamax,
+}
+
+
+class Hyperparameter(NamedTuple):
+    kind: str  # "float" or "bool"
+    default: float | bool  # typical value; each optimizer's own default is in OPTIMIZER_DEFAULTS
+    min: float | None
+    max: float | None
+    log_scale: bool
+
+
+# `betas` appears as two scalar entries, beta1 and beta2; `make` folds them back into `betas`.
+HYPERPARAMETERS: dict[str, Hyperparameter] = {
+    "lr": Hyperparameter("float", 1e-3, 1e-5, 10.0, True),
+    "momentum": Hyperparameter("float", 0.9, 0.0, 0.999, False),
+    "dampening": Hyperparameter("float", 0.0, 0.0, 0.99, False),
+    "nesterov": Hyperparameter("bool", False, None, None, False),
+    "weight_decay": Hyperparameter("float", 0.0, 0.0, 0.1, False),
+    "alpha": Hyperparameter("float", 0.99, 0.0, 0.999, False),
+    "eps": Hyperparameter("float", 1e-8, 1e-12, 1e-1, True),
+    "centered": Hyperparameter("bool", False, None, None, False),
+    "lr_decay": Hyperparameter("float", 0.0, 0.0, 0.1, False),
+    "initial_accumulator_value": Hyperparameter("float", 0.0, 0.0, 1.0, False),
+    "rho": Hyperparameter("float", 0.9, 0.0, 0.999, False),
+    "beta1": Hyperparameter("float", 0.9, 0.0, 0.999, False),
+    "beta2": Hyperparameter("float", 0.999, 0.0, 0.9999, False),
+    "amsgrad": Hyperparameter("bool", False, None, None, False),
+    "momentum_decay": Hyperparameter("float", 4e-3, 0.0, 0.1, False),
+}
+
+_ADAM_LIKE = {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0}
+_SGD = {"lr": 1e-3, "momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False}
+
+# Hyperparameters each optimizer exposes, in torch's argument order, with torch's defaults
+# (a test checks them against the factories' signatures).
+OPTIMIZER_DEFAULTS: dict[str, dict[str, float | bool]] = {
+    "sgd": _SGD,
+    "momentum": _SGD | {"momentum": 0.9},
+    "nesterov": _SGD | {"momentum": 0.9, "nesterov": True},
+    "adagrad": {
+        "lr": 1e-2,
+        "lr_decay": 0.0,
+        "weight_decay": 0.0,
+        "initial_accumulator_value": 0.0,
+        "eps": 1e-10,
+    },
+    "rmsprop": {
+        "lr": 1e-2,
+        "alpha": 0.99,
+        "eps": 1e-8,
+        "weight_decay": 0.0,
+        "momentum": 0.0,
+        "centered": False,
+    },
+    "adadelta": {"lr": 1.0, "rho": 0.9, "eps": 1e-6, "weight_decay": 0.0},
+    "adam": _ADAM_LIKE | {"amsgrad": False},
+    "adamw": _ADAM_LIKE | {"weight_decay": 1e-2, "amsgrad": False},
+    "nadam": _ADAM_LIKE | {"lr": 2e-3, "momentum_decay": 4e-3},
+    "radam": dict(_ADAM_LIKE),
+    "adamax": _ADAM_LIKE | {"lr": 2e-3},
+}
+
+_SGD_CALL = (
+    "torch.optim.SGD(params, lr={lr}, momentum={momentum}, dampening={dampening}, "
+    "weight_decay={weight_decay}, nesterov={nesterov})"
+)
+_BETAS = "betas=({beta1}, {beta2}), eps={eps}, weight_decay={weight_decay}"
+
+# The equivalent torch call, to be filled with str.format(**values) using the names above.
+TORCH_CALL: dict[str, str] = {
+    "sgd": _SGD_CALL,
+    "momentum": _SGD_CALL,
+    "nesterov": _SGD_CALL,
+    "adagrad": (
+        "torch.optim.Adagrad(params, lr={lr}, lr_decay={lr_decay}, weight_decay={weight_decay}, "
+        "initial_accumulator_value={initial_accumulator_value}, eps={eps})"
+    ),
+    "rmsprop": (
+        "torch.optim.RMSprop(params, lr={lr}, alpha={alpha}, eps={eps}, "
+        "weight_decay={weight_decay}, momentum={momentum}, centered={centered})"
+    ),
+    "adadelta": (
+        "torch.optim.Adadelta(params, lr={lr}, rho={rho}, eps={eps}, weight_decay={weight_decay})"
+    ),
+    "adam": "torch.optim.Adam(params, lr={lr}, " + _BETAS + ", amsgrad={amsgrad})",
+    "adamw": "torch.optim.AdamW(params, lr={lr}, " + _BETAS + ", amsgrad={amsgrad})",
+    "nadam": "torch.optim.NAdam(params, lr={lr}, " + _BETAS + ", momentum_decay={momentum_decay})",
+    "radam": "torch.optim.RAdam(params, lr={lr}, " + _BETAS + ")",
+    "adamax": "torch.optim.Adamax(params, lr={lr}, " + _BETAS + ")",
+}
+
+
+def make(name: str, **hyperparameters) -> Optimizer:
+    """Build ``OPTIMIZERS[name]`` from UI-table names (``beta1``/``beta2`` become ``betas``)."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"Unknown optimizer: {name=}")
+    kwargs = dict(hyperparameters)
+    if "beta1" in kwargs or "beta2" in kwargs:
+        defaults = OPTIMIZER_DEFAULTS[name]
+        kwargs["betas"] = (
+            kwargs.pop("beta1", defaults["beta1"]),
+            kwargs.pop("beta2", defaults["beta2"]),
+        )
+    return OPTIMIZERS[name](**kwargs)
