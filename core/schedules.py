@@ -3,9 +3,21 @@
 A schedule maps the number of scheduler ``step()`` calls ``t`` (an int or an integer array) to the
 learning rate in force, exactly as ``get_last_lr()`` of the matching ``torch.optim.lr_scheduler``
 class would report it; ``t = 0`` is the initial lr. Factories take torch's argument names.
+
+Contract: ``SCHEDULES[name](lr=..., **torch_kwargs)`` returns ``schedule(t)``; an int gives a float,
+an integer array gives a float array of the same shape, equal elementwise to the scalar calls.
+Torch's schedulers are recursive (``lr_t`` computed from ``lr_{t-1}``); we use closed forms that are
+mathematically identical to that recursion, including past ``T_max`` / ``total_iters`` / the last
+milestone (checked against torch 2.13.0 to ~1e-15 relative; only rounding differs). Deliberate
+choices where torch has none: ``one_cycle_lr`` holds its final lr past ``total_steps`` (torch
+raises); ``sequential_lr`` rejects the two schedulers that rewrite the optimizer's lr themselves.
+``reduce_lr_on_plateau`` depends on the losses, so it maps a loss sequence to lrs instead.
+``SCHEDULE_PARAMS``, ``torch_code`` and ``phase_boundaries`` are plain data for the UI.
 """
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -18,3 +30,612 @@ def as_schedule(lr: float | Schedule) -> Schedule:
         return lr
     value = float(lr)
     return lambda t: np.full(np.shape(t), value) if np.ndim(t) else value
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ValueError(message)
+
+
+def _steps(t: np.ndarray | int) -> np.ndarray:
+    steps = np.asarray(t)
+    _check(
+        steps.dtype.kind in "iu" or (steps.dtype == object and steps.ndim == 0),
+        f"t must be an int or an integer array, got dtype {steps.dtype}",
+    )
+    steps = steps.astype(np.int64)
+    _check(bool(np.all(steps >= 0)), f"t must be >= 0, got min {steps.min()}")
+    return steps
+
+
+def _make(curve: Callable[[np.ndarray], np.ndarray]) -> Schedule:
+    """Wrap ``curve`` (1-D int64 steps -> float64 lrs) into a schedule taking ints or arrays."""
+
+    def schedule(t: np.ndarray | int) -> np.ndarray | float:
+        steps = _steps(t)
+        # Scalars go through the same 1-D array code so that scalar and array calls agree bitwise.
+        lrs = np.asarray(curve(steps.reshape(-1)), dtype=np.float64).reshape(steps.shape)
+        return float(lrs) if steps.ndim == 0 else lrs
+
+    return schedule
+
+
+def _call_lambda(lr_lambda: Callable, epochs: np.ndarray) -> np.ndarray:
+    """Evaluate ``lr_lambda`` at integer ``epochs``: vectorized if it accepts arrays, else per epoch."""
+    # Float input keeps expressions like 2 ** epoch from overflowing int64 silently.
+    x = epochs.astype(np.float64)
+    try:
+        values = np.broadcast_to(np.asarray(lr_lambda(x), dtype=np.float64), x.shape)
+    except (TypeError, ValueError, IndexError):
+        # A plain Python callable (if/else, math.*, list lookups) gets torch's Python ints.
+        values = np.array([lr_lambda(int(e)) for e in epochs], dtype=np.float64)
+    return np.array(values, dtype=np.float64)
+
+
+def _check_milestones(name: str, milestones: Sequence[int], low: int) -> tuple[int, ...]:
+    ms = tuple(int(m) for m in milestones)
+    _check(
+        all(a < b for a, b in zip(ms, ms[1:], strict=False)) and (not ms or ms[0] >= low),
+        f"{name} must be strictly increasing integers >= {low}, got {name}={list(milestones)}",
+    )
+    return ms
+
+
+# ---------------------------------------------------------------------------------------------
+# schedules, simple to complex
+
+
+def constant_lr(lr: float, factor: float = 1.0 / 3, total_iters: int = 5) -> Schedule:
+    """ConstantLR: ``lr·factor`` for ``t < total_iters``, then ``lr``."""
+    _check(0 < factor <= 1, f"{factor=} must be in (0, 1]")
+    # torch divides by factor at total_iters; total_iters=0 would keep lr·factor forever.
+    _check(total_iters >= 1, f"{total_iters=} must be >= 1")
+    return _make(lambda t: np.where(t < total_iters, lr * factor, lr))
+
+
+def linear_lr(
+    lr: float, start_factor: float = 1.0 / 3, end_factor: float = 1.0, total_iters: int = 5
+) -> Schedule:
+    """LinearLR: factor moves linearly from start_factor to end_factor over total_iters, then holds."""
+    _check(0 < start_factor <= 1, f"{start_factor=} must be in (0, 1]")
+    _check(0 <= end_factor <= 1, f"{end_factor=} must be in [0, 1]")
+    _check(total_iters >= 1, f"{total_iters=} must be >= 1")
+    # torch's recursive ratio telescopes to exactly this closed form.
+    span = end_factor - start_factor
+    return _make(lambda t: lr * (start_factor + span * np.minimum(total_iters, t) / total_iters))
+
+
+def step_lr(lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
+    """StepLR: multiply by gamma every step_size steps."""
+    _check(step_size >= 1, f"{step_size=} must be >= 1")
+    _check(gamma > 0, f"{gamma=} must be > 0")
+    return _make(lambda t: lr * gamma ** (t // step_size))
+
+
+def multi_step_lr(lr: float, milestones: Sequence[int], gamma: float = 0.1) -> Schedule:
+    """MultiStepLR: multiply by gamma at each milestone."""
+    ms = np.array(_check_milestones("milestones", milestones, 0), dtype=np.int64)
+    _check(gamma > 0, f"{gamma=} must be > 0")
+    return _make(lambda t: lr * gamma ** np.searchsorted(ms, t, side="right"))
+
+
+def exponential_lr(lr: float, gamma: float) -> Schedule:
+    """ExponentialLR: multiply by gamma every step."""
+    _check(gamma > 0, f"{gamma=} must be > 0")
+    return _make(lambda t: lr * gamma ** t.astype(np.float64))
+
+
+def polynomial_lr(lr: float, total_iters: int = 5, power: float = 1.0) -> Schedule:
+    """PolynomialLR: ``lr·(1 − min(t, total_iters)/total_iters)^power``, 0 from total_iters on."""
+    _check(total_iters >= 1, f"{total_iters=} must be >= 1")
+    # A negative power would make torch divide by zero at total_iters.
+    _check(power >= 0, f"{power=} must be >= 0")
+    return _make(lambda t: lr * (1.0 - np.minimum(total_iters, t) / total_iters) ** power)
+
+
+def cosine_annealing_lr(lr: float, T_max: int, eta_min: float = 0.0) -> Schedule:
+    """CosineAnnealingLR: half a cosine from lr to eta_min over T_max steps."""
+    _check(T_max >= 1, f"{T_max=} must be >= 1")
+    _check(eta_min >= 0, f"{eta_min=} must be >= 0")
+
+    # Past T_max torch's recursion keeps following the cosine (period 2·T_max), climbing back to
+    # lr at 2·T_max; its special case at T_max+1 is this same formula. So no clamp here.
+    def curve(t: np.ndarray) -> np.ndarray:
+        return eta_min + (lr - eta_min) * (1 + np.cos(np.pi * t / T_max)) / 2
+
+    return _make(curve)
+
+
+def _restart_starts(T_0: int, T_mult: int, last: int) -> np.ndarray:
+    """Steps at which warm-restart cycles begin (0, T_0, T_0+T_0·T_mult, …) up to ``last``."""
+    if T_mult == 1:
+        return np.arange(0, last + 1, T_0, dtype=np.int64)
+    starts, start, length = [0], T_0, T_0
+    while start <= last:
+        starts.append(start)
+        length *= T_mult
+        start += length
+    return np.array(starts, dtype=np.int64)
+
+
+def cosine_annealing_warm_restarts(
+    lr: float, T_0: int, T_mult: int = 1, eta_min: float = 0.0
+) -> Schedule:
+    """CosineAnnealingWarmRestarts (SGDR): cosine cycles of length T_0, T_0·T_mult, …"""
+    _check(T_0 >= 1, f"{T_0=} must be a positive integer")
+    _check(T_mult >= 1 and int(T_mult) == T_mult, f"{T_mult=} must be an integer >= 1")
+    _check(eta_min >= 0, f"{eta_min=} must be >= 0")
+
+    def curve(t: np.ndarray) -> np.ndarray:
+        starts = _restart_starts(T_0, int(T_mult), int(t.max(initial=0)))
+        cycle = np.searchsorted(starts, t, side="right") - 1
+        T_cur = t - starts[cycle]
+        T_i = T_0 * int(T_mult) ** cycle.astype(np.int64)
+        # Same operation order as torch (pi·T_cur first) so rounding matches.
+        return eta_min + (lr - eta_min) * (1 + np.cos(np.pi * T_cur / T_i)) / 2
+
+    return _make(curve)
+
+
+def cyclic_lr(
+    lr: float,
+    base_lr: float,
+    max_lr: float,
+    step_size_up: int = 2000,
+    step_size_down: int | None = None,
+    mode: str = "triangular",
+    gamma: float = 1.0,
+) -> Schedule:
+    """CyclicLR (Smith 2017): triangles between base_lr and max_lr; ignores ``lr`` like torch."""
+    _check(base_lr >= 0, f"{base_lr=} must be >= 0")
+    _check(max_lr >= base_lr, f"{max_lr=} must be >= {base_lr=}")
+    _check(step_size_up >= 1, f"{step_size_up=} must be >= 1")
+    _check(step_size_down is None or step_size_down >= 0, f"{step_size_down=} must be >= 0")
+    _check(mode in _CYCLIC_MODES, f"{mode=} must be one of {_CYCLIC_MODES}")
+    _check(gamma > 0, f"{gamma=} must be > 0")
+    up = float(step_size_up)
+    total_size = up + (float(step_size_down) if step_size_down is not None else up)
+    step_ratio = up / total_size
+
+    def curve(t: np.ndarray) -> np.ndarray:
+        cycle = np.floor(1 + t / total_size)
+        x = 1.0 + t / total_size - cycle
+        rising = x <= step_ratio
+        # where= avoids 0/0 on the falling branch when step_size_down == 0 (it is never used then).
+        falling = np.divide(x - 1, step_ratio - 1, out=np.zeros_like(x), where=~rising)
+        scale_factor = np.where(rising, x / step_ratio, falling)
+        base_height = (max_lr - base_lr) * scale_factor
+        if mode == "triangular":
+            scale = 1.0
+        elif mode == "triangular2":
+            scale = 1 / (2.0 ** (cycle - 1))
+        else:  # exp_range scales by iterations, not cycles
+            scale = gamma ** t.astype(np.float64)
+        return base_lr + base_height * scale
+
+    return _make(curve)
+
+
+_CYCLIC_MODES = ("triangular", "triangular2", "exp_range")
+
+
+def _one_cycle_phases(total_steps, pct_start, div_factor, final_div_factor, three_phase, max_lr):
+    """torch's OneCycleLR phase table: (end_step, start_lr, end_lr) per phase."""
+    initial_lr = max_lr / div_factor
+    min_lr = initial_lr / final_div_factor
+    warm_end = float(pct_start * total_steps) - 1
+    if three_phase:
+        return [
+            (warm_end, initial_lr, max_lr),
+            (float(2 * pct_start * total_steps) - 2, max_lr, initial_lr),
+            (total_steps - 1, initial_lr, min_lr),
+        ]
+    return [(warm_end, initial_lr, max_lr), (total_steps - 1, max_lr, min_lr)]
+
+
+def one_cycle_lr(
+    lr: float,
+    max_lr: float,
+    total_steps: int,
+    pct_start: float = 0.3,
+    anneal_strategy: str = "cos",
+    div_factor: float = 25.0,
+    final_div_factor: float = 1e4,
+    three_phase: bool = False,
+) -> Schedule:
+    """OneCycleLR: max_lr/div_factor up to max_lr, then down to that/final_div_factor; ignores lr."""
+    _check(max_lr > 0, f"{max_lr=} must be > 0")
+    _check(total_steps >= 2, f"{total_steps=} must be >= 2")
+    _check(0 <= pct_start <= 1, f"{pct_start=} must be in [0, 1]")
+    _check(anneal_strategy in ("cos", "linear"), f"{anneal_strategy=} must be 'cos' or 'linear'")
+    _check(div_factor > 0, f"{div_factor=} must be > 0")
+    _check(final_div_factor > 0, f"{final_div_factor=} must be > 0")
+    phases = _one_cycle_phases(
+        total_steps, pct_start, div_factor, final_div_factor, three_phase, max_lr
+    )
+    ends = [0.0] + [end for end, _, _ in phases]
+    # An empty phase makes torch divide by zero; that is a warm-up too short (or too long).
+    _check(
+        all(a < b for a, b in zip(ends, ends[1:], strict=False)),
+        f"{pct_start=} with {total_steps=} leaves an empty phase (need 1 < pct_start·total_steps"
+        + (
+            " and pct_start < (total_steps+1)/(2·total_steps))"
+            if three_phase
+            else " < total_steps)"
+        ),
+    )
+    final_lr = phases[-1][2]
+
+    def anneal(start: float, end: float, pct: np.ndarray) -> np.ndarray:
+        if anneal_strategy == "cos":
+            return end + (start - end) / 2.0 * (np.cos(np.pi * pct) + 1)
+        return (end - start) * pct + start
+
+    def curve(t: np.ndarray) -> np.ndarray:
+        out = np.empty(t.shape)
+        done = np.zeros(t.shape, dtype=bool)
+        start_step = 0.0
+        for i, (end_step, start, end) in enumerate(phases):
+            last = i == len(phases) - 1
+            here = ~done & ((t <= end_step) | last)
+            out[here] = anneal(start, end, (t[here] - start_step) / (end_step - start_step))
+            done |= here
+            start_step = end_step
+        # Torch raises past total_steps; we hold the designed final lr (initial/final_div_factor).
+        # At t == total_steps itself torch extrapolates the last phase, and so do we.
+        return np.where(t > total_steps, final_lr, out)
+
+    return _make(curve)
+
+
+def lambda_lr(lr: float, lr_lambda: Callable[[int], float]) -> Schedule:
+    """LambdaLR: ``lr·lr_lambda(t)``."""
+    _check(callable(lr_lambda), f"{lr_lambda=} must be callable")
+    return _make(lambda t: lr * _call_lambda(lr_lambda, t))
+
+
+def multiplicative_lr(lr: float, lr_lambda: Callable[[int], float]) -> Schedule:
+    """MultiplicativeLR: ``lr_t = lr_{t-1}·lr_lambda(t)``; lr_lambda(0) is never used."""
+    _check(callable(lr_lambda), f"{lr_lambda=} must be callable")
+
+    def curve(t: np.ndarray) -> np.ndarray:
+        last = int(t.max(initial=0))
+        factors = _call_lambda(lr_lambda, np.arange(1, last + 1))
+        # cumprod multiplies left to right, the same order as torch's lr *= λ(t), so the
+        # products are bitwise torch's.
+        return np.cumprod(np.concatenate([[lr], factors]))[t]
+
+    return _make(curve)
+
+
+_NOT_IN_SEQUENCE = ("cyclic_lr", "one_cycle_lr", "sequential_lr")
+
+
+def sequential_lr(
+    lr: float, schedulers: Sequence[tuple[str, dict]], milestones: Sequence[int]
+) -> Schedule:
+    """SequentialLR: run ``schedulers`` (``(name, kwargs)`` pairs) one after another.
+
+    At milestone ``m_k`` torch restarts child ``k`` with ``step(0)``: it runs from its own t = 0
+    with the optimizer's initial lr, i.e. ``child_k(t − m_k)``. MultiplicativeLR is relative: it
+    continues from the previous child's last lr, times ``lr_lambda(0)``.
+    """
+    _check(len(schedulers) >= 1, f"schedulers must not be empty, got {schedulers=}")
+    _check(
+        len(milestones) == len(schedulers) - 1,
+        f"need len(milestones) == len(schedulers) - 1, got {milestones=} for "
+        f"{len(schedulers)} schedulers",
+    )
+    ms = _check_milestones("milestones", milestones, 1)
+    for name, _ in schedulers:
+        # CyclicLR and OneCycleLR overwrite the optimizer's lr / initial_lr when constructed, so
+        # in torch the result depends on construction order; we don't model that.
+        _check(
+            name in SCHEDULES and name not in _NOT_IN_SEQUENCE,
+            f"schedulers entry {name=} must be a SCHEDULES key other than {_NOT_IN_SEQUENCE}",
+        )
+    starts = (0, *ms)
+    children: list[Schedule] = []
+    for k, (name, kwargs) in enumerate(schedulers):
+        child_lr = lr
+        if name == "multiplicative_lr" and k > 0:
+            before = children[-1](starts[k] - 1 - starts[k - 1])
+            child_lr = before * _call_lambda(kwargs["lr_lambda"], np.array([0]))[0]
+        children.append(SCHEDULES[name](lr=child_lr, **kwargs))
+    ms_array = np.array(ms, dtype=np.int64)
+
+    def curve(t: np.ndarray) -> np.ndarray:
+        which = np.searchsorted(ms_array, t, side="right")
+        out = np.empty(t.shape)
+        for k, child in enumerate(children):
+            here = which == k
+            if here.any():
+                out[here] = child(t[here] - starts[k])
+        return out
+
+    return _make(curve)
+
+
+def linear_warmup(schedule: Schedule, warmup_steps: int, start_factor: float = 1.0 / 3) -> Schedule:
+    """Linear warm-up from ``start_factor·schedule(0)`` to ``schedule(0)``, then ``schedule`` shifted.
+
+    Convention = ``SequentialLR([LinearLR(start_factor, 1.0, warmup_steps), main], [warmup_steps])``:
+    for ``t < warmup_steps`` the lr is ``schedule(0)·(start_factor + (1 − start_factor)·t/W)`` (so
+    ``schedule(0)`` itself is first reached at ``t = W``), then ``schedule(t − W)``. This equals
+    torch whenever ``schedule(0)`` is the optimizer's lr, i.e. every entry except ``cyclic_lr``
+    (torch ramps to the optimizer's lr, then jumps to base_lr) and ``multiplicative_lr`` (torch
+    continues from the last warm-up lr times λ(0); use ``sequential_lr`` for that exactly).
+    """
+    _check(warmup_steps >= 0, f"{warmup_steps=} must be >= 0")
+    _check(0 < start_factor <= 1, f"{start_factor=} must be in (0, 1]")
+    if warmup_steps == 0:
+        return schedule
+    peak = float(schedule(0))
+    span = 1.0 - start_factor
+
+    def curve(t: np.ndarray) -> np.ndarray:
+        warm = peak * (start_factor + span * np.minimum(t, warmup_steps) / warmup_steps)
+        main = schedule(np.maximum(t - warmup_steps, 0))
+        return np.where(t < warmup_steps, warm, main)
+
+    return _make(curve)
+
+
+def reduce_lr_on_plateau(
+    lr: float,
+    losses: Sequence[float] | np.ndarray,
+    mode: str = "min",
+    factor: float = 0.1,
+    patience: int = 10,
+    threshold: float = 1e-4,
+    threshold_mode: str = "rel",
+    cooldown: int = 0,
+    min_lr: float = 0.0,
+    eps: float = 1e-8,
+) -> np.ndarray:
+    """ReduceLROnPlateau: the lr after each ``step(loss)``, shape ``(len(losses),)``."""
+    _check(mode in ("min", "max"), f"{mode=} must be 'min' or 'max'")
+    _check(threshold_mode in ("rel", "abs"), f"{threshold_mode=} must be 'rel' or 'abs'")
+    _check(0 <= factor < 1, f"{factor=} must be in [0, 1)")
+    _check(patience >= 0, f"{patience=} must be >= 0")
+    _check(cooldown >= 0, f"{cooldown=} must be >= 0")
+    _check(threshold >= 0, f"{threshold=} must be >= 0")
+    _check(min_lr >= 0, f"{min_lr=} must be >= 0")
+    _check(eps >= 0, f"{eps=} must be >= 0")
+    values = np.asarray(losses, dtype=np.float64).reshape(-1)
+    sign = 1.0 if mode == "min" else -1.0
+    rel = 1.0 - threshold if mode == "min" else threshold + 1.0
+
+    def is_better(a: float, best: float) -> bool:
+        if threshold_mode == "rel":
+            return a < best * rel if mode == "min" else a > best * rel
+        return a < best - threshold if mode == "min" else a > best + threshold
+
+    # The decision at each step depends on the running best and counters: a loop is the logic.
+    best, bad, cooling, current = sign * math.inf, 0, 0, float(lr)
+    out = np.empty(values.shape)
+    for i, a in enumerate(values.tolist()):
+        if is_better(a, best):
+            best, bad = a, 0
+        else:
+            bad += 1  # NaN compares false, so it counts as a bad epoch, as in torch
+        if cooling > 0:
+            cooling -= 1
+            bad = 0
+        if bad > patience:
+            new = max(current * factor, min_lr)
+            if current - new > eps:
+                current = new
+            cooling, bad = cooldown, 0
+        out[i] = current
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# UI metadata: parameter ranges, PyTorch code, phase boundaries
+
+
+class Param(NamedTuple):
+    """One hyperparameter: default and slider range (``log`` = log-scale), or ``choices``."""
+
+    default: Any
+    min: float | None = None
+    max: float | None = None
+    log: bool = False
+    choices: tuple | None = None
+
+
+LR_PARAM = Param(0.1, 1e-5, 10.0, log=True)
+
+# Torch's defaults where torch has one; required arguments get values that draw well over ~100 steps.
+SCHEDULE_PARAMS: dict[str, dict[str, Param]] = {
+    "constant_lr": {"factor": Param(1.0 / 3, 0.01, 1.0), "total_iters": Param(5, 1, 1000)},
+    "linear_lr": {
+        "start_factor": Param(1.0 / 3, 0.001, 1.0, log=True),
+        "end_factor": Param(1.0, 0.0, 1.0),
+        "total_iters": Param(5, 1, 1000),
+    },
+    "step_lr": {"step_size": Param(30, 1, 1000), "gamma": Param(0.1, 0.01, 1.0, log=True)},
+    "multi_step_lr": {"milestones": Param((30, 80)), "gamma": Param(0.1, 0.01, 1.0, log=True)},
+    "exponential_lr": {"gamma": Param(0.95, 0.5, 1.0)},
+    "polynomial_lr": {"total_iters": Param(5, 1, 1000), "power": Param(1.0, 0.0, 5.0)},
+    "cosine_annealing_lr": {"T_max": Param(100, 1, 1000), "eta_min": Param(0.0, 0.0, 1.0)},
+    "cosine_annealing_warm_restarts": {
+        "T_0": Param(20, 1, 500),
+        "T_mult": Param(1, 1, 4),
+        "eta_min": Param(0.0, 0.0, 1.0),
+    },
+    "cyclic_lr": {
+        "base_lr": Param(0.001, 1e-5, 1.0, log=True),
+        "max_lr": Param(0.1, 1e-5, 10.0, log=True),
+        "step_size_up": Param(2000, 1, 5000),
+        "step_size_down": Param(None, 0, 5000),
+        "mode": Param("triangular", choices=_CYCLIC_MODES),
+        "gamma": Param(1.0, 0.9, 1.0),
+    },
+    "one_cycle_lr": {
+        "max_lr": Param(0.1, 1e-5, 10.0, log=True),
+        "total_steps": Param(100, 2, 100_000, log=True),
+        "pct_start": Param(0.3, 0.01, 0.99),
+        "anneal_strategy": Param("cos", choices=("cos", "linear")),
+        "div_factor": Param(25.0, 1.0, 1000.0, log=True),
+        "final_div_factor": Param(1e4, 1.0, 1e6, log=True),
+        "three_phase": Param(False, choices=(False, True)),
+    },
+    "sequential_lr": {
+        "schedulers": Param(
+            (
+                ("linear_lr", {"start_factor": 0.1, "total_iters": 10}),
+                ("cosine_annealing_lr", {"T_max": 90}),
+            )
+        ),
+        "milestones": Param((10,)),
+    },
+    # lr_lambda is the expression text the page turns into a callable of ``epoch``.
+    "lambda_lr": {"lr_lambda": Param("0.95 ** epoch")},
+    "multiplicative_lr": {"lr_lambda": Param("0.95")},
+    "reduce_lr_on_plateau": {
+        "mode": Param("min", choices=("min", "max")),
+        "factor": Param(0.1, 0.01, 0.99),
+        "patience": Param(10, 0, 100),
+        "threshold": Param(1e-4, 0.0, 0.1),
+        "threshold_mode": Param("rel", choices=("rel", "abs")),
+        "cooldown": Param(0, 0, 100),
+        "min_lr": Param(0.0, 0.0, 1.0),
+        "eps": Param(1e-8, 0.0, 1e-3),
+    },
+}
+
+TORCH_CLASS = {
+    "constant_lr": "ConstantLR",
+    "linear_lr": "LinearLR",
+    "step_lr": "StepLR",
+    "multi_step_lr": "MultiStepLR",
+    "exponential_lr": "ExponentialLR",
+    "polynomial_lr": "PolynomialLR",
+    "cosine_annealing_lr": "CosineAnnealingLR",
+    "cosine_annealing_warm_restarts": "CosineAnnealingWarmRestarts",
+    "cyclic_lr": "CyclicLR",
+    "one_cycle_lr": "OneCycleLR",
+    "sequential_lr": "SequentialLR",
+    "lambda_lr": "LambdaLR",
+    "multiplicative_lr": "MultiplicativeLR",
+    "reduce_lr_on_plateau": "ReduceLROnPlateau",
+}
+
+_FLOAT_ARGS = {"pct_start", "div_factor", "final_div_factor", "gamma", "eta_min", "factor"}
+
+
+def _literal(key: str, value: Any) -> str:
+    if key == "lr_lambda":
+        _check(isinstance(value, str), f"lr_lambda must be the expression text, got {value!r}")
+        return f"lambda epoch: {value}"
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(_literal("", v) for v in value) + "]"
+    if key in _FLOAT_ARGS and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)  # OneCycleLR rejects an int pct_start
+    return repr(value)
+
+
+def _constructor(name: str, params: dict) -> str:
+    _check(name in TORCH_CLASS, f"{name=} is not a known schedule")
+    args = ["optimizer"] + [f"{k}={_literal(k, v)}" for k, v in params.items() if k != "lr"]
+    return f"torch.optim.lr_scheduler.{TORCH_CLASS[name]}({', '.join(args)})"
+
+
+def torch_code(
+    name: str, params: dict, warmup_steps: int = 0, warmup_start_factor: float = 1.0 / 3
+) -> str:
+    """Copyable PyTorch code building the optimizer and the scheduler ``name`` with ``params``."""
+    params = dict(params)
+    lr = params.pop("lr", LR_PARAM.default)
+    lines = ["import torch", "", f"optimizer = torch.optim.SGD(model.parameters(), lr={lr!r})"]
+    children: list[tuple[str, dict]] = []
+    milestones: list[int] = []
+    if warmup_steps > 0:
+        children.append(
+            ("linear_lr", {"start_factor": warmup_start_factor, "total_iters": warmup_steps})
+        )
+        milestones.append(warmup_steps)
+    if name == "sequential_lr":
+        # Flattened, because torch cannot restart a nested SequentialLR at a milestone.
+        children += [(n, dict(kw)) for n, kw in params["schedulers"]]
+        milestones += [m + warmup_steps for m in params["milestones"]]
+    elif children:
+        children.append((name, params))
+    if not children:
+        lines.append(f"scheduler = {_constructor(name, params)}")
+        return "\n".join(lines) + "\n"
+    for i, (child, kwargs) in enumerate(children):
+        lines.append(f"scheduler{i + 1} = {_constructor(child, kwargs)}")
+    names = ", ".join(f"scheduler{i + 1}" for i in range(len(children)))
+    lines.append(
+        "scheduler = torch.optim.lr_scheduler.SequentialLR("
+        f"optimizer, schedulers=[{names}], milestones={list(milestones)!r})"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def phase_boundaries(name: str, params: dict, steps: int, warmup_steps: int = 0) -> list[int]:
+    """Steps in ``(0, steps]`` where a phase ends or begins (warm-up end, milestones, restarts…)."""
+    p = {k: v.default for k, v in SCHEDULE_PARAMS.get(name, {}).items()} | dict(params)
+    p.pop("lr", None)
+    inner = _boundaries(name, p, max(steps - warmup_steps, 0))
+    out = ([warmup_steps] if warmup_steps > 0 else []) + [b + warmup_steps for b in inner]
+    return sorted({b for b in out if 0 < b <= steps})
+
+
+def _boundaries(name: str, p: dict, steps: int) -> list[int]:
+    if name in ("constant_lr", "linear_lr", "polynomial_lr"):
+        return [int(p["total_iters"])]
+    if name == "step_lr":
+        return list(range(int(p["step_size"]), steps + 1, int(p["step_size"])))
+    if name == "multi_step_lr":
+        return [int(m) for m in p["milestones"]]
+    if name == "cosine_annealing_lr":
+        return list(range(int(p["T_max"]), steps + 1, int(p["T_max"])))
+    if name == "cosine_annealing_warm_restarts":
+        return _restart_starts(int(p["T_0"]), int(p["T_mult"]), steps)[1:].tolist()
+    if name == "cyclic_lr":
+        up = int(p["step_size_up"])
+        down = up if p.get("step_size_down") is None else int(p["step_size_down"])
+        return sorted(
+            b for c in range(0, steps + 1, up + down) for b in (c, c + up) if 0 < b <= steps
+        )
+    if name == "one_cycle_lr":
+        phases = _one_cycle_phases(
+            int(p["total_steps"]), p["pct_start"], 1.0, 1.0, p["three_phase"], 1.0
+        )
+        return [math.floor(end) for end, _, _ in phases]
+    if name == "sequential_lr":
+        starts = [0, *p["milestones"]]
+        ends = [*p["milestones"], steps]
+        out = list(p["milestones"])
+        for (child, kwargs), a, b in zip(p["schedulers"], starts, ends, strict=True):
+            defaults = {k: v.default for k, v in SCHEDULE_PARAMS[child].items()}
+            out += [a + x for x in _boundaries(child, defaults | dict(kwargs), b - a) if x < b - a]
+        return out
+    if name in ("exponential_lr", "lambda_lr", "multiplicative_lr"):
+        return []
+    raise ValueError(f"{name=} has no phase boundaries (not a SCHEDULES key)")
+
+
+SCHEDULES: dict[str, Callable[..., Schedule]] = {
+    "constant_lr": constant_lr,
+    "linear_lr": linear_lr,
+    "step_lr": step_lr,
+    "multi_step_lr": multi_step_lr,
+    "exponential_lr": exponential_lr,
+    "polynomial_lr": polynomial_lr,
+    "cosine_annealing_lr": cosine_annealing_lr,
+    "cosine_annealing_warm_restarts": cosine_annealing_warm_restarts,
+    "cyclic_lr": cyclic_lr,
+    "one_cycle_lr": one_cycle_lr,
+    "sequential_lr": sequential_lr,
+    "lambda_lr": lambda_lr,
+    "multiplicative_lr": multiplicative_lr,
+}
