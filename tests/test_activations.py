@@ -1,0 +1,308 @@
+"""Activations: grad vs central differences, published values, extreme inputs, metadata."""
+
+import inspect
+import itertools
+import math
+import warnings
+
+import numpy as np
+import pytest
+from scipy.special import expit, ndtr
+
+from core.activations import ACTIVATION_PARAMS, ACTIVATIONS, TORCH_NAMES, Choice, Param
+
+KEYS = [
+    "identity",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "relu6",
+    "hardtanh",
+    "hardsigmoid",
+    "softsign",
+    "elu",
+    "selu",
+    "gelu",
+    "silu",
+    "softplus",
+    "mish",
+]
+
+
+def defaults(key: str) -> dict:
+    return {name: spec.default for name, spec in ACTIVATION_PARAMS[key].items()}
+
+
+def param_sets(key: str) -> list[dict]:
+    """Defaults, then each parameter moved alone to an interior value or to another option."""
+    sets = [defaults(key)]
+    for name, spec in ACTIVATION_PARAMS[key].items():
+        if isinstance(spec, Choice):
+            values = [o for o in spec.options if o != spec.default]
+        else:
+            values = [spec.min + 0.3 * (spec.max - spec.min)]
+        sets += [{**defaults(key), name: v} for v in values]
+    return sets
+
+
+def corner_sets(key: str) -> list[dict]:
+    """Every combination of each numeric parameter's widget min and max (choices at each option)."""
+    specs = ACTIVATION_PARAMS[key]
+    axes = [
+        spec.options if isinstance(spec, Choice) else (spec.min, spec.max)
+        for spec in specs.values()
+    ]
+    return [dict(zip(specs, combo, strict=True)) for combo in itertools.product(*axes)]
+
+
+CASES = [(k, p) for k in ACTIVATIONS for p in param_sets(k)]
+CORNERS = [(k, p) for k in ACTIVATIONS for p in corner_sets(k)]
+
+
+def case_id(case) -> str:
+    key, params = case
+    return key + "".join(f"-{n}={v}" for n, v in params.items())
+
+
+def kinks(key: str, params: dict) -> list[float]:
+    """Where fn or its derivative is not differentiable (central differences are invalid there)."""
+    if key in ("relu", "leaky_relu", "elu", "selu"):
+        return [0.0]
+    if key == "relu6":
+        return [0.0, 6.0]
+    if key == "hardtanh":
+        return [params["min_val"], params["max_val"]]
+    if key == "hardsigmoid":
+        return [-3.0, 3.0]
+    if key == "softplus":
+        return [params["threshold"] / params["beta"]]
+    return []
+
+
+@pytest.mark.parametrize(("key", "params"), CASES, ids=map(case_id, CASES))
+def test_grad_matches_central_difference(key, params):
+    act = ACTIVATIONS[key](**params)
+    z = np.linspace(-8.0, 8.0, 321)
+    z = z[np.all([np.abs(z - k) > 1e-3 for k in [*kinks(key, params), 99.0]], axis=0)]
+    h = 1e-6
+    numeric = (act.fn(z + h) - act.fn(z - h)) / (2 * h)
+    np.testing.assert_allclose(act.grad(z), numeric, rtol=1e-5, atol=1e-8)
+
+
+def test_every_parametrised_entry_gets_a_non_default_case():
+    for key, specs in ACTIVATION_PARAMS.items():
+        assert len(param_sets(key)) == 1 + len(specs), key
+
+
+EXTREMES = [-1e6, -1e4, -1e3, -100.0, -1.0, -1e-8, 0.0, 1e-8, 1.0, 100.0, 1e3, 1e4, 1e6]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("key", "params"), CASES + CORNERS, ids=map(case_id, CASES + CORNERS))
+def test_extreme_inputs_are_finite_silent_and_keep_dtype(key, params, dtype):
+    act = ACTIVATIONS[key](**params)
+    big = np.finfo(dtype).max / 10
+    z = np.array([-big, *EXTREMES, big], dtype=dtype)
+    with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise", divide="raise"):
+        warnings.simplefilter("error")
+        y, g = act.fn(z), act.grad(z)
+    assert y.dtype == dtype and g.dtype == dtype
+    assert y.shape == z.shape and g.shape == z.shape
+    assert np.all(np.isfinite(y)) and np.all(np.isfinite(g))
+
+
+@pytest.mark.parametrize("key", ACTIVATIONS)
+def test_float32_agrees_with_float64(key):
+    act = ACTIVATIONS[key](**defaults(key))
+    z = np.linspace(-10, 10, 201) + 0.013
+    z32 = z.astype(np.float32)
+    np.testing.assert_allclose(act.fn(z32), act.fn(z32.astype(np.float64)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        act.grad(z32), act.grad(z32.astype(np.float64)), rtol=1e-4, atol=1e-6
+    )
+
+
+@pytest.mark.parametrize("key", ACTIVATIONS)
+def test_any_shape_scalars_and_integers(key):
+    act = ACTIVATIONS[key](**defaults(key))
+    grid = np.linspace(-3, 3, 12).reshape(3, 4)
+    assert act.fn(grid).shape == (3, 4) and act.grad(grid).shape == (3, 4)
+    np.testing.assert_array_equal(act.fn(grid)[1], act.fn(grid[1]))
+    assert np.shape(act.fn(0.5)) == () and np.shape(act.grad(0.5)) == ()
+    ints = np.array([-2, 0, 3])
+    assert act.fn(ints).dtype == np.float64
+    np.testing.assert_array_equal(act.fn(ints), act.fn(ints.astype(np.float64)))
+
+
+# Known values. Published ones are quoted; the rest come from the textbook formula via math.
+SELU_ALPHA = 1.6732632423543772848170429916717  # torch.nn.SELU docs
+SELU_SCALE = 1.0507009873554804934193349852946
+KNOWN = [
+    ("identity", {}, -2.5, -2.5),
+    ("sigmoid", {}, 0.0, 0.5),
+    ("sigmoid", {}, 2.0, 1 / (1 + math.exp(-2.0))),
+    ("tanh", {}, 0.5, math.tanh(0.5)),
+    ("relu", {}, -3.0, 0.0),
+    ("relu", {}, 2.0, 2.0),
+    ("leaky_relu", {}, -2.0, -0.02),
+    ("leaky_relu", {"negative_slope": 0.2}, -3.0, -0.6),
+    ("relu6", {}, -1.0, 0.0),
+    ("relu6", {}, 3.5, 3.5),
+    ("relu6", {}, 7.0, 6.0),
+    ("hardtanh", {}, -2.0, -1.0),
+    ("hardtanh", {"min_val": -2.0, "max_val": 0.5}, 0.7, 0.5),
+    ("hardtanh", {"min_val": -2.0, "max_val": 0.5}, -1.5, -1.5),
+    ("hardsigmoid", {}, -4.0, 0.0),
+    ("hardsigmoid", {}, 0.0, 0.5),
+    ("hardsigmoid", {}, 1.5, 0.75),
+    ("hardsigmoid", {}, 3.0, 1.0),
+    ("softsign", {}, -3.0, -0.75),
+    ("elu", {}, -1.0, math.exp(-1.0) - 1),
+    ("elu", {"alpha": 0.5}, -2.0, 0.5 * (math.exp(-2.0) - 1)),
+    ("elu", {}, 2.0, 2.0),
+    ("selu", {}, 1.0, SELU_SCALE),
+    ("selu", {}, -1.0, SELU_SCALE * SELU_ALPHA * (math.exp(-1.0) - 1)),
+    ("selu", {}, -1e4, -SELU_SCALE * SELU_ALPHA),
+    ("gelu", {}, 1.0, 0.8413447460685429),
+    ("gelu", {}, -1.0, -(1 - 0.8413447460685429)),
+    ("gelu", {"approximate": "tanh"}, 1.0, 0.8411919906082768),
+    ("silu", {}, 1.0, 1 / (1 + math.exp(-1.0))),
+    ("silu", {"beta": 0.0}, 3.0, 1.5),
+    ("silu", {"beta": 2.0}, 1.0, 1 / (1 + math.exp(-2.0))),
+    ("softplus", {}, 0.0, math.log(2.0)),
+    ("softplus", {"beta": 2.0}, 1.0, math.log1p(math.exp(2.0)) / 2),
+    ("mish", {}, 1.0, 0.8650983882673103),
+]
+
+
+@pytest.mark.parametrize(("key", "params", "z", "expected"), KNOWN)
+def test_known_values(key, params, z, expected):
+    assert float(ACTIVATIONS[key](**params).fn(np.float64(z))) == pytest.approx(
+        expected, rel=1e-15, abs=1e-300
+    )
+
+
+KNOWN_GRADS = [  # one-sided values at kinks, as torch's backward returns them
+    ("relu", {}, 0.0, 0.0),
+    ("leaky_relu", {"negative_slope": 0.2}, 0.0, 0.2),
+    ("elu", {"alpha": 0.5}, 0.0, 0.5),
+    ("relu6", {}, 6.0, 0.0),
+    ("hardtanh", {}, -1.0, 0.0),
+    ("hardsigmoid", {}, 0.0, 1 / 6),
+    ("hardsigmoid", {}, 3.0, 0.0),
+    ("sigmoid", {}, 0.0, 0.25),
+    ("gelu", {}, 0.0, 0.5),
+]
+
+
+@pytest.mark.parametrize(("key", "params", "z", "expected"), KNOWN_GRADS)
+def test_known_grads(key, params, z, expected):
+    assert float(ACTIVATIONS[key](**params).grad(np.float64(z))) == pytest.approx(expected)
+
+
+def test_sigmoid_matches_scipy_expit():
+    z = np.linspace(-700, 700, 2801)  # below −708 the results are subnormal and scipy flushes them
+    np.testing.assert_allclose(ACTIVATIONS["sigmoid"]().fn(z), expit(z), rtol=1e-14, atol=0)
+
+
+def test_exact_gelu_matches_scipy_ndtr_including_negative_tail():
+    z = np.linspace(-37, 37, 20001)
+    # Relative tolerance also in the far negative tail, where GELU is a tiny negative number.
+    np.testing.assert_allclose(ACTIVATIONS["gelu"]().fn(z), z * ndtr(z), rtol=1e-12, atol=0)
+    pdf = np.exp(-(z**2) / 2) / math.sqrt(2 * math.pi)
+    np.testing.assert_allclose(
+        ACTIVATIONS["gelu"]().grad(z), ndtr(z) + z * pdf, rtol=1e-12, atol=1e-300
+    )
+
+
+def test_tanh_gelu_is_close_to_exact_gelu():
+    z = np.linspace(-6, 6, 121)
+    diff = ACTIVATIONS["gelu"](approximate="tanh").fn(z) - ACTIVATIONS["gelu"]().fn(z)
+    assert 1e-5 < np.max(np.abs(diff)) < 1e-3  # an approximation: close, but not identical
+
+
+def test_softplus_threshold_switches_to_identity_exactly_like_torch():
+    sp = ACTIVATIONS["softplus"]()
+    assert sp.fn(np.float64(20.5)) == 20.5  # beta·z > threshold: returns z itself
+    below = float(sp.fn(np.float64(19.5)))
+    assert below == pytest.approx(math.log1p(math.exp(19.5)), rel=1e-15) and below != 19.5
+    sp2 = ACTIVATIONS["softplus"](beta=2.0, threshold=5.0)
+    assert sp2.fn(np.float64(2.6)) == 2.6 and sp2.grad(np.float64(2.6)) == 1.0
+    assert float(sp2.fn(np.float64(2.4))) == pytest.approx(math.log1p(math.exp(4.8)) / 2)
+    assert float(sp2.grad(np.float64(2.4))) == pytest.approx(1 / (1 + math.exp(-4.8)))
+
+
+def test_softplus_matches_naive_formula_where_that_is_safe():
+    z = np.linspace(-30, 19, 500)
+    np.testing.assert_allclose(ACTIVATIONS["softplus"]().fn(z), np.log1p(np.exp(z)), rtol=1e-14)
+
+
+def test_relu6_clips_to_zero_and_six():
+    z = np.array([-5.0, 0.0, 2.5, 6.0, 9.0])
+    np.testing.assert_array_equal(ACTIVATIONS["relu6"]().fn(z), [0.0, 0.0, 2.5, 6.0, 6.0])
+
+
+def test_saturating_limits_at_huge_inputs():
+    z = np.array([-1e6, 1e6])
+    np.testing.assert_array_equal(ACTIVATIONS["sigmoid"]().fn(z), [0.0, 1.0])
+    np.testing.assert_array_equal(ACTIVATIONS["tanh"]().fn(z), [-1.0, 1.0])
+    for key in ("gelu", "silu", "mish", "softplus"):
+        np.testing.assert_array_equal(ACTIVATIONS[key]().fn(z), [0.0, 1e6], err_msg=key)
+        np.testing.assert_array_equal(ACTIVATIONS[key]().grad(z), [0.0, 1.0], err_msg=key)
+    np.testing.assert_array_equal(ACTIVATIONS["gelu"]("tanh").fn(z), [0.0, 1e6])
+
+
+INVALID = [
+    ("softplus", {"beta": 0.0}, "beta=0.0"),
+    ("softplus", {"beta": -1.0}, "beta=-1.0"),
+    ("softplus", {"threshold": math.inf}, "threshold=inf"),
+    ("hardtanh", {"min_val": 1.0, "max_val": 1.0}, "min_val=1.0"),
+    ("hardtanh", {"min_val": 2.0, "max_val": -2.0}, "max_val=-2.0"),
+    ("elu", {"alpha": -0.5}, "alpha=-0.5"),
+    ("silu", {"beta": -1.0}, "beta=-1.0"),
+    ("leaky_relu", {"negative_slope": math.nan}, "negative_slope=nan"),
+    ("gelu", {"approximate": "erf"}, "approximate='erf'"),
+]
+
+
+@pytest.mark.parametrize(("key", "params", "quoted"), INVALID)
+def test_invalid_parameters_raise_value_error_quoting_the_value(key, params, quoted):
+    with pytest.raises(ValueError, match=quoted):
+        ACTIVATIONS[key](**params)
+
+
+def test_registry_keys_and_order():
+    assert list(ACTIVATIONS) == KEYS
+    assert list(ACTIVATION_PARAMS) == KEYS
+    assert list(TORCH_NAMES) == KEYS
+
+
+@pytest.mark.parametrize("key", ACTIVATIONS)
+def test_metadata_matches_factory_signature(key):
+    signature = inspect.signature(ACTIVATIONS[key]).parameters
+    specs = ACTIVATION_PARAMS[key]
+    assert list(specs) == list(signature)
+    for name, spec in specs.items():
+        assert spec.default == signature[name].default, name
+        if isinstance(spec, Param):
+            assert spec.min <= spec.default <= spec.max and spec.step > 0, name
+        else:
+            assert spec.default in spec.options, name
+
+
+@pytest.mark.parametrize("key", ACTIVATIONS)
+def test_torch_name_template_formats_with_the_parameters(key):
+    text = TORCH_NAMES[key].format(**defaults(key))
+    assert text.startswith("torch.nn.") and "{" not in text
+    for name, value in defaults(key).items():
+        if key != "silu":  # torch's SiLU has no beta: Swish with beta = 1
+            assert f"{name}=" in text and str(value) in text
+
+
+def test_torch_name_examples():
+    assert (
+        TORCH_NAMES["leaky_relu"].format(negative_slope=0.2)
+        == "torch.nn.LeakyReLU(negative_slope=0.2)"
+    )
+    assert TORCH_NAMES["gelu"].format(approximate="tanh") == "torch.nn.GELU(approximate='tanh')"
