@@ -1,0 +1,72 @@
+"""Entrypoint: page config, the shared sidebar (language, projector mode, share link), navigation."""
+
+import streamlit as st
+
+from ui.controls import (
+    PROJECTOR_KEY,
+    begin_run,
+    bind_url,
+    finish_run,
+    keep_widget_values,
+    keyed,
+    share_link,
+)
+from ui.i18n import LANGUAGE_KEY, LANGUAGE_NAMES, LANGUAGES, language_from_locale, t
+from ui.navigation import PAGES, SECTIONS
+from ui.url_state import Param
+
+st.set_page_config(
+    page_title="Deep Learning Playground · 深度学习游乐场",
+    page_icon=":material/neurology:",
+    layout="wide",
+)
+keep_widget_values()
+begin_run()
+browser_language = language_from_locale(st.context.locale)
+bind_url(
+    {
+        LANGUAGE_KEY: Param("choice", browser_language, options=tuple(LANGUAGES)),
+        PROJECTOR_KEY: Param("bool", False),
+    }
+)
+
+with st.sidebar:
+    keyed(
+        st.selectbox,
+        LANGUAGE_KEY,
+        browser_language,
+        label=t("app.language"),
+        options=list(LANGUAGES),
+        format_func=LANGUAGE_NAMES.get,
+    )
+    keyed(st.toggle, PROJECTOR_KEY, False, label=t("app.projector"), help=t("app.projector_help"))
+
+if st.session_state[PROJECTOR_KEY]:
+    # Larger type for the whole page; the charts get theirs from ui/theme.py.
+    st.html(
+        "<style>html { font-size: 22px; } "
+        "[data-testid='stMarkdownContainer'] p { font-size: 1.1rem; }</style>"
+    )
+
+navigation = st.navigation(
+    {
+        t(f"nav.section_{section}"): [
+            st.Page(
+                entry.path,
+                title=t(f"{entry.area}.title"),
+                icon=entry.icon,
+                url_path=entry.url_path,
+                default=index == 0,
+            )
+            for index, entry in enumerate(PAGES)
+            if entry.section == section
+        ]
+        for section in SECTIONS
+        if any(entry.section == section for entry in PAGES)
+    }
+)
+notice_slot = st.container()
+navigation.run()
+finish_run(notice_slot)
+with st.sidebar:
+    share_link()

@@ -1,0 +1,41 @@
+"""The home page in a real browser: both languages, the switch keeps settings, projector mode."""
+
+import re
+
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import screenshot, wait_for_app
+
+
+def choose_language(page, name: str) -> None:
+    page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").click()
+    page.get_by_role("option", name=name).click()
+    wait_for_app(page)
+
+
+def test_home_in_english_then_chinese_keeps_projector_mode(page, app_url):
+    page.goto(f"{app_url}/?lang=en")
+    wait_for_app(page)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Deep Learning Playground")
+    screenshot(page, "home-en")
+
+    page.get_by_test_id("stSidebar").get_by_text("Projector mode").click()
+    wait_for_app(page)
+    choose_language(page, "简体中文")
+    expect(page.get_by_role("heading", level=1)).to_have_text("深度学习游乐场")
+    expect(page).to_have_url(re.compile(r"lang=zh"))
+    expect(page).to_have_url(re.compile(r"projector=1"))
+    expect(page.get_by_test_id("stSidebar").get_by_role("switch")).to_be_checked()
+    screenshot(page, "home-zh-projector")
+
+    choose_language(page, "English")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Deep Learning Playground")
+    expect(page.get_by_test_id("stSidebar").get_by_role("switch")).to_be_checked()
+
+
+def test_link_opens_chinese_and_reports_bad_parameters(page, app_url):
+    page.goto(f"{app_url}/?lang=zh&projector=maybe")
+    wait_for_app(page)
+    expect(page.get_by_role("heading", level=1)).to_have_text("深度学习游乐场")
+    expect(page.get_by_text("链接中的部分设置无法使用")).to_be_visible()
+    screenshot(page, "home-zh-bad-link")

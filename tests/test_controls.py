@@ -1,0 +1,55 @@
+"""URL binding on a page: links apply once, bad values get a dismissible notice, edits stick."""
+
+from streamlit.testing.v1 import AppTest
+
+from ui.i18n import translate
+
+
+def _bound_slider_page():
+    import streamlit as st
+
+    from ui.controls import bind_url, keyed
+    from ui.url_state import Param
+
+    bind_url({"lr": Param("float", 0.1, low=0.001, high=1.0)})
+    value = keyed(st.slider, "lr", 0.1, label="lr", min_value=0.001, max_value=1.0)
+    st.write(f"lr={value}")
+
+
+def run(**query) -> AppTest:
+    at = AppTest.from_function(_bound_slider_page, default_timeout=30)
+    for name, value in query.items():
+        at.query_params[name] = value
+    return at.run()
+
+
+def test_link_value_is_applied():
+    at = run(lr="0.5")
+    assert not at.exception
+    assert at.slider(key="lr").value == 0.5
+
+
+def test_widget_change_after_a_link_is_kept():
+    at = run(lr="0.5")
+    at.slider(key="lr").set_value(0.25).run()
+    at.run()
+    assert at.slider(key="lr").value == 0.25
+    assert at.markdown[0].value == "lr=0.25"
+
+
+def test_bad_value_keeps_default_and_notice_can_be_dismissed():
+    at = run(lr="1e9")
+    assert at.slider(key="lr").value == 0.1
+    assert at.warning[0].value.startswith(translate("en", "url.notice_title"))
+    assert "`lr`" in at.warning[0].value
+    at.button(key="_url_dismiss_lr").click().run()
+    assert not at.warning
+    assert not at.exception
+
+
+def test_notice_in_chinese():
+    at = AppTest.from_function(_bound_slider_page, default_timeout=30)
+    at.session_state["lang"] = "zh"
+    at.query_params["lr"] = "abc"
+    at.run()
+    assert translate("zh", "url.reason_not_a_number") in at.warning[0].value

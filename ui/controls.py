@@ -1,0 +1,134 @@
+"""Streamlit glue shared by every page: keyed widgets, URL binding, share link, plot style.
+
+Widget convention: every widget has an explicit ``key``; its value is seeded once with
+``st.session_state.setdefault`` (through ``keyed``) and never passed as ``value=``, so values survive
+a language switch, a page switch and a URL update without Streamlit's "default value plus Session
+State" warning. Keys of action widgets (buttons, uploads, canvases) start with ``_``: those are not
+values to keep, and Streamlit refuses to have them assigned.
+"""
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import streamlit as st
+
+from ui.i18n import t
+from ui.theme import PlotStyle, plot_style
+from ui.url_state import Param, Problem, encode_params, parse_params
+
+PROJECTOR_KEY = "projector"
+_URL_WRITTEN = "_url_written"  # query strings the app last wrote or consumed, per name
+_URL_SPECS = "_url_specs"  # every Param bound during this run, for writing the URL at the end
+_URL_PROBLEMS = "_url_problems"  # {group of names: problems} still shown to the user
+_LOG = logging.getLogger(__name__)
+
+
+def keep_widget_values() -> None:
+    """Re-assign kept widget values so that leaving a page does not wipe them."""
+    for key in list(st.session_state.keys()):
+        if not str(key).startswith("_"):
+            st.session_state[key] = st.session_state[key]
+
+
+def keyed(widget: Callable, key: str, default: Any, **kwargs) -> Any:
+    """Create ``widget`` bound to ``key``, seeded once with ``default``; return its value."""
+    st.session_state.setdefault(key, default)
+    options = kwargs.get("options")
+    if options is not None:
+        options = list(options)
+        value = st.session_state[key]
+        # A value from an older link or page version that is no longer offered falls back.
+        if isinstance(value, list):
+            st.session_state[key] = [item for item in value if item in options]
+        elif value not in options:
+            st.session_state[key] = default
+    return widget(key=key, **kwargs)
+
+
+def _raw_query() -> dict[str, str]:
+    return {name: st.query_params.get(name, "") for name in st.query_params}
+
+
+def begin_run() -> None:
+    """Start a run of the app shell: forget the URL specs bound by the previous run."""
+    st.session_state[_URL_SPECS] = {}
+
+
+def bind_url(specs: Mapping[str, Param]) -> None:
+    """Before the widgets in ``specs`` are created, apply values from a link that changed.
+
+    Values are applied when this part of the URL differs from what the app itself last wrote, i.e.
+    when the user opened or edited a link. Bad values leave the widget as it was and are listed in
+    a translated notice, shown here until dismissed.
+    """
+    st.session_state.setdefault(_URL_SPECS, {}).update(specs)
+    written: dict[str, str] = st.session_state.setdefault(_URL_WRITTEN, {})
+    raw = _raw_query()
+    ours = {name: raw[name] for name in specs if name in raw}
+    group = ",".join(specs)
+    if ours != {name: written[name] for name in specs if name in written}:
+        values, problems = parse_params(ours, specs)
+        for name, value in values.items():
+            st.session_state[name] = value
+        for name in specs:
+            written.pop(name, None)
+        written.update(ours)
+        if problems:
+            st.session_state.setdefault(_URL_PROBLEMS, {})[group] = problems
+    _url_notice(group)
+
+
+def finish_run(notice_slot) -> None:
+    """After the page ran: report URL names nobody bound, then write the current setup."""
+    specs: dict[str, Param] = st.session_state.get(_URL_SPECS, {})
+    raw = _raw_query()
+    unknown = parse_params({k: v for k, v in raw.items() if k not in specs}, {})[1]
+    if unknown:
+        st.session_state.setdefault(_URL_PROBLEMS, {})["_unknown"] = unknown
+    with notice_slot:
+        _url_notice("_unknown")
+    values = {name: st.session_state[name] for name in specs if name in st.session_state}
+    encoded = encode_params(values, specs)
+    st.session_state[_URL_WRITTEN] = dict(encoded)
+    if encoded != raw:
+        st.query_params.from_dict(encoded)
+
+
+def _url_notice(group: str) -> None:
+    problems: list[Problem] = st.session_state.get(_URL_PROBLEMS, {}).get(group, [])
+    if not problems:
+        return
+    lines = [
+        t("url.problem_line", name=p.name, value=p.raw, reason=t(f"url.reason_{p.reason}"))
+        for p in problems
+    ]
+    st.warning(t("url.notice_title") + "\n\n" + "\n".join(f"- {line}" for line in lines))
+    if st.button(t("url.dismiss"), key=f"_url_dismiss_{group}"):
+        del st.session_state[_URL_PROBLEMS][group]
+        st.rerun()
+
+
+def share_link() -> None:
+    """A popover with the URL of the current setup, ready to copy."""
+    specs: dict[str, Param] = st.session_state.get(_URL_SPECS, {})
+    values = {name: st.session_state[name] for name in specs if name in st.session_state}
+    query = "&".join(f"{k}={v}" for k, v in encode_params(values, specs).items())
+    base = st.context.url or ""
+    with st.popover(t("share.button"), icon=":material/link:", use_container_width=True):
+        st.caption(t("share.help"))
+        st.code(f"{base}?{query}" if query else base, language=None, wrap_lines=True)
+
+
+def current_plot_style() -> PlotStyle:
+    """The figure style for this session: projector mode and the browser's light/dark theme."""
+    try:
+        dark = st.context.theme.type == "dark"
+    except (AttributeError, RuntimeError):
+        dark = False
+    return plot_style(projector=bool(st.session_state.get(PROJECTOR_KEY, False)), dark=dark)
+
+
+def log_exception(where: str, error: BaseException) -> None:
+    """Keep the full traceback in the server log, where the maintainers look."""
+    _LOG.error("error in %s", where, exc_info=error)
