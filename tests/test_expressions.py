@@ -1,0 +1,302 @@
+"""Typed formulas: values vs NumPy, gradients vs central differences, one test per hostile input."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from core.expressions import (
+    ALLOWED_FUNCTIONS,
+    MAX_LENGTH,
+    ExpressionError,
+    compile_expression,
+    nonfinite_fraction,
+)
+
+# Independent NumPy reference for every whitelisted function, applied as name(u) (or name(u, 0.5)).
+NUMPY_REFERENCE = {
+    "sin": np.sin,
+    "cos": np.cos,
+    "tan": np.tan,
+    "arcsin": np.arcsin,
+    "asin": np.arcsin,
+    "arccos": np.arccos,
+    "acos": np.arccos,
+    "arctan": np.arctan,
+    "atan": np.arctan,
+    "sinh": np.sinh,
+    "cosh": np.cosh,
+    "tanh": np.tanh,
+    "exp": np.exp,
+    "log": np.log,
+    "ln": np.log,
+    "log10": np.log10,
+    "log2": np.log2,
+    "sqrt": np.sqrt,
+    "abs": np.abs,
+    "sign": np.sign,
+    "floor": np.floor,
+    "ceil": np.ceil,
+    "min": lambda u: np.minimum(u, 0.5),
+    "max": lambda u: np.maximum(u, 0.5),
+}
+TWO_ARGUMENTS = {"min", "max"}
+
+# Formula -> NumPy reference, over x, y in the sample box below.
+FORMULAS = {
+    "x**2 + 3*sin(y)": lambda x, y: x**2 + 3 * np.sin(y),
+    "exp(-x)*cos(y)/2": lambda x, y: np.exp(-x) * np.cos(y) / 2,
+    "sqrt(x**2 + y**2)": lambda x, y: np.sqrt(x**2 + y**2),
+    "x^3 - 2.5e-1*y": lambda x, y: x**3 - 0.25 * y,
+    "-x + +y - -1": lambda x, y: -x + y + 1,
+    "tanh(x)*sinh(y) + cosh(x/3)": lambda x, y: np.tanh(x) * np.sinh(y) + np.cosh(x / 3),
+    "pi*e*x": lambda x, y: np.pi * np.e * x,
+    "log10(1 + x**2) + log2(1 + y**2)": lambda x, y: np.log10(1 + x**2) + np.log2(1 + y**2),
+    "(1 - x)**2 + 100*(y - x**2)**2": lambda x, y: (1 - x) ** 2 + 100 * (y - x**2) ** 2,
+    "x**y": lambda x, y: x**y,
+    "arctan(x*y) / (1 + exp(-y))": lambda x, y: np.arctan(x * y) / (1 + np.exp(-y)),
+    "7*x // 2 + 7*y % 3": lambda x, y: np.floor_divide(7 * x, 2) + np.mod(7 * y, 3),
+    "max(x, y, 1) - min(2, y)": lambda x, y: np.maximum(np.maximum(x, y), 1) - np.minimum(2, y),
+}
+
+
+def sample(rng, n=300):
+    # x > 0 keeps x**y real; values off the kinks of floor/min/max with probability 1.
+    return rng.uniform(0.2, 2.0, n), rng.uniform(-1.5, 1.5, n)
+
+
+def central_differences(fn, x, y, h=1e-6):
+    return (fn(x + h, y) - fn(x - h, y)) / (2 * h), (fn(x, y + h) - fn(x, y - h)) / (2 * h)
+
+
+def test_every_allowed_function_has_a_reference():
+    assert set(ALLOWED_FUNCTIONS) == set(NUMPY_REFERENCE)
+
+
+@pytest.mark.parametrize("name", ALLOWED_FUNCTIONS)
+def test_each_function_matches_numpy_and_its_derivative(name, rng):
+    text = f"{name}(u, 0.5)" if name in TWO_ARGUMENTS else f"{name}(u)"
+    c = compile_expression(text, variables=("u",))
+    u = rng.uniform(0.05, 0.95, 200)  # inside every domain (asin, acos, log), off integers
+    u = u[np.abs(u - 0.5) > 1e-3]  # off the kink of min/max
+    np.testing.assert_allclose(c.fn(u), NUMPY_REFERENCE[name](u), rtol=1e-13, atol=1e-15)
+    (du,) = c.grad(u)
+    h = 1e-6
+    numeric = (NUMPY_REFERENCE[name](u + h) - NUMPY_REFERENCE[name](u - h)) / (2 * h)
+    np.testing.assert_allclose(du, numeric, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("text", list(FORMULAS))
+def test_formulas_evaluate_like_numpy(text, rng):
+    x, y = sample(rng)
+    c = compile_expression(text)
+    np.testing.assert_allclose(c.fn(x, y), FORMULAS[text](x, y), rtol=1e-13)
+
+
+@pytest.mark.parametrize("text", list(FORMULAS))
+def test_gradients_match_central_differences(text, rng):
+    x, y = sample(rng)
+    if "//" in text:
+        # keep the sample away from the jumps of floor and mod, where no derivative exists
+        keep = (np.abs(7 * x / 2 - np.round(7 * x / 2)) > 1e-3) & (
+            np.abs(7 * y / 3 - np.round(7 * y / 3)) > 1e-3
+        )
+        x, y = x[keep], y[keep]
+    c = compile_expression(text)
+    gx, gy = c.grad(x, y)
+    nx, ny = central_differences(FORMULAS[text], x, y)
+    np.testing.assert_allclose(gx, nx, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(gy, ny, rtol=1e-6, atol=1e-6)
+
+
+def test_outputs_broadcast_to_the_inputs_shape():
+    c = compile_expression("pi + 0*x")
+    x = np.zeros((3, 4))
+    assert c.fn(x, 1.0).shape == (3, 4)
+    assert c.fn(2.0, 1.0).shape == ()
+    gx, gy = compile_expression("x").grad(x, np.ones(4))
+    assert gx.shape == gy.shape == (3, 4)
+    np.testing.assert_array_equal(gy, 0.0)
+
+
+def test_generic_variables_for_a_lambda_lr():
+    epochs = np.arange(100)
+    decay = compile_expression("0.95**epoch", variables=("epoch",))
+    np.testing.assert_allclose(decay.fn(epochs), 0.95**epochs, rtol=1e-13)
+    steps = compile_expression("epoch // 30", variables=("epoch",))  # torch's LambdaLR example
+    np.testing.assert_array_equal(steps.fn(epochs), epochs // 30)
+    with pytest.raises(ExpressionError) as err:
+        compile_expression("x * epoch", variables=("epoch",))
+    assert err.value.code == "unknown_name" and err.value.names == ("x",)
+
+
+def test_latex_and_text_are_returned():
+    c = compile_expression("  x**2 + 3*sin(y)  ")
+    assert c.text == "x**2 + 3*sin(y)"
+    assert c.latex == r"x^{2} + 3 \sin{\left(y \right)}"
+    assert c.variables == ("x", "y")
+
+
+def test_full_width_and_math_signs_are_read_as_ascii():
+    c = compile_expression("（x＋1）×y − x÷2")
+    assert c.fn(3.0, 2.0) == pytest.approx((3 + 1) * 2 - 3 / 2)
+
+
+def test_unusable_variable_names_are_programming_errors():
+    for bad in ["sin", "pi", "_x", "1a"]:
+        with pytest.raises(ValueError, match="variable"):
+            compile_expression("1", variables=(bad,))
+
+
+# ---- refusals: one test per hostile or broken input ------------------------------------------
+
+
+def refused(text: str, **kwargs) -> ExpressionError:
+    with pytest.raises(ExpressionError) as err:
+        compile_expression(text, **kwargs)
+    assert isinstance(err.value, ValueError) and str(err.value)  # plain English for logs
+    return err.value
+
+
+def test_refuses_dunder_import():
+    err = refused("__import__('os')")
+    assert err.code == "forbidden" and err.names == ("__import__",)
+
+
+def test_refuses_class_mro_walk():
+    assert refused("().__class__.__mro__").code == "forbidden"
+
+
+def test_refuses_lambda():
+    assert refused("lambda: 1").code == "forbidden"
+
+
+def test_refuses_attribute_access():
+    err = refused("x.real")
+    assert err.code == "forbidden" and err.position == 1
+
+
+def test_refuses_comprehension():
+    assert refused("[i for i in range(3)]").code == "forbidden"
+
+
+def test_refuses_astronomical_power_before_computing_it():
+    assert refused("9**9**9").code == "too_large"
+
+
+def test_refuses_powers_whose_exact_value_is_huge_though_near_one():
+    assert refused("(1 + 1/10**15)**(10**15)").code == "too_large"
+
+
+def test_refuses_huge_constant_exponent_on_a_variable():
+    assert refused("x**10**100").code == "too_large"
+
+
+def test_refuses_constants_beyond_float_range():
+    assert refused("10**300 * 10**300 * x").code == "too_large"
+    assert refused("exp(1000) + x").code == "too_large"
+
+
+def test_refuses_ten_thousand_characters():
+    err = refused("x+" * 4999 + "x")
+    assert err.code == "too_long" and len("x+" * 4999 + "x") > MAX_LENGTH
+
+
+def test_refuses_deep_nesting():
+    assert refused("-" * 300 + "x").code == "too_complex"
+
+
+def test_refuses_open_call_with_a_string():
+    assert refused("open('f')").code == "forbidden"
+
+
+def test_refuses_unknown_functions_and_names_all_listed():
+    err = refused("open(x) + foo + 2*bar")
+    assert err.code == "unknown_name" and err.names == ("open", "foo", "bar")
+    assert err.position == 1
+
+
+def test_refuses_strings():
+    assert refused("'x'").code == "forbidden"
+
+
+def test_refuses_keyword_arguments():
+    assert refused("sin(x=1)").code == "forbidden"
+
+
+def test_refuses_booleans_comparisons_and_conditionals():
+    for text in ["True", "x < y", "x if y else 1", "x and y", "x @ y", "x << 2"]:
+        assert refused(text).code == "forbidden", text
+
+
+def test_refuses_complex_literals():
+    assert refused("2j*x").code == "not_real"
+    assert refused("sqrt(-1)").code == "not_real"
+
+
+def test_refuses_wrong_argument_counts_and_misuse_of_names():
+    assert refused("sin(x, y)").code == "arity"
+    assert refused("max(x)").code == "arity"
+    assert refused("sin + x").code == "not_called"
+    assert refused("x(2)").code == "not_a_function"
+
+
+def test_refuses_empty_and_constant_division_by_zero():
+    assert refused("   ").code == "empty"
+    assert refused("x/0").code == "undefined"
+    assert refused("log(0)").code == "undefined"
+
+
+def test_syntax_error_reports_its_column():
+    err = refused("x + * y")
+    assert err.code == "syntax" and err.position == 5
+    assert refused("  x + * y").position == 7  # columns of the text as typed
+    assert refused("中文 +* x").position == 5  # characters, not UTF-8 bytes
+    assert refused("sin(x").code == "syntax"
+
+
+# ---- undefined points on a grid: NaN/inf, reported, never an exception or a warning -----------
+
+
+def grid(n=21):
+    return np.meshgrid(np.linspace(-1, 1, n), np.linspace(-1, 1, n))
+
+
+def test_division_by_zero_on_the_grid_is_reported():
+    x, y = grid()  # y = 0 on exactly one row of 21
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        values = compile_expression("x/y").fn(x, y)
+    assert nonfinite_fraction(values) == pytest.approx(1 / 21)
+    assert np.all(np.isfinite(values[y != 0]))
+
+
+def test_log_of_negatives_is_reported():
+    x, y = grid()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        values = compile_expression("log(x) + y").fn(x, y)
+    assert nonfinite_fraction(values) == pytest.approx(np.mean(x <= 0))
+
+
+def test_complex_results_become_nan():
+    x, y = grid()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        c = compile_expression("sqrt(-1 - x**2) + y")
+        values = c.fn(x, y)
+        gx, _ = c.grad(x, y)
+    assert values.dtype == np.float64
+    assert nonfinite_fraction(values) == 1.0 and nonfinite_fraction(gx) == 1.0
+
+
+def test_nonfinite_fraction_of_empty_and_finite_arrays():
+    assert nonfinite_fraction(np.array([])) == 0.0
+    assert nonfinite_fraction(np.array([1.0, np.inf, np.nan, -np.inf])) == 0.75
+
+
+def test_caret_is_a_power_with_the_precedence_of_double_star():
+    c = compile_expression("x^3 - y")  # Python's ^ would give x ^ (3 - y)
+    assert c.fn(2.0, 1.0) == 7.0
+    err = refused("x^2 + * y")  # the caret became two characters internally
+    assert err.position == 7
