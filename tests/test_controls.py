@@ -53,3 +53,22 @@ def test_notice_in_chinese():
     at.query_params["lr"] = "abc"
     at.run()
     assert translate("zh", "url.reason_not_a_number") in at.warning[0].value
+
+
+def _experiment_page():
+    import streamlit as st
+
+    from ui.controls import guided_experiment, keyed
+
+    guided_experiment("Big lr", "What happens?", "It diverges.", {"lr": 0.9}, key="_exp_big_lr")
+    value = keyed(st.slider, "lr", 0.1, label="lr", min_value=0.001, max_value=1.0)
+    st.write(f"lr={value}")
+
+
+def test_guided_experiment_sets_the_widgets():
+    at = AppTest.from_function(_experiment_page, default_timeout=30).run()
+    assert at.slider(key="lr").value == 0.1
+    at.button(key="_exp_big_lr").click().run()
+    assert not at.exception
+    assert at.slider(key="lr").value == 0.9
+    assert at.markdown[-1].value == "lr=0.9"

@@ -132,3 +132,35 @@ def current_plot_style() -> PlotStyle:
 def log_exception(where: str, error: BaseException) -> None:
     """Keep the full traceback in the server log, where the maintainers look."""
     _LOG.error("error in %s", where, exc_info=error)
+
+
+def _apply_preset(values: Mapping[str, Any]) -> None:
+    for key, value in values.items():
+        st.session_state[key] = value
+
+
+def preset_button(label: str, values: Mapping[str, Any], key: str, **kwargs) -> bool:
+    """A button that sets several widget values at once (a guided experiment, a preset)."""
+    return st.button(label, key=key, on_click=_apply_preset, args=(dict(values),), **kwargs)
+
+
+def guided_experiment(
+    title: str, predict: str, explain: str, values: Mapping[str, Any], key: str
+) -> None:
+    """Predict → run → explain: the question, a button that sets the page up, and the answer."""
+    with st.expander(title, icon=":material/science:"):
+        st.markdown(f"**{t('experiments.predict')}** {predict}")
+        preset_button(t("experiments.run"), values, key=key, type="primary")
+        with st.popover(t("experiments.explain_button")):
+            st.markdown(explain)
+
+
+def show_figure(fig, key: str) -> None:
+    """Draw a plotly figure with the shared theme (not Streamlit's) at full width."""
+    st.plotly_chart(
+        fig,
+        key=key,
+        theme=None,
+        use_container_width=True,
+        config={"displaylogo": False, "toImageButtonOptions": {"scale": 2}},
+    )
