@@ -17,6 +17,7 @@ raises); ``sequential_lr`` rejects the two schedulers that rewrite the optimizer
 
 import math
 from collections.abc import Callable, Sequence
+from itertools import pairwise
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -79,7 +80,7 @@ def _call_lambda(lr_lambda: Callable, epochs: np.ndarray) -> np.ndarray:
 def _check_milestones(name: str, milestones: Sequence[int], low: int) -> tuple[int, ...]:
     ms = tuple(int(m) for m in milestones)
     _check(
-        all(a < b for a, b in zip(ms, ms[1:], strict=False)) and (not ms or ms[0] >= low),
+        all(a < b for a, b in pairwise(ms)) and (not ms or ms[0] >= low),
         f"{name} must be strictly increasing integers >= {low}, got {name}={list(milestones)}",
     )
     return ms
@@ -260,7 +261,7 @@ def one_cycle_lr(
     ends = [0.0] + [end for end, _, _ in phases]
     # An empty phase makes torch divide by zero; that is a warm-up too short (or too long).
     _check(
-        all(a < b for a, b in zip(ends, ends[1:], strict=False)),
+        all(a < b for a, b in pairwise(ends)),
         f"{pct_start=} with {total_steps=} leaves an empty phase (need 1 < pct_start·total_steps"
         + (
             " and pct_start < (total_steps+1)/(2·total_steps))"
@@ -360,21 +361,25 @@ def sequential_lr(
     return _make(curve)
 
 
-def linear_warmup(schedule: Schedule, warmup_steps: int, start_factor: float = 1.0 / 3) -> Schedule:
-    """Linear warm-up from ``start_factor·schedule(0)`` to ``schedule(0)``, then ``schedule`` shifted.
+def linear_warmup(
+    schedule: Schedule, warmup_steps: int, start_factor: float = 1.0 / 3, lr: float | None = None
+) -> Schedule:
+    """Linear warm-up over ``warmup_steps`` to ``lr`` (default ``schedule(0)``), then ``schedule``.
 
-    Convention = ``SequentialLR([LinearLR(start_factor, 1.0, warmup_steps), main], [warmup_steps])``:
-    for ``t < warmup_steps`` the lr is ``schedule(0)·(start_factor + (1 − start_factor)·t/W)`` (so
-    ``schedule(0)`` itself is first reached at ``t = W``), then ``schedule(t − W)``. This equals
-    torch whenever ``schedule(0)`` is the optimizer's lr, i.e. every entry except ``cyclic_lr``
-    (torch ramps to the optimizer's lr, then jumps to base_lr) and ``multiplicative_lr`` (torch
-    continues from the last warm-up lr times λ(0); use ``sequential_lr`` for that exactly).
+    Convention = ``SequentialLR([LinearLR(start_factor, 1.0, W), main], milestones=[W])``: for
+    ``t < W`` the lr is ``lr·(start_factor + (1 − start_factor)·t/W)`` (the target itself is never
+    reached during warm-up), and from ``t = W`` on it is ``schedule(t − W)`` (shifted, restarted).
+    Torch's LinearLR ramps to the optimizer's lr: pass it as ``lr`` to reproduce torch exactly,
+    except for one_cycle_lr (torch ramps to max_lr/div_factor = ``schedule(0)``: leave ``lr=None``)
+    and multiplicative_lr (torch continues from the last warm-up lr times λ(0): use
+    ``sequential_lr``). ``lr=None`` ramps to ``schedule(0)``, which is the optimizer's lr for every
+    schedule except constant_lr, linear_lr, cyclic_lr and a lambda_lr with λ(0) ≠ 1.
     """
     _check(warmup_steps >= 0, f"{warmup_steps=} must be >= 0")
     _check(0 < start_factor <= 1, f"{start_factor=} must be in (0, 1]")
     if warmup_steps == 0:
         return schedule
-    peak = float(schedule(0))
+    peak = float(schedule(0)) if lr is None else float(lr)
     span = 1.0 - start_factor
 
     def curve(t: np.ndarray) -> np.ndarray:
