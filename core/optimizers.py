@@ -18,7 +18,7 @@ of arrays (an MLP's layers), like JAX's optimizers over a pytree.
 """
 
 from collections.abc import Callable
-from functools import partial
+from functools import partial, wraps
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -69,6 +69,18 @@ def _check_betas(betas) -> None:
     _check((b2 >= 0) & (b2 < 1), f"Invalid beta parameter at index 1: {beta2=}")
 
 
+def _quiet(update):
+    """Silence NumPy's overflow/invalid warnings inside an update: a diverging path simply
+    yields inf/NaN params, which the caller reports (core reports failures, it never warns)."""
+
+    @wraps(update)
+    def quiet_update(params, grads, state):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return update(params, grads, state)
+
+    return quiet_update
+
+
 def _float_dtype(params: np.ndarray):
     """The dtype new params are returned in: their own if floating, else float64."""
     return params.dtype if np.issubdtype(params.dtype, np.floating) else np.dtype(float)
@@ -114,6 +126,7 @@ def sgd(lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False) 
     def init(params):
         return SGDState(step=0, momentum_buffer=None)
 
+    @_quiet
     def update(params, grads, state):
         params, g = np.asarray(params), np.asarray(grads)
         g = _l2(g, params, weight_decay)
@@ -164,6 +177,7 @@ def adagrad(
     def init(params):
         return AdagradState(0, _zeros(params) + initial_accumulator_value)
 
+    @_quiet
     def update(params, grads, state):
         params, g = np.asarray(params), np.asarray(grads)
         g = _l2(g, params, weight_decay)
@@ -200,6 +214,7 @@ def rmsprop(
         zeros = _zeros(params)
         return RMSpropState(0, zeros, zeros if centered else None, zeros if uses_momentum else None)
 
+    @_quiet
     def update(params, grads, state):
         params, g = np.asarray(params), np.asarray(grads)
         g = _l2(g, params, weight_decay)
@@ -243,6 +258,7 @@ def adadelta(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0) -> Optimizer:
         zeros = _zeros(params)
         return AdadeltaState(0, zeros, zeros)
 
+    @_quiet
     def update(params, grads, state):
         params, g = np.asarray(params), np.asarray(grads)
         g = _l2(g, params, weight_decay)
@@ -293,6 +309,7 @@ def adam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False)
     _check_betas(betas)
     schedule = _lr_schedule(lr)
 
+    @_quiet
     def update(params, grads, state):
         params, g = np.asarray(params), np.asarray(grads)
         g = _l2(g, params, weight_decay)
@@ -309,6 +326,7 @@ def adamw(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=Fals
     _check_betas(betas)
     schedule = _lr_schedule(lr)
 
+    @_quiet
     def update(params, grads, state):
         params, g = np.asarray(params), np.asarray(grads)
         lr_t = schedule(state.step)
@@ -342,6 +360,7 @@ def nadam(
         zeros = _zeros(params)
         return NAdamState(0, zeros, zeros, 1.0)
 
+    @_quiet
     def update(params, grads, state):
         params, g = np.asarray(params), np.asarray(grads)
         g = _l2(g, params, weight_decay)
@@ -367,6 +386,7 @@ def radam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0) -> Optimizer:
     beta1, beta2 = betas
     rho_inf = 2 / (1 - beta2) - 1
 
+    @_quiet
     def update(params, grads, state):
         params, g = np.asarray(params), np.asarray(grads)
         g = _l2(g, params, weight_decay)
@@ -407,6 +427,7 @@ def adamax(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0) -> Optimizer
         zeros = _zeros(params)
         return AdamaxState(0, zeros, zeros)
 
+    @_quiet
     def update(params, grads, state):
         params, g = np.asarray(params), np.asarray(grads)
         g = _l2(g, params, weight_decay)
