@@ -1,0 +1,373 @@
+"""Minibatch training of the MLP in resumable, time-budgeted chunks.
+
+``train_for(state, data, config, max_steps=, time_budget=)`` advances a ``TrainState`` by a number
+of steps or until a time budget is spent and returns ``(new_state, TickMetrics)``. It never mutates
+its input: a Streamlit page may abandon a tick, keep the old state, or change ``config`` (lr,
+schedule, optimizer and its hyperparameters, batch size, dropout, patience) between ticks without a
+reset. ``train`` wraps it as a generator yielding once per epoch.
+
+All randomness (init, shuffling, dropout) flows from the ``rng`` given to ``init_train_state`` and is
+carried in the state, so a seed reproduces a run exactly however it is cut into ticks. One epoch is
+one pass over a fresh permutation of the training set in batches of ``batch_size`` (the last batch
+may be smaller, as torch's ``DataLoader(drop_last=False)``). Data stays uint8; each batch is
+converted with ``to_float32``. After every epoch the model is evaluated on the validation split;
+early stopping counts epochs without a validation-loss improvement. A non-finite training loss is
+reported (``diverged_at`` = the global step) and stops training; it is never trained through.
+"""
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from core.activations import ACTIVATIONS, Activation
+from core.datasets import Dataset, Split, to_float32
+from core.mlp import backward, forward, init_bn_state, init_params, softmax_cross_entropy
+from core.optimizers import Optimizer, init_layers, make, update_layers
+from core.schedules import as_schedule
+
+EVAL_BATCH = 2000  # rows per forward pass in evaluation: bounds memory on 10k-image splits
+STOP_REASONS = ("epochs", "early_stopping", "diverged")
+
+
+class TrainConfig(NamedTuple):
+    """What to train and how. Fields marked (init) are read only by ``init_train_state``."""
+
+    layer_sizes: tuple[int, ...] = (784, 128, 10)  # (init)
+    initializer: str = "kaiming_uniform"  # (init)
+    init_kwargs: tuple[tuple[str, Any], ...] = ()  # (init)
+    batch_norm: bool = False  # (init)
+    activation: str = "relu"
+    activation_kwargs: tuple[tuple[str, Any], ...] = ()
+    dropout: float = 0.0
+    optimizer: str = "adam"
+    hyperparameters: tuple[tuple[str, Any], ...] = ()  # optimizer kwargs except lr (UI names)
+    lr: float | Callable = 1e-3  # a float or a schedule from core.schedules
+    schedule_unit: str = "epoch"  # the schedule's t counts epochs (torch's usual) or "step"s
+    batch_size: int = 128
+    epochs: int | None = None  # stop after this many epochs (None: no limit)
+    patience: int | None = None  # early stopping after this many epochs without improvement
+    min_delta: float = 0.0  # a validation loss must drop by more than this to count
+
+
+class History(NamedTuple):
+    """Per-step curves (read-only arrays) and one record per finished epoch."""
+
+    step: np.ndarray
+    loss: np.ndarray
+    lr: np.ndarray
+    epochs: tuple["EpochMetrics", ...]
+
+
+class EpochMetrics(NamedTuple):
+    epoch: int  # epochs finished, 1-based
+    step: int  # global steps done at the end of this epoch
+    train_loss: float  # mean minibatch loss over the epoch (train mode)
+    train_accuracy: float  # share of training rows classified right during the epoch
+    val_loss: float
+    val_accuracy: float
+    lr: float  # lr of the epoch's last step
+    samples_per_s: float
+    ms_per_step: float
+
+
+class TrainState(NamedTuple):
+    params: list  # core.mlp params: list of {"W", "b"[, "gamma", "beta"]}
+    opt_states: list  # one optimizer state per array, nested like params
+    optimizer: str  # the OPTIMIZERS key the opt_states belong to
+    bn_state: list  # running stats per layer (None where no batch norm)
+    step: int  # global steps done
+    epoch: int  # epochs finished
+    rng_state: dict  # bit-generator state of the training rng (shuffling, dropout)
+    order: np.ndarray  # this epoch's permutation of the training rows
+    pos: int  # rows of ``order`` already used this epoch
+    epoch_sums: tuple  # (loss·rows, correct, rows, seconds, steps) so far this epoch
+    history: History
+    best_val_loss: float
+    best_epoch: int  # 0 while no epoch has finished
+    best_params: list | None  # params at best_epoch (shared, never copied: nothing mutates them)
+    best_bn_state: list | None
+    bad_epochs: int  # epochs since the last validation improvement
+    diverged_at: int | None  # global step whose training loss was not finite
+    stopped: str | None  # None while training may continue, else one of STOP_REASONS
+
+
+class TickMetrics(NamedTuple):
+    """What one ``train_for`` call did; arrays cover only this call's steps."""
+
+    step: np.ndarray
+    loss: np.ndarray
+    lr: np.ndarray
+    epochs: tuple[EpochMetrics, ...]  # epochs finished during this call
+    running_loss: float  # mean training loss of the current epoch so far (nan if none)
+    samples_per_s: float
+    ms_per_step: float
+    seconds: float
+    diverged_at: int | None
+    stopped: str | None
+
+
+def minibatches(rng: np.random.Generator, n: int, batch_size: int) -> Iterator[np.ndarray]:
+    """Endless index batches: each epoch a new permutation of ``range(n)`` cut into batches."""
+    if n < 1 or batch_size < 1:
+        raise ValueError(f"{n=} and {batch_size=} must be >= 1")
+    while True:
+        order = rng.permutation(n)
+        for start in range(0, n, batch_size):
+            yield order[start : start + batch_size]
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)
+    return a
+
+
+def _activation(config: TrainConfig) -> Activation:
+    return ACTIVATIONS[config.activation](**dict(config.activation_kwargs))
+
+
+def _optimizer(config: TrainConfig, lr_box: list[float]) -> Optimizer:
+    # The trainer sets the lr before each update, like torch's LRScheduler writing
+    # param_group["lr"]; the optimizer's own step count then keeps driving only its bias corrections.
+    return make(config.optimizer, lr=lambda t: lr_box[0], **dict(config.hyperparameters))
+
+
+def _compatible(fresh, old) -> bool:
+    """An old optimizer state can continue under new settings if no buffer it needs is missing."""
+    if type(fresh) is not type(old):
+        return False
+    return all(f is None or o is not None for f, o in zip(fresh, old, strict=True))
+
+
+def init_train_state(rng: np.random.Generator, data: Dataset, config: TrainConfig) -> TrainState:
+    """Fresh params (from ``rng``), optimizer states and an empty history."""
+    n_features = int(np.prod(data.train.x.shape[1:]))
+    if config.layer_sizes[0] != n_features:
+        raise ValueError(f"{config.layer_sizes=} must start with the {n_features} input pixels")
+    params = init_params(
+        rng,
+        config.layer_sizes,
+        initializer=config.initializer,
+        init_kwargs=dict(config.init_kwargs),
+        batch_norm=config.batch_norm,
+    )
+    # A child generator of a fixed type, so its state can be stored and restored.
+    train_rng = np.random.default_rng(rng.integers(2**63))
+    order = _readonly(train_rng.permutation(len(data.train.y)))
+    opt = _optimizer(config, [0.0])
+    empty = _readonly(np.zeros(0))
+    return TrainState(
+        params=params,
+        opt_states=init_layers(opt, params),
+        optimizer=config.optimizer,
+        bn_state=init_bn_state(params),
+        step=0,
+        epoch=0,
+        rng_state=train_rng.bit_generator.state,
+        order=order,
+        pos=0,
+        epoch_sums=(0.0, 0, 0, 0.0, 0),
+        history=History(_readonly(np.zeros(0, np.int64)), empty, empty, ()),
+        best_val_loss=math.inf,
+        best_epoch=0,
+        best_params=None,
+        best_bn_state=None,
+        bad_epochs=0,
+        diverged_at=None,
+        stopped=None,
+    )
+
+
+def evaluate(
+    params: list, bn_state: list, split: Split, activation: Activation
+) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy on ``split`` in eval mode (running BN stats, no dropout)."""
+    total_loss, correct = 0.0, 0
+    for start in range(0, len(split.y), EVAL_BATCH):
+        x = to_float32(split.x[start : start + EVAL_BATCH])
+        y = split.y[start : start + EVAL_BATCH]
+        logits, _ = forward(params, x, activation=activation, train=False, bn_state=bn_state)
+        loss, _ = softmax_cross_entropy(logits, y)
+        total_loss += loss * len(y)
+        correct += int(np.count_nonzero(logits.argmax(axis=1) == y))
+    n = max(len(split.y), 1)
+    return total_loss / n, correct / n
+
+
+def _lr_at(config: TrainConfig, step: int, epoch: int) -> float:
+    t = epoch if config.schedule_unit == "epoch" else step
+    # float(): a float64 numpy scalar would promote float32 params to float64 in every update.
+    return float(as_schedule(config.lr)(t))
+
+
+def train_for(
+    state: TrainState,
+    data: Dataset,
+    config: TrainConfig,
+    *,
+    max_steps: int | None = None,
+    time_budget: float | None = None,
+    until_epoch_end: bool = False,
+) -> tuple[TrainState, TickMetrics]:
+    """Advance ``state`` by up to ``max_steps`` steps / ``time_budget`` seconds; return a new state.
+
+    At least one step is taken when training can continue. Stops early at an epoch's end when
+    ``until_epoch_end``, or when training ends (``state.stopped``). With neither limit it runs to
+    the end of the current epoch.
+    """
+    if config.schedule_unit not in ("epoch", "step"):
+        raise ValueError(f"{config.schedule_unit=} must be 'epoch' or 'step'")
+    if config.batch_size < 1:
+        raise ValueError(f"{config.batch_size=} must be >= 1")
+    if max_steps is None and time_budget is None:
+        until_epoch_end = True
+    t_start = time.perf_counter()
+    activation = _activation(config)
+    lr_box = [0.0]
+    opt = _optimizer(config, lr_box)
+    params, bn_state, opt_states = state.params, state.bn_state, state.opt_states
+    fresh = opt.init(params[0]["W"][:1, :1])
+    if config.optimizer != state.optimizer or not _compatible(fresh, opt_states[0]["W"]):
+        opt_states = init_layers(opt, params)  # a new optimizer starts from zeroed buffers
+    rng = np.random.default_rng()
+    rng.bit_generator.state = state.rng_state
+    x_all, y_all = data.train.x, data.train.y
+    n = len(y_all)
+    order, pos, step, epoch = state.order, state.pos, state.step, state.epoch
+    loss_sum, correct, seen, epoch_seconds, epoch_steps = state.epoch_sums
+    best = (state.best_val_loss, state.best_epoch, state.best_params, state.best_bn_state)
+    bad_epochs, diverged_at, stopped = state.bad_epochs, state.diverged_at, state.stopped
+    if stopped is None and config.epochs is not None and epoch >= config.epochs:
+        stopped = "epochs"
+    steps, losses, lrs, finished = [], [], [], []
+    train_seconds, train_rows, step_seconds = 0.0, 0, 0.0
+    while stopped is None:
+        if max_steps is not None and len(steps) >= max_steps:
+            break
+        elapsed = time.perf_counter() - t_start
+        # Stop before a step that would overrun the budget (predicted from the last step).
+        if time_budget is not None and steps and elapsed + step_seconds > time_budget:
+            break
+        t0 = time.perf_counter()
+        idx = order[pos : pos + config.batch_size]
+        lr_box[0] = _lr_at(config, step, epoch)
+        if config.batch_norm and len(idx) < 2:
+            idx = idx[:0]  # a 1-row batch has no batch variance (torch raises); skip the row
+        if len(idx):
+            xb, yb = to_float32(x_all[idx]), y_all[idx]
+            # Huge lrs overflow on purpose in this playground; the loss check below reports it,
+            # so the floating-point warnings are silenced here only.
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+                logits, cache = forward(
+                    params,
+                    xb,
+                    activation=activation,
+                    train=True,
+                    rng=rng,
+                    dropout=config.dropout,
+                    bn_state=bn_state,
+                )
+                loss, dlogits = softmax_cross_entropy(logits, yb)
+                if not math.isfinite(loss):
+                    diverged_at, stopped = step, "diverged"
+                    break
+                grads = backward(params, cache, dlogits)
+                params, opt_states = update_layers(opt, params, grads, opt_states)
+            bn_state = cache.bn_state
+            loss_sum += loss * len(idx)
+            correct += int(np.count_nonzero(logits.argmax(axis=1) == yb))
+            seen += len(idx)
+            steps.append(step)
+            losses.append(loss)
+            lrs.append(lr_box[0])
+            step += 1
+            epoch_steps += 1
+        pos += config.batch_size
+        step_seconds = time.perf_counter() - t0
+        train_seconds += step_seconds
+        train_rows += len(idx)
+        epoch_seconds += step_seconds
+        if pos < n:
+            continue
+        # ---- end of epoch: evaluate, early stopping, new permutation
+        epoch += 1
+        val_loss, val_acc = evaluate(params, bn_state, data.val, activation)
+        record = EpochMetrics(
+            epoch=epoch,
+            step=step,
+            train_loss=loss_sum / max(seen, 1),
+            train_accuracy=correct / max(seen, 1),
+            val_loss=val_loss,
+            val_accuracy=val_acc,
+            lr=lr_box[0],
+            samples_per_s=seen / epoch_seconds if epoch_seconds > 0 else math.nan,
+            ms_per_step=1000 * epoch_seconds / max(epoch_steps, 1),
+        )
+        finished.append(record)
+        if val_loss < best[0] - config.min_delta:
+            best, bad_epochs = (val_loss, epoch, params, bn_state), 0
+        else:
+            bad_epochs += 1  # a NaN validation loss never counts as an improvement
+        if config.patience is not None and bad_epochs >= config.patience:
+            stopped = "early_stopping"
+        elif config.epochs is not None and epoch >= config.epochs:
+            stopped = "epochs"
+        order, pos = _readonly(rng.permutation(n)), 0
+        loss_sum, correct, seen, epoch_seconds, epoch_steps = 0.0, 0, 0, 0.0, 0
+        if until_epoch_end:
+            break
+    h = state.history
+    history = History(
+        _readonly(np.concatenate([h.step, np.asarray(steps, dtype=np.int64)])),
+        _readonly(np.concatenate([h.loss, np.asarray(losses, dtype=float)])),
+        _readonly(np.concatenate([h.lr, np.asarray(lrs, dtype=float)])),
+        h.epochs + tuple(finished),
+    )
+    new_state = TrainState(
+        params=params,
+        opt_states=opt_states,
+        optimizer=config.optimizer,
+        bn_state=bn_state,
+        step=step,
+        epoch=epoch,
+        rng_state=rng.bit_generator.state,
+        order=order,
+        pos=pos,
+        epoch_sums=(loss_sum, correct, seen, epoch_seconds, epoch_steps),
+        history=history,
+        best_val_loss=best[0],
+        best_epoch=best[1],
+        best_params=best[2],
+        best_bn_state=best[3],
+        bad_epochs=bad_epochs,
+        diverged_at=diverged_at,
+        stopped=stopped,
+    )
+    metrics = TickMetrics(
+        step=_readonly(np.asarray(steps, dtype=np.int64)),
+        loss=_readonly(np.asarray(losses, dtype=float)),
+        lr=_readonly(np.asarray(lrs, dtype=float)),
+        epochs=tuple(finished),
+        running_loss=loss_sum / seen if seen else math.nan,
+        samples_per_s=train_rows / train_seconds if train_seconds > 0 else math.nan,
+        ms_per_step=1000 * train_seconds / len(steps) if steps else math.nan,
+        seconds=time.perf_counter() - t_start,
+        diverged_at=diverged_at,
+        stopped=stopped,
+    )
+    return new_state, metrics
+
+
+def train(
+    rng: np.random.Generator, data: Dataset, config: TrainConfig, *, epochs: int
+) -> Iterator[tuple[TrainState, TickMetrics]]:
+    """Generator: train from scratch, yielding ``(state, metrics)`` after every epoch (or stop)."""
+    if epochs < 1:
+        raise ValueError(f"{epochs=} must be >= 1")
+    config = config._replace(epochs=epochs if config.epochs is None else min(epochs, config.epochs))
+    state = init_train_state(rng, data, config)
+    while state.stopped is None:
+        state, metrics = train_for(state, data, config, until_epoch_end=True)
+        yield state, metrics

@@ -1,0 +1,242 @@
+"""Trainer: learns on real digits, deterministic, resumable, reports divergence and early stops."""
+
+import math
+
+import numpy as np
+import pytest
+
+import core.training as training
+from core.activations import ACTIVATIONS
+from core.datasets import Dataset, Split, builtin_mnist, to_float32
+from core.mlp import accuracy
+from core.optimizers import OPTIMIZERS, AdamState, SGDState
+from core.schedules import step_lr
+from core.training import (
+    TrainConfig,
+    evaluate,
+    init_train_state,
+    minibatches,
+    train,
+    train_for,
+)
+
+
+@pytest.fixture(scope="module")
+def small() -> Dataset:
+    """600 training and 200 validation digits of the shipped real MNIST split."""
+    d = builtin_mnist()
+    return Dataset(
+        "small",
+        Split(d.train.x[:600], d.train.y[:600]),
+        Split(d.val.x[:200], d.val.y[:200]),
+        Split(d.test.x[:200], d.test.y[:200]),
+        d.image_shape,
+    )
+
+
+TINY = TrainConfig(layer_sizes=(784, 16, 10), batch_size=50, optimizer="adam", lr=3e-3)
+
+
+def arrays_of(obj):
+    """Every ndarray reachable through lists/tuples/dicts, in a fixed order."""
+    if isinstance(obj, np.ndarray):
+        return [obj]
+    if isinstance(obj, dict):
+        return [a for k in sorted(obj) for a in arrays_of(obj[k])]
+    if isinstance(obj, list | tuple):
+        return [a for x in obj for a in arrays_of(x)]
+    return []
+
+
+def same_run(a, b) -> bool:
+    xs, ys = (
+        arrays_of([a.params, a.opt_states, a.bn_state]),
+        arrays_of([b.params, b.opt_states, b.bn_state]),
+    )
+    return len(xs) == len(ys) and all(np.array_equal(x, y) for x, y in zip(xs, ys, strict=True))
+
+
+def test_minibatches_cover_each_epoch_once(rng):
+    gen = minibatches(rng, 10, 4)
+    first = [next(gen) for _ in range(3)]
+    second = [next(gen) for _ in range(3)]
+    assert [len(b) for b in first] == [4, 4, 2]  # last batch smaller, none dropped
+    for epoch in (first, second):
+        assert sorted(np.concatenate(epoch).tolist()) == list(range(10))
+    assert not np.array_equal(np.concatenate(first), np.concatenate(second))  # reshuffled
+    with pytest.raises(ValueError, match="batch_size"):
+        next(minibatches(rng, 10, 0))
+
+
+def test_loss_falls_and_learns_real_digits(small):
+    losses, val_acc = [], []
+    for _, m in train(np.random.default_rng(0), small, TINY, epochs=4):
+        losses.append(m.epochs[0].train_loss)
+        val_acc.append(m.epochs[0].val_accuracy)
+    state = _
+    assert state.epoch == 4 and state.stopped == "epochs"
+    assert state.history.loss[0] > 1.5  # ~ln(10) at the start
+    assert losses == sorted(losses, reverse=True) and losses[-1] < 0.6 * losses[0]
+    assert val_acc[-1] > 0.75  # chance is 0.1
+    # The reported validation accuracy agrees with core.mlp.accuracy on the same split.
+    act = ACTIVATIONS["relu"]()
+    direct = accuracy(state.params, to_float32(small.val.x), small.val.y, activation=act)
+    assert val_acc[-1] == pytest.approx(direct)
+
+
+def test_deterministic_for_a_seed_and_any_chunking(small):
+    cfg = TINY._replace(dropout=0.2)  # dropout draws from the carried rng too
+    a = init_train_state(np.random.default_rng(7), small, cfg)
+    b = init_train_state(np.random.default_rng(7), small, cfg)
+    a, _ = train_for(a, small, cfg, max_steps=30)
+    for n in (5, 11, 14):  # 30 steps in three uneven chunks, across an epoch boundary (12 steps)
+        b, _ = train_for(b, small, cfg, max_steps=n)
+    assert a.step == b.step == 30 and a.epoch == b.epoch == 2
+    assert same_run(a, b)
+    np.testing.assert_array_equal(a.history.loss, b.history.loss)
+    c = init_train_state(np.random.default_rng(8), small, cfg)
+    c, _ = train_for(c, small, cfg, max_steps=30)
+    assert not same_run(a, c)
+
+
+def test_input_state_not_mutated(small):
+    cfg = TINY._replace(batch_norm=True, dropout=0.1, layer_sizes=(784, 16, 12, 10))
+    state = init_train_state(np.random.default_rng(1), small, cfg)
+    state, _ = train_for(state, small, cfg, max_steps=3)
+    before = [a.copy() for a in arrays_of(list(state))]
+    fields = (state.step, state.epoch, state.pos, state.rng_state, state.epoch_sums)
+    new, _ = train_for(state, small, cfg, max_steps=20)
+    after = arrays_of(list(state))
+    assert all(np.array_equal(x, y) for x, y in zip(before, after, strict=True))
+    assert (state.step, state.epoch, state.pos, state.rng_state, state.epoch_sums) == fields
+    assert new.step == 23 and not same_run(new, state)
+    # Abandoning the tick and re-running it from the kept state gives the same result.
+    again, _ = train_for(state, small, cfg, max_steps=20)
+    assert same_run(again, new)
+
+
+def test_time_budget_stops(small, monkeypatch):
+    # A fake clock that advances 10 ms per reading makes the budget logic deterministic.
+    clock = iter(np.arange(0, 1e4, 0.01))
+    monkeypatch.setattr(training.time, "perf_counter", lambda: float(next(clock)))
+    state = init_train_state(np.random.default_rng(0), small, TINY)
+    new, m = train_for(state, small, TINY, time_budget=0.15)
+    assert 1 <= len(m.step) < 12  # stopped by the budget, well before the end of the epoch
+    assert new.step == len(m.step) and new.epoch == 0 and new.stopped is None
+    # A zero budget still makes progress: exactly one step.
+    _, m0 = train_for(new, small, TINY, time_budget=0.0)
+    assert len(m0.step) == 1
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam"])
+def test_non_finite_loss_is_reported(small, name):
+    # 1e20: relu nets otherwise just die (finite loss); this overflows float32 within two steps.
+    cfg = TINY._replace(optimizer=name, lr=1e20)
+    state = init_train_state(np.random.default_rng(0), small, cfg)
+    new, m = train_for(state, small, cfg, max_steps=200)
+    assert new.stopped == "diverged" and m.stopped == "diverged"
+    assert new.diverged_at is not None and 1 <= new.diverged_at == new.step < 200
+    assert np.all(np.isfinite(new.history.loss))  # the non-finite loss is reported, not recorded
+    # Training does not continue through the divergence.
+    later, m2 = train_for(new, small, cfg, max_steps=5)
+    assert len(m2.step) == 0 and later.step == new.step
+
+
+def test_early_stopping(small):
+    # min_delta so large that no epoch after the first can count as an improvement.
+    cfg = TINY._replace(patience=2, min_delta=1e9)
+    runs = list(train(np.random.default_rng(0), small, cfg, epochs=10))
+    state = runs[-1][0]
+    assert state.stopped == "early_stopping" and state.epoch == 3
+    assert state.best_epoch == 1 and state.bad_epochs == 2
+    assert state.best_val_loss == state.history.epochs[0].val_loss
+
+
+def test_early_stopping_keeps_best_params(small):
+    cfg = TINY._replace(patience=50)
+    state = list(train(np.random.default_rng(0), small, cfg, epochs=3))[-1][0]
+    vals = [e.val_loss for e in state.history.epochs]
+    assert state.best_epoch == 1 + int(np.argmin(vals))
+    act = ACTIVATIONS["relu"]()
+    loss, _ = evaluate(state.best_params, state.best_bn_state, small.val, act)
+    assert loss == pytest.approx(min(vals))
+
+
+def test_lr_change_and_schedule_between_ticks(small):
+    state = init_train_state(np.random.default_rng(0), small, TINY)
+    state, m1 = train_for(state, small, TINY, max_steps=3)
+    faster = TINY._replace(lr=0.01)
+    state, m2 = train_for(state, small, faster, max_steps=3)
+    assert set(m1.lr) == {3e-3} and set(m2.lr) == {0.01}
+    assert isinstance(state.opt_states[0]["W"], AdamState)
+    assert state.opt_states[0]["W"].step == 6  # Adam's moments carried on, not reset
+    # A schedule counted in epochs: step_lr halves the lr after every epoch (12 steps here).
+    sched = TINY._replace(lr=step_lr(0.01, step_size=1, gamma=0.5))
+    s = init_train_state(np.random.default_rng(0), small, sched)
+    s, m = train_for(s, small, sched, max_steps=24)
+    np.testing.assert_allclose(m.lr, [0.01] * 12 + [0.005] * 12)
+    per_step = sched._replace(schedule_unit="step")
+    s = init_train_state(np.random.default_rng(0), small, per_step)
+    s, m = train_for(s, small, per_step, max_steps=3)
+    np.testing.assert_allclose(m.lr, [0.01, 0.005, 0.0025])
+
+
+def test_switching_optimizer_starts_fresh_states(small):
+    state = init_train_state(np.random.default_rng(0), small, TINY)
+    state, _ = train_for(state, small, TINY, max_steps=2)
+    sgd = TINY._replace(optimizer="momentum", lr=0.05)
+    state, _ = train_for(state, small, sgd, max_steps=2)
+    assert state.optimizer == "momentum" and isinstance(state.opt_states[0]["W"], SGDState)
+    assert state.opt_states[0]["W"].step == 2
+    # Turning on amsgrad needs a buffer the old Adam state lacks: a fresh state, not a crash.
+    ams = TINY._replace(hyperparameters=(("amsgrad", True),))
+    state, _ = train_for(state, small, TINY, max_steps=1)
+    state, _ = train_for(state, small, ams, max_steps=1)
+    assert state.opt_states[0]["W"].max_exp_avg_sq is not None
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_every_optimizer_reduces_the_loss(small, name):
+    lr = {
+        "sgd": 0.1,
+        "momentum": 0.05,
+        "nesterov": 0.05,
+        "adadelta": 1.0,
+        "adagrad": 0.05,
+        "radam": 0.03,
+    }
+    cfg = TINY._replace(optimizer=name, lr=lr.get(name, 3e-3))
+    state = init_train_state(np.random.default_rng(0), small, cfg)
+    state, m = train_for(state, small, cfg, max_steps=24)
+    assert state.stopped is None
+    assert np.mean(m.loss[-6:]) < 0.8 * np.mean(m.loss[:3])
+
+
+def test_batch_norm_updates_running_stats(small):
+    cfg = TINY._replace(batch_norm=True, batch_size=599)  # leaves a 1-row batch: skipped
+    state = init_train_state(np.random.default_rng(0), small, cfg)
+    state, m = train_for(state, small, cfg)  # no limit: runs to the epoch's end
+    assert state.epoch == 1 and state.step == 1 and len(m.epochs) == 1
+    assert not np.allclose(state.bn_state[0].mean, 0)
+    assert math.isfinite(m.epochs[0].val_loss)
+
+
+def test_epoch_limit_and_metrics(small):
+    runs = list(train(np.random.default_rng(0), small, TINY, epochs=2))
+    assert len(runs) == 2
+    state, m = runs[-1]
+    e = m.epochs[0]
+    assert (e.epoch, e.step) == (2, 24)
+    assert e.samples_per_s > 0 and e.ms_per_step > 0 and 0 <= e.train_accuracy <= 1
+    more, m2 = train_for(state, small, TINY._replace(epochs=2), max_steps=5)
+    assert len(m2.step) == 0 and more.stopped == "epochs"
+
+
+def test_invalid_arguments(small):
+    with pytest.raises(ValueError, match="layer_sizes"):
+        init_train_state(np.random.default_rng(0), small, TINY._replace(layer_sizes=(64, 10)))
+    state = init_train_state(np.random.default_rng(0), small, TINY)
+    with pytest.raises(ValueError, match="schedule_unit"):
+        train_for(state, small, TINY._replace(schedule_unit="batch"), max_steps=1)
+    with pytest.raises(ValueError, match="epochs"):
+        next(train(np.random.default_rng(0), small, TINY, epochs=0))
