@@ -1,0 +1,284 @@
+"""What happens to activations and gradients in a deep plain MLP (the initialization page).
+
+``measure`` pushes one real batch through a ``depth × width`` MLP built with ``core.mlp`` and
+returns per-layer statistics as arrays indexed by hidden layer (0 = first hidden layer): mean, std
+and fixed-bin histograms of pre-activations ``z`` and activations ``a``, the share of dead units and
+of saturated entries, and after backprop of the cross-entropy the gradient norms of weights and
+activations and the update-to-weight ratio of one SGD step. Overflow is data, not an error: the
+first layer whose values are not finite is reported as ``exploded_at``, with the statistics of the
+layers before it (overflow warnings are silenced because overflow is the lesson here).
+
+``symmetry_experiment`` shows why constant initialization fails (hidden units stay identical), and
+``short_training`` gives loss-vs-step curves to compare initializations.
+"""
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from core.activations import Activation
+from core.mlp import backward, forward, init_bn_state, init_params, softmax_cross_entropy
+from core.mlp import loss_and_grads as mlp_loss_and_grads
+from core.optimizers import OPTIMIZERS, init_layers, update_layers
+
+# An entry counts as saturated when |f'(z)| is below this share of the activation's peak |f'|;
+# for tanh that is |tanh z| > 0.995, for sigmoid |z| > 6.9 (a 1 % trickle of gradient).
+SATURATION_THRESHOLD = 0.01
+_PROBE = np.linspace(-50.0, 50.0, 20001)  # grid for an activation's peak slope and its limits
+
+
+class DeepSignals(NamedTuple):
+    """Per-layer signals of one batch; forward arrays have one row per measured hidden layer.
+
+    ``z_*`` / ``a_*``: pre-activation (after batch norm, if any) and activation statistics;
+    histograms count every value of the layer into ``bins`` fixed bins (values beyond the edges go
+    to the outermost bins). ``dead_fraction``: share of units whose f'(z) is exactly 0 for every
+    sample (no gradient reaches their weights, e.g. ReLU with z ≤ 0 everywhere).
+    ``saturated_fraction``: share of (sample, unit) entries with |f'(z)| < SATURATION_THRESHOLD·peak,
+    reported only for activations bounded on both sides (sigmoid, tanh, hardtanh, …), NaN otherwise.
+    Gradient arrays: ``weight_grad_norm`` and ``update_ratio`` (lr·‖dW‖/‖W‖, i.e. ‖ΔW‖/‖W‖ after
+    one SGD step) have ``depth + 1`` entries (the output layer last); ``activation_grad_norm`` and
+    ``activation_grad_std`` (of dLoss/da) have ``depth``. They are empty if the forward pass
+    exploded. ``exploded_at``: index of the first hidden layer with a non-finite value (``depth``
+    for the logits), else None.
+    """
+
+    z_mean: np.ndarray
+    z_std: np.ndarray
+    a_mean: np.ndarray
+    a_std: np.ndarray
+    z_hist: np.ndarray
+    a_hist: np.ndarray
+    z_edges: np.ndarray
+    a_edges: np.ndarray
+    dead_fraction: np.ndarray
+    saturated_fraction: np.ndarray
+    weight_grad_norm: np.ndarray
+    activation_grad_norm: np.ndarray
+    activation_grad_std: np.ndarray
+    update_ratio: np.ndarray
+    loss: float
+    exploded_at: int | None
+
+
+class SymmetryResult(NamedTuple):
+    """``spread[t]``: largest difference between two hidden units' incoming weights (and biases)
+    after ``t`` steps; 0 means the units are still identical. ``loss[t]`` is the loss at step t."""
+
+    spread: np.ndarray
+    loss: np.ndarray
+
+
+class TrainingCurve(NamedTuple):
+    """Minibatch loss per step; it stops before the first non-finite loss (``diverged_at``)."""
+
+    loss: np.ndarray
+    diverged_at: int | None
+
+
+def activation_profile(activation: Activation) -> tuple[float, tuple[float, float] | None]:
+    """Peak |f'| on [−50, 50] and the output range (lo, hi) if f is bounded on both sides."""
+    with np.errstate(all="ignore"):
+        peak = float(np.max(np.abs(activation.grad(_PROBE))))
+        lo, hi = (float(v) for v in activation.fn(np.array([-1e6, 1e6])))
+    bounded = np.isfinite([lo, hi]).all() and max(abs(lo), abs(hi)) < 1e3
+    return peak, ((min(lo, hi), max(lo, hi)) if bounded else None)
+
+
+def _histogram(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Counts in equal-width bins, outliers clipped into the end bins (faster than np.histogram)."""
+    bins = edges.size - 1
+    # Python-float scalars keep float32 data in float32 (half the memory traffic of float64).
+    scaled = (values.ravel() - float(edges[0])) * float(bins / (edges[-1] - edges[0]))
+    idx = np.clip(scaled, 0, bins - 1).astype(np.intp)
+    return np.bincount(idx, minlength=bins)
+
+
+def _norm(v: np.ndarray) -> float:
+    """Frobenius norm; float32 BLAS first, float64 only if the sum of squares overflowed."""
+    n = float(np.linalg.norm(v.ravel()))
+    return n if np.isfinite(n) else float(np.linalg.norm(v.astype(np.float64).ravel()))
+
+
+def _check_net(depth: int, width: int) -> None:
+    if depth < 1 or width < 1:
+        raise ValueError(f"depth and width must be >= 1, got {depth=}, {width=}")
+
+
+def _layer_sizes(x, y, depth, width, n_classes):
+    n_classes = int(np.max(y)) + 1 if n_classes is None else n_classes
+    return [x.shape[1], *([width] * depth), n_classes]
+
+
+def measure(
+    rng: np.random.Generator,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    depth: int,
+    width: int,
+    activation: Activation,
+    initializer: str,
+    init_kwargs: dict[str, Any] | None = None,
+    batch_norm: bool = False,
+    lr: float = 0.01,
+    n_classes: int | None = None,
+    bins: int = 50,
+    hist_range: float = 3.0,
+) -> DeepSignals:
+    """Initialize a fresh MLP from ``rng``, run the batch ``(x, y)`` in train mode, and measure it.
+
+    ``z`` histograms span [−hist_range, hist_range]; ``a`` histograms span the activation's output
+    range when it is bounded, else the same interval as ``z``.
+    """
+    _check_net(depth, width)
+    x = np.asarray(x, dtype=np.float32)
+    params = init_params(
+        rng,
+        _layer_sizes(x, y, depth, width, n_classes),
+        initializer=initializer,
+        init_kwargs=init_kwargs,
+        batch_norm=batch_norm,
+    )
+    peak, limits = activation_profile(activation)
+    z_edges = np.linspace(-hist_range, hist_range, bins + 1)
+    a_edges = np.linspace(*limits, bins + 1) if limits else z_edges
+    with np.errstate(all="ignore"):
+        logits, cache = forward(params, x, activation=activation, train=True)
+        rows: dict[str, list] = {k: [] for k in DeepSignals._fields[:10] if "edges" not in k}
+        exploded_at = None
+        for k, (z, a) in enumerate(zip(cache.z, cache.a, strict=True)):
+            if not (np.isfinite(z).all() and np.isfinite(a).all()):
+                exploded_at = k
+                break
+            slope = np.abs(activation.grad(z))
+            rows["z_mean"].append(z.mean(dtype=np.float64))
+            rows["z_std"].append(z.std(dtype=np.float64))
+            rows["a_mean"].append(a.mean(dtype=np.float64))
+            rows["a_std"].append(a.std(dtype=np.float64))
+            rows["z_hist"].append(_histogram(z, z_edges))
+            rows["a_hist"].append(_histogram(a, a_edges))
+            rows["dead_fraction"].append(np.mean(np.all(slope == 0, axis=0)))
+            saturated = np.mean(slope < SATURATION_THRESHOLD * peak) if limits else np.nan
+            rows["saturated_fraction"].append(saturated)
+        if exploded_at is None and not np.isfinite(logits).all():
+            exploded_at = depth
+        stats = {k: np.array(v, dtype=np.float64) for k, v in rows.items()}
+        for k in ("z_hist", "a_hist"):
+            stats[k] = np.array(rows[k], dtype=np.int64).reshape(-1, bins)
+        empty = np.empty(0)
+        grads_out = {
+            "weight_grad_norm": empty,
+            "activation_grad_norm": empty,
+            "activation_grad_std": empty,
+            "update_ratio": empty,
+            "loss": float("nan"),
+        }
+        if exploded_at is None:
+            loss, dlogits = softmax_cross_entropy(logits, y)
+            grads, act_grads = backward(params, cache, dlogits, return_activation_grads=True)
+            g_norm = np.array([_norm(g["W"]) for g in grads])
+            w_norm = np.array([_norm(p["W"]) for p in params])
+            grads_out = {
+                "weight_grad_norm": g_norm,
+                "activation_grad_norm": np.array([_norm(d) for d in act_grads]),
+                "activation_grad_std": np.array([d.std(dtype=np.float64) for d in act_grads]),
+                # Plain SGD moves W by exactly lr·dW; 0/0 -> nan and x/0 -> inf for zero weights.
+                "update_ratio": lr * g_norm / w_norm,
+                "loss": loss,
+            }
+    return DeepSignals(
+        **stats, z_edges=z_edges, a_edges=a_edges, **grads_out, exploded_at=exploded_at
+    )
+
+
+def _unit_spread(layer: dict[str, np.ndarray]) -> float:
+    # Stack incoming weights and bias so that each column describes one hidden unit completely;
+    # max over rows of (max − min across units) is the largest pairwise difference.
+    units = np.vstack([layer["W"], layer["b"][None, :]])
+    return float(np.max(units.max(axis=1) - units.min(axis=1)))
+
+
+def symmetry_experiment(
+    rng: np.random.Generator,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    initializer: str,
+    init_kwargs: dict[str, Any] | None = None,
+    activation: Activation,
+    steps: int = 20,
+    hidden_sizes: tuple[int, ...] = (16, 16),
+    lr: float = 0.1,
+    layer: int = 0,
+    n_classes: int | None = None,
+) -> SymmetryResult:
+    """Full-batch gradient descent from the given init, tracking how different hidden units get.
+
+    With a constant (or zero) init every unit of a layer computes the same value and receives the
+    same gradient, so ``spread`` stays exactly 0 for ever; a random init breaks the symmetry.
+    """
+    if not 0 <= layer < len(hidden_sizes):
+        raise ValueError(f"{layer=} must index one of {hidden_sizes=}")
+    x = np.asarray(x, dtype=np.float32)
+    n_classes = int(np.max(y)) + 1 if n_classes is None else n_classes
+    sizes = [x.shape[1], *hidden_sizes, n_classes]
+    params = init_params(rng, sizes, initializer=initializer, init_kwargs=init_kwargs)
+    spread, losses = [], []
+    with np.errstate(all="ignore"):
+        for _ in range(steps + 1):
+            loss, grads, _ = mlp_loss_and_grads(params, x, y, activation=activation)
+            spread.append(_unit_spread(params[layer]))
+            losses.append(loss)
+            params = [{k: p[k] - lr * g[k] for k in p} for p, g in zip(params, grads, strict=True)]
+    return SymmetryResult(np.array(spread), np.array(losses))
+
+
+def short_training(
+    rng: np.random.Generator,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    depth: int,
+    width: int,
+    activation: Activation,
+    initializer: str,
+    init_kwargs: dict[str, Any] | None = None,
+    batch_norm: bool = False,
+    optimizer: str = "sgd",
+    lr: float = 0.01,
+    steps: int = 200,
+    batch_size: int = 64,
+    n_classes: int | None = None,
+) -> TrainingCurve:
+    """Train a fresh ``depth × width`` MLP for ``steps`` minibatch steps of ``OPTIMIZERS[optimizer]``.
+
+    Minibatches of ``batch_size`` rows are drawn from ``(x, y)`` without replacement within a step.
+    """
+    _check_net(depth, width)
+    x = np.asarray(x, dtype=np.float32)
+    y = np.asarray(y)
+    params = init_params(
+        rng,
+        _layer_sizes(x, y, depth, width, n_classes),
+        initializer=initializer,
+        init_kwargs=init_kwargs,
+        batch_norm=batch_norm,
+    )
+    opt = OPTIMIZERS[optimizer](lr=lr)
+    states = init_layers(opt, params)
+    bn_state = init_bn_state(params)
+    batch_size = min(batch_size, x.shape[0])
+    losses = []
+    with np.errstate(all="ignore"):
+        for step in range(steps):
+            idx = rng.choice(x.shape[0], size=batch_size, replace=False)
+            loss, grads, cache = mlp_loss_and_grads(
+                params, x[idx], y[idx], activation=activation, bn_state=bn_state
+            )
+            if not np.isfinite(loss):
+                return TrainingCurve(np.array(losses), step)
+            losses.append(loss)
+            bn_state = cache.bn_state
+            params, states = update_layers(opt, params, grads, states)
+    return TrainingCurve(np.array(losses), None)

@@ -1,0 +1,196 @@
+"""Deep signals: statistics vs direct recomputation, dead/saturated shares on constructed inputs,
+explosion reported (not raised), the symmetry of constant init, and a short training run."""
+
+import numpy as np
+import pytest
+
+from core.activations import ACTIVATIONS
+from core.deep_signals import (
+    SATURATION_THRESHOLD,
+    activation_profile,
+    measure,
+    short_training,
+    symmetry_experiment,
+)
+from core.mlp import forward, init_params, loss_and_grads
+
+RELU, TANH = ACTIVATIONS["relu"](), ACTIVATIONS["tanh"]()
+
+
+def _data(seed=0, n=64, d=20, classes=4):
+    r = np.random.default_rng(seed)
+    return r.normal(size=(n, d)).astype(np.float32), r.integers(0, classes, n)
+
+
+@pytest.mark.parametrize("name", ["relu", "tanh", "sigmoid"])
+def test_forward_stats_match_a_direct_recomputation(name):
+    x, y = _data()
+    act = ACTIVATIONS[name]()
+    s = measure(
+        np.random.default_rng(5), x, y, depth=4, width=32, activation=act,
+        initializer="kaiming_normal", bins=20, hist_range=2.0,
+    )  # fmt: skip
+    # Same seed -> same weights: rebuild the network independently of measure().
+    params = init_params(
+        np.random.default_rng(5), [20, 32, 32, 32, 32, 4], initializer="kaiming_normal"
+    )
+    _, cache = forward(params, x, activation=act, train=True)
+    assert s.exploded_at is None and s.z_hist.shape == (4, 20)
+    for k, (z, a) in enumerate(zip(cache.z, cache.a, strict=True)):
+        assert s.z_mean[k] == pytest.approx(z.mean(), rel=1e-4, abs=1e-6)
+        assert s.z_std[k] == pytest.approx(z.std(), rel=1e-4)
+        assert s.a_std[k] == pytest.approx(a.std(), rel=1e-4)
+        expected, _ = np.histogram(np.clip(z, -2.0, 2.0), bins=np.linspace(-2.0, 2.0, 21))
+        np.testing.assert_array_equal(s.z_hist[k], expected)
+        assert s.a_hist[k].sum() == 64 * 32
+    if name == "relu":
+        np.testing.assert_allclose(
+            s.dead_fraction, [np.all(z <= 0, axis=0).mean() for z in cache.z]
+        )
+        assert np.isnan(s.saturated_fraction).all()  # ReLU is unbounded above: no saturation
+    else:
+        lo, hi = (-1.0, 1.0) if name == "tanh" else (0.0, 1.0)
+        np.testing.assert_allclose(s.a_edges[[0, -1]], [lo, hi])
+
+
+def test_gradient_stats_match_loss_and_grads():
+    x, y = _data()
+    s = measure(
+        np.random.default_rng(2), x, y, depth=3, width=16, activation=TANH,
+        initializer="xavier_uniform", lr=0.05,
+    )  # fmt: skip
+    params = init_params(
+        np.random.default_rng(2), [20, 16, 16, 16, 4], initializer="xavier_uniform"
+    )
+    loss, grads, _ = loss_and_grads(params, x, y, activation=TANH)
+    assert s.loss == pytest.approx(loss, rel=1e-6)
+    g = np.array([np.linalg.norm(gi["W"]) for gi in grads])
+    w = np.array([np.linalg.norm(p["W"]) for p in params])
+    np.testing.assert_allclose(s.weight_grad_norm, g, rtol=1e-4)
+    # ||W_new − W|| / ||W|| after one explicit SGD step
+    step = [
+        np.linalg.norm((p["W"] - 0.05 * gi["W"]) - p["W"])
+        for p, gi in zip(params, grads, strict=True)
+    ]
+    np.testing.assert_allclose(s.update_ratio, np.array(step) / w, rtol=1e-3)
+    assert s.activation_grad_norm.shape == s.activation_grad_std.shape == (3,)
+    assert (s.activation_grad_norm > 0).all()
+
+
+def test_all_negative_pre_activations_make_every_relu_unit_dead():
+    x = np.abs(_data()[0]) + 0.1  # positive inputs times negative constant weights: z < 0
+    s = measure(
+        np.random.default_rng(0), x, np.zeros(64, int), depth=3, width=8, activation=RELU,
+        initializer="constant", init_kwargs={"val": -0.5}, n_classes=3,
+    )  # fmt: skip
+    np.testing.assert_array_equal(s.dead_fraction, [1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(s.weight_grad_norm[:3], 0.0)  # dead units learn nothing
+    alive = measure(
+        np.random.default_rng(0), x, np.zeros(64, int), depth=3, width=8, activation=RELU,
+        initializer="constant", init_kwargs={"val": 0.5}, n_classes=3,
+    )  # fmt: skip
+    np.testing.assert_array_equal(alive.dead_fraction, [0.0, 0.0, 0.0])
+
+
+def test_saturated_share_on_constructed_inputs():
+    # Constant weights 1 make z = row sum for every unit: rows summing to ±0.05 sit in tanh's
+    # linear part, rows summing to ±10 deep in its flat tails (1 − tanh²(10) ≈ 8e-9).
+    x = np.repeat([[0.025, 0.025], [-0.025, -0.025], [5.0, 5.0], [-5.0, -5.0]], 8, axis=0)
+    s = measure(
+        np.random.default_rng(0), x, np.zeros(32, int), depth=1, width=6, activation=TANH,
+        initializer="constant", init_kwargs={"val": 1.0}, n_classes=2,
+    )  # fmt: skip
+    assert s.saturated_fraction[0] == 0.5
+    assert s.dead_fraction[0] == 0.0  # saturated is not dead: f' is tiny, not exactly zero
+
+
+def test_saturation_threshold_for_tanh_and_sigmoid():
+    peak, limits = activation_profile(TANH)
+    assert peak == pytest.approx(1.0) and limits == (-1.0, 1.0)
+    peak, limits = activation_profile(ACTIVATIONS["sigmoid"]())
+    assert peak == pytest.approx(0.25) and limits == (0.0, 1.0)
+    assert activation_profile(RELU)[1] is None
+    assert activation_profile(ACTIVATIONS["relu6"]())[1] == (0.0, 6.0)
+    # tanh: 1 − t² < 0.01 exactly when |t| > sqrt(0.99)
+    assert SATURATION_THRESHOLD == 0.01
+
+
+def test_exploding_network_is_reported_not_raised():
+    x, y = _data(n=32)
+    # std 1 weights on 64 inputs multiply the scale by ~sqrt(64/2) = 5.7 per ReLU layer, so float32
+    # overflows (3.4e38) after about 50 layers.
+    s = measure(
+        np.random.default_rng(0), x, y, depth=60, width=64, activation=RELU,
+        initializer="normal", init_kwargs={"std": 1.0},
+    )  # fmt: skip
+    k = s.exploded_at
+    assert k is not None and 20 < k < 60
+    assert s.z_std.shape == s.dead_fraction.shape == (k,) and s.z_hist.shape[0] == k
+    assert np.isfinite(s.z_std).all() and s.z_std[-1] > 1e30
+    assert s.weight_grad_norm.size == 0 and np.isnan(s.loss)
+
+
+def test_tame_network_does_not_explode():
+    x, y = _data(n=32)
+    s = measure(
+        np.random.default_rng(0), x, y, depth=60, width=64, activation=RELU,
+        initializer="kaiming_normal",
+    )  # fmt: skip
+    assert s.exploded_at is None and s.z_std.shape == (60,)
+    assert 0.1 < s.z_std[-1] < 10 and s.weight_grad_norm.shape == (61,)
+
+
+def test_batch_norm_keeps_pre_activations_standardized():
+    x, y = _data()
+    s = measure(
+        np.random.default_rng(0), x, y, depth=10, width=32, activation=RELU,
+        initializer="normal", init_kwargs={"std": 1.0}, batch_norm=True,
+    )  # fmt: skip
+    assert s.exploded_at is None
+    np.testing.assert_allclose(s.z_std, 1.0, atol=1e-3)
+    np.testing.assert_allclose(s.z_mean, 0.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("init_kwargs", [{"val": 0.3}, {"val": 0.0}])
+def test_constant_init_keeps_hidden_units_identical(init_kwargs):
+    x, y = _data(n=40, d=5, classes=3)
+    res = symmetry_experiment(
+        np.random.default_rng(0), x, y, initializer="constant", init_kwargs=init_kwargs,
+        activation=TANH, steps=15, hidden_sizes=(8, 8), lr=0.5,
+    )  # fmt: skip
+    assert res.spread.shape == res.loss.shape == (16,)
+    assert (res.spread == 0).all()
+    if init_kwargs["val"]:
+        assert res.loss[-1] < res.loss[0]  # it does train, yet every unit stays a copy
+
+
+def test_random_init_breaks_the_symmetry():
+    x, y = _data(n=40, d=5, classes=3)
+    res = symmetry_experiment(
+        np.random.default_rng(0), x, y, initializer="xavier_normal", activation=TANH, steps=15,
+        hidden_sizes=(8, 8), lr=0.5, layer=1,
+    )  # fmt: skip
+    assert (res.spread > 0).all() and res.spread[-1] != res.spread[0]
+
+
+def test_short_training_reduces_loss_and_reports_divergence():
+    r = np.random.default_rng(0)
+    centres = r.normal(0, 3, (3, 10))
+    y = r.integers(0, 3, 300)
+    x = (centres[y] + r.normal(size=(300, 10))).astype(np.float32)
+    kw = {"depth": 3, "width": 32, "activation": RELU, "initializer": "kaiming_normal"}
+    curve = short_training(np.random.default_rng(1), x, y, lr=0.05, steps=150, **kw)
+    assert curve.diverged_at is None and curve.loss.shape == (150,)
+    assert curve.loss[-20:].mean() < 0.2 * curve.loss[:5].mean()
+    bad = short_training(np.random.default_rng(1), x * 1e3, y, lr=1e3, steps=150, **kw)
+    assert bad.diverged_at is not None and bad.loss.shape == (bad.diverged_at,)
+
+
+@pytest.mark.parametrize(("depth", "width"), [(0, 4), (3, 0)])
+def test_invalid_shapes_raise(depth, width):
+    x, y = _data()
+    with pytest.raises(ValueError, match="depth="):
+        measure(
+            np.random.default_rng(0), x, y, depth=depth, width=width, activation=RELU,
+            initializer="kaiming_normal",
+        )  # fmt: skip
