@@ -44,10 +44,7 @@ def _check(ok: bool, message: str) -> None:
 
 def _steps(t: np.ndarray | int) -> np.ndarray:
     steps = np.asarray(t)
-    _check(
-        steps.dtype.kind in "iu" or (steps.dtype == object and steps.ndim == 0),
-        f"t must be an int or an integer array, got dtype {steps.dtype}",
-    )
+    _check(steps.dtype.kind in "iu", f"t must be an int or an integer array, got {steps.dtype}")
     steps = steps.astype(np.int64)
     _check(bool(np.all(steps >= 0)), f"t must be >= 0, got min {steps.min()}")
     return steps
@@ -412,19 +409,17 @@ def reduce_lr_on_plateau(
     _check(min_lr >= 0, f"{min_lr=} must be >= 0")
     _check(eps >= 0, f"{eps=} must be >= 0")
     values = np.asarray(losses, dtype=np.float64).reshape(-1)
+    # Flip the sign in max mode so one test covers all four cases, bitwise as torch computes them:
+    # min/rel a < best·(1−thr); max/rel −a < −best·(1+thr); abs: a < best − thr (signs flipped).
     sign = 1.0 if mode == "min" else -1.0
-    rel = 1.0 - threshold if mode == "min" else threshold + 1.0
-
-    def is_better(a: float, best: float) -> bool:
-        if threshold_mode == "rel":
-            return a < best * rel if mode == "min" else a > best * rel
-        return a < best - threshold if mode == "min" else a > best + threshold
+    k = (1.0 - threshold if mode == "min" else threshold + 1.0) if threshold_mode == "rel" else 1.0
+    d = threshold if threshold_mode == "abs" else 0.0
 
     # The decision at each step depends on the running best and counters: a loop is the logic.
-    best, bad, cooling, current = sign * math.inf, 0, 0, float(lr)
-    out = np.empty(values.shape)
-    for i, a in enumerate(values.tolist()):
-        if is_better(a, best):
+    best, bad, cooling, current = math.inf, 0, 0, float(lr)
+    out = []
+    for a in (sign * values).tolist():
+        if a < best * k - d:
             best, bad = a, 0
         else:
             bad += 1  # NaN compares false, so it counts as a bad epoch, as in torch
@@ -436,8 +431,8 @@ def reduce_lr_on_plateau(
             if current - new > eps:
                 current = new
             cooling, bad = cooldown, 0
-        out[i] = current
-    return out
+        out.append(current)
+    return np.array(out, dtype=np.float64)
 
 
 # ---------------------------------------------------------------------------------------------
