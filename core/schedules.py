@@ -8,7 +8,7 @@ Contract: ``SCHEDULES[name](lr=..., **torch_kwargs)`` returns ``schedule(t)``; a
 an integer array gives a float array of the same shape, equal elementwise to the scalar calls.
 Torch's schedulers are recursive (``lr_t`` computed from ``lr_{t-1}``); we use closed forms that are
 mathematically identical to that recursion, including past ``T_max`` / ``total_iters`` / the last
-milestone (checked against torch 2.13.0 to ~1e-15 relative; only rounding differs). Deliberate
+milestone (checked against torch 2.13.0 to 1e-13 relative; only rounding differs). Deliberate
 choices where torch has none: ``one_cycle_lr`` holds its final lr past ``total_steps`` (torch
 raises); ``sequential_lr`` rejects the two schedulers that rewrite the optimizer's lr themselves.
 ``reduce_lr_on_plateau`` depends on the losses, so it maps a loss sequence to lrs instead.
@@ -164,7 +164,7 @@ def cosine_annealing_warm_restarts(
     lr: float, T_0: int, T_mult: int = 1, eta_min: float = 0.0
 ) -> Schedule:
     """CosineAnnealingWarmRestarts (SGDR): cosine cycles of length T_0, T_0·T_mult, …"""
-    _check(T_0 >= 1, f"{T_0=} must be a positive integer")
+    _check(T_0 >= 1 and int(T_0) == T_0, f"{T_0=} must be a positive integer")
     _check(T_mult >= 1 and int(T_mult) == T_mult, f"{T_mult=} must be an integer >= 1")
     _check(eta_min >= 0, f"{eta_min=} must be >= 0")
 
