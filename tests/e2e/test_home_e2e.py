@@ -39,3 +39,15 @@ def test_link_opens_chinese_and_reports_bad_parameters(page, app_url):
     expect(page.get_by_role("heading", level=1)).to_have_text("深度学习游乐场")
     expect(page.get_by_text("链接中的部分设置无法使用")).to_be_visible()
     screenshot(page, "home-zh-bad-link")
+
+
+def test_chinese_browser_gets_chinese_by_default(browser, app_url):
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(app_url)
+        wait_for_app(page)
+        expect(page.get_by_role("heading", level=1)).to_have_text("深度学习游乐场")
+        expect(page).not_to_have_url(re.compile(r"lang="))
+    finally:
+        context.close()
