@@ -1,0 +1,240 @@
+"""Run optimizers on 2-D surfaces: one path, a vectorized race of many, lr searches, convergence maps.
+
+``descend(optimizer, surface, start, steps)`` returns a ``Path`` whose ``points`` have shape
+``(steps + 1, 2)`` (``points[0]`` is the start), ``losses`` shape ``(steps + 1,)``, and, for
+drawing arrows, ``grads[t]`` (the gradient at ``points[t]``) and ``updates[t]``
+(``points[t + 1] - points[t]``), both of shape ``(steps, 2)``.
+
+A path diverges at the first point that is non-finite, has a coordinate beyond ``MAX_ABS_PARAM``
+or a loss that is non-finite or above ``MAX_LOSS``. ``diverged_at`` is that point's index (None if
+none) and everything from there on is NaN: the arrays keep their shape and hold only the last
+finite points. Divergence is data, never an exception or a warning.
+
+``race`` advances many optimizers, each on its own batch of runs (e.g. one run per lr of an lr
+grid, with ``lr`` an array of shape ``(R, 1)``), in one loop over the steps: one surface call and
+one ``update`` per optimizer per step. Its results equal those of separate ``descend`` calls.
+"""
+
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from core.optimizers import Optimizer, sgd
+from core.surfaces import Surface
+
+MAX_ABS_PARAM = 1e6
+MAX_LOSS = 1e12
+LR_GRID = np.logspace(-5, 1, 31)  # 1e-5 ... 10, five per decade
+
+
+class Path(NamedTuple):
+    points: np.ndarray  # (steps + 1, 2)
+    losses: np.ndarray  # (steps + 1,)
+    grads: np.ndarray  # (steps, 2): gradient at points[t], fed to update t
+    updates: np.ndarray  # (steps, 2): points[t + 1] - points[t]
+    diverged_at: int | None
+
+
+class Race(NamedTuple):
+    """R runs of one optimizer; arrays as in ``Path`` with a run axis after the step axis."""
+
+    points: np.ndarray  # (steps + 1, R, 2)
+    losses: np.ndarray  # (steps + 1, R)
+    grads: np.ndarray  # (steps, R, 2)
+    updates: np.ndarray  # (steps, R, 2)
+    diverged_at: np.ndarray  # (R,) int, -1 where the run did not diverge
+    state: Any  # the optimizer's final state (meaningless for diverged runs)
+
+    def path(self, run: int) -> Path:
+        """The ``run``-th run as a ``Path``."""
+        d = int(self.diverged_at[run])
+        return Path(
+            self.points[:, run],
+            self.losses[:, run],
+            self.grads[:, run],
+            self.updates[:, run],
+            None if d < 0 else d,
+        )
+
+
+def _bad(points: np.ndarray, losses: np.ndarray) -> np.ndarray:
+    """True where a point counts as diverged (see the module docstring)."""
+    finite = np.all(np.isfinite(points), axis=-1) & np.isfinite(losses)
+    # NaN compares False, so non-finite entries are caught by `finite` alone.
+    return ~finite | (np.max(np.abs(points), axis=-1) > MAX_ABS_PARAM) | (losses > MAX_LOSS)
+
+
+def descend(optimizer: Optimizer, surface: Surface, start, steps: int) -> Path:
+    """Run ``optimizer`` from ``start`` for ``steps`` updates; stop at the first divergent point."""
+    if steps < 0:
+        raise ValueError(f"need a non-negative number of steps, got {steps=}")
+    points = np.full((steps + 1, 2), np.nan)
+    losses = np.full(steps + 1, np.nan)
+    grads = np.full((steps, 2), np.nan)
+    updates = np.full((steps, 2), np.nan)
+    p = np.asarray(start, dtype=float).reshape(2)
+    state = optimizer.init(p)
+    with np.errstate(all="ignore"):
+        loss = surface.f(p)
+        if _bad(p, loss):
+            return Path(points, losses, grads, updates, 0)
+        points[0], losses[0] = p, loss
+        for t in range(steps):
+            g = surface.grad(p)
+            new, state = optimizer.update(p, g, state)
+            loss = surface.f(new)
+            grads[t] = g
+            if _bad(new, loss):
+                return Path(points, losses, grads, updates, t + 1)
+            points[t + 1], losses[t + 1], updates[t] = new, loss, new - p
+            p = new
+    return Path(points, losses, grads, updates, None)
+
+
+def race(optimizers: Sequence[Optimizer], surface: Surface, starts, steps: int) -> list[Race]:
+    """Run every optimizer on R runs from ``starts`` (shape (R, 2), or (2,) for R = 1) at once."""
+    if steps < 0:
+        raise ValueError(f"need a non-negative number of steps, got {steps=}")
+    starts = np.asarray(starts, dtype=float)
+    starts = starts.reshape(1, 2) if starts.ndim == 1 else starts
+    if starts.ndim != 2 or starts.shape[1] != 2:
+        raise ValueError(f"starts must have shape (R, 2) or (2,), got {starts.shape=}")
+    runs = len(starts)
+    slices = [slice(k * runs, (k + 1) * runs) for k in range(len(optimizers))]
+    # All runs of all optimizers live in one buffer so each step needs a single surface call.
+    points = np.empty((steps + 1, runs * len(optimizers), 2))
+    grads = np.empty((steps, *points.shape[1:]))
+    points[0] = np.tile(starts, (len(optimizers), 1))
+    states = [opt.init(points[0, s].copy()) for opt, s in zip(optimizers, slices, strict=True)]
+    with np.errstate(all="ignore"):
+        # Diverged runs keep computing (with inf/NaN); runs are independent, so they are masked
+        # afterwards, which gives the same result as stopping each run at its first bad point.
+        for t in range(steps):
+            g = grads[t] = surface.grad(points[t])
+            for k, (opt, s) in enumerate(zip(optimizers, slices, strict=True)):
+                points[t + 1, s], states[k] = opt.update(points[t, s], g[s], states[k])
+        losses = surface.f(points)
+        bad = _bad(points, losses)
+        diverged_at = np.where(bad.any(axis=0), bad.argmax(axis=0), -1)
+        after = np.arange(steps + 1)[:, None] >= np.where(diverged_at < 0, steps + 1, diverged_at)
+        points[after] = np.nan
+        losses[after] = np.nan
+        grads[after[:-1]] = np.nan
+        updates = np.diff(points, axis=0)
+    return [
+        Race(points[:, s], losses[:, s], grads[:, s], updates[:, s], diverged_at[s], state)
+        for s, state in zip(slices, states, strict=True)
+    ]
+
+
+class LrSearch(NamedTuple):
+    lrs: np.ndarray  # the grid searched
+    final_losses: np.ndarray  # loss after `steps` updates per lr, NaN where diverged
+    diverged_at: np.ndarray  # per lr, -1 where the run did not diverge
+    best_lr: float | None  # None if every run diverged
+    best_index: int | None
+    steps: int
+    criterion: str = "lowest final loss among runs that did not diverge; ties to the smaller lr"
+
+
+def best_learning_rate(
+    make_optimizers: Sequence[Callable[[np.ndarray], Optimizer]],
+    surface: Surface,
+    start,
+    steps: int,
+    lrs=LR_GRID,
+) -> list[LrSearch]:
+    """Search ``lrs`` for each ``make(lr) -> Optimizer``, all optimizers and lrs in one race.
+
+    Each maker receives the lrs as an array of shape (len(lrs), 1), e.g.
+    ``lambda lr: OPTIMIZERS["adam"](lr=lr, betas=(0.9, 0.999))``.
+    """
+    lrs = np.asarray(lrs, dtype=float)
+    if lrs.ndim != 1 or lrs.size == 0 or np.any(lrs <= 0):
+        raise ValueError(f"lrs must be a non-empty 1-D array of positive values, got {lrs=}")
+    starts = np.broadcast_to(np.asarray(start, dtype=float), (lrs.size, 2))
+    optimizers = [make(lrs[:, None]) for make in make_optimizers]
+    results = []
+    for r in race(optimizers, surface, starts, steps):
+        final = r.losses[-1]  # NaN exactly where the run diverged
+        ok = np.isfinite(final)
+        best = int(np.nanargmin(final)) if ok.any() else None  # first minimum: the smaller lr
+        results.append(
+            LrSearch(
+                lrs,
+                final,
+                r.diverged_at,
+                None if best is None else float(lrs[best]),
+                best,
+                steps,
+            )
+        )
+    return results
+
+
+class ConvergenceMap(NamedTuple):
+    steps_to_reach: (
+        np.ndarray
+    )  # (len(momenta), len(lrs)) int: first step meeting the target, -1 never
+    diverged_at: np.ndarray  # same shape: first divergent step, -1 if none before reaching
+    lrs: np.ndarray
+    momenta: np.ndarray
+    steps: int
+    eps: float
+    criterion: str  # "loss": f - f_min < eps; "distance": within eps of a listed minimum
+
+
+def convergence_map(
+    surface: Surface,
+    lrs,
+    momenta,
+    steps: int,
+    eps: float = 1e-3,
+    start=None,
+    criterion: str = "loss",
+    nesterov: bool = False,
+) -> ConvergenceMap:
+    """Steps SGD with momentum needs to reach the minimum, for every (momentum, lr) pair at once.
+
+    A run is finished once it reaches the target or diverges; both are recorded per cell.
+    ``start`` defaults to ``surface.start``. ``nesterov`` needs every momentum > 0 (as torch).
+    """
+    if criterion == "loss" and surface.f_min is None:
+        raise ValueError(f"criterion 'loss' needs a surface with a known minimum, {surface.name=}")
+    if criterion == "distance" and not surface.minima:
+        raise ValueError(f"criterion 'distance' needs listed minima, {surface.name=}")
+    if criterion not in ("loss", "distance"):
+        raise ValueError(f"unknown {criterion=}")
+    lrs = np.asarray(lrs, dtype=float)
+    momenta = np.asarray(momenta, dtype=float)
+    shape = (momenta.size, lrs.size)
+    lr_grid, momentum_grid = np.meshgrid(lrs, momenta)  # both of `shape`
+    optimizer = sgd(
+        lr=lr_grid.reshape(-1, 1), momentum=momentum_grid.reshape(-1, 1), nesterov=nesterov
+    )
+    p = np.tile(
+        np.asarray(surface.start if start is None else start, dtype=float), (lr_grid.size, 1)
+    )
+    minima = np.asarray(surface.minima, dtype=float).reshape(-1, 2)
+    state = optimizer.init(p)
+    reached = np.full(lr_grid.size, -1)
+    diverged = np.full(lr_grid.size, -1)
+    with np.errstate(all="ignore"):
+        for t in range(steps + 1):
+            loss = surface.f(p)
+            if criterion == "loss":
+                hit = loss - surface.f_min < eps
+            else:
+                distance = np.linalg.norm(p[:, None, :] - minima[None], axis=-1).min(axis=1)
+                hit = distance < eps
+            open_ = (reached < 0) & (diverged < 0)
+            bad = _bad(p, loss)
+            diverged = np.where(open_ & bad, t, diverged)
+            reached = np.where(open_ & ~bad & hit, t, reached)
+            if t == steps or not np.any((reached < 0) & (diverged < 0)):
+                break
+            p, state = optimizer.update(p, surface.grad(p), state)
+    return ConvergenceMap(
+        reached.reshape(shape), diverged.reshape(shape), lrs, momenta, steps, eps, criterion
+    )

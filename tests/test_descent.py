@@ -1,0 +1,226 @@
+"""Descent paths: shapes, closed forms, divergence reporting, race == separate runs, lr search, maps."""
+
+import numpy as np
+import pytest
+
+from core.descent import (
+    LR_GRID,
+    MAX_ABS_PARAM,
+    MAX_LOSS,
+    best_learning_rate,
+    convergence_map,
+    descend,
+    race,
+)
+from core.expressions import compile_expression
+from core.optimizers import OPTIMIZERS
+from core.surfaces import SURFACES, surface_from_expression
+
+
+def rosenbrock_python(x, y):
+    """Published Rosenbrock (a=1, b=100) and its gradient with Python floats: a reference."""
+    return (1 - x) ** 2 + 100 * (y - x * x) ** 2, (
+        -2 * (1 - x) - 400 * x * (y - x * x),
+        200 * (y - x * x),
+    )
+
+
+@pytest.mark.parametrize("name", list(SURFACES))
+def test_path_shapes_and_records(name):
+    surface = SURFACES[name]()
+    path = descend(OPTIMIZERS["adam"](lr=0.01), surface, surface.start, 50)
+    assert path.points.shape == (51, 2) and path.losses.shape == (51,)
+    assert path.grads.shape == (50, 2) and path.updates.shape == (50, 2)
+    assert path.diverged_at is None
+    np.testing.assert_array_equal(path.points[0], surface.start)
+    # allclose, not equal: NumPy may round transcendental functions differently for one point
+    # and for an array (SIMD paths)
+    np.testing.assert_allclose(path.losses, surface.f(path.points), rtol=1e-14, atol=1e-300)
+    np.testing.assert_allclose(path.grads, surface.grad(path.points[:-1]), rtol=1e-14, atol=1e-300)
+    np.testing.assert_array_equal(path.updates, np.diff(path.points, axis=0))
+
+
+def test_zero_steps_is_just_the_start():
+    s = SURFACES["booth"]()
+    path = descend(OPTIMIZERS["sgd"](lr=0.1), s, s.start, 0)
+    assert path.points.shape == (1, 2) and path.grads.shape == (0, 2)
+    assert race([OPTIMIZERS["sgd"](lr=0.1)], s, s.start, 0)[0].points.shape == (1, 1, 2)
+
+
+def test_sgd_on_the_bowl_follows_the_closed_form():
+    kappa, lr, steps = 10.0, 0.05, 100
+    s = SURFACES["quadratic_bowl"](condition_number=kappa)
+    path = descend(OPTIMIZERS["sgd"](lr=lr), s, s.start, steps)
+    t = np.arange(steps + 1)
+    x0, y0 = s.start
+    expected = np.stack([x0 * (1 - lr) ** t, y0 * (1 - lr * kappa) ** t], axis=-1)
+    np.testing.assert_allclose(path.points, expected, rtol=1e-12, atol=1e-300)
+
+
+def test_sgd_lr_1_on_rosenbrock_stops_at_the_first_bad_point():
+    s = SURFACES["rosenbrock"]()
+    path = descend(OPTIMIZERS["sgd"](lr=1.0), s, s.start, 100)
+    # reference: the same iteration with Python floats, stopped by the documented rule
+    x, y = s.start
+    expected = [(x, y)]
+    while True:
+        _, (gx, gy) = rosenbrock_python(x, y)
+        x, y = x - gx, y - gy
+        f, _ = rosenbrock_python(x, y)
+        if max(abs(x), abs(y)) > MAX_ABS_PARAM or not f <= MAX_LOSS:
+            break
+        expected.append((x, y))
+    d = len(expected)
+    assert path.diverged_at == d == 2
+    np.testing.assert_allclose(path.points[:d], expected, rtol=1e-14)
+    assert np.isnan(path.points[d:]).all() and np.isnan(path.losses[d:]).all()
+    assert np.isfinite(path.grads[:d]).all() and np.isnan(path.grads[d:]).all()
+    assert np.isfinite(path.updates[: d - 1]).all() and np.isnan(path.updates[d - 1 :]).all()
+
+
+def test_too_large_lr_on_the_bowl_diverges_when_the_closed_form_says():
+    kappa, lr = 10.0, 0.25  # |1 - lr·κ| = 1.5 > 1: y grows by 1.5 per step
+    s = SURFACES["quadratic_bowl"](condition_number=kappa)
+    path = descend(OPTIMIZERS["sgd"](lr=lr), s, s.start, 200)
+    t = np.arange(201)
+    x, y = s.start[0] * (1 - lr) ** t, s.start[1] * (1 - lr * kappa) ** t
+    f = 0.5 * (x**2 + kappa * y**2)
+    bad = (np.maximum(abs(x), abs(y)) > MAX_ABS_PARAM) | (f > MAX_LOSS)
+    assert path.diverged_at == int(np.argmax(bad)) > 10
+
+
+def test_nan_from_an_undefined_formula_is_divergence():
+    s = surface_from_expression(compile_expression("sqrt(x) + y**2"), start=(1.0, 1.0))
+    # x1 = 1 - 3 · 1/(2·sqrt(1)) = -0.5, where sqrt is undefined
+    path = descend(OPTIMIZERS["sgd"](lr=3.0), s, s.start, 10)
+    assert path.diverged_at == 1
+    assert np.isnan(path.points[1:]).all()
+
+
+def test_a_start_outside_the_bounds_diverges_at_zero():
+    s = SURFACES["booth"]()
+    path = descend(OPTIMIZERS["sgd"](lr=0.1), s, (2 * MAX_ABS_PARAM, 0.0), 5)
+    assert path.diverged_at == 0 and np.isnan(path.points).all()
+
+
+def assert_same_path(a, b):
+    assert a.diverged_at == b.diverged_at
+    for u, v in zip(a[:4], b[:4], strict=True):
+        np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-300, equal_nan=True)
+
+
+@pytest.mark.parametrize(
+    ("surface_name", "sgd_lr_1_diverges"), [("rosenbrock", True), ("ackley", False)]
+)
+def test_race_equals_separate_descend_calls(surface_name, sgd_lr_1_diverges):
+    s = SURFACES[surface_name]()
+    makers = [lambda f=f: f(lr=0.002) for f in OPTIMIZERS.values()]
+    makers.append(lambda: OPTIMIZERS["sgd"](lr=1.0))  # one that diverges
+    starts = np.array([s.start, (0.5, -0.5), (1.2, 1.1)])
+    results = race([make() for make in makers], s, starts, 300)
+    assert len(results) == len(makers)
+    assert any(r.diverged_at.max() >= 0 for r in results) == sgd_lr_1_diverges
+    for make, r in zip(makers, results, strict=True):
+        assert r.points.shape == (301, 3, 2) and r.diverged_at.shape == (3,)
+        for run in range(3):
+            assert_same_path(r.path(run), descend(make(), s, starts[run], 300))
+
+
+def test_race_with_an_lr_column_equals_one_descend_per_lr():
+    s = SURFACES["rosenbrock"]()
+    lrs = np.array([1e-4, 1e-3, 1e-2, 1e-1, 1.0])
+    (r,) = race([OPTIMIZERS["adam"](lr=lrs[:, None])], s, np.tile(s.start, (5, 1)), 200)
+    for i, lr in enumerate(lrs):
+        assert_same_path(r.path(i), descend(OPTIMIZERS["adam"](lr=lr), s, s.start, 200))
+
+
+def test_race_rejects_badly_shaped_starts():
+    s = SURFACES["booth"]()
+    with pytest.raises(ValueError, match="starts"):
+        race([OPTIMIZERS["sgd"]()], s, np.zeros((2, 3)), 5)
+
+
+def test_best_learning_rate_on_the_bowl_matches_the_closed_form():
+    kappa, steps = 10.0, 30
+    s = SURFACES["quadratic_bowl"](condition_number=kappa)
+    lrs = np.logspace(-3, 0, 16)
+    (search,) = best_learning_rate([lambda lr: OPTIMIZERS["sgd"](lr=lr)], s, s.start, steps, lrs)
+    x0, y0 = s.start
+    x = x0 * (1 - lrs[:, None]) ** np.arange(steps + 1)
+    y = y0 * (1 - kappa * lrs[:, None]) ** np.arange(steps + 1)
+    f = 0.5 * (x**2 + kappa * y**2)
+    diverged = ((np.maximum(abs(x), abs(y)) > MAX_ABS_PARAM) | (f > MAX_LOSS)).any(axis=1)
+    np.testing.assert_array_equal(search.diverged_at >= 0, diverged)
+    assert diverged.any() and not diverged.all()
+    final = np.where(diverged, np.inf, f[:, -1])
+    assert search.best_index == int(np.argmin(final))
+    assert search.best_lr == lrs[search.best_index]
+    np.testing.assert_allclose(search.final_losses[~diverged], f[~diverged, -1], rtol=1e-10)
+    assert np.isnan(search.final_losses[diverged]).all()
+    np.testing.assert_array_equal(search.lrs, lrs)
+    assert search.steps == steps and "final loss" in search.criterion
+
+
+def test_best_learning_rate_searches_every_optimizer_and_reports_all_diverged():
+    s = SURFACES["rosenbrock"]()
+    makers = [lambda lr, f=f: f(lr=lr) for f in OPTIMIZERS.values()]
+    searches = best_learning_rate(makers, s, s.start, 100, lrs=LR_GRID[::3])
+    assert len(searches) == len(OPTIMIZERS)
+    for search in searches:
+        assert search.best_lr is not None
+        best = search.final_losses[search.best_index]
+        assert best == np.nanmin(search.final_losses) and best < s.f(np.array(s.start))
+    (hopeless,) = best_learning_rate(
+        [lambda lr: OPTIMIZERS["sgd"](lr=lr)], s, s.start, 20, lrs=[10.0, 100.0]
+    )
+    assert hopeless.best_lr is None and hopeless.best_index is None
+    assert (hopeless.diverged_at >= 0).all()
+
+
+def first_reach(path, f_min, eps):
+    hit = np.flatnonzero(path.losses - f_min < eps)
+    return (
+        int(hit[0]) if hit.size and (path.diverged_at is None or hit[0] < path.diverged_at) else -1
+    )
+
+
+def test_convergence_map_equals_per_cell_descents():
+    s = SURFACES["rosenbrock"]()
+    lrs, momenta, steps, eps = (
+        np.array([1e-4, 5e-4, 2e-3, 3e-3]),
+        np.array([0.0, 0.5, 0.9]),
+        400,
+        1e-2,
+    )
+    m = convergence_map(s, lrs, momenta, steps, eps)
+    assert m.steps_to_reach.shape == m.diverged_at.shape == (3, 4)
+    for i, mom in enumerate(momenta):
+        for j, lr in enumerate(lrs):
+            path = descend(OPTIMIZERS["sgd"](lr=lr, momentum=mom), s, s.start, steps)
+            reach = first_reach(path, 0.0, eps)
+            assert m.steps_to_reach[i, j] == reach
+            if reach < 0:
+                assert m.diverged_at[i, j] == (-1 if path.diverged_at is None else path.diverged_at)
+    assert (m.steps_to_reach >= 0).any() and (m.steps_to_reach < 0).any()
+
+
+def test_convergence_map_sanity_on_the_bowl():
+    s = SURFACES["quadratic_bowl"](condition_number=10.0)
+    m = convergence_map(s, lrs=[1e-6, 0.05, 1.0], momenta=[0.0, 0.5], steps=300, eps=1e-6)
+    tiny, fine, huge = m.steps_to_reach.T
+    assert (tiny == -1).all() and (m.diverged_at[:, 0] == -1).all()  # too slow, but stable
+    assert (fine > 0).all()
+    assert (huge == -1).all() and (m.diverged_at[:, 2] > 0).all()  # |1 - lr·κ| = 9
+    assert m.eps == 1e-6 and m.steps == 300 and m.criterion == "loss"
+
+
+def test_convergence_map_distance_criterion_and_bad_arguments():
+    s = SURFACES["himmelblau"]()
+    m = convergence_map(s, [0.01], [0.5], 500, eps=1e-3, criterion="distance")
+    path = descend(OPTIMIZERS["sgd"](lr=0.01, momentum=0.5), s, s.start, 500)
+    distance = np.min([np.hypot(*(path.points - np.array(point)).T) for point in s.minima], axis=0)
+    assert m.steps_to_reach[0, 0] == int(np.flatnonzero(distance < 1e-3)[0])
+    with pytest.raises(ValueError, match="minimum"):
+        convergence_map(SURFACES["saddle"](), [0.1], [0.0], 10)
+    with pytest.raises(ValueError, match="criterion"):
+        convergence_map(s, [0.1], [0.0], 10, criterion="gradient")
