@@ -19,4 +19,7 @@ class PageEntry(NamedTuple):
 
 SECTIONS = ("start", "blocks", "training")
 
-PAGES = (PageEntry("pages/home.py", "home", ":material/home:", "start", "home"),)
+PAGES = (
+    PageEntry("pages/home.py", "home", ":material/home:", "start", "home"),
+    PageEntry("pages/schedules.py", "schedules", ":material/timeline:", "blocks", "schedules"),
+)

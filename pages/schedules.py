@@ -1,0 +1,709 @@
+"""Learning-rate schedules: several side by side, their formulas and torch code, a chain builder,
+and a short training run on the 8×8 digits with each schedule."""
+
+import re
+
+import numpy as np
+import streamlit as st
+
+from core.activations import ACTIVATIONS
+from core.datasets import load_digits_8x8
+from core.expressions import ExpressionError, compile_expression
+from core.schedules import (
+    SCHEDULE_PARAMS,
+    SCHEDULES,
+    TORCH_CLASS,
+    linear_warmup,
+    sequential_lr,
+    torch_code,
+)
+from core.training import TrainConfig, evaluate, init_train_state, train_for
+from ui.controls import (
+    bind_url,
+    current_plot_style,
+    guided_experiment,
+    keyed,
+    show_figure,
+)
+from ui.errors import guarded_panel
+from ui.i18n import t
+from ui.plots.schedules import chained_schedule, loss_with_lr, schedule_curves
+from ui.url_state import Param
+
+# ---------------------------------------------------------------- what the page offers
+
+KINDS = tuple(k for k in SCHEDULES if k != "sequential_lr")  # chains have their own panel
+IDS = tuple(f"s{i}" for i in range(1, 9))
+LIST_KEY = "sch"
+DEFAULT_IDS = ["s1", "s2"]
+DEFAULT_KINDS = dict(
+    zip(
+        IDS,
+        (
+            "step_lr",
+            "cosine_annealing_lr",
+            "exponential_lr",
+            "cosine_annealing_warm_restarts",
+            "one_cycle_lr",
+            "cyclic_lr",
+            "polynomial_lr",
+            "linear_lr",
+        ),
+        strict=True,
+    )
+)
+TEXT_PARAMS = {"milestones", "lr_lambda"}  # typed by hand; validated by the core, not the URL
+INT_BOUNDS = (0, 100_000)  # wide on purpose: 0 or an odd value gets the core's named message
+LR_BOUNDS = (1e-6, 10.0)
+CHAIN_MAINS = ("cosine_annealing_lr", "step_lr", "exponential_lr", "polynomial_lr")
+UNITS = ("step", "epoch")
+OPTIMIZERS = ("sgd", "momentum", "adam")
+TRAIN_LAYERS = (64, 32, 10)  # 8×8 digits → 32 ReLU units → 10 classes: ~0.3 ms a step
+TRAIN_BATCH = 64
+
+FORMULAS = {
+    "constant_lr": r"\eta_t = \begin{cases}\eta_0\cdot\text{factor} & t < \text{total\_iters}"
+    r"\\ \eta_0 & t \ge \text{total\_iters}\end{cases}",
+    "linear_lr": r"\eta_t = \eta_0\left(s + (e - s)\,\frac{\min(t,\,\text{total\_iters})}"
+    r"{\text{total\_iters}}\right),\quad s=\text{start\_factor},\ e=\text{end\_factor}",
+    "step_lr": r"\eta_t = \eta_0\,\gamma^{\lfloor t / \text{step\_size}\rfloor}",
+    "multi_step_lr": r"\eta_t = \eta_0\,\gamma^{\#\{m \in \text{milestones}\,:\, m \le t\}}",
+    "exponential_lr": r"\eta_t = \eta_0\,\gamma^{t}",
+    "polynomial_lr": r"\eta_t = \eta_0\left(1 - \frac{\min(t,\,\text{total\_iters})}"
+    r"{\text{total\_iters}}\right)^{\text{power}}",
+    "cosine_annealing_lr": r"\eta_t = \eta_{\min} + \tfrac12(\eta_0 - \eta_{\min})"
+    r"\left(1 + \cos\frac{\pi t}{T_{\max}}\right)",
+    "cosine_annealing_warm_restarts": r"\eta_t = \eta_{\min} + \tfrac12(\eta_0 - \eta_{\min})"
+    r"\left(1 + \cos\frac{\pi T_{cur}}{T_i}\right),\quad T_i = T_0\,T_{mult}^{\,i}",
+    "cyclic_lr": r"\eta_t = \text{base\_lr} + (\text{max\_lr} - \text{base\_lr})"
+    r"\cdot\max(0,\,1 - |x|)\cdot\text{scale},\ \ x = \text{position in the cycle}",
+    "one_cycle_lr": r"\eta:\ \tfrac{\text{max\_lr}}{\text{div\_factor}} \nearrow \text{max\_lr}"
+    r"\searrow \tfrac{\text{max\_lr}}{\text{div\_factor}\cdot\text{final\_div\_factor}}"
+    r"\quad(\text{cos or linear})",
+    "lambda_lr": r"\eta_t = \eta_0\cdot\lambda(t)",
+    "multiplicative_lr": r"\eta_t = \eta_{t-1}\cdot\lambda(t) = \eta_0\prod_{k=1}^{t}\lambda(k)",
+}
+
+
+def _key(sid: str, name: str) -> str:
+    return f"sch_{sid}_{name}"
+
+
+def _param_default(kind: str, name: str):
+    default = SCHEDULE_PARAMS[kind][name].default
+    if name == "milestones":
+        return ", ".join(str(m) for m in default)
+    return default
+
+
+def _param_url_spec(kind: str, name: str) -> Param | None:
+    meta = SCHEDULE_PARAMS[kind][name]
+    if name in TEXT_PARAMS:
+        return None
+    if meta.choices == (False, True):
+        return Param("bool", meta.default)
+    if meta.choices:
+        return Param("choice", meta.default, options=meta.choices)
+    if name == "step_size_down" or isinstance(meta.default, int):
+        return Param("int", meta.default, low=INT_BOUNDS[0], high=INT_BOUNDS[1])
+    return Param("float", meta.default, low=-10.0, high=max(10.0, 10 * meta.max))
+
+
+def schedule_values(sid: str, kind: str, lr: float = 0.1, **params) -> dict:
+    """Session values for schedule ``sid``: ``kind``, ``lr`` and every parameter (defaults + given)."""
+    values = {_key(sid, "kind"): kind, _key(sid, "lr"): lr}
+    for name in SCHEDULE_PARAMS[kind]:
+        values[_key(sid, name)] = params.get(name, _param_default(kind, name))
+    return values
+
+
+def _forget(sid: str) -> None:
+    for key in [k for k in st.session_state if str(k).startswith(f"sch_{sid}_")]:
+        del st.session_state[key]
+
+
+def _add() -> None:
+    ids = list(st.session_state[LIST_KEY])
+    new = next(i for i in IDS if i not in ids)
+    _forget(new)
+    st.session_state.update(schedule_values(new, DEFAULT_KINDS[new]))
+    st.session_state[LIST_KEY] = [*ids, new]
+
+
+def _duplicate(source: str) -> None:
+    ids = list(st.session_state[LIST_KEY])
+    new = next(i for i in IDS if i not in ids)
+    _forget(new)
+    prefix = f"sch_{source}_"
+    for key in [k for k in st.session_state if str(k).startswith(prefix)]:
+        st.session_state[_key(new, key[len(prefix) :])] = st.session_state[key]
+    st.session_state[LIST_KEY] = [*ids, new]
+
+
+def _remove(sid: str) -> None:
+    st.session_state[LIST_KEY] = [i for i in st.session_state[LIST_KEY] if i != sid]
+
+
+def seed_five_values(total: int) -> dict:
+    """The classic five for ``total`` steps: fixed, step, exponential, cosine, warm restarts."""
+    quarter = max(total // 4, 1)
+    values = {LIST_KEY: list(IDS[:5])}
+    values |= schedule_values("s1", "constant_lr", factor=1.0)
+    values |= schedule_values("s2", "step_lr", step_size=quarter, gamma=0.5)
+    values |= schedule_values("s3", "exponential_lr", gamma=round(0.01 ** (1 / total), 4))
+    values |= schedule_values("s4", "cosine_annealing_lr", T_max=total)
+    values |= schedule_values("s5", "cosine_annealing_warm_restarts", T_0=quarter)
+    return values
+
+
+def _apply_seed_five() -> None:
+    st.session_state.update(seed_five_values(int(st.session_state["sch_total"])))
+
+
+# ---------------------------------------------------------------- core calls (cached on primitives)
+
+
+def _parse_milestones(text: str) -> tuple[int, ...]:
+    parts = [p for p in re.split(r"[,\s;，]+", text.strip()) if p]
+    try:
+        return tuple(int(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"milestones={text!r} must be whole numbers separated by commas") from None
+
+
+def _build(kind: str, lr: float, params: tuple):
+    """The schedule ``kind`` from primitive parameters; ValueError / ExpressionError if invalid."""
+    kwargs = dict(params)
+    if "milestones" in kwargs:
+        kwargs["milestones"] = _parse_milestones(kwargs["milestones"])
+    if "lr_lambda" in kwargs:
+        kwargs["lr_lambda"] = compile_expression(kwargs["lr_lambda"], variables=("epoch",)).fn
+    return SCHEDULES[kind](lr=lr, **kwargs)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def lr_curve(kind: str, lr: float, params: tuple, total: int) -> np.ndarray:
+    """lr at steps 0..total of one schedule (raises the core's ValueError for bad parameters)."""
+    schedule = _build(kind, lr, params)
+    # Overflow to inf (gamma > 1 over many steps) is reported by the page, not warned about.
+    with np.errstate(all="ignore"):
+        return np.asarray(schedule(np.arange(total + 1)), dtype=float)
+
+
+def _chain_children(main: str, cycle: int, gamma: float) -> dict:
+    return {
+        "cosine_annealing_lr": {"T_max": cycle},
+        "step_lr": {"step_size": max(cycle // 3, 1), "gamma": gamma},
+        "exponential_lr": {"gamma": gamma},
+        "polynomial_lr": {"total_iters": cycle, "power": 1.0},
+    }[main]
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def chain_curve(
+    main: str, lr: float, cycle: int, restarts: int, gamma: float, warmup: int, start: float, total
+) -> tuple[np.ndarray, str]:
+    """Warm-up → main schedule → restarts: lr at 0..total and the equivalent torch code."""
+    kwargs = _chain_children(main, cycle, gamma)
+    if restarts > 0:
+        children = tuple((main, kwargs) for _ in range(restarts + 1))
+        milestones = tuple(cycle * (k + 1) for k in range(restarts))
+        body = sequential_lr(lr, children, milestones)
+        code = torch_code(
+            "sequential_lr",
+            {"lr": lr, "schedulers": children, "milestones": milestones},
+            warmup_steps=warmup,
+            warmup_start_factor=start,
+        )
+    else:
+        body = SCHEDULES[main](lr=lr, **kwargs)
+        code = torch_code(main, {"lr": lr, **kwargs}, warmup, start)
+    schedule = linear_warmup(body, warmup, start, lr=lr)
+    with np.errstate(all="ignore"):
+        return np.asarray(schedule(np.arange(total + 1)), dtype=float), code
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def train_with(lrs: tuple, optimizer: str, seed: int) -> tuple[np.ndarray, np.ndarray, float, int]:
+    """Train the small MLP on the 8×8 digits for len(lrs) steps: (losses, lrs, test acc, diverged)."""
+    table = np.asarray(lrs, dtype=float)
+    config = TrainConfig(
+        layer_sizes=TRAIN_LAYERS,
+        optimizer=optimizer,
+        lr=lambda t: table[min(int(t), len(table) - 1)],
+        schedule_unit="step",
+        batch_size=TRAIN_BATCH,
+    )
+    data = load_digits_8x8(seed=0)
+    state = init_train_state(np.random.default_rng(seed), data, config)
+    state, _ = train_for(state, data, config, max_steps=len(table))
+    accuracy = float("nan")
+    if state.diverged_at is None:
+        _, accuracy = evaluate(state.params, state.bn_state, data.test, ACTIVATIONS["relu"]())
+    diverged = -1 if state.diverged_at is None else int(state.diverged_at)
+    return np.array(state.history.loss), np.array(state.history.lr), accuracy, diverged
+
+
+# ---------------------------------------------------------------- messages
+
+
+def _problem_text(label: str, error: Exception) -> str:
+    """A translated sentence naming the parameter the core refused."""
+    if isinstance(error, ExpressionError):
+        return t("schedules.bad_lambda", schedule=label, reason=t(f"schedules.expr.{error.code}"))
+    match = re.match(r"\s*([A-Za-z_]\w*)", str(error))
+    param = match.group(1) if match else "?"
+    rule_key = f"schedules.rule.{param}"
+    rule = t(rule_key)
+    if rule == rule_key:
+        rule = str(error)
+    return t("schedules.bad_param", schedule=label, param=param, rule=rule)
+
+
+def _label(index: int, kind: str) -> str:
+    return f"{index + 1} · {TORCH_CLASS[kind]}"
+
+
+# ---------------------------------------------------------------- page
+
+style = current_plot_style()
+st.session_state.setdefault(LIST_KEY, list(DEFAULT_IDS))
+bind_url(
+    {
+        "sch_total": Param("int", 100, low=10, high=2000),
+        "sch_unit": Param("choice", "step", options=UNITS),
+        "sch_spe": Param("int", 10, low=1, high=1000),
+        "sch_logy": Param("bool", False),
+        LIST_KEY: Param("multi", list(DEFAULT_IDS), options=IDS),
+    }
+)
+ids = [i for i in st.session_state[LIST_KEY] if i in IDS]
+bind_url({_key(i, "kind"): Param("choice", DEFAULT_KINDS[i], options=KINDS) for i in ids})
+per_schedule = {}
+for sid in ids:
+    kind = st.session_state.get(_key(sid, "kind"), DEFAULT_KINDS[sid])
+    kind = kind if kind in KINDS else DEFAULT_KINDS[sid]
+    per_schedule[_key(sid, "lr")] = Param("float", 0.1, low=LR_BOUNDS[0], high=LR_BOUNDS[1])
+    for name in SCHEDULE_PARAMS[kind]:
+        spec = _param_url_spec(kind, name)
+        if spec is not None:
+            per_schedule[_key(sid, name)] = spec
+bind_url(per_schedule)
+
+st.title(t("schedules.heading"))
+st.markdown(t("schedules.intro"))
+
+with guarded_panel(t("schedules.panel_global")):
+    c1, c2, c3, c4 = st.columns([3, 2, 2, 2])
+    with c1:
+        total = keyed(
+            st.slider,
+            "sch_total",
+            100,
+            label=t("schedules.total"),
+            min_value=10,
+            max_value=2000,
+            help=t("schedules.total_help"),
+        )
+    with c2:
+        unit = keyed(
+            st.segmented_control,
+            "sch_unit",
+            "step",
+            label=t("schedules.unit"),
+            options=UNITS,
+            format_func=lambda u: t(f"schedules.unit_{u}"),
+        )
+        unit = unit or "step"
+    with c3:
+        steps_per_epoch = keyed(
+            st.number_input,
+            "sch_spe",
+            10,
+            label=t("schedules.spe"),
+            min_value=1,
+            max_value=1000,
+            help=t("schedules.spe_help"),
+            disabled=unit != "epoch",
+        )
+    with c4:
+        log_y = keyed(st.toggle, "sch_logy", False, label=t("schedules.log_y"))
+    b1, b2, _ = st.columns([2, 2, 4])
+    with b1:
+        st.button(
+            t("schedules.preset_five"),
+            key="_sch_preset_five",
+            on_click=_apply_seed_five,
+            help=t("schedules.preset_five_help"),
+            icon=":material/auto_awesome:",
+        )
+    with b2:
+        st.button(
+            t("schedules.add"),
+            key="_sch_add",
+            on_click=_add,
+            disabled=len(ids) >= len(IDS),
+            icon=":material/add:",
+        )
+
+x_title = t(f"schedules.unit_{unit}")
+x = np.arange(total + 1) / (steps_per_epoch if unit == "epoch" else 1)
+lr_title = t("schedules.lr_axis")
+
+# ---------------------------------------------------------------- schedule cards and the chart
+curves: list[tuple[str, np.ndarray]] = []
+colors: list[int] = []
+built: list[tuple[int, str, str, float, tuple]] = []  # (index, sid, kind, lr, params)
+with guarded_panel(t("schedules.panel_compare")):
+    st.subheader(t("schedules.compare_heading"))
+    if not ids:
+        st.info(t("schedules.empty"), icon=":material/info:")
+    cards, chart = st.columns([2, 3])
+    with cards:
+        for index, sid in enumerate(ids):
+            with st.container(border=True):
+                head, dup, rem = st.columns([6, 1, 1], vertical_alignment="bottom")
+                with head:
+                    kind = keyed(
+                        st.selectbox,
+                        _key(sid, "kind"),
+                        DEFAULT_KINDS[sid],
+                        label=t("schedules.schedule_n", n=index + 1),
+                        options=KINDS,
+                        format_func=lambda k: f"{TORCH_CLASS[k]} — {t(f'schedules.kind.{k}')}",
+                    )
+                with dup:
+                    st.button(
+                        "",
+                        key=f"_sch_dup_{sid}",
+                        icon=":material/content_copy:",
+                        help=t("schedules.duplicate"),
+                        on_click=_duplicate,
+                        args=(sid,),
+                        disabled=len(ids) >= len(IDS),
+                    )
+                with rem:
+                    st.button(
+                        "",
+                        key=f"_sch_rm_{sid}",
+                        icon=":material/delete:",
+                        help=t("schedules.remove"),
+                        on_click=_remove,
+                        args=(sid,),
+                    )
+                names = list(SCHEDULE_PARAMS[kind])
+                columns = st.columns(3)
+                lr = None
+                if kind not in ("cyclic_lr", "one_cycle_lr"):  # those two ignore lr, as in torch
+                    with columns[0]:
+                        lr = keyed(
+                            st.number_input,
+                            _key(sid, "lr"),
+                            0.1,
+                            label="lr",
+                            min_value=LR_BOUNDS[0],
+                            max_value=LR_BOUNDS[1],
+                            step=0.01,
+                            format="%g",
+                            help=t("schedules.help.lr"),
+                        )
+                params = []
+                for j, name in enumerate(names):
+                    meta = SCHEDULE_PARAMS[kind][name]
+                    key = _key(sid, name)
+                    default = _param_default(kind, name)
+                    helptext = t(f"schedules.help.{name}")
+                    with columns[(j + (lr is not None)) % 3]:
+                        if name in TEXT_PARAMS:
+                            value = keyed(st.text_input, key, default, label=name, help=helptext)
+                        elif meta.choices == (False, True):
+                            value = keyed(st.checkbox, key, default, label=name, help=helptext)
+                        elif meta.choices:
+                            value = keyed(
+                                st.selectbox,
+                                key,
+                                default,
+                                label=name,
+                                options=meta.choices,
+                                help=helptext,
+                            )
+                        else:
+                            spec = _param_url_spec(kind, name)
+                            is_int = spec.kind == "int"
+                            value = keyed(
+                                st.number_input,
+                                key,
+                                default,
+                                label=name,
+                                min_value=int(spec.low) if is_int else spec.low,
+                                max_value=int(spec.high) if is_int else spec.high,
+                                step=1 if is_int else 0.01,
+                                format=None if is_int else "%g",
+                                placeholder=t("schedules.same_as_up") if default is None else None,
+                                help=helptext,
+                            )
+                    params.append((name, value))
+                label = _label(index, kind)
+                try:
+                    lrs = lr_curve(kind, float(lr or 0.1), tuple(params), total)
+                except (ValueError, ArithmeticError) as error:
+                    st.warning(_problem_text(label, error), icon=":material/warning:")
+                    continue
+                bad = np.flatnonzero(~np.isfinite(lrs))
+                if bad.size:
+                    st.warning(
+                        t("schedules.not_finite", schedule=label, step=int(bad[0])),
+                        icon=":material/warning:",
+                    )
+                    continue
+                curves.append((label, lrs))
+                colors.append(index)
+                built.append((index, sid, kind, float(lr or 0.1), tuple(params)))
+    with chart:
+        if curves:
+            fig = schedule_curves(
+                x,
+                curves,
+                title=t("schedules.chart_title"),
+                x_title=x_title,
+                y_title=lr_title,
+                log_y=log_y,
+                style=style,
+                color_indices=colors,
+            )
+            show_figure(fig, key="sch_chart")
+            if log_y and any(np.any(c <= 0) for _, c in curves):
+                st.caption(t("schedules.log_zero"))
+            if unit == "epoch":
+                st.caption(t("schedules.epoch_note", spe=steps_per_epoch))
+        elif ids:
+            st.info(t("schedules.nothing_to_draw"), icon=":material/info:")
+        if built:
+            st.markdown(f"**{t('schedules.formula_heading')}**")
+            tabs = st.tabs([_label(i, k) for i, _, k, _, _ in built])
+            for tab, (_, _, kind, lr, params) in zip(tabs, built, strict=True):
+                with tab:
+                    st.latex(FORMULAS[kind])
+                    st.caption(t(f"schedules.about.{kind}"))
+                    code_params = {"lr": lr, **dict(params)}
+                    if "milestones" in code_params:
+                        code_params["milestones"] = _parse_milestones(code_params["milestones"])
+                    st.code(torch_code(kind, code_params), language="python")
+
+# ---------------------------------------------------------------- chain builder
+with guarded_panel(t("schedules.panel_chain")):
+    st.subheader(t("schedules.chain_heading"))
+    st.markdown(t("schedules.chain_intro"))
+    left, right = st.columns([2, 3])
+    with left:
+        c1, c2 = st.columns(2)
+        with c1:
+            warmup = keyed(
+                st.number_input,
+                "sch_chain_warmup",
+                10,
+                label=t("schedules.chain_warmup"),
+                min_value=0,
+                max_value=5000,
+                help=t("schedules.chain_warmup_help"),
+            )
+            main = keyed(
+                st.selectbox,
+                "sch_chain_main",
+                "cosine_annealing_lr",
+                label=t("schedules.chain_main"),
+                options=CHAIN_MAINS,
+                format_func=lambda k: f"{TORCH_CLASS[k]} — {t(f'schedules.kind.{k}')}",
+            )
+            cycle = keyed(
+                st.number_input,
+                "sch_chain_cycle",
+                30,
+                label=t("schedules.chain_cycle"),
+                min_value=1,
+                max_value=5000,
+                help=t("schedules.chain_cycle_help"),
+            )
+        with c2:
+            start = keyed(
+                st.number_input,
+                "sch_chain_start",
+                0.1,
+                label="start_factor",
+                min_value=0.0,
+                max_value=1.0,
+                step=0.05,
+                format="%g",
+                help=t("schedules.help.start_factor"),
+            )
+            chain_lr = keyed(
+                st.number_input,
+                "sch_chain_lr",
+                0.1,
+                label="lr",
+                min_value=LR_BOUNDS[0],
+                max_value=LR_BOUNDS[1],
+                step=0.01,
+                format="%g",
+                help=t("schedules.help.lr"),
+            )
+            restarts = keyed(
+                st.number_input,
+                "sch_chain_restarts",
+                2,
+                label=t("schedules.chain_restarts"),
+                min_value=0,
+                max_value=20,
+                help=t("schedules.chain_restarts_help"),
+            )
+        gamma = 0.8
+        if main in ("step_lr", "exponential_lr"):
+            gamma = keyed(
+                st.number_input,
+                "sch_chain_gamma",
+                0.8,
+                label="gamma",
+                min_value=-10.0,
+                max_value=10.0,
+                step=0.05,
+                format="%g",
+                help=t("schedules.help.gamma"),
+            )
+    with right:
+        chain = None
+        if warmup >= total:
+            st.warning(t("schedules.warmup_too_long", warmup=warmup, total=total))
+        else:
+            try:
+                chain, chain_code = chain_curve(
+                    main, float(chain_lr), int(cycle), int(restarts), float(gamma),
+                    int(warmup), float(start), total,
+                )  # fmt: skip
+            except ValueError as error:
+                st.warning(_problem_text(t("schedules.chain_name"), error))
+        if chain is not None:
+            spans = [(0, warmup, t("schedules.phase_warmup"))] if warmup else []
+            for k in range(restarts + 1):
+                a = warmup + k * cycle
+                b = total if k == restarts else min(warmup + (k + 1) * cycle, total)
+                if a >= total:
+                    break
+                name = t("schedules.phase_main") if k == 0 else t("schedules.phase_restart", k=k)
+                spans.append((a, b, name))
+            scale = steps_per_epoch if unit == "epoch" else 1
+            fig = chained_schedule(
+                x,
+                chain,
+                [(a / scale, b / scale, name) for a, b, name in spans],
+                name=t("schedules.chain_name"),
+                title=t("schedules.chain_title"),
+                x_title=x_title,
+                y_title=lr_title,
+                log_y=log_y,
+                style=style,
+            )
+            show_figure(fig, key="sch_chain_chart")
+            st.code(chain_code, language="python")
+
+# ---------------------------------------------------------------- training
+with guarded_panel(t("schedules.panel_train")):
+    st.subheader(t("schedules.train_heading"))
+    st.markdown(t("schedules.train_intro", steps=total, batch=TRAIN_BATCH))
+    c1, c2, c3 = st.columns([2, 1, 2], vertical_alignment="bottom")
+    with c1:
+        optimizer = keyed(
+            st.selectbox,
+            "sch_train_opt",
+            "momentum",
+            label=t("schedules.train_optimizer"),
+            options=OPTIMIZERS,
+            format_func=lambda o: t(f"schedules.optimizer.{o}"),
+        )
+    with c2:
+        seed = keyed(
+            st.number_input, "sch_seed", 0, label=t("schedules.seed"), min_value=0, max_value=9999
+        )
+    with c3:
+        pressed = st.button(
+            t("schedules.train_button"),
+            key="_sch_train",
+            type="primary",
+            icon=":material/play_arrow:",
+            disabled=not built,
+        )
+    setup = (tuple((_label(i, k), tuple(curves[n][1][:total])) for n, (i, _, k, _, _) in
+                   enumerate(built)), optimizer, int(seed))  # fmt: skip
+    if pressed and built:
+        bar = st.progress(0.0, text=t("schedules.training"))
+        results = []
+        for n, (name, lrs) in enumerate(setup[0]):
+            bar.progress(n / len(setup[0]), text=t("schedules.training_n", schedule=name))
+            results.append((name, *train_with(lrs, optimizer, int(seed))))
+        bar.empty()
+        st.session_state["_sch_train_result"] = (setup, results)
+    stored = st.session_state.get("_sch_train_result")
+    if stored is None:
+        st.info(t("schedules.train_hint"), icon=":material/info:")
+    else:
+        old_setup, results = stored
+        if old_setup != setup:
+            st.caption(t("schedules.train_stale"))
+        runs = [(name, losses, lrs) for name, losses, lrs, _, _ in results]
+        longest = max(len(r[1]) for r in runs)
+        fig = loss_with_lr(
+            np.arange(longest) / (steps_per_epoch if unit == "epoch" else 1),
+            runs,
+            title=t("schedules.train_title"),
+            x_title=x_title,
+            loss_title=t("schedules.loss_axis"),
+            lr_title=lr_title,
+            lr_suffix=t("schedules.lr_suffix"),
+            log_lr=log_y,
+            style=style,
+        )
+        show_figure(fig, key="sch_train_chart")
+        rows = {
+            t("schedules.col_schedule"): [name for name, *_ in results],
+            t("schedules.col_accuracy"): [
+                f"{acc:.1%}" if diverged < 0 else t("schedules.diverged", step=diverged)
+                for *_, acc, diverged in results
+            ],
+            t("schedules.col_final_loss"): [
+                f"{losses[-1]:.4f}" if len(losses) else "—" for _, losses, *_ in results
+            ],
+        }
+        st.dataframe(rows, hide_index=True, key="sch_train_table")
+
+# ---------------------------------------------------------------- guided experiments
+st.subheader(t("experiments.heading"))
+experiments = {
+    "warmup_adam": {
+        "sch_total": 300,
+        "sch_train_opt": "adam",
+        LIST_KEY: ["s1", "s2"],
+        **schedule_values("s1", "constant_lr", lr=0.03, factor=1.0),
+        **schedule_values("s2", "linear_lr", lr=0.03, start_factor=0.01, total_iters=100),
+    },
+    "restarts": {
+        "sch_total": 400,
+        "sch_train_opt": "momentum",
+        LIST_KEY: ["s1", "s2"],
+        **schedule_values("s1", "cosine_annealing_lr", lr=0.1, T_max=400),
+        **schedule_values("s2", "cosine_annealing_warm_restarts", lr=0.1, T_0=100),
+    },
+    "step_vs_cosine": {
+        "sch_total": 300,
+        "sch_train_opt": "momentum",
+        LIST_KEY: ["s1", "s2"],
+        **schedule_values("s1", "step_lr", lr=0.1, step_size=100, gamma=0.1),
+        **schedule_values("s2", "cosine_annealing_lr", lr=0.1, T_max=300),
+    },
+}
+for name, values in experiments.items():
+    guided_experiment(
+        t(f"schedules.exp.{name}.title"),
+        t(f"schedules.exp.{name}.predict"),
+        t(f"schedules.exp.{name}.explain"),
+        values,
+        key=f"_exp_sch_{name}",
+    )

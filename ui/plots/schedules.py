@@ -1,0 +1,159 @@
+"""Figure builders for the learning-rate schedules page: data and translated labels in, Figure out.
+
+No streamlit here. ``x`` is whatever unit the page shows (steps or epochs); the builders only draw.
+"""
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from ui.theme import PlotStyle
+
+# Translucent fills for phase bands, cycled like the palette (alpha keeps the curve readable).
+_BAND_ALPHA = 0.12
+
+
+def _hover(x_title: str, y_title: str) -> str:
+    # Exact lr on hover: 6 significant digits is more than any torch printout shows.
+    return f"{x_title}: %{{x:.4g}}<br>{y_title}: %{{y:.6g}}<extra>%{{fullData.name}}</extra>"
+
+
+def schedule_curves(
+    x: np.ndarray,
+    curves: Sequence[tuple[str, np.ndarray]],
+    *,
+    title: str,
+    x_title: str,
+    y_title: str,
+    log_y: bool,
+    style: PlotStyle,
+    color_indices: Sequence[int] | None = None,
+) -> go.Figure:
+    """One line per ``(name, lrs)`` over ``x``; log or linear lr axis, exact lr on hover."""
+    fig = go.Figure()
+    for i, (name, lrs) in enumerate(curves):
+        color = style.color(color_indices[i] if color_indices is not None else i)
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=lrs,
+                name=name,
+                mode="lines",
+                line={"color": color, "width": style.line_width},
+                hovertemplate=_hover(x_title, y_title),
+            )
+        )
+    fig.update_layout(title=title, hovermode="x unified" if len(curves) > 1 else "closest")
+    fig.update_xaxes(title=x_title)
+    fig.update_yaxes(title=y_title, type="log" if log_y else "linear")
+    return style.apply(fig, height=420)
+
+
+def _hex_to_rgba(color: str, alpha: float) -> str:
+    r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def chained_schedule(
+    x: np.ndarray,
+    lrs: np.ndarray,
+    phases: Sequence[tuple[float, float, str]],
+    *,
+    name: str,
+    title: str,
+    x_title: str,
+    y_title: str,
+    log_y: bool,
+    style: PlotStyle,
+) -> go.Figure:
+    """The chained curve with each phase ``(start, end, label)`` shaded, labelled and bounded."""
+    fig = go.Figure()
+    for i, (start, end, label) in enumerate(phases):
+        fig.add_vrect(
+            x0=start,
+            x1=end,
+            fillcolor=_hex_to_rgba(style.color(i + 1), _BAND_ALPHA),
+            line_width=0,
+            layer="below",
+            annotation_text=label,
+            annotation_position="top left",
+            annotation_font_size=style.font_size,
+        )
+        if i > 0:
+            fig.add_vline(x=start, line_dash="dash", line_color=style.text_color, line_width=1)
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=lrs,
+            name=name,
+            mode="lines",
+            line={"color": style.color(0), "width": style.line_width},
+            hovertemplate=_hover(x_title, y_title),
+        )
+    )
+    fig.update_layout(title=title, showlegend=False)
+    fig.update_xaxes(title=x_title)
+    fig.update_yaxes(title=y_title, type="log" if log_y else "linear")
+    return style.apply(fig, height=400)
+
+
+def smoothed(values: np.ndarray, weight: float) -> np.ndarray:
+    """Bias-corrected exponential moving average (TensorBoard's smoothing) for noisy loss curves."""
+    out = np.empty(len(values))
+    avg, norm = 0.0, 0.0
+    for i, v in enumerate(np.asarray(values, dtype=float)):
+        avg = weight * avg + (1 - weight) * v
+        norm = weight * norm + (1 - weight)
+        out[i] = avg / norm
+    return out
+
+
+def loss_with_lr(
+    steps: np.ndarray,
+    runs: Sequence[tuple[str, np.ndarray, np.ndarray]],
+    *,
+    title: str,
+    x_title: str,
+    loss_title: str,
+    lr_title: str,
+    lr_suffix: str,
+    log_lr: bool,
+    style: PlotStyle,
+    smoothing: float = 0.9,
+) -> go.Figure:
+    """Smoothed training loss per ``(name, losses, lrs)`` run, its lr dotted on a second y axis."""
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    for i, (name, losses, lrs) in enumerate(runs):
+        color = style.color(i)
+        n = len(losses)
+        fig.add_trace(
+            go.Scatter(
+                x=steps[:n],
+                y=smoothed(losses, smoothing) if n else losses,
+                name=name,
+                legendgroup=name,
+                mode="lines",
+                line={"color": color, "width": style.line_width},
+                hovertemplate=_hover(x_title, loss_title),
+            ),
+            secondary_y=False,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=steps[: len(lrs)],
+                y=lrs,
+                name=f"{name} {lr_suffix}",
+                legendgroup=name,
+                mode="lines",
+                line={"color": color, "width": max(style.line_width / 2, 1), "dash": "dot"},
+                hovertemplate=_hover(x_title, lr_title),
+            ),
+            secondary_y=True,
+        )
+    fig.update_layout(title=title, hovermode="x unified")
+    fig.update_xaxes(title=x_title)
+    fig.update_yaxes(title=loss_title, secondary_y=False)
+    fig.update_yaxes(title=lr_title, type="log" if log_lr else "linear", secondary_y=True)
+    return style.apply(fig, height=460)
