@@ -21,5 +21,6 @@ SECTIONS = ("start", "blocks", "training")
 
 PAGES = (
     PageEntry("pages/home.py", "home", ":material/home:", "start", "home"),
+    PageEntry("pages/activations_losses.py", "activations", ":material/show_chart:", "blocks", "activations"),
     PageEntry("pages/schedules.py", "schedules", ":material/timeline:", "blocks", "schedules"),
 )

@@ -1,0 +1,644 @@
+"""Page 1: activation and loss functions with their derivatives, checked live against central
+differences; outliers under MSE/MAE/Huber; the numerical stability of softmax cross-entropy."""
+
+import numpy as np
+import streamlit as st
+
+from core.activations import ACTIVATION_PARAMS, ACTIVATIONS, Choice
+from core.activations import TORCH_NAMES as ACTIVATION_TORCH
+from core.gradcheck import gradient_check, low_gradient_intervals
+from core.losses import (
+    LOSS_KINDS,
+    LOSS_PARAMS,
+    LOSSES,
+    cross_entropy_naive,
+    cross_entropy_stable,
+    loss_curve,
+    softmax,
+    softmax_naive,
+)
+from core.losses import TORCH_NAMES as LOSS_TORCH
+from core.robust_fit import fit_constant, outlier_sample
+from ui.controls import bind_url, current_plot_style, guided_experiment, keyed, show_figure
+from ui.errors import guarded_panel
+from ui.i18n import t
+from ui.plots.activations import (
+    Series,
+    curves_with_derivatives,
+    format_number,
+    outlier_strip,
+    probability_bars,
+)
+from ui.url_state import Param
+
+GRID_POINTS = 401  # odd, so z = 0 is a grid point and ReLU's kink is drawn exactly
+SATURATION = 0.05  # |f′| below this is shaded as "saturated"
+FD_TOLERANCE = 1e-5  # relative gap for a ✓; central differences are O(h) ≈ 6e-6 where f″ jumps
+DEFAULT_ACTIVATIONS = ["sigmoid", "tanh", "relu"]
+# Losses grouped by what their x axis is, so the curves of one chart share an axis.
+LOSS_GROUPS = {
+    "regression": ("mse", "mae", "huber", "smooth_l1", "log_cosh"),
+    "classification": ("bce_with_logits", "cross_entropy", "kl_div", "hinge", "squared_hinge"),
+    "probability": ("bce",),
+    "pair": ("contrastive",),
+}
+DEFAULT_LOSSES = {
+    "regression": ["mse", "mae", "huber"],
+    "classification": ["bce_with_logits", "hinge"],
+    "probability": ["bce"],
+    "pair": ["contrastive"],
+}
+STABILITY_LOGITS = (2.0, 1.0, 0.1)
+
+ACTIVATION_FORMULAS = {
+    "identity": r"f(z) = z",
+    "sigmoid": r"\sigma(z) = \frac{1}{1 + e^{-z}}, \qquad \sigma'(z) = \sigma(z)\,\bigl(1 - \sigma(z)\bigr) \le \tfrac14",
+    "tanh": r"\tanh z = \frac{e^{z} - e^{-z}}{e^{z} + e^{-z}}, \qquad \tanh' z = 1 - \tanh^2 z",
+    "relu": r"\operatorname{ReLU}(z) = \max(0, z)",
+    "leaky_relu": r"f(z) = \begin{cases} z & z \ge 0 \\ a\,z & z < 0 \end{cases}, \quad a = \texttt{negative\_slope}",
+    "relu6": r"\operatorname{ReLU6}(z) = \min\bigl(\max(0, z), 6\bigr)",
+    "hardtanh": r"f(z) = \operatorname{clip}(z,\ \texttt{min\_val},\ \texttt{max\_val})",
+    "hardsigmoid": r"f(z) = \operatorname{clip}\bigl(z/6 + 1/2,\ 0,\ 1\bigr)",
+    "softsign": r"f(z) = \frac{z}{1 + |z|}",
+    "elu": r"f(z) = \begin{cases} z & z > 0 \\ \alpha\,(e^{z} - 1) & z \le 0 \end{cases}",
+    "selu": r"f(z) = \lambda \begin{cases} z & z > 0 \\ \alpha\,(e^{z} - 1) & z \le 0 \end{cases}, \ \lambda \approx 1.0507,\ \alpha \approx 1.6733",
+    "gelu": r"f(z) = z\,\Phi(z) \;\approx\; \tfrac12 z \Bigl(1 + \tanh\bigl[\sqrt{2/\pi}\,(z + 0.044715 z^3)\bigr]\Bigr)",
+    "silu": r"f(z) = z\,\sigma(\beta z)",
+    "softplus": r"f(z) = \tfrac{1}{\beta} \log\bigl(1 + e^{\beta z}\bigr) \quad (= z \text{ if } \beta z > \texttt{threshold})",
+    "mish": r"f(z) = z \tanh\bigl(\operatorname{softplus}(z)\bigr)",
+}
+LOSS_FORMULAS = {
+    "mse": r"\ell = (\hat y - y)^2",
+    "mae": r"\ell = |\hat y - y|",
+    "huber": r"\ell = \begin{cases} \tfrac12 r^2 & |r| < \delta \\ \delta\,(|r| - \tfrac12 \delta) & \text{otherwise} \end{cases}, \quad r = \hat y - y",
+    "smooth_l1": r"\ell = \begin{cases} \tfrac12 r^2 / \beta & |r| < \beta \\ |r| - \tfrac12 \beta & \text{otherwise} \end{cases}, \quad r = \hat y - y",
+    "log_cosh": r"\ell = \log \cosh(\hat y - y)",
+    "bce": r"\ell = -\bigl[y \log p + (1 - y) \log(1 - p)\bigr]",
+    "bce_with_logits": r"\ell = \max(z, 0) - z\,y + \log\bigl(1 + e^{-|z|}\bigr) \quad (p = \sigma(z))",
+    "cross_entropy": r"\ell = -\sum_c y_c \log \operatorname{softmax}(z)_c = \operatorname{logsumexp}(z) - z_{\text{label}}",
+    "kl_div": r"\ell = \sum_c y_c \bigl(\log y_c - \log q_c\bigr)",
+    "hinge": r"\ell = \max(0,\ 1 - y f), \quad y \in \{-1, +1\}",
+    "squared_hinge": r"\ell = \max(0,\ 1 - y f)^2, \quad y \in \{-1, +1\}",
+    "contrastive": r"\ell = \tfrac12 \bigl[y\,d^2 + (1 - y) \max(0,\ m - d)^2\bigr]",
+}
+
+
+def activation_param_key(name: str, param: str) -> str:
+    return f"act_{name}_{param}"
+
+
+def loss_param_key(name: str, param: str) -> str:
+    return f"loss_{name}_{param}"
+
+
+def _param_specs() -> dict[str, Param]:
+    specs = {}
+    for name, params in ACTIVATION_PARAMS.items():
+        for param, spec in params.items():
+            key = activation_param_key(name, param)
+            if isinstance(spec, Choice):
+                specs[key] = Param("choice", spec.default, options=spec.options)
+            else:
+                specs[key] = Param("float", spec.default, low=spec.min, high=spec.max)
+    for name, params in LOSS_PARAMS.items():
+        for param, spec in params.items():
+            specs[loss_param_key(name, param)] = Param(
+                "float", spec.default, low=spec.min, high=spec.max
+            )
+    return specs
+
+
+bind_url(
+    {
+        "act_names": Param("multi", DEFAULT_ACTIVATIONS, options=tuple(ACTIVATIONS)),
+        "act_zmax": Param("float", 6.0, low=1.0, high=50.0),
+        "act_x": Param("float", 0.0, low=-50.0, high=50.0),
+        "loss_task": Param("choice", "regression", options=tuple(LOSS_GROUPS)),
+        "loss_names": Param("multi", DEFAULT_LOSSES["regression"], options=tuple(LOSSES)),
+        "loss_target": Param("float", 0.0, low=-3.0, high=3.0),
+        "loss_label": Param("int", 1, low=0, high=1),
+        "loss_range": Param("float", 3.0, low=0.5, high=20.0),
+        "out_share": Param("float", 0.1, low=0.0, high=0.5),
+        "out_offset": Param("float", 10.0, low=1.0, high=50.0),
+        "out_delta": Param("float", 1.0, low=0.1, high=5.0),
+        "out_seed": Param("int", 0, low=0, high=99),
+        "stab_log_scale": Param("float", 0.0, low=0.0, high=4.0),
+        "stab_label": Param("int", 0, low=0, high=2),
+        "stab_temperature": Param("float", 1.0, low=0.05, high=10.0),
+        **_param_specs(),
+    }
+)
+
+
+# ---------------------------------------------------------------- cached core calls
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def activation_data(name: str, params: tuple, zmax: float, trace_x: float):
+    """Curve, derivative, flat zones, FD check and the traced values of one activation."""
+    act = ACTIVATIONS[name](**dict(params))
+    z = np.linspace(-zmax, zmax, GRID_POINTS)
+    dy = act.grad(z)
+    at = np.array([trace_x])
+    return (
+        z,
+        act.fn(z),
+        dy,
+        low_gradient_intervals(z, dy, SATURATION),
+        gradient_check(act.fn, act.grad, z),
+        (float(act.fn(at)[0]), float(act.grad(at)[0])),
+    )
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def loss_data(name: str, params: tuple, x_range: tuple, domain: tuple, target: float):
+    """Loss and slope along x for a fixed target, and the FD check of the slope."""
+    kwargs = dict(params)
+    x = np.linspace(*x_range, GRID_POINTS)
+    values, slopes = loss_curve(name, x, target, **kwargs)
+
+    def fn(v):
+        return loss_curve(name, v, target, **kwargs)[0]
+
+    def grad(v):
+        return loss_curve(name, v, target, **kwargs)[1]
+
+    return x, values, slopes, gradient_check(fn, grad, x, low=domain[0], high=domain[1])
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def outlier_data(share: float, offset: float, delta: float, seed: int):
+    """The demo sample and where the three losses put a constant."""
+    data, is_outlier = outlier_sample(
+        np.random.default_rng(seed), n=40, outlier_share=share, outlier_offset=offset
+    )
+    return data, is_outlier, fit_constant(data, delta)
+
+
+# ---------------------------------------------------------------- small presentation helpers
+
+
+def fd_badge(check) -> str:
+    """The visible correctness check: ✓ or ⚠ with the largest gap, skipped kinks mentioned."""
+    if check.checked == 0 or not np.isfinite(check.max_gap):
+        return t("activations.fd_not_finite")
+    key = "activations.fd_ok" if check.max_relative_gap < FD_TOLERANCE else "activations.fd_bad"
+    badge = t(key, gap=f"{check.max_gap:.0e}")
+    if check.skipped_kinks:
+        badge += " " + t("activations.fd_kinks", count=check.skipped_kinks)
+    return badge
+
+
+def parameter_widgets(name: str, specs: dict, key_of, label_key: str) -> tuple:
+    """Sliders/selectboxes for one function's parameters; returns them as a sorted tuple."""
+    values = {}
+    for param, spec in specs.items():
+        key = key_of(name, param)
+        label = t(label_key, function=t(f"activations.names.{name}"), param=param)
+        if isinstance(spec, Choice):
+            values[param] = keyed(
+                st.selectbox, key, spec.default, label=label, options=list(spec.options)
+            )
+        else:
+            values[param] = keyed(
+                st.slider,
+                key,
+                spec.default,
+                label=label,
+                min_value=spec.min,
+                max_value=spec.max,
+                step=spec.step,
+                help=t(f"activations.param_help.{param}"),
+            )
+    return tuple(sorted(values.items()))
+
+
+def bad_parameter(name: str, error: ValueError) -> None:
+    """Name the parameter that makes the function undefined (core quotes it as ``param=value``)."""
+    param = str(error).split("=", 1)[0].strip()
+    st.warning(
+        t("activations.bad_param", function=t(f"activations.names.{name}"), param=param),
+        icon=":material/warning:",
+    )
+
+
+def formula_cards(names: list[str], formulas: dict, torch_calls: dict) -> None:
+    """Formula, one-line 'when to use' and the torch call of each function, two per row."""
+    for start in range(0, len(names), 2):
+        columns = st.columns(2)
+        for column, name in zip(columns, names[start : start + 2], strict=False):
+            with column, st.container(border=True):
+                st.markdown(f"**{t(f'activations.names.{name}')}**")
+                st.latex(formulas[name])
+                st.caption(t(f"activations.when.{name}"))
+                st.code(torch_calls[name], language="python")
+
+
+style = current_plot_style()
+st.title(t("activations.heading"))
+st.markdown(t("activations.intro"))
+
+tab_act, tab_loss, tab_stab = st.tabs(
+    [t("activations.tab_activations"), t("activations.tab_losses"), t("activations.tab_stability")]
+)
+
+# ================================================================ activations
+with tab_act, guarded_panel(t("activations.panel_activations")):
+    controls, chart = st.columns([1, 2.6], gap="medium")
+    with controls:
+        names = keyed(
+            st.multiselect,
+            "act_names",
+            DEFAULT_ACTIVATIONS,
+            label=t("activations.act_names"),
+            options=list(ACTIVATIONS),
+            format_func=lambda key: t(f"activations.names.{key}"),
+            placeholder=t("activations.choose"),
+        )
+        zmax = keyed(
+            st.slider,
+            "act_zmax",
+            6.0,
+            label=t("activations.zmax"),
+            min_value=1.0,
+            max_value=50.0,
+            step=0.5,
+            help=t("activations.zmax_help"),
+        )
+        # The trace stays inside the plotted range when the range shrinks.
+        if "act_x" in st.session_state:
+            st.session_state["act_x"] = float(np.clip(st.session_state["act_x"], -zmax, zmax))
+        trace_x = keyed(
+            st.slider,
+            "act_x",
+            0.0,
+            label=t("activations.trace_x"),
+            min_value=-zmax,
+            max_value=zmax,
+            step=zmax / 200,
+            help=t("activations.trace_x_help"),
+        )
+        params = {}
+        for name in names:
+            if ACTIVATION_PARAMS[name]:
+                params[name] = parameter_widgets(
+                    name, ACTIVATION_PARAMS[name], activation_param_key, "activations.param_label"
+                )
+    with chart:
+        if not names:
+            st.info(t("activations.empty_selection"), icon=":material/touch_app:")
+        else:
+            series, rows, drawn = [], [], []
+            for name in names:
+                try:
+                    z, y, dy, intervals, check, at = activation_data(
+                        name, params.get(name, ()), zmax, trace_x
+                    )
+                except ValueError as error:
+                    bad_parameter(name, error)
+                    continue
+                label = t(f"activations.names.{name}")
+                series.append(Series(label, y, dy, intervals, at))
+                drawn.append(name)
+                rows.append(
+                    {
+                        t("activations.col_function"): label,
+                        "f(x)": format_number(at[0]),
+                        "f′(x)": format_number(at[1]),
+                        t("activations.col_check"): fd_badge(check),
+                    }
+                )
+            if series:
+                fig = curves_with_derivatives(
+                    z,
+                    series,
+                    trace_x,
+                    title=t("activations.fig_title"),
+                    x_title=t("activations.axis_z"),
+                    y_title=t("activations.axis_value"),
+                    derivative_name=t("activations.derivative_name"),
+                    saturation_name=t("activations.saturation", threshold=SATURATION),
+                    style=style,
+                )
+                show_figure(fig, key="act_figure")
+                st.markdown(t("activations.trace_caption", x=format_number(trace_x)))
+                st.dataframe(rows, hide_index=True, width="stretch")
+    if names:
+        st.subheader(t("activations.formulas"))
+        torch_calls = {
+            name: ACTIVATION_TORCH[name].format(**dict(params.get(name, ()))) for name in names
+        }
+        formula_cards(names, ACTIVATION_FORMULAS, torch_calls)
+
+    st.subheader(t("experiments.heading"))
+    guided_experiment(
+        t("activations.exp_sigmoid.title"),
+        t("activations.exp_sigmoid.predict"),
+        t("activations.exp_sigmoid.explain"),
+        {"act_names": ["sigmoid", "tanh"], "act_zmax": 6.0, "act_x": 0.0},
+        key="_exp_sigmoid",
+    )
+    guided_experiment(
+        t("activations.exp_dead_relu.title"),
+        t("activations.exp_dead_relu.predict"),
+        t("activations.exp_dead_relu.explain"),
+        {
+            "act_names": ["relu", "leaky_relu"],
+            "act_zmax": 6.0,
+            "act_x": -2.0,
+            activation_param_key("leaky_relu", "negative_slope"): 0.1,
+        },
+        key="_exp_dead_relu",
+    )
+
+# ================================================================ losses
+with tab_loss, guarded_panel(t("activations.panel_losses")):
+
+    def _reset_losses() -> None:
+        st.session_state["loss_names"] = list(DEFAULT_LOSSES[st.session_state["loss_task"]])
+
+    controls, chart = st.columns([1, 2.6], gap="medium")
+    with controls:
+        task = keyed(
+            st.radio,
+            "loss_task",
+            "regression",
+            label=t("activations.loss_task"),
+            options=list(LOSS_GROUPS),
+            format_func=lambda key: t(f"activations.tasks.{key}"),
+            on_change=_reset_losses,
+        )
+        loss_names = keyed(
+            st.multiselect,
+            "loss_names",
+            DEFAULT_LOSSES["regression"],
+            label=t("activations.loss_names"),
+            options=list(LOSS_GROUPS[task]),
+            format_func=lambda key: t(f"activations.names.{key}"),
+            placeholder=t("activations.choose"),
+        )
+        if task == "regression":
+            target = keyed(
+                st.slider,
+                "loss_target",
+                0.0,
+                label=t("activations.loss_target"),
+                min_value=-3.0,
+                max_value=3.0,
+                step=0.1,
+            )
+        else:
+            label_value = keyed(
+                st.radio,
+                "loss_label",
+                1,
+                label=t(f"activations.label_title.{task}"),
+                options=[1, 0],
+                format_func=lambda v: t(f"activations.label_{task}_{v}"),
+                horizontal=True,
+            )
+        half_width = keyed(
+            st.slider,
+            "loss_range",
+            3.0,
+            label=t("activations.loss_range"),
+            min_value=0.5,
+            max_value=20.0,
+            step=0.5,
+            disabled=task == "probability",
+        )
+        loss_params = {}
+        for name in loss_names:
+            if LOSS_PARAMS[name]:
+                loss_params[name] = parameter_widgets(
+                    name, LOSS_PARAMS[name], loss_param_key, "activations.param_label"
+                )
+    # What x is, and where it may go, for each group of losses.
+    if task == "regression":
+        x_range, domain = (target - half_width, target + half_width), (-np.inf, np.inf)
+    elif task == "classification":
+        x_range, domain = (-half_width, half_width), (-np.inf, np.inf)
+    elif task == "probability":
+        # Not 0 and 1 themselves: BCE is clamped at 100 there and its slope explodes.
+        x_range, domain = (0.005, 0.995), (0.0, 1.0)
+    else:
+        x_range, domain = (0.0, half_width), (0.0, np.inf)
+    with chart:
+        if not loss_names:
+            st.info(t("activations.empty_losses"), icon=":material/touch_app:")
+        else:
+            series, rows = [], []
+            for name in loss_names:
+                if task == "regression":
+                    y_target = target
+                elif LOSS_KINDS[name] == "margin":
+                    y_target = 2.0 * label_value - 1.0  # hinge losses use labels −1 / +1
+                else:
+                    y_target = float(label_value)
+                try:
+                    x, values, slopes, check = loss_data(
+                        name, loss_params.get(name, ()), x_range, domain, y_target
+                    )
+                except ValueError as error:
+                    bad_parameter(name, error)
+                    continue
+                label = t(f"activations.names.{name}")
+                series.append(Series(label, values, slopes, []))
+                rows.append(
+                    {
+                        t("activations.col_function"): label,
+                        t("activations.col_torch"): LOSS_TORCH[name].format(
+                            **dict(loss_params.get(name, ()))
+                        ),
+                        t("activations.col_check"): fd_badge(check),
+                    }
+                )
+            if series:
+                fig = curves_with_derivatives(
+                    x,
+                    series,
+                    None,
+                    title=t(f"activations.loss_fig_title.{task}"),
+                    x_title=t(f"activations.loss_axis.{task}"),
+                    y_title=t("activations.axis_loss"),
+                    derivative_name=t("activations.gradient_name"),
+                    saturation_name="",
+                    style=style,
+                )
+                show_figure(fig, key="loss_figure")
+                st.dataframe(rows, hide_index=True, width="stretch")
+    if loss_names:
+        st.subheader(t("activations.formulas"))
+        loss_calls = {
+            name: LOSS_TORCH[name].format(**dict(loss_params.get(name, ()))) for name in loss_names
+        }
+        formula_cards(loss_names, LOSS_FORMULAS, loss_calls)
+
+with tab_loss, guarded_panel(t("activations.panel_outliers")):
+    st.subheader(t("activations.outliers_heading"))
+    st.markdown(t("activations.outliers_intro"))
+    c1, c2, c3, c4 = st.columns(4)
+    with c1:
+        share = keyed(
+            st.slider, "out_share", 0.1, label=t("activations.out_share"),
+            min_value=0.0, max_value=0.5, step=0.025, format="%.3f",
+        )  # fmt: skip
+    with c2:
+        offset = keyed(
+            st.slider, "out_offset", 10.0, label=t("activations.out_offset"),
+            min_value=1.0, max_value=50.0, step=1.0,
+        )  # fmt: skip
+    with c3:
+        delta = keyed(
+            st.slider, "out_delta", 1.0, label=t("activations.out_delta"),
+            min_value=0.1, max_value=5.0, step=0.1, help=t("activations.out_delta_help"),
+        )  # fmt: skip
+    with c4:
+        seed = keyed(
+            st.number_input, "out_seed", 0, label=t("activations.out_seed"),
+            min_value=0, max_value=99, step=1,
+        )  # fmt: skip
+    data, is_outlier, fit = outlier_data(share, offset, delta, int(seed))
+    fits = [
+        (t("activations.fit_mean"), fit.mean),
+        (t("activations.fit_median"), fit.median),
+        (t("activations.fit_huber", delta=format_number(delta)), fit.huber),
+    ]
+    show_figure(
+        outlier_strip(
+            data,
+            is_outlier,
+            fits,
+            title=t("activations.outliers_fig_title", count=int(is_outlier.sum()), n=data.size),
+            x_title=t("activations.axis_data"),
+            inlier_name=t("activations.inliers"),
+            outlier_name=t("activations.outliers"),
+            style=style,
+        ),
+        key="out_figure",
+    )
+    m1, m2, m3 = st.columns(3)
+    m1.metric(fits[0][0], format_number(fit.mean))
+    m2.metric(fits[1][0], format_number(fit.median))
+    m3.metric(fits[2][0], format_number(fit.huber))
+    if not fit.converged:
+        st.warning(t("activations.huber_not_converged", iterations=fit.iterations))
+    st.caption(t("activations.huber_method", iterations=fit.iterations))
+    guided_experiment(
+        t("activations.exp_outliers.title"),
+        t("activations.exp_outliers.predict"),
+        t("activations.exp_outliers.explain"),
+        {"out_share": 0.3, "out_offset": 20.0, "out_delta": 1.0},
+        key="_exp_outliers",
+    )
+
+# ================================================================ numerical stability
+with tab_stab, guarded_panel(t("activations.panel_stability")):
+    st.markdown(t("activations.stab_intro"))
+    c1, c2 = st.columns(2)
+    with c1:
+        log_scale = keyed(
+            st.slider, "stab_log_scale", 0.0, label=t("activations.stab_scale"),
+            min_value=0.0, max_value=4.0, step=0.1, help=t("activations.stab_scale_help"),
+        )  # fmt: skip
+    with c2:
+        label = keyed(
+            st.selectbox, "stab_label", 0, label=t("activations.stab_label"),
+            options=[0, 1, 2], format_func=lambda i: t("activations.class_name", index=i),
+        )  # fmt: skip
+    scale = 10.0**log_scale
+    logits = np.array(STABILITY_LOGITS) * scale
+    naive = softmax_naive(logits)
+    stable = softmax(logits)
+    ce_naive = cross_entropy_naive(logits, label)
+    ce_stable = cross_entropy_stable(logits, label)
+    classes = [t("activations.class_name", index=i) for i in range(len(logits))]
+    st.markdown(
+        t(
+            "activations.stab_logits",
+            scale=format_number(scale),
+            logits=", ".join(format_number(v) for v in logits),
+        )
+    )
+    left, right = st.columns([1.2, 1])
+    with left:
+        show_figure(
+            probability_bars(
+                classes,
+                [(t("activations.naive"), naive), (t("activations.stable"), stable)],
+                title=t("activations.stab_fig_title"),
+                x_title=t("activations.axis_class"),
+                y_title=t("activations.axis_probability"),
+                style=style,
+            ),
+            key="stab_figure",
+        )
+    with right:
+        table = [
+            {
+                t("activations.axis_class"): classes[i],
+                t("activations.col_logit"): format_number(logits[i]),
+                t("activations.naive"): format_number(naive[i]),
+                t("activations.stable"): format_number(stable[i]),
+            }
+            for i in range(len(logits))
+        ]
+        st.table(table)
+        m1, m2 = st.columns(2)
+        m1.metric(t("activations.ce_naive"), format_number(ce_naive))
+        m2.metric(t("activations.ce_stable"), format_number(ce_stable))
+        if not (np.all(np.isfinite(naive)) and np.isfinite(ce_naive)):
+            st.warning(t("activations.stab_overflow"), icon=":material/warning:")
+        else:
+            st.success(t("activations.stab_fine"), icon=":material/check_circle:")
+    st.latex(
+        r"\operatorname{softmax}(z)_i = \frac{e^{z_i}}{\sum_j e^{z_j}} = "
+        r"\frac{e^{z_i - m}}{\sum_j e^{z_j - m}}, \quad m = \max_j z_j, \qquad "
+        r"-\log \operatorname{softmax}(z)_y = \log \sum_j e^{z_j - m} + m - z_y"
+    )
+    st.code(
+        "torch.nn.functional.cross_entropy(logits, label)  # fused log_softmax + nll_loss",
+        language="python",
+    )
+
+    st.subheader(t("activations.temperature_heading"))
+    temperature = keyed(
+        st.slider, "stab_temperature", 1.0, label=t("activations.temperature"),
+        min_value=0.05, max_value=10.0, step=0.05, help=t("activations.temperature_help"),
+    )  # fmt: skip
+    base = np.array(STABILITY_LOGITS)
+    show_figure(
+        probability_bars(
+            [t("activations.class_name", index=i) for i in range(len(base))],
+            [
+                (t("activations.temperature_one"), softmax(base)),
+                (
+                    t("activations.temperature_t", T=format_number(temperature)),
+                    softmax(base, temperature),
+                ),
+            ],
+            title=t("activations.temperature_fig_title"),
+            x_title=t("activations.axis_class"),
+            y_title=t("activations.axis_probability"),
+            style=style,
+        ),
+        key="temp_figure",
+    )
+    st.latex(r"p_i = \frac{e^{z_i / T}}{\sum_j e^{z_j / T}}")
+    st.caption(t("activations.temperature_caption"))
+
+    st.subheader(t("experiments.heading"))
+    guided_experiment(
+        t("activations.exp_fuse.title"),
+        t("activations.exp_fuse.predict"),
+        t("activations.exp_fuse.explain"),
+        {"stab_log_scale": 3.0, "stab_label": 2},
+        key="_exp_fuse",
+    )
+    guided_experiment(
+        t("activations.exp_temperature.title"),
+        t("activations.exp_temperature.predict"),
+        t("activations.exp_temperature.explain"),
+        {"stab_temperature": 0.1},
+        key="_exp_temperature",
+    )
