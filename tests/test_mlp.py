@@ -297,3 +297,36 @@ def test_forward_rejects_bad_dropout():
         forward(params, np.ones((2, 3)), activation=act, train=True, dropout=1.0)
     with pytest.raises(ValueError, match="rng="):
         forward(params, np.ones((2, 3)), activation=act, train=True, dropout=0.5)
+
+
+def test_matches_torch_autograd_with_batch_norm_gelu_and_weight_decay():
+    # Reference values from torch 2.13.0 (float64): the same weights copied into
+    # Sequential(Linear, BatchNorm1d, GELU, Linear, BatchNorm1d, GELU, Linear) in train mode,
+    # loss = F.cross_entropy(out, y) + 0.5·0.01·Σ‖Linear.weight‖², then loss.backward().
+    r = np.random.default_rng(0)
+    params = init_params(r, [5, 7, 6, 3], batch_norm=True, dtype=np.float64)
+    for p in params:
+        p["b"] = r.normal(size=p["b"].shape)
+        if "gamma" in p:
+            p["gamma"] = r.uniform(0.5, 1.5, p["gamma"].shape)
+            p["beta"] = r.normal(size=p["beta"].shape)
+    x, y = r.normal(size=(8, 5)), r.integers(0, 3, 8)
+    loss, grads, cache = loss_and_grads(
+        params, x, y, activation=ACTIVATIONS["gelu"](), weight_decay=0.01
+    )
+    assert loss == pytest.approx(1.6240705561847977, rel=1e-12)
+    torch_weight_grad = [  # net[0].weight.grad[:2, :3], shape (out, in): our W is its transpose
+        [0.0406769859840762, 0.0018297169936529402, 0.027684601152968957],
+        [-0.0063926361726312185, 0.004378127834530581, -0.004745771706709803],
+    ]
+    np.testing.assert_allclose(grads[0]["W"][:3, :2].T, torch_weight_grad, rtol=1e-10)
+    np.testing.assert_allclose(
+        grads[0]["gamma"][:3],
+        [0.01074430382675708, 0.007125666588650242, 0.0036259911849064346],
+        rtol=1e-10,
+    )
+    np.testing.assert_allclose(  # net[1].running_var[:3]
+        cache.bn_state[0].var[:3],
+        [1.1686939384981332, 1.0206847924955862, 0.9531381614336709],
+        rtol=1e-12,
+    )
