@@ -10,11 +10,12 @@ their defaults give the classic form.
 """
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from core.expressions import CompiledExpression, ExpressionError
+if TYPE_CHECKING:  # importing core.expressions loads sympy (~1 s); only typed formulas need it
+    from core.expressions import CompiledExpression
 
 
 class Surface(NamedTuple):
@@ -239,7 +240,7 @@ def six_hump_camel() -> Surface:
 
 
 def surface_from_expression(
-    expr: CompiledExpression,
+    expr: "CompiledExpression",
     start: tuple[float, float] = (1.5, 1.5),
     bounds: tuple[tuple[float, float], tuple[float, float]] = ((-2.0, 2.0), (-2.0, 2.0)),
 ) -> Surface:
@@ -252,6 +253,8 @@ def surface_from_expression(
     if tuple(expr.variables) != ("x", "y"):
         raise ValueError(f"a surface needs variables ('x', 'y'), got {expr.variables=}")
     if expr.grad is None:
+        from core.expressions import ExpressionError
+
         raise ExpressionError("not_differentiable")
 
     def f(p):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from core.expressions import compile_expression
+from core.expressions import ExpressionError, compile_expression
 from core.surfaces import SURFACES, Surface, surface_from_expression
 
 # Global minima as published (Jamil & Yang 2013, "A literature survey of benchmark functions for
@@ -151,3 +151,10 @@ def test_surface_from_expression_undefined_points_are_nan_not_errors():
 def test_surface_from_expression_needs_x_and_y():
     with pytest.raises(ValueError, match="variables"):
         surface_from_expression(compile_expression("epoch", variables=("epoch",)))
+
+
+def test_surface_from_expression_without_gradient_is_refused():
+    c = compile_expression("x + y")
+    with pytest.raises(ExpressionError) as err:
+        surface_from_expression(c._replace(grad=None))
+    assert err.value.code == "not_differentiable"
