@@ -510,16 +510,19 @@ def _assert_states_equal(a, b):
 
 
 @pytest.mark.parametrize(("key", "kwargs"), HAND_CASES)
-def test_update_mutates_nothing_and_aliases_nothing(key, kwargs, rng):
+@pytest.mark.parametrize("first", [True, False], ids=["from_init", "with_buffers"])
+def test_update_mutates_nothing_and_aliases_nothing(key, kwargs, first, rng):
     opt = OPTIMIZERS[key](**kwargs)
     p, g = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
-    _, state = opt.update(p, g, opt.init(p))  # a state with filled buffers
+    state = opt.init(p)
+    if not first:  # a state whose buffers are already filled
+        _, state = opt.update(p, g, state)
     p_copy, g_copy, state_copy = p.copy(), g.copy(), _copy_state(state)
     new_p, new_state = opt.update(p, g, state)
     np.testing.assert_array_equal(p, p_copy)
     np.testing.assert_array_equal(g, g_copy)
     _assert_states_equal(state, state_copy)
-    # Writing into the inputs afterwards must not reach the outputs.
+    # Writing into the inputs afterwards must not reach the outputs (e.g. a buffer set to g).
     new_p_copy, new_state_copy = new_p.copy(), _copy_state(new_state)
     p += 1.0
     g *= -3.0
