@@ -235,6 +235,9 @@ def formula_cards(names: list[str], formulas: dict, torch_calls: dict) -> None:
 
 
 style = current_plot_style()
+# Option labels are translated now, not inside format_func: AppTest calls format_func outside the
+# script run, where the session's language is not visible.
+NAMES = {key: t(f"activations.names.{key}") for key in (*ACTIVATIONS, *LOSSES)}
 st.title(t("activations.heading"))
 st.markdown(t("activations.intro"))
 
@@ -252,7 +255,7 @@ with tab_act, guarded_panel(t("activations.panel_activations")):
             DEFAULT_ACTIVATIONS,
             label=t("activations.act_names"),
             options=list(ACTIVATIONS),
-            format_func=lambda key: t(f"activations.names.{key}"),
+            format_func=NAMES.__getitem__,
             placeholder=t("activations.choose"),
         )
         zmax = keyed(
@@ -365,7 +368,7 @@ with tab_loss, guarded_panel(t("activations.panel_losses")):
             "regression",
             label=t("activations.loss_task"),
             options=list(LOSS_GROUPS),
-            format_func=lambda key: t(f"activations.tasks.{key}"),
+            format_func={k: t(f"activations.tasks.{k}") for k in LOSS_GROUPS}.__getitem__,
             on_change=_reset_losses,
         )
         loss_names = keyed(
@@ -374,7 +377,7 @@ with tab_loss, guarded_panel(t("activations.panel_losses")):
             DEFAULT_LOSSES["regression"],
             label=t("activations.loss_names"),
             options=list(LOSS_GROUPS[task]),
-            format_func=lambda key: t(f"activations.names.{key}"),
+            format_func=NAMES.__getitem__,
             placeholder=t("activations.choose"),
         )
         if task == "regression":
@@ -394,7 +397,7 @@ with tab_loss, guarded_panel(t("activations.panel_losses")):
                 1,
                 label=t(f"activations.label_title.{task}"),
                 options=[1, 0],
-                format_func=lambda v: t(f"activations.label_{task}_{v}"),
+                format_func={v: t(f"activations.label_{task}_{v}") for v in (0, 1)}.__getitem__,
                 horizontal=True,
             )
         half_width = keyed(
@@ -544,7 +547,7 @@ with tab_stab, guarded_panel(t("activations.panel_stability")):
     with c2:
         label = keyed(
             st.selectbox, "stab_label", 0, label=t("activations.stab_label"),
-            options=[0, 1, 2], format_func=lambda i: t("activations.class_name", index=i),
+            options=[0, 1, 2], format_func=[t("activations.class_name", index=i) for i in range(3)].__getitem__,
         )  # fmt: skip
     scale = 10.0**log_scale
     logits = np.array(STABILITY_LOGITS) * scale
