@@ -1,0 +1,115 @@
+"""Figure builders of the optimizer race: traces, names, axis titles, frames; no browser."""
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from core.descent import convergence_map, race
+from core.optimizers import make
+from core.path_metrics import loss_grid
+from core.surfaces import SURFACES
+from ui.plots.optimizers import (
+    Arrow,
+    contour_values,
+    contour_with_paths,
+    convergence_heatmap,
+    loss_curves,
+    lr_search_curves,
+    race_animation,
+    surface_3d,
+)
+from ui.theme import plot_style
+
+STYLE = plot_style()
+
+
+@pytest.fixture(scope="module")
+def setup():
+    s = SURFACES["rosenbrock"]()
+    paths = race([make("sgd", lr=0.01), make("adam", lr=0.05)], s, s.start, 40)
+    xs, ys, z = loss_grid(s, 30)
+    return s, [r.path(0) for r in paths], xs, ys, z
+
+
+def test_contour_draws_paths_up_to_the_last_finite_point(setup):
+    s, paths, xs, ys, z = setup
+    assert paths[0].diverged_at is not None  # sgd lr 0.01 diverges on Rosenbrock
+    fig = contour_with_paths(
+        xs, ys, z, [("SGD-x", paths[0].points), ("Adam-x", paths[1].points)],
+        bounds=s.bounds, f_min=0.0, log_levels=True, minima=s.minima, start=s.start,
+        arrows=[Arrow(0, 0, 1, 1, 0, True), Arrow(0, 0, 1, 0, 1, False)],
+        title="T", colorbar_title="CB", minimum_label="MIN", start_label="START",
+        click_label="CLICK", style=STYLE,
+    )  # fmt: skip
+    assert isinstance(fig, go.Figure)
+    names = [tr.name for tr in fig.data]
+    assert names[2:] == ["SGD-x", "Adam-x", "MIN", "START"]
+    assert len(fig.data[2].x) == paths[0].diverged_at  # drawn up to the last finite point
+    assert np.all(np.isfinite(fig.data[2].x))
+    assert len(fig.layout.annotations) == 2
+    assert fig.layout.xaxis.title.text == "x" and fig.data[0].colorbar.title.text == "CB"
+
+
+def test_log_levels_use_log10_of_the_gap():
+    z = np.array([[0.0, 1.0], [100.0, np.inf]])
+    v = contour_values(z, 0.0, True)
+    assert v[0, 1] == 0.0 and v[1, 0] == 2.0 and np.isnan(v[1, 1])
+    np.testing.assert_array_equal(contour_values(z, 0.0, False)[0], [0.0, 1.0])
+
+
+def test_surface_3d_and_loss_curves(setup):
+    _s, paths, xs, ys, z = setup
+    fig = surface_3d(
+        xs, ys, z, [("A", p.points, p.losses) for p in paths], f_min=0.0, log_levels=True,
+        title="T3", z_title="Z", style=STYLE,
+    )  # fmt: skip
+    assert [type(tr).__name__ for tr in fig.data] == ["Surface", "Scatter3d", "Scatter3d"]
+    assert fig.layout.scene.zaxis.title.text == "Z"
+    fig = loss_curves(
+        [("A", paths[0].losses), ("B", paths[1].losses)], log_y=True, title="L",
+        x_title="step", y_title="loss", style=STYLE,
+    )  # fmt: skip
+    assert [tr.name for tr in fig.data] == ["A", "B"]
+    assert fig.layout.yaxis.type == "log" and fig.layout.xaxis.title.text == "step"
+
+
+def test_animation_has_frames_buttons_and_slider(setup):
+    s, paths, xs, ys, z = setup
+    fig = race_animation(
+        xs, ys, z, [("A", paths[0].points), ("B", paths[1].points)], [0, 10, 20, 40],
+        bounds=s.bounds, f_min=0.0, log_levels=True, minima=s.minima, title="Anim",
+        colorbar_title="CB", minimum_label="MIN", step_label="STEP", play_label="PLAY",
+        fast_label="FAST", pause_label="PAUSE", style=STYLE,
+    )  # fmt: skip
+    assert len(fig.frames) == 4
+    assert [b.label for b in fig.layout.updatemenus[0].buttons] == ["PLAY", "FAST", "PAUSE"]
+    assert [st.label for st in fig.layout.sliders[0].steps] == ["0", "10", "20", "40"]
+    # the moving trace holds one point per optimizer; a diverged one stays at its last point
+    last = fig.frames[-1].data[0]
+    assert len(last.x) == 2
+    assert last.x[0] == paths[0].points[paths[0].diverged_at - 1, 0]
+
+
+def test_convergence_heatmap_marks_the_current_setting():
+    s = SURFACES["quadratic_bowl"]()
+    lrs, momenta = np.logspace(-3, 0, 6), np.linspace(0, 0.9, 4)
+    m = convergence_map(s, lrs, momenta, 100, 1e-3)
+    fig = convergence_heatmap(
+        m.lrs, m.momenta, m.steps_to_reach, m.diverged_at, (0.01, 0.9), title="C",
+        x_title="LR", y_title="MOM", colorbar_title="STEPS", diverged_label="DIV",
+        never_label="NEVER", current_label="NOW", style=STYLE,
+    )  # fmt: skip
+    names = [tr.name for tr in fig.data]
+    assert names == ["STEPS", "DIV", "DIV", "NEVER", "NEVER", "NOW"]
+    assert fig.data[-1].x[0] == pytest.approx(-2.0)
+    assert fig.layout.xaxis.title.text == "LR" and fig.layout.yaxis.title.text == "MOM"
+
+
+def test_lr_search_curves():
+    lrs = np.logspace(-3, 0, 4)
+    fig = lr_search_curves(
+        lrs, [("A", np.array([1.0, 0.1, np.nan, np.nan]), lrs[1]), ("B", np.ones(4), None)],
+        title="S", x_title="LR", y_title="F", best_label="best", style=STYLE,
+    )  # fmt: skip
+    assert [tr.name for tr in fig.data] == ["A", "A: best", "B"]
+    assert fig.layout.xaxis.type == "log"

@@ -1,0 +1,520 @@
+"""Figure builders for the optimizer race: data and translated labels in, plotly Figure out.
+
+No streamlit here. Grids come as ``xs`` (nx,), ``ys`` (ny,) and ``z`` (ny, nx) with rows along y, as
+``core.path_metrics.loss_grid`` returns them. A path is ``(name, points)`` with ``points`` of shape
+(n, 2); NaN points (after divergence) are dropped before drawing, so a diverged path is drawn up to
+its last finite point.
+"""
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+import plotly.graph_objects as go
+
+from ui.theme import BAD_COLOR, PlotStyle
+
+CLICK_GRID = 30  # invisible clickable markers per axis on the contour
+LOG_FLOOR = 1e-12  # relative floor under f - f_min before taking log10
+
+
+class Arrow(NamedTuple):
+    """An arrow from ``(x, y)`` by ``(dx, dy)``; ``faint`` arrows (the plain-gradient step) are thinner and paler."""
+
+    x: float
+    y: float
+    dx: float
+    dy: float
+    color_index: int
+    faint: bool
+
+
+def _finite(points: np.ndarray) -> np.ndarray:
+    points = np.asarray(points, dtype=float)
+    return points[np.all(np.isfinite(points), axis=-1)]
+
+
+def _last_finite_upto(points: np.ndarray, k: int) -> int:
+    """Index of the last finite point at or before ``k`` (0 if none)."""
+    finite = np.flatnonzero(np.all(np.isfinite(np.asarray(points)[: k + 1]), axis=-1))
+    return int(finite[-1]) if finite.size else 0
+
+
+def contour_values(z: np.ndarray, f_min: float | None, log_levels: bool) -> np.ndarray:
+    """What the contour colours: ``log10(f - f_min)`` when log levels are asked for, else ``f``."""
+    z = np.where(np.isfinite(z), z, np.nan)
+    if not log_levels:
+        return z
+    base = np.nanmin(z) if f_min is None else f_min
+    gap = z - base
+    scale = np.nanmax(np.abs(gap)) if np.isfinite(gap).any() else 1.0
+    with np.errstate(all="ignore"):
+        return np.log10(np.maximum(gap, LOG_FLOOR * max(scale, 1.0)))
+
+
+def _contour(xs, ys, z, f_min, log_levels, colorbar_title, style) -> go.Contour:
+    return go.Contour(
+        x=xs,
+        y=ys,
+        z=contour_values(z, f_min, log_levels),
+        ncontours=30,
+        colorscale="Viridis",
+        opacity=0.75,
+        contours={"coloring": "heatmap", "showlines": True},
+        line={"width": 0.5},
+        colorbar={"title": {"text": colorbar_title, "side": "right"}, "thickness": 14},
+        hoverinfo="skip",
+        showlegend=False,
+    )
+
+
+def _path_trace(name, points, color, style, *, legendgroup=None, showlegend=True) -> go.Scatter:
+    p = _finite(points)
+    return go.Scatter(
+        x=p[:, 0],
+        y=p[:, 1],
+        name=name,
+        mode="lines+markers",
+        line={"color": color, "width": style.line_width},
+        marker={"size": max(style.marker_size - 4, 3), "color": color},
+        legendgroup=legendgroup or name,
+        showlegend=showlegend,
+        hovertemplate="x=%{x:.4g}<br>y=%{y:.4g}<extra>%{fullData.name}</extra>",
+    )
+
+
+def _click_grid(bounds, hover: str) -> go.Scatter:
+    (x_lo, x_hi), (y_lo, y_hi) = bounds
+    gx, gy = np.meshgrid(np.linspace(x_lo, x_hi, CLICK_GRID), np.linspace(y_lo, y_hi, CLICK_GRID))
+    return go.Scatter(
+        x=gx.ravel(),
+        y=gy.ravel(),
+        mode="markers",
+        # Nearly transparent, not invisible: a trace that is not drawn cannot be clicked.
+        marker={"size": 14, "color": "rgba(255,255,255,0.01)"},
+        name=hover,
+        showlegend=False,
+        hovertemplate=f"{hover}<br>(%{{x:.3g}}, %{{y:.3g}})<extra></extra>",
+    )
+
+
+def _markers(minima, start, minimum_label, start_label, style) -> list[go.Scatter]:
+    traces = []
+    if len(minima):
+        m = np.asarray(minima, dtype=float)
+        traces.append(
+            go.Scatter(
+                x=m[:, 0],
+                y=m[:, 1],
+                mode="markers",
+                name=minimum_label,
+                marker={
+                    "symbol": "star",
+                    "size": style.marker_size + 8,
+                    "color": "white",
+                    "line": {"color": "black", "width": 1.5},
+                },
+            )
+        )
+    traces.append(
+        go.Scatter(
+            x=[start[0]],
+            y=[start[1]],
+            mode="markers",
+            name=start_label,
+            marker={
+                "symbol": "circle-open",
+                "size": style.marker_size + 8,
+                "color": style.text_color,
+                "line": {"width": 3},
+            },
+        )
+    )
+    return traces
+
+
+def contour_with_paths(
+    xs: np.ndarray,
+    ys: np.ndarray,
+    z: np.ndarray,
+    paths: Sequence[tuple[str, np.ndarray]],
+    *,
+    bounds,
+    f_min: float | None,
+    log_levels: bool,
+    minima: Sequence[tuple[float, float]],
+    start: tuple[float, float],
+    arrows: Sequence[Arrow] = (),
+    title: str,
+    colorbar_title: str,
+    minimum_label: str,
+    start_label: str,
+    click_label: str,
+    style: PlotStyle,
+) -> go.Figure:
+    """Contour of the surface, every optimizer's path, minima, start, step arrows, click targets."""
+    fig = go.Figure(_contour(xs, ys, z, f_min, log_levels, colorbar_title, style))
+    fig.add_trace(_click_grid(bounds, click_label))
+    for i, (name, points) in enumerate(paths):
+        fig.add_trace(_path_trace(name, points, style.color(i), style))
+    for trace in _markers(minima, start, minimum_label, start_label, style):
+        fig.add_trace(trace)
+    for arrow in arrows:
+        fig.add_annotation(
+            x=arrow.x + arrow.dx,
+            y=arrow.y + arrow.dy,
+            ax=arrow.x,
+            ay=arrow.y,
+            xref="x",
+            yref="y",
+            axref="x",
+            ayref="y",
+            showarrow=True,
+            arrowhead=2,
+            arrowsize=1.2,
+            arrowwidth=style.line_width * (0.8 if arrow.faint else 1.4),
+            arrowcolor=style.color(arrow.color_index),
+            opacity=0.55 if arrow.faint else 1.0,
+            text="",
+        )
+    (x_lo, x_hi), (y_lo, y_hi) = bounds
+    fig.update_xaxes(title="x", range=[x_lo, x_hi])
+    fig.update_yaxes(title="y", range=[y_lo, y_hi])
+    fig.update_layout(
+        title=title,
+        legend={"orientation": "h", "yanchor": "top", "y": -0.12, "x": 0},
+        clickmode="event+select",
+    )
+    return style.apply(fig, height=560)
+
+
+def surface_3d(
+    xs: np.ndarray,
+    ys: np.ndarray,
+    z: np.ndarray,
+    paths: Sequence[tuple[str, np.ndarray, np.ndarray]],
+    *,
+    f_min: float | None,
+    log_levels: bool,
+    title: str,
+    z_title: str,
+    style: PlotStyle,
+) -> go.Figure:
+    """The surface in 3-D (log10(f - f_min) when log levels are asked for) with the paths on it."""
+    shown = contour_values(z, f_min, log_levels)
+    fig = go.Figure(
+        go.Surface(x=xs, y=ys, z=shown, colorscale="Viridis", opacity=0.85, showscale=False)
+    )
+    for i, (name, points, losses) in enumerate(paths):
+        keep = np.all(np.isfinite(points), axis=-1) & np.isfinite(losses)
+        lifted = contour_values(np.asarray(losses)[keep], f_min, log_levels)
+        if log_levels:
+            # Use the grid's floor so path and surface share one scale.
+            lifted = np.maximum(lifted, np.nanmin(shown))
+        fig.add_trace(
+            go.Scatter3d(
+                x=points[keep, 0],
+                y=points[keep, 1],
+                z=lifted,
+                name=name,
+                mode="lines",
+                line={"color": style.color(i), "width": style.line_width * 2},
+            )
+        )
+    fig.update_layout(
+        title=title,
+        scene={"xaxis_title": "x", "yaxis_title": "y", "zaxis_title": z_title},
+        legend={"orientation": "h", "y": -0.05},
+    )
+    return style.apply(fig, height=560)
+
+
+def loss_curves(
+    curves: Sequence[tuple[str, np.ndarray]],
+    *,
+    log_y: bool,
+    title: str,
+    x_title: str,
+    y_title: str,
+    style: PlotStyle,
+) -> go.Figure:
+    """Loss (or f - f_min) per step for every optimizer; log y when every value is positive."""
+    fig = go.Figure()
+    for i, (name, values) in enumerate(curves):
+        values = np.asarray(values, dtype=float)
+        if log_y:
+            values = np.where(values > 0, values, np.nan)
+        fig.add_trace(
+            go.Scatter(
+                x=np.arange(len(values)),
+                y=values,
+                name=name,
+                mode="lines",
+                line={"color": style.color(i), "width": style.line_width},
+                hovertemplate=f"{x_title}: %{{x}}<br>{y_title}: %{{y:.4g}}"
+                "<extra>%{fullData.name}</extra>",
+            )
+        )
+    fig.update_layout(title=title, legend={"orientation": "h", "yanchor": "top", "y": -0.2})
+    fig.update_xaxes(title=x_title)
+    fig.update_yaxes(title=y_title, type="log" if log_y else "linear", exponentformat="power")
+    return style.apply(fig, height=560)
+
+
+def race_animation(
+    xs: np.ndarray,
+    ys: np.ndarray,
+    z: np.ndarray,
+    paths: Sequence[tuple[str, np.ndarray]],
+    frame_steps: Sequence[int],
+    *,
+    bounds,
+    f_min: float | None,
+    log_levels: bool,
+    minima: Sequence[tuple[float, float]],
+    title: str,
+    colorbar_title: str,
+    minimum_label: str,
+    step_label: str,
+    play_label: str,
+    fast_label: str,
+    pause_label: str,
+    style: PlotStyle,
+) -> go.Figure:
+    """The race as a plotly animation: balls run along the paths; Play, Fast, Pause, a slider.
+
+    The full paths are drawn once; each frame moves a single trace holding every optimizer's
+    current point (one trace per frame keeps building 60 frames fast).
+    """
+    colors = [style.color(i) for i in range(len(paths))]
+
+    def heads(k):
+        p = np.array(
+            [np.asarray(points, dtype=float)[_last_finite_upto(points, k)] for _, points in paths]
+        )
+        p = p.reshape(-1, 2)
+        return {"type": "scatter", "x": p[:, 0], "y": p[:, 1]}
+
+    first = frame_steps[0] if frame_steps else 0
+    fig = go.Figure([_contour(xs, ys, z, f_min, log_levels, colorbar_title, style)])
+    for trace in _markers(minima, (np.nan, np.nan), minimum_label, "", style)[:-1]:
+        fig.add_trace(trace)
+    for i, (name, points) in enumerate(paths):
+        trace = _path_trace(name, points, colors[i], style)
+        trace.update(opacity=0.55, marker={"size": 3})
+        fig.add_trace(trace)
+    start = heads(first)
+    fig.add_trace(
+        go.Scatter(
+            x=start["x"],
+            y=start["y"],
+            mode="markers",
+            marker={
+                "size": style.marker_size + 8,
+                "color": colors,
+                "line": {"color": "white", "width": 2},
+            },
+            showlegend=False,
+            hoverinfo="skip",
+        )
+    )
+    moving = [len(fig.data) - 1]
+    frames = [{"data": [heads(k)], "traces": moving, "name": str(k)} for k in frame_steps]
+
+    def play(duration):
+        return [
+            None,
+            {
+                "frame": {"duration": duration, "redraw": False},
+                "fromcurrent": True,
+                "transition": {"duration": 0},
+                "mode": "immediate",
+            },
+        ]
+
+    fig.update_layout(
+        title=title,
+        updatemenus=[
+            {
+                "type": "buttons",
+                "direction": "left",
+                "x": 0,
+                "y": -0.12,
+                "xanchor": "left",
+                "yanchor": "top",
+                "showactive": False,
+                "buttons": [
+                    {"label": play_label, "method": "animate", "args": play(120)},
+                    {"label": fast_label, "method": "animate", "args": play(30)},
+                    {
+                        "label": pause_label,
+                        "method": "animate",
+                        "args": [
+                            [None],
+                            {"frame": {"duration": 0, "redraw": False}, "mode": "immediate"},
+                        ],
+                    },
+                ],
+            }
+        ],
+        sliders=[
+            {
+                "active": 0,
+                "x": 0.3,
+                "len": 0.7,
+                "y": -0.08,
+                "yanchor": "top",
+                "currentvalue": {"prefix": f"{step_label}: "},
+                "steps": [
+                    {
+                        "label": str(k),
+                        "method": "animate",
+                        "args": [
+                            [str(k)],
+                            {"frame": {"duration": 0, "redraw": False}, "mode": "immediate"},
+                        ],
+                    }
+                    for k in frame_steps
+                ],
+            }
+        ],
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
+    )
+    (x_lo, x_hi), (y_lo, y_hi) = bounds
+    fig.update_xaxes(title="x", range=[x_lo, x_hi])
+    fig.update_yaxes(title="y", range=[y_lo, y_hi])
+    fig = style.apply(fig, height=620)
+    fig.frames = frames
+    return fig
+
+
+def convergence_heatmap(
+    lrs: np.ndarray,
+    momenta: np.ndarray,
+    steps_to_reach: np.ndarray,
+    diverged_at: np.ndarray,
+    current: tuple[float, float] | None,
+    *,
+    title: str,
+    x_title: str,
+    y_title: str,
+    colorbar_title: str,
+    diverged_label: str,
+    never_label: str,
+    current_label: str,
+    style: PlotStyle,
+) -> go.Figure:
+    """Steps to reach the target per (lr, momentum); diverged and never-reached cells apart."""
+    log_lr = np.log10(np.asarray(lrs, dtype=float))
+    reached = np.where(steps_to_reach >= 0, steps_to_reach, np.nan).astype(float)
+    diverged = np.where(diverged_at >= 0, 1.0, np.nan)
+    never = np.where((steps_to_reach < 0) & (diverged_at < 0), 1.0, np.nan)
+    fig = go.Figure(
+        go.Heatmap(
+            x=log_lr,
+            y=momenta,
+            z=reached,
+            colorscale="Viridis_r",
+            colorbar={"title": {"text": colorbar_title, "side": "right"}, "thickness": 14},
+            name=colorbar_title,
+            hovertemplate=f"lr=%{{customdata:.3g}}<br>{y_title}=%{{y:.3f}}<br>"
+            f"{colorbar_title}: %{{z}}<extra></extra>",
+            customdata=np.broadcast_to(lrs, reached.shape),
+        )
+    )
+    for z, color, label in ((diverged, BAD_COLOR, diverged_label), (never, "#BBBBBB", never_label)):
+        fig.add_trace(
+            go.Heatmap(
+                x=log_lr,
+                y=momenta,
+                z=z,
+                colorscale=[[0, color], [1, color]],
+                showscale=False,
+                name=label,
+                hovertemplate=f"lr=%{{customdata:.3g}}<br>{y_title}=%{{y:.3f}}<br>{label}"
+                "<extra></extra>",
+                customdata=np.broadcast_to(lrs, reached.shape),
+            )
+        )
+        # A legend entry for the flat colour (heatmaps have none of their own).
+        fig.add_trace(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="markers",
+                name=label,
+                marker={"symbol": "square", "size": 14, "color": color},
+            )
+        )
+    if current is not None:
+        fig.add_trace(
+            go.Scatter(
+                x=[np.log10(current[0])],
+                y=[current[1]],
+                mode="markers",
+                name=current_label,
+                marker={
+                    "symbol": "x",
+                    "size": style.marker_size + 10,
+                    "color": "white",
+                    "line": {"color": "black", "width": 2},
+                },
+            )
+        )
+    decades = np.arange(np.floor(log_lr.min()), np.ceil(log_lr.max()) + 1)
+    fig.update_xaxes(
+        title=x_title,
+        tickvals=decades,
+        ticktext=[f"1e{int(d)}" for d in decades],
+        range=[log_lr.min(), log_lr.max()],
+    )
+    fig.update_yaxes(title=y_title)
+    fig.update_layout(title=title, legend={"orientation": "h", "yanchor": "top", "y": -0.18})
+    return style.apply(fig, height=520)
+
+
+def lr_search_curves(
+    lrs: np.ndarray,
+    searches: Sequence[tuple[str, np.ndarray, float | None]],
+    *,
+    title: str,
+    x_title: str,
+    y_title: str,
+    best_label: str,
+    style: PlotStyle,
+) -> go.Figure:
+    """Final loss against lr for every optimizer (gaps where it diverged), its best lr marked."""
+    fig = go.Figure()
+    lrs = np.asarray(lrs, dtype=float)
+    for i, (name, finals, best_lr) in enumerate(searches):
+        finals = np.asarray(finals, dtype=float)
+        fig.add_trace(
+            go.Scatter(
+                x=lrs,
+                y=np.where(finals > 0, finals, np.nan),
+                name=name,
+                mode="lines+markers",
+                line={"color": style.color(i), "width": style.line_width},
+                marker={"size": max(style.marker_size - 2, 3)},
+            )
+        )
+        if best_lr is not None:
+            j = int(np.argmin(np.abs(lrs - best_lr)))
+            fig.add_trace(
+                go.Scatter(
+                    x=[best_lr],
+                    y=[finals[j] if finals[j] > 0 else None],
+                    mode="markers",
+                    name=f"{name}: {best_label}",
+                    showlegend=False,
+                    marker={
+                        "symbol": "star",
+                        "size": style.marker_size + 8,
+                        "color": style.color(i),
+                    },
+                )
+            )
+    fig.update_xaxes(title=x_title, type="log", exponentformat="power")
+    fig.update_yaxes(title=y_title, type="log", exponentformat="power")
+    fig.update_layout(title=title, legend={"orientation": "h", "yanchor": "top", "y": -0.2})
+    return style.apply(fig, height=420)
