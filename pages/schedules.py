@@ -267,6 +267,10 @@ def _label(index: int, kind: str) -> str:
 # ---------------------------------------------------------------- page
 
 style = current_plot_style()
+# Labels resolved once per run: AppTest (and Streamlit) may call format_func outside the script.
+KIND_LABELS = {k: f"{TORCH_CLASS[k]} — {t(f'schedules.kind.{k}')}" for k in KINDS}
+UNIT_LABELS = {u: t(f"schedules.unit_{u}") for u in UNITS}
+OPTIMIZER_LABELS = {o: t(f"schedules.optimizer.{o}") for o in OPTIMIZERS}
 st.session_state.setdefault(LIST_KEY, list(DEFAULT_IDS))
 bind_url(
     {
@@ -312,7 +316,7 @@ with guarded_panel(t("schedules.panel_global")):
             "step",
             label=t("schedules.unit"),
             options=UNITS,
-            format_func=lambda u: t(f"schedules.unit_{u}"),
+            format_func=UNIT_LABELS.get,
         )
         unit = unit or "step"
     with c3:
@@ -370,7 +374,7 @@ with guarded_panel(t("schedules.panel_compare")):
                         DEFAULT_KINDS[sid],
                         label=t("schedules.schedule_n", n=index + 1),
                         options=KINDS,
-                        format_func=lambda k: f"{TORCH_CLASS[k]} — {t(f'schedules.kind.{k}')}",
+                        format_func=KIND_LABELS.get,
                     )
                 with dup:
                     st.button(
@@ -513,7 +517,7 @@ with guarded_panel(t("schedules.panel_chain")):
                 "cosine_annealing_lr",
                 label=t("schedules.chain_main"),
                 options=CHAIN_MAINS,
-                format_func=lambda k: f"{TORCH_CLASS[k]} — {t(f'schedules.kind.{k}')}",
+                format_func=KIND_LABELS.get,
             )
             cycle = keyed(
                 st.number_input,
@@ -617,7 +621,7 @@ with guarded_panel(t("schedules.panel_train")):
             "momentum",
             label=t("schedules.train_optimizer"),
             options=OPTIMIZERS,
-            format_func=lambda o: t(f"schedules.optimizer.{o}"),
+            format_func=OPTIMIZER_LABELS.get,
         )
     with c2:
         seed = keyed(

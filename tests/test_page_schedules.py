@@ -1,0 +1,255 @@
+"""The schedules page in AppTest: both languages, list editing, URL, bad input, experiments, training."""
+
+import base64
+import json
+
+import numpy as np
+import pytest
+
+from tests.apptest import run_page
+from ui.i18n import translate
+
+PAGE = "pages/schedules.py"
+
+
+def figure(at, index: int = 0) -> dict:
+    return json.loads(at.get("plotly_chart")[index].proto.spec)
+
+
+def ys(at, index: int = 0, axis: str = "y") -> list[np.ndarray]:
+    """The y (or x) values of every trace (plotly may ship them as base64 typed arrays)."""
+    out = []
+    for trace in figure(at, index)["data"]:
+        y = trace[axis]
+        if isinstance(y, dict):
+            y = np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"])
+        out.append(np.asarray(y, dtype=float))
+    return out
+
+
+def trace_names(at, index: int = 0) -> list[str]:
+    return [trace["name"] for trace in figure(at, index)["data"]]
+
+
+def warnings(at) -> str:
+    return "\n".join(w.value for w in at.warning)
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_renders_in_both_languages(language):
+    at = run_page(PAGE, language)
+    assert not at.exception
+    assert at.title[0].value == translate(language, "schedules.heading")
+    assert trace_names(at) == ["1 · StepLR", "2 · CosineAnnealingLR"]
+    assert figure(at)["layout"]["yaxis"]["title"]["text"] == translate(
+        language, "schedules.lr_axis"
+    )
+    assert len(at.get("plotly_chart")) == 2  # comparison + chain
+    assert not at.warning
+    assert any("StepLR(optimizer, step_size=30, gamma=0.1)" in c.value for c in at.code)
+
+
+def test_parameter_change_changes_the_curve():
+    at = run_page(PAGE)
+    before = ys(at)[0]
+    at.number_input(key="sch_s1_gamma").set_value(0.5).run()
+    assert not at.exception
+    after = ys(at)[0]
+    assert not np.array_equal(before, after)
+    assert after[-1] == pytest.approx(0.1 * 0.5 ** (100 // 30))
+    assert any("gamma=0.5" in c.value for c in at.code)
+
+
+def test_log_axis_and_epochs():
+    at = run_page(PAGE)
+    at.toggle(key="sch_logy").set_value(True).run()
+    at.button_group(key="sch_unit").set_value("epoch").run()
+    at.number_input(key="sch_spe").set_value(20).run()
+    assert not at.exception
+    fig = figure(at)
+    assert fig["layout"]["yaxis"]["type"] == "log"
+    assert fig["layout"]["xaxis"]["title"]["text"] == translate("en", "schedules.unit_epoch")
+    assert ys(at, axis="x")[0][-1] == pytest.approx(100 / 20)
+
+
+def test_add_duplicate_remove():
+    at = run_page(PAGE)
+    at.button(key="_sch_add").click().run()
+    assert trace_names(at) == ["1 · StepLR", "2 · CosineAnnealingLR", "3 · ExponentialLR"]
+    at.number_input(key="sch_s2_T_max").set_value(50).run()
+    at.button(key="_sch_dup_s2").click().run()
+    assert at.session_state["sch"] == ["s1", "s2", "s3", "s4"]
+    assert at.session_state["sch_s4_T_max"] == 50
+    names = trace_names(at)
+    assert names[3] == "4 · CosineAnnealingLR"
+    np.testing.assert_array_equal(ys(at)[3], ys(at)[1])
+    at.button(key="_sch_rm_s1").click().run()
+    at.button(key="_sch_rm_s3").click().run()
+    assert not at.exception
+    assert trace_names(at) == ["1 · CosineAnnealingLR", "2 · CosineAnnealingLR"]
+
+
+def test_remove_all_gives_the_hint():
+    at = run_page(PAGE)
+    at.button(key="_sch_rm_s1").click().run()
+    at.button(key="_sch_rm_s2").click().run()
+    assert not at.exception
+    assert at.info[0].value == translate("en", "schedules.empty")
+
+
+def test_classic_five_preset():
+    at = run_page(PAGE)
+    at.slider(key="sch_total").set_value(200).run()
+    at.button(key="_sch_preset_five").click().run()
+    assert not at.exception
+    assert trace_names(at) == [
+        "1 · ConstantLR",
+        "2 · StepLR",
+        "3 · ExponentialLR",
+        "4 · CosineAnnealingLR",
+        "5 · CosineAnnealingWarmRestarts",
+    ]
+    y = ys(at)
+    assert set(y[0]) == {0.1}  # fixed
+    assert y[3][-1] == pytest.approx(0.0, abs=1e-15)  # cosine reaches eta_min at T_max
+    assert y[4][50] == pytest.approx(0.1)  # warm restart every 50 steps
+
+
+def test_url_restores_the_setup():
+    at = run_page(
+        PAGE,
+        sch="s1,s3",
+        sch_s3_kind="exponential_lr",
+        sch_s3_gamma="0.9",
+        sch_total="200",
+        sch_logy="1",
+    )
+    assert not at.exception
+    assert not at.warning
+    assert trace_names(at) == ["1 · StepLR", "2 · ExponentialLR"]
+    fig = figure(at)
+    assert fig["layout"]["yaxis"]["type"] == "log"
+    assert len(ys(at)[1]) == 201
+    assert ys(at)[1][10] == pytest.approx(0.1 * 0.9**10)
+
+
+def test_bad_url_values_get_the_notice_and_defaults():
+    at = run_page(PAGE, sch_total="abc", sch_s1_kind="nope", sch="s1,s99")
+    assert not at.exception
+    text = warnings(at)
+    assert translate("en", "url.notice_title") in text
+    for name in ("sch_total", "sch_s1_kind", "`sch`"):
+        assert name in text
+    assert at.slider(key="sch_total").value == 100
+    assert trace_names(at) == ["1 · StepLR", "2 · CosineAnnealingLR"]
+
+
+BAD_INPUTS = [
+    ("cosine_annealing_lr", "sch_s2_T_max", 0, "T_max"),
+    ("step_lr", "sch_s2_gamma", -0.5, "gamma"),
+    ("exponential_lr", "sch_s2_gamma", 0.0, "gamma"),
+    ("multi_step_lr", "sch_s2_milestones", "80, 30", "milestones"),
+    ("cyclic_lr", "sch_s2_max_lr", 0.0001, "max_lr"),
+]
+
+
+def test_invalid_parameter_is_named_while_the_other_schedule_draws():
+    at = run_page(PAGE)
+    for kind, key, value, param in BAD_INPUTS:
+        at.selectbox(key="sch_s2_kind").set_value(kind).run()
+        widget = at.text_input(key=key) if isinstance(value, str) else at.number_input(key=key)
+        widget.set_value(value).run()
+        assert not at.exception
+        assert f"`{param}`" in warnings(at), kind
+        assert trace_names(at) == ["1 · StepLR"], kind
+
+
+def test_invalid_parameter_message_in_chinese():
+    at = run_page(PAGE, "zh")
+    at.number_input(key="sch_s2_T_max").set_value(0).run()
+    assert not at.exception
+    assert translate("zh", "schedules.rule.T_max") in warnings(at)
+    assert "`T_max`" in warnings(at)
+
+
+HOSTILE = [
+    ("__import__('os').system('echo pwned')", "schedules.expr.forbidden"),
+    ("epoch.__class__", "schedules.expr.forbidden"),
+    ("9 ** 9 ** 9 ** 9", "schedules.expr.too_large"),
+    ("epoch + x", "schedules.expr.unknown_name"),
+    ("1 / (epoch - epoch)", "schedules.expr.undefined"),
+]
+
+
+def test_hostile_lambda_is_refused():
+    at = run_page(PAGE)
+    at.selectbox(key="sch_s1_kind").set_value("lambda_lr").run()
+    for text, expected in HOSTILE:
+        at.text_input(key="sch_s1_lr_lambda").set_value(text).run()
+        assert not at.exception
+        assert translate("en", expected) in warnings(at), text
+        assert trace_names(at) == ["2 · CosineAnnealingLR"]
+
+
+def test_lambda_dividing_by_zero_at_one_epoch_is_reported():
+    at = run_page(PAGE)
+    at.selectbox(key="sch_s1_kind").set_value("multiplicative_lr").run()
+    at.text_input(key="sch_s1_lr_lambda").set_value("1 / (epoch - 3)").run()
+    assert not at.exception
+    assert translate("en", "schedules.not_finite", schedule="1 · MultiplicativeLR", step=3) in (
+        warnings(at)
+    )
+    at.text_input(key="sch_s1_lr_lambda").set_value("0.9").run()
+    assert trace_names(at)[0] == "1 · MultiplicativeLR"
+    assert ys(at)[0][2] == pytest.approx(0.1 * 0.81)
+
+
+def test_chain_builder_phases_and_warmup_too_long():
+    at = run_page(PAGE)
+    fig = figure(at, 1)
+    labels = [a["text"] for a in fig["layout"]["annotations"]]
+    assert labels == ["warm-up", "main", "restart 1", "restart 2"]
+    assert any("SequentialLR" in c.value and "milestones=[10, 40, 70]" in c.value for c in at.code)
+    at.number_input(key="sch_chain_warmup").set_value(500).run()
+    assert not at.exception
+    assert "`warmup`" in warnings(at)
+    assert len(at.get("plotly_chart")) == 1  # the comparison still draws
+
+
+@pytest.mark.parametrize("name", ["warmup_adam", "restarts", "step_vs_cosine"])
+def test_guided_experiments_set_up_the_page(name):
+    at = run_page(PAGE)
+    at.button(key=f"_exp_sch_{name}").click().run()
+    assert not at.exception
+    assert at.session_state["sch"] == ["s1", "s2"]
+    assert len(trace_names(at)) == 2
+    assert not at.warning
+
+
+def test_training_panel_on_a_tiny_budget():
+    at = run_page(PAGE, "zh")
+    at.slider(key="sch_total").set_value(10).run()
+    assert at.info[0].value == translate("zh", "schedules.train_hint")
+    at.button(key="_sch_train").click().run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table[translate("zh", "schedules.col_schedule")]) == [
+        "1 · StepLR",
+        "2 · CosineAnnealingLR",
+    ]
+    accuracy = table[translate("zh", "schedules.col_accuracy")]
+    assert all(0.0 <= float(a.rstrip("%")) <= 100.0 for a in accuracy)
+    fig = figure(at, -1)  # the chain is not drawn: its warm-up exceeds 10 steps
+    assert [t["name"] for t in fig["data"]] == [
+        "1 · StepLR",
+        "1 · StepLR （学习率）",
+        "2 · CosineAnnealingLR",
+        "2 · CosineAnnealingLR （学习率）",
+    ]
+    assert len(ys(at, -1)[0]) == 10
+    # The lr the trainer used is the lr the chart shows.
+    np.testing.assert_allclose(ys(at, -1)[3], ys(at, 0)[1][:10])
+    at.number_input(key="sch_s2_T_max").set_value(50).run()
+    assert at.caption and any(
+        c.value == translate("zh", "schedules.train_stale") for c in at.caption
+    )
