@@ -331,7 +331,6 @@ if surface_key == CUSTOM:
         DEFAULT_FORMULA,
         label=t("optimizers.formula"),
         help=t("optimizers.formula_help"),
-        max_chars=500,
     )
     st.caption(t("optimizers.allowed", functions=", ".join(ALLOWED_FUNCTIONS)))
     try:

@@ -1,0 +1,152 @@
+"""The optimizers page in AppTest: both languages, widgets change output, URL, bad input, experiments."""
+
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.apptest import ROOT, TIMEOUT, run_page
+from ui.i18n import translate
+
+PAGE = "pages/optimizers.py"
+
+
+def charts(at) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def messages(at) -> str:
+    return "\n".join(m.value for kind in ("warning", "info", "error") for m in getattr(at, kind))
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_renders_in_both_languages(language):
+    at = run_page(PAGE, language)
+    assert not at.exception
+    assert at.title[0].value == translate(language, "optimizers.heading")
+    names = [trace.get("name") for trace in charts(at)[0]["data"]]
+    assert translate(language, "optimizers.names.adam") + " (lr=0.001" in " ".join(map(str, names))
+    assert len(at.get("plotly_chart")) >= 4  # map, loss, animation, convergence map
+
+
+def test_changing_the_lr_changes_the_paths_and_table():
+    at = run_page(PAGE)
+    before = charts(at)[0]["data"][2]["x"]
+    table_before = at.dataframe[1].value.to_json()
+    at.number_input(key="opt_adam_lr").set_value(0.05).run()
+    assert not at.exception
+    assert charts(at)[0]["data"][4]["x"] != before  # adam is the third path (traces 2, 3, 4)
+    assert at.dataframe[1].value.to_json() != table_before
+
+
+def test_url_restores_the_setup_and_bad_values_get_the_notice():
+    at = run_page(PAGE, opt_surface="saddle", opt_names="adam,rmsprop", opt_adam_lr="0.01")
+    assert not at.exception
+    assert at.selectbox(key="opt_surface").value == "saddle"
+    assert at.multiselect(key="opt_names").value == ["adam", "rmsprop"]
+    assert at.number_input(key="opt_adam_lr").value == 0.01
+    at = run_page(PAGE, "zh", opt_steps="99999", opt_names="adam,bogus")
+    assert not at.exception
+    assert translate("zh", "url.notice_title") in messages(at)
+    assert at.slider(key="opt_steps").value == 500
+    assert at.multiselect(key="opt_names").value == ["sgd", "momentum", "adam"]
+
+
+def test_no_optimizer_gives_the_hint():
+    at = run_page(PAGE)
+    at.multiselect(key="opt_names").set_value([]).run()
+    assert not at.exception
+    assert translate("en", "optimizers.no_optimizer") in messages(at)
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_divergence_is_reported_in_words(language):
+    at = run_page(PAGE, language, opt_names="sgd", opt_sgd_lr="0.01")
+    assert not at.exception
+    expected = translate(language, "optimizers.diverged", name="SGD", step=3)
+    assert expected in messages(at)
+
+
+def test_start_outside_the_box_is_clamped_with_a_note():
+    at = run_page(PAGE, opt_x0="50", opt_y0="-7")
+    assert not at.exception
+    note = translate("en", "optimizers.start_clamped", x="50", y="-7", cx="2", cy="-1")
+    assert note in messages(at)
+
+
+def test_invalid_combination_gets_a_message():
+    at = run_page(PAGE, opt_names="nesterov", opt_nesterov_momentum="0")
+    assert not at.exception
+    assert "Nesterov momentum requires a momentum" in messages(at)
+
+
+def custom(formula: str, language: str = "en"):
+    """The page on "your own function" with ``formula`` typed in (seeded, so one run only)."""
+    at = AppTest.from_file(str(ROOT / PAGE), default_timeout=TIMEOUT)
+    at.session_state["lang"] = language
+    at.session_state["opt_formula"] = formula
+    at.query_params["opt_surface"] = "custom"
+    at.run()
+    assert not at.exception
+    assert at.text_input(key="opt_formula").value == formula
+    return at
+
+
+def test_typing_a_formula_reruns_the_race():
+    at = run_page(PAGE, opt_surface="custom")
+    before = charts(at)[0]["data"][0]["z"]
+    at.text_input(key="opt_formula").set_value("x**2 + y**2").run()
+    assert not at.exception
+    assert charts(at)[0]["data"][0]["z"] != before
+
+
+@pytest.mark.parametrize(
+    ("formula", "code"),
+    [
+        ("__import__('os').system('touch /tmp/pwned')", "forbidden"),
+        ("x.__class__", "forbidden"),
+        ("open(x) + system(y)", "unknown_name"),
+        ("x**10**10", "too_large"),
+        ("9**9**9", "too_large"),
+        ("x" + "+x" * 5000, "too_long"),
+        ("1/0", "undefined"),
+        ("sqrt(-1)", "not_real"),
+        ("x + (y", "syntax"),
+    ],
+    ids=lambda value: value[:20] if isinstance(value, str) else None,
+)
+def test_hostile_or_broken_formulas_are_refused_with_a_message(formula, code):
+    at = custom(formula)
+    reason = translate("en", f"optimizers.errors.{code}")
+    assert translate("en", "optimizers.formula_error", reason=reason) in messages(at)
+    assert not at.get("plotly_chart")  # nothing raced on a refused formula
+
+
+def test_syntax_error_shows_a_caret_and_unknown_names_are_listed():
+    at = custom("x + * y", "zh")
+    assert at.code[0].value == "x + * y\n    ^"
+    assert translate("zh", "optimizers.errors.syntax") in messages(at)
+    at = custom("foo(x) + bar")
+    assert translate("en", "optimizers.formula_unknown", names="`foo`, `bar`") in [
+        m.value for m in at.markdown
+    ]
+
+
+def test_formula_with_undefined_regions_is_reported_and_raced():
+    at = custom("log(x) + y**2")
+    assert "%" in messages(at)
+    assert translate("en", "optimizers.formula_nonfinite", percent="50.0%") in messages(at)
+    assert at.get("plotly_chart")
+
+
+@pytest.mark.parametrize("experiment", ["sgd_blowup", "overshoot", "saddle", "best"])
+def test_guided_experiments_set_up_the_page(experiment):
+    at = run_page(PAGE)
+    at.button(key=f"_exp_opt_{experiment}").click().run()
+    assert not at.exception
+    if experiment == "sgd_blowup":
+        assert at.multiselect(key="opt_names").value == ["sgd"]
+        assert "diverged at step 3" in messages(at)
+    if experiment == "best":
+        assert at.toggle(key="opt_best_lr").value is True
+        assert any("best lr" in m.value for m in at.markdown)
