@@ -247,7 +247,7 @@ tab_act, tab_loss, tab_stab = st.tabs(
 
 # ================================================================ activations
 with tab_act, guarded_panel(t("activations.panel_activations")):
-    controls, chart = st.columns([1, 2.6], gap="medium")
+    controls, chart = st.columns([1.3, 2.5], gap="medium")
     with controls:
         names = keyed(
             st.multiselect,
@@ -360,7 +360,7 @@ with tab_loss, guarded_panel(t("activations.panel_losses")):
     def _reset_losses() -> None:
         st.session_state["loss_names"] = list(DEFAULT_LOSSES[st.session_state["loss_task"]])
 
-    controls, chart = st.columns([1, 2.6], gap="medium")
+    controls, chart = st.columns([1.3, 2.5], gap="medium")
     with controls:
         task = keyed(
             st.radio,
