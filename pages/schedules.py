@@ -298,7 +298,8 @@ st.title(t("schedules.heading"))
 st.markdown(t("schedules.intro"))
 
 with guarded_panel(t("schedules.panel_global")):
-    c1, c2, c3, c4 = st.columns([3, 2, 2, 2])
+    c1, c4 = st.columns([3, 1], vertical_alignment="bottom")
+    c2, c3, b1, b2 = st.columns([2, 2, 2, 2], vertical_alignment="bottom")
     with c1:
         total = keyed(
             st.slider,
@@ -332,7 +333,6 @@ with guarded_panel(t("schedules.panel_global")):
         )
     with c4:
         log_y = keyed(st.toggle, "sch_logy", False, label=t("schedules.log_y"))
-    b1, b2, _ = st.columns([2, 2, 4])
     with b1:
         st.button(
             t("schedules.preset_five"),
@@ -396,7 +396,7 @@ with guarded_panel(t("schedules.panel_compare")):
                         args=(sid,),
                     )
                 names = list(SCHEDULE_PARAMS[kind])
-                columns = st.columns(3)
+                columns = st.columns(2 if style.projector else 3)
                 lr = None
                 if kind not in ("cyclic_lr", "one_cycle_lr"):  # those two ignore lr, as in torch
                     with columns[0]:
@@ -417,7 +417,7 @@ with guarded_panel(t("schedules.panel_compare")):
                     key = _key(sid, name)
                     default = _param_default(kind, name)
                     helptext = t(f"schedules.help.{name}")
-                    with columns[(j + (lr is not None)) % 3]:
+                    with columns[(j + (lr is not None)) % len(columns)]:
                         if name in TEXT_PARAMS:
                             value = keyed(st.text_input, key, default, label=name, help=helptext)
                         elif meta.choices == (False, True):

@@ -45,10 +45,15 @@ def schedule_curves(
                 hovertemplate=_hover(x_title, y_title),
             )
         )
-    fig.update_layout(title=title, hovermode="x unified" if len(curves) > 1 else "closest")
+    fig.update_layout(
+        title=title,
+        hovermode="x unified" if len(curves) > 1 else "closest",
+        # Below the plot: a side legend takes half the width of a column on a projector.
+        legend={"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0},
+    )
     fig.update_xaxes(title=x_title)
     fig.update_yaxes(title=y_title, type="log" if log_y else "linear")
-    return style.apply(fig, height=420)
+    return style.apply(fig, height=480)
 
 
 def _hex_to_rgba(color: str, alpha: float) -> str:
@@ -152,7 +157,11 @@ def loss_with_lr(
             ),
             secondary_y=True,
         )
-    fig.update_layout(title=title, hovermode="x unified")
+    fig.update_layout(
+        title=title,
+        hovermode="x unified",
+        legend={"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0},
+    )
     fig.update_xaxes(title=x_title)
     fig.update_yaxes(title=loss_title, secondary_y=False)
     fig.update_yaxes(title=lr_title, type="log" if log_lr else "linear", secondary_y=True)
