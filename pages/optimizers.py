@@ -241,7 +241,7 @@ bind_url(url_specs())
 st.title(t("optimizers.heading"))
 st.markdown(t("optimizers.intro"))
 
-left, middle, right = st.columns([2, 3, 2])
+left, middle, right = st.columns([2, 4, 2])
 with left:
     surface_key = keyed(
         st.selectbox,
@@ -275,7 +275,7 @@ with right:
         help=t("optimizers.steps_help"),
     )
 
-c1, c2, c3, c4, c5 = st.columns(5)
+c1, c2, c3, c4, c5 = st.columns([1, 1, 1.3, 1.6, 1.4])
 x0_default, y0_default = default_start(DEFAULT_SURFACE)
 with c1:
     x0 = keyed(
@@ -348,7 +348,7 @@ if names:
     st.subheader(t("optimizers.hyperparameters"))
     columns = st.columns(min(len(names), 4))
     for i, name in enumerate(names):
-        with columns[i % len(columns)], st.expander(t(f"optimizers.names.{name}"), expanded=i < 4):
+        with columns[i % len(columns)], st.expander(t(f"optimizers.names.{name}"), expanded=False):
             values = {}
             for hp in exposed(name):
                 h = HYPERPARAMETERS[hp]
