@@ -88,10 +88,19 @@ def activation_profile(activation: Activation) -> tuple[float, tuple[float, floa
 def _histogram(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Counts in equal-width bins, outliers clipped into the end bins (faster than np.histogram)."""
     bins = edges.size - 1
-    # Python-float scalars keep float32 data in float32 (half the memory traffic of float64).
-    scaled = (values.ravel() - float(edges[0])) * float(bins / (edges[-1] - edges[0]))
-    idx = np.clip(scaled, 0, bins - 1).astype(np.intp)
-    return np.bincount(idx, minlength=bins)
+    # One float32 buffer scaled and clipped in place: ~4x faster than np.histogram here.
+    scaled = np.subtract(values.ravel(), np.float32(edges[0]), dtype=np.float32)
+    scaled *= np.float32(bins / (edges[-1] - edges[0]))
+    np.clip(scaled, 0, bins - 1, out=scaled)
+    return np.bincount(scaled.astype(np.intp), minlength=bins)
+
+
+def _mean_std(v: np.ndarray) -> tuple[float, float]:
+    """Mean and std, in float32 (pairwise sums) unless squares overflow, then in float64."""
+    mean, std = float(v.mean()), float(v.std())
+    if np.isfinite(std):
+        return mean, std
+    return float(v.mean(dtype=np.float64)), float(v.std(dtype=np.float64))
 
 
 def _norm(v: np.ndarray) -> float:
@@ -151,11 +160,11 @@ def measure(
             if not (np.isfinite(z).all() and np.isfinite(a).all()):
                 exploded_at = k
                 break
-            slope = np.abs(activation.grad(z))
-            rows["z_mean"].append(z.mean(dtype=np.float64))
-            rows["z_std"].append(z.std(dtype=np.float64))
-            rows["a_mean"].append(a.mean(dtype=np.float64))
-            rows["a_std"].append(a.std(dtype=np.float64))
+            slope = np.abs(cache.slope[k])
+            for name, v in (("z", z), ("a", a)):
+                mean, std = _mean_std(v)
+                rows[f"{name}_mean"].append(mean)
+                rows[f"{name}_std"].append(std)
             rows["z_hist"].append(_histogram(z, z_edges))
             rows["a_hist"].append(_histogram(a, a_edges))
             rows["dead_fraction"].append(np.mean(np.all(slope == 0, axis=0)))

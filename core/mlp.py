@@ -36,7 +36,8 @@ class ForwardCache(NamedTuple):
     ``z[l]`` and ``a[l]`` are the pre-activation (after batch norm, i.e. the activation's input)
     and the activation of hidden layer ``l`` (before dropout). ``inputs[l]`` is what layer ``l``
     multiplies by ``W``: ``x`` for the first layer, then the (dropped-out) hidden activations.
-    ``bn_state`` holds the running stats after this pass (updated in train mode).
+    ``bn_state`` holds the running stats after this pass (updated in train mode). ``slope[l]`` is
+    f'(z[l]), computed in train mode only (where backward will need it anyway), else None.
     """
 
     inputs: list[np.ndarray]
@@ -46,6 +47,7 @@ class ForwardCache(NamedTuple):
     bn: list[BatchNormCache | None]
     bn_state: list[RunningStats | None]
     activation: Activation
+    slope: list[np.ndarray] | None
 
 
 def init_params(
@@ -116,6 +118,7 @@ def forward(
         bn_state = init_bn_state(params)
     h = np.asarray(x, dtype=params[0]["W"].dtype)
     inputs, zs, activations, masks, bn_caches, new_state = [], [], [], [], [], []
+    slopes = [] if train else None
     for layer, running in zip(params[:-1], bn_state[:-1], strict=True):
         inputs.append(h)
         z = h @ layer["W"] + layer["b"]
@@ -125,6 +128,8 @@ def forward(
                 z, layer["gamma"], layer["beta"], running, train=train
             )
         a = activation.fn(z)
+        if train:
+            slopes.append(activation.grad(z))
         mask = None
         if use_dropout:
             keep = rng.random(a.shape, dtype=np.float32) >= dropout
@@ -140,7 +145,7 @@ def forward(
     inputs.append(h)
     new_state.append(bn_state[-1])
     logits = h @ params[-1]["W"] + params[-1]["b"]
-    cache = ForwardCache(inputs, zs, activations, masks, bn_caches, new_state, activation)
+    cache = ForwardCache(inputs, zs, activations, masks, bn_caches, new_state, activation, slopes)
     return logits, cache
 
 
@@ -168,7 +173,8 @@ def backward(
         d_input = delta @ params[i]["W"].T
         d_a = d_input if cache.masks[k] is None else d_input * cache.masks[k]
         activation_grads[k] = d_a
-        delta = d_a * cache.activation.grad(cache.z[k])
+        slope = cache.activation.grad(cache.z[k]) if cache.slope is None else cache.slope[k]
+        delta = d_a * slope
         if cache.bn[k] is not None:
             delta, grads[k]["gamma"], grads[k]["beta"] = batch_norm_backward(delta, cache.bn[k])
     # Keep the params' key order so grads zip cleanly with params everywhere.

@@ -330,3 +330,20 @@ def test_matches_torch_autograd_with_batch_norm_gelu_and_weight_decay():
         [1.1686939384981332, 1.0206847924955862, 0.9531381614336709],
         rtol=1e-12,
     )
+
+
+def test_backward_from_an_eval_mode_cache_matches_central_differences():
+    # Eval mode stores no slopes (backward recomputes f'), and batch norm uses running stats.
+    act = ACTIVATIONS["softplus"]()
+    params, x, y = _net(8, batch_norm=True)
+    r = np.random.default_rng(1)
+    state = [s and s._replace(var=r.uniform(0.5, 2.0, s.var.shape)) for s in init_bn_state(params)]
+
+    def loss():
+        logits, _ = forward(params, x, activation=act, train=False, bn_state=state)
+        return softmax_cross_entropy(logits, y)[0]
+
+    logits, cache = forward(params, x, activation=act, train=False, bn_state=state)
+    assert cache.slope is None
+    grads = backward(params, cache, softmax_cross_entropy(logits, y)[1])
+    _assert_grads_close(grads, _numeric_grads(loss, params))
