@@ -14,6 +14,10 @@ Run from the repo root: ``python benchmarks/bench_training.py [--rounds 5]``.
 3. Memory: peak RSS of loading full-size MNIST (60k + 10k, written here from the shipped digits in
    the layout ``cached_mnist`` reads) and training on it, above a bare ``import numpy``
    (goal ≤ 150 MB), measured in a fresh subprocess.
+
+glibc returns the step's ~400 kB temporaries to the OS and maps them again each step; running with
+``MALLOC_MMAP_THRESHOLD_=1000000000 MALLOC_TRIM_THRESHOLD_=100000000000`` shows what that costs
+(about 25% of an SGD epoch here). Timings on a shared machine are noisy: compare within one run.
 """
 
 import argparse
