@@ -115,7 +115,7 @@ def share_link() -> None:
     values = {name: st.session_state[name] for name in specs if name in st.session_state}
     query = "&".join(f"{k}={v}" for k, v in encode_params(values, specs).items())
     base = st.context.url or ""
-    with st.popover(t("share.button"), icon=":material/link:", use_container_width=True):
+    with st.popover(t("share.button"), icon=":material/link:", width="stretch"):
         st.caption(t("share.help"))
         st.code(f"{base}?{query}" if query else base, language=None, wrap_lines=True)
 
@@ -161,6 +161,6 @@ def show_figure(fig, key: str) -> None:
         fig,
         key=key,
         theme=None,
-        use_container_width=True,
+        width="stretch",
         config={"displaylogo": False, "toImageButtonOptions": {"scale": 2}},
     )
