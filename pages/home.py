@@ -2,8 +2,11 @@
 
 import streamlit as st
 
+from ui.controls import enter_through_shell
 from ui.i18n import t
 from ui.navigation import PAGES, SECTIONS
+
+enter_through_shell()
 
 st.title(t("home.heading"))
 st.markdown(t("home.intro"))

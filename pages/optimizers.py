@@ -13,7 +13,14 @@ from core.expressions import (
 from core.optimizers import HYPERPARAMETERS, OPTIMIZER_DEFAULTS, OPTIMIZERS, TORCH_CALL, make
 from core.path_metrics import clamp_start, effective_step, loss_grid, summarize
 from core.surfaces import SURFACES, surface_from_expression
-from ui.controls import bind_url, current_plot_style, guided_experiment, keyed, show_figure
+from ui.controls import (
+    bind_url,
+    current_plot_style,
+    enter_through_shell,
+    guided_experiment,
+    keyed,
+    show_figure,
+)
 from ui.errors import guarded_panel
 from ui.i18n import t
 from ui.plots.optimizers import (
@@ -26,6 +33,8 @@ from ui.plots.optimizers import (
     surface_3d,
 )
 from ui.url_state import Param
+
+enter_through_shell()
 
 CUSTOM = "custom"
 SURFACE_CHOICES = (*SURFACES, CUSTOM)

@@ -21,6 +21,7 @@ from core.training import TrainConfig, evaluate, init_train_state, train_for
 from ui.controls import (
     bind_url,
     current_plot_style,
+    enter_through_shell,
     guided_experiment,
     keyed,
     show_figure,
@@ -29,6 +30,8 @@ from ui.errors import guarded_panel
 from ui.i18n import t
 from ui.plots.schedules import chained_schedule, loss_with_lr, schedule_curves
 from ui.url_state import Param
+
+enter_through_shell()
 
 # ---------------------------------------------------------------- what the page offers
 

@@ -1,5 +1,7 @@
 """The app shell: both languages, projector mode, URL notices, panel errors, home links."""
 
+from pathlib import Path
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -69,3 +71,13 @@ def test_guarded_panel_contains_the_failure():
     assert "Demo panel" in at.error[0].value
     assert at.markdown[-1].value == "after the panel"
     assert "ZeroDivisionError" in at.expander[0].code[0].value
+
+
+@pytest.mark.parametrize("entry", PAGES, ids=[entry.area for entry in PAGES])
+def test_every_page_can_be_the_first_request(entry):
+    # A direct link as a fresh server's first request runs the page file through Streamlit's legacy
+    # pages/ discovery; the page must hand over to app.py, and the rerun finds the same page only
+    # when the file is named after its URL path (tests/e2e/test_direct_links_e2e.py shows it live).
+    source = Path(entry.path).read_text(encoding="utf-8")
+    assert Path(entry.path).stem == entry.url_path
+    assert "\nenter_through_shell()\n" in source

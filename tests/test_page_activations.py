@@ -6,7 +6,7 @@ import pytest
 from tests.apptest import run_page
 from ui.i18n import translate
 
-PAGE = "pages/activations_losses.py"
+PAGE = "pages/activations.py"
 
 
 def chart(at, key: str) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from ui.i18n import t
 from ui.theme import PlotStyle, plot_style
@@ -22,6 +23,21 @@ _URL_WRITTEN = "_url_written"  # query strings the app last wrote or consumed, p
 _URL_SPECS = "_url_specs"  # every Param bound during this run, for writing the URL at the end
 _URL_PROBLEMS = "_url_problems"  # {group of names: problems} still shown to the user
 _LOG = logging.getLogger(__name__)
+
+
+def enter_through_shell() -> None:
+    """Run this page inside ``app.py``'s navigation even when it is the server's first request.
+
+    Streamlit 1.67 decides per process whether the app uses the legacy ``pages/`` auto-discovery
+    before any script has run, so a direct link such as ``/optimizers?lang=zh`` as a fresh server's
+    first request runs the page file alone: no sidebar, no language, Streamlit's file list. Calling
+    ``st.navigation`` (what ``app.py`` does) switches that off; here we switch it off and rerun, and
+    the rerun enters through ``app.py`` on the same page, because each file in ``pages/`` is named
+    after its URL path (so the legacy and the real page share one page hash).
+    """
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 def keep_widget_values() -> None:

@@ -21,7 +21,9 @@ SECTIONS = ("start", "blocks", "training")
 
 PAGES = (
     PageEntry("pages/home.py", "home", ":material/home:", "start", "home"),
-    PageEntry("pages/activations_losses.py", "activations", ":material/show_chart:", "blocks", "activations"),
+    PageEntry(
+        "pages/activations.py", "activations", ":material/show_chart:", "blocks", "activations"
+    ),
     PageEntry("pages/optimizers.py", "optimizers", ":material/route:", "blocks", "optimizers"),
     PageEntry("pages/schedules.py", "schedules", ":material/timeline:", "blocks", "schedules"),
 )

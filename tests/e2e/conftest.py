@@ -3,12 +3,14 @@
 Screenshots land in ``screenshots/`` (git-ignored) so a person can look at what the tests saw.
 """
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -50,13 +52,12 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app_url() -> str:
-    """Start ``streamlit run app.py`` on loopback and return its base URL; stop it afterwards."""
+@contextlib.contextmanager
+def running_app(log_name: str = "server.log") -> Iterator[str]:
+    """Start ``streamlit run app.py`` on a free loopback port; yield its base URL; stop it."""
     port = _free_port()
-    log = (ROOT / "screenshots").joinpath("server.log")
-    log.parent.mkdir(exist_ok=True)
-    with log.open("w") as log_file:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    with (SCREENSHOTS / log_name).open("w") as log_file:
         server = subprocess.Popen(
             [
                 sys.executable, "-m", "streamlit", "run", "app.py",
@@ -76,12 +77,19 @@ def app_url() -> str:
                         break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("streamlit did not start; see screenshots/server.log")
+                    raise RuntimeError(f"streamlit did not start: screenshots/{log_name}") from None
                 time.sleep(0.3)
         yield url
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def app_url() -> Iterator[str]:
+    """One real server shared by the browser tests of a session."""
+    with running_app() as url:
+        yield url
 
 
 def wait_for_app(page, timeout: float = 30_000) -> None:

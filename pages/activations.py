@@ -19,7 +19,14 @@ from core.losses import (
 )
 from core.losses import TORCH_NAMES as LOSS_TORCH
 from core.robust_fit import fit_constant, outlier_sample
-from ui.controls import bind_url, current_plot_style, guided_experiment, keyed, show_figure
+from ui.controls import (
+    bind_url,
+    current_plot_style,
+    enter_through_shell,
+    guided_experiment,
+    keyed,
+    show_figure,
+)
 from ui.errors import guarded_panel
 from ui.i18n import t
 from ui.plots.activations import (
@@ -30,6 +37,8 @@ from ui.plots.activations import (
     probability_bars,
 )
 from ui.url_state import Param
+
+enter_through_shell()
 
 GRID_POINTS = 401  # odd, so z = 0 is a grid point and ReLU's kink is drawn exactly
 SATURATION = 0.05  # |f′| below this is shaded as "saturated"
