@@ -1,5 +1,7 @@
 """URL binding on a page: links apply once, bad values get a dismissible notice, edits stick."""
 
+import urllib.parse
+
 from streamlit.testing.v1 import AppTest
 
 from ui.i18n import translate
@@ -72,3 +74,25 @@ def test_guided_experiment_sets_the_widgets():
     assert not at.exception
     assert at.slider(key="lr").value == 0.9
     assert at.markdown[-1].value == "lr=0.9"
+
+
+def _shared_formula_page():
+    import streamlit as st
+
+    from ui.controls import begin_run, bind_url, keyed, share_link
+    from ui.url_state import Param
+
+    begin_run()
+    bind_url({"formula": Param("text", "x**2")})
+    keyed(st.text_input, "formula", "x**2", label="f")
+    share_link()
+
+
+def test_share_link_escapes_typed_text():
+    at = AppTest.from_function(_shared_formula_page, default_timeout=30)
+    at.query_params["formula"] = "x**2 + sin(y) & z=1"
+    at.run()
+    assert not at.exception
+    link = at.code[0].value
+    assert link.endswith("?formula=x%2A%2A2%20%2B%20sin%28y%29%20%26%20z%3D1")
+    assert urllib.parse.parse_qs(link.split("?", 1)[1]) == {"formula": ["x**2 + sin(y) & z=1"]}

@@ -10,6 +10,7 @@ SPECS = {
     "log": Param("bool", False),
     "surface": Param("choice", "rosenbrock", options=("rosenbrock", "beale")),
     "picked": Param("multi", ["sgd"], options=("sgd", "adam", "rmsprop")),
+    "formula": Param("text", "x**2 + y**2"),
 }
 
 
@@ -42,6 +43,7 @@ def test_valid_values_are_typed():
         ("lr", "1" * (MAX_VALUE_LENGTH + 1), "too_long"),
         ("surface", "b\ufffdale", "unknown_option"),
         ("nonsense", "1", "unknown_param"),
+        ("formula", "x" * (MAX_VALUE_LENGTH + 1), "too_long"),
     ],
 )
 def test_bad_values_are_reported_not_applied(name, raw, reason):
@@ -65,3 +67,13 @@ def test_encode_keeps_only_changes_and_round_trips():
     assert encoded == {"lr": "0.25", "log": "1", "picked": "adam"}
     decoded, problems = parse_params(encoded, SPECS)
     assert problems == [] and decoded == {"lr": 0.25, "log": True, "picked": ["adam"]}
+
+
+@pytest.mark.parametrize("typed", ["sin(x)*exp(-y**2)", "__import__('os')", "1, 2,,3", "", "中文"])
+def test_text_is_passed_through_for_the_page_to_validate(typed):
+    assert parse_params({"formula": typed}, SPECS) == ({"formula": typed}, [])
+
+
+def test_text_round_trips_when_changed_and_is_omitted_at_default():
+    assert encode_params({"formula": "x*y"}, SPECS) == {"formula": "x*y"}
+    assert encode_params({"formula": "x**2 + y**2"}, SPECS) == {}

@@ -10,6 +10,7 @@ values to keep, and Streamlit refuses to have them assigned.
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
@@ -129,7 +130,7 @@ def share_link() -> None:
     """A popover with the URL of the current setup, ready to copy."""
     specs: dict[str, Param] = st.session_state.get(_URL_SPECS, {})
     values = {name: st.session_state[name] for name in specs if name in st.session_state}
-    query = "&".join(f"{k}={v}" for k, v in encode_params(values, specs).items())
+    query = urlencode(encode_params(values, specs), quote_via=quote)
     base = st.context.url or ""
     with st.popover(t("share.button"), icon=":material/link:", width="stretch"):
         st.caption(t("share.help"))

@@ -16,7 +16,12 @@ LIST_SEPARATOR = ","
 
 
 class Param(NamedTuple):
-    """One shareable widget value: ``kind`` is float, int, bool, choice or multi."""
+    """One shareable widget value: ``kind`` is float, int, bool, choice, multi or text.
+
+    ``text`` values (a typed formula, a list of milestones) are passed through as typed, up to
+    ``MAX_VALUE_LENGTH``: the page validates them with the same parser as typed input, so a bad
+    one gets the same message a user typing it would see.
+    """
 
     kind: str
     default: Any
@@ -56,6 +61,8 @@ def _parse_one(raw: str, param: Param) -> tuple[Any, str | None]:
         return None, "too_long"
     if param.kind in ("float", "int"):
         return _parse_number(raw, param)
+    if param.kind == "text":
+        return raw, None
     if param.kind == "bool":
         lowered = raw.strip().lower()
         if lowered in ("1", "true", "yes", "on"):
