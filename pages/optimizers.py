@@ -102,6 +102,7 @@ def url_specs() -> dict[str, Param]:
     x0, y0 = default_start(DEFAULT_SURFACE)
     specs = {
         "opt_surface": Param("choice", DEFAULT_SURFACE, options=SURFACE_CHOICES),
+        "opt_formula": Param("text", DEFAULT_FORMULA),
         "opt_names": Param("multi", DEFAULT_OPTIMIZERS, options=tuple(OPTIMIZERS)),
         "opt_steps": Param("int", DEFAULT_STEPS, low=10, high=2000),
         "opt_x0": Param("float", x0, low=-START_LIMIT, high=START_LIMIT),
@@ -490,7 +491,7 @@ if ready:
                 fig,
                 key="_opt_map",
                 theme=None,
-                use_container_width=True,
+                width="stretch",
                 on_select=start_from_click,
                 selection_mode="points",
                 config={"displaylogo": False},
@@ -515,7 +516,7 @@ if ready:
                 key="opt_loss_chart",
             )
         st.markdown(f"**{t('optimizers.effective_title', step=shown_step)}**")
-        st.dataframe(rows, hide_index=True, use_container_width=True)
+        st.dataframe(rows, hide_index=True, width="stretch")
         st.caption(t("optimizers.effective_caption"))
 
     if show_3d:
@@ -564,7 +565,7 @@ if ready:
                     t("optimizers.col_status"): status,
                 }
             )
-        st.dataframe(table, hide_index=True, use_container_width=True)
+        st.dataframe(table, hide_index=True, width="stretch")
 
     if searches is not None:
         with guarded_panel(t("optimizers.panel_best_lr")):

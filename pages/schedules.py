@@ -55,7 +55,7 @@ DEFAULT_KINDS = dict(
         strict=True,
     )
 )
-TEXT_PARAMS = {"milestones", "lr_lambda"}  # typed by hand; validated by the core, not the URL
+TEXT_PARAMS = {"milestones", "lr_lambda"}  # typed by hand; validated by the core, also from a URL
 INT_BOUNDS = (0, 100_000)  # wide on purpose: 0 or an odd value gets the core's named message
 LR_BOUNDS = (1e-6, 10.0)
 CHAIN_MAINS = ("cosine_annealing_lr", "step_lr", "exponential_lr", "polynomial_lr")
@@ -99,10 +99,10 @@ def _param_default(kind: str, name: str):
     return default
 
 
-def _param_url_spec(kind: str, name: str) -> Param | None:
+def _param_url_spec(kind: str, name: str) -> Param:
     meta = SCHEDULE_PARAMS[kind][name]
     if name in TEXT_PARAMS:
-        return None
+        return Param("text", _param_default(kind, name))
     if meta.choices == (False, True):
         return Param("bool", meta.default)
     if meta.choices:
@@ -292,9 +292,7 @@ for sid in ids:
     kind = kind if kind in KINDS else DEFAULT_KINDS[sid]
     per_schedule[_key(sid, "lr")] = Param("float", 0.1, low=LR_BOUNDS[0], high=LR_BOUNDS[1])
     for name in SCHEDULE_PARAMS[kind]:
-        spec = _param_url_spec(kind, name)
-        if spec is not None:
-            per_schedule[_key(sid, name)] = spec
+        per_schedule[_key(sid, name)] = _param_url_spec(kind, name)
 bind_url(per_schedule)
 
 st.title(t("schedules.heading"))

@@ -150,3 +150,18 @@ def test_guided_experiments_set_up_the_page(experiment):
     if experiment == "best":
         assert at.toggle(key="opt_best_lr").value is True
         assert any("best lr" in m.value for m in at.markdown)
+
+
+def test_typed_formula_travels_in_the_link():
+    at = run_page(PAGE, opt_surface="custom", opt_formula="x**2 + 5*y**2")
+    assert not at.exception and not at.warning
+    assert at.text_input(key="opt_formula").value == "x**2 + 5*y**2"
+    default = run_page(PAGE, opt_surface="custom")
+    assert charts(at)[0]["data"][0]["z"] != charts(default)[0]["data"][0]["z"]
+
+
+def test_hostile_formula_from_a_link_gets_the_typed_formula_message():
+    at = run_page(PAGE, "zh", opt_surface="custom", opt_formula="__import__('os').system('id')")
+    assert not at.exception
+    reason = translate("zh", "optimizers.errors.forbidden")
+    assert translate("zh", "optimizers.formula_error", reason=reason) in messages(at)

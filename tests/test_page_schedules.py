@@ -253,3 +253,25 @@ def test_training_panel_on_a_tiny_budget():
     assert at.caption and any(
         c.value == translate("zh", "schedules.train_stale") for c in at.caption
     )
+
+
+def test_milestones_and_lambda_travel_in_the_link():
+    at = run_page(
+        PAGE,
+        sch="s1,s2",
+        sch_s1_kind="multi_step_lr",
+        sch_s1_milestones="3, 7",
+        sch_s2_kind="lambda_lr",
+        sch_s2_lr_lambda="0.5 ** epoch",
+    )
+    assert not at.exception and not at.warning
+    assert ys(at)[0][2:4] == pytest.approx([0.1, 0.01])
+    assert ys(at)[0][7] == pytest.approx(0.001)
+    assert ys(at)[1][3] == pytest.approx(0.1 * 0.5**3)
+
+
+def test_hostile_lambda_from_a_link_is_refused_with_the_typed_message():
+    text, expected = HOSTILE[0]
+    at = run_page(PAGE, sch="s1,s2", sch_s1_kind="lambda_lr", sch_s1_lr_lambda=text)
+    assert not at.exception
+    assert translate("en", expected) in warnings(at)
