@@ -8,6 +8,7 @@ values to keep, and Streamlit refuses to have them assigned.
 """
 
 import logging
+import unicodedata
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -112,12 +113,29 @@ def finish_run(notice_slot) -> None:
         st.query_params.from_dict(encoded)
 
 
+def _as_code_text(raw: str) -> str:
+    """``raw`` made safe inside a markdown code span: no backticks, no line breaks or controls."""
+    return "".join(
+        "\N{MODIFIER LETTER GRAVE ACCENT}"
+        if c == "`"
+        else "\N{REPLACEMENT CHARACTER}"
+        if unicodedata.category(c).startswith("C")
+        else c
+        for c in raw
+    )
+
+
 def _url_notice(group: str) -> None:
     problems: list[Problem] = st.session_state.get(_URL_PROBLEMS, {}).get(group, [])
     if not problems:
         return
     lines = [
-        t("url.problem_line", name=p.name, value=p.raw, reason=t(f"url.reason_{p.reason}"))
+        t(
+            "url.problem_line",
+            name=_as_code_text(p.name),
+            value=_as_code_text(p.raw),
+            reason=t(f"url.reason_{p.reason}"),
+        )
         for p in problems
     ]
     st.warning(t("url.notice_title") + "\n\n" + "\n".join(f"- {line}" for line in lines))

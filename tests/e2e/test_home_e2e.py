@@ -51,3 +51,15 @@ def test_chinese_browser_gets_chinese_by_default(browser, app_url):
         expect(page).not_to_have_url(re.compile(r"lang="))
     finally:
         context.close()
+
+
+def test_link_with_bytes_that_are_not_utf8_gets_the_notice(page, app_url):
+    page.goto(f"{app_url}/optimizers?lang=zh&opt_steps=%FF%FE&opt_surface=%C3%28&%FF=1")
+    wait_for_app(page)
+    expect(page.get_by_role("heading", level=1)).to_have_text("优化器在损失曲面上比赛")
+    notice = page.get_by_test_id("stAlert").filter(has_text="链接中的部分设置无法使用")
+    expect(notice.first).to_be_visible()
+    expect(page.get_by_text("opt_steps").first).to_be_visible()
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    expect(page.get_by_test_id("stNumberInput").first.locator("input")).to_have_value("-1.500")
+    screenshot(page, "optimizers-zh-undecodable-link")
