@@ -42,10 +42,12 @@ with st.sidebar:
     keyed(st.toggle, PROJECTOR_KEY, False, label=t("app.projector"), help=t("app.projector_help"))
 
 if st.session_state[PROJECTOR_KEY]:
-    # Larger type for the whole page; the charts get theirs from ui/theme.py.
+    # Larger type for the whole page (the charts get theirs from ui/theme.py), and a sidebar wide
+    # enough that the larger page titles and buttons stay on one line.
     st.html(
         "<style>html { font-size: 22px; } "
-        "[data-testid='stMarkdownContainer'] p { font-size: 1.1rem; }</style>"
+        "[data-testid='stMarkdownContainer'] p { font-size: 1.1rem; } "
+        "[data-testid='stSidebar'][data-collapsed='false'] { width: 400px !important; }</style>"
     )
 
 navigation = st.navigation(

@@ -26,6 +26,9 @@ def test_home_in_english_then_chinese_keeps_projector_mode(page, app_url):
     expect(page).to_have_url(re.compile(r"lang=zh"))
     expect(page).to_have_url(re.compile(r"projector=1"))
     expect(page.get_by_test_id("stSidebar").get_by_role("switch")).to_be_checked()
+    # The projector's larger type fits: the widened sidebar keeps the share button on one line.
+    share = page.get_by_test_id("stSidebar").get_by_role("button", name="本设置的链接")
+    assert share.bounding_box()["height"] < 2 * 22 + 16
     screenshot(page, "home-zh-projector")
 
     choose_language(page, "English")
