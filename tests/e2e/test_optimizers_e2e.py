@@ -30,3 +30,34 @@ def test_optimizers_in_chinese_and_projector_mode(page, app_url):
     expect(page.get_by_role("heading", level=1)).to_have_text("优化器在损失曲面上比赛")
     page.wait_for_selector(".js-plotly-plot", timeout=30_000)
     screenshot(page, "optimizers-zh-projector")
+
+
+def test_clicking_the_map_moves_the_start_and_every_path(page, app_url):
+    page.goto(f"{app_url}/optimizers?lang=en")
+    wait_for_app(page)
+    contour = page.locator(".st-key-_opt_map .js-plotly-plot")
+    contour.wait_for(timeout=30_000)
+    contour.scroll_into_view_if_needed()
+    # A point of the invisible click grid (30 per axis over Rosenbrock's x in [-2, 2], y in [-1, 3]).
+    target = (-2 + 4 * 20 / 29, -1 + 4 * 20 / 29)
+    x_px, y_px = contour.evaluate(
+        """(gd, [x, y]) => {
+            const L = gd._fullLayout, box = gd.getBoundingClientRect();
+            return [box.left + L._size.l + L.xaxis.d2p(x), box.top + L._size.t + L.yaxis.d2p(y)];
+        }""",
+        list(target),
+    )
+    page.mouse.move(x_px, y_px)
+    page.mouse.click(x_px, y_px)
+    expect(page.get_by_role("spinbutton", name="Start x₀")).to_have_value(f"{target[0]:.3f}")
+    expect(page.get_by_role("spinbutton", name="Start y₀")).to_have_value(f"{target[1]:.3f}")
+    # Every path of the default race (SGD, SGD with momentum, Adam) now begins at the clicked point.
+    page.wait_for_function(
+        """([x, y]) => {
+            const gd = document.querySelector(".st-key-_opt_map .js-plotly-plot");
+            const paths = gd._fullData.filter(trace => (trace.mode || "").includes("lines"));
+            return paths.length === 3 && paths.every(trace => trace.x[0] === x && trace.y[0] === y);
+        }""",
+        arg=[round(target[0], 3), round(target[1], 3)],
+        timeout=15_000,
+    )
