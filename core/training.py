@@ -13,6 +13,10 @@ may be smaller, as torch's ``DataLoader(drop_last=False)``). Data stays uint8; e
 converted with ``to_float32``. After every epoch the model is evaluated on the validation split;
 early stopping counts epochs without a validation-loss improvement. A non-finite training loss is
 reported (``diverged_at`` = the global step) and stops training; it is never trained through.
+
+Each tick also reports, for its last step, every layer's weight-gradient norm ‖∂L/∂W‖ and
+update-to-weight ratio ‖ΔW‖/‖W‖ (a healthy ratio is around 1e-3; Karpathy's CS231n notes), and
+``smooth_ema`` / ``loss_plateau`` give the page its smoothed curve and its "lr too small" hint.
 """
 
 import math
@@ -107,6 +111,9 @@ class TickMetrics(NamedTuple):
     seconds: float
     diverged_at: int | None
     stopped: str | None
+    # Of the tick's last step, one entry per layer's weight matrix (empty if no step was taken):
+    grad_norms: tuple[float, ...] = ()  # ‖∂L/∂W‖ (Frobenius)
+    update_ratios: tuple[float, ...] = ()  # ‖W_after − W_before‖ / ‖W_before‖
 
 
 def minibatches(rng: np.random.Generator, n: int, batch_size: int) -> Iterator[np.ndarray]:
@@ -242,6 +249,7 @@ def train_for(
     if stopped is None and config.epochs is not None and epoch >= config.epochs:
         stopped = "epochs"
     steps, losses, lrs, finished = [], [], [], []
+    last = None  # (params before, grads) of the latest step, for the per-layer signals
     train_seconds, train_rows, step_seconds = 0.0, 0, 0.0
     while stopped is None:
         if max_steps is not None and len(steps) >= max_steps:
@@ -274,6 +282,7 @@ def train_for(
                     diverged_at, stopped = step, "diverged"
                     break
                 grads = backward(params, cache, dlogits)
+                last = (params, grads)
                 params, opt_states = update_layers(opt, params, grads, opt_states)
             bn_state = cache.bn_state
             loss_sum += loss * len(idx)
@@ -356,8 +365,64 @@ def train_for(
         seconds=time.perf_counter() - t_start,
         diverged_at=diverged_at,
         stopped=stopped,
+        **_layer_signals(last, params),
     )
     return new_state, metrics
+
+
+def _norm(a: np.ndarray) -> float:
+    # float64 sum of squares: a float32 norm of 100k entries loses digits and overflows sooner.
+    return float(np.sqrt(np.sum(np.square(a, dtype=np.float64))))
+
+
+def _layer_signals(last, params_after) -> dict:
+    if last is None:
+        return {}
+    before, grads = last
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        norms = tuple(_norm(g["W"]) for g in grads)
+        ratios = tuple(
+            _norm(a["W"] - b["W"]) / w if (w := _norm(b["W"])) > 0 else math.inf
+            for a, b in zip(params_after, before, strict=True)
+        )
+    return {"grad_norms": norms, "update_ratios": ratios}
+
+
+def smooth_ema(values: np.ndarray, weight: float = 0.9) -> np.ndarray:
+    """Bias-corrected exponential moving average (TensorBoard's smoothing; Adam's debiasing).
+
+    s_t = weight·s_{t−1} + (1 − weight)·x_t with s_{−1} = 0, divided by 1 − weight^(t+1) so the
+    first values are not pulled towards 0.
+    """
+    if not 0.0 <= weight < 1.0:
+        raise ValueError(f"{weight=} must be in [0, 1)")
+    x = np.asarray(values, dtype=float)
+    out = np.empty_like(x)
+    s = 0.0
+    for i, v in enumerate(x):
+        s = weight * s + (1.0 - weight) * v
+        out[i] = s
+    return out / (1.0 - weight ** np.arange(1, len(x) + 1))
+
+
+def loss_plateau(
+    loss: np.ndarray, *, window: int = 100, min_drop: float = 0.02, high: float = 1.0
+) -> bool:
+    """True when the loss is still high and barely moves: the mean of the last ``window`` steps is
+    above ``high`` and less than ``min_drop`` (relative) below the mean of the window before.
+
+    On a 10-class problem a loss above 1 after many steps usually means the lr is too small (or
+    the network cannot learn at all); a low loss that flattens is just convergence.
+    """
+    if window < 1:
+        raise ValueError(f"{window=} must be >= 1")
+    loss = np.asarray(loss, dtype=float)
+    if len(loss) < 2 * window:
+        return False
+    recent, before = loss[-window:].mean(), loss[-2 * window : -window].mean()
+    if not (math.isfinite(recent) and math.isfinite(before)):
+        return False
+    return bool(recent > high and recent > (1.0 - min_drop) * before)
 
 
 def train(

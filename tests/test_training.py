@@ -8,14 +8,16 @@ import pytest
 import core.training as training
 from core.activations import ACTIVATIONS
 from core.datasets import Dataset, Split, builtin_mnist, to_float32
-from core.mlp import accuracy
+from core.mlp import accuracy, loss_and_grads
 from core.optimizers import OPTIMIZERS, AdamState, SGDState
 from core.schedules import step_lr
 from core.training import (
     TrainConfig,
     evaluate,
     init_train_state,
+    loss_plateau,
     minibatches,
+    smooth_ema,
     train,
     train_for,
 )
@@ -240,3 +242,59 @@ def test_invalid_arguments(small):
         train_for(state, small, TINY._replace(schedule_unit="batch"), max_steps=1)
     with pytest.raises(ValueError, match="epochs"):
         next(train(np.random.default_rng(0), small, TINY, epochs=0))
+
+
+def test_layer_signals_match_an_independent_sgd_step(small):
+    """SGD: ΔW = −lr·g, so ‖ΔW‖/‖W‖ = lr·‖g‖/‖W‖ with g recomputed from the same batch."""
+    config = TINY._replace(layer_sizes=(784, 16, 12, 10), optimizer="sgd", lr=0.05)
+    state = init_train_state(np.random.default_rng(3), small, config)
+    rows = state.order[: config.batch_size]
+    _, grads, _ = loss_and_grads(
+        state.params,
+        to_float32(small.train.x[rows]),
+        small.train.y[rows],
+        activation=ACTIVATIONS["relu"](),
+    )
+    new, metrics = train_for(state, small, config, max_steps=1)
+    assert len(metrics.grad_norms) == len(metrics.update_ratios) == 3
+    for i, layer in enumerate(state.params):
+        g = np.linalg.norm(grads[i]["W"].astype(np.float64))
+        w = np.linalg.norm(layer["W"].astype(np.float64))
+        assert metrics.grad_norms[i] == pytest.approx(g, rel=1e-4)
+        assert metrics.update_ratios[i] == pytest.approx(0.05 * g / w, rel=1e-3)
+        moved = np.linalg.norm((new.params[i]["W"] - layer["W"]).astype(np.float64))
+        assert metrics.update_ratios[i] == pytest.approx(moved / w, rel=1e-6)
+
+
+def test_layer_signals_empty_without_a_step(small):
+    state = init_train_state(np.random.default_rng(0), small, TINY)
+    _, metrics = train_for(state, small, TINY._replace(epochs=0), max_steps=5)
+    assert metrics.grad_norms == () and metrics.update_ratios == ()
+
+
+def test_smooth_ema_is_the_debiased_weighted_mean(rng):
+    x = rng.normal(size=50)
+    w = 0.8
+    got = smooth_ema(x, w)
+    for t in (0, 1, 7, 49):
+        k = np.arange(t + 1)
+        weights = (1 - w) * w ** (t - k)
+        assert got[t] == pytest.approx(np.sum(weights * x[: t + 1]) / weights.sum())
+    assert got[0] == pytest.approx(x[0])
+    np.testing.assert_allclose(smooth_ema(x, 0.0), x)
+    assert smooth_ema(np.array([]), 0.9).shape == (0,)
+    with pytest.raises(ValueError, match=r"weight=1\.0"):
+        smooth_ema(x, 1.0)
+
+
+def test_loss_plateau():
+    flat_high = np.full(400, 2.3)
+    falling = np.linspace(2.3, 0.3, 400)
+    flat_low = np.full(400, 0.05)
+    assert loss_plateau(flat_high)
+    assert not loss_plateau(falling)
+    assert not loss_plateau(flat_low)  # converged, not stuck
+    assert not loss_plateau(flat_high[:150])  # too short to judge
+    assert not loss_plateau(np.r_[flat_high[:300], np.full(100, np.nan)])
+    with pytest.raises(ValueError, match="window=0"):
+        loss_plateau(flat_high, window=0)
