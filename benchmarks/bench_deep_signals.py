@@ -6,8 +6,9 @@ for several activations the median of 5 runs of: building the weights, the forwa
 backward pass, and the whole ``measure`` call (init + forward + backward + statistics). The goal is
 < 300 ms for forward + backward + statistics; 150 matmuls are the floor, printed as "matmul floor".
 The last column counts minor page faults per ``measure`` call: fresh ~0.5 MB arrays are mmap'ed and
-returned to the OS by glibc on every call, and touching them again costs ~150 ms here; running with
-``MALLOC_MMAP_THRESHOLD_=1000000000 MALLOC_TRIM_THRESHOLD_=100000000000`` shows the difference.
+returned to the OS by glibc on every call, and touching them again costs ~150 ms here;
+``core.memory.tune_allocator()`` (called in main, as app.py does) keeps them in the heap, and
+``--no-tune-allocator`` shows the difference.
 """
 
 import os
@@ -26,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from core.activations import ACTIVATIONS
 from core.datasets import builtin_mnist
 from core.deep_signals import measure
+from core.memory import tune_allocator
 from core.mlp import backward, forward, init_params, softmax_cross_entropy
 
 DEPTH, WIDTH, BATCH, REPEATS = 50, 512, 256, 5
@@ -75,6 +77,8 @@ def _run_cases(x, y) -> None:
 
 
 def main() -> None:
+    tuned = False if "--no-tune-allocator" in sys.argv[1:] else tune_allocator()
+    print(f"glibc allocator tuned (core.memory.tune_allocator): {tuned}")
     for pool in threadpool_info():
         print(
             f"BLAS: {pool['internal_api']} {pool.get('version')} "

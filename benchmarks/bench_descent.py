@@ -21,6 +21,7 @@ from threadpoolctl import threadpool_info
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.descent import MAX_ABS_PARAM, MAX_LOSS, convergence_map, race
+from core.memory import tune_allocator
 from core.optimizers import OPTIMIZERS, Optimizer
 from core.surfaces import SURFACES
 
@@ -133,6 +134,7 @@ def median_time(fn, rounds):
 
 
 def main():
+    print(f"glibc allocator tuned (core.memory.tune_allocator): {tune_allocator()}")
     print("threadpoolctl.threadpool_info():")
     for info in threadpool_info():
         keys = ("user_api", "internal_api", "version", "num_threads", "threading_layer")

@@ -15,9 +15,10 @@ Run from the repo root: ``python benchmarks/bench_training.py [--rounds 5]``.
    the layout ``cached_mnist`` reads) and training on it, above a bare ``import numpy``
    (goal ≤ 150 MB), measured in a fresh subprocess.
 
-glibc returns the step's ~400 kB temporaries to the OS and maps them again each step; running with
-``MALLOC_MMAP_THRESHOLD_=1000000000 MALLOC_TRIM_THRESHOLD_=100000000000`` shows what that costs
-(about 25% of an SGD epoch here). Timings on a shared machine are noisy: compare within one run.
+glibc returns the step's ~400 kB temporaries to the OS and maps them again each step (about 25% of
+an SGD epoch here); ``core.memory.tune_allocator()`` (called below, as app.py does) keeps them in the
+heap. ``--no-tune-allocator`` measures without it; the memory check runs both ways. Timings on a
+shared machine are noisy: compare within one run.
 """
 
 import argparse
@@ -45,6 +46,7 @@ from core.datasets import (
     load_digits_8x8,
     to_float32,
 )
+from core.memory import tune_allocator
 from core.training import TrainConfig, evaluate, init_train_state, train, train_for
 
 N_TRAIN = 60_000
@@ -206,6 +208,8 @@ def peak_kb():
         return next(int(line.split()[1]) for line in f if line.startswith("VmHWM"))
 base = peak_kb()
 sys.path.insert(0, sys.argv[1])
+from core.memory import tune_allocator
+tuned = tune_allocator() if sys.argv[4] == "1" else False
 from core.datasets import KnownFile, cached_mnist
 from core.training import TrainConfig, init_train_state, train_for
 known = {k: KnownFile(k, v[0], v[1]) for k, v in json.loads(sys.argv[3]).items()}
@@ -218,17 +222,17 @@ from core.training import evaluate
 from core.activations import ACTIVATIONS
 evaluate(state.params, state.bn_state, d.val, ACTIVATIONS["relu"]())
 peak = peak_kb()
-print(json.dumps({"rows": [len(d.train.y), len(d.val.y), len(d.test.y)],
+print(json.dumps({"rows": [len(d.train.y), len(d.val.y), len(d.test.y)], "tuned": tuned,
                   "load_mb": (after_load - base) / 1024, "peak_mb": (peak - base) / 1024}))
 """
 
 
-def memory() -> dict:
+def memory(tuned: bool) -> dict:
     root = str(Path(__file__).resolve().parent.parent)
     with tempfile.TemporaryDirectory() as tmp:
         known = write_full_mnist(Path(tmp) / "mnist")
         out = subprocess.run(
-            [sys.executable, "-c", CHILD, root, tmp, json.dumps(known)],
+            [sys.executable, "-c", CHILD, root, tmp, json.dumps(known), "1" if tuned else "0"],
             capture_output=True,
             text=True,
             check=True,
@@ -240,15 +244,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--skip-accuracy", action="store_true")
+    parser.add_argument("--no-tune-allocator", action="store_true")
     args = parser.parse_args()
     import sklearn
 
+    tuned = False if args.no_tune_allocator else tune_allocator()
     print(f"numpy {np.__version__}, scikit-learn {sklearn.__version__}")
     print(f"BLAS: {blas_info()}")
+    print(f"glibc allocator tuned (core.memory.tune_allocator): {tuned}")
     print("Memory (full-size MNIST, subprocess):")
-    mem = memory()
-    print(f"  rows {mem['rows']}, load +{mem['load_mb']:.0f} MB, peak +{mem['peak_mb']:.0f} MB")
-    print(f"  goal peak <= 150 MB above bare numpy: {'PASS' if mem['peak_mb'] <= 150 else 'FAIL'}")
+    for tune in (False, True):
+        mem = memory(tune)
+        print(
+            f"  tune_allocator {mem['tuned']!s:5}: rows {mem['rows']}, load +{mem['load_mb']:.0f} MB, "
+            f"peak +{mem['peak_mb']:.0f} MB (goal <= 150 MB above bare numpy: "
+            f"{'PASS' if mem['peak_mb'] <= 150 else 'FAIL'})"
+        )
     print(f"Speed: one epoch, 784-128-10, batch {BATCH}, float32, {N_TRAIN} rows, medians:")
     res = speed(args.rounds)
     print(f"  matmul floor: {res['median_seconds']['floor']:.3f} s")
