@@ -26,4 +26,5 @@ PAGES = (
     ),
     PageEntry("pages/optimizers.py", "optimizers", ":material/route:", "blocks", "optimizers"),
     PageEntry("pages/schedules.py", "schedules", ":material/timeline:", "blocks", "schedules"),
+    PageEntry("pages/mnist.py", "mnist", ":material/model_training:", "training", "mnist"),
 )

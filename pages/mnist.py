@@ -1,0 +1,632 @@
+"""Live MNIST training: configure an MLP, Start / Pause / step, and watch it learn real digits.
+
+The training state (core.training.TrainState, immutable) lives in session state and is replaced
+after each time-budgeted tick of a ``st.fragment(run_every=…)``, so only the live panel reruns while
+training; the controls stay outside it. Datasets are shared read-only by every visitor through
+``st.cache_resource``.
+"""
+
+import numpy as np
+import streamlit as st
+
+from core.activations import ACTIVATIONS
+from core.datasets import DATASETS, NUM_CLASSES, Dataset, DatasetError, Split
+from core.download import data_dir, download_mnist
+from core.initializers import INITIALIZERS, default_kwargs
+from core.mlp import parameter_count
+from core.optimizers import HYPERPARAMETERS, OPTIMIZER_DEFAULTS, OPTIMIZERS, make
+from core.schedules import SCHEDULES
+from core.training import (
+    PICK_MODES,
+    TrainConfig,
+    init_train_state,
+    loss_plateau,
+    smooth_ema,
+    train_for,
+)
+from ui.controls import (
+    bind_url,
+    current_plot_style,
+    enter_through_shell,
+    keyed,
+)
+from ui.errors import guarded_panel
+from ui.i18n import t
+from ui.plots.mnist import (
+    live_accuracy_chart,
+    live_loss_chart,
+    live_lr_chart,
+)
+from ui.url_state import Param
+
+enter_through_shell()
+
+# ---------------------------------------------------------------- what the page offers
+
+DATA_KEYS = tuple(DATASETS)
+ACTS = tuple(ACTIVATIONS)
+INITS = tuple(INITIALIZERS)
+OPTS = tuple(OPTIMIZERS)
+SCHEDS = ("none", "step_lr", "exponential_lr", "cosine_annealing_lr")
+# Schedule parameters in epochs (the page's schedule unit), with defaults that act within ~10 epochs.
+SCHED_PARAMS = {
+    "step_lr": {
+        "step_size": Param("int", 3, low=1, high=100),
+        "gamma": Param("float", 0.5, 0.01, 1.0),
+    },
+    "exponential_lr": {"gamma": Param("float", 0.8, 0.01, 1.0)},
+    "cosine_annealing_lr": {"T_max": Param("int", 10, low=1, high=200)},
+}
+LRS = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0)
+BATCHES = (1, 8, 16, 32, 64, 128, 256, 512, 1024)
+HIGH_LR = 0.3  # above this a stuck loss is blamed on a too large lr, below it on a too small one
+MAX_LAYERS, MAX_WIDTH = 6, 1024
+DEFAULT_HIDDEN = "128"
+TICK_BUDGET = 0.15  # seconds of training per live update (the issue's bound for a shared server)
+LIVE_EVERY = 0.3  # seconds between live updates: ~3 a second with the tick and drawing
+SLOW_EVERY = 3.0  # the prediction grid, confusion matrix and inside view refresh more slowly
+GRID_SIZE = 24
+MAX_RUNS = 8
+STATE, ARCH, RUNNING, SIGNALS, RUNS, LAST = (
+    "_mn_state",
+    "_mn_arch",
+    "_mn_running",
+    "_mn_signals",
+    "_mn_runs",
+    "_mn_last_tick",
+)
+
+FORMULA = (
+    r"\mathcal{L} = -\frac{1}{N}\sum_{n=1}^{N} \log \operatorname{softmax}(W_L\,h_{L-1} + b_L)"
+    r"_{y_n},\qquad h_\ell = f(W_\ell\, h_{\ell-1} + b_\ell),\ h_0 = x"
+)
+
+
+def hp_key(optimizer: str, name: str) -> str:
+    return f"mn_{optimizer}_{name}"
+
+
+def exposed(optimizer: str) -> list[str]:
+    """The optimizer's hyperparameters the page shows (lr has its own slider)."""
+    return [hp for hp in OPTIMIZER_DEFAULTS[optimizer] if hp != "lr"]
+
+
+def parse_hidden(text: str) -> tuple[int, ...] | None:
+    """Hidden widths from "256, 128" (comma, space or Chinese comma); None if not valid."""
+    parts = [p for p in text.replace("，", ",").replace(" ", ",").split(",") if p]
+    try:
+        widths = tuple(int(p) for p in parts)
+    except ValueError:
+        return None
+    if len(widths) > MAX_LAYERS or any(not 1 <= w <= MAX_WIDTH for w in widths):
+        return None
+    return widths
+
+
+def nearest(value: float, options: tuple, log: bool = True) -> float:
+    """The option closest to ``value`` (in log distance for lr-like values)."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return options[0]
+    if log:
+        value = max(value, 1e-30)
+        return min(options, key=lambda o: abs(np.log(o) - np.log(value)))
+    return min(options, key=lambda o: abs(o - value))
+
+
+# ---------------------------------------------------------------- data (shared by every visitor)
+
+
+@st.cache_resource(show_spinner=False)
+def load_dataset(name: str) -> Dataset | None:
+    """The dataset ``name`` as read-only uint8 arrays, or None when its files are not downloaded."""
+    return DATASETS[name](data_dir(), 0)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def with_train_size(name: str, size: int) -> Dataset:
+    """The first ``size`` training images (views, not copies); validation and test unchanged."""
+    d = load_dataset(name)
+    return d._replace(train=Split(d.train.x[:size], d.train.y[:size]))
+
+
+# ---------------------------------------------------------------- training state
+
+
+def archive_run() -> None:
+    """Keep the current run's curve for "compare runs" (only if it trained at all)."""
+    state = st.session_state.get(STATE)
+    label = st.session_state.get("_mn_label")
+    if state is None or state.step == 0 or label is None:
+        return
+    runs = [r for r in st.session_state.get(RUNS, []) if r[0] != label]
+    runs.append((label, np.array(state.history.step), smooth_ema(state.history.loss)))
+    st.session_state[RUNS] = runs[-MAX_RUNS:]
+
+
+def fresh_state(data: Dataset, config: TrainConfig, arch: tuple, label: str) -> None:
+    """Replace (never mutate) the training state with a new network; training is paused."""
+    archive_run()
+    seed = arch[-1]
+    st.session_state[STATE] = init_train_state(np.random.default_rng(seed), data, config)
+    st.session_state[ARCH] = arch
+    st.session_state[RUNNING] = False
+    st.session_state[SIGNALS] = []
+    st.session_state[LAST] = None
+    st.session_state["_mn_label"] = label
+
+
+def advance(data: Dataset, config: TrainConfig, **limits) -> None:
+    """One training chunk; the new state and this tick's per-layer signals are kept."""
+    state = st.session_state[STATE]
+    if state.stopped is not None:
+        st.session_state[RUNNING] = False
+        return
+    state, metrics = train_for(state, data, config, **limits)
+    if metrics.grad_norms:
+        signals = st.session_state.get(SIGNALS, [])
+        # A new list each time: a tick abandoned mid-way never leaves a half-updated history.
+        st.session_state[SIGNALS] = [
+            *signals[-999:],
+            (state.step, metrics.grad_norms, metrics.update_ratios),
+        ]
+    st.session_state[STATE] = state
+    st.session_state[LAST] = metrics
+    if state.stopped is not None:
+        st.session_state[RUNNING] = False
+
+
+def on_start() -> None:
+    st.session_state[RUNNING] = True
+
+
+def on_pause() -> None:
+    st.session_state[RUNNING] = False
+
+
+def on_step(data, config) -> None:
+    st.session_state[RUNNING] = False
+    advance(data, config, max_steps=1)
+
+
+def on_epoch(data, config) -> None:
+    st.session_state[RUNNING] = False
+    advance(data, config, until_epoch_end=True)
+
+
+def on_reset(data, config, arch, label) -> None:
+    fresh_state(data, config, arch, label)
+
+
+def on_reset_lower_lr(data, config, arch, label) -> None:
+    lr = nearest(st.session_state["mn_lr"] / 10, LRS)
+    st.session_state["mn_lr"] = lr
+    fresh_state(data, config._replace(lr=lr), arch, label)
+
+
+def on_keep_run() -> None:
+    archive_run()
+
+
+def on_new_sample() -> None:
+    st.session_state["_mn_pick_seed"] = st.session_state.get("_mn_pick_seed", 0) + 1
+
+
+# ---------------------------------------------------------------- page
+
+style = current_plot_style()
+DATA_LABELS = {k: t(f"mnist.data.{k}") for k in DATA_KEYS}
+ACT_LABELS = {k: k for k in ACTS}
+INIT_LABELS = {k: k for k in INITS}
+OPT_LABELS = {k: t(f"mnist.opt.{k}") for k in OPTS}
+SCHED_LABELS = {k: t(f"mnist.sched.{k}") for k in SCHEDS}
+PICK_LABELS = {k: t(f"mnist.pick.{k}") for k in PICK_MODES}
+
+bind_url(
+    {
+        "mn_data": Param("choice", "mnist_builtin", options=DATA_KEYS),
+        "mn_train_size": Param("int", 7000, low=100, high=60_000),
+        "mn_hidden": Param("text", DEFAULT_HIDDEN),
+        "mn_act": Param("choice", "relu", options=ACTS),
+        "mn_init": Param("choice", "kaiming_uniform", options=INITS),
+        "mn_bn": Param("bool", False),
+        "mn_dropout": Param("float", 0.0, low=0.0, high=0.9),
+        "mn_opt": Param("choice", "adam", options=OPTS),
+        "mn_lr": Param("float", 1e-3, low=LRS[0], high=LRS[-1]),
+        "mn_batch": Param("int", 128, low=BATCHES[0], high=BATCHES[-1]),
+        "mn_sched": Param("choice", "none", options=SCHEDS),
+        "mn_seed": Param("int", 0, low=0, high=9999),
+    }
+)
+opt_now = st.session_state.get("mn_opt", "adam")
+opt_now = opt_now if opt_now in OPTS else "adam"
+sched_now = st.session_state.get("mn_sched", "none")
+extra = {}
+for hp in exposed(opt_now):
+    h = HYPERPARAMETERS[hp]
+    default = OPTIMIZER_DEFAULTS[opt_now][hp]
+    extra[hp_key(opt_now, hp)] = (
+        Param("bool", default)
+        if h.kind == "bool"
+        else Param("float", default, low=h.min, high=h.max)
+    )
+for name, spec in SCHED_PARAMS.get(sched_now, {}).items():
+    extra[f"mn_{sched_now}_{name}"] = spec
+bind_url(extra)
+# Values from a link that fall between the slider's stops snap to the nearest stop.
+for key, options, log in (("mn_lr", LRS, True), ("mn_batch", BATCHES, True)):
+    if key in st.session_state and st.session_state[key] not in options:
+        st.session_state[key] = type(options[-1])(nearest(st.session_state[key], options, log))
+
+st.title(t("mnist.heading"))
+st.markdown(t("mnist.intro"))
+st.latex(FORMULA)
+
+# ---- data
+with guarded_panel(t("mnist.panel_data")):
+    st.subheader(t("mnist.data_heading"))
+    c_data, c_size, c_note = st.columns([2, 2, 3])
+    with c_data:
+        data_key = keyed(
+            st.selectbox,
+            "mn_data",
+            "mnist_builtin",
+            label=t("mnist.data_label"),
+            options=DATA_KEYS,
+            format_func=DATA_LABELS.get,
+        )
+    why = "chosen"
+    try:
+        full = load_dataset(data_key)
+    except DatasetError as error:
+        st.error(t("mnist.data_error", code=t(f"mnist.dataset_error.{error.code}")))
+        full, why = None, "broken"
+    if full is None:
+        why = "broken" if why == "broken" else "missing"
+        in_use = "mnist_builtin"
+        full = load_dataset(in_use)
+    else:
+        in_use = data_key
+    n_max = len(full.train.y)
+    if st.session_state.get("mn_train_size", 7000) > n_max:
+        st.session_state["mn_train_size"] = n_max
+    with c_size:
+        train_size = keyed(
+            st.slider,
+            "mn_train_size",
+            7000,
+            label=t("mnist.train_size"),
+            min_value=100,
+            max_value=max(n_max, 101),
+            step=100,
+            help=t("mnist.train_size_help"),
+        )
+    train_size = min(int(train_size), n_max)
+    data = with_train_size(in_use, train_size)
+    with c_note:
+        st.markdown(
+            t(
+                f"mnist.data_note.{in_use}",
+                train=f"{len(data.train.y):,}",
+                val=f"{len(data.val.y):,}",
+                test=f"{len(data.test.y):,}",
+            )
+        )
+        if why != "chosen":
+            st.info(t(f"mnist.data_why.{why}", wanted=DATA_LABELS[data_key]))
+    if data_key == "mnist" and in_use != "mnist":
+        if st.button(t("mnist.download"), key="_mn_download", icon=":material/download:"):
+            bar = st.progress(0.0, text=t("mnist.downloading"))
+
+            def report(done: int, total: int | None) -> None:
+                if total:
+                    bar.progress(min(done / total, 1.0), text=t("mnist.downloading"))
+
+            result = download_mnist(data_dir(), progress=report)
+            if result.ok:
+                load_dataset.clear()
+                with_train_size.clear()
+                st.rerun()
+            st.error(t(f"mnist.download_error.{result.code}"))
+
+# ---- network and optimizer
+with guarded_panel(t("mnist.panel_network")):
+    st.subheader(t("mnist.network_heading"))
+    c1, c2, c3, c4 = st.columns(4)
+    with c1:
+        hidden_text = keyed(
+            st.text_input,
+            "mn_hidden",
+            DEFAULT_HIDDEN,
+            label=t("mnist.hidden"),
+            help=t("mnist.hidden_help", layers=MAX_LAYERS, width=MAX_WIDTH),
+        )
+        hidden = parse_hidden(hidden_text)
+        if hidden is None:
+            st.warning(
+                t("mnist.hidden_bad", text=hidden_text[:40], layers=MAX_LAYERS, width=MAX_WIDTH)
+            )
+            hidden = parse_hidden(DEFAULT_HIDDEN)
+    with c2:
+        activation = keyed(
+            st.selectbox, "mn_act", "relu", label=t("mnist.activation"), options=ACTS
+        )
+        initializer = keyed(
+            st.selectbox, "mn_init", "kaiming_uniform", label=t("mnist.initializer"), options=INITS
+        )
+    with c3:
+        dropout = keyed(
+            st.slider,
+            "mn_dropout",
+            0.0,
+            label=t("mnist.dropout"),
+            min_value=0.0,
+            max_value=0.9,
+            step=0.05,
+            help=t("mnist.dropout_help"),
+        )
+        batch_norm = keyed(st.toggle, "mn_bn", False, label=t("mnist.batch_norm"))
+    with c4:
+        batch = keyed(
+            st.select_slider,
+            "mn_batch",
+            128,
+            label=t("mnist.batch"),
+            options=BATCHES,
+            help=t("mnist.batch_help"),
+        )
+        seed = keyed(
+            st.number_input, "mn_seed", 0, label=t("mnist.seed"), min_value=0, max_value=9999
+        )
+
+    c5, c6, c7 = st.columns([2, 3, 3])
+    with c5:
+        optimizer = keyed(
+            st.selectbox,
+            "mn_opt",
+            "adam",
+            label=t("mnist.optimizer"),
+            options=OPTS,
+            format_func=OPT_LABELS.get,
+        )
+    with c6:
+        lr = keyed(
+            st.select_slider,
+            "mn_lr",
+            1e-3,
+            label=t("mnist.lr"),
+            options=LRS,
+            format_func=lambda v: f"{v:g}",
+            help=t("mnist.lr_help"),
+        )
+    with c7:
+        schedule = keyed(
+            st.selectbox,
+            "mn_sched",
+            "none",
+            label=t("mnist.schedule"),
+            options=SCHEDS,
+            format_func=SCHED_LABELS.get,
+            help=t("mnist.schedule_help"),
+        )
+    hps = {}
+    with st.expander(t("mnist.hyperparameters", name=OPT_LABELS[optimizer])):
+        columns = st.columns(3)
+        for i, hp in enumerate(exposed(optimizer)):
+            h = HYPERPARAMETERS[hp]
+            label = t(f"mnist.hp.{hp}")
+            default = OPTIMIZER_DEFAULTS[optimizer][hp]
+            with columns[i % 3]:
+                if h.kind == "bool":
+                    hps[hp] = keyed(st.checkbox, hp_key(optimizer, hp), default, label=label)
+                else:
+                    hps[hp] = keyed(
+                        st.number_input,
+                        hp_key(optimizer, hp),
+                        float(default),
+                        label=label,
+                        min_value=float(h.min),
+                        max_value=float(h.max),
+                        step=10 ** np.floor(np.log10(h.min)) if h.log_scale else 0.01,
+                        format="%g",
+                    )
+        sched_values = {}
+        for name, spec in SCHED_PARAMS.get(schedule, {}).items():
+            widget_args = {"min_value": spec.low, "max_value": spec.high}
+            if spec.kind == "float":
+                widget_args.update(step=0.05, format="%g")
+            sched_values[name] = keyed(
+                st.number_input,
+                f"mn_{schedule}_{name}",
+                spec.default,
+                label=t(f"mnist.sched_param.{name}"),
+                **widget_args,
+            )
+    try:
+        make(optimizer, lr=lr, **hps)
+    except ValueError as error:
+        st.warning(t("mnist.invalid_hp", message=str(error)))
+        hps = {hp: v for hp, v in OPTIMIZER_DEFAULTS[optimizer].items() if hp != "lr"}
+    lr_value = SCHEDULES[schedule](lr=lr, **sched_values) if schedule != "none" else lr
+
+layer_sizes = (int(np.prod(data.image_shape)), *hidden, NUM_CLASSES)
+config = TrainConfig(
+    layer_sizes=layer_sizes,
+    initializer=initializer,
+    init_kwargs=tuple(default_kwargs(initializer).items()),
+    batch_norm=bool(batch_norm),
+    activation=activation,
+    dropout=float(dropout),
+    optimizer=optimizer,
+    hyperparameters=tuple(hps.items()),
+    lr=lr_value,
+    schedule_unit="epoch",
+    batch_size=int(batch),
+)
+arch = (in_use, train_size, layer_sizes, initializer, bool(batch_norm), int(seed))
+run_label = " · ".join(
+    [
+        OPT_LABELS[optimizer],
+        f"lr={lr:g}" + ("" if schedule == "none" else f" ({SCHED_LABELS[schedule]})"),
+        "-".join(str(s) for s in layer_sizes),
+        activation,
+        f"bs={batch}",
+        *([f"dropout={dropout:g}"] if dropout else []),
+        *(["BN"] if batch_norm else []),
+        *([f"n={train_size}"] if train_size != n_max else []),
+    ]
+)
+if st.session_state.get(ARCH) != arch or STATE not in st.session_state:
+    fresh_state(data, config, arch, run_label)
+st.session_state["_mn_label"] = run_label
+running = bool(st.session_state.get(RUNNING))
+
+# ---- controls
+with guarded_panel(t("mnist.panel_controls")):
+    b = st.columns([1, 1, 1, 1, 1, 3], vertical_alignment="center")
+    b[0].button(
+        t("mnist.start"),
+        key="_mn_start",
+        on_click=on_start,
+        type="primary",
+        icon=":material/play_arrow:",
+        disabled=running or st.session_state[STATE].stopped is not None,
+        width="stretch",
+    )
+    b[1].button(
+        t("mnist.pause"),
+        key="_mn_pause",
+        on_click=on_pause,
+        icon=":material/pause:",
+        disabled=not running,
+        width="stretch",
+    )
+    b[2].button(
+        t("mnist.one_step"),
+        key="_mn_step",
+        on_click=on_step,
+        args=(data, config),
+        icon=":material/skip_next:",
+        width="stretch",
+    )
+    b[3].button(
+        t("mnist.one_epoch"),
+        key="_mn_epoch",
+        on_click=on_epoch,
+        args=(data, config),
+        icon=":material/fast_forward:",
+        width="stretch",
+    )
+    b[4].button(
+        t("mnist.reset"),
+        key="_mn_reset",
+        on_click=on_reset,
+        args=(data, config, arch, run_label),
+        icon=":material/restart_alt:",
+        width="stretch",
+        help=t("mnist.reset_help"),
+    )
+    b[5].markdown(
+        t(
+            "mnist.param_count",
+            count=f"{parameter_count(st.session_state[STATE].params):,}",
+            arch="–".join(str(s) for s in layer_sizes),
+        )
+    )
+    state = st.session_state[STATE]
+    if state.diverged_at is not None:
+        st.error(
+            t("mnist.exploded", step=state.diverged_at, lr=f"{lr:g}"), icon=":material/warning:"
+        )
+        st.button(
+            t("mnist.reset_lower", lr=f"{nearest(lr / 10, LRS):g}"),
+            key="_mn_reset_lower",
+            on_click=on_reset_lower_lr,
+            args=(data, config, arch, run_label),
+            type="primary",
+        )
+
+
+@st.fragment(run_every=LIVE_EVERY if running else None)
+def live_view() -> None:
+    """Train one tick (when running) and redraw the counters and the live curves."""
+    with guarded_panel(t("mnist.panel_live")):
+        if st.session_state.get(RUNNING):
+            advance(data, config, time_budget=TICK_BUDGET)
+            if not st.session_state.get(RUNNING):
+                st.rerun()  # stopped (diverged): the whole page shows why and stops ticking
+        state = st.session_state[STATE]
+        last = st.session_state.get(LAST)
+        h = state.history
+        epochs = h.epochs
+        m = st.columns(6)
+        m[0].metric(t("mnist.step"), f"{state.step:,}")
+        m[1].metric(t("mnist.epoch"), f"{state.epoch}", help=t("mnist.epoch_help"))
+        m[2].metric(t("mnist.current_lr"), f"{h.lr[-1]:.3g}" if len(h.lr) else f"{lr:g}")
+        speed = last.samples_per_s if last is not None else float("nan")
+        ms = last.ms_per_step if last is not None else float("nan")
+        m[3].metric(t("mnist.samples_per_s"), "–" if not np.isfinite(speed) else f"{speed:,.0f}")
+        m[4].metric(t("mnist.ms_per_step"), "–" if not np.isfinite(ms) else f"{ms:.2f}")
+        m[5].metric(t("mnist.val_accuracy"), f"{epochs[-1].val_accuracy:.1%}" if epochs else "–")
+        if running:
+            st.caption(t("mnist.running"))
+        if loss_plateau(h.loss):
+            # A stuck loss at a large lr is more often dead ReLUs or saturation than slowness.
+            which = "mnist.plateau_high" if lr >= HIGH_LR else "mnist.plateau"
+            st.info(t(which, lr=f"{lr:g}"), icon=":material/hourglass_empty:")
+        c_loss, c_acc, c_lr = st.columns([3, 2, 2])
+        epoch_steps = np.array([e.step for e in epochs], dtype=float)
+        with c_loss:
+            st.altair_chart(
+                live_loss_chart(
+                    h.step,
+                    smooth_ema(h.loss),
+                    epoch_steps,
+                    np.array([e.val_loss for e in epochs]),
+                    names=(t("mnist.train_loss"), t("mnist.val_loss")),
+                    title=t("mnist.loss_title"),
+                    x_title=t("mnist.step"),
+                    y_title=t("mnist.loss_axis"),
+                    style=style,
+                ),
+                key="mn_chart_loss",
+                theme=None,
+                width="stretch",
+            )
+        with c_acc:
+            st.altair_chart(
+                live_accuracy_chart(
+                    np.array([e.epoch for e in epochs], dtype=float),
+                    np.array([e.train_accuracy for e in epochs]),
+                    np.array([e.val_accuracy for e in epochs]),
+                    names=(t("mnist.train_acc"), t("mnist.val_acc")),
+                    title=t("mnist.acc_title"),
+                    x_title=t("mnist.epoch"),
+                    y_title=t("mnist.acc_axis"),
+                    style=style,
+                ),
+                key="mn_chart_acc",
+                theme=None,
+                width="stretch",
+            )
+        with c_lr:
+            st.altair_chart(
+                live_lr_chart(
+                    h.step,
+                    h.lr,
+                    name=t("mnist.lr_series"),
+                    title=t("mnist.lr_title"),
+                    x_title=t("mnist.step"),
+                    y_title=t("mnist.lr_axis"),
+                    style=style,
+                ),
+                key="mn_chart_lr",
+                theme=None,
+                width="stretch",
+            )
+        if not epochs and state.step:
+            st.caption(t("mnist.first_epoch_hint"))
+
+
+live_view()

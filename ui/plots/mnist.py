@@ -1,0 +1,407 @@
+"""Figure builders for the live MNIST page: Vega (altair) charts for the live curves, which the
+browser updates in place, and plotly figures for the static panels. No streamlit import.
+
+Every builder takes already-translated labels and a ``PlotStyle``; altair charts get the same
+Okabe–Ito colours and font sizes through ``_altair_style``. Images are uint8 or float arrays of
+shape ``(n, rows, cols)`` with ink = high values; they are drawn as one mosaic heatmap (NaN gaps)
+rather than one subplot each, which keeps a 24-digit grid at a handful of traces.
+"""
+
+from collections.abc import Sequence
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from ui.theme import BAD_COLOR, FONT_FAMILY, GOOD_COLOR, PlotStyle
+
+MAX_POINTS = 1500  # per live curve: enough for a smooth line, small enough to resend every tick
+GREY = "#999999"
+
+
+def thin(x: np.ndarray, *arrays: np.ndarray, max_points: int = MAX_POINTS):
+    """Every k-th point (and always the last) so at most ~``max_points`` remain, same k for all."""
+    n = len(x)
+    if n <= max_points:
+        return (x, *arrays)
+    idx = np.unique(np.r_[np.arange(0, n, -(-n // max_points)), n - 1])
+    return (x[idx], *(a[idx] for a in arrays))
+
+
+# ---------------------------------------------------------------- live curves (altair / Vega)
+
+
+def _altair_style(chart: alt.Chart, style: PlotStyle, height: int) -> alt.Chart:
+    size = style.font_size
+    return (
+        chart.properties(
+            height=round(height * (1.25 if style.projector else 1.0)), width="container"
+        )
+        .configure(font=FONT_FAMILY, background=style.background)
+        .configure_axis(
+            labelFontSize=size,
+            titleFontSize=size,
+            labelColor=style.text_color,
+            titleColor=style.text_color,
+            gridColor=style.grid_color,
+        )
+        .configure_legend(
+            labelFontSize=size,
+            titleFontSize=size,
+            labelColor=style.text_color,
+            orient="bottom",
+            title=None,
+            labelLimit=0,
+        )
+        .configure_title(fontSize=round(size * 1.15), color=style.text_color, anchor="start")
+        .configure_view(strokeOpacity=0)
+    )
+
+
+def _lines(
+    frame: pd.DataFrame,
+    names: Sequence[str],
+    title: str,
+    x_title: str,
+    y_title: str,
+    style: PlotStyle,
+    *,
+    log_y: bool = False,
+    y_format: str | None = None,
+    height: int = 240,
+) -> alt.Chart:
+    color = alt.Color(
+        "series:N",
+        scale=alt.Scale(domain=list(names), range=[style.color(i) for i in range(len(names))]),
+        legend=alt.Legend(title=None),
+    )
+    y_axis = alt.Axis(title=y_title, format=y_format) if y_format else alt.Axis(title=y_title)
+    y = alt.Y(
+        "value:Q", axis=y_axis, scale=alt.Scale(type="log") if log_y else alt.Scale(zero=False)
+    )
+    base = alt.Chart(frame, title=title).encode(
+        x=alt.X("x:Q", title=x_title, scale=alt.Scale(zero=False)),
+        y=y,
+        color=color,
+        tooltip=[
+            alt.Tooltip("series:N", title=" "),
+            alt.Tooltip("x:Q", title=x_title),
+            alt.Tooltip("value:Q", title=y_title, format=".4g"),
+        ],
+    )
+    chart = base.mark_line(strokeWidth=style.line_width, point=alt.OverlayMarkDef(size=0))
+    # Per-epoch series have few points: show them as dots too.
+    dots = base.mark_point(filled=True, size=style.marker_size**2).transform_filter(
+        alt.datum.dots > 0
+    )
+    return _altair_style(alt.layer(chart, dots), style, height)
+
+
+def _frame(series: Sequence[tuple[str, np.ndarray, np.ndarray, bool]]) -> pd.DataFrame:
+    parts = [
+        pd.DataFrame(
+            {
+                "x": np.asarray(x, dtype=float),
+                "value": np.asarray(v, dtype=float),
+                "series": name,
+                "dots": int(dots),
+            }
+        )
+        for name, x, v, dots in series
+    ]
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    # Vega cannot draw inf/NaN (nor a log of 0); drop them rather than break the chart.
+    return frame[np.isfinite(frame["value"])] if len(frame) else frame
+
+
+def live_loss_chart(
+    steps: np.ndarray,
+    train_loss: np.ndarray,
+    epoch_steps: np.ndarray,
+    val_loss: np.ndarray,
+    *,
+    names: tuple[str, str],
+    title: str,
+    x_title: str,
+    y_title: str,
+    style: PlotStyle,
+) -> alt.Chart:
+    """Smoothed training loss per step and validation loss at each epoch's last step."""
+    steps, train_loss = thin(np.asarray(steps), np.asarray(train_loss))
+    frame = _frame([(names[0], steps, train_loss, False), (names[1], epoch_steps, val_loss, True)])
+    return _lines(frame, names, title, x_title, y_title, style, log_y=True)
+
+
+def live_accuracy_chart(
+    epochs: np.ndarray,
+    train_accuracy: np.ndarray,
+    val_accuracy: np.ndarray,
+    *,
+    names: tuple[str, str],
+    title: str,
+    x_title: str,
+    y_title: str,
+    style: PlotStyle,
+) -> alt.Chart:
+    """Training (during the epoch) and validation accuracy per epoch."""
+    frame = _frame(
+        [(names[0], epochs, train_accuracy, True), (names[1], epochs, val_accuracy, True)]
+    )
+    return _lines(frame, names, title, x_title, y_title, style, y_format=".0%")
+
+
+def live_lr_chart(
+    steps: np.ndarray, lr: np.ndarray, *, name: str, title: str, x_title: str, y_title: str, style
+) -> alt.Chart:
+    """The learning rate each step used."""
+    steps, lr = thin(np.asarray(steps), np.asarray(lr))
+    frame = _frame([(name, steps, lr, False)])
+    frame = frame[frame["value"] > 0] if len(frame) else frame
+    return _lines(frame, [name], title, x_title, y_title, style, log_y=True, y_format=".0e")
+
+
+# ---------------------------------------------------------------- digits (plotly)
+
+
+def _mosaic(images: np.ndarray, columns: int, cell: tuple[int, int]) -> np.ndarray:
+    """Images placed top-left in cells of ``cell`` = (height, width) pixels; NaN elsewhere."""
+    n, h, w = images.shape
+    rows = -(-n // columns)
+    out = np.full((rows * cell[0], columns * cell[1]), np.nan)
+    for i, img in enumerate(images):
+        r, c = divmod(i, columns)
+        out[r * cell[0] : r * cell[0] + h, c * cell[1] : c * cell[1] + w] = img
+    return out
+
+
+def _image_axes(fig: go.Figure) -> None:
+    fig.update_xaxes(visible=False, showgrid=False, zeroline=False)
+    fig.update_yaxes(
+        visible=False, showgrid=False, zeroline=False, autorange="reversed", scaleanchor="x"
+    )
+
+
+def prediction_grid(
+    images: np.ndarray,
+    labels: np.ndarray,
+    top_classes: np.ndarray,
+    top_probs: np.ndarray,
+    *,
+    class_names: Sequence[str],
+    names: tuple[str, str, str],
+    hover: str,
+    title: str,
+    style: PlotStyle,
+    columns: int = 8,
+) -> go.Figure:
+    """Digits with their top-3 probability bars; a green frame when the top class is right, red
+    when wrong. ``top_classes``/``top_probs``: shape (n, 3), best first. ``names``: right, wrong,
+    other classes (legend). ``hover`` is formatted with ``label``, ``prob`` (percent)."""
+    images = np.asarray(images, dtype=float)
+    images = images / 255.0 if images.max(initial=0) > 1.0 else images
+    n, h, w = images.shape
+    bar_h = max(h // 5, 2)  # each bar's row height in image pixels
+    cell = (h + 3 * bar_h + 6, w + max(w // 3, 3))
+    fig = go.Figure(
+        go.Heatmap(
+            z=_mosaic(images, columns, cell),
+            colorscale="Greys",
+            zmin=0,
+            zmax=1,
+            showscale=False,
+            hoverinfo="skip",
+        )
+    )
+    groups = {0: ([], [], []), 1: ([], [], []), 2: ([], [], [])}  # right, wrong, other
+    text_x, text_y, text, hovers = [], [], [], []
+    for i in range(n):
+        r, c = divmod(i, columns)
+        x0, y0 = c * cell[1] - 0.5, r * cell[0] - 0.5
+        right = top_classes[i, 0] == labels[i]
+        fig.add_shape(
+            type="rect",
+            x0=x0,
+            x1=x0 + w,
+            y0=y0,
+            y1=y0 + h,
+            line={"color": GOOD_COLOR if right else BAD_COLOR, "width": style.line_width},
+        )
+        for k in range(top_classes.shape[1]):
+            group = (0 if right else 1) if k == 0 else 2
+            y = y0 + h + 3 + (k + 0.5) * bar_h
+            left = x0 + w * 0.3
+            xs, ys, _ = groups[group]
+            xs += [left, left + max(float(top_probs[i, k]), 0.005) * w * 0.7, None]
+            ys += [y, y, None]
+            text_x.append(x0 + w * 0.15)
+            text_y.append(y)
+            label = class_names[int(top_classes[i, k])]
+            text.append(label)
+            hovers.append(hover.format(label=label, prob=f"{100 * top_probs[i, k]:.1f}"))
+    bar_px = 3.2 * bar_h * (1.3 if style.projector else 1.0)
+    for group, color in zip(groups, (GOOD_COLOR, BAD_COLOR, GREY), strict=True):
+        xs, ys, _ = groups[group]
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="lines",
+                line={"color": color, "width": bar_px},
+                name=names[group],
+                hoverinfo="skip",
+                showlegend=True,
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=text_x,
+            y=text_y,
+            mode="text",
+            text=text,
+            hovertext=hovers,
+            hoverinfo="text",
+            textfont={"size": max(style.font_size - 3, 10), "color": style.text_color},
+            showlegend=False,
+            name="labels",
+        )
+    )
+    _image_axes(fig)
+    fig.update_layout(
+        title=title, legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0.0}
+    )
+    rows = -(-n // columns)
+    return style.apply(fig, height=140 + 170 * rows)
+
+
+def confusion_matrix_figure(
+    matrix: np.ndarray,
+    *,
+    normalised: bool,
+    class_names: Sequence[str],
+    title: str,
+    x_title: str,
+    y_title: str,
+    hover: str,
+    style: PlotStyle,
+) -> go.Figure:
+    """Rows = true class, columns = predicted; counts, or shares of each true class."""
+    values = np.asarray(matrix, dtype=float)
+    text = [[f"{v:.0%}" if normalised else f"{int(v)}" for v in row] for row in values]
+    fig = go.Figure(
+        go.Heatmap(
+            z=values,
+            x=list(class_names),
+            y=list(class_names),
+            text=text,
+            texttemplate="%{text}",
+            textfont={"size": max(style.font_size - 2, 9)},
+            colorscale="Blues",
+            zmin=0,
+            hovertemplate=hover + "<extra></extra>",
+            showscale=False,
+        )
+    )
+    fig.update_layout(title=title)
+    fig.update_xaxes(title=x_title, type="category", side="bottom")
+    fig.update_yaxes(title=y_title, type="category", autorange="reversed", scaleanchor="x")
+    return style.apply(fig, height=520)
+
+
+def weight_images(
+    weights: np.ndarray, image_shape: tuple[int, int], *, title: str, style: PlotStyle, n: int = 16
+) -> go.Figure:
+    """The first ``n`` hidden units' input weights as images (blue +, red −, each unit scaled to
+    its own largest |w|, so the pattern shows however large the weights are)."""
+    w = np.asarray(weights, dtype=float)[:, :n].T.reshape(-1, *image_shape)
+    scale = np.abs(w).reshape(len(w), -1).max(axis=1)
+    w = w / np.where(scale > 0, scale, 1.0)[:, None, None]
+    h, wd = image_shape
+    columns = min(8, len(w))
+    fig = go.Figure(
+        go.Heatmap(
+            z=_mosaic(w, columns, (h + 2, wd + 2)),
+            colorscale="RdBu",
+            zmid=0,
+            zmin=-1,
+            zmax=1,
+            showscale=False,
+            hoverinfo="skip",
+        )
+    )
+    _image_axes(fig)
+    fig.update_layout(title=title)
+    rows = -(-len(w) // columns)
+    return style.apply(fig, height=120 + 110 * rows)
+
+
+def layer_signals(
+    steps: np.ndarray,
+    grad_norms: np.ndarray,
+    update_ratios: np.ndarray,
+    *,
+    layer_names: Sequence[str],
+    titles: tuple[str, str],
+    x_title: str,
+    y_titles: tuple[str, str],
+    reference: str,
+    style: PlotStyle,
+) -> go.Figure:
+    """Per-layer ‖∂L/∂W‖ and ‖ΔW‖/‖W‖ over the steps (log scale), with the 1e-3 rule of thumb."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=titles, horizontal_spacing=0.12)
+    for panel, values in enumerate((grad_norms, update_ratios), start=1):
+        values = np.asarray(values, dtype=float).reshape(len(steps), -1)
+        for j, name in enumerate(layer_names):
+            fig.add_trace(
+                go.Scatter(
+                    x=steps,
+                    y=values[:, j],
+                    mode="lines",
+                    name=name,
+                    legendgroup=name,
+                    showlegend=panel == 1,
+                    line={"color": style.color(j), "width": style.line_width},
+                ),
+                row=1,
+                col=panel,
+            )
+        fig.update_yaxes(type="log", title=y_titles[panel - 1], row=1, col=panel)
+        fig.update_xaxes(title=x_title, row=1, col=panel)
+    fig.add_hline(
+        y=1e-3,
+        line={"dash": "dash", "color": GREY, "width": 1.5},
+        annotation_text=reference,
+        annotation_position="bottom right",
+        row=1,
+        col=2,
+    )
+    fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0})
+    return style.apply(fig, height=380)
+
+
+def compare_runs(
+    runs: Sequence[tuple[str, np.ndarray, np.ndarray]],
+    *,
+    title: str,
+    x_title: str,
+    y_title: str,
+    style: PlotStyle,
+) -> go.Figure:
+    """Smoothed training loss of several runs, ``(name, steps, loss)`` each, on one log axis."""
+    fig = go.Figure()
+    for i, (name, steps, loss) in enumerate(runs):
+        steps, loss = thin(np.asarray(steps), np.asarray(loss, dtype=float))
+        fig.add_trace(
+            go.Scatter(
+                x=steps,
+                y=loss,
+                mode="lines",
+                name=name,
+                line={"color": style.color(i), "width": style.line_width},
+            )
+        )
+    fig.update_layout(title=title, legend={"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0})
+    fig.update_xaxes(title=x_title)
+    fig.update_yaxes(title=y_title, type="log")
+    return style.apply(fig, height=420)
