@@ -15,6 +15,13 @@ arrays that broadcast against the params, so that e.g. params of shape (R, 2) wi
 
 ``init_layers`` / ``update_layers`` apply one optimizer to every array of a nested list/tuple/dict
 of arrays (an MLP's layers), like JAX's optimizers over a pytree.
+
+Speed (the same numbers, fewer passes): argument checks and "is weight decay on?" are decided once
+in the factory, not per update. Each ``update`` carries two attributes for ``core.descent.race``:
+``update.raw`` is the update without its ``np.errstate`` guard (for loops that set errstate once),
+and ``update.fuse`` a ``Fusion`` record (absent when ``lr`` is a schedule) from which optimizers of
+one factory and the same flags are rebuilt as a single optimizer with per-run hyperparameter arrays;
+elementwise NumPy arithmetic makes that fused run give the same numbers as the separate runs.
 """
 
 from collections.abc import Callable
@@ -29,6 +36,14 @@ from core.schedules import as_schedule
 class Optimizer(NamedTuple):
     init: Callable[[np.ndarray], Any]
     update: Callable[[np.ndarray, np.ndarray, Any], tuple[np.ndarray, Any]]
+
+
+class Fusion(NamedTuple):
+    """How to rebuild an optimizer with per-run hyperparameters (see the module docstring)."""
+
+    key: tuple  # (factory name, flags...): optimizers with equal keys can be fused
+    hyperparameters: dict[str, Any]  # numeric hyperparameters (betas split into beta1, beta2)
+    build: Callable[..., Optimizer]  # build(**hyperparameters) -> Optimizer
 
 
 # ---------------------------------------------------------------------------------------------
@@ -78,12 +93,30 @@ def _quiet(update):
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             return update(params, grads, state)
 
+    quiet_update.raw = update
     return quiet_update
+
+
+def _fusable(optimizer: Optimizer, lr, key: tuple, build, **hyperparameters) -> Optimizer:
+    """Attach a ``Fusion`` record to ``optimizer.update`` unless ``lr`` is a schedule."""
+    if not callable(lr):
+        optimizer.update.fuse = Fusion(key, {"lr": lr, **hyperparameters}, build)
+    return optimizer
+
+
+def _nonzero(x) -> bool:
+    """Whether any element of a hyperparameter is non-zero (decided once, in the factory)."""
+    return bool(np.any(np.asarray(x) != 0))
+
+
+def _plain(*values) -> bool:
+    """Whether all values are Python scalars, which keep float32 arrays float32 (NEP 50)."""
+    return all(type(v) in (int, float, bool) for v in values)
 
 
 def _float_dtype(params: np.ndarray):
     """The dtype new params are returned in: their own if floating, else float64."""
-    return params.dtype if np.issubdtype(params.dtype, np.floating) else np.dtype(float)
+    return params.dtype if params.dtype.kind == "f" else np.dtype(float)
 
 
 def _zeros(params) -> np.ndarray:
@@ -92,13 +125,21 @@ def _zeros(params) -> np.ndarray:
     return np.zeros(params.shape, dtype=_float_dtype(params))
 
 
-def _l2(g, params, weight_decay):
-    """Gradient plus torch's coupled L2 term ``weight_decay * params``."""
-    return g + weight_decay * params if np.any(weight_decay != 0) else g
+def _apply(params, lr_t, direction):
+    """``params - lr_t * direction`` in the params' float dtype, allocating one array if it can."""
+    step = lr_t * direction
+    if type(step) is np.ndarray and step.dtype == params.dtype == direction.dtype:
+        # Same dtypes, same shape as params: subtracting into `step` gives the identical result.
+        if step.shape == params.shape and params.dtype.kind == "f":
+            return np.subtract(params, step, out=step)
+    return _finish(params, params - step)
 
 
 def _finish(params, new_params):
-    return np.asarray(new_params, dtype=_float_dtype(params))
+    dtype = _float_dtype(params)
+    if type(new_params) is np.ndarray and new_params.dtype == dtype:
+        return new_params  # already a fresh array of the right dtype: skip the asarray call
+    return np.asarray(new_params, dtype=dtype)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -121,7 +162,11 @@ def sgd(lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False) 
             f"Nesterov momentum requires a momentum and zero dampening: {momentum=}, {dampening=}",
         )
     schedule = _lr_schedule(lr)
-    uses_momentum = np.any(np.asarray(momentum) != 0)
+    l2 = _nonzero(weight_decay)
+    uses_momentum = _nonzero(momentum)
+    has_momentum = np.asarray(momentum) != 0
+    mixed = uses_momentum and not np.all(has_momentum)  # some runs of a race without momentum
+    undamped = np.ndim(dampening) == 0 and dampening == 0
 
     def init(params):
         return SGDState(step=0, momentum_buffer=None)
@@ -129,24 +174,36 @@ def sgd(lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False) 
     @_quiet
     def update(params, grads, state):
         params, g = np.asarray(params), np.asarray(grads)
-        g = _l2(g, params, weight_decay)
+        if l2:
+            g = g + weight_decay * params
         buf = state.momentum_buffer
         if uses_momentum:
             # torch starts the buffer at the first gradient itself, undamped (b_1 = g_1).
             if buf is None:
                 buf = np.array(g, dtype=_float_dtype(g))  # a copy: state never aliases grads
             else:
-                buf = momentum * buf + (1 - dampening) * g
+                buf = np.multiply(buf, momentum)  # a fresh array: the old buffer is untouched
+                if undamped and buf.dtype == g.dtype:
+                    buf += g  # (1 - 0) * g is g exactly, so this is torch's formula
+                else:
+                    buf = buf + (1 - dampening) * g
             direction = g + momentum * buf if nesterov else buf
-            if not np.all(np.asarray(momentum) != 0):
+            if mixed:
                 # torch skips the buffer entirely where momentum == 0 (dampening has no effect).
-                direction = np.where(np.asarray(momentum) != 0, direction, g)
+                direction = np.where(has_momentum, direction, g)
         else:
             direction = g
-        new_params = params - schedule(state.step) * direction
-        return _finish(params, new_params), SGDState(state.step + 1, buf)
+        return _apply(params, schedule(state.step), direction), SGDState(state.step + 1, buf)
 
-    return Optimizer(init, update)
+    return _fusable(
+        Optimizer(init, update),
+        lr,
+        ("sgd", bool(nesterov)),
+        lambda **h: sgd(nesterov=nesterov, **h),
+        momentum=momentum,
+        dampening=dampening,
+        weight_decay=weight_decay,
+    )
 
 
 momentum = partial(sgd, momentum=0.9)
@@ -173,6 +230,7 @@ def adagrad(
         f"Invalid initial_accumulator_value value: {initial_accumulator_value=}",
     )
     schedule = _lr_schedule(lr)
+    l2 = _nonzero(weight_decay)
 
     def init(params):
         return AdagradState(0, _zeros(params) + initial_accumulator_value)
@@ -180,13 +238,23 @@ def adagrad(
     @_quiet
     def update(params, grads, state):
         params, g = np.asarray(params), np.asarray(grads)
-        g = _l2(g, params, weight_decay)
+        if l2:
+            g = g + weight_decay * params
         clr = schedule(state.step) / (1 + state.step * lr_decay)  # step = t - 1 in torch's box
         state_sum = state.state_sum + g * g
         new_params = params - clr * g / (np.sqrt(state_sum) + eps)
         return _finish(params, new_params), AdagradState(state.step + 1, state_sum)
 
-    return Optimizer(init, update)
+    return _fusable(
+        Optimizer(init, update),
+        lr,
+        ("adagrad",),
+        lambda **h: adagrad(**h),
+        lr_decay=lr_decay,
+        weight_decay=weight_decay,
+        initial_accumulator_value=initial_accumulator_value,
+        eps=eps,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -208,6 +276,7 @@ def rmsprop(
     _check(np.asarray(momentum) >= 0, f"Invalid momentum value: {momentum=}")
     _check(np.asarray(alpha) >= 0, f"Invalid alpha value: {alpha=}")
     schedule = _lr_schedule(lr)
+    l2 = _nonzero(weight_decay)
     uses_momentum = np.any(np.asarray(momentum) > 0)
 
     def init(params):
@@ -217,7 +286,8 @@ def rmsprop(
     @_quiet
     def update(params, grads, state):
         params, g = np.asarray(params), np.asarray(grads)
-        g = _l2(g, params, weight_decay)
+        if l2:
+            g = g + weight_decay * params
         square_avg = alpha * state.square_avg + (1 - alpha) * g * g
         grad_avg = None
         v = square_avg
@@ -235,7 +305,16 @@ def rmsprop(
         new_params = params - schedule(state.step) * scaled
         return _finish(params, new_params), RMSpropState(state.step + 1, square_avg, grad_avg, buf)
 
-    return Optimizer(init, update)
+    return _fusable(
+        Optimizer(init, update),
+        lr,
+        ("rmsprop", bool(centered), bool(uses_momentum)),
+        lambda **h: rmsprop(centered=centered, **h),
+        alpha=alpha,
+        eps=eps,
+        weight_decay=weight_decay,
+        momentum=momentum,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -253,6 +332,7 @@ def adadelta(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0) -> Optimizer:
     _check_common(lr, eps, weight_decay)
     _check((np.asarray(rho) >= 0) & (np.asarray(rho) <= 1), f"Invalid rho value: {rho=}")
     schedule = _lr_schedule(lr)
+    l2 = _nonzero(weight_decay)
 
     def init(params):
         zeros = _zeros(params)
@@ -261,14 +341,23 @@ def adadelta(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0) -> Optimizer:
     @_quiet
     def update(params, grads, state):
         params, g = np.asarray(params), np.asarray(grads)
-        g = _l2(g, params, weight_decay)
+        if l2:
+            g = g + weight_decay * params
         square_avg = rho * state.square_avg + (1 - rho) * g * g
         delta = np.sqrt(state.acc_delta + eps) / np.sqrt(square_avg + eps) * g
         acc_delta = rho * state.acc_delta + (1 - rho) * delta * delta
         new_params = params - schedule(state.step) * delta
         return _finish(params, new_params), AdadeltaState(state.step + 1, square_avg, acc_delta)
 
-    return Optimizer(init, update)
+    return _fusable(
+        Optimizer(init, update),
+        lr,
+        ("adadelta",),
+        lambda **h: adadelta(**h),
+        rho=rho,
+        eps=eps,
+        weight_decay=weight_decay,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -282,19 +371,6 @@ class AdamState(NamedTuple):
     max_exp_avg_sq: np.ndarray | None  # running max of v, only when amsgrad
 
 
-def _adam_moments(g, state, betas, amsgrad):
-    """Shared Adam/AdamW part: new m, v, max v and the bias-corrected step direction."""
-    beta1, beta2 = betas
-    t = state.step + 1
-    m = beta1 * state.exp_avg + (1 - beta1) * g
-    v = beta2 * state.exp_avg_sq + (1 - beta2) * g * g
-    # amsgrad keeps the max of the raw v and bias-corrects that (torch's implementation).
-    v_max = np.maximum(state.max_exp_avg_sq, v) if amsgrad else None
-    m_hat = m / (1 - beta1**t)
-    v_hat = (v_max if amsgrad else v) / (1 - beta2**t)
-    return m, v, v_max, m_hat, v_hat
-
-
 def _adam_init(amsgrad):
     def init(params):
         zeros = _zeros(params)
@@ -303,40 +379,93 @@ def _adam_init(amsgrad):
     return init
 
 
-def adam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False) -> Optimizer:
-    """Adam (Kingma & Ba 2014) with eps outside the root of the bias-corrected v, as torch."""
-    _check_common(lr, eps, weight_decay)
-    _check_betas(betas)
+def _adam_family(lr, betas, eps, weight_decay, decoupled_decay, amsgrad) -> Optimizer:
+    """Adam with coupled L2 ``weight_decay`` and AdamW's ``decoupled_decay``; no checks here.
+
+    Adam is ``decoupled_decay=0`` and AdamW ``weight_decay=0``; a zero term changes no number
+    (g + 0·p = g, p·(1 − lr·0) = p), so one race can run Adam and AdamW paths in one update.
+    """
     schedule = _lr_schedule(lr)
+    l2, decay = _nonzero(weight_decay), _nonzero(decoupled_decay)
+    beta1, beta2 = betas
+    scalar = all(np.ndim(x) == 0 for x in (beta1, beta2, eps))
+    plain = _plain(beta1, beta2, eps)
 
     @_quiet
     def update(params, grads, state):
         params, g = np.asarray(params), np.asarray(grads)
-        g = _l2(g, params, weight_decay)
-        m, v, v_max, m_hat, v_hat = _adam_moments(g, state, betas, amsgrad)
-        new_params = params - schedule(state.step) * m_hat / (np.sqrt(v_hat) + eps)
-        return _finish(params, new_params), AdamState(state.step + 1, m, v, v_max)
+        lr_t = schedule(state.step)
+        if l2:
+            g = g + weight_decay * params
+        # Decay shrinks the params directly (scaled by lr, as torch does); m and v never see it.
+        base = params * (1 - lr_t * decoupled_decay) if decay else params
+        t = state.step + 1
+        bias_correction1, bias_correction2 = 1 - beta1**t, 1 - beta2**t
+        m0, v0, dtype = state.exp_avg, state.exp_avg_sq, g.dtype
+        if (
+            scalar
+            and np.ndim(lr_t) == 0
+            and dtype.kind == "f"
+            and dtype == m0.dtype == v0.dtype == params.dtype == base.dtype
+            and params.ndim > 0  # 0-d arithmetic returns scalars, which have no out=
+            and g.shape == m0.shape == params.shape
+            and (dtype == np.float64 or (plain and _plain(lr_t)))
+        ):
+            # The same operations in the same order as the formulas below, written into fresh
+            # buffers in place: 4 new arrays instead of ~13 (the inputs are never written).
+            m = np.multiply(m0, beta1)
+            tmp = np.multiply(g, 1 - beta1)
+            m += tmp
+            v = np.multiply(v0, beta2)
+            np.multiply(g, 1 - beta2, out=tmp)
+            tmp *= g
+            v += tmp
+            v_max = np.maximum(state.max_exp_avg_sq, v) if amsgrad else None
+            np.divide(v_max if amsgrad else v, bias_correction2, out=tmp)
+            np.sqrt(tmp, out=tmp)
+            tmp += eps
+            step = np.divide(m, bias_correction1)
+            step *= lr_t
+            step /= tmp
+            return np.subtract(base, step, out=step), AdamState(t, m, v, v_max)
+        m = beta1 * m0 + (1 - beta1) * g
+        v = beta2 * v0 + (1 - beta2) * g * g
+        # amsgrad keeps the max of the raw v and bias-corrects that (torch's implementation).
+        v_max = np.maximum(state.max_exp_avg_sq, v) if amsgrad else None
+        m_hat = m / bias_correction1
+        v_hat = (v_max if amsgrad else v) / bias_correction2
+        new_params = base - lr_t * m_hat / (np.sqrt(v_hat) + eps)
+        return _finish(params, new_params), AdamState(t, m, v, v_max)
 
-    return Optimizer(_adam_init(amsgrad), update)
+    def build(lr, beta1, beta2, eps, weight_decay, decoupled_decay):
+        return _adam_family(lr, (beta1, beta2), eps, weight_decay, decoupled_decay, amsgrad)
+
+    beta1, beta2 = betas
+    return _fusable(
+        Optimizer(_adam_init(amsgrad), update),
+        lr,
+        ("adam", bool(amsgrad)),
+        build,
+        beta1=beta1,
+        beta2=beta2,
+        eps=eps,
+        weight_decay=weight_decay,
+        decoupled_decay=decoupled_decay,
+    )
+
+
+def adam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False) -> Optimizer:
+    """Adam (Kingma & Ba 2014) with eps outside the root of the bias-corrected v, as torch."""
+    _check_common(lr, eps, weight_decay)
+    _check_betas(betas)
+    return _adam_family(lr, betas, eps, weight_decay, 0.0, amsgrad)
 
 
 def adamw(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False) -> Optimizer:
     """AdamW (Loshchilov & Hutter 2019): Adam with weight decay decoupled from the gradient."""
     _check_common(lr, eps, weight_decay)
     _check_betas(betas)
-    schedule = _lr_schedule(lr)
-
-    @_quiet
-    def update(params, grads, state):
-        params, g = np.asarray(params), np.asarray(grads)
-        lr_t = schedule(state.step)
-        # Decay shrinks the params directly (scaled by lr, as torch does); m and v never see it.
-        decayed = params * (1 - lr_t * weight_decay)
-        m, v, v_max, m_hat, v_hat = _adam_moments(g, state, betas, amsgrad)
-        new_params = decayed - lr_t * m_hat / (np.sqrt(v_hat) + eps)
-        return _finish(params, new_params), AdamState(state.step + 1, m, v, v_max)
-
-    return Optimizer(_adam_init(amsgrad), update)
+    return _adam_family(lr, betas, eps, 0.0, weight_decay, amsgrad)
 
 
 class NAdamState(NamedTuple):
@@ -354,6 +483,7 @@ def nadam(
     _check_betas(betas)
     _check(np.asarray(momentum_decay) >= 0, f"Invalid momentum_decay value: {momentum_decay=}")
     schedule = _lr_schedule(lr)
+    l2 = _nonzero(weight_decay)
     beta1, beta2 = betas
 
     def init(params):
@@ -363,7 +493,8 @@ def nadam(
     @_quiet
     def update(params, grads, state):
         params, g = np.asarray(params), np.asarray(grads)
-        g = _l2(g, params, weight_decay)
+        if l2:
+            g = g + weight_decay * params
         t = state.step + 1
         mu = beta1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))
         mu_next = beta1 * (1 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
@@ -375,7 +506,17 @@ def nadam(
         new_params = params - schedule(state.step) * m_hat / (np.sqrt(v_hat) + eps)
         return _finish(params, new_params), NAdamState(t, m, v, mu_product)
 
-    return Optimizer(init, update)
+    return _fusable(
+        Optimizer(init, update),
+        lr,
+        ("nadam",),
+        lambda beta1, beta2, **h: nadam(betas=(beta1, beta2), **h),
+        beta1=beta1,
+        beta2=beta2,
+        eps=eps,
+        weight_decay=weight_decay,
+        momentum_decay=momentum_decay,
+    )
 
 
 def radam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0) -> Optimizer:
@@ -383,13 +524,15 @@ def radam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0) -> Optimizer:
     _check_common(lr, eps, weight_decay)
     _check_betas(betas)
     schedule = _lr_schedule(lr)
+    l2 = _nonzero(weight_decay)
     beta1, beta2 = betas
     rho_inf = 2 / (1 - beta2) - 1
 
     @_quiet
     def update(params, grads, state):
         params, g = np.asarray(params), np.asarray(grads)
-        g = _l2(g, params, weight_decay)
+        if l2:
+            g = g + weight_decay * params
         t = state.step + 1
         m = beta1 * state.exp_avg + (1 - beta1) * g
         v = beta2 * state.exp_avg_sq + (1 - beta2) * g * g
@@ -407,7 +550,16 @@ def radam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0) -> Optimizer:
         new_params = params - schedule(state.step) * direction
         return _finish(params, new_params), AdamState(t, m, v, None)
 
-    return Optimizer(_adam_init(False), update)
+    return _fusable(
+        Optimizer(_adam_init(False), update),
+        lr,
+        ("radam",),
+        lambda beta1, beta2, **h: radam(betas=(beta1, beta2), **h),
+        beta1=beta1,
+        beta2=beta2,
+        eps=eps,
+        weight_decay=weight_decay,
+    )
 
 
 class AdamaxState(NamedTuple):
@@ -421,6 +573,7 @@ def adamax(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0) -> Optimizer
     _check_common(lr, eps, weight_decay)
     _check_betas(betas)
     schedule = _lr_schedule(lr)
+    l2 = _nonzero(weight_decay)
     beta1, beta2 = betas
 
     def init(params):
@@ -430,14 +583,24 @@ def adamax(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0) -> Optimizer
     @_quiet
     def update(params, grads, state):
         params, g = np.asarray(params), np.asarray(grads)
-        g = _l2(g, params, weight_decay)
+        if l2:
+            g = g + weight_decay * params
         t = state.step + 1
         m = beta1 * state.exp_avg + (1 - beta1) * g
         u = np.maximum(beta2 * state.exp_inf, np.abs(g) + eps)  # torch puts eps inside the max
         new_params = params - schedule(state.step) / (1 - beta1**t) * m / u
         return _finish(params, new_params), AdamaxState(t, m, u)
 
-    return Optimizer(init, update)
+    return _fusable(
+        Optimizer(init, update),
+        lr,
+        ("adamax",),
+        lambda beta1, beta2, **h: adamax(betas=(beta1, beta2), **h),
+        beta1=beta1,
+        beta2=beta2,
+        eps=eps,
+        weight_decay=weight_decay,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
