@@ -11,8 +11,12 @@ none) and everything from there on is NaN: the arrays keep their shape and hold 
 finite points. Divergence is data, never an exception or a warning.
 
 ``race`` advances many optimizers, each on its own batch of runs (e.g. one run per lr of an lr
-grid, with ``lr`` an array of shape ``(R, 1)``), in one loop over the steps: one surface call and
-one ``update`` per optimizer per step. Its results equal those of separate ``descend`` calls.
+grid, with ``lr`` an array of shape ``(R, 1)``), in one loop over the steps: one surface call per
+step for all runs, and one ``update`` per *family*: optimizers built by the same factory with the
+same flags (e.g. SGD and Momentum; Adam and AdamW) are fused into one optimizer whose
+hyperparameters are per-run arrays (``Fusion`` records of ``core.optimizers``). With 2-D points an
+update costs NumPy's per-call overhead, not arithmetic, so fewer calls is what makes it fast.
+Elementwise arithmetic is the same per run, so results equal those of separate ``descend`` calls.
 """
 
 from collections.abc import Callable, Sequence
@@ -92,6 +96,54 @@ def descend(optimizer: Optimizer, surface: Surface, start, steps: int) -> Path:
     return Path(points, losses, grads, updates, None)
 
 
+def _per_run(value, runs: int) -> np.ndarray | None:
+    """``value`` as a (runs, 1) array of one hyperparameter per run, or None if it is not one."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.ndarray | np.number):
+        return None
+    value = np.asarray(value, dtype=float)
+    if value.ndim > 2 or np.broadcast_shapes(value.shape, (runs, 1)) != (runs, 1):
+        return None
+    return np.broadcast_to(value, (runs, 1))
+
+
+def _families(optimizers: Sequence[Optimizer], runs: int) -> list[tuple[Optimizer, list[int]]]:
+    """Group optimizers into fused ones: ``[(optimizer, member indices)]``, first-seen order."""
+    groups: dict[Any, list[int]] = {}
+    for k, opt in enumerate(optimizers):
+        fusion = getattr(opt.update, "fuse", None)
+        ok = fusion is not None and all(
+            _per_run(v, runs) is not None for v in fusion.hyperparameters.values()
+        )
+        groups.setdefault(fusion.key if ok else ("alone", k), []).append(k)
+    families = []
+    for members in groups.values():
+        if len(members) == 1:
+            families.append((optimizers[members[0]], members))
+            continue
+        fusions = [optimizers[k].update.fuse for k in members]
+        stacked = {}
+        for name in fusions[0].hyperparameters:
+            values = [f.hyperparameters[name] for f in fusions]
+            if all(np.ndim(v) == 0 for v in values) and len({float(v) for v in values}) == 1:
+                stacked[name] = values[0]  # one shared scalar keeps the scalar fast paths
+            else:
+                stacked[name] = np.concatenate([_per_run(v, runs) for v in values])
+        families.append((fusions[0].build(**stacked), members))
+    return families
+
+
+def _take(state, rows: slice, total: int):
+    """One member's rows of a fused optimizer state (arrays with a run axis are sliced)."""
+    if state is None or not isinstance(state, tuple):
+        return state
+    return type(state)(
+        *(
+            x[rows] if isinstance(x, np.ndarray) and x.ndim and x.shape[0] == total else x
+            for x in state
+        )
+    )
+
+
 def race(optimizers: Sequence[Optimizer], surface: Surface, starts, steps: int) -> list[Race]:
     """Run every optimizer on R runs from ``starts`` (shape (R, 2), or (2,) for R = 1) at once."""
     if steps < 0:
@@ -101,19 +153,34 @@ def race(optimizers: Sequence[Optimizer], surface: Surface, starts, steps: int) 
     if starts.ndim != 2 or starts.shape[1] != 2:
         raise ValueError(f"starts must have shape (R, 2) or (2,), got {starts.shape=}")
     runs = len(starts)
-    slices = [slice(k * runs, (k + 1) * runs) for k in range(len(optimizers))]
-    # All runs of all optimizers live in one buffer so each step needs a single surface call.
+    families = _families(optimizers, runs)
+    # All runs live in one buffer, family by family, so each step needs a single surface call.
+    slices, family_slices, row = [None] * len(optimizers), [], 0
+    for _, members in families:
+        family_slices.append(slice(row, row + runs * len(members)))
+        for k in members:
+            slices[k] = slice(row, row + runs)
+            row += runs
     points = np.empty((steps + 1, runs * len(optimizers), 2))
     grads = np.empty((steps, *points.shape[1:]))
     points[0] = np.tile(starts, (len(optimizers), 1))
-    states = [opt.init(points[0, s].copy()) for opt, s in zip(optimizers, slices, strict=True)]
+    states = [
+        opt.init(points[0, s].copy()) for (opt, _), s in zip(families, family_slices, strict=True)
+    ]
+    # The loop sets errstate once, so the updates' own guards (update.raw skips them) can go.
+    updates = [getattr(opt.update, "raw", opt.update) for opt, _ in families]
+    whole = [s.start == 0 and s.stop == len(points[0]) for s in family_slices]
     with np.errstate(all="ignore"):
         # Diverged runs keep computing (with inf/NaN); runs are independent, so they are masked
         # afterwards, which gives the same result as stopping each run at its first bad point.
         for t in range(steps):
-            g = grads[t] = surface.grad(points[t])
-            for k, (opt, s) in enumerate(zip(optimizers, slices, strict=True)):
-                points[t + 1, s], states[k] = opt.update(points[t, s], g[s], states[k])
+            p = points[t]
+            g = grads[t] = surface.grad(p)
+            for k, (update, s) in enumerate(zip(updates, family_slices, strict=True)):
+                if whole[k]:  # one family: no slicing
+                    points[t + 1], states[k] = update(p, g, states[k])
+                else:
+                    points[t + 1, s], states[k] = update(p[s], g[s], states[k])
         losses = surface.f(points)
         bad = _bad(points, losses)
         diverged_at = np.where(bad.any(axis=0), bad.argmax(axis=0), -1)
@@ -122,9 +189,14 @@ def race(optimizers: Sequence[Optimizer], surface: Surface, starts, steps: int) 
         losses[after] = np.nan
         grads[after[:-1]] = np.nan
         updates = np.diff(points, axis=0)
+    member_states = [None] * len(optimizers)
+    for (_, members), s, state in zip(families, family_slices, states, strict=True):
+        for k in members:
+            rows = slice(slices[k].start - s.start, slices[k].stop - s.start)
+            member_states[k] = state if len(members) == 1 else _take(state, rows, s.stop - s.start)
     return [
         Race(points[:, s], losses[:, s], grads[:, s], updates[:, s], diverged_at[s], state)
-        for s, state in zip(slices, states, strict=True)
+        for s, state in zip(slices, member_states, strict=True)
     ]
 
 

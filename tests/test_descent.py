@@ -224,3 +224,61 @@ def test_convergence_map_distance_criterion_and_bad_arguments():
         convergence_map(SURFACES["saddle"](), [0.1], [0.0], 10)
     with pytest.raises(ValueError, match="criterion"):
         convergence_map(s, [0.1], [0.0], 10, criterion="gradient")
+
+
+# Members of one family with different settings, so the fused update carries per-run arrays:
+# SGD with and without momentum, damped, decayed; Adam and AdamW; a schedule
+# (never fused) and a second AMSGrad family.
+FAMILY_MAKERS = [
+    lambda: OPTIMIZERS["sgd"](lr=0.001),
+    lambda: OPTIMIZERS["momentum"](lr=0.0005, dampening=0.3),
+    lambda: OPTIMIZERS["sgd"](lr=0.0007, momentum=0.5, weight_decay=0.01),
+    lambda: OPTIMIZERS["nesterov"](lr=0.0005),
+    lambda: OPTIMIZERS["nesterov"](lr=0.0002, momentum=0.7),
+    lambda: OPTIMIZERS["adam"](lr=0.02, betas=(0.8, 0.99), weight_decay=0.01),
+    lambda: OPTIMIZERS["adamw"](lr=0.03),
+    lambda: OPTIMIZERS["adam"](lr=0.01, amsgrad=True),
+    lambda: OPTIMIZERS["adamw"](lr=0.01, amsgrad=True, weight_decay=0.1),
+    lambda: OPTIMIZERS["rmsprop"](lr=0.01, momentum=0.5),
+    lambda: OPTIMIZERS["rmsprop"](lr=0.003, alpha=0.9, momentum=0.2),
+    lambda: OPTIMIZERS["nadam"](lr=0.01, momentum_decay=0.01),
+    lambda: OPTIMIZERS["nadam"](lr=0.02),
+    lambda: OPTIMIZERS["adam"](lr=lambda t: 0.02 / (1 + t)),
+]
+
+
+@pytest.mark.parametrize("surface_name", ["rosenbrock", "himmelblau"])
+def test_fused_families_equal_per_optimizer_descend(surface_name):
+    from core.descent import _families
+
+    s = SURFACES[surface_name]()
+    starts = np.array([s.start, (0.5, -0.5)])
+    optimizers = [make() for make in FAMILY_MAKERS]
+    families = _families(optimizers, len(starts))
+    # sgd+momentum+decayed sgd, 2 nesterov, adam+adamw, 2 amsgrad, 2 rmsprop, 2 nadam; schedule
+    assert sorted(len(m) for _, m in families) == [1, 2, 2, 2, 2, 2, 3]
+    results = race(optimizers, s, starts, 400)
+    for make, r in zip(FAMILY_MAKERS, results, strict=True):
+        assert r.state.step == 400
+        for run in range(len(starts)):
+            assert_same_path(r.path(run), descend(make(), s, starts[run], 400))
+
+
+def test_fused_race_returns_each_members_own_state():
+    s = SURFACES["booth"]()
+    optimizers = [OPTIMIZERS["adam"](lr=0.1), OPTIMIZERS["adamw"](lr=0.05)]
+    fused = race(optimizers, s, s.start, 20)
+    for opt, r in zip(optimizers, fused, strict=True):
+        (alone,) = race([opt], s, s.start, 20)  # a family of one is not fused
+        for x, y in zip(r.state, alone.state, strict=True):
+            np.testing.assert_array_equal(x, y)
+
+
+def test_fused_lr_columns_equal_one_descend_per_lr():
+    s = SURFACES["rosenbrock"]()
+    lrs = np.array([1e-3, 1e-2, 0.3])
+    makers = [OPTIMIZERS["adam"], OPTIMIZERS["adamw"], OPTIMIZERS["sgd"], OPTIMIZERS["momentum"]]
+    results = race([f(lr=lrs[:, None]) for f in makers], s, np.tile(s.start, (3, 1)), 300)
+    for f, r in zip(makers, results, strict=True):
+        for i, lr in enumerate(lrs):
+            assert_same_path(r.path(i), descend(f(lr=float(lr)), s, s.start, 300))
