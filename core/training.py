@@ -436,3 +436,38 @@ def train(
     while state.stopped is None:
         state, metrics = train_for(state, data, config, until_epoch_end=True)
         yield state, metrics
+
+
+# ---------------------------------------------------------------- looking at predictions
+
+PICK_MODES = ("sample", "mistakes", "confident_mistakes")
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """Counts ``m[i, j]`` of rows with true class i predicted as j (sklearn's orientation)."""
+    m = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(m, (np.asarray(y_true), np.asarray(y_pred)), 1)
+    return m
+
+
+def top_k(probs: np.ndarray, k: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` most probable classes per row and their probabilities, best first."""
+    classes = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+    return classes, np.take_along_axis(probs, classes, axis=1)
+
+
+def pick_examples(
+    probs: np.ndarray, y: np.ndarray, mode: str, n: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Row indices to show: a random ``sample``, random ``mistakes``, or the
+    ``confident_mistakes`` (wrong rows ordered by the probability given to the wrong class)."""
+    if mode not in PICK_MODES:
+        raise ValueError(f"{mode=} must be one of {PICK_MODES}")
+    pred = probs.argmax(axis=1)
+    if mode == "sample":
+        return rng.choice(len(y), size=min(n, len(y)), replace=False)
+    wrong = np.flatnonzero(pred != y)
+    if mode == "mistakes":
+        return rng.choice(wrong, size=min(n, len(wrong)), replace=False)
+    confidence = probs[wrong, pred[wrong]]
+    return wrong[np.argsort(-confidence, kind="stable")[:n]]

@@ -10,32 +10,42 @@ import numpy as np
 import streamlit as st
 
 from core.activations import ACTIVATIONS
-from core.datasets import DATASETS, NUM_CLASSES, Dataset, DatasetError, Split
+from core.datasets import DATASETS, NUM_CLASSES, Dataset, DatasetError, Split, to_float32
 from core.download import data_dir, download_mnist
 from core.initializers import INITIALIZERS, default_kwargs
-from core.mlp import parameter_count
+from core.mlp import gradient_check, parameter_count, predict_proba
 from core.optimizers import HYPERPARAMETERS, OPTIMIZER_DEFAULTS, OPTIMIZERS, make
 from core.schedules import SCHEDULES
 from core.training import (
     PICK_MODES,
     TrainConfig,
+    confusion_matrix,
     init_train_state,
     loss_plateau,
+    pick_examples,
     smooth_ema,
+    top_k,
     train_for,
 )
 from ui.controls import (
     bind_url,
     current_plot_style,
     enter_through_shell,
+    guided_experiment,
     keyed,
+    show_figure,
 )
 from ui.errors import guarded_panel
 from ui.i18n import t
 from ui.plots.mnist import (
+    compare_runs,
+    confusion_matrix_figure,
+    layer_signals,
     live_accuracy_chart,
     live_loss_chart,
     live_lr_chart,
+    prediction_grid,
+    weight_images,
 )
 from ui.url_state import Param
 
@@ -66,6 +76,9 @@ TICK_BUDGET = 0.15  # seconds of training per live update (the issue's bound for
 LIVE_EVERY = 0.3  # seconds between live updates: ~3 a second with the tick and drawing
 SLOW_EVERY = 3.0  # the prediction grid, confusion matrix and inside view refresh more slowly
 GRID_SIZE = 24
+GRADCHECK_OK = (
+    1e-4  # relative error; float64 central differences give ~1e-8 where backprop is right
+)
 MAX_RUNS = 8
 STATE, ARCH, RUNNING, SIGNALS, RUNS, LAST = (
     "_mn_state",
@@ -75,6 +88,33 @@ STATE, ARCH, RUNNING, SIGNALS, RUNS, LAST = (
     "_mn_runs",
     "_mn_last_tick",
 )
+
+EXPERIMENTS = {
+    "explode": {
+        "mn_act": "leaky_relu",
+        "mn_hidden": "128, 128",
+        "mn_opt": "sgd",
+        "mn_lr": 1.0,
+        "mn_sched": "none",
+        "mn_bn": False,
+    },
+    "sigmoid": {
+        "mn_act": "sigmoid",
+        "mn_hidden": "64, 64, 64, 64, 64",
+        "mn_opt": "sgd",
+        "mn_lr": 0.1,
+        "mn_sched": "none",
+        "mn_bn": False,
+    },
+    "dropout": {
+        "mn_train_size": 1000,
+        "mn_hidden": "512",
+        "mn_dropout": 0.5,
+        "mn_opt": "adam",
+        "mn_lr": 1e-3,
+        "mn_act": "relu",
+    },
+}
 
 FORMULA = (
     r"\mathcal{L} = -\frac{1}{N}\sum_{n=1}^{N} \log \operatorname{softmax}(W_L\,h_{L-1} + b_L)"
@@ -175,6 +215,11 @@ def advance(data: Dataset, config: TrainConfig, **limits) -> None:
     st.session_state[LAST] = metrics
     if state.stopped is not None:
         st.session_state[RUNNING] = False
+
+
+def vega(chart, key: str) -> None:
+    """A live chart; same spec each tick, so the browser swaps the data in place."""
+    st.vega_lite_chart(chart.data, chart.spec, key=key, theme=None, width="stretch")
 
 
 def on_start() -> None:
@@ -578,7 +623,7 @@ def live_view() -> None:
         c_loss, c_acc, c_lr = st.columns([3, 2, 2])
         epoch_steps = np.array([e.step for e in epochs], dtype=float)
         with c_loss:
-            st.altair_chart(
+            vega(
                 live_loss_chart(
                     h.step,
                     smooth_ema(h.loss),
@@ -591,11 +636,9 @@ def live_view() -> None:
                     style=style,
                 ),
                 key="mn_chart_loss",
-                theme=None,
-                width="stretch",
             )
         with c_acc:
-            st.altair_chart(
+            vega(
                 live_accuracy_chart(
                     np.array([e.epoch for e in epochs], dtype=float),
                     np.array([e.train_accuracy for e in epochs]),
@@ -607,11 +650,9 @@ def live_view() -> None:
                     style=style,
                 ),
                 key="mn_chart_acc",
-                theme=None,
-                width="stretch",
             )
         with c_lr:
-            st.altair_chart(
+            vega(
                 live_lr_chart(
                     h.step,
                     h.lr,
@@ -622,11 +663,286 @@ def live_view() -> None:
                     style=style,
                 ),
                 key="mn_chart_lr",
-                theme=None,
-                width="stretch",
             )
         if not epochs and state.step:
             st.caption(t("mnist.first_epoch_hint"))
 
 
 live_view()
+
+
+# ---- guided experiments
+with guarded_panel(t("mnist.panel_experiments")):
+    st.subheader(t("mnist.experiments_heading"))
+    for name, values in EXPERIMENTS.items():
+        guided_experiment(
+            t(f"mnist.exp.{name}.title"),
+            t(f"mnist.exp.{name}.predict"),
+            t(f"mnist.exp.{name}.explain"),
+            values,
+            key=f"_exp_mn_{name}",
+        )
+
+CLASS_NAMES = (
+    [t(f"mnist.fashion.{i}") for i in range(NUM_CLASSES)]
+    if in_use == "fashion_mnist"
+    else [str(i) for i in range(NUM_CLASSES)]
+)
+
+
+def probabilities_on_test() -> np.ndarray | None:
+    """Class probabilities of every test image under the live network; None once it diverged."""
+    state = st.session_state[STATE]
+    with np.errstate(all="ignore"):
+        probs = predict_proba(
+            state.params,
+            to_float32(data.test.x),
+            activation=ACTIVATIONS[activation](),
+            bn_state=state.bn_state,
+        )
+    return probs if np.all(np.isfinite(probs)) else None
+
+
+def on_worst_cell(true: int, pred: int) -> None:
+    st.session_state["mn_cm_true"], st.session_state["mn_cm_pred"] = true, pred
+
+
+def digits_figure(idx: np.ndarray, probs: np.ndarray, title: str, key: str) -> None:
+    classes, top = top_k(probs[idx], 3)
+    fig = prediction_grid(
+        data.test.x[idx],
+        data.test.y[idx],
+        classes,
+        top,
+        class_names=CLASS_NAMES,
+        names=(t("mnist.grid_right"), t("mnist.grid_wrong"), t("mnist.grid_other")),
+        hover=t("mnist.grid_hover"),
+        title=title,
+        style=style,
+    )
+    show_figure(fig, key=key)
+
+
+@st.fragment(run_every=SLOW_EVERY if running else None)
+def predictions_view() -> None:
+    """Test predictions: a grid of digits with top-3 bars, and the confusion matrix."""
+    probs = probabilities_on_test()
+    y = data.test.y
+    if probs is None:
+        st.warning(t("mnist.no_predictions"))
+        return
+    pred = probs.argmax(axis=1)
+    with guarded_panel(t("mnist.panel_grid")):
+        st.subheader(t("mnist.grid_heading"))
+        c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
+        with c1:
+            mode = keyed(
+                st.segmented_control,
+                "mn_pick",
+                "sample",
+                label=t("mnist.pick_label"),
+                options=PICK_MODES,
+                format_func=PICK_LABELS.get,
+            )
+        c2.button(
+            t("mnist.new_sample"),
+            key="_mn_new_sample",
+            on_click=on_new_sample,
+            icon=":material/casino:",
+        )
+        c3.metric(
+            t("mnist.test_accuracy"),
+            f"{np.mean(pred == y):.1%}",
+            help=t("mnist.test_accuracy_help", n=f"{len(y):,}"),
+        )
+        rng = np.random.default_rng(st.session_state.get("_mn_pick_seed", 0))
+        idx = pick_examples(probs, y, mode or "sample", GRID_SIZE, rng)
+        if len(idx) == 0:
+            st.info(t("mnist.no_mistakes"))
+        else:
+            digits_figure(idx, probs, t(f"mnist.grid_title.{mode or 'sample'}"), "mn_fig_grid")
+    with guarded_panel(t("mnist.panel_confusion")):
+        st.subheader(t("mnist.confusion_heading"))
+        matrix = confusion_matrix(y, pred, NUM_CLASSES)
+        c_fig, c_pick = st.columns([3, 2])
+        with c_pick:
+            normalised = keyed(
+                st.toggle,
+                "mn_cm_norm",
+                False,
+                label=t("mnist.normalise"),
+                help=t("mnist.normalise_help"),
+            )
+            off = matrix * (1 - np.eye(NUM_CLASSES, dtype=np.int64))
+            worst = np.unravel_index(int(off.argmax()), off.shape)
+            if off.max() > 0:
+                st.button(
+                    t(
+                        "mnist.worst_cell",
+                        true=CLASS_NAMES[worst[0]],
+                        pred=CLASS_NAMES[worst[1]],
+                        n=int(off.max()),
+                    ),
+                    key="_mn_worst",
+                    on_click=on_worst_cell,
+                    args=(int(worst[0]), int(worst[1])),
+                )
+            a, b = st.columns(2)
+            with a:
+                true = keyed(
+                    st.selectbox,
+                    "mn_cm_true",
+                    4,
+                    label=t("mnist.cell_true"),
+                    options=range(NUM_CLASSES),
+                    format_func=CLASS_NAMES.__getitem__,
+                )
+            with b:
+                guess = keyed(
+                    st.selectbox,
+                    "mn_cm_pred",
+                    9,
+                    label=t("mnist.cell_pred"),
+                    options=range(NUM_CLASSES),
+                    format_func=CLASS_NAMES.__getitem__,
+                )
+            cell = np.flatnonzero((y == true) & (pred == guess))
+            st.caption(
+                t(
+                    "mnist.cell_count",
+                    n=len(cell),
+                    true=CLASS_NAMES[true],
+                    pred=CLASS_NAMES[guess],
+                )
+            )
+            if len(cell):
+                digits_figure(
+                    cell[:GRID_SIZE],
+                    probs,
+                    t("mnist.cell_title", true=CLASS_NAMES[true], pred=CLASS_NAMES[guess]),
+                    "mn_fig_cell",
+                )
+        with c_fig:
+            rows = matrix.sum(axis=1, keepdims=True)
+            shown = matrix / np.where(rows > 0, rows, 1) if normalised else matrix
+            fig = confusion_matrix_figure(
+                shown,
+                normalised=bool(normalised),
+                class_names=CLASS_NAMES,
+                title=t("mnist.confusion_title"),
+                x_title=t("mnist.predicted"),
+                y_title=t("mnist.true"),
+                hover=t("mnist.confusion_hover"),
+                style=style,
+            )
+            show_figure(fig, key="mn_fig_confusion")
+
+
+predictions_view()
+
+
+@st.fragment(run_every=SLOW_EVERY if running else None)
+def inside_view() -> None:
+    """First-layer weights, per-layer gradient norms and update ratios, and a gradient check."""
+    with guarded_panel(t("mnist.panel_inside")):
+        st.subheader(t("mnist.inside_heading"))
+        state = st.session_state[STATE]
+        c_w, c_check = st.columns([3, 1])
+        with c_check:
+            rel = check_gradients(state)
+            if not np.isfinite(rel):
+                st.badge(t("mnist.gradcheck_na"), icon=":material/help:", color="gray")
+            elif rel < GRADCHECK_OK:
+                st.badge(
+                    t("mnist.gradcheck_ok", error=f"{rel:.1e}"),
+                    icon=":material/check_circle:",
+                    color="green",
+                )
+            else:
+                st.badge(
+                    t("mnist.gradcheck_bad", error=f"{rel:.1e}"),
+                    icon=":material/warning:",
+                    color="orange",
+                )
+            st.caption(t("mnist.gradcheck_help"))
+        with c_w:
+            if len(state.params) > 1:
+                fig = weight_images(
+                    state.params[0]["W"],
+                    data.image_shape,
+                    title=t("mnist.weights_title"),
+                    style=style,
+                )
+                show_figure(fig, key="mn_fig_weights")
+            else:
+                st.info(t("mnist.no_hidden"))
+        signals = st.session_state.get(SIGNALS, [])
+        if len(signals) < 2:
+            st.info(t("mnist.signals_hint"))
+            return
+        steps = np.array([s for s, _, _ in signals], dtype=float)
+        fig = layer_signals(
+            steps,
+            np.array([g for _, g, _ in signals]),
+            np.array([r for _, _, r in signals]),
+            layer_names=[t("mnist.layer", i=i + 1) for i in range(len(signals[-1][1]))],
+            titles=(t("mnist.grad_norm_title"), t("mnist.update_ratio_title")),
+            x_title=t("mnist.step"),
+            y_titles=(t("mnist.grad_norm_axis"), t("mnist.update_ratio_axis")),
+            reference=t("mnist.ratio_reference"),
+            style=style,
+        )
+        show_figure(fig, key="mn_fig_signals")
+
+
+def check_gradients(state) -> float:
+    """Backprop vs central differences on 12 sampled parameters of the live network."""
+    with np.errstate(all="ignore"):
+        return gradient_check(
+            state.params,
+            to_float32(data.val.x[:16]),
+            data.val.y[:16],
+            activation=ACTIVATIONS[activation](),
+            rng=np.random.default_rng(0),
+            n_samples=12,
+        )
+
+
+inside_view()
+
+# ---- compare runs
+with guarded_panel(t("mnist.panel_compare")):
+    st.subheader(t("mnist.compare_heading"))
+    runs = st.session_state.get(RUNS, [])
+    state = st.session_state[STATE]
+    current = t("mnist.current_run", label=run_label)
+    st.button(
+        t("mnist.keep_run"),
+        key="_mn_keep",
+        on_click=on_keep_run,
+        disabled=state.step == 0,
+        help=t("mnist.keep_run_help"),
+    )
+    if not runs:
+        st.info(t("mnist.compare_hint"))
+    else:
+        labels = [r[0] for r in runs]
+        chosen = keyed(
+            st.multiselect,
+            "mn_compare",
+            labels,
+            label=t("mnist.compare_label"),
+            options=labels,
+        )
+        curves = [r for r in runs if r[0] in chosen]
+        if state.step:
+            curves.append((current, np.array(state.history.step), smooth_ema(state.history.loss)))
+        if curves:
+            fig = compare_runs(
+                curves,
+                title=t("mnist.compare_title"),
+                x_title=t("mnist.step"),
+                y_title=t("mnist.loss_axis"),
+                style=style,
+            )
+            show_figure(fig, key="mn_fig_compare")

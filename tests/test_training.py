@@ -298,3 +298,37 @@ def test_loss_plateau():
     assert not loss_plateau(np.r_[flat_high[:300], np.full(100, np.nan)])
     with pytest.raises(ValueError, match="window=0"):
         loss_plateau(flat_high, window=0)
+
+
+def test_confusion_matrix_matches_sklearn(rng):
+    from sklearn.metrics import confusion_matrix as sk_confusion
+
+    y, p = rng.integers(0, 10, 500), rng.integers(0, 10, 500)
+    np.testing.assert_array_equal(
+        training.confusion_matrix(y, p, 10), sk_confusion(y, p, labels=range(10))
+    )
+
+
+def test_top_k(rng):
+    probs = rng.dirichlet(np.ones(10), size=30)
+    classes, top = training.top_k(probs, 3)
+    assert classes.shape == top.shape == (30, 3)
+    np.testing.assert_array_equal(classes[:, 0], probs.argmax(axis=1))
+    np.testing.assert_allclose(top, -np.sort(-probs, axis=1)[:, :3])
+
+
+def test_pick_examples(rng):
+    probs = rng.dirichlet(np.ones(10), size=200)
+    y = rng.integers(0, 10, 200)
+    pred = probs.argmax(axis=1)
+    sample = training.pick_examples(probs, y, "sample", 24, rng)
+    assert len(set(sample)) == 24
+    mistakes = training.pick_examples(probs, y, "mistakes", 24, rng)
+    assert len(mistakes) == 24 and np.all(pred[mistakes] != y[mistakes])
+    confident = training.pick_examples(probs, y, "confident_mistakes", 5, rng)
+    wrong = np.flatnonzero(pred != y)
+    best = np.sort(probs[wrong].max(axis=1))[::-1][:5]
+    np.testing.assert_allclose(probs[confident].max(axis=1), best)
+    assert len(training.pick_examples(probs, pred, "mistakes", 24, rng)) == 0  # all right
+    with pytest.raises(ValueError, match="mode='best'"):
+        training.pick_examples(probs, y, "best", 3, rng)

@@ -1,15 +1,15 @@
-"""Figure builders for the live MNIST page: Vega (altair) charts for the live curves, which the
+"""Figure builders for the live MNIST page: Vega-Lite specs for the live curves, which the
 browser updates in place, and plotly figures for the static panels. No streamlit import.
 
-Every builder takes already-translated labels and a ``PlotStyle``; altair charts get the same
-Okabe–Ito colours and font sizes through ``_altair_style``. Images are uint8 or float arrays of
+Every builder takes already-translated labels and a ``PlotStyle``; Vega charts get the same
+Okabe–Ito colours and font sizes through ``_vega_config``. Images are uint8 or float arrays of
 shape ``(n, rows, cols)`` with ink = high values; they are drawn as one mosaic heatmap (NaN gaps)
 rather than one subplot each, which keeps a 24-digit grid at a handful of traces.
 """
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
-import altair as alt
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -30,34 +30,50 @@ def thin(x: np.ndarray, *arrays: np.ndarray, max_points: int = MAX_POINTS):
     return (x[idx], *(a[idx] for a in arrays))
 
 
-# ---------------------------------------------------------------- live curves (altair / Vega)
+# ---------------------------------------------------------------- live curves (Vega-Lite)
 
 
-def _altair_style(chart: alt.Chart, style: PlotStyle, height: int) -> alt.Chart:
+class VegaChart(NamedTuple):
+    """Data and a Vega-Lite spec for ``st.vega_lite_chart(chart.data, chart.spec)``.
+
+    Plain dicts, not altair objects: altair's validation costs ~0.1 s a chart, too much for a
+    chart redrawn several times a second. The spec depends only on labels and style, so between
+    ticks only the data changes and the browser updates the chart in place.
+    """
+
+    data: pd.DataFrame
+    spec: dict
+
+
+def _vega_config(style: PlotStyle) -> dict:
     size = style.font_size
-    return (
-        chart.properties(
-            height=round(height * (1.25 if style.projector else 1.0)), width="container"
-        )
-        .configure(font=FONT_FAMILY, background=style.background)
-        .configure_axis(
-            labelFontSize=size,
-            titleFontSize=size,
-            labelColor=style.text_color,
-            titleColor=style.text_color,
-            gridColor=style.grid_color,
-        )
-        .configure_legend(
-            labelFontSize=size,
-            titleFontSize=size,
-            labelColor=style.text_color,
-            orient="bottom",
-            title=None,
-            labelLimit=0,
-        )
-        .configure_title(fontSize=round(size * 1.15), color=style.text_color, anchor="start")
-        .configure_view(strokeOpacity=0)
-    )
+    axis = {
+        "labelFontSize": size,
+        "titleFontSize": size,
+        "labelColor": style.text_color,
+        "titleColor": style.text_color,
+        "gridColor": style.grid_color,
+        "titleFontWeight": "normal",
+    }
+    return {
+        "font": FONT_FAMILY,
+        "background": style.background,
+        "axis": axis,
+        "legend": {
+            "labelFontSize": size,
+            "labelColor": style.text_color,
+            "orient": "bottom",
+            "labelLimit": 0,
+            "symbolStrokeWidth": style.line_width,
+        },
+        "title": {
+            "fontSize": round(size * 1.15),
+            "color": style.text_color,
+            "anchor": "start",
+            "fontWeight": "normal",
+        },
+        "view": {"stroke": None},
+    }
 
 
 def _lines(
@@ -71,32 +87,43 @@ def _lines(
     log_y: bool = False,
     y_format: str | None = None,
     height: int = 240,
-) -> alt.Chart:
-    color = alt.Color(
-        "series:N",
-        scale=alt.Scale(domain=list(names), range=[style.color(i) for i in range(len(names))]),
-        legend=alt.Legend(title=None),
-    )
-    y_axis = alt.Axis(title=y_title, format=y_format) if y_format else alt.Axis(title=y_title)
-    y = alt.Y(
-        "value:Q", axis=y_axis, scale=alt.Scale(type="log") if log_y else alt.Scale(zero=False)
-    )
-    base = alt.Chart(frame, title=title).encode(
-        x=alt.X("x:Q", title=x_title, scale=alt.Scale(zero=False)),
-        y=y,
-        color=color,
-        tooltip=[
-            alt.Tooltip("series:N", title=" "),
-            alt.Tooltip("x:Q", title=x_title),
-            alt.Tooltip("value:Q", title=y_title, format=".4g"),
+) -> VegaChart:
+    y_axis = {"title": y_title, **({"format": y_format} if y_format else {})}
+    encoding = {
+        "x": {"field": "x", "type": "quantitative", "title": x_title, "scale": {"zero": False}},
+        "y": {
+            "field": "value",
+            "type": "quantitative",
+            "axis": y_axis,
+            "scale": {"type": "log"} if log_y else {"zero": False},
+        },
+        "color": {
+            "field": "series",
+            "type": "nominal",
+            "scale": {"domain": list(names), "range": [style.color(i) for i in range(len(names))]},
+            "legend": {"title": None},
+        },
+        "tooltip": [
+            {"field": "series", "type": "nominal", "title": " "},
+            {"field": "x", "type": "quantitative", "title": x_title},
+            {"field": "value", "type": "quantitative", "title": y_title, "format": ".4g"},
         ],
-    )
-    chart = base.mark_line(strokeWidth=style.line_width, point=alt.OverlayMarkDef(size=0))
-    # Per-epoch series have few points: show them as dots too.
-    dots = base.mark_point(filled=True, size=style.marker_size**2).transform_filter(
-        alt.datum.dots > 0
-    )
-    return _altair_style(alt.layer(chart, dots), style, height)
+    }
+    spec = {
+        "title": title,
+        "height": round(height * (1.25 if style.projector else 1.0)),
+        "layer": [
+            {"mark": {"type": "line", "strokeWidth": style.line_width}, "encoding": encoding},
+            # Per-epoch series have few points: show them as dots too.
+            {
+                "mark": {"type": "point", "filled": True, "size": style.marker_size**2},
+                "transform": [{"filter": "datum.dots > 0"}],
+                "encoding": encoding,
+            },
+        ],
+        "config": _vega_config(style),
+    }
+    return VegaChart(frame, spec)
 
 
 def _frame(series: Sequence[tuple[str, np.ndarray, np.ndarray, bool]]) -> pd.DataFrame:
@@ -111,9 +138,9 @@ def _frame(series: Sequence[tuple[str, np.ndarray, np.ndarray, bool]]) -> pd.Dat
         )
         for name, x, v, dots in series
     ]
-    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    frame = pd.concat(parts, ignore_index=True)
     # Vega cannot draw inf/NaN (nor a log of 0); drop them rather than break the chart.
-    return frame[np.isfinite(frame["value"])] if len(frame) else frame
+    return frame[np.isfinite(frame["value"])].reset_index(drop=True)
 
 
 def live_loss_chart(
@@ -127,10 +154,11 @@ def live_loss_chart(
     x_title: str,
     y_title: str,
     style: PlotStyle,
-) -> alt.Chart:
+) -> VegaChart:
     """Smoothed training loss per step and validation loss at each epoch's last step."""
     steps, train_loss = thin(np.asarray(steps), np.asarray(train_loss))
     frame = _frame([(names[0], steps, train_loss, False), (names[1], epoch_steps, val_loss, True)])
+    frame = frame[frame["value"] > 0].reset_index(drop=True)
     return _lines(frame, names, title, x_title, y_title, style, log_y=True)
 
 
@@ -144,7 +172,7 @@ def live_accuracy_chart(
     x_title: str,
     y_title: str,
     style: PlotStyle,
-) -> alt.Chart:
+) -> VegaChart:
     """Training (during the epoch) and validation accuracy per epoch."""
     frame = _frame(
         [(names[0], epochs, train_accuracy, True), (names[1], epochs, val_accuracy, True)]
@@ -154,11 +182,11 @@ def live_accuracy_chart(
 
 def live_lr_chart(
     steps: np.ndarray, lr: np.ndarray, *, name: str, title: str, x_title: str, y_title: str, style
-) -> alt.Chart:
+) -> VegaChart:
     """The learning rate each step used."""
     steps, lr = thin(np.asarray(steps), np.asarray(lr))
     frame = _frame([(name, steps, lr, False)])
-    frame = frame[frame["value"] > 0] if len(frame) else frame
+    frame = frame[frame["value"] > 0].reset_index(drop=True)
     return _lines(frame, [name], title, x_title, y_title, style, log_y=True, y_format=".0e")
 
 
@@ -197,14 +225,38 @@ def prediction_grid(
     columns: int = 8,
 ) -> go.Figure:
     """Digits with their top-3 probability bars; a green frame when the top class is right, red
-    when wrong. ``top_classes``/``top_probs``: shape (n, 3), best first. ``names``: right, wrong,
-    other classes (legend). ``hover`` is formatted with ``label``, ``prob`` (percent)."""
+    when wrong. ``top_classes``/``top_probs``: shape (n, k), best first. ``names``: right, wrong,
+    other classes (legend). ``hover`` is formatted with ``label`` and ``prob`` (percent)."""
     images = np.asarray(images, dtype=float)
     images = images / 255.0 if images.max(initial=0) > 1.0 else images
     n, h, w = images.shape
     bar_h = max(h // 5, 2)  # each bar's row height in image pixels
     cell = (h + 3 * bar_h + 6, w + max(w // 3, 3))
-    fig = go.Figure(
+    # Frames and bars are line segments joined by None gaps: a few traces instead of 100 shapes,
+    # which plotly builds ~20× faster.
+    frames = {True: ([], []), False: ([], [])}
+    bars = ([], [], []), ([], [], []), ([], [], [])  # right, wrong, other: xs, ys
+    text_x, text_y, text, hovers = [], [], [], []
+    for i in range(n):
+        r, c = divmod(i, columns)
+        x0, y0 = c * cell[1] - 0.5, r * cell[0] - 0.5
+        right = bool(top_classes[i, 0] == labels[i])
+        fx, fy = frames[right]
+        fx += [x0, x0 + w, x0 + w, x0, x0, None]
+        fy += [y0, y0, y0 + h, y0 + h, y0, None]
+        for k in range(top_classes.shape[1]):
+            xs, ys, _ = bars[(0 if right else 1) if k == 0 else 2]
+            y = y0 + h + 3 + (k + 0.5) * bar_h
+            left = x0 + w * 0.3
+            xs += [left, left + max(float(top_probs[i, k]), 0.005) * w * 0.7, None]
+            ys += [y, y, None]
+            label = class_names[int(top_classes[i, k])]
+            text_x.append(x0 + w * 0.15)
+            text_y.append(y)
+            text.append(label)
+            hovers.append(hover.format(label=label, prob=f"{100 * top_probs[i, k]:.1f}"))
+    bar_px = 3.2 * bar_h * (1.3 if style.projector else 1.0)
+    traces = [
         go.Heatmap(
             z=_mosaic(images, columns, cell),
             colorscale="Greys",
@@ -213,48 +265,30 @@ def prediction_grid(
             showscale=False,
             hoverinfo="skip",
         )
-    )
-    groups = {0: ([], [], []), 1: ([], [], []), 2: ([], [], [])}  # right, wrong, other
-    text_x, text_y, text, hovers = [], [], [], []
-    for i in range(n):
-        r, c = divmod(i, columns)
-        x0, y0 = c * cell[1] - 0.5, r * cell[0] - 0.5
-        right = top_classes[i, 0] == labels[i]
-        fig.add_shape(
-            type="rect",
-            x0=x0,
-            x1=x0 + w,
-            y0=y0,
-            y1=y0 + h,
-            line={"color": GOOD_COLOR if right else BAD_COLOR, "width": style.line_width},
+    ]
+    for right, color in ((True, GOOD_COLOR), (False, BAD_COLOR)):
+        traces.append(
+            go.Scatter(
+                x=frames[right][0],
+                y=frames[right][1],
+                mode="lines",
+                line={"color": color, "width": style.line_width},
+                hoverinfo="skip",
+                showlegend=False,
+            )
         )
-        for k in range(top_classes.shape[1]):
-            group = (0 if right else 1) if k == 0 else 2
-            y = y0 + h + 3 + (k + 0.5) * bar_h
-            left = x0 + w * 0.3
-            xs, ys, _ = groups[group]
-            xs += [left, left + max(float(top_probs[i, k]), 0.005) * w * 0.7, None]
-            ys += [y, y, None]
-            text_x.append(x0 + w * 0.15)
-            text_y.append(y)
-            label = class_names[int(top_classes[i, k])]
-            text.append(label)
-            hovers.append(hover.format(label=label, prob=f"{100 * top_probs[i, k]:.1f}"))
-    bar_px = 3.2 * bar_h * (1.3 if style.projector else 1.0)
-    for group, color in zip(groups, (GOOD_COLOR, BAD_COLOR, GREY), strict=True):
-        xs, ys, _ = groups[group]
-        fig.add_trace(
+    for (xs, ys, _), name, color in zip(bars, names, (GOOD_COLOR, BAD_COLOR, GREY), strict=True):
+        traces.append(
             go.Scatter(
                 x=xs,
                 y=ys,
                 mode="lines",
                 line={"color": color, "width": bar_px},
-                name=names[group],
+                name=name,
                 hoverinfo="skip",
-                showlegend=True,
             )
         )
-    fig.add_trace(
+    traces.append(
         go.Scatter(
             x=text_x,
             y=text_y,
@@ -264,9 +298,9 @@ def prediction_grid(
             hoverinfo="text",
             textfont={"size": max(style.font_size - 3, 10), "color": style.text_color},
             showlegend=False,
-            name="labels",
         )
     )
+    fig = go.Figure(data=traces)
     _image_axes(fig)
     fig.update_layout(
         title=title, legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0.0}

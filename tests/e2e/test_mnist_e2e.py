@@ -1,0 +1,63 @@
+"""The live MNIST page in a real browser: Start trains live, Pause stops; en / zh / projector."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import screenshot, wait_for_app
+
+
+def step_value(page, label: str) -> int:
+    metric = page.get_by_test_id("stMetric").filter(has_text=re.compile(f"^{label}"))
+    text = metric.first.get_by_test_id("stMetricValue").inner_text()
+    return int(text.replace(",", ""))
+
+
+def wait_for_steps(page, label: str, timeout: float = 20_000) -> None:
+    """Until the step counter shows more than 0."""
+    page.wait_for_function(
+        """(label) => [...document.querySelectorAll('[data-testid="stMetric"]')]
+            .some(m => m.innerText.startsWith(label) && parseInt(
+                m.querySelector('[data-testid="stMetricValue"]').innerText.replace(/,/g, '')) > 0)""",
+        arg=label,
+        timeout=timeout,
+    )
+
+
+def test_start_trains_live_and_pause_stops(page, app_url):
+    page.goto(f"{app_url}/mnist?lang=en")
+    wait_for_app(page)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Live MNIST training")
+    assert step_value(page, "Step") == 0
+    page.get_by_role("button", name="Start").click()
+    # The fragment reruns on its own: the counter must keep moving without any click.
+    wait_for_steps(page, "Step")
+    seen = []
+    for _ in range(6):
+        seen.append(step_value(page, "Step"))
+        page.wait_for_timeout(500)
+    assert seen[-1] > seen[0], seen
+    assert len(set(seen)) >= 3, seen  # several visible updates in 3 s, not one jump
+    page.get_by_role("button", name="Pause").click()
+    wait_for_app(page)
+    paused = step_value(page, "Step")
+    page.wait_for_timeout(1500)
+    assert step_value(page, "Step") == paused
+    assert page.locator("[data-testid='stVegaLiteChart']").count() == 3
+    page.wait_for_selector(".js-plotly-plot", timeout=30_000)
+    screenshot(page, "mnist-en")
+
+
+@pytest.mark.parametrize(
+    ("query", "name"), [("lang=zh", "mnist-zh"), ("lang=zh&projector=1", "mnist-zh-projector")]
+)
+def test_chinese_and_projector(page, app_url, query, name):
+    page.goto(f"{app_url}/mnist?{query}")
+    wait_for_app(page)
+    expect(page.get_by_role("heading", level=1)).to_have_text("MNIST 实时训练")
+    page.get_by_role("button", name="训练一轮").click()
+    wait_for_steps(page, "步数")
+    wait_for_app(page)
+    page.wait_for_selector(".js-plotly-plot", timeout=30_000)
+    screenshot(page, name)
