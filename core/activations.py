@@ -43,7 +43,7 @@ class Choice(NamedTuple):
 def _float(z) -> np.ndarray:
     """``z`` as a floating array: float32/float64 kept, anything else becomes float64."""
     z = np.asarray(z)
-    return z if np.issubdtype(z.dtype, np.floating) else z.astype(np.float64)
+    return z if z.dtype.kind == "f" else z.astype(np.float64)
 
 
 def _expit(z: np.ndarray) -> np.ndarray:
@@ -113,11 +113,11 @@ def relu() -> Activation:
 
     def fn(z):
         z = _float(z)
-        return np.maximum(z, 0).astype(z.dtype)
+        return np.maximum(z, 0).astype(z.dtype, copy=False)
 
     def grad(z):
         z = _float(z)
-        return (z > 0).astype(z.dtype)
+        return (z > 0).astype(z.dtype, copy=False)
 
     return Activation(fn, grad)
 
@@ -130,11 +130,11 @@ def leaky_relu(negative_slope: float = 0.01) -> Activation:
 
     def fn(z):
         z = _float(z)
-        return np.where(z >= 0, z, negative_slope * z).astype(z.dtype)
+        return np.where(z >= 0, z, negative_slope * z).astype(z.dtype, copy=False)
 
     def grad(z):
         z = _float(z)
-        return np.where(z > 0, 1.0, negative_slope).astype(z.dtype)
+        return np.where(z > 0, 1.0, negative_slope).astype(z.dtype, copy=False)
 
     return Activation(fn, grad)
 
@@ -147,11 +147,11 @@ def hardtanh(min_val: float = -1.0, max_val: float = 1.0) -> Activation:
 
     def fn(z):
         z = _float(z)
-        return np.clip(z, min_val, max_val).astype(z.dtype)
+        return np.clip(z, min_val, max_val).astype(z.dtype, copy=False)
 
     def grad(z):
         z = _float(z)
-        return ((z > min_val) & (z < max_val)).astype(z.dtype)
+        return ((z > min_val) & (z < max_val)).astype(z.dtype, copy=False)
 
     return Activation(fn, grad)
 
@@ -166,11 +166,11 @@ def hardsigmoid() -> Activation:
 
     def fn(z):
         z = _float(z)
-        return np.clip(z / 6 + 0.5, 0, 1).astype(z.dtype)
+        return np.clip(z / 6 + 0.5, 0, 1).astype(z.dtype, copy=False)
 
     def grad(z):
         z = _float(z)
-        return np.where((z > -3) & (z < 3), 1 / 6, 0.0).astype(z.dtype)
+        return np.where((z > -3) & (z < 3), 1 / 6, 0.0).astype(z.dtype, copy=False)
 
     return Activation(fn, grad)
 
@@ -200,11 +200,11 @@ def elu(alpha: float = 1.0) -> Activation:
         z = _float(z)
         # expm1 only sees the clipped negative part, so e^z cannot overflow for large positive z;
         # expm1 also keeps full precision for small |z| where e^z − 1 would cancel.
-        return np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0))).astype(z.dtype)
+        return np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0))).astype(z.dtype, copy=False)
 
     def grad(z):
         z = _float(z)
-        return np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0))).astype(z.dtype)
+        return np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0))).astype(z.dtype, copy=False)
 
     return Activation(fn, grad)
 
@@ -230,14 +230,14 @@ def gelu(approximate: str = "none") -> Activation:
 
         def fn(z):
             z = _float(z)
-            return (z * _normal_cdf(z)).astype(z.dtype)
+            return (z * _normal_cdf(z)).astype(z.dtype, copy=False)
 
         def grad(z):
             z = _float(z)
             # Density on a clipped copy: z² would overflow for huge |z|, where φ is 0 anyway.
             zc = np.clip(z.astype(np.float64), -40.0, 40.0)
             pdf = np.exp(-0.5 * zc * zc) / math.sqrt(2 * math.pi)
-            return (_normal_cdf(z) + zc * pdf).astype(z.dtype)
+            return (_normal_cdf(z) + zc * pdf).astype(z.dtype, copy=False)
 
         return Activation(fn, grad)
 
@@ -297,12 +297,12 @@ def softplus(beta: float = 1.0, threshold: float = 20.0) -> Activation:
         bz = beta * z
         # logaddexp(0, x) = log(e^0 + e^x) computed without overflow; the threshold switch is
         # torch's, kept so values match torch exactly (it leaves a jump of log1p(e^−t)/beta).
-        return np.where(bz > threshold, z, np.logaddexp(0, bz) / beta).astype(z.dtype)
+        return np.where(bz > threshold, z, np.logaddexp(0, bz) / beta).astype(z.dtype, copy=False)
 
     def grad(z):
         z = _float(z)
         bz = beta * z
-        return np.where(bz > threshold, 1.0, _expit(bz)).astype(z.dtype)
+        return np.where(bz > threshold, 1.0, _expit(bz)).astype(z.dtype, copy=False)
 
     return Activation(fn, grad)
 

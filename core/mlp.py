@@ -93,6 +93,14 @@ def init_bn_state(params: Params) -> list[RunningStats | None]:
     ]
 
 
+def _add_bias(z: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``z + b`` for a fresh matmul result ``z``: in place (no second (N, fan_out) array)."""
+    if z.dtype == np.result_type(z, b) and z.ndim == 2:
+        z += b
+        return z
+    return z + b
+
+
 def forward(
     params: Params,
     x: np.ndarray,
@@ -121,7 +129,8 @@ def forward(
     slopes = [] if train else None
     for layer, running in zip(params[:-1], bn_state[:-1], strict=True):
         inputs.append(h)
-        z = h @ layer["W"] + layer["b"]
+        z = h @ layer["W"]
+        z = _add_bias(z, layer["b"])
         bn_cache = None
         if "gamma" in layer:
             z, bn_cache, running = batch_norm_forward(
@@ -144,7 +153,7 @@ def forward(
         new_state.append(running)
     inputs.append(h)
     new_state.append(bn_state[-1])
-    logits = h @ params[-1]["W"] + params[-1]["b"]
+    logits = _add_bias(h @ params[-1]["W"], params[-1]["b"])
     cache = ForwardCache(inputs, zs, activations, masks, bn_caches, new_state, activation, slopes)
     return logits, cache
 
