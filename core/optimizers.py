@@ -53,8 +53,13 @@ class Fusion(NamedTuple):
 def _lr_schedule(lr):
     """Return ``step -> lr`` for a float, an array of lrs, or a schedule."""
     # as_schedule calls float(); an array of lrs (one per raced path) must pass through unchanged.
-    if callable(lr) or np.ndim(lr) == 0:
+    if callable(lr):
         return as_schedule(lr)
+    if np.ndim(lr) == 0:
+        # as_schedule's constant also accepts an array of steps; updates only pass one int step,
+        # and this plain closure costs a fraction of that per call.
+        value = float(as_schedule(lr)(0))
+        return lambda step: value
     lr = np.asarray(lr, dtype=float)
     return lambda step: lr
 
@@ -404,7 +409,7 @@ def _adam_family(lr, betas, eps, weight_decay, decoupled_decay, amsgrad) -> Opti
         m0, v0, dtype = state.exp_avg, state.exp_avg_sq, g.dtype
         if (
             scalar
-            and np.ndim(lr_t) == 0
+            and (not isinstance(lr_t, np.ndarray) or lr_t.ndim == 0)
             and dtype.kind == "f"
             and dtype == m0.dtype == v0.dtype == params.dtype == base.dtype
             and params.ndim > 0  # 0-d arithmetic returns scalars, which have no out=
