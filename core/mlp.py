@@ -183,7 +183,11 @@ def backward(
         d_a = d_input if cache.masks[k] is None else d_input * cache.masks[k]
         activation_grads[k] = d_a
         slope = cache.activation.grad(cache.z[k]) if cache.slope is None else cache.slope[k]
-        delta = d_a * slope
+        if return_activation_grads or d_a.dtype != np.result_type(d_a, slope):
+            delta = d_a * slope
+        else:
+            # d_a is a fresh array nobody else holds, so it can become delta in place.
+            delta = np.multiply(d_a, slope, out=d_a)
         if cache.bn[k] is not None:
             delta, grads[k]["gamma"], grads[k]["beta"] = batch_norm_backward(delta, cache.bn[k])
     # Keep the params' key order so grads zip cleanly with params everywhere.
