@@ -20,7 +20,7 @@ from threadpoolctl import threadpool_info
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.descent import MAX_ABS_PARAM, MAX_LOSS, convergence_map, race
+from core.descent import MAX_ABS_PARAM, MAX_LOSS, _families, convergence_map, race
 from core.memory import tune_allocator
 from core.optimizers import OPTIMIZERS, Optimizer
 from core.surfaces import SURFACES
@@ -163,10 +163,22 @@ def main():
     print(f"   scalar Python loop: {t_scalar * 1e3:8.1f} ms")
     print(f"   scalar / race:      {t_scalar / t_race:8.2f}x")
     print(f"   {agree}")
+    families = _families([OPTIMIZERS[n](lr=LRS[n]) for n in names], 1)
+    print(
+        f"   {len(families)} fused updates per step: {[len(m) for _, m in families]} optimizers each"
+    )
     # The engine's own share: the same race with a one-line SGD update and no state.
     bare = [Optimizer(lambda p: None, lambda p, g, s: (p - 1e-3 * g, s))] * len(names)
     t_bare, _ = median_time(lambda: race(bare, surface, surface.start, STEPS), 7)
-    print(f"   race with a bare one-line update (engine overhead): {t_bare * 1e3:.1f} ms")
+    print(
+        f"   race with {len(names)} bare one-line updates (engine overhead): {t_bare * 1e3:.1f} ms"
+    )
+    one = [Optimizer(lambda p: None, lambda p, g, s: (p - 1e-3 * g, s))]
+    starts = np.tile(surface.start, (len(names), 1))
+    t_one, _ = median_time(lambda: race(one, surface, starts, STEPS), 7)
+    print(
+        f"   race with one bare update for all runs (loop + surface gradient): {t_one * 1e3:.1f} ms"
+    )
 
     # 2. an lr grid per optimizer: each lr above times 1e-4 ... 1e2 (the larger ones diverge)
     grid = np.logspace(-4, 2, 31)
