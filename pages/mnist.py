@@ -8,6 +8,7 @@ training; the controls stay outside it. Datasets are shared read-only by every v
 
 import numpy as np
 import streamlit as st
+from threadpoolctl import threadpool_limits
 
 from core.activations import ACTIVATIONS
 from core.datasets import DATASETS, NUM_CLASSES, Dataset, DatasetError, Split, to_float32
@@ -171,6 +172,18 @@ def with_train_size(name: str, size: int) -> Dataset:
     return d._replace(train=Split(d.train.x[:size], d.train.y[:size]))
 
 
+@st.cache_resource(show_spinner=False)
+def single_blas_thread():
+    """One BLAS thread for the whole process (kept alive by the cache, so it stays in force).
+
+    With several visitors each training in their own script thread on 2 cores, a multi-threaded
+    BLAS oversubscribes the cores and its spinning threads slow every step 10-50× (measured here:
+    1.7 ms a step with one thread, 9-20 ms with two while a browser or another session is busy).
+    At these matrix sizes one thread loses little even when the machine is idle.
+    """
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 # ---------------------------------------------------------------- training state
 
 
@@ -260,6 +273,7 @@ def on_new_sample() -> None:
 
 # ---------------------------------------------------------------- page
 
+single_blas_thread()
 style = current_plot_style()
 DATA_LABELS = {k: t(f"mnist.data.{k}") for k in DATA_KEYS}
 ACT_LABELS = {k: k for k in ACTS}
@@ -311,7 +325,11 @@ st.latex(FORMULA)
 # ---- data
 with guarded_panel(t("mnist.panel_data")):
     st.subheader(t("mnist.data_heading"))
-    c_data, c_size, c_note = st.columns([2, 2, 3])
+    if style.projector:
+        c_data, c_size = st.columns(2)
+        c_note = st.container()
+    else:
+        c_data, c_size, c_note = st.columns([2, 2, 3])
     with c_data:
         data_key = keyed(
             st.selectbox,
@@ -378,7 +396,7 @@ with guarded_panel(t("mnist.panel_data")):
 # ---- network and optimizer
 with guarded_panel(t("mnist.panel_network")):
     st.subheader(t("mnist.network_heading"))
-    c1, c2, c3, c4 = st.columns(4)
+    c1, c2, c3, c4 = st.columns(2) * 2 if style.projector else st.columns(4)
     with c1:
         hidden_text = keyed(
             st.text_input,
@@ -390,7 +408,12 @@ with guarded_panel(t("mnist.panel_network")):
         hidden = parse_hidden(hidden_text)
         if hidden is None:
             st.warning(
-                t("mnist.hidden_bad", text=hidden_text[:40], layers=MAX_LAYERS, width=MAX_WIDTH)
+                t(
+                    "mnist.hidden_bad",
+                    text=" ".join(hidden_text.split())[:40],
+                    layers=MAX_LAYERS,
+                    width=MAX_WIDTH,
+                )
             )
             hidden = parse_hidden(DEFAULT_HIDDEN)
     with c2:
@@ -529,7 +552,7 @@ running = bool(st.session_state.get(RUNNING))
 
 # ---- controls
 with guarded_panel(t("mnist.panel_controls")):
-    b = st.columns([1, 1, 1, 1, 1, 3], vertical_alignment="center")
+    b = st.columns(5)
     b[0].button(
         t("mnist.start"),
         key="_mn_start",
@@ -572,7 +595,7 @@ with guarded_panel(t("mnist.panel_controls")):
         width="stretch",
         help=t("mnist.reset_help"),
     )
-    b[5].markdown(
+    st.markdown(
         t(
             "mnist.param_count",
             count=f"{parameter_count(st.session_state[STATE].params):,}",
@@ -605,7 +628,8 @@ def live_view() -> None:
         last = st.session_state.get(LAST)
         h = state.history
         epochs = h.epochs
-        m = st.columns(6)
+        # Two rows of three on a projector: six large numbers do not fit in one row.
+        m = st.columns(3) * 2 if style.projector else st.columns(6)
         m[0].metric(t("mnist.step"), f"{state.step:,}")
         m[1].metric(t("mnist.epoch"), f"{state.epoch}", help=t("mnist.epoch_help"))
         m[2].metric(t("mnist.current_lr"), f"{h.lr[-1]:.3g}" if len(h.lr) else f"{lr:g}")
@@ -620,7 +644,11 @@ def live_view() -> None:
             # A stuck loss at a large lr is more often dead ReLUs or saturation than slowness.
             which = "mnist.plateau_high" if lr >= HIGH_LR else "mnist.plateau"
             st.info(t(which, lr=f"{lr:g}"), icon=":material/hourglass_empty:")
-        c_loss, c_acc, c_lr = st.columns([3, 2, 2])
+        if style.projector:
+            c_loss, c_acc = st.columns(2)
+            c_lr = st.container()
+        else:
+            c_loss, c_acc, c_lr = st.columns([3, 2, 2])
         epoch_steps = np.array([e.step for e in epochs], dtype=float)
         with c_loss:
             vega(
@@ -815,13 +843,6 @@ def predictions_view() -> None:
                     pred=CLASS_NAMES[guess],
                 )
             )
-            if len(cell):
-                digits_figure(
-                    cell[:GRID_SIZE],
-                    probs,
-                    t("mnist.cell_title", true=CLASS_NAMES[true], pred=CLASS_NAMES[guess]),
-                    "mn_fig_cell",
-                )
         with c_fig:
             rows = matrix.sum(axis=1, keepdims=True)
             shown = matrix / np.where(rows > 0, rows, 1) if normalised else matrix
@@ -836,6 +857,13 @@ def predictions_view() -> None:
                 style=style,
             )
             show_figure(fig, key="mn_fig_confusion")
+        if len(cell):
+            digits_figure(
+                cell[:GRID_SIZE],
+                probs,
+                t("mnist.cell_title", true=CLASS_NAMES[true], pred=CLASS_NAMES[guess]),
+                "mn_fig_cell",
+            )
 
 
 predictions_view()
@@ -847,8 +875,7 @@ def inside_view() -> None:
     with guarded_panel(t("mnist.panel_inside")):
         st.subheader(t("mnist.inside_heading"))
         state = st.session_state[STATE]
-        c_w, c_check = st.columns([3, 1])
-        with c_check:
+        with st.container():
             rel = check_gradients(state)
             if not np.isfinite(rel):
                 st.badge(t("mnist.gradcheck_na"), icon=":material/help:", color="gray")
@@ -865,7 +892,7 @@ def inside_view() -> None:
                     color="orange",
                 )
             st.caption(t("mnist.gradcheck_help"))
-        with c_w:
+        with st.container():
             if len(state.params) > 1:
                 fig = weight_images(
                     state.params[0]["W"],

@@ -33,12 +33,24 @@ def test_start_trains_live_and_pause_stops(page, app_url):
     page.get_by_role("button", name="Start").click()
     # The fragment reruns on its own: the counter must keep moving without any click.
     wait_for_steps(page, "Step")
-    seen = []
-    for _ in range(6):
-        seen.append(step_value(page, "Step"))
-        page.wait_for_timeout(500)
-    assert seen[-1] > seen[0], seen
-    assert len(set(seen)) >= 3, seen  # several visible updates in 3 s, not one jump
+    # Record every value the step counter shows for 3 s, as the browser paints it.
+    seen = page.evaluate(
+        """() => new Promise(resolve => {
+            const values = [];
+            const read = () => {
+                const m = [...document.querySelectorAll('[data-testid="stMetric"]')]
+                    .find(m => m.innerText.startsWith('Step'));
+                const v = m && m.querySelector('[data-testid="stMetricValue"]').innerText;
+                if (v && v !== values[values.length - 1]) values.push(v);
+            };
+            const observer = new MutationObserver(read);
+            observer.observe(document.body, {subtree: true, childList: true, characterData: true});
+            setTimeout(() => { observer.disconnect(); resolve(values); }, 3000);
+        })"""
+    )
+    steps = [int(v.replace(",", "")) for v in seen]
+    assert steps == sorted(steps) and steps[-1] > steps[0], steps
+    assert len(steps) >= 6, steps  # at least 2 screen updates a second
     page.get_by_role("button", name="Pause").click()
     wait_for_app(page)
     paused = step_value(page, "Step")
@@ -47,6 +59,14 @@ def test_start_trains_live_and_pause_stops(page, app_url):
     assert page.locator("[data-testid='stVegaLiteChart']").count() == 3
     page.wait_for_selector(".js-plotly-plot", timeout=30_000)
     screenshot(page, "mnist-en")
+    for heading, name in (
+        ("Predictions on test images", "mnist-en-predictions"),
+        ("Confusion matrix", "mnist-en-confusion"),
+        ("Inside the network", "mnist-en-inside"),
+    ):
+        page.get_by_role("heading", name=heading).scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
+        screenshot(page, name)
 
 
 @pytest.mark.parametrize(
@@ -61,3 +81,6 @@ def test_chinese_and_projector(page, app_url, query, name):
     wait_for_app(page)
     page.wait_for_selector(".js-plotly-plot", timeout=30_000)
     screenshot(page, name)
+    page.get_by_role("heading", name="测试集图像上的预测").scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    screenshot(page, f"{name}-predictions")

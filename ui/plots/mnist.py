@@ -86,11 +86,13 @@ def _lines(
     *,
     log_y: bool = False,
     y_format: str | None = None,
+    integer_x: bool = False,
     height: int = 240,
 ) -> VegaChart:
     y_axis = {"title": y_title, **({"format": y_format} if y_format else {})}
+    x_axis = {"title": x_title, **({"format": "d", "tickMinStep": 1} if integer_x else {})}
     encoding = {
-        "x": {"field": "x", "type": "quantitative", "title": x_title, "scale": {"zero": False}},
+        "x": {"field": "x", "type": "quantitative", "axis": x_axis, "scale": {"zero": False}},
         "y": {
             "field": "value",
             "type": "quantitative",
@@ -101,7 +103,8 @@ def _lines(
             "field": "series",
             "type": "nominal",
             "scale": {"domain": list(names), "range": [style.color(i) for i in range(len(names))]},
-            "legend": {"title": None},
+            # One name per row: side by side they get cut off in a narrow column.
+            "legend": {"title": None, "columns": 1} if len(names) > 1 else None,
         },
         "tooltip": [
             {"field": "series", "type": "nominal", "title": " "},
@@ -111,6 +114,7 @@ def _lines(
     }
     spec = {
         "title": title,
+        "autosize": {"type": "fit", "contains": "padding"},
         "height": round(height * (1.25 if style.projector else 1.0)),
         "layer": [
             {"mark": {"type": "line", "strokeWidth": style.line_width}, "encoding": encoding},
@@ -177,7 +181,7 @@ def live_accuracy_chart(
     frame = _frame(
         [(names[0], epochs, train_accuracy, True), (names[1], epochs, val_accuracy, True)]
     )
-    return _lines(frame, names, title, x_title, y_title, style, y_format=".0%")
+    return _lines(frame, names, title, x_title, y_title, style, y_format=".0%", integer_x=True)
 
 
 def live_lr_chart(
@@ -202,6 +206,12 @@ def _mosaic(images: np.ndarray, columns: int, cell: tuple[int, int]) -> np.ndarr
         r, c = divmod(i, columns)
         out[r * cell[0] : r * cell[0] + h, c * cell[1] : c * cell[1] + w] = img
     return out
+
+
+def _image_height(rows_px: int, cols_px: int, extra: int, width: int = 900) -> int:
+    """Figure height that fits a ``rows_px`` × ``cols_px`` mosaic drawn ~``width`` px wide, plus
+    ``extra`` for title and legend: square pixels leave no empty band above or below."""
+    return round(extra + rows_px * width / cols_px)
 
 
 def _image_axes(fig: go.Figure) -> None:
@@ -306,7 +316,7 @@ def prediction_grid(
         title=title, legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0.0}
     )
     rows = -(-n // columns)
-    return style.apply(fig, height=140 + 170 * rows)
+    return style.apply(fig, height=_image_height(rows * cell[0], columns * cell[1], 110))
 
 
 def confusion_matrix_figure(
@@ -367,7 +377,7 @@ def weight_images(
     _image_axes(fig)
     fig.update_layout(title=title)
     rows = -(-len(w) // columns)
-    return style.apply(fig, height=120 + 110 * rows)
+    return style.apply(fig, height=_image_height(rows * (h + 2), columns * (wd + 2), 70))
 
 
 def layer_signals(

@@ -1,0 +1,194 @@
+"""The MNIST page's figure builders: traces, names, axis titles; Vega specs for the live charts."""
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from ui.plots.mnist import (
+    MAX_POINTS,
+    compare_runs,
+    confusion_matrix_figure,
+    layer_signals,
+    live_accuracy_chart,
+    live_loss_chart,
+    live_lr_chart,
+    prediction_grid,
+    thin,
+    weight_images,
+)
+from ui.theme import BAD_COLOR, GOOD_COLOR, plot_style
+
+STYLE = plot_style()
+DIGITS = [str(i) for i in range(10)]
+
+
+def test_thin_keeps_ends_and_bounds_the_count():
+    x = np.arange(10_000)
+    xs, ys = thin(x, x * 2.0)
+    assert len(xs) <= MAX_POINTS + 1
+    assert xs[0] == 0 and xs[-1] == 9_999
+    np.testing.assert_array_equal(ys, xs * 2.0)
+    short = np.arange(5)
+    assert thin(short)[0] is short
+
+
+def test_live_loss_chart_spec_and_data():
+    steps = np.arange(100)
+    chart = live_loss_chart(
+        steps,
+        np.linspace(2.3, 0.2, 100),
+        np.array([49.0, 99.0]),
+        np.array([0.5, np.nan]),  # a NaN validation loss is dropped, not drawn
+        names=("train", "val"),
+        title="Loss",
+        x_title="Step",
+        y_title="CE",
+        style=STYLE,
+    )
+    assert chart.spec["title"] == "Loss"
+    enc = chart.spec["layer"][0]["encoding"]
+    assert enc["x"]["axis"]["title"] == "Step" and enc["y"]["axis"]["title"] == "CE"
+    assert enc["y"]["scale"] == {"type": "log"}
+    assert enc["color"]["scale"]["domain"] == ["train", "val"]
+    assert enc["color"]["scale"]["range"] == [STYLE.color(0), STYLE.color(1)]
+    assert list(chart.data["series"].value_counts().sort_index()) == [100, 1]
+
+
+def test_live_charts_keep_their_spec_when_only_data_changes():
+    kwargs = {"names": ("a", "b"), "title": "t", "x_title": "x", "y_title": "y", "style": STYLE}
+    one = live_accuracy_chart(np.array([1.0]), np.array([0.8]), np.array([0.7]), **kwargs)
+    two = live_accuracy_chart(
+        np.array([1.0, 2.0]), np.array([0.8, 0.9]), np.array([0.7, 0.85]), **kwargs
+    )
+    assert one.spec == two.spec  # the browser then updates the chart in place
+    assert len(two.data) == 4
+
+
+def test_live_lr_chart_has_one_series_and_no_legend():
+    chart = live_lr_chart(
+        np.arange(10),
+        np.full(10, 1e-3),
+        name="lr",
+        title="t",
+        x_title="x",
+        y_title="y",
+        style=STYLE,
+    )
+    assert chart.spec["layer"][0]["encoding"]["color"]["legend"] is None
+    assert set(chart.data["series"]) == {"lr"}
+
+
+def test_projector_style_reaches_the_vega_charts():
+    big = plot_style(projector=True)
+    kwargs = {"names": ("a", "b"), "title": "t", "x_title": "x", "y_title": "y"}
+    small = live_accuracy_chart(np.ones(1), np.ones(1), np.ones(1), style=STYLE, **kwargs)
+    large = live_accuracy_chart(np.ones(1), np.ones(1), np.ones(1), style=big, **kwargs)
+    assert (
+        large.spec["config"]["axis"]["labelFontSize"]
+        > small.spec["config"]["axis"]["labelFontSize"]
+    )
+    assert large.spec["height"] > small.spec["height"]
+
+
+def grid(labels, top_classes):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (len(labels), 28, 28), dtype=np.uint8)
+    probs = np.tile([0.7, 0.2, 0.1], (len(labels), 1))
+    return prediction_grid(
+        images,
+        np.asarray(labels),
+        np.asarray(top_classes),
+        probs,
+        class_names=DIGITS,
+        names=("right", "wrong", "other"),
+        hover="{label}: {prob}%",
+        title="Grid",
+        style=STYLE,
+    )
+
+
+def test_prediction_grid_frames_and_bars():
+    # Digit 0 right (7 predicted 7), digit 1 wrong (3 predicted 5).
+    fig = grid([7, 3], [[7, 1, 2], [5, 3, 8]])
+    assert isinstance(fig, go.Figure)
+    kinds = [type(trace).__name__ for trace in fig.data]
+    assert kinds == ["Heatmap", "Scatter", "Scatter", "Scatter", "Scatter", "Scatter", "Scatter"]
+    green_frame, red_frame = fig.data[1], fig.data[2]
+    assert green_frame.line.color == GOOD_COLOR and red_frame.line.color == BAD_COLOR
+    assert sum(v is None for v in green_frame.x) == 1 and sum(v is None for v in red_frame.x) == 1
+    assert [fig.data[i].name for i in (3, 4, 5)] == ["right", "wrong", "other"]
+    assert list(fig.data[6].text) == ["7", "1", "2", "5", "3", "8"]
+    assert fig.data[6].hovertext[0] == "7: 70.0%"
+    assert fig.layout.title.text == "Grid"
+    assert fig.layout.yaxis.autorange == "reversed"
+
+
+def test_prediction_grid_scales_uint8_to_unit_range():
+    fig = grid([1], [[1, 2, 3]])
+    z = np.asarray(fig.data[0].z, dtype=float)
+    assert np.nanmax(z) <= 1.0
+
+
+def test_confusion_matrix_figure():
+    m = np.arange(100).reshape(10, 10)
+    fig = confusion_matrix_figure(
+        m,
+        normalised=False,
+        class_names=DIGITS,
+        title="CM",
+        x_title="Predicted",
+        y_title="True",
+        hover="h",
+        style=STYLE,
+    )
+    assert len(fig.data) == 1
+    assert fig.data[0].text[2][3] == "23"
+    assert fig.layout.xaxis.title.text == "Predicted" and fig.layout.yaxis.title.text == "True"
+    shares = confusion_matrix_figure(
+        np.eye(10) * 0.5,
+        normalised=True,
+        class_names=DIGITS,
+        title="CM",
+        x_title="x",
+        y_title="y",
+        hover="h",
+        style=STYLE,
+    )
+    assert shares.data[0].text[0][0] == "50%"
+
+
+@pytest.mark.parametrize("shape", [(28, 28), (8, 8)])
+def test_weight_images(shape):
+    w = np.random.default_rng(1).normal(size=(shape[0] * shape[1], 32))
+    fig = weight_images(w, shape, title="W", style=STYLE, n=16)
+    z = np.asarray(fig.data[0].z, dtype=float)
+    assert len(fig.data) == 1 and fig.layout.title.text == "W"
+    assert np.nanmax(np.abs(z)) == pytest.approx(1.0)  # each unit scaled to its own max |w|
+    assert z.shape == (2 * (shape[0] + 2), 8 * (shape[1] + 2))
+
+
+def test_layer_signals_two_panels_per_layer():
+    steps = np.arange(5.0)
+    fig = layer_signals(
+        steps,
+        np.ones((5, 3)),
+        np.full((5, 3), 1e-3),
+        layer_names=["L1", "L2", "L3"],
+        titles=("g", "r"),
+        x_title="Step",
+        y_titles=("norm", "ratio"),
+        reference="1e-3",
+        style=STYLE,
+    )
+    assert [tr.name for tr in fig.data] == ["L1", "L2", "L3"] * 2
+    assert [tr.showlegend for tr in fig.data] == [True] * 3 + [False] * 3
+    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis2.type == "log"
+    assert fig.layout.yaxis2.title.text == "ratio"
+
+
+def test_compare_runs():
+    runs = [("a", np.arange(3), np.ones(3)), ("b", np.arange(5), np.ones(5))]
+    fig = compare_runs(runs, title="C", x_title="Step", y_title="Loss", style=STYLE)
+    assert [tr.name for tr in fig.data] == ["a", "b"]
+    assert fig.data[0].line.color != fig.data[1].line.color
+    assert fig.layout.yaxis.type == "log" and fig.layout.xaxis.title.text == "Step"
