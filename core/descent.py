@@ -106,16 +106,113 @@ def _per_run(value, runs: int) -> np.ndarray | None:
     return np.broadcast_to(value, (runs, 1))
 
 
-def _families(optimizers: Sequence[Optimizer], runs: int) -> list[tuple[Optimizer, list[int]]]:
-    """Group optimizers into fused ones: ``[(optimizer, member indices)]``, first-seen order."""
+MAX_SHARED_TABLE = 100_000  # runs x steps of the shared update's coefficient tables (~1.6 MB each)
+
+
+class _SharedState(NamedTuple):
+    step: int
+    A: np.ndarray
+    B: np.ndarray
+
+
+def _shared_optimizer(specs: list, runs: int, steps: int) -> Optimizer:
+    """One update for optimizers of different kinds (``Shared`` records of core.optimizers).
+
+    Every coefficient becomes a table of shape (steps, rows, 2), or (rows, 2) where it is the
+    same at every step, so each step runs ~20 same-shape NumPy operations for all of them.
+    """
+    rows = runs * len(specs)
+    tables = [spec.coefficients(steps) for spec in specs]
+    ones = {"c1": 1.0, "d1": 1.0, "c2": 0.0, "d2": 1.0, "e1": 1.0, "k": 1.0}
+
+    def table(name):
+        parts = []
+        for coefficients in tables:
+            value = np.asarray(coefficients.get(name, ones.get(name)), dtype=float)
+            value = value[:, None] if value.ndim == 1 else value  # a per-step column
+            parts.append(np.broadcast_to(value, (steps, runs) if value.ndim else (1, runs)))
+        per_step = any(part.shape[0] > 1 for part in parts)
+        full = np.concatenate(
+            [np.broadcast_to(p, (steps if per_step else 1, runs)) for p in parts], 1
+        )
+        full = np.ascontiguousarray(np.repeat(full[..., None], 2, axis=2))
+        return full if per_step else full[0]
+
+    def constant(values):
+        return np.repeat(np.repeat(np.asarray(values, dtype=float), runs)[:, None], 2, axis=1)
+
+    a1, a2, c1, d1, c2, d2, e1, lr, k = map(
+        table, ("a1", "a2", "c1", "d1", "c2", "d2", "e1", "lr", "k")
+    )
+    wd = constant([s.weight_decay for s in specs])
+    b1, b2 = constant([s.b1 for s in specs]), constant([s.b2 for s in specs])
+    eps, b0 = constant([s.eps for s in specs]), constant([s.b0 for s in specs])
+    l2 = bool(np.any(wd != 0))
+    # Skipping a multiplication or division by exactly 1 changes no number.
+    has_k, has_d1, has_d2, has_e1 = (bool(np.any(x != 1)) for x in (k, d1, d2, e1))
+    at = [lambda t, x=x: x[t] if x.ndim == 3 else x for x in (a1, a2, c1, d1, c2, d2, e1, lr, k)]
+
+    def init(params):
+        return _SharedState(0, np.zeros((rows, 2)), b0.copy())
+
+    def update(p, g, state):
+        t = state.step
+        A1, A2, C1, D1, C2, D2, E1, LR, K = (f(t) for f in at)
+        if l2:
+            g = g + wd * p
+        A = np.multiply(state.A, A1)
+        tmp = np.multiply(A2, g)
+        A += tmp
+        B = np.multiply(state.B, b1)
+        np.multiply(b2, g, out=tmp)
+        tmp *= g
+        B += tmp
+        num = np.multiply(C1, A)
+        if has_d1:
+            num /= D1
+        np.multiply(C2, g, out=tmp)
+        if has_d2:
+            tmp /= D2
+        num += tmp
+        den = np.divide(B, E1) if has_e1 else B.copy()
+        np.sqrt(den, out=den)
+        den += eps
+        num *= LR
+        num /= den
+        base = p * K if has_k else p
+        return np.subtract(base, num, out=num), _SharedState(t + 1, A, B)
+
+    return Optimizer(init, update)
+
+
+def _families(
+    optimizers: Sequence[Optimizer], runs: int, steps: int = 0
+) -> list[tuple[Optimizer, list[int]]]:
+    """Group optimizers into fused ones: ``[(optimizer, member indices)]``, first-seen order.
+
+    Optimizers with a ``Shared`` record (SGD, Adagrad, Adam, AdamW, NAdam with scalar settings)
+    form one family first when there are two or more and the tables stay small.
+    """
+    families, taken = [], set()
+    shared = [
+        k
+        for k, opt in enumerate(optimizers)
+        if getattr(opt.update, "shared", None) is not None
+        and _per_run(opt.update.shared.lr, runs) is not None
+    ]
+    if len(shared) >= 2 and steps and len(shared) * runs * steps <= MAX_SHARED_TABLE:
+        specs = [optimizers[k].update.shared for k in shared]
+        families.append((_shared_optimizer(specs, runs, steps), shared))
+        taken = set(shared)
     groups: dict[Any, list[int]] = {}
     for k, opt in enumerate(optimizers):
+        if k in taken:
+            continue
         fusion = getattr(opt.update, "fuse", None)
         ok = fusion is not None and all(
             _per_run(v, runs) is not None for v in fusion.hyperparameters.values()
         )
         groups.setdefault(fusion.key if ok else ("alone", k), []).append(k)
-    families = []
     for members in groups.values():
         if len(members) == 1:
             families.append((optimizers[members[0]], members))
@@ -153,7 +250,7 @@ def race(optimizers: Sequence[Optimizer], surface: Surface, starts, steps: int) 
     if starts.ndim != 2 or starts.shape[1] != 2:
         raise ValueError(f"starts must have shape (R, 2) or (2,), got {starts.shape=}")
     runs = len(starts)
-    families = _families(optimizers, runs)
+    families = _families(optimizers, runs, steps)
     # All runs live in one buffer, family by family, so each step needs a single surface call.
     slices, family_slices, row = [None] * len(optimizers), [], 0
     for _, members in families:
@@ -193,7 +290,13 @@ def race(optimizers: Sequence[Optimizer], surface: Surface, starts, steps: int) 
     for (_, members), s, state in zip(families, family_slices, states, strict=True):
         for k in members:
             rows = slice(slices[k].start - s.start, slices[k].stop - s.start)
-            member_states[k] = state if len(members) == 1 else _take(state, rows, s.stop - s.start)
+            if isinstance(state, _SharedState):  # back to the member's own state record
+                own = optimizers[k].update.shared.state(state.step, state.A[rows], state.B[rows])
+                member_states[k] = own
+            else:
+                member_states[k] = (
+                    state if len(members) == 1 else _take(state, rows, s.stop - s.start)
+                )
     return [
         Race(points[:, s], losses[:, s], grads[:, s], updates[:, s], diverged_at[s], state)
         for s, state in zip(slices, member_states, strict=True)

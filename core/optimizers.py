@@ -102,6 +102,30 @@ def _quiet(update):
     return quiet_update
 
 
+class Shared(NamedTuple):
+    """An optimizer as a case of one shared update, so a race runs several kinds in one call.
+
+    With gp = g + weight_decay·p, per step t (coefficients as rows of ``coefficients(steps)``):
+    ``A ← a1·A + a2·gp``, ``B ← b1·B + (b2·gp)·gp``,
+    ``p ← p·k − lr·((c1·A)/d1 + (c2·gp)/d2) / (sqrt(B/e1) + eps)``.
+    Each optimizer's own formula is this one with some coefficients 0 or 1, which change no
+    number (x·1 = x, x + 0 = x, x/1 = x), so the shared update reproduces it exactly.
+    """
+
+    weight_decay: float
+    b1: float
+    b2: float
+    b0: float  # B before the first step
+    eps: float
+    lr: Any  # float or per-run array
+    coefficients: Callable[[int], dict[str, Any]]  # steps -> a1 a2 c1 d1 c2 d2 e1 lr k rows
+    state: Callable[[int, np.ndarray, np.ndarray], Any]  # (steps, A, B) -> the own state
+
+
+def _shareable(lr, *hyperparameters) -> bool:
+    return not callable(lr) and all(np.ndim(h) == 0 for h in hyperparameters)
+
+
 def _fusable(optimizer: Optimizer, lr, key: tuple, build, **hyperparameters) -> Optimizer:
     """Attach a ``Fusion`` record to ``optimizer.update`` unless ``lr`` is a schedule."""
     if not callable(lr):
@@ -200,6 +224,23 @@ def sgd(lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False) 
             direction = g
         return _apply(params, schedule(state.step), direction), SGDState(state.step + 1, buf)
 
+    if _shareable(lr, momentum, dampening, weight_decay):
+        mu, d = float(momentum), float(dampening)
+
+        def coefficients(steps):
+            # Step 1 sets the buffer to g itself (a1 = 0, a2 = 1), as torch does.
+            a1, a2 = np.full(steps, mu), np.full(steps, 1 - d)
+            a1[:1], a2[:1] = 0.0, 1.0
+            # direction: nesterov g + mu·buf; momentum buf; plain g (buffer unused)
+            c1, c2 = (mu, 1.0) if nesterov else ((1.0, 0.0) if mu != 0 else (0.0, 1.0))
+            lrs = np.asarray(lr, dtype=float).reshape(1, -1)
+            return {"a1": a1, "a2": a2, "c1": c1, "c2": c2, "lr": lrs}
+
+        def state(steps, A, B):
+            return SGDState(steps, A.copy() if uses_momentum and steps else None)
+
+        # B stays 1 (b1 = 1, b2 = 0) so the denominator is sqrt(1) + 0 = 1.
+        update.shared = Shared(float(weight_decay), 1.0, 0.0, 1.0, 0.0, lr, coefficients, state)
     return _fusable(
         Optimizer(init, update),
         lr,
@@ -250,6 +291,28 @@ def adagrad(
         new_params = params - clr * g / (np.sqrt(state_sum) + eps)
         return _finish(params, new_params), AdagradState(state.step + 1, state_sum)
 
+    if _shareable(lr, lr_decay, weight_decay, initial_accumulator_value, eps):
+
+        def coefficients(steps):
+            lrs = (
+                np.asarray(lr, dtype=float).reshape(1, -1)
+                / (1 + np.arange(steps) * lr_decay)[:, None]
+            )
+            return {"a1": 0.0, "a2": 0.0, "c1": 0.0, "c2": 1.0, "lr": lrs}
+
+        def state(steps, A, B):
+            return AdagradState(steps, B.copy())
+
+        update.shared = Shared(
+            float(weight_decay),
+            1.0,
+            1.0,
+            float(initial_accumulator_value),
+            float(eps),
+            lr,
+            coefficients,
+            state,
+        )
     return _fusable(
         Optimizer(init, update),
         lr,
@@ -446,6 +509,30 @@ def _adam_family(lr, betas, eps, weight_decay, decoupled_decay, amsgrad) -> Opti
         return _adam_family(lr, (beta1, beta2), eps, weight_decay, decoupled_decay, amsgrad)
 
     beta1, beta2 = betas
+    if not amsgrad and _shareable(lr, beta1, beta2, eps, weight_decay, decoupled_decay):
+
+        def coefficients(steps):
+            # Python floats as in update (beta ** t), not np.power, so every bit agrees.
+            ts = range(1, steps + 1)
+            lrs = np.asarray(lr, dtype=float).reshape(1, -1)
+            return {
+                "a1": beta1,
+                "a2": 1 - beta1,
+                "c1": 1.0,
+                "d1": np.array([1 - beta1**t for t in ts]),
+                "c2": 0.0,
+                "e1": np.array([1 - beta2**t for t in ts]),
+                "lr": lrs,
+                "k": 1 - lrs * decoupled_decay if decay else 1.0,
+            }
+
+        def state(steps, A, B):
+            return AdamState(steps, A.copy(), B.copy(), None)
+
+        # B is Adam's v (b1 = beta2); A is m, its beta1 is in a1/a2.
+        update.shared = Shared(
+            float(weight_decay), beta2, 1 - beta2, 0.0, float(eps), lr, coefficients, state
+        )
     return _fusable(
         Optimizer(_adam_init(amsgrad), update),
         lr,
@@ -511,6 +598,45 @@ def nadam(
         new_params = params - schedule(state.step) * m_hat / (np.sqrt(v_hat) + eps)
         return _finish(params, new_params), NAdamState(t, m, v, mu_product)
 
+    if _shareable(lr, beta1, beta2, eps, weight_decay, momentum_decay):
+
+        def mus(steps):
+            """mu_t, mu_{t+1} and the running product, with the Python floats of update."""
+            rows, product = [], 1.0
+            for t in range(1, steps + 1):
+                mu = beta1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))
+                mu_next = beta1 * (1 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
+                product = product * mu
+                rows.append((mu, mu_next, product, 1 - beta2**t))
+            return np.array(rows).reshape(-1, 4), product
+
+        def coefficients(steps):
+            rows, _ = mus(steps)
+            mu, mu_next, product, bc2 = rows.T
+            return {
+                "a1": beta1,
+                "a2": 1 - beta1,
+                "c1": mu_next,
+                "d1": 1 - product * mu_next,
+                "c2": 1 - mu,
+                "d2": 1 - product,
+                "e1": bc2,
+                "lr": np.asarray(lr, dtype=float).reshape(1, -1),
+            }
+
+        def state(steps, A, B):
+            return NAdamState(steps, A.copy(), B.copy(), mus(steps)[1] if steps else 1.0)
+
+        update.shared = Shared(
+            float(weight_decay),
+            float(beta2),
+            float(1 - beta2),
+            0.0,
+            float(eps),
+            lr,
+            coefficients,
+            state,
+        )
     return _fusable(
         Optimizer(init, update),
         lr,

@@ -244,19 +244,26 @@ FAMILY_MAKERS = [
     lambda: OPTIMIZERS["nadam"](lr=0.01, momentum_decay=0.01),
     lambda: OPTIMIZERS["nadam"](lr=0.02),
     lambda: OPTIMIZERS["adam"](lr=lambda t: 0.02 / (1 + t)),
+    lambda: OPTIMIZERS["adagrad"](lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1),
 ]
 
 
 @pytest.mark.parametrize("surface_name", ["rosenbrock", "himmelblau"])
-def test_fused_families_equal_per_optimizer_descend(surface_name):
+@pytest.mark.parametrize("shared", [True, False], ids=["shared_update", "per_factory"])
+def test_fused_families_equal_per_optimizer_descend(surface_name, shared, monkeypatch):
+    import core.descent
     from core.descent import _families
 
+    if not shared:  # no room for the shared update's tables: fusion by factory only
+        monkeypatch.setattr(core.descent, "MAX_SHARED_TABLE", 0)
     s = SURFACES[surface_name]()
     starts = np.array([s.start, (0.5, -0.5)])
     optimizers = [make() for make in FAMILY_MAKERS]
-    families = _families(optimizers, len(starts))
-    # sgd+momentum+decayed sgd, 2 nesterov, adam+adamw, 2 amsgrad, 2 rmsprop, 2 nadam; schedule
-    assert sorted(len(m) for _, m in families) == [1, 2, 2, 2, 2, 2, 3]
+    families = _families(optimizers, len(starts), 400)
+    if shared:  # 3 sgd, 2 nesterov, adam, adamw, 2 nadam, adagrad; 2 amsgrad, 2 rmsprop; schedule
+        assert sorted(len(m) for _, m in families) == [1, 2, 2, 10]
+    else:  # sgd+momentum+decayed sgd, 2 nesterov, adam+adamw, 2 amsgrad, 2 rmsprop, 2 nadam
+        assert sorted(len(m) for _, m in families) == [1, 1, 2, 2, 2, 2, 2, 3]
     results = race(optimizers, s, starts, 400)
     for make, r in zip(FAMILY_MAKERS, results, strict=True):
         assert r.state.step == 400
