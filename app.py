@@ -1,7 +1,9 @@
 """Entrypoint: page config, the shared sidebar (language, projector mode, share link), navigation."""
 
 import streamlit as st
+from threadpoolctl import threadpool_limits
 
+from core.memory import tune_allocator
 from ui.controls import (
     PROJECTOR_KEY,
     begin_run,
@@ -20,6 +22,22 @@ st.set_page_config(
     page_icon=":material/neurology:",
     layout="wide",
 )
+
+
+@st.cache_resource(show_spinner=False)
+def tune_process():
+    """Process-wide settings for a server that every visitor shares, applied once.
+
+    Freed NumPy temporaries stay in glibc's heap (no page faults per training step), and BLAS uses
+    one thread: with several visitors computing at once on 2 cores, a multi-threaded BLAS
+    oversubscribes the cores and its spinning threads make every step many times slower. The
+    returned limiter is kept by the cache so the limit stays in force.
+    """
+    tune_allocator()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+tune_process()
 keep_widget_values()
 begin_run()
 browser_language = language_from_locale(st.context.locale)
