@@ -552,7 +552,8 @@ running = bool(st.session_state.get(RUNNING))
 
 # ---- controls
 with guarded_panel(t("mnist.panel_controls")):
-    b = st.columns(5)
+    # A projector's large type needs two rows for five labelled buttons.
+    b = st.columns(3) + st.columns(3) if style.projector else st.columns(5)
     b[0].button(
         t("mnist.start"),
         key="_mn_start",
@@ -762,7 +763,7 @@ def predictions_view() -> None:
     pred = probs.argmax(axis=1)
     with guarded_panel(t("mnist.panel_grid")):
         st.subheader(t("mnist.grid_heading"))
-        c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
+        c1, c2, c3 = st.columns([2.2, 1, 1.2], vertical_alignment="bottom")
         with c1:
             mode = keyed(
                 st.segmented_control,

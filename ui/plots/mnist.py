@@ -208,10 +208,12 @@ def _mosaic(images: np.ndarray, columns: int, cell: tuple[int, int]) -> np.ndarr
     return out
 
 
-def _image_height(rows_px: int, cols_px: int, extra: int, width: int = 900) -> int:
-    """Figure height that fits a ``rows_px`` × ``cols_px`` mosaic drawn ~``width`` px wide, plus
-    ``extra`` for title and legend: square pixels leave no empty band above or below."""
-    return round(extra + rows_px * width / cols_px)
+def _image_height(rows_px: int, cols_px: int, extra: int, style: PlotStyle) -> int:
+    """Figure height that fits a ``rows_px`` × ``cols_px`` mosaic at the page's usual width, plus
+    ``extra`` for title and legend: square pixels leave no empty band above or below. Projector
+    mode has a wider sidebar (narrower page) and ``style.apply`` scales heights by 1.25."""
+    width, scale = (760, 1.25) if style.projector else (900, 1.0)
+    return round(extra + rows_px * width / cols_px / scale)
 
 
 def _image_axes(fig: go.Figure) -> None:
@@ -316,7 +318,7 @@ def prediction_grid(
         title=title, legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0.0}
     )
     rows = -(-n // columns)
-    return style.apply(fig, height=_image_height(rows * cell[0], columns * cell[1], 110))
+    return style.apply(fig, height=_image_height(rows * cell[0], columns * cell[1], 110, style))
 
 
 def confusion_matrix_figure(
@@ -377,7 +379,7 @@ def weight_images(
     _image_axes(fig)
     fig.update_layout(title=title)
     rows = -(-len(w) // columns)
-    return style.apply(fig, height=_image_height(rows * (h + 2), columns * (wd + 2), 70))
+    return style.apply(fig, height=_image_height(rows * (h + 2), columns * (wd + 2), 70, style))
 
 
 def layer_signals(
