@@ -163,7 +163,7 @@ def main():
     print(f"   scalar Python loop: {t_scalar * 1e3:8.1f} ms")
     print(f"   scalar / race:      {t_scalar / t_race:8.2f}x")
     print(f"   {agree}")
-    families = _families([OPTIMIZERS[n](lr=LRS[n]) for n in names], 1)
+    families = _families([OPTIMIZERS[n](lr=LRS[n]) for n in names], 1, STEPS)
     print(
         f"   {len(families)} fused updates per step: {[len(m) for _, m in families]} optimizers each"
     )

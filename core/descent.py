@@ -150,14 +150,18 @@ def _shared_optimizer(specs: list, runs: int, steps: int) -> Optimizer:
     l2 = bool(np.any(wd != 0))
     # Skipping a multiplication or division by exactly 1 changes no number.
     has_k, has_d1, has_d2, has_e1 = (bool(np.any(x != 1)) for x in (k, d1, d2, e1))
-    at = [lambda t, x=x: x[t] if x.ndim == 3 else x for x in (a1, a2, c1, d1, c2, d2, e1, lr, k)]
+    # One tuple of this step's coefficient rows per step: a single list lookup in the loop.
+    per_step = [
+        tuple(x[t] if x.ndim == 3 else x for x in (a1, a2, c1, d1, c2, d2, e1, lr, k))
+        for t in range(steps)
+    ]
 
     def init(params):
         return _SharedState(0, np.zeros((rows, 2)), b0.copy())
 
     def update(p, g, state):
         t = state.step
-        A1, A2, C1, D1, C2, D2, E1, LR, K = (f(t) for f in at)
+        A1, A2, C1, D1, C2, D2, E1, LR, K = per_step[t]
         if l2:
             g = g + wd * p
         A = np.multiply(state.A, A1)
