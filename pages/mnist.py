@@ -639,12 +639,15 @@ def live_view() -> None:
         m[3].metric(t("mnist.samples_per_s"), "–" if not np.isfinite(speed) else f"{speed:,.0f}")
         m[4].metric(t("mnist.ms_per_step"), "–" if not np.isfinite(ms) else f"{ms:.2f}")
         m[5].metric(t("mnist.val_accuracy"), f"{epochs[-1].val_accuracy:.1%}" if epochs else "–")
-        if running:
-            st.caption(t("mnist.running"))
+        # Notices go into one container so the charts below keep their place in the element tree:
+        # an element appearing above them would make the browser rebuild them instead of
+        # updating them in place.
+        notices = st.container()
+        notices.caption(t("mnist.running") if running else t("mnist.paused"))
         if loss_plateau(h.loss):
             # A stuck loss at a large lr is more often dead ReLUs or saturation than slowness.
             which = "mnist.plateau_high" if lr >= HIGH_LR else "mnist.plateau"
-            st.info(t(which, lr=f"{lr:g}"), icon=":material/hourglass_empty:")
+            notices.info(t(which, lr=f"{lr:g}"), icon=":material/hourglass_empty:")
         if style.projector:
             c_loss, c_acc = st.columns(2)
             c_lr = st.container()
@@ -693,8 +696,8 @@ def live_view() -> None:
                 ),
                 key="mn_chart_lr",
             )
-        if not epochs and state.step:
-            st.caption(t("mnist.first_epoch_hint"))
+        if not epochs:
+            notices.caption(t("mnist.first_epoch_hint"))
 
 
 live_view()

@@ -33,6 +33,11 @@ def test_start_trains_live_and_pause_stops(page, app_url):
     page.get_by_role("button", name="Start").click()
     # The fragment reruns on its own: the counter must keep moving without any click.
     wait_for_steps(page, "Step")
+    # Tag the live charts' canvases: updated in place, they survive the next ticks.
+    page.evaluate(
+        """() => document.querySelectorAll('[data-testid="stVegaLiteChart"]')
+            .forEach((e, i) => { e.querySelector('canvas, svg').dataset.probe = String(i); })"""
+    )
     # Record every value the step counter shows for 3 s, as the browser paints it.
     seen = page.evaluate(
         """() => new Promise(resolve => {
@@ -51,6 +56,11 @@ def test_start_trains_live_and_pause_stops(page, app_url):
     steps = [int(v.replace(",", "")) for v in seen]
     assert steps == sorted(steps) and steps[-1] > steps[0], steps
     assert len(steps) >= 6, steps  # at least 2 screen updates a second
+    kept = page.evaluate(
+        """() => [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
+            .map(e => e.querySelector('canvas, svg')?.dataset.probe)"""
+    )
+    assert kept == ["0", "1", "2"], kept  # not remounted while training
     page.get_by_role("button", name="Pause").click()
     wait_for_app(page)
     paused = step_value(page, "Step")
