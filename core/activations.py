@@ -69,7 +69,9 @@ def _normal_cdf(z: np.ndarray) -> np.ndarray:
     us = u[small]
     term, total, two_u2 = us.copy(), us.copy(), 2 * us * us
     for n in range(1, _SERIES_TERMS):
-        term = term * two_u2 / (2 * n + 1)
+        # term = term * two_u2 / (2n + 1), in place: the same operations without new arrays
+        np.multiply(term, two_u2, out=term)
+        term /= 2 * n + 1
         total += term
     out[small] = 0.5 + np.exp(-us * us) * total / math.sqrt(math.pi)
     # Tails: erfc(x) = exp(−x²)/√π / (x + ½/(x + 1/(x + 3/2/(x + …)))) for x > 0 (A&S 7.1.14),
@@ -78,7 +80,9 @@ def _normal_cdf(z: np.ndarray) -> np.ndarray:
     x = np.abs(u[~small])
     fraction = np.zeros_like(x)
     for k in range(_FRACTION_DEPTH, 0, -1):
-        fraction = (k / 2) / (x + fraction)
+        # fraction = (k / 2) / (x + fraction), in place
+        fraction += x
+        np.divide(k / 2, fraction, out=fraction)
     half_erfc = 0.5 * np.exp(-x * x) / math.sqrt(math.pi) / (x + fraction)
     out[~small] = np.where(u[~small] < 0, half_erfc, 1 - half_erfc)
     return out
