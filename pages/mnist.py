@@ -318,6 +318,10 @@ for key, options, log in (("mn_lr", LRS, True), ("mn_batch", BATCHES, True)):
     if key in st.session_state and st.session_state[key] not in options:
         st.session_state[key] = type(options[-1])(nearest(st.session_state[key], options, log))
 
+if style.projector:
+    # The shell's projector rule for markdown paragraphs also catches st.metric's value (a
+    # markdown <p>) and shrinks it below its label; the live counters are what the class reads.
+    st.html("<style>[data-testid='stMetricValue'] p { font-size: inherit; }</style>")
 st.title(t("mnist.heading"))
 st.markdown(t("mnist.intro"))
 st.latex(FORMULA)
@@ -766,7 +770,11 @@ def predictions_view() -> None:
     pred = probs.argmax(axis=1)
     with guarded_panel(t("mnist.panel_grid")):
         st.subheader(t("mnist.grid_heading"))
-        c1, c2, c3 = st.columns([2.2, 1, 1.2], vertical_alignment="bottom")
+        if style.projector:
+            c1 = st.container()
+            c2, c3 = st.columns(2, vertical_alignment="bottom")
+        else:
+            c1, c2, c3 = st.columns([2.2, 1, 1.2], vertical_alignment="bottom")
         with c1:
             mode = keyed(
                 st.segmented_control,

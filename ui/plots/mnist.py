@@ -242,7 +242,8 @@ def prediction_grid(
     images = np.asarray(images, dtype=float)
     images = images / 255.0 if images.max(initial=0) > 1.0 else images
     n, h, w = images.shape
-    bar_h = max(h // 5, 2)  # each bar's row height in image pixels
+    # Each bar's row height in image pixels: taller on a projector, where the labels are larger.
+    bar_h = max(h // (4 if style.projector else 5), 2)
     cell = (h + 3 * bar_h + 6, w + max(w // 3, 3))
     # Frames and bars are line segments joined by None gaps: a few traces instead of 100 shapes,
     # which plotly builds ~20× faster.
@@ -308,7 +309,7 @@ def prediction_grid(
             text=text,
             hovertext=hovers,
             hoverinfo="text",
-            textfont={"size": max(style.font_size - 3, 10), "color": style.text_color},
+            textfont={"size": 15 if style.projector else 11, "color": style.text_color},
             showlegend=False,
         )
     )
