@@ -201,3 +201,22 @@ def test_guided_experiments_set_up_the_page():
     assert at.slider(key="mn_train_size").value == 1000
     assert at.slider(key="mn_dropout").value == 0.5
     assert not at.exception
+
+
+def test_failed_download_is_explained(monkeypatch, tmp_path):
+    import core.download
+
+    calls = []
+
+    def offline(folder, *, progress=None, **kwargs):
+        calls.append(folder)
+        progress(1_000, 4_000)  # the progress bar is fed
+        return core.download.DownloadResult(False, None, (), "offline", ())
+
+    monkeypatch.setenv("DLP_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(core.download, "download_mnist", offline)
+    at = run_page(PAGE, "zh", mn_data="mnist")
+    at.button(key="_mn_download").click().run()
+    assert not at.exception
+    assert calls == [tmp_path]
+    assert translate("zh", "mnist.download_error.offline") in [e.value for e in at.error]
