@@ -6,12 +6,14 @@ import pytest
 
 from ui.plots.mnist import (
     MAX_POINTS,
+    class_probabilities,
     compare_runs,
     confusion_matrix_figure,
     layer_signals,
     live_accuracy_chart,
     live_loss_chart,
     live_lr_chart,
+    model_input,
     prediction_grid,
     thin,
     weight_images,
@@ -192,3 +194,19 @@ def test_compare_runs():
     assert [tr.name for tr in fig.data] == ["a", "b"]
     assert fig.data[0].line.color != fig.data[1].line.color
     assert fig.layout.yaxis.type == "log" and fig.layout.xaxis.title.text == "Step"
+
+
+def test_model_input_and_class_probabilities():
+    image = np.zeros((28, 28))
+    image[10:18, 12:16] = 1.0
+    fig = model_input(image, title="Input", style=STYLE)
+    assert len(fig.data) == 1 and fig.layout.title.text == "Input"
+    np.testing.assert_array_equal(np.asarray(fig.data[0].z, dtype=float), image)
+    probs = np.full(10, 0.02)
+    probs[7] = 0.82
+    bars = class_probabilities(probs, class_names=DIGITS, title="P", x_title="prob", style=STYLE)
+    assert list(bars.data[0].y) == DIGITS
+    colors = bars.data[0].marker.color
+    assert colors[7] == STYLE.color(0) and len(set(colors)) == 2
+    assert bars.data[0].text[7] == "82%"
+    assert bars.layout.xaxis.title.text == "prob"

@@ -452,3 +452,49 @@ def compare_runs(
     fig.update_xaxes(title=x_title)
     fig.update_yaxes(title=y_title, type="log")
     return style.apply(fig, height=420)
+
+
+def model_input(image: np.ndarray, *, title: str, style: PlotStyle) -> go.Figure:
+    """The 28×28 (or 8×8) image exactly as the network receives it, ink dark on white."""
+    fig = go.Figure(
+        go.Heatmap(
+            z=np.asarray(image, dtype=float),
+            colorscale="Greys",
+            zmin=0,
+            zmax=1,
+            showscale=False,
+            hovertemplate="%{z:.2f}<extra></extra>",
+        )
+    )
+    _image_axes(fig)
+    fig.update_layout(title=title)
+    return style.apply(fig, height=320)
+
+
+def class_probabilities(
+    probs: np.ndarray,
+    *,
+    class_names: Sequence[str],
+    title: str,
+    x_title: str,
+    style: PlotStyle,
+) -> go.Figure:
+    """Horizontal bars of every class's probability; the most likely class highlighted."""
+    probs = np.asarray(probs, dtype=float)
+    best = int(probs.argmax())
+    fig = go.Figure(
+        go.Bar(
+            x=probs,
+            y=list(class_names),
+            orientation="h",
+            marker={"color": [style.color(0) if i == best else GREY for i in range(len(probs))]},
+            text=[f"{p:.0%}" for p in probs],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{y}: %{x:.1%}<extra></extra>",
+        )
+    )
+    fig.update_layout(title=title, showlegend=False)
+    fig.update_xaxes(title=x_title, range=[0, 1.15], tickformat=".0%")
+    fig.update_yaxes(type="category", autorange="reversed")
+    return style.apply(fig, height=360)
