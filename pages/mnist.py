@@ -196,6 +196,9 @@ def archive_run() -> None:
     runs = [r for r in st.session_state.get(RUNS, []) if r[0] != label]
     runs.append((label, np.array(state.history.step), smooth_ema(state.history.loss)))
     st.session_state[RUNS] = runs[-MAX_RUNS:]
+    # A newly kept run is shown at once; the user may hide it again.
+    shown = [name for name in st.session_state.get("mn_compare", []) if name != label]
+    st.session_state["mn_compare"] = [*shown, label]
 
 
 def fresh_state(data: Dataset, config: TrainConfig, arch: tuple, label: str) -> None:

@@ -414,7 +414,7 @@ def layer_signals(
                 col=panel,
             )
         fig.update_yaxes(type="log", title=y_titles[panel - 1], row=1, col=panel)
-        fig.update_xaxes(title=x_title, row=1, col=panel)
+        fig.update_xaxes(title=x_title, tickformat="d", row=1, col=panel)
     fig.add_hline(
         y=1e-3,
         line={"dash": "dash", "color": GREY, "width": 1.5},
