@@ -443,11 +443,25 @@ def train(
 PICK_MODES = ("sample", "mistakes", "confident_mistakes")
 
 
-def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
-    """Counts ``m[i, j]`` of rows with true class i predicted as j (sklearn's orientation)."""
+def confusion_matrix(
+    y_true: np.ndarray, y_pred: np.ndarray, n_classes: int, *, normalize: bool = False
+) -> np.ndarray:
+    """Counts ``m[i, j]`` of rows with true class i predicted as j (sklearn's orientation); with
+    ``normalize`` each row as shares of its true class (sklearn's ``normalize="true"``; an empty
+    row stays 0)."""
     m = np.zeros((n_classes, n_classes), dtype=np.int64)
     np.add.at(m, (np.asarray(y_true), np.asarray(y_pred)), 1)
-    return m
+    if not normalize:
+        return m
+    rows = m.sum(axis=1, keepdims=True)
+    return m / np.where(rows > 0, rows, 1)
+
+
+def most_confused(matrix: np.ndarray) -> tuple[int, int, int]:
+    """(true class, predicted class, count) of the largest off-diagonal count of a count matrix."""
+    off = np.where(np.eye(len(matrix), dtype=bool), 0, matrix)
+    i, j = np.unravel_index(int(off.argmax()), off.shape)
+    return int(i), int(j), int(off[i, j])
 
 
 def top_k(probs: np.ndarray, k: int = 3) -> tuple[np.ndarray, np.ndarray]:

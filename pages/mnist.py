@@ -23,6 +23,7 @@ from core.training import (
     confusion_matrix,
     init_train_state,
     loss_plateau,
+    most_confused,
     pick_examples,
     smooth_ema,
     top_k,
@@ -816,19 +817,18 @@ def predictions_view() -> None:
                 label=t("mnist.normalise"),
                 help=t("mnist.normalise_help"),
             )
-            off = matrix * (1 - np.eye(NUM_CLASSES, dtype=np.int64))
-            worst = np.unravel_index(int(off.argmax()), off.shape)
-            if off.max() > 0:
+            worst_true, worst_pred, worst_n = most_confused(matrix)
+            if worst_n > 0:
                 st.button(
                     t(
                         "mnist.worst_cell",
-                        true=CLASS_NAMES[worst[0]],
-                        pred=CLASS_NAMES[worst[1]],
-                        n=int(off.max()),
+                        true=CLASS_NAMES[worst_true],
+                        pred=CLASS_NAMES[worst_pred],
+                        n=worst_n,
                     ),
                     key="_mn_worst",
                     on_click=on_worst_cell,
-                    args=(int(worst[0]), int(worst[1])),
+                    args=(worst_true, worst_pred),
                 )
             a, b = st.columns(2)
             with a:
@@ -859,8 +859,7 @@ def predictions_view() -> None:
                 )
             )
         with c_fig:
-            rows = matrix.sum(axis=1, keepdims=True)
-            shown = matrix / np.where(rows > 0, rows, 1) if normalised else matrix
+            shown = confusion_matrix(y, pred, NUM_CLASSES, normalize=True) if normalised else matrix
             fig = confusion_matrix_figure(
                 shown,
                 normalised=bool(normalised),

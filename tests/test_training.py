@@ -307,6 +307,18 @@ def test_confusion_matrix_matches_sklearn(rng):
     np.testing.assert_array_equal(
         training.confusion_matrix(y, p, 10), sk_confusion(y, p, labels=range(10))
     )
+    y[y == 3] = 4  # class 3 never occurs: its normalised row stays 0 (sklearn warns, gives nan)
+    shares = training.confusion_matrix(y, p, 10, normalize=True)
+    with np.errstate(invalid="ignore"):
+        expected = np.nan_to_num(sk_confusion(y, p, labels=range(10), normalize="true"))
+    np.testing.assert_allclose(shares, expected)
+
+
+def test_most_confused():
+    m = np.diag(np.full(4, 50))
+    m[2, 1], m[0, 3] = 7, 3
+    assert training.most_confused(m) == (2, 1, 7)
+    assert training.most_confused(np.diag([5, 5]))[2] == 0
 
 
 def test_top_k(rng):
