@@ -76,6 +76,7 @@ MAX_LAYERS, MAX_WIDTH = 6, 1024
 DEFAULT_HIDDEN = "128"
 TICK_BUDGET = 0.15  # seconds of training per live update (the bound for a shared server)
 LIVE_EVERY = 0.3  # seconds between live updates: ~3 a second with the tick and drawing
+EPOCH_BUDGET = 10.0  # seconds at most for the "one epoch" button
 SLOW_EVERY = 3.0  # the prediction grid, confusion matrix and inside view refresh more slowly
 GRID_SIZE = 24
 GRADCHECK_OK = (
@@ -254,7 +255,8 @@ def on_step(data, config) -> None:
 
 def on_epoch(data, config) -> None:
     st.session_state[RUNNING] = False
-    advance(data, config, until_epoch_end=True)
+    # Capped: batch size 1 on 50,000 images would otherwise block the page for a minute.
+    advance(data, config, until_epoch_end=True, time_budget=EPOCH_BUDGET)
 
 
 def on_reset(data, config, arch, label) -> None:
@@ -280,8 +282,6 @@ def on_new_sample() -> None:
 single_blas_thread()
 style = current_plot_style()
 DATA_LABELS = {k: t(f"mnist.data.{k}") for k in DATA_KEYS}
-ACT_LABELS = {k: k for k in ACTS}
-INIT_LABELS = {k: k for k in INITS}
 OPT_LABELS = {k: t(f"mnist.opt.{k}") for k in OPTS}
 SCHED_LABELS = {k: t(f"mnist.sched.{k}") for k in SCHEDS}
 PICK_LABELS = {k: t(f"mnist.pick.{k}") for k in PICK_MODES}
