@@ -1,0 +1,596 @@
+"""A whole class on one server: N concurrent sessions against the real ``streamlit run app.py``.
+
+Most sessions are light clients that speak Streamlit's own websocket protocol (``/_stcore/stream``,
+BackMsg/ForwardMsg protobufs from ``streamlit.proto``, the ``websockets`` client streamlit already
+installs); ``--browsers`` of them are real chromium pages driven by Playwright. Each session opens
+home, then one page (round robin over the pages), changes a widget a few times and measures click ->
+end of that run; on the MNIST page (used automatically once it is in ``ui.navigation.PAGES``) it
+presses Start and trains for the remaining time, counting steps per second from the page's step
+counter, and timing the interval between live-fragment updates.
+
+    python benchmarks/class_load.py --sessions 30 --seconds 60
+    python benchmarks/class_load.py --ramp 10,30,60 --seconds 60 --browsers 2
+
+Bounded in sessions and seconds; loopback only; the started server is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import websockets
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from threadpoolctl import threadpool_info
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ui.navigation import PAGES  # noqa: E402
+
+CHROMIUM = os.environ.get("DLP_CHROMIUM", "/usr/bin/chromium")
+# Same flags as tests/e2e/conftest.py: no network beyond loopback.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LOAD_PAGES = tuple(
+    e.url_path for e in PAGES if e.url_path in ("optimizers", "schedules", "activations", "mnist")
+)
+MNIST = "mnist" in LOAD_PAGES
+START_KEY = "_mn_start"  # pages/mnist.py: the Start button's key
+STEP_LABEL = "Step"  # locales/en/mnist.toml: step = "Step" (the sessions ask for lang=en)
+RUN_TIMEOUT = 30.0  # seconds a run may take before it counts as a timeout error
+GOALS = {"sessions": 30, "errors": 0, "p95_s": 2.0, "rss_mb": 600.0}
+FINISHED = ForwardMsg.ScriptFinishedStatus
+
+
+# ---------------------------------------------------------------------------- server
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_server(log_path: Path) -> Iterator[tuple[str, int]]:
+    """Start ``streamlit run app.py`` headless on a free loopback port; yield (url, pid); stop it."""
+    port = free_port()
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("w") as log_file:
+        server = subprocess.Popen(
+            [
+                sys.executable, "-m", "streamlit", "run", "app.py",
+                "--server.address=127.0.0.1", f"--server.port={port}",
+                "--server.headless=true", "--browser.gatherUsageStats=false",
+                "--server.fileWatcherType=none",
+            ],
+            cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"streamlit did not start, see {log_path}") from None
+                time.sleep(0.3)
+        yield url, server.pid
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants, read from /proc (psutil is not a dependency)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry.name))
+    tree, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        tree.append(p)
+        todo.extend(children.get(p, []))
+    return tree
+
+
+def status_kb(pid: int, field: str) -> int:
+    """One ``kB`` field (VmRSS, VmHWM) of /proc/<pid>/status; 0 if the process is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class RssSampler:
+    """Peak resident memory of a process tree: max of the summed VmRSS samples and of VmHWM."""
+
+    def __init__(self, pid: int | None, every: float = 0.25) -> None:
+        self.pid, self.every, self.peak_kb = pid, every, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        tree = process_tree(self.pid)
+        total = sum(status_kb(p, "VmRSS") for p in tree)
+        # VmHWM catches a peak between samples; per process only, so it bounds from below.
+        hwm = sum(status_kb(p, "VmHWM") for p in tree) if len(tree) == 1 else 0
+        self.peak_kb = max(self.peak_kb, total, hwm)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._sample()
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> RssSampler:
+        if self.pid is not None:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pid is not None:
+            self._stop.set()
+            self._thread.join()
+            self._sample()
+
+
+# ---------------------------------------------------------------------------- measurements
+
+
+@dataclasses.dataclass
+class SessionResult:
+    """What one session saw."""
+
+    kind: str  # "light" or "browser"
+    page: str
+    held: bool = False  # connected and still connected at the end
+    errors: list[str] = dataclasses.field(default_factory=list)  # distinct: a failed panel
+    # is shown again on every rerun of its fragment and counts once per session
+    click_s: list[float] = dataclasses.field(default_factory=list)  # click -> end of that run
+    fragment_gaps_s: list[float] = dataclasses.field(default_factory=list)  # live updates apart
+    steps_per_s: float | None = None  # MNIST only
+
+
+# ---------------------------------------------------------------------------- light client
+
+
+class LightSession:
+    """One visitor speaking Streamlit's websocket protocol, without a browser."""
+
+    def __init__(self, url: str, page: str, result: SessionResult) -> None:
+        self.ws_url = url.replace("http://", "ws://") + "/_stcore/stream"
+        self.page, self.result = page, result
+        self.query = "lang=en"
+        self.widgets: dict[str, tuple[str, object]] = {}  # id -> (element type, proto), main area
+        self.step: int | None = None
+        self.step_times: list[tuple[float, int]] = []
+        self.fragments: dict[str, float] = {}  # run_every fragment id -> interval
+        self.finished: asyncio.Queue[int] = asyncio.Queue()
+        self.ws = None
+
+    async def send_rerun(self, widget_state=None, fragment_id: str = "") -> None:
+        """Ask for a rerun of the current page, as the browser does after a widget change."""
+        msg = BackMsg()
+        rerun = msg.rerun_script
+        rerun.query_string = self.query
+        rerun.page_name = self.page
+        if widget_state is not None:
+            rerun.widget_states.widgets.append(widget_state)
+        if fragment_id:
+            rerun.fragment_id = fragment_id
+            rerun.is_auto_rerun = True
+        await self.ws.send(msg.SerializeToString())
+
+    def error(self, text: str) -> None:
+        """Record an error once per session, tagged with the page."""
+        text = f"[{self.page}] {text}"
+        if text not in self.result.errors:
+            self.result.errors.append(text)
+
+    def on_element(self, element, main_area: bool) -> None:
+        """Record widgets, the MNIST step counter and errors shown by the app."""
+        kind = element.WhichOneof("type")
+        if kind == "exception":
+            self.error(f"exception: {element.exception.message[:160]}")
+        elif kind == "code" and "Traceback (most recent call last)" in element.code.code_text:
+            self.error("panel failed: " + element.code.code_text.strip()[-160:])
+        elif kind == "metric" and element.metric.label == STEP_LABEL:
+            step = int(element.metric.body.replace(",", ""))
+            now = time.monotonic()
+            if self.step_times and step != self.step_times[-1][1]:
+                self.result.fragment_gaps_s.append(now - self.step_times[-1][0])
+            if not self.step_times or step != self.step_times[-1][1]:
+                self.step_times.append((now, step))
+            self.step = step
+        elif main_area and kind in ("button", "checkbox", "selectbox"):
+            proto = getattr(element, kind)
+            self.widgets[proto.id] = (kind, proto)
+
+    async def reader(self) -> None:
+        """Consume ForwardMsgs until the socket closes."""
+        async for data in self.ws:
+            msg = ForwardMsg()
+            msg.ParseFromString(data)
+            kind = msg.WhichOneof("type")
+            if kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
+                path = msg.metadata.delta_path
+                self.on_element(msg.delta.new_element, main_area=bool(path) and path[0] == 0)
+            elif kind == "script_finished":
+                self.finished.put_nowait(msg.script_finished)
+            elif kind == "auto_rerun":
+                self.fragments[msg.auto_rerun.fragment_id] = msg.auto_rerun.interval
+            elif kind == "stop_auto_rerun":
+                self.fragments.clear()
+            elif kind == "page_not_found":
+                self.error("page not found")
+
+    async def run_and_wait(self, widget_state=None, fragment_id: str = "") -> float:
+        """Send one rerun and wait for its script_finished; seconds taken."""
+        while not self.finished.empty():
+            self.finished.get_nowait()
+        start = time.monotonic()
+        await self.send_rerun(widget_state, fragment_id)
+        while True:
+            status = await asyncio.wait_for(self.finished.get(), RUN_TIMEOUT)
+            if status == FINISHED.FINISHED_WITH_COMPILE_ERROR:
+                self.error("compile error")
+            if status != FINISHED.FINISHED_EARLY_FOR_RERUN:
+                return time.monotonic() - start
+
+    def widget_change(self, click: int):
+        """The WidgetState of one 'click': flip a toggle, next selectbox option, or a button."""
+        from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+        state = WidgetState()
+        by_kind = {}
+        for wid, (kind, proto) in self.widgets.items():
+            if not getattr(proto, "disabled", False) and "lang" not in wid:
+                by_kind.setdefault(kind, []).append((wid, proto))
+        if "checkbox" in by_kind:
+            wid, proto = by_kind["checkbox"][0]
+            state.id, state.bool_value = wid, (click % 2 == 0) != proto.default
+        elif any(len(p.options) > 1 for _, p in by_kind.get("selectbox", [])):
+            wid, proto = next((w, p) for w, p in by_kind["selectbox"] if len(p.options) > 1)
+            state.id, state.string_value = wid, proto.options[(click + 1) % len(proto.options)]
+        elif "button" in by_kind:
+            wid, _ = by_kind["button"][0]
+            state.id, state.trigger_value = wid, True
+        else:
+            return None
+        return state
+
+    async def fragment_loop(self, until: float) -> None:
+        """Rerun the run_every fragments like the browser's timers, one request at a time."""
+        due: dict[str, float] = {}
+        while time.monotonic() < until and self.fragments:
+            now = time.monotonic()
+            for fid, interval in self.fragments.items():
+                due.setdefault(fid, now + interval)
+            fid = min(due, key=due.get)
+            if fid not in self.fragments:
+                del due[fid]
+                continue
+            await asyncio.sleep(max(0.0, min(due[fid], until) - now))
+            if time.monotonic() >= until:
+                break
+            # Like the browser's setInterval, but never two requests in flight.
+            due[fid] = time.monotonic() + self.fragments.get(fid, 0.0)
+            await self.run_and_wait(fragment_id=fid)
+
+    async def session(self, until: float, clicks: int) -> None:
+        """Home, then the page; a few widget changes; on MNIST, Start and train until the end."""
+        try:
+            async with websockets.connect(
+                self.ws_url, subprotocols=["streamlit"], max_size=None, open_timeout=RUN_TIMEOUT
+            ) as ws:
+                self.ws = ws
+                reader = asyncio.create_task(self.reader())
+                try:
+                    page = self.page
+                    self.page = "home"
+                    await self.run_and_wait()
+                    self.page = page
+                    self.widgets.clear()
+                    await self.run_and_wait()
+                    if page == "mnist":
+                        await self.train(until)
+                    else:
+                        for click in range(clicks):
+                            if time.monotonic() >= until:
+                                break
+                            state = self.widget_change(click)
+                            if state is None:
+                                self.error("no widget to change")
+                                break
+                            self.result.click_s.append(await self.run_and_wait(state))
+                    await asyncio.sleep(max(0.0, until - time.monotonic()))
+                    self.result.held = not reader.done()
+                finally:
+                    reader.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await reader
+        except TimeoutError:
+            self.error("timeout")
+        except websockets.ConnectionClosed as error:
+            self.error(f"disconnected: {error}")
+        except OSError as error:
+            self.error(f"connect failed: {error}")
+
+    async def train(self, until: float) -> None:
+        """Press Start (timed like any click), then keep the live fragment ticking until ``until``."""
+        from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+        start_id = next((w for w in self.widgets if w.endswith(START_KEY)), None)
+        if start_id is None:
+            self.error("no Start button on the MNIST page")
+            return
+        state = WidgetState(id=start_id, trigger_value=True)
+        self.result.click_s.append(await self.run_and_wait(state))
+        if not self.fragments:
+            self.error("Start did not schedule live updates")
+            return
+        first = self.step_times[-1] if self.step_times else (time.monotonic(), 0)
+        await self.fragment_loop(until)
+        last = self.step_times[-1] if self.step_times else first
+        if last[0] > first[0]:
+            self.result.steps_per_s = (last[1] - first[1]) / (last[0] - first[0])
+
+
+# ---------------------------------------------------------------------------- browser client
+
+
+async def browser_session(browser, url: str, page: str, result: SessionResult, until: float):
+    """The same flow in a real chromium page: click -> the screen no longer shows 'running'."""
+    context = await browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US")
+    tab = await context.new_page()
+    tab.on("crash", lambda *_: result.errors.append("page crashed"))
+    timeout_ms = RUN_TIMEOUT * 1000
+
+    async def settled() -> None:
+        await tab.wait_for_selector("[data-testid='stApp']", timeout=timeout_ms)
+        await tab.wait_for_function(
+            "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms
+        )
+
+    async def step_value() -> int | None:
+        metric = tab.locator("[data-testid='stMetric']", has_text=STEP_LABEL).first
+        text = await metric.locator("[data-testid='stMetricValue']").inner_text(timeout=timeout_ms)
+        return int(text.replace(",", "").strip())
+
+    try:
+        await tab.goto(f"{url}/?lang=en", timeout=timeout_ms)
+        await settled()
+        await tab.goto(f"{url}/{page}?lang=en", timeout=timeout_ms)
+        await settled()
+        if page == "mnist":
+            before = await step_value()
+            start = time.monotonic()
+            await tab.get_by_role("button", name="Start").click(timeout=timeout_ms)
+            await tab.wait_for_function(
+                "([label, before]) => [...document.querySelectorAll('[data-testid=stMetric]')]"
+                ".some(m => m.innerText.startsWith(label) && "
+                "parseInt(m.querySelector('[data-testid=stMetricValue]').innerText"
+                ".replace(/,/g, '')) > before)",
+                arg=[STEP_LABEL, before],
+                timeout=timeout_ms,
+            )
+            result.click_s.append(time.monotonic() - start)
+            t0, s0 = time.monotonic(), await step_value()
+            last_step, last_t = s0, t0
+            while time.monotonic() < until:
+                await asyncio.sleep(0.1)
+                step = await step_value()
+                if step != last_step:
+                    now = time.monotonic()
+                    result.fragment_gaps_s.append(now - last_t)
+                    last_step, last_t = step, now
+            if last_t > t0:
+                result.steps_per_s = (last_step - s0) / (last_t - t0)
+        else:
+            toggles = tab.locator("[data-testid='stMain'] [data-testid='stCheckbox']")
+            for _ in range(3):
+                if time.monotonic() >= until or not await toggles.count():
+                    break
+                start = time.monotonic()
+                await toggles.first.click(timeout=timeout_ms)
+                await tab.wait_for_timeout(50)
+                await settled()
+                result.click_s.append(time.monotonic() - start)
+        errors = await tab.locator("[data-testid='stException']").count()
+        errors += await tab.get_by_text("Traceback (most recent call last)").count()
+        result.errors.extend(["exception shown in the browser"] * errors)
+        await asyncio.sleep(max(0.0, until - time.monotonic()))
+        result.held = True
+    except Exception as error:  # a browser failure is one session's error, not the harness's
+        result.errors.append(f"browser: {type(error).__name__}: {str(error)[:120]}")
+    finally:
+        await context.close()
+
+
+# ---------------------------------------------------------------------------- driver
+
+
+async def drive(url: str, sessions: int, seconds: float, browsers: int, clicks: int):
+    """Run ``sessions`` concurrent sessions (``browsers`` of them in chromium) for ``seconds``."""
+    results = [
+        SessionResult("browser" if i < browsers else "light", LOAD_PAGES[i % len(LOAD_PAGES)])
+        for i in range(sessions)
+    ]
+    until = time.monotonic() + seconds
+    tasks = [
+        LightSession(url, r.page, r).session(until, clicks) for r in results if r.kind == "light"
+    ]
+    browser_results = [r for r in results if r.kind == "browser"]
+    if browser_results:
+        from playwright.async_api import async_playwright
+
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            tasks += [browser_session(browser, url, r.page, r, until) for r in browser_results]
+            await asyncio.wait_for(asyncio.gather(*tasks), seconds + 3 * RUN_TIMEOUT)
+            await browser.close()
+    else:
+        await asyncio.wait_for(asyncio.gather(*tasks), seconds + 3 * RUN_TIMEOUT)
+    return results
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (numpy's linear interpolation), NaN for no values."""
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def blas_kernel() -> str:
+    """The BLAS library NumPy uses here, with its kernel (threadpoolctl)."""
+    infos = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    return (
+        ", ".join(f"{i['internal_api']} {i['version']} ({i.get('architecture')})" for i in infos)
+        or "none found"
+    )
+
+
+def summarize(results: list[SessionResult], seconds: float, peak_kb: int | None) -> dict:
+    """The report of one run as a dict (also what the smoke test checks)."""
+    clicks = [c for r in results for c in r.click_s]
+    gaps = [g for r in results for g in r.fragment_gaps_s]
+    rates = [r.steps_per_s for r in results if r.steps_per_s is not None]
+    return {
+        "sessions": len(results),
+        "held": sum(r.held for r in results),
+        "seconds": seconds,
+        "errors": sum(len(r.errors) for r in results),
+        "error_samples": sorted({e for r in results for e in r.errors})[:8],
+        "clicks": len(clicks),
+        "click_p50_s": percentile(clicks, 50),
+        "click_p95_s": percentile(clicks, 95),
+        "fragment_gap_p50_s": percentile(gaps, 50),
+        "fragment_gap_p95_s": percentile(gaps, 95),
+        "training_sessions": len(rates),
+        "steps_per_s": [round(r, 1) for r in rates],
+        "steps_per_s_median": statistics.median(rates) if rates else float("nan"),
+        "rss_peak_mb": peak_kb / 1024 if peak_kb else float("nan"),
+        "blas": blas_kernel(),
+        "cores": os.cpu_count(),
+        "pages": LOAD_PAGES,
+    }
+
+
+def meets_goals(report: dict) -> bool:
+    """The issue's goals: 0 errors, p95 click->update < 2 s, server RSS < 600 MB."""
+    return (
+        report["errors"] == GOALS["errors"]
+        and report["held"] == report["sessions"]
+        and report["click_p95_s"] < GOALS["p95_s"]
+        and not report["rss_peak_mb"] >= GOALS["rss_mb"]
+    )
+
+
+def print_report(report: dict) -> None:
+    """Print one run's numbers."""
+    print(
+        f"sessions {report['held']}/{report['sessions']} held for {report['seconds']:g} s, "
+        f"errors {report['errors']}"
+    )
+    for sample in report["error_samples"]:
+        print(f"  error: {sample}")
+    print(
+        f"click -> update: median {report['click_p50_s']:.3f} s, "
+        f"p95 {report['click_p95_s']:.3f} s over {report['clicks']} clicks"
+    )
+    print(
+        f"live fragment updates apart: median {report['fragment_gap_p50_s']:.3f} s, "
+        f"p95 {report['fragment_gap_p95_s']:.3f} s"
+    )
+    print(
+        f"training steps/s per session ({report['training_sessions']} training): "
+        f"median {report['steps_per_s_median']:.1f}, all {report['steps_per_s']}"
+    )
+    print(f"server peak RSS (tree): {report['rss_peak_mb']:.0f} MB")
+    print(f"BLAS: {report['blas']}; cores: {report['cores']}; pages: {', '.join(report['pages'])}")
+    print(
+        f"goals (0 errors, p95 < 2 s, RSS < 600 MB): {'met' if meets_goals(report) else 'MISSED'}"
+    )
+
+
+def measure(url: str, pid: int | None, sessions: int, seconds: float, browsers: int, clicks: int):
+    """One run at one size: drive the sessions while sampling the server's memory."""
+    with RssSampler(pid) as rss:
+        results = asyncio.run(drive(url, sessions, seconds, min(browsers, sessions), clicks))
+    return summarize(results, seconds, rss.peak_kb if pid is not None else None)
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    """Command line: one size (--sessions) or several (--ramp); returns the reports."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, default=30)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--browsers", type=int, default=2)
+    parser.add_argument(
+        "--clicks", type=int, default=5, help="widget changes per non-MNIST session"
+    )
+    parser.add_argument("--ramp", help="comma-separated session counts, e.g. 10,30,60")
+    parser.add_argument("--url", help="an already running server (loopback); none is started")
+    parser.add_argument("--pid", type=int, help="that server's pid, for its memory")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.ramp.split(",")] if args.ramp else [args.sessions]
+    if max(sizes) > 200 or args.seconds > 600:
+        parser.error("bounded: at most 200 sessions and 600 seconds")
+    if args.url and not args.url.startswith(("http://127.0.0.1", "http://localhost")):
+        parser.error(f"loopback only: {args.url=}")
+    reports = []
+    for size in sizes:
+        print(f"== {size} sessions ({min(args.browsers, size)} in chromium), {args.seconds:g} s")
+        if args.url:
+            report = measure(args.url, args.pid, size, args.seconds, args.browsers, args.clicks)
+        else:
+            # A fresh server per size, so the peak RSS belongs to that size.
+            with running_server(ROOT / "screenshots" / "class_load_server.log") as (url, pid):
+                report = measure(url, pid, size, args.seconds, args.browsers, args.clicks)
+        print_report(report)
+        reports.append(report)
+    if len(sizes) > 1:
+        broken = [r["sessions"] for r in reports if not meets_goals(r)]
+        print(f"ramp: goals missed first at {broken[0]} sessions" if broken else "ramp: all met")
+    return reports
+
+
+if __name__ == "__main__":
+    main()

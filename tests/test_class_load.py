@@ -1,0 +1,45 @@
+"""Smoke test of benchmarks/class_load.py: two light sessions against a real server for a few seconds."""
+
+import math
+
+import pytest
+
+from benchmarks import class_load
+
+
+@pytest.fixture(scope="module")
+def report():
+    """One short run: two light websocket sessions (no chromium), a fresh server."""
+    (only,) = class_load.main(["--sessions", "2", "--seconds", "6", "--browsers", "0"])
+    return only
+
+
+def test_report_has_every_field(report):
+    expected = {
+        "sessions", "held", "seconds", "errors", "error_samples", "clicks", "click_p50_s",
+        "click_p95_s", "fragment_gap_p50_s", "fragment_gap_p95_s", "training_sessions",
+        "steps_per_s", "steps_per_s_median", "rss_peak_mb", "blas", "cores", "pages",
+    }  # fmt: skip
+    assert expected <= set(report)
+
+
+def test_two_sessions_held_without_errors(report):
+    assert report["sessions"] == 2
+    assert report["held"] == 2
+    assert report["errors"] == 0, report["error_samples"]
+
+
+def test_clicks_were_timed_and_memory_read(report):
+    # Session 0 opens the first load page and changes a widget there; session 1 the second.
+    assert report["clicks"] >= 2
+    assert 0 < report["click_p50_s"] <= report["click_p95_s"]
+    assert math.isfinite(report["rss_peak_mb"]) and report["rss_peak_mb"] > 50
+    assert report["cores"] >= 1 and report["blas"]
+
+
+def test_page_list_follows_navigation():
+    from ui.navigation import PAGES
+
+    urls = {e.url_path for e in PAGES}
+    assert set(class_load.LOAD_PAGES) == urls & {"optimizers", "schedules", "activations", "mnist"}
+    assert class_load.MNIST == ("mnist" in urls)
