@@ -60,6 +60,7 @@ MNIST = "mnist" in LOAD_PAGES
 START_KEY = "_mn_start"  # pages/mnist.py: the Start button's key
 STEP_LABEL = "Step"  # locales/en/mnist.toml: step = "Step" (the sessions ask for lang=en)
 RUN_TIMEOUT = 30.0  # seconds a run may take before it counts as a timeout error
+ERRORS_LOG = ROOT / "screenshots" / "class_load_errors.txt"  # full tracebacks shown by the app
 GOALS = {"sessions": 30, "errors": 0, "p95_s": 2.0, "rss_mb": 600.0}
 FINISHED = ForwardMsg.ScriptFinishedStatus
 
@@ -185,6 +186,7 @@ class SessionResult:
     held: bool = False  # connected and still connected at the end
     errors: list[str] = dataclasses.field(default_factory=list)  # distinct: a failed panel
     # is shown again on every rerun of its fragment and counts once per session
+    details: dict[str, str] = dataclasses.field(default_factory=dict)  # full tracebacks
     click_s: list[float] = dataclasses.field(default_factory=list)  # click -> end of that run
     fragment_gaps_s: list[float] = dataclasses.field(default_factory=list)  # live updates apart
     steps_per_s: float | None = None  # MNIST only
@@ -232,7 +234,9 @@ class LightSession:
         if kind == "exception":
             self.error(f"exception: {element.exception.message[:160]}")
         elif kind == "code" and "Traceback (most recent call last)" in element.code.code_text:
-            self.error("panel failed: " + element.code.code_text.strip()[-160:])
+            text = element.code.code_text.strip()
+            self.error("panel failed: " + text.splitlines()[-1][:160])
+            self.result.details.setdefault(text[-160:], text)
         elif kind == "metric" and element.metric.label == STEP_LABEL:
             step = int(element.metric.body.replace(",", ""))
             now = time.monotonic()
@@ -449,11 +453,14 @@ async def browser_session(browser, url: str, page: str, result: SessionResult, u
 # ---------------------------------------------------------------------------- driver
 
 
-async def drive(url: str, sessions: int, seconds: float, browsers: int, clicks: int):
+async def drive(
+    url: str, sessions: int, seconds: float, browsers: int, clicks: int, pages=LOAD_PAGES
+):
     """Run ``sessions`` concurrent sessions (``browsers`` of them in chromium) for ``seconds``."""
-    results = [
-        SessionResult("browser" if i < browsers else "light", LOAD_PAGES[i % len(LOAD_PAGES)])
-        for i in range(sessions)
+    # Browsers take the pages from the end of the list (MNIST first when it exists), so the few
+    # real pages see the page where a screen update matters most.
+    results = [SessionResult("browser", pages[-1 - i % len(pages)]) for i in range(browsers)] + [
+        SessionResult("light", pages[i % len(pages)]) for i in range(sessions - browsers)
     ]
     until = time.monotonic() + seconds
     tasks = [
@@ -489,11 +496,27 @@ def blas_kernel() -> str:
 
 def summarize(results: list[SessionResult], seconds: float, peak_kb: int | None) -> dict:
     """The report of one run as a dict (also what the smoke test checks)."""
+    details = {k: v for r in results for k, v in r.details.items()}
+    if details:
+        ERRORS_LOG.parent.mkdir(parents=True, exist_ok=True)
+        ERRORS_LOG.write_text("\n\n".join(details.values()))
     clicks = [c for r in results for c in r.click_s]
     gaps = [g for r in results for g in r.fragment_gaps_s]
     rates = [r.steps_per_s for r in results if r.steps_per_s is not None]
+    by_page = {}
+    for kind in ("light", "browser"):
+        for page in sorted({r.page for r in results if r.kind == kind}):
+            times = [c for r in results if (r.kind, r.page) == (kind, page) for c in r.click_s]
+            n = sum((r.kind, r.page) == (kind, page) for r in results)
+            by_page[f"{kind}/{page}"] = (
+                n,
+                len(times),
+                percentile(times, 50),
+                percentile(times, 95),
+            )
     return {
         "sessions": len(results),
+        "by_page": by_page,
         "held": sum(r.held for r in results),
         "seconds": seconds,
         "errors": sum(len(r.errors) for r in results),
@@ -505,6 +528,11 @@ def summarize(results: list[SessionResult], seconds: float, peak_kb: int | None)
         "fragment_gap_p95_s": percentile(gaps, 95),
         "training_sessions": len(rates),
         "steps_per_s": [round(r, 1) for r in rates],
+        "steps_per_s_browser": [
+            round(r.steps_per_s, 1)
+            for r in results
+            if r.kind == "browser" and r.steps_per_s is not None
+        ],
         "steps_per_s_median": statistics.median(rates) if rates else float("nan"),
         "rss_peak_mb": peak_kb / 1024 if peak_kb else float("nan"),
         "blas": blas_kernel(),
@@ -531,10 +559,14 @@ def print_report(report: dict) -> None:
     )
     for sample in report["error_samples"]:
         print(f"  error: {sample}")
+    if report["error_samples"]:
+        print(f"  (tracebacks the app showed, if any: {ERRORS_LOG})")
     print(
         f"click -> update: median {report['click_p50_s']:.3f} s, "
         f"p95 {report['click_p95_s']:.3f} s over {report['clicks']} clicks"
     )
+    for name, (n, count, p50, p95) in report["by_page"].items():
+        print(f"  {name}: {n} sessions, {count} clicks, median {p50:.3f} s, p95 {p95:.3f} s")
     print(
         f"live fragment updates apart: median {report['fragment_gap_p50_s']:.3f} s, "
         f"p95 {report['fragment_gap_p95_s']:.3f} s"
@@ -542,6 +574,7 @@ def print_report(report: dict) -> None:
     print(
         f"training steps/s per session ({report['training_sessions']} training): "
         f"median {report['steps_per_s_median']:.1f}, all {report['steps_per_s']}"
+        f" (in chromium: {report['steps_per_s_browser']})"
     )
     print(f"server peak RSS (tree): {report['rss_peak_mb']:.0f} MB")
     print(f"BLAS: {report['blas']}; cores: {report['cores']}; pages: {', '.join(report['pages'])}")

@@ -16,9 +16,9 @@ def report():
 
 def test_report_has_every_field(report):
     expected = {
-        "sessions", "held", "seconds", "errors", "error_samples", "clicks", "click_p50_s",
+        "sessions", "by_page", "held", "seconds", "errors", "error_samples", "clicks", "click_p50_s",
         "click_p95_s", "fragment_gap_p50_s", "fragment_gap_p95_s", "training_sessions",
-        "steps_per_s", "steps_per_s_median", "rss_peak_mb", "blas", "cores", "pages",
+        "steps_per_s", "steps_per_s_browser", "steps_per_s_median", "rss_peak_mb", "blas", "cores", "pages",
     }  # fmt: skip
     assert expected <= set(report)
 
