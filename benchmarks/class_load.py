@@ -330,7 +330,7 @@ class LightSession:
                 reader = asyncio.create_task(self.reader())
                 try:
                     page = self.page
-                    self.page = "home"
+                    self.page = ""  # the default page (home) is the bare "/" in the browser
                     await self.run_and_wait()
                     self.page = page
                     self.widgets.clear()
@@ -391,6 +391,7 @@ async def browser_session(browser, url: str, page: str, result: SessionResult, u
 
     async def settled() -> None:
         await tab.wait_for_selector("[data-testid='stApp']", timeout=timeout_ms)
+        await tab.wait_for_timeout(300)  # as tests/e2e: let a run start before looking for its end
         await tab.wait_for_function(
             "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms
         )
@@ -431,8 +432,9 @@ async def browser_session(browser, url: str, page: str, result: SessionResult, u
                 result.steps_per_s = (last_step - s0) / (last_t - t0)
         else:
             toggles = tab.locator("[data-testid='stMain'] [data-testid='stCheckbox']")
+            await toggles.first.wait_for(timeout=timeout_ms)
             for _ in range(3):
-                if time.monotonic() >= until or not await toggles.count():
+                if time.monotonic() >= until:
                     break
                 start = time.monotonic()
                 await toggles.first.click(timeout=timeout_ms)
