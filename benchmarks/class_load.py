@@ -142,11 +142,25 @@ def status_kb(pid: int, field: str) -> int:
     return 0
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by these processes (/proc/<pid>/stat)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 class RssSampler:
-    """Peak resident memory of a process tree: max of the summed VmRSS samples and of VmHWM."""
+    """Peak resident memory of a process tree (max of summed VmRSS samples and of VmHWM), and
+    the cores it used on average while sampled."""
 
     def __init__(self, pid: int | None, every: float = 0.25) -> None:
         self.pid, self.every, self.peak_kb = pid, every, 0
+        self.cores_used = float("nan")
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -164,6 +178,8 @@ class RssSampler:
 
     def __enter__(self) -> RssSampler:
         if self.pid is not None:
+            self._cpu0 = cpu_seconds(process_tree(self.pid))
+            self._t0 = time.monotonic()
             self._thread.start()
         return self
 
@@ -172,6 +188,8 @@ class RssSampler:
             self._stop.set()
             self._thread.join()
             self._sample()
+            used = cpu_seconds(process_tree(self.pid)) - self._cpu0
+            self.cores_used = used / (time.monotonic() - self._t0)
 
 
 # ---------------------------------------------------------------------------- measurements
@@ -456,7 +474,13 @@ async def browser_session(browser, url: str, page: str, result: SessionResult, u
 
 
 async def drive(
-    url: str, sessions: int, seconds: float, browsers: int, clicks: int, pages=LOAD_PAGES
+    url: str,
+    sessions: int,
+    seconds: float,
+    browsers: int,
+    clicks: int,
+    pages=LOAD_PAGES,
+    stagger: float = 0.0,
 ):
     """Run ``sessions`` concurrent sessions (``browsers`` of them in chromium) for ``seconds``."""
     # Browsers take the pages from the end of the list (MNIST first when it exists), so the few
@@ -465,8 +489,16 @@ async def drive(
         SessionResult("light", pages[i % len(pages)]) for i in range(sessions - browsers)
     ]
     until = time.monotonic() + seconds
+
+    async def later(i: int, coroutine):
+        # Arrivals spread evenly over ``stagger`` seconds (0: the whole class clicks the link at once).
+        await asyncio.sleep(stagger * i / max(1, sessions))
+        return await coroutine
+
     tasks = [
-        LightSession(url, r.page, r).session(until, clicks) for r in results if r.kind == "light"
+        later(i, LightSession(url, r.page, r).session(until, clicks))
+        for i, r in enumerate(results)
+        if r.kind == "light"
     ]
     browser_results = [r for r in results if r.kind == "browser"]
     if browser_results:
@@ -474,7 +506,11 @@ async def drive(
 
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            tasks += [browser_session(browser, url, r.page, r, until) for r in browser_results]
+            tasks += [
+                later(i, browser_session(browser, url, r.page, r, until))
+                for i, r in enumerate(results)
+                if r.kind == "browser"
+            ]
             await asyncio.wait_for(asyncio.gather(*tasks), seconds + 3 * RUN_TIMEOUT)
             await browser.close()
     else:
@@ -496,7 +532,9 @@ def blas_kernel() -> str:
     )
 
 
-def summarize(results: list[SessionResult], seconds: float, peak_kb: int | None) -> dict:
+def summarize(
+    results: list[SessionResult], seconds: float, peak_kb: int | None, cores_used: float
+) -> dict:
     """The report of one run as a dict (also what the smoke test checks)."""
     details = {k: v for r in results for k, v in r.details.items()}
     if details:
@@ -536,7 +574,9 @@ def summarize(results: list[SessionResult], seconds: float, peak_kb: int | None)
             if r.kind == "browser" and r.steps_per_s is not None
         ],
         "steps_per_s_median": statistics.median(rates) if rates else float("nan"),
+        "steps_per_s_total": sum(rates),
         "rss_peak_mb": peak_kb / 1024 if peak_kb else float("nan"),
+        "server_cores_used": cores_used,
         "blas": blas_kernel(),
         "cores": os.cpu_count(),
         "pages": LOAD_PAGES,
@@ -578,18 +618,26 @@ def print_report(report: dict) -> None:
         f"median {report['steps_per_s_median']:.1f}, all {report['steps_per_s']}"
         f" (in chromium: {report['steps_per_s_browser']})"
     )
-    print(f"server peak RSS (tree): {report['rss_peak_mb']:.0f} MB")
+    print(f"  all training sessions together: {report['steps_per_s_total']:.1f} steps/s")
+    print(
+        f"server peak RSS (tree): {report['rss_peak_mb']:.0f} MB; "
+        f"server CPU: {report['server_cores_used']:.2f} cores on average"
+    )
     print(f"BLAS: {report['blas']}; cores: {report['cores']}; pages: {', '.join(report['pages'])}")
     print(
         f"goals (0 errors, p95 < 2 s, RSS < 600 MB): {'met' if meets_goals(report) else 'MISSED'}"
     )
 
 
-def measure(url: str, pid: int | None, sessions: int, seconds: float, browsers: int, clicks: int):
-    """One run at one size: drive the sessions while sampling the server's memory."""
+def measure(url: str, pid: int | None, sessions: int, args) -> dict:
+    """One run at one size: drive the sessions while sampling the server's memory and CPU."""
+    browsers = min(args.browsers, sessions)
     with RssSampler(pid) as rss:
-        results = asyncio.run(drive(url, sessions, seconds, min(browsers, sessions), clicks))
-    return summarize(results, seconds, rss.peak_kb if pid is not None else None)
+        results = asyncio.run(
+            drive(url, sessions, args.seconds, browsers, args.clicks, stagger=args.stagger)
+        )
+    seconds = args.seconds
+    return summarize(results, seconds, rss.peak_kb if pid is not None else None, rss.cores_used)
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -600,6 +648,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--browsers", type=int, default=2)
     parser.add_argument(
         "--clicks", type=int, default=5, help="widget changes per non-MNIST session"
+    )
+    parser.add_argument(
+        "--stagger", type=float, default=0.0, help="spread the arrivals over this many seconds"
     )
     parser.add_argument("--ramp", help="comma-separated session counts, e.g. 10,30,60")
     parser.add_argument("--url", help="an already running server (loopback); none is started")
@@ -612,13 +663,16 @@ def main(argv: list[str] | None = None) -> list[dict]:
         parser.error(f"loopback only: {args.url=}")
     reports = []
     for size in sizes:
-        print(f"== {size} sessions ({min(args.browsers, size)} in chromium), {args.seconds:g} s")
+        print(
+            f"== {size} sessions ({min(args.browsers, size)} in chromium), {args.seconds:g} s, "
+            f"arrivals over {args.stagger:g} s"
+        )
         if args.url:
-            report = measure(args.url, args.pid, size, args.seconds, args.browsers, args.clicks)
+            report = measure(args.url, args.pid, size, args)
         else:
             # A fresh server per size, so the peak RSS belongs to that size.
             with running_server(ROOT / "screenshots" / "class_load_server.log") as (url, pid):
-                report = measure(url, pid, size, args.seconds, args.browsers, args.clicks)
+                report = measure(url, pid, size, args)
         print_report(report)
         reports.append(report)
     if len(sizes) > 1:

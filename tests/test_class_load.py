@@ -18,7 +18,8 @@ def test_report_has_every_field(report):
     expected = {
         "sessions", "by_page", "held", "seconds", "errors", "error_samples", "clicks", "click_p50_s",
         "click_p95_s", "fragment_gap_p50_s", "fragment_gap_p95_s", "training_sessions",
-        "steps_per_s", "steps_per_s_browser", "steps_per_s_median", "rss_peak_mb", "blas", "cores", "pages",
+        "steps_per_s", "steps_per_s_browser", "steps_per_s_median", "steps_per_s_total",
+        "server_cores_used", "rss_peak_mb", "blas", "cores", "pages",
     }  # fmt: skip
     assert expected <= set(report)
 
@@ -35,6 +36,7 @@ def test_clicks_were_timed_and_memory_read(report):
     assert 0 < report["click_p50_s"] <= report["click_p95_s"]
     assert math.isfinite(report["rss_peak_mb"]) and report["rss_peak_mb"] > 50
     assert report["cores"] >= 1 and report["blas"]
+    assert report["server_cores_used"] > 0
 
 
 def test_page_list_follows_navigation():
