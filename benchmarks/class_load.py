@@ -338,7 +338,7 @@ class LightSession:
             due[fid] = time.monotonic() + self.fragments.get(fid, 0.0)
             await self.run_and_wait(fragment_id=fid)
 
-    async def session(self, until: float, clicks: int) -> None:
+    async def session(self, until: float, clicks: int, think: float = 0.0) -> None:
         """Home, then the page; a few widget changes; on MNIST, Start and train until the end."""
         try:
             async with websockets.connect(
@@ -357,6 +357,7 @@ class LightSession:
                         await self.train(until)
                     else:
                         for click in range(clicks):
+                            await asyncio.sleep(think)  # a student reads before changing more
                             if time.monotonic() >= until:
                                 break
                             state = self.widget_change(click)
@@ -481,6 +482,7 @@ async def drive(
     clicks: int,
     pages=LOAD_PAGES,
     stagger: float = 0.0,
+    think: float = 0.0,
 ):
     """Run ``sessions`` concurrent sessions (``browsers`` of them in chromium) for ``seconds``."""
     # Browsers take the pages from the end of the list (MNIST first when it exists), so the few
@@ -496,7 +498,7 @@ async def drive(
         return await coroutine
 
     tasks = [
-        later(i, LightSession(url, r.page, r).session(until, clicks))
+        later(i, LightSession(url, r.page, r).session(until, clicks, think))
         for i, r in enumerate(results)
         if r.kind == "light"
     ]
@@ -634,7 +636,16 @@ def measure(url: str, pid: int | None, sessions: int, args) -> dict:
     browsers = min(args.browsers, sessions)
     with RssSampler(pid) as rss:
         results = asyncio.run(
-            drive(url, sessions, args.seconds, browsers, args.clicks, stagger=args.stagger)
+            drive(
+                url,
+                sessions,
+                args.seconds,
+                browsers,
+                args.clicks,
+                pages=tuple(args.pages.split(",")) if args.pages else LOAD_PAGES,
+                stagger=args.stagger,
+                think=args.think,
+            )
         )
     seconds = args.seconds
     return summarize(results, seconds, rss.peak_kb if pid is not None else None, rss.cores_used)
@@ -652,6 +663,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument(
         "--stagger", type=float, default=0.0, help="spread the arrivals over this many seconds"
     )
+    parser.add_argument(
+        "--think", type=float, default=0.0, help="seconds between a light session's clicks"
+    )
+    parser.add_argument("--pages", help=f"comma-separated url paths (default {LOAD_PAGES})")
     parser.add_argument("--ramp", help="comma-separated session counts, e.g. 10,30,60")
     parser.add_argument("--url", help="an already running server (loopback); none is started")
     parser.add_argument("--pid", type=int, help="that server's pid, for its memory")
@@ -665,7 +680,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     for size in sizes:
         print(
             f"== {size} sessions ({min(args.browsers, size)} in chromium), {args.seconds:g} s, "
-            f"arrivals over {args.stagger:g} s"
+            f"arrivals over {args.stagger:g} s, {args.think:g} s between clicks, "
+            f"pages {args.pages or ','.join(LOAD_PAGES)}"
         )
         if args.url:
             report = measure(args.url, args.pid, size, args)
