@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import contextlib
 import dataclasses
 import os
@@ -650,12 +651,22 @@ def print_report(report: dict) -> None:
     )
 
 
+def run_in_own_loop(coroutine):
+    """asyncio.run on a fresh thread, so that it also works where this thread already runs a loop.
+
+    Playwright's sync API (pytest-playwright's fixtures) keeps an event loop running in the main
+    thread for the rest of a pytest session, and asyncio.run refuses to start inside it.
+    """
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def measure(url: str, pid: int | None, sessions: int, args) -> dict:
     """One run at one size: drive the sessions while sampling the server's memory and CPU."""
     browsers = min(args.browsers, sessions)
     cpu0, t0 = time.process_time(), time.monotonic()
     with RssSampler(pid) as rss:
-        results = asyncio.run(
+        results = run_in_own_loop(
             drive(
                 url,
                 sessions,
