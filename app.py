@@ -1,5 +1,9 @@
 """Entrypoint: page config, the shared sidebar (language, projector mode, share link), navigation."""
 
+# Imported here, completely, before any page runs: plotly's validators look pandas up in
+# sys.modules, so a second visitor's first chart could otherwise find the half-imported pandas
+# that a first visitor's thread is still loading (AttributeError: partially initialized module).
+import pandas  # noqa: F401
 import streamlit as st
 from threadpoolctl import threadpool_limits
 
