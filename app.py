@@ -65,10 +65,12 @@ with st.sidebar:
 
 if st.session_state[PROJECTOR_KEY]:
     # Larger type for the whole page (the charts get theirs from ui/theme.py), and a sidebar wide
-    # enough that the larger page titles and buttons stay on one line.
+    # enough that the larger page titles and buttons stay on one line. st.metric's value is a
+    # markdown paragraph too, and must not shrink below its label.
     st.html(
         "<style>html { font-size: 22px; } "
         "[data-testid='stMarkdownContainer'] p { font-size: 1.1rem; } "
+        "[data-testid='stMetricValue'] p { font-size: inherit; } "
         "[data-testid='stSidebar'][data-collapsed='false'] { width: 400px !important; }</style>"
     )
 

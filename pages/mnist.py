@@ -8,7 +8,6 @@ training; the controls stay outside it. Datasets are shared read-only by every v
 
 import numpy as np
 import streamlit as st
-from threadpoolctl import threadpool_limits
 
 from core.activations import ACTIVATIONS
 from core.datasets import DATASETS, NUM_CLASSES, Dataset, DatasetError, Split, to_float32
@@ -174,18 +173,6 @@ def with_train_size(name: str, size: int) -> Dataset:
     return d._replace(train=Split(d.train.x[:size], d.train.y[:size]))
 
 
-@st.cache_resource(show_spinner=False)
-def single_blas_thread():
-    """One BLAS thread for the whole process (kept alive by the cache, so it stays in force).
-
-    With several visitors each training in their own script thread on 2 cores, a multi-threaded
-    BLAS oversubscribes the cores and its spinning threads slow every step 10-50× (measured here:
-    1.7 ms a step with one thread, 9-20 ms with two while a browser or another session is busy).
-    At these matrix sizes one thread loses little even when the machine is idle.
-    """
-    return threadpool_limits(limits=1, user_api="blas")
-
-
 # ---------------------------------------------------------------- training state
 
 
@@ -279,7 +266,6 @@ def on_new_sample() -> None:
 
 # ---------------------------------------------------------------- page
 
-single_blas_thread()
 style = current_plot_style()
 DATA_LABELS = {k: t(f"mnist.data.{k}") for k in DATA_KEYS}
 OPT_LABELS = {k: t(f"mnist.opt.{k}") for k in OPTS}
@@ -322,10 +308,6 @@ for key, options, log in (("mn_lr", LRS, True), ("mn_batch", BATCHES, True)):
     if key in st.session_state and st.session_state[key] not in options:
         st.session_state[key] = type(options[-1])(nearest(st.session_state[key], options, log))
 
-if style.projector:
-    # The shell's projector rule for markdown paragraphs also catches st.metric's value (a
-    # markdown <p>) and shrinks it below its label; the live counters are what the class reads.
-    st.html("<style>[data-testid='stMetricValue'] p { font-size: inherit; }</style>")
 st.title(t("mnist.heading"))
 st.markdown(t("mnist.intro"))
 st.latex(FORMULA)
