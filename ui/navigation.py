@@ -26,5 +26,12 @@ PAGES = (
     ),
     PageEntry("pages/optimizers.py", "optimizers", ":material/route:", "blocks", "optimizers"),
     PageEntry("pages/schedules.py", "schedules", ":material/timeline:", "blocks", "schedules"),
+    PageEntry(
+        "pages/initialization.py",
+        "initialization",
+        ":material/stacked_line_chart:",
+        "blocks",
+        "initialization",
+    ),
     PageEntry("pages/mnist.py", "mnist", ":material/model_training:", "training", "mnist"),
 )
