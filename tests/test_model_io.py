@@ -1,0 +1,512 @@
+"""Model files: exact round trips, and every ModelFileError code from a file crafted to cause it.
+
+Bad files are written here with numpy and zipfile directly (not with save_model), so a bug in
+save_model cannot hide a bug in load_model.
+"""
+
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from core import model_io
+from core.activations import ACTIVATIONS
+from core.batchnorm import RunningStats
+from core.mlp import init_bn_state, init_params, predict_proba
+from core.model_io import (
+    ERROR_CODES,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    LoadedModel,
+    ModelFileError,
+    load_model,
+    save_model,
+)
+
+SIZES = (64, 12, 10)
+
+
+def _model(rng, sizes=SIZES, batch_norm=False, dtype=np.float32):
+    """Random params with non-trivial biases, BN affine and running stats (not the init values)."""
+    params = init_params(rng, sizes, batch_norm=batch_norm, dtype=dtype)
+    for layer in params:
+        for key in layer:
+            layer[key] = layer[key] + rng.normal(size=layer[key].shape).astype(dtype)
+    bn_state = [
+        None
+        if s is None
+        else RunningStats(
+            rng.normal(size=s.mean.shape).astype(dtype),
+            rng.uniform(0.1, 3.0, size=s.var.shape).astype(dtype),
+        )
+        for s in init_bn_state(params)
+    ]
+    return params, bn_state
+
+
+def _arrays(rng, sizes=SIZES, batch_norm=False):
+    """The file's arrays by name, built by hand from the documented format."""
+    params, bn_state = _model(rng, sizes, batch_norm)
+    arrays = {}
+    for i, (layer, running) in enumerate(zip(params, bn_state, strict=True)):
+        for key, value in layer.items():
+            arrays[f"layer{i}_{key}"] = value
+        if running is not None:
+            arrays[f"layer{i}_running_mean"] = running.mean
+            arrays[f"layer{i}_running_var"] = running.var
+    return arrays
+
+
+def _meta(sizes=SIZES, batch_norm=False, **changes):
+    meta = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "layer_sizes": list(sizes),
+        "activation": "relu",
+        "activation_kwargs": {},
+        "batch_norm": batch_norm,
+    }
+    return meta | changes
+
+
+def _npz(arrays, meta=None, metadata=None) -> bytes:
+    """An .npz with ``arrays`` and the metadata JSON (or a raw ``metadata`` array)."""
+    if metadata is None and meta is not None:
+        metadata = np.array(json.dumps(meta))
+    extra = {} if metadata is None else {"metadata": metadata}
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays, **extra)  # pickles object arrays: allow_pickle=True
+    return buffer.getvalue()
+
+
+def _file(rng, *, batch_norm=False, sizes=SIZES, drop=(), add=None, meta=None) -> bytes:
+    arrays = _arrays(rng, sizes, batch_norm)
+    for name in drop:
+        del arrays[name]
+    arrays |= add or {}
+    return _npz(arrays, _meta(sizes, batch_norm) if meta is None else meta)
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for name, content in members.items():
+            z.writestr(name, content)
+    return buffer.getvalue()
+
+
+def _code(data) -> str:
+    with pytest.raises(ModelFileError) as info:
+        load_model(data)
+    assert info.value.code in ERROR_CODES
+    return info.value.code
+
+
+# ---------------------------------------------------------------- round trips
+
+
+@pytest.mark.parametrize("batch_norm", [False, True])
+@pytest.mark.parametrize("sizes", [(64, 12, 10), (784, 16, 8, 10), (64, 10)])
+def test_round_trip_is_exact_and_predicts_identically(rng, batch_norm, sizes):
+    params, bn_state = _model(rng, sizes, batch_norm)
+    loaded = load_model(save_model(params, bn_state, list(sizes), "tanh", batch_norm))
+    assert isinstance(loaded, LoadedModel)
+    assert loaded.layer_sizes == sizes
+    assert loaded.activation == "tanh"
+    assert loaded.batch_norm is batch_norm
+    assert loaded.activation_kwargs == ()
+    assert len(loaded.params) == len(params)
+    for got, want in zip(loaded.params, params, strict=True):
+        assert list(got) == list(want)  # same keys in the same order as init_params
+        for key in want:
+            assert got[key].dtype == np.float32
+            np.testing.assert_array_equal(got[key], want[key])
+    for got, want in zip(loaded.bn_state, bn_state, strict=True):
+        if want is None:
+            assert got is None
+        else:
+            assert isinstance(got, RunningStats)
+            np.testing.assert_array_equal(got.mean, want.mean)
+            np.testing.assert_array_equal(got.var, want.var)
+    if batch_norm and len(sizes) > 2:
+        assert any(s is not None for s in loaded.bn_state)
+    x = rng.random((7, sizes[0]), dtype=np.float32)
+    act = ACTIVATIONS["tanh"]()
+    want_p = predict_proba(params, x, activation=act, bn_state=bn_state)
+    got_p = predict_proba(loaded.params, x, activation=act, bn_state=loaded.bn_state)
+    np.testing.assert_array_equal(got_p, want_p)
+
+
+def test_round_trip_without_bn_state_argument(rng):
+    params, _ = _model(rng)
+    loaded = load_model(save_model(params, None, SIZES, "relu", False))
+    assert loaded.bn_state == [None, None]
+
+
+def test_float64_params_load_as_float32(rng):
+    params, bn_state = _model(rng, (64, 5, 10), batch_norm=True, dtype=np.float64)
+    loaded = load_model(save_model(params, bn_state, (64, 5, 10), "relu", True))
+    for got, want in zip(loaded.params, params, strict=True):
+        for key in want:
+            assert got[key].dtype == np.float32
+            np.testing.assert_array_equal(got[key], want[key].astype(np.float32))
+    assert loaded.bn_state[0].var.dtype == np.float32
+
+
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+def test_every_activation_key_round_trips(rng, activation):
+    params, _ = _model(rng)
+    assert load_model(save_model(params, None, SIZES, activation, False)).activation == activation
+
+
+def test_activation_kwargs_round_trip_and_change_predictions(rng):
+    params, _ = _model(rng)
+    data = save_model(
+        params, None, SIZES, "leaky_relu", False, activation_kwargs={"negative_slope": 0.3}
+    )
+    loaded = load_model(data)
+    assert loaded.activation_kwargs == (("negative_slope", 0.3),)
+    x = rng.normal(size=(5, 64)).astype(np.float32)
+    act = ACTIVATIONS["leaky_relu"](**dict(loaded.activation_kwargs))
+    p = predict_proba(loaded.params, x, activation=act)
+    np.testing.assert_array_equal(p, predict_proba(params, x, activation=act))
+    default = predict_proba(params, x, activation=ACTIVATIONS["leaky_relu"]())
+    assert not np.allclose(p, default)  # the kwargs matter, so dropping them would be a bug
+
+
+def test_file_holds_plain_arrays_and_a_unicode_metadata_string(rng):
+    params, bn_state = _model(rng, batch_norm=True)
+    data = save_model(params, bn_state, SIZES, "relu", True)
+    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+        assert npz["metadata"].shape == ()
+        assert npz["metadata"].dtype.kind == "U"
+        meta = json.loads(str(npz["metadata"]))
+        assert meta == _meta(batch_norm=True)
+        assert sorted(npz.files) == sorted(["metadata", *_arrays(rng, batch_norm=True)])
+        assert all(npz[name].dtype == np.float32 for name in npz.files if name != "metadata")
+        np.testing.assert_array_equal(npz["layer0_running_var"], bn_state[0].var)
+
+
+def test_hand_written_file_loads(rng):
+    """A file written from the documented format (not by save_model) is read back."""
+    arrays = _arrays(rng, batch_norm=True)
+    loaded = load_model(_npz(arrays, _meta(batch_norm=True)))
+    np.testing.assert_array_equal(loaded.params[1]["W"], arrays["layer1_W"])
+    np.testing.assert_array_equal(loaded.bn_state[0].mean, arrays["layer0_running_mean"])
+
+
+def test_bytearray_and_memoryview_accepted(rng):
+    params, _ = _model(rng)
+    data = save_model(params, None, SIZES, "relu", False)
+    assert load_model(bytearray(data)).layer_sizes == SIZES
+    assert load_model(memoryview(data)).layer_sizes == SIZES
+
+
+# ---------------------------------------------------------------- every error code
+
+
+def _metadata_object_array(rng):
+    return _npz(_arrays(rng), metadata=np.array([_meta()], dtype=object))
+
+
+def _float64_overflow(rng):
+    arrays = _arrays(rng)
+    arrays["layer0_W"] = arrays["layer0_W"].astype(np.float64)
+    arrays["layer0_W"][0, 0] = 1e300  # finite in float64, inf in float32
+    return _npz(arrays, _meta())
+
+
+def _with(rng, name, fn):
+    arrays = _arrays(rng, batch_norm=True)
+    arrays[name] = fn(arrays[name])
+    return _npz(arrays, _meta(batch_norm=True))
+
+
+def _nan(a):
+    a = a.copy()
+    a.flat[1] = np.nan
+    return a
+
+
+def _neg(a):
+    a = a.copy()
+    a[2] = -0.5
+    return a
+
+
+# Each code maps to builders of bytes that must raise exactly that code (called with a seeded rng).
+CASES = {
+    "empty": [lambda rng: b""],
+    "too_large": [lambda rng: b"PK\x03\x04" + bytes(model_io.MAX_BYTES)],
+    "not_npz": [
+        lambda rng: b"hello, this is text",
+        lambda rng: _zip({"readme.txt": b"hello"}),
+        lambda rng: _npy(np.zeros(3)),
+        lambda rng: _zip({}),
+    ],
+    "corrupt": [
+        lambda rng: _file(rng)[:-1],
+        lambda rng: _file(rng)[: len(_file(rng)) // 2],
+        lambda rng: _file(rng)[:30],
+        lambda rng: _zip({"metadata.npy": b"not an npy header"}),
+    ],
+    "bad_metadata": [
+        lambda rng: _npz(_arrays(rng)),
+        lambda rng: _npz(_arrays(rng), metadata=np.array("{not json")),
+        lambda rng: _npz(_arrays(rng), metadata=np.array([json.dumps(_meta())])),
+        lambda rng: _npz(
+            _arrays(rng), metadata=np.frombuffer(json.dumps(_meta()).encode(), np.uint8)
+        ),
+        lambda rng: _npz(
+            _arrays(rng), metadata=np.array(json.dumps(_meta()).encode())
+        ),  # bytes 'S'
+        _metadata_object_array,
+        lambda rng: _npz(_arrays(rng), metadata=np.array(json.dumps([1, 2]))),
+        lambda rng: _npz(_arrays(rng), _meta(format="keras")),
+        lambda rng: _npz(_arrays(rng), {k: v for k, v in _meta().items() if k != "batch_norm"}),
+        lambda rng: _npz(_arrays(rng), _meta(comment="hi")),
+        lambda rng: _npz(_arrays(rng), _meta(batch_norm="no")),
+        lambda rng: _npz(_arrays(rng), _meta(layer_sizes=[64, 12.0, 10])),
+        lambda rng: _npz(_arrays(rng), _meta(layer_sizes=[64, True, 10])),
+        lambda rng: _npz(_arrays(rng), _meta(layer_sizes=[64, 0, 10])),
+        lambda rng: _npz(_arrays(rng), _meta(layer_sizes=[64])),
+        lambda rng: _npz(_arrays(rng), _meta(layer_sizes="64-12-10")),
+        lambda rng: _npz(_arrays(rng), _meta(activation_kwargs={"negative_slope": 0.1})),
+        lambda rng: _npz(_arrays(rng), _meta(activation="elu", activation_kwargs={"alpha": "1"})),
+        lambda rng: _npz(
+            _arrays(rng), _meta(activation="gelu", activation_kwargs={"approximate": "erf"})
+        ),
+        lambda rng: _npz(_arrays(rng), _meta(activation="elu", activation_kwargs=[["alpha", 1.0]])),
+        lambda rng: _npz(
+            _arrays(rng), _meta(activation="hardtanh", activation_kwargs={"min_val": 2.0})
+        ),  # min_val above the default max_val: the factory itself refuses it
+    ],
+    "bad_version": [
+        lambda rng: _npz(_arrays(rng), _meta(version=FORMAT_VERSION + 1)),
+        lambda rng: _npz(_arrays(rng), _meta(version=0)),
+        lambda rng: _npz(_arrays(rng), _meta(version="1")),
+        lambda rng: _npz(_arrays(rng), {k: v for k, v in _meta().items() if k != "version"}),
+    ],
+    "unknown_activation": [
+        lambda rng: _npz(_arrays(rng), _meta(activation="swish_v9")),
+        lambda rng: _npz(_arrays(rng), _meta(activation=None)),
+    ],
+    "bad_input_size": [
+        lambda rng: _file(rng, sizes=(100, 12, 10), meta=_meta(sizes=(100, 12, 10))),
+    ],
+    "bad_output_size": [
+        lambda rng: _file(rng, sizes=(64, 12, 9), meta=_meta(sizes=(64, 12, 9))),
+    ],
+    "missing_array": [
+        lambda rng: _file(rng, drop=["layer1_b"]),
+        lambda rng: _file(rng, batch_norm=True, drop=["layer0_running_var"]),
+        # Metadata says batch norm, the arrays were saved without it.
+        lambda rng: _npz(_arrays(rng), _meta(batch_norm=True)),
+    ],
+    "extra_array": [
+        lambda rng: _file(rng, add={"optimizer_state": np.zeros(3, np.float32)}),
+        lambda rng: _npz(_arrays(rng, batch_norm=True), _meta(batch_norm=False)),
+    ],
+    "bad_dtype": [
+        lambda rng: _with(rng, "layer0_W", lambda a: a.astype(np.int32)),
+        lambda rng: _with(rng, "layer0_b", lambda a: a.astype(np.float16)),
+        lambda rng: _with(rng, "layer1_W", lambda a: a.astype(np.complex64)),
+        lambda rng: _with(rng, "layer0_gamma", lambda a: a.astype(object)),
+    ],
+    "bad_shape": [
+        lambda rng: _with(rng, "layer0_W", lambda a: a.T.copy()),
+        lambda rng: _with(rng, "layer1_b", lambda a: a[None, :]),
+        lambda rng: _with(rng, "layer0_beta", lambda a: a[:-1]),
+        lambda rng: _with(rng, "layer0_running_mean", lambda a: a[0]),
+    ],
+    "non_finite": [
+        lambda rng: _with(rng, "layer0_W", _nan),
+        lambda rng: _with(rng, "layer1_b", lambda a: a * np.float32(np.inf)),
+        lambda rng: _with(rng, "layer0_running_var", _nan),
+        _float64_overflow,
+    ],
+    "negative_var": [
+        lambda rng: _with(rng, "layer0_running_var", _neg),
+    ],
+}
+
+
+def _npy(a: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, a)
+    return buffer.getvalue()
+
+
+def test_every_code_has_cases():
+    assert set(CASES) == set(ERROR_CODES)
+    assert len(set(ERROR_CODES)) == len(ERROR_CODES)
+
+
+@pytest.mark.parametrize("code", ERROR_CODES)
+def test_error_code_from_crafted_file(code):
+    assert CASES[code], f"no crafted file for {code=}"
+    for i, make in enumerate(CASES[code]):
+        data = make(np.random.default_rng(i))
+        assert _code(data) == code, f"case {i} of {code=}"
+
+
+def test_error_is_a_value_error_with_the_code():
+    with pytest.raises(ValueError, match=r"^empty$"):
+        load_model(b"")
+
+
+def test_size_is_checked_before_parsing(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("np.load called on an oversized file")
+
+    monkeypatch.setattr(np, "load", refuse)
+    assert _code(b"x" * (model_io.MAX_BYTES + 1)) == "too_large"
+
+
+def test_zip_bomb_refused_from_the_central_directory(rng, monkeypatch):
+    data = _file(rng)
+    assert load_model(data).layer_sizes == SIZES
+    monkeypatch.setattr(model_io, "MAX_UNPACKED_BYTES", 1000)
+    assert _code(data) == "too_large"
+
+
+def test_huge_declared_shape_refused_before_reading(rng):
+    """A header claiming 10^12 floats is refused by shape, never allocated."""
+    header = {"descr": "<f4", "fortran_order": False, "shape": (10**6, 10**6)}
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, header)
+    arrays = {k: _npy(v) for k, v in _arrays(rng).items()}
+    arrays["layer0_W"] = buffer.getvalue()  # header only, no data
+    members = {f"{k}.npy": v for k, v in arrays.items()}
+    members["metadata.npy"] = _npy(np.array(json.dumps(_meta())))
+    assert _code(_zip(members)) == "bad_shape"
+
+
+def test_non_finite_zero_var_is_fine(rng):
+    """A running variance of exactly 0 is legal (a dead unit); eps keeps the division finite."""
+    arrays = _arrays(rng, batch_norm=True)
+    arrays["layer0_running_var"][:] = 0.0
+    loaded = load_model(_npz(arrays, _meta(batch_norm=True)))
+    x = rng.random((3, 64), dtype=np.float32)
+    p = predict_proba(loaded.params, x, activation=ACTIVATIONS["relu"](), bn_state=loaded.bn_state)
+    assert np.isfinite(p).all()
+
+
+# ---------------------------------------------------------------- hostile files: never unpickled
+
+UNPICKLED: list[str] = []
+
+
+def _mark(what: str) -> str:
+    UNPICKLED.append(what)
+    return what
+
+
+class _Payload:
+    """Unpickling this calls _mark: the test sees whether load_model ever unpickled anything."""
+
+    def __init__(self, what: str):
+        self.what = what
+
+    def __reduce__(self):
+        return (_mark, (self.what,))
+
+
+@pytest.mark.parametrize("name", ["layer0_W", "layer1_b", "metadata", "surprise"])
+def test_object_array_refused_without_unpickling(rng, name):
+    UNPICKLED.clear()
+    arrays = _arrays(rng)
+    hostile = np.empty(arrays.get(name, np.zeros(1)).shape, dtype=object)
+    hostile.flat[0] = _Payload(name)
+    if name == "metadata":
+        data = _npz(arrays, metadata=hostile)
+    else:
+        data = _npz(arrays | {name: hostile}, _meta())
+    # The payload really is a pickle that runs code when loaded with allow_pickle=True.
+    with np.load(io.BytesIO(data), allow_pickle=True) as npz:
+        npz[name]
+    assert UNPICKLED == [name]
+    UNPICKLED.clear()
+    code = _code(data)
+    assert code == {"metadata": "bad_metadata", "surprise": "extra_array"}.get(name, "bad_dtype")
+    assert UNPICKLED == []
+
+
+def test_raw_pickle_refused_without_unpickling():
+    import pickle
+
+    UNPICKLED.clear()
+    assert _code(pickle.dumps(_Payload("raw"))) == "not_npz"
+    assert UNPICKLED == []
+
+
+# ---------------------------------------------------------------- damaged files
+
+
+@pytest.mark.parametrize("fraction", [0.05, 0.25, 0.5, 0.75, 0.95, 0.999])
+def test_truncated_file_is_corrupt(rng, fraction):
+    data = save_model(*_model(rng, batch_norm=True), SIZES, "relu", True)
+    assert _code(data[: int(len(data) * fraction)]) == "corrupt"
+
+
+def test_flipped_bytes_inside_a_member_are_corrupt(rng):
+    params, bn_state = _model(rng, (784, 32, 10))
+    data = bytearray(save_model(params, bn_state, (784, 32, 10), "relu", False))
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as z:
+        info = z.getinfo("layer0_W.npy")
+    # Local header is 30 bytes + name + extra; damage the middle of the compressed data.
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    middle = start + info.compress_size // 2
+    data[middle : middle + 8] = bytes(b ^ 0xFF for b in data[middle : middle + 8])
+    assert _code(bytes(data)) == "corrupt"
+
+
+def test_load_rejects_non_bytes():
+    with pytest.raises(ValueError, match="expected bytes"):
+        load_model("model.npz")
+
+
+# ---------------------------------------------------------------- save_model argument checks
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"activation": "swish_v9"},
+        {"layer_sizes": (64, 13, 10)},
+        {"layer_sizes": (100, 12, 10)},
+        {"layer_sizes": (64, 12, 9)},
+        {"layer_sizes": (64, 12, 12, 10)},
+        {"batch_norm": True},
+        {"activation_kwargs": {"alpha": 2.0}},
+        {"bn_state": [None]},
+    ],
+)
+def test_save_refuses_inconsistent_arguments(rng, change):
+    params, bn_state = _model(rng)
+    args = {
+        "params": params,
+        "bn_state": bn_state,
+        "layer_sizes": SIZES,
+        "activation": "relu",
+        "batch_norm": False,
+    }
+    with pytest.raises(ValueError):
+        save_model(**(args | change))
+
+
+def test_save_refuses_bn_params_when_batch_norm_false(rng):
+    params, bn_state = _model(rng, batch_norm=True)
+    with pytest.raises(ValueError, match="batch_norm=False"):
+        save_model(params, bn_state, SIZES, "relu", False)
+
+
+def test_save_mutates_nothing(rng):
+    params, bn_state = _model(rng, batch_norm=True)
+    before = [{k: v.copy() for k, v in layer.items()} for layer in params]
+    save_model(params, bn_state, SIZES, "relu", True)
+    for layer, old in zip(params, before, strict=True):
+        for key in old:
+            np.testing.assert_array_equal(layer[key], old[key])
