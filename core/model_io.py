@@ -192,11 +192,6 @@ def _header(npz, name: str) -> tuple[tuple[int, ...], np.dtype]:
     return shape, dtype
 
 
-def _read(npz, name: str) -> np.ndarray:
-    """One member's data; its header was checked already, so no pickle can be involved."""
-    return npz[name]
-
-
 def _metadata(npz) -> dict[str, Any]:
     """The parsed metadata dict, with types and the format tag checked."""
     if "metadata" not in npz.files:
@@ -205,7 +200,7 @@ def _metadata(npz) -> dict[str, Any]:
     if shape != () or dtype.kind != "U" or dtype.itemsize // 4 > MAX_METADATA_CHARS:
         raise ModelFileError("bad_metadata", f"metadata is {dtype} {shape}, not a 0-d string")
     try:
-        meta = json.loads(str(_read(npz, "metadata")))
+        meta = json.loads(str(npz["metadata"]))
     except ValueError as e:
         raise ModelFileError("bad_metadata", f"not JSON: {e}") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
@@ -277,7 +272,7 @@ def _load(npz) -> LoadedModel:
     for name in expected:
         # A float64 value beyond float32's range becomes inf here and is caught just below.
         with np.errstate(over="ignore"):
-            a = _read(npz, name).astype(np.float32)
+            a = npz[name].astype(np.float32)  # header checked above: no pickle
         if not np.isfinite(a).all():
             raise ModelFileError("non_finite", name)
         arrays[name] = a

@@ -6,6 +6,7 @@ save_model cannot hide a bug in load_model.
 
 import io
 import json
+import warnings
 import zipfile
 
 import numpy as np
@@ -14,6 +15,7 @@ import pytest
 from core import model_io
 from core.activations import ACTIVATIONS
 from core.batchnorm import RunningStats
+from core.datasets import Dataset, Split, to_float32
 from core.mlp import init_bn_state, init_params, predict_proba
 from core.model_io import (
     ERROR_CODES,
@@ -24,6 +26,7 @@ from core.model_io import (
     load_model,
     save_model,
 )
+from core.training import TrainConfig, init_train_state, train_for
 
 SIZES = (64, 12, 10)
 
@@ -89,11 +92,14 @@ def _file(rng, *, batch_norm=False, sizes=SIZES, drop=(), add=None, meta=None) -
     return _npz(arrays, _meta(sizes, batch_norm) if meta is None else meta)
 
 
-def _zip(members: dict[str, bytes]) -> bytes:
+def _zip(members: dict[str, bytes] | list[tuple[str, bytes]]) -> bytes:
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as z:
-        for name, content in members.items():
-            z.writestr(name, content)
+    items = members.items() if isinstance(members, dict) else members
+    with warnings.catch_warnings():  # zipfile warns about the duplicate names crafted below
+        warnings.simplefilter("ignore", UserWarning)
+        with zipfile.ZipFile(buffer, "w") as z:
+            for name, content in items:
+                z.writestr(name, content)
     return buffer.getvalue()
 
 
@@ -197,6 +203,39 @@ def test_hand_written_file_loads(rng):
     np.testing.assert_array_equal(loaded.bn_state[0].mean, arrays["layer0_running_mean"])
 
 
+def test_fortran_order_and_big_endian_float64_load(rng):
+    arrays = _arrays(rng)
+    arrays["layer0_W"] = np.asfortranarray(arrays["layer0_W"])
+    arrays["layer1_W"] = arrays["layer1_W"].astype(">f8")
+    loaded = load_model(_npz(arrays, _meta()))
+    np.testing.assert_array_equal(loaded.params[0]["W"], arrays["layer0_W"])
+    np.testing.assert_array_equal(loaded.params[1]["W"], arrays["layer1_W"].astype(np.float32))
+    assert loaded.params[1]["W"].dtype == np.float32
+
+
+def test_trained_state_round_trips(rng):
+    """What the MNIST page will save: TrainState.params / bn_state after real steps with batch norm."""
+    # A small synthetic 8×8 dataset (uint8 images, labels 0..9), as the loaders return it.
+    splits = [
+        Split(rng.integers(0, 256, (n, 8, 8), dtype=np.uint8), rng.integers(0, 10, n))
+        for n in (96, 32, 32)
+    ]
+    data = Dataset("synthetic", *splits, (8, 8))
+    config = TrainConfig(layer_sizes=(64, 16, 10), batch_norm=True, activation="elu", batch_size=32)
+    state, _ = train_for(init_train_state(rng, data, config), data, config, max_steps=5)
+    assert state.step == 5
+    assert not np.array_equal(state.bn_state[0].var, np.ones(16))  # running stats really moved
+    loaded = load_model(
+        save_model(state.params, state.bn_state, config.layer_sizes, "elu", config.batch_norm)
+    )
+    x = to_float32(data.test.x)
+    act = ACTIVATIONS["elu"]()
+    np.testing.assert_array_equal(
+        predict_proba(loaded.params, x, activation=act, bn_state=loaded.bn_state),
+        predict_proba(state.params, x, activation=act, bn_state=state.bn_state),
+    )
+
+
 def test_bytearray_and_memoryview_accepted(rng):
     params, _ = _model(rng)
     data = save_model(params, None, SIZES, "relu", False)
@@ -245,6 +284,10 @@ CASES = {
         lambda rng: _zip({"readme.txt": b"hello"}),
         lambda rng: _npy(np.zeros(3)),
         lambda rng: _zip({}),
+        # Two members of the same name: which one a reader sees is ambiguous.
+        lambda rng: _zip(
+            [("metadata.npy", _npy(np.array("{}"))), ("metadata.npy", _npy(np.array("{}")))]
+        ),
     ],
     "corrupt": [
         lambda rng: _file(rng)[:-1],
@@ -282,6 +325,8 @@ CASES = {
         lambda rng: _npz(
             _arrays(rng), _meta(activation="hardtanh", activation_kwargs={"min_val": 2.0})
         ),  # min_val above the default max_val: the factory itself refuses it
+        # Valid JSON, but longer than MAX_METADATA_CHARS: refused from the header, before reading.
+        lambda rng: _npz(_arrays(rng), metadata=np.array(json.dumps(_meta()) + " " * 20_000)),
     ],
     "bad_version": [
         lambda rng: _npz(_arrays(rng), _meta(version=FORMAT_VERSION + 1)),
@@ -384,7 +429,7 @@ def test_huge_declared_shape_refused_before_reading(rng):
     assert _code(_zip(members)) == "bad_shape"
 
 
-def test_non_finite_zero_var_is_fine(rng):
+def test_zero_running_var_is_legal(rng):
     """A running variance of exactly 0 is legal (a dead unit); eps keeps the division finite."""
     arrays = _arrays(rng, batch_norm=True)
     arrays["layer0_running_var"][:] = 0.0
