@@ -97,12 +97,13 @@ def unit_shares(
     panel_titles: tuple[str, str],
     x_title: str,
     y_title: str,
+    empty_note: str,
     style: PlotStyle,
 ) -> go.Figure:
     """Dead units and saturated entries per layer, as percentages; ``(name, dead, saturated)``.
 
     A setup whose activation never saturates (ReLU-like) has all-NaN ``saturated`` and draws no
-    line in that panel.
+    line in that panel; if no setup draws one, ``empty_note`` says why in the panel.
     """
     fig = make_subplots(rows=1, cols=2, subplot_titles=panel_titles, horizontal_spacing=0.1)
     for i, (name, dead, saturated) in enumerate(setups):
@@ -125,6 +126,10 @@ def unit_shares(
                 row=1,
                 col=col,
             )
+    if not any(np.isfinite(np.asarray(sat, dtype=float)).any() for _, _, sat in setups):
+        fig.add_annotation(
+            text=empty_note, xref="x2 domain", yref="y2 domain", x=0.5, y=0.5, showarrow=False
+        )
     fig.update_xaxes(title=x_title)
     fig.update_yaxes(title=y_title, range=[-3, 103], ticksuffix=" %")
     fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0})
@@ -140,15 +145,15 @@ def distribution_over_depth(
     y_title: str,
     colorbar_title: str,
     style: PlotStyle,
+    zmax: float | None = None,
 ) -> go.Figure:
     """Heat map: one row per layer, the share of a layer's values in each bin (0-100 %).
 
     Each row is normalised on its own so a layer whose values all sit in one bin shows as one
     bright cell, whatever the batch size; the outermost bins also hold the values beyond the edges.
+    Pass the same ``zmax`` (see ``largest_share``) to heat maps that are compared side by side.
     """
-    hist = np.asarray(hist, dtype=float)
-    totals = hist.sum(axis=1, keepdims=True)
-    share = 100 * np.divide(hist, totals, out=np.zeros_like(hist), where=totals > 0)
+    share = _row_shares(hist)
     centres = (edges[:-1] + edges[1:]) / 2
     fig = go.Figure(
         go.Heatmap(
@@ -157,6 +162,7 @@ def distribution_over_depth(
             z=share,
             colorscale="Viridis",
             zmin=0,
+            zmax=zmax,
             colorbar={"title": {"text": colorbar_title}, "ticksuffix": " %"},
             hovertemplate=(
                 f"{y_title} %{{y}}<br>{x_title} ≈ %{{x:.2f}}<br>%{{z:.1f}} %<extra></extra>"
@@ -168,6 +174,18 @@ def distribution_over_depth(
     # Layer 1 at the top: the signal flows downwards through the network, as in a diagram.
     fig.update_yaxes(title=y_title, autorange="reversed")
     return style.apply(fig, height=380)
+
+
+def _row_shares(hist: np.ndarray) -> np.ndarray:
+    hist = np.asarray(hist, dtype=float)
+    totals = hist.sum(axis=1, keepdims=True)
+    return 100 * np.divide(hist, totals, out=np.zeros_like(hist), where=totals > 0)
+
+
+def largest_share(hists: Sequence[np.ndarray]) -> float | None:
+    """The largest per-layer share (%) over several histograms: one colour scale for all of them."""
+    shares = [_row_shares(h).max() for h in hists if np.size(h)]
+    return max(shares) if shares else None
 
 
 def symmetry_spread(
@@ -230,5 +248,19 @@ def training_losses(
         legend={"orientation": "h", "yanchor": "top", "y": -0.22, "x": 0},
     )
     fig.update_xaxes(title=x_title)
-    fig.update_yaxes(title=y_title, type="log")
+    # Labels at 1-2-5 steps only: plotly's default log ticks label every minor line (2, 3, … 9).
+    finite = [v for _, loss in curves for v in np.asarray(loss, float) if np.isfinite(v) and v > 0]
+    ticks = _one_two_five(min(finite), max(finite)) if finite else None
+    fig.update_yaxes(
+        title=y_title, type="log", tickvals=ticks, ticktext=ticks and [f"{v:g}" for v in ticks]
+    )
     return style.apply(fig, height=400)
+
+
+def _one_two_five(low: float, high: float) -> list[float]:
+    """1, 2, 5 × powers of ten from just below ``low`` to just above ``high``."""
+    exponents = range(int(np.floor(np.log10(low))), int(np.ceil(np.log10(high))) + 1)
+    values = [m * 10.0**e for e in exponents for m in (1, 2, 5)]
+    below = max([v for v in values if v <= low], default=values[0])
+    above = min([v for v in values if v >= high], default=values[-1])
+    return [v for v in values if below <= v <= above]
