@@ -11,6 +11,7 @@ import streamlit as st
 
 from core.activations import ACTIVATIONS
 from core.datasets import DATASETS, NUM_CLASSES, Dataset, DatasetError, Split, to_float32
+from core.digit_image import prepare_drawn_digit
 from core.download import data_dir, download_mnist
 from core.initializers import INITIALIZERS, default_kwargs
 from core.mlp import gradient_check, parameter_count, predict_proba
@@ -36,15 +37,18 @@ from ui.controls import (
     keyed,
     show_figure,
 )
+from ui.draw_canvas import draw_digit
 from ui.errors import guarded_panel
 from ui.i18n import t
 from ui.plots.mnist import (
+    class_probabilities,
     compare_runs,
     confusion_matrix_figure,
     layer_signals,
     live_accuracy_chart,
     live_loss_chart,
     live_lr_chart,
+    model_input,
     prediction_grid,
     weight_images,
 )
@@ -863,6 +867,56 @@ def predictions_view() -> None:
 
 
 predictions_view()
+
+
+@st.fragment(run_every=SLOW_EVERY if running else None)
+def draw_view() -> None:
+    """Draw a digit: the 28×28 image the network sees and its probabilities, on every stroke."""
+    with guarded_panel(t("mnist.panel_draw")):
+        st.subheader(t("mnist.draw_heading"))
+        if tuple(data.image_shape) != (28, 28):
+            st.info(t("mnist.draw_needs_28", rows=data.image_shape[0], cols=data.image_shape[1]))
+            return
+        if style.projector:
+            c_canvas, c_input = st.columns(2)
+            c_probs = st.container()
+        else:
+            c_canvas, c_input, c_probs = st.columns([1.1, 1, 1.3])
+        with c_canvas:
+            st.caption(t("mnist.draw_hint"))
+            image = draw_digit("_mn_canvas")
+        digit = prepare_drawn_digit(image) if image is not None else None
+        if digit is None:
+            c_input.info(t("mnist.draw_empty"), icon=":material/draw:")
+            return
+        state = st.session_state[STATE]
+        with np.errstate(all="ignore"):
+            probs = predict_proba(
+                state.params,
+                digit.reshape(1, -1),
+                activation=ACTIVATIONS[activation](),
+                bn_state=state.bn_state,
+            )[0]
+        with c_input:
+            fig = model_input(digit, title=t("mnist.draw_input"), style=style)
+            show_figure(fig, key="mn_fig_drawn")
+        with c_probs:
+            if not np.all(np.isfinite(probs)):
+                st.warning(t("mnist.no_predictions"))
+                return
+            fig = class_probabilities(
+                probs,
+                class_names=CLASS_NAMES,
+                title=t("mnist.draw_probs", label=CLASS_NAMES[int(probs.argmax())]),
+                x_title=t("mnist.probability"),
+                style=style,
+            )
+            show_figure(fig, key="mn_fig_drawn_probs")
+            if state.step == 0:
+                st.caption(t("mnist.draw_untrained"))
+
+
+draw_view()
 
 
 @st.fragment(run_every=SLOW_EVERY if running else None)
