@@ -883,8 +883,10 @@ def draw_view() -> None:
         else:
             c_canvas, c_input, c_probs = st.columns([1.1, 1, 1.3])
         with c_canvas:
-            st.caption(t("mnist.draw_hint"))
+            # The canvas's toolbar floats ~40 px above it: room for it, so it covers no text.
+            st.space(44)
             image = draw_digit("_mn_canvas")
+            st.caption(t("mnist.draw_hint"))
         digit = prepare_drawn_digit(image) if image is not None else None
         if digit is None:
             c_input.info(t("mnist.draw_empty"), icon=":material/draw:")

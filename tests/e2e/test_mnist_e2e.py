@@ -1,11 +1,12 @@
-"""The live MNIST page in a real browser: Start trains live, Pause stops; en / zh / projector."""
+"""The live MNIST page in a real browser: Start trains live, Pause stops, a digit drawn with the
+mouse is read by the network; en / zh / projector."""
 
 import re
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import screenshot, wait_for_app
+from tests.e2e.conftest import SCREENSHOTS, screenshot, wait_for_app
 
 
 def step_value(page, label: str) -> int:
@@ -23,6 +24,34 @@ def wait_for_steps(page, label: str, timeout: float = 20_000) -> None:
         arg=label,
         timeout=timeout,
     )
+
+
+def draw_seven(page, heading: str, reads: str, name: str) -> None:
+    """Draw a 7 with mouse strokes on the canvas; the network's reading appears; screenshot it."""
+    page.get_by_role("heading", name=heading).scroll_into_view_if_needed()
+    # Fabric's top canvas takes the pointer events (open shadow DOM: Playwright pierces it).
+    canvas = page.locator("canvas.upper-canvas")
+    expect(canvas).to_have_count(1, timeout=30_000)
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    assert box["width"] == box["height"] == 280, box
+
+    def at(x: float, y: float) -> tuple[float, float]:
+        return box["x"] + x, box["y"] + y
+
+    page.mouse.move(*at(70, 60))
+    page.mouse.down()
+    page.mouse.move(*at(210, 60), steps=12)  # the bar of the 7
+    page.mouse.move(*at(120, 230), steps=16)  # its stem
+    page.mouse.up()
+    probs = page.locator(".js-plotly-plot").filter(has_text=reads)
+    expect(probs).to_have_count(1, timeout=20_000)
+    expect(page.locator(".js-plotly-plot").filter(has_text="28")).not_to_have_count(0)
+    wait_for_app(page)
+    page.get_by_role("heading", name=heading).scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    # The viewport only: the panel as a teacher sees it, not the whole long page.
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
 
 def test_start_trains_live_and_pause_stops(page, app_url):
@@ -77,6 +106,7 @@ def test_start_trains_live_and_pause_stops(page, app_url):
         page.get_by_role("heading", name=heading).scroll_into_view_if_needed()
         page.wait_for_timeout(500)
         screenshot(page, name)
+    draw_seven(page, "Draw a digit", "The network reads:", "mnist-en-draw")
 
 
 @pytest.mark.parametrize(
@@ -94,3 +124,4 @@ def test_chinese_and_projector(page, app_url, query, name):
     page.get_by_role("heading", name="测试集图像上的预测").scroll_into_view_if_needed()
     page.wait_for_timeout(500)
     screenshot(page, f"{name}-predictions")
+    draw_seven(page, "写一个数字", "网络认为是：", f"{name}-draw")
