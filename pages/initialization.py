@@ -308,7 +308,11 @@ st.markdown(t("initialization.intro"))
 
 # ---------------------------------------------------------------- the network and the two setups
 with guarded_panel(t("initialization.panel_setup")):
-    c1, c2, c3, c4 = st.columns([3, 2, 3, 2], vertical_alignment="bottom")
+    if style.projector:  # two rows, so that the large labels and the data choice fit
+        c1, c2 = st.columns(2, vertical_alignment="bottom")
+        c3, c4 = st.columns([3, 2], vertical_alignment="bottom")
+    else:
+        c1, c2, c3, c4 = st.columns([3, 2, 3, 2], vertical_alignment="bottom")
     with c1:
         depth = keyed(
             st.slider,
@@ -471,7 +475,8 @@ with guarded_panel(t("initialization.panel_signals")):
 with guarded_panel(t("initialization.panel_symmetry")):
     st.subheader(t("initialization.symmetry_heading"))
     st.markdown(t("initialization.symmetry_intro", steps=SYMMETRY_STEPS))
-    c1, c2 = st.columns([1, 2])
+    # On a projector the chart needs the full width for its title and labels.
+    c1, c2 = (st.container(), st.container()) if style.projector else st.columns([1, 2])
     with c1:
         sym_init = keyed(
             st.segmented_control,

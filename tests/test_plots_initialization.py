@@ -133,3 +133,34 @@ def test_training_losses_label_log_ticks_at_one_two_five():
     assert list(fig.layout.yaxis.tickvals) == pytest.approx([0.2, 0.5, 1, 2, 5, 10, 20, 50])
     assert list(fig.layout.yaxis.ticktext)[:3] == ["0.2", "0.5", "1"]
     assert list(fig.data[0].x) == [1, 2, 3]
+
+
+def test_projector_stacks_the_three_panels():
+    fig = signals_vs_depth(
+        [_series("A", 5)],
+        panel_titles=("std", "grad", "ratio"),
+        x_title="Layer",
+        output_label="out",
+        style=plot_style(projector=True),
+    )
+    # Top to bottom, each panel the full width; only the bottom one carries the axis title.
+    assert fig.layout.yaxis.domain[0] > fig.layout.yaxis2.domain[1] > fig.layout.yaxis3.domain[1]
+    assert tuple(fig.layout.xaxis.domain) == tuple(fig.layout.xaxis3.domain) == (0.0, 1.0)
+    assert fig.layout.xaxis3.title.text == "Layer" and fig.layout.xaxis.title.text is None
+    assert fig.layout.xaxis2.ticktext[-1] == "out"
+
+
+def test_log_axes_label_one_two_five_or_powers_of_ten_and_include_two_labels():
+    narrow = _series("A", 4)._replace(activation_std=np.array([0.46, 0.47, 0.48, 0.485]))
+    wide = narrow._replace(name="B", weight_grad_norm=np.array([1e10, 1e6, 1e2, 1.0, 0.5]))
+    fig = signals_vs_depth(
+        [narrow, wide], panel_titles=("a", "b", "c"), x_title="L", output_label="o", style=STYLE
+    )
+    # 0.46-0.485 lies between the labels 0.2 and 0.5: both shown, so the flat line looks flat.
+    assert list(fig.layout.yaxis.tickvals) == pytest.approx([0.2, 0.5])
+    assert 10 ** fig.layout.yaxis.range[0] < 0.2 and 10 ** fig.layout.yaxis.range[1] > 0.5
+    # Eleven decades: powers of ten only, at most nine labels, large ones as 10^k.
+    ticks = list(fig.layout.yaxis2.tickvals)
+    assert len(ticks) <= 9 and all(np.log10(v) == round(np.log10(v)) for v in ticks)
+    assert ticks[0] <= 0.5 and ticks[-1] >= 1e9
+    assert "10<sup>" in fig.layout.yaxis2.ticktext[-1]

@@ -47,12 +47,20 @@ def signals_vs_depth(
     """Three log-scale panels over depth: activation std, weight-gradient norm, update/weight ratio.
 
     The gradient and ratio panels have one more point than the first (the output layer), placed at
-    ``depth + 1`` and named ``output_label`` on the axis.
+    ``depth + 1`` and named ``output_label`` on the axis. On a projector the panels are stacked, so
+    that each keeps a readable width.
     """
-    fig = make_subplots(rows=1, cols=3, subplot_titles=panel_titles, horizontal_spacing=0.08)
+    stacked = style.projector
+    fig = make_subplots(
+        rows=3 if stacked else 1,
+        cols=1 if stacked else 3,
+        subplot_titles=panel_titles,
+        horizontal_spacing=0.08,
+        vertical_spacing=0.12,
+    )
     depth = max((len(s.activation_std) for s in setups), default=0)
     for i, s in enumerate(setups):
-        for col, values in enumerate((s.activation_std, s.weight_grad_norm, s.update_ratio), 1):
+        for panel, values in enumerate((s.activation_std, s.weight_grad_norm, s.update_ratio), 1):
             layers = np.arange(1, len(values) + 1)
             fig.add_trace(
                 go.Scatter(
@@ -60,30 +68,44 @@ def signals_vs_depth(
                     y=_positive(values),
                     name=s.name,
                     legendgroup=s.name,
-                    showlegend=col == 1,
+                    showlegend=panel == 1,
                     mode="lines+markers",
                     line=_line(style, i),
                     marker={"size": style.marker_size * 0.6},
                     hovertemplate=f"{x_title} %{{x}}: %{{y:.3g}}<extra>{s.name}</extra>",
                 ),
-                row=1,
-                col=col,
+                row=panel if stacked else 1,
+                col=1 if stacked else panel,
             )
-    fig.update_yaxes(type="log", exponentformat="power")
+    for panel, field in enumerate(("activation_std", "weight_grad_norm", "update_ratio"), 1):
+        every_setup = [np.asarray(getattr(s, field), dtype=float) for s in setups]
+        fig.update_yaxes(
+            type="log",
+            **_log_ticks(np.concatenate(every_setup or [[]])),
+            row=panel if stacked else 1,
+            col=1 if stacked else panel,
+        )
     # Whole-numbered layers; the output layer (one past the last hidden layer) gets its own label.
     ticks = _layer_ticks(depth)
-    fig.update_xaxes(
-        title=x_title, tickmode="array", tickvals=ticks, ticktext=[str(k) for k in ticks]
-    )
-    for col in (2, 3):
+    fig.update_xaxes(tickmode="array", tickvals=ticks, ticktext=[str(k) for k in ticks])
+    for panel in (2, 3):
         fig.update_xaxes(
             tickvals=[*ticks, depth + 1],
             ticktext=[*(str(k) for k in ticks), output_label],
-            row=1,
-            col=col,
+            row=panel if stacked else 1,
+            col=1 if stacked else panel,
         )
-    fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.22, "x": 0})
-    return style.apply(fig, height=420)
+    if stacked:
+        fig.update_xaxes(title=x_title, row=3, col=1)
+    else:
+        fig.update_xaxes(title=x_title)
+    fig.update_layout(
+        legend={"orientation": "h", "yanchor": "top", "y": -0.1 if stacked else -0.22, "x": 0}
+    )
+    fig = style.apply(fig, height=800 if stacked else 420)
+    # Panel titles are annotations, which the shared style does not size.
+    fig.update_annotations(font_size=style.font_size)
+    return fig
 
 
 def _layer_ticks(depth: int) -> list[int]:
@@ -133,7 +155,9 @@ def unit_shares(
     fig.update_xaxes(title=x_title)
     fig.update_yaxes(title=y_title, range=[-3, 103], ticksuffix=" %")
     fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0})
-    return style.apply(fig, height=340)
+    fig = style.apply(fig, height=340)
+    fig.update_annotations(font_size=style.font_size)
+    return fig
 
 
 def distribution_over_depth(
@@ -238,7 +262,8 @@ def training_losses(
                 y=loss,
                 name=name,
                 mode="lines",
-                line=_line(style, i),
+                # Solid: dashes break up a noisy minibatch curve; colour tells the setups apart.
+                line={"color": style.color(i), "width": style.line_width},
                 hovertemplate=f"{x_title} %{{x}}: %{{y:.4g}}<extra>{name}</extra>",
             )
         )
@@ -248,19 +273,38 @@ def training_losses(
         legend={"orientation": "h", "yanchor": "top", "y": -0.22, "x": 0},
     )
     fig.update_xaxes(title=x_title)
-    # Labels at 1-2-5 steps only: plotly's default log ticks label every minor line (2, 3, … 9).
-    finite = [v for _, loss in curves for v in np.asarray(loss, float) if np.isfinite(v) and v > 0]
-    ticks = _one_two_five(min(finite), max(finite)) if finite else None
-    fig.update_yaxes(
-        title=y_title, type="log", tickvals=ticks, ticktext=ticks and [f"{v:g}" for v in ticks]
-    )
+    losses = np.concatenate([np.asarray(loss, dtype=float) for _, loss in curves] or [[]])
+    fig.update_yaxes(title=y_title, type="log", **_log_ticks(losses))
     return style.apply(fig, height=400)
 
 
-def _one_two_five(low: float, high: float) -> list[float]:
-    """1, 2, 5 × powers of ten from just below ``low`` to just above ``high``."""
-    exponents = range(int(np.floor(np.log10(low))), int(np.ceil(np.log10(high))) + 1)
-    values = [m * 10.0**e for e in exponents for m in (1, 2, 5)]
-    below = max([v for v in values if v <= low], default=values[0])
-    above = min([v for v in values if v >= high], default=values[-1])
-    return [v for v in values if below <= v <= above]
+def _log_ticks(values) -> dict:
+    """Axis settings for a log axis over ``values``: labels at 1-2-5 steps (powers of ten beyond
+    three decades), the range widened to the nearest labels so at least two always show.
+
+    Plotly's own log ticks label every minor line (2, 3, … 9) on short ranges, which cannot be
+    read on a projector; and a narrow range would magnify noise that is flat on a log scale.
+    """
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    if v.size == 0:
+        return {}
+    lo, hi = int(np.floor(np.log10(v.min()))), int(np.ceil(np.log10(v.max())))
+    hi = max(hi, lo + 1)
+    if hi - lo <= 3:
+        candidates = [m * 10.0**e for e in range(lo, hi + 1) for m in (1, 2, 5)]
+        below = max(c for c in candidates if c <= v.min() * (1 + 1e-12))
+        above = min(c for c in candidates if c >= v.max() * (1 - 1e-12))
+        ticks = [c for c in candidates if below <= c <= above]
+        text = [f"{c:g}" for c in ticks]
+    else:
+        step = int(np.ceil((hi - lo) / 8))
+        exponents = range(lo, hi + 1, step)
+        ticks = [10.0**e for e in exponents]
+        text = [f"{10.0**e:g}" if -3 <= e <= 3 else f"10<sup>{e}</sup>" for e in exponents]
+        below, above = ticks[0], max(ticks[-1], 10.0**hi)
+    return {
+        "tickvals": ticks,
+        "ticktext": text,
+        "range": [np.log10(below) - 0.02, np.log10(above) + 0.02],
+    }
