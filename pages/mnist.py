@@ -40,6 +40,8 @@ from ui.controls import (
 from ui.draw_canvas import draw_digit
 from ui.errors import guarded_panel
 from ui.i18n import t
+from ui.mnist_upload import NAME as UPLOAD
+from ui.mnist_upload import dataset_from_uploads
 from ui.plots.mnist import (
     class_probabilities,
     compare_runs,
@@ -58,7 +60,7 @@ enter_through_shell()
 
 # ---------------------------------------------------------------- what the page offers
 
-DATA_KEYS = tuple(DATASETS)
+DATA_KEYS = (*DATASETS, UPLOAD)  # UPLOAD: the visitor's own files, kept in their session
 ACTS = tuple(ACTIVATIONS)
 INITS = tuple(INITIALIZERS)
 OPTS = tuple(OPTIMIZERS)
@@ -76,6 +78,7 @@ LRS = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0)
 BATCHES = (1, 8, 16, 32, 64, 128, 256, 512, 1024)
 HIGH_LR = 0.3  # above this a stuck loss is blamed on a too large lr, below it on a too small one
 MAX_LAYERS, MAX_WIDTH = 6, 1024
+TRAIN_SIZE_MIN = 100  # the training-set-size slider's lower end and step
 DEFAULT_HIDDEN = "128"
 TICK_BUDGET = 0.15  # seconds of training per live update (the issue's bound for a shared server)
 LIVE_EVERY = 0.3  # seconds between live updates: ~3 a second with the tick and drawing
@@ -86,6 +89,14 @@ GRADCHECK_OK = (
     1e-4  # relative error; float64 central differences give ~1e-8 where backprop is right
 )
 MAX_RUNS = 8
+# The visitor's upload: (file ids, file names, Dataset); the last upload problem (code, file names);
+# the file ids last read; the last built-in data choice in use, kept while no upload is valid.
+UPLOADED, UPLOAD_ERROR, UPLOAD_SEEN, PREV_DATA = (
+    "_mn_uploaded",
+    "_mn_upload_error",
+    "_mn_upload_seen",
+    "_mn_prev_data",
+)
 STATE, ARCH, RUNNING, SIGNALS, RUNS, LAST = (
     "_mn_state",
     "_mn_arch",
@@ -175,6 +186,24 @@ def with_train_size(name: str, size: int) -> Dataset:
     """The first ``size`` training images (views, not copies); validation and test unchanged."""
     d = load_dataset(name)
     return d._replace(train=Split(d.train.x[:size], d.train.y[:size]))
+
+
+def read_uploads(files: list) -> None:
+    """Read newly uploaded files once; a bad upload is reported and the previous data kept."""
+    seen = tuple(f.file_id for f in files)
+    if seen == st.session_state.get(UPLOAD_SEEN):
+        return
+    st.session_state[UPLOAD_SEEN] = seen
+    st.session_state[UPLOAD_ERROR] = None
+    if not files:
+        return  # files removed from the uploader: the last good upload stays in use
+    names = ", ".join(f.name for f in files)
+    try:
+        dataset = dataset_from_uploads([(f.name, f.getvalue()) for f in files])
+    except DatasetError as error:
+        st.session_state[UPLOAD_ERROR] = (error.code, names)
+        return
+    st.session_state[UPLOADED] = (seen, names, dataset)
 
 
 # ---------------------------------------------------------------- training state
@@ -279,7 +308,7 @@ PICK_LABELS = {k: t(f"mnist.pick.{k}") for k in PICK_MODES}
 bind_url(
     {
         "mn_data": Param("choice", "mnist_builtin", options=DATA_KEYS),
-        "mn_train_size": Param("int", 7000, low=100, high=60_000),
+        "mn_train_size": Param("int", 7000, low=TRAIN_SIZE_MIN, high=60_000),
         "mn_hidden": Param("text", DEFAULT_HIDDEN),
         "mn_act": Param("choice", "relu", options=ACTS),
         "mn_init": Param("choice", "kaiming_uniform", options=INITS),
@@ -333,34 +362,66 @@ with guarded_panel(t("mnist.panel_data")):
             options=DATA_KEYS,
             format_func=DATA_LABELS.get,
         )
-    why = "chosen"
-    try:
-        full = load_dataset(data_key)
-    except DatasetError as error:
-        st.error(t("mnist.data_error", code=t(f"mnist.dataset_error.{error.code}")))
-        full, why = None, "broken"
-    if full is None:
-        why = "broken" if why == "broken" else "missing"
-        in_use = "mnist_builtin"
-        full = load_dataset(in_use)
+    source, why = data_key, "chosen"
+    if data_key == UPLOAD:
+        with c_note:
+            files = st.file_uploader(
+                t("mnist.upload_label"),
+                key="_mn_upload",
+                accept_multiple_files=True,
+                help=t("mnist.upload_help"),
+            )
+        read_uploads(files or [])
+        problem = st.session_state.get(UPLOAD_ERROR)
+        if problem is not None:
+            code, names = problem
+            c_note.error(
+                t("mnist.upload_failed", files=names, problem=t(f"mnist.upload_error.{code}")),
+                icon=":material/error:",
+            )
+        if st.session_state.get(UPLOADED) is None:
+            # No valid upload yet: the data in use before stays, and the network with it.
+            source, why = st.session_state.get(PREV_DATA, "mnist_builtin"), "no_upload"
+    if source == UPLOAD:
+        full, in_use = st.session_state[UPLOADED][2], UPLOAD
     else:
-        in_use = data_key
+        try:
+            full = load_dataset(source)
+        except DatasetError as error:
+            st.error(t("mnist.data_error", code=t(f"mnist.dataset_error.{error.code}")))
+            full, why = None, "broken"
+        if full is None:
+            why = why if why in ("broken", "no_upload") else "missing"
+            in_use = "mnist_builtin"
+            full = load_dataset(in_use)
+        else:
+            in_use = source
+        st.session_state[PREV_DATA] = in_use
     n_max = len(full.train.y)
-    if st.session_state.get("mn_train_size", 7000) > n_max:
-        st.session_state["mn_train_size"] = n_max
     with c_size:
-        train_size = keyed(
-            st.slider,
-            "mn_train_size",
-            7000,
-            label=t("mnist.train_size"),
-            min_value=100,
-            max_value=max(n_max, 101),
-            step=100,
-            help=t("mnist.train_size_help"),
-        )
+        if n_max > TRAIN_SIZE_MIN:
+            if st.session_state.get("mn_train_size", 7000) > n_max:
+                st.session_state["mn_train_size"] = n_max
+            train_size = keyed(
+                st.slider,
+                "mn_train_size",
+                7000,
+                label=t("mnist.train_size"),
+                min_value=TRAIN_SIZE_MIN,
+                max_value=n_max,
+                step=100,
+                help=t("mnist.train_size_help"),
+            )
+        else:
+            # An upload this small has nothing to choose from: all of it is used, and the
+            # slider's value is left alone for the next data.
+            train_size = n_max
+            st.caption(t("mnist.train_size_all", n=f"{n_max:,}"))
     train_size = min(int(train_size), n_max)
-    data = with_train_size(in_use, train_size)
+    if in_use == UPLOAD:
+        data = full._replace(train=Split(full.train.x[:train_size], full.train.y[:train_size]))
+    else:
+        data = with_train_size(in_use, train_size)
     with c_note:
         st.markdown(
             t(
@@ -368,10 +429,18 @@ with guarded_panel(t("mnist.panel_data")):
                 train=f"{len(data.train.y):,}",
                 val=f"{len(data.val.y):,}",
                 test=f"{len(data.test.y):,}",
+                files=st.session_state[UPLOADED][1] if in_use == UPLOAD else "",
+                size="×".join(str(n) for n in data.image_shape),
             )
         )
         if why != "chosen":
-            st.info(t(f"mnist.data_why.{why}", wanted=DATA_LABELS[data_key]))
+            st.info(
+                t(
+                    f"mnist.data_why.{why}",
+                    wanted=DATA_LABELS[data_key],
+                    used=DATA_LABELS[in_use],
+                )
+            )
     if data_key == "mnist" and in_use != "mnist":
         if st.button(t("mnist.download"), key="_mn_download", icon=":material/download:"):
             bar = st.progress(0.0, text=t("mnist.downloading"))
@@ -526,7 +595,9 @@ config = TrainConfig(
     schedule_unit="epoch",
     batch_size=int(batch),
 )
-arch = (in_use, train_size, layer_sizes, initializer, bool(batch_norm), int(seed))
+# A new upload is new data: its file ids make a new architecture key, hence a fresh network.
+data_id = (in_use, st.session_state[UPLOADED][0]) if in_use == UPLOAD else in_use
+arch = (data_id, train_size, layer_sizes, initializer, bool(batch_norm), int(seed))
 run_label = " · ".join(
     [
         OPT_LABELS[optimizer],
