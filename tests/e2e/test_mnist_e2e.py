@@ -3,9 +3,11 @@ mouse is read by the network; en / zh / projector."""
 
 import re
 
+import numpy as np
 import pytest
 from playwright.sync_api import expect
 
+from core.datasets import builtin_mnist
 from tests.e2e.conftest import SCREENSHOTS, screenshot, wait_for_app
 
 
@@ -112,8 +114,9 @@ def test_start_trains_live_and_pause_stops(page, app_url):
 @pytest.mark.parametrize(
     ("query", "name"), [("lang=zh", "mnist-zh"), ("lang=zh&projector=1", "mnist-zh-projector")]
 )
-def test_chinese_and_projector(page, app_url, query, name):
-    page.goto(f"{app_url}/mnist?{query}")
+def test_chinese_and_projector(page, app_url, query, name, tmp_path):
+    # mn_data=upload: the uploader shows, the built-in digits stay in use until a file arrives.
+    page.goto(f"{app_url}/mnist?{query}&mn_data=upload")
     wait_for_app(page)
     expect(page.get_by_role("heading", level=1)).to_have_text("MNIST 实时训练")
     page.get_by_role("button", name="训练一轮").click()
@@ -125,3 +128,21 @@ def test_chinese_and_projector(page, app_url, query, name):
     page.wait_for_timeout(500)
     screenshot(page, f"{name}-predictions")
     draw_seven(page, "写一个数字", "网络认为是：", f"{name}-draw")
+    # Upload a small .npz of 14×14 digits through the real uploader: the page trains on it.
+    d = builtin_mnist()
+    npz = tmp_path / "mine.npz"
+    np.savez_compressed(
+        npz,
+        x_train=d.train.x[:600, ::2, ::2],
+        y_train=d.train.y[:600],
+        x_test=d.test.x[:100, ::2, ::2],
+        y_test=d.test.y[:100],
+    )
+    page.get_by_role("heading", name="数据").scroll_into_view_if_needed()
+    page.locator("[data-testid='stFileUploader'] input[type='file']").set_input_files(str(npz))
+    expect(page.get_by_text("你上传的文件（mine.npz）")).to_be_visible(timeout=20_000)
+    expect(page.get_by_text("196–128–10", exact=False)).to_be_visible()
+    wait_for_app(page)
+    page.get_by_role("heading", name="数据").scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}-upload.png"))
