@@ -1,8 +1,10 @@
 """The shared plot style: projector mode is larger, every mode applies fonts that render Chinese."""
 
+import numpy as np
 import plotly.graph_objects as go
+import pytest
 
-from ui.theme import OKABE_ITO, plot_style
+from ui.theme import OKABE_ITO, log_ticks, plot_style
 
 
 def test_projector_is_larger_and_thicker():
@@ -23,3 +25,24 @@ def test_dark_theme_keeps_every_colour_visible():
     style = plot_style(dark=True)
     assert "#000000" not in style.palette
     assert style.color(len(style.palette)) == style.palette[0]
+
+
+def test_log_ticks_one_two_five_on_short_ranges():
+    axis = log_ticks([0.3, 1.0, 35.0])
+    assert axis["tickvals"] == pytest.approx([0.2, 0.5, 1, 2, 5, 10, 20, 50])
+    assert axis["ticktext"][:3] == ["0.2", "0.5", "1"]
+    assert 10 ** axis["range"][0] < 0.2 and 10 ** axis["range"][1] > 50
+
+
+def test_log_ticks_widen_a_narrow_range_to_two_labels():
+    axis = log_ticks(np.array([0.46, 0.485]))
+    assert axis["tickvals"] == pytest.approx([0.2, 0.5])
+
+
+def test_log_ticks_powers_of_ten_on_long_ranges_and_nothing_for_no_positive_value():
+    axis = log_ticks([1e-12, np.inf, np.nan, -1.0, 1e30])
+    exponents = np.log10(axis["tickvals"])
+    assert np.allclose(exponents, np.round(exponents)) and len(exponents) <= 9
+    assert axis["tickvals"][0] <= 1e-12 and axis["tickvals"][-1] >= 1e29
+    assert axis["ticktext"][0] == "10<sup>-12</sup>"
+    assert log_ticks([0.0, -2.0, np.nan]) == {}

@@ -8,6 +8,7 @@ washed-out classroom projectors. Imports plotly, never streamlit.
 
 from typing import NamedTuple
 
+import numpy as np
 import plotly.graph_objects as go
 
 # Okabe & Ito (2008), ordered so the first colours differ most in lightness as well as hue.
@@ -81,3 +82,35 @@ def plot_style(projector: bool = False, dark: bool = False) -> PlotStyle:
         grid_color="#3A4350" if dark else ("#BBBBBB" if projector else "#E3E7ED"),
         background="#0F1318" if dark else "#FFFFFF",
     )
+
+
+def log_ticks(values) -> dict:
+    """``update_yaxes`` settings for a log axis over ``values``: labels at 1-2-5 steps (powers of
+    ten beyond three decades), the range widened to the nearest labels so at least two show.
+
+    Plotly's own log ticks label every minor line (2, 3, … 9) on short ranges, which cannot be
+    read on a projector; and a narrow range would magnify noise that is flat on a log scale.
+    """
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    if v.size == 0:
+        return {}
+    lo, hi = int(np.floor(np.log10(v.min()))), int(np.ceil(np.log10(v.max())))
+    hi = max(hi, lo + 1)
+    if hi - lo <= 3:
+        candidates = [m * 10.0**e for e in range(lo, hi + 1) for m in (1, 2, 5)]
+        below = max(c for c in candidates if c <= v.min() * (1 + 1e-12))
+        above = min(c for c in candidates if c >= v.max() * (1 - 1e-12))
+        ticks = [c for c in candidates if below <= c <= above]
+        text = [f"{c:g}" for c in ticks]
+    else:
+        step = int(np.ceil((hi - lo) / 8))
+        exponents = range(lo, hi + 1, step)
+        ticks = [10.0**e for e in exponents]
+        text = [f"{10.0**e:g}" if -3 <= e <= 3 else f"10<sup>{e}</sup>" for e in exponents]
+        below, above = ticks[0], max(ticks[-1], 10.0**hi)
+    return {
+        "tickvals": ticks,
+        "ticktext": text,
+        "range": [np.log10(below) - 0.02, np.log10(above) + 0.02],
+    }

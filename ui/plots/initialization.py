@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ui.theme import PlotStyle
+from ui.theme import PlotStyle, log_ticks
 
 _DASHES = ("solid", "dash", "dot", "dashdot")
 
@@ -81,7 +81,7 @@ def signals_vs_depth(
         every_setup = [np.asarray(getattr(s, field), dtype=float) for s in setups]
         fig.update_yaxes(
             type="log",
-            **_log_ticks(np.concatenate(every_setup or [[]])),
+            **log_ticks(np.concatenate(every_setup or [[]])),
             row=panel if stacked else 1,
             col=1 if stacked else panel,
         )
@@ -274,37 +274,5 @@ def training_losses(
     )
     fig.update_xaxes(title=x_title)
     losses = np.concatenate([np.asarray(loss, dtype=float) for _, loss in curves] or [[]])
-    fig.update_yaxes(title=y_title, type="log", **_log_ticks(losses))
+    fig.update_yaxes(title=y_title, type="log", **log_ticks(losses))
     return style.apply(fig, height=400)
-
-
-def _log_ticks(values) -> dict:
-    """Axis settings for a log axis over ``values``: labels at 1-2-5 steps (powers of ten beyond
-    three decades), the range widened to the nearest labels so at least two always show.
-
-    Plotly's own log ticks label every minor line (2, 3, … 9) on short ranges, which cannot be
-    read on a projector; and a narrow range would magnify noise that is flat on a log scale.
-    """
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v) & (v > 0)]
-    if v.size == 0:
-        return {}
-    lo, hi = int(np.floor(np.log10(v.min()))), int(np.ceil(np.log10(v.max())))
-    hi = max(hi, lo + 1)
-    if hi - lo <= 3:
-        candidates = [m * 10.0**e for e in range(lo, hi + 1) for m in (1, 2, 5)]
-        below = max(c for c in candidates if c <= v.min() * (1 + 1e-12))
-        above = min(c for c in candidates if c >= v.max() * (1 - 1e-12))
-        ticks = [c for c in candidates if below <= c <= above]
-        text = [f"{c:g}" for c in ticks]
-    else:
-        step = int(np.ceil((hi - lo) / 8))
-        exponents = range(lo, hi + 1, step)
-        ticks = [10.0**e for e in exponents]
-        text = [f"{10.0**e:g}" if -3 <= e <= 3 else f"10<sup>{e}</sup>" for e in exponents]
-        below, above = ticks[0], max(ticks[-1], 10.0**hi)
-    return {
-        "tickvals": ticks,
-        "ticktext": text,
-        "range": [np.log10(below) - 0.02, np.log10(above) + 0.02],
-    }

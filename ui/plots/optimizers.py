@@ -12,7 +12,7 @@ from typing import NamedTuple
 import numpy as np
 import plotly.graph_objects as go
 
-from ui.theme import BAD_COLOR, PlotStyle
+from ui.theme import BAD_COLOR, PlotStyle, log_ticks
 
 CLICK_GRID = 30  # invisible clickable markers per axis on the contour
 LOG_FLOOR = 1e-12  # relative floor under f - f_min before taking log10
@@ -257,7 +257,11 @@ def loss_curves(
         )
     fig.update_layout(title=title, legend={"orientation": "h", "yanchor": "top", "y": -0.2})
     fig.update_xaxes(title=x_title)
-    fig.update_yaxes(title=y_title, type="log" if log_y else "linear", exponentformat="power")
+    if log_y:
+        every = np.concatenate([np.asarray(v, dtype=float) for _, v in curves] or [[]])
+        fig.update_yaxes(title=y_title, type="log", **log_ticks(every))
+    else:
+        fig.update_yaxes(title=y_title, type="linear", exponentformat="power")
     return style.apply(fig, height=560)
 
 
