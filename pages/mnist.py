@@ -15,6 +15,7 @@ from core.digit_image import prepare_drawn_digit
 from core.download import data_dir, download_mnist
 from core.initializers import INITIALIZERS, default_kwargs
 from core.mlp import gradient_check, parameter_count, predict_proba
+from core.model_io import INPUT_SIZES, ModelFileError, load_model, save_model
 from core.optimizers import HYPERPARAMETERS, OPTIMIZER_DEFAULTS, OPTIMIZERS, make
 from core.schedules import SCHEDULES
 from core.training import (
@@ -96,6 +97,14 @@ UPLOADED, UPLOAD_ERROR, UPLOAD_SEEN, PREV_DATA = (
     "_mn_upload_error",
     "_mn_upload_seen",
     "_mn_prev_data",
+)
+# A loaded model waiting to replace the network: (LoadedModel, file name); the last load problem
+# (code, file name); the last loaded file's name and architecture; the input size in use.
+LOADED, MODEL_ERROR, MODEL_NOTE, INPUTS = (
+    "_mn_loaded",
+    "_mn_model_error",
+    "_mn_model_note",
+    "_mn_inputs",
 )
 STATE, ARCH, RUNNING, SIGNALS, RUNS, LAST = (
     "_mn_state",
@@ -233,6 +242,7 @@ def fresh_state(data: Dataset, config: TrainConfig, arch: tuple, label: str) -> 
     st.session_state[SIGNALS] = []
     st.session_state[LAST] = None
     st.session_state["_mn_label"] = label
+    st.session_state.pop(MODEL_NOTE, None)  # a new network is no longer the loaded file
 
 
 def advance(data: Dataset, config: TrainConfig, **limits) -> None:
@@ -287,6 +297,37 @@ def on_reset_lower_lr(data, config, arch, label) -> None:
     lr = nearest(st.session_state["mn_lr"] / 10, LRS)
     st.session_state["mn_lr"] = lr
     fresh_state(data, config._replace(lr=lr), arch, label)
+
+
+def on_model_upload() -> None:
+    """Read an uploaded model; a good one sets the page's architecture to match (before widgets)."""
+    file = st.session_state.get("_mn_model_upload")
+    st.session_state[MODEL_ERROR] = None
+    if file is None:
+        return
+    try:
+        model = load_model(file.getvalue())
+    except ModelFileError as error:
+        st.session_state[MODEL_ERROR] = (error.code, file.name)
+        return
+    if model.activation_kwargs:
+        # The page builds activations with their defaults only; other settings would predict wrong.
+        st.session_state[MODEL_ERROR] = ("activation_kwargs", file.name)
+        return
+    if model.layer_sizes[0] != st.session_state.get(INPUTS):
+        # Only 8×8 (64 inputs) and 28×28 (784) models can be saved: pick data the model can read.
+        st.session_state["mn_data"] = (
+            "digits_8x8" if model.layer_sizes[0] == 64 else "mnist_builtin"
+        )
+    st.session_state["mn_hidden"] = ", ".join(str(n) for n in model.layer_sizes[1:-1])
+    st.session_state["mn_act"] = model.activation
+    st.session_state["mn_bn"] = model.batch_norm
+    st.session_state[LOADED] = (model, file.name)
+
+
+def model_file_bytes(state, layer_sizes: tuple, activation: str, batch_norm: bool):
+    """A callable for st.download_button: the model's .npz bytes, made only when clicked."""
+    return lambda: save_model(state.params, state.bn_state, layer_sizes, activation, batch_norm)
 
 
 def on_keep_run() -> None:
@@ -612,6 +653,18 @@ run_label = " · ".join(
 )
 if st.session_state.get(ARCH) != arch or STATE not in st.session_state:
     fresh_state(data, config, arch, run_label)
+st.session_state[INPUTS] = layer_sizes[0]
+if (pending := st.session_state.pop(LOADED, None)) is not None:
+    model, file_name = pending
+    if model.layer_sizes == layer_sizes and model.batch_norm == bool(batch_norm):
+        # A fresh network (the current run is kept for comparison) with the file's weights; the
+        # optimizer starts from scratch, as after torch's load_state_dict without its state.
+        fresh_state(data, config, arch, run_label)
+        state = st.session_state[STATE]
+        st.session_state[STATE] = state._replace(params=model.params, bn_state=model.bn_state)
+        st.session_state[MODEL_NOTE] = (file_name, "–".join(str(n) for n in layer_sizes))
+    else:  # e.g. the text box for hidden layers was edited in the same moment
+        st.session_state[MODEL_ERROR] = ("architecture", file_name)
 st.session_state["_mn_label"] = run_label
 running = bool(st.session_state.get(RUNNING))
 
@@ -1096,3 +1149,50 @@ with guarded_panel(t("mnist.panel_compare")):
                 style=style,
             )
             show_figure(fig, key="mn_fig_compare")
+
+
+@st.fragment(run_every=SLOW_EVERY if running else None)
+def save_view() -> None:
+    """The download button; refreshed while training so the file holds recent weights."""
+    state = st.session_state[STATE]
+    savable = layer_sizes[0] in INPUT_SIZES and state.diverged_at is None
+    st.download_button(
+        t("mnist.save"),
+        data=model_file_bytes(state, layer_sizes, activation, bool(batch_norm)),
+        file_name=f"mlp-{'-'.join(str(n) for n in layer_sizes)}-step{state.step}.npz",
+        mime="application/octet-stream",
+        key="_mn_save",
+        on_click="ignore",
+        icon=":material/download:",
+        disabled=not savable,
+    )
+    if layer_sizes[0] not in INPUT_SIZES:
+        st.info(t("mnist.save_needs_size", inputs=layer_sizes[0]))
+    elif state.diverged_at is not None:
+        st.info(t("mnist.save_diverged"))
+    else:
+        st.caption(t("mnist.save_help", step=f"{state.step:,}"))
+
+
+# ---- save / load
+with guarded_panel(t("mnist.panel_model")):
+    st.subheader(t("mnist.model_heading"))
+    c_save, c_load = st.columns(2)
+    with c_save:
+        save_view()
+    with c_load:
+        st.file_uploader(
+            t("mnist.load"),
+            type=["npz"],
+            key="_mn_model_upload",
+            on_change=on_model_upload,
+            help=t("mnist.load_help"),
+        )
+        if (problem := st.session_state.get(MODEL_ERROR)) is not None:
+            code, file_name = problem
+            st.error(
+                t("mnist.load_failed", file=file_name, problem=t(f"mnist.model_error.{code}")),
+                icon=":material/error:",
+            )
+        elif (note := st.session_state.get(MODEL_NOTE)) is not None:
+            st.success(t("mnist.loaded", file=note[0], arch=note[1]), icon=":material/check:")
