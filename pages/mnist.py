@@ -1100,8 +1100,15 @@ def inside_view() -> None:
 
 def check_gradients(state) -> float:
     """Backprop vs central differences on 12 sampled parameters of the live network."""
+    # Every rerun (any widget touched) would repeat it: ~0.1 s of 26 forward passes. Params are
+    # replaced, never mutated, so the same params object (held here, so its id is never reused)
+    # with the same activation and data means the same answer.
+    key = (activation, data_id)
+    kept = st.session_state.get("_mn_gradcheck")
+    if kept is not None and kept[0] is state.params and kept[1] == key:
+        return kept[2]
     with np.errstate(all="ignore"):
-        return gradient_check(
+        rel = gradient_check(
             state.params,
             to_float32(data.val.x[:16]),
             data.val.y[:16],
@@ -1109,6 +1116,8 @@ def check_gradients(state) -> float:
             rng=np.random.default_rng(0),
             n_samples=12,
         )
+    st.session_state["_mn_gradcheck"] = (state.params, key, rel)
+    return rel
 
 
 inside_view()
