@@ -1179,6 +1179,8 @@ def save_view() -> None:
         st.info(t("mnist.save_needs_size", inputs=layer_sizes[0]))
     elif state.diverged_at is not None:
         st.info(t("mnist.save_diverged"))
+    elif (note := st.session_state.get(MODEL_NOTE)) is not None:
+        st.caption(t("mnist.save_help_loaded", file=note[0], step=f"{state.step:,}"))
     else:
         st.caption(t("mnist.save_help", step=f"{state.step:,}"))
 

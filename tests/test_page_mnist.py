@@ -481,6 +481,9 @@ def test_a_saved_model_loads_back_with_the_same_predictions():
     ]
     at.button(key="_mn_step").click().run()  # and it trains on from there
     assert step_count(at) == 1
+    assert translate("en", "mnist.save_help_loaded", file="mine.npz", step="1") in [
+        c.value for c in at.caption
+    ]
 
 
 def test_an_8x8_batch_norm_model_switches_the_page_to_its_data_and_architecture():

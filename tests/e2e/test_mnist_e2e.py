@@ -56,7 +56,7 @@ def draw_seven(page, heading: str, reads: str, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
 
-def test_start_trains_live_and_pause_stops(page, app_url):
+def test_start_trains_live_and_pause_stops(page, app_url, tmp_path):
     page.goto(f"{app_url}/mnist?lang=en")
     wait_for_app(page)
     expect(page.get_by_role("heading", level=1)).to_have_text("Live MNIST training")
@@ -109,6 +109,33 @@ def test_start_trains_live_and_pause_stops(page, app_url):
         page.wait_for_timeout(500)
         screenshot(page, name)
     draw_seven(page, "Draw a digit", "The network reads:", "mnist-en-draw")
+    save_and_load_back(page, tmp_path)
+
+
+def metric_text(page, label: str) -> str:
+    metric = page.get_by_test_id("stMetric").filter(has_text=re.compile(f"^{label}"))
+    return metric.first.get_by_test_id("stMetricValue").inner_text()
+
+
+def save_and_load_back(page, tmp_path) -> None:
+    """Download the trained model, upload the file again: same test accuracy, step counter 0."""
+    heading = page.get_by_role("heading", name="Save or load the model")
+    heading.scroll_into_view_if_needed()
+    accuracy = metric_text(page, "Test accuracy")
+    with page.expect_download(timeout=20_000) as download:
+        page.get_by_role("button", name="Download the model (.npz)").click()
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    assert saved.name.startswith("mlp-784-128-10-step") and saved.stat().st_size > 100_000
+    uploader = page.get_by_test_id("stFileUploader").filter(has_text="Load a saved model")
+    uploader.locator("input[type='file']").set_input_files(str(saved))
+    expect(page.get_by_text(f"Loaded {saved.name}")).to_be_visible(timeout=20_000)
+    wait_for_app(page)
+    assert step_value(page, "Step") == 0
+    assert metric_text(page, "Test accuracy") == accuracy  # the same weights, the same answers
+    heading.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(SCREENSHOTS / "mnist-en-save-load.png"))
 
 
 @pytest.mark.parametrize(
