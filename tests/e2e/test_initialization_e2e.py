@@ -42,5 +42,5 @@ def test_an_exploding_setup_is_named_not_drawn_broken(page, app_url):
     wait_for_app(page)
     message = page.get_by_text("the activations exploded at hidden layer 36")
     expect(message).to_be_visible(timeout=20_000)
-    expect(page.locator(".js-plotly-plot").first).to_be_visible()
+    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=20_000)
     screenshot(page, "init-explode-en")
