@@ -166,7 +166,8 @@ def test_chinese_and_projector(page, app_url, query, name, tmp_path):
         y_test=d.test.y[:100],
     )
     page.get_by_role("heading", name="数据").scroll_into_view_if_needed()
-    page.locator("[data-testid='stFileUploader'] input[type='file']").set_input_files(str(npz))
+    uploader = page.get_by_test_id("stFileUploader").filter(has_text="你自己的 MNIST 格式文件")
+    uploader.locator("input[type='file']").set_input_files(str(npz))
     expect(page.get_by_text("你上传的文件（mine.npz）")).to_be_visible(timeout=20_000)
     expect(page.get_by_text("196–128–10", exact=False)).to_be_visible()
     wait_for_app(page)
