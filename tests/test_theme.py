@@ -46,11 +46,3 @@ def test_log_ticks_powers_of_ten_on_long_ranges_and_nothing_for_no_positive_valu
     assert axis["tickvals"][0] <= 1e-12 and axis["tickvals"][-1] >= 1e29
     assert axis["ticktext"][0] == "10<sup>-12</sup>"
     assert log_ticks([0.0, -2.0, np.nan]) == {}
-
-
-def test_light_figures_get_the_white_template_and_dark_ones_the_dark_template():
-    light = plot_style().apply(go.Figure(go.Scatter(y=[1, 2])))
-    dark = plot_style(dark=True).apply(go.Figure(go.Scatter(y=[1, 2])))
-    assert light.layout.template.layout.plot_bgcolor == "white"
-    assert dark.layout.template.layout.plot_bgcolor == "rgb(17,17,17)"
-    assert '"template"' in light.to_json()
