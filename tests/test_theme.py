@@ -46,3 +46,15 @@ def test_log_ticks_powers_of_ten_on_long_ranges_and_nothing_for_no_positive_valu
     assert axis["tickvals"][0] <= 1e-12 and axis["tickvals"][-1] >= 1e29
     assert axis["ticktext"][0] == "10<sup>-12</sup>"
     assert log_ticks([0.0, -2.0, np.nan]) == {}
+
+
+def test_figures_get_our_template_whatever_the_process_default(monkeypatch):
+    # Streamlit makes its own placeholder template the default when its plotly element loads;
+    # with theme=None nothing replaces those placeholder colours, so apply must set ours.
+    import plotly.io as pio
+
+    monkeypatch.setattr(pio.templates, "default", "plotly")
+    light = plot_style().apply(go.Figure(go.Scatter(y=[1, 2])))
+    dark = plot_style(dark=True).apply(go.Figure(go.Scatter(y=[1, 2])))
+    assert light.layout.template.layout.plot_bgcolor == "white"
+    assert dark.layout.template.layout.plot_bgcolor == "rgb(17,17,17)"
