@@ -210,3 +210,9 @@ def test_model_input_and_class_probabilities():
     assert colors[7] == STYLE.color(0) and len(set(colors)) == 2
     assert bars.data[0].text[7] == "82%"
     assert bars.layout.xaxis.title.text == "prob"
+    # The 28×28 field is framed; classes with (almost) no probability carry no "0%" label.
+    (frame,) = fig.layout.shapes
+    assert (frame.x0, frame.y0, frame.x1, frame.y1) == (-0.5, -0.5, 27.5, 27.5)
+    probs[0], probs[7] = 0.001, 0.801
+    bars = class_probabilities(probs, class_names=DIGITS, title="P", x_title="prob", style=STYLE)
+    assert bars.data[0].text[0] == "" and bars.data[0].text[1] == "2%"

@@ -467,6 +467,12 @@ def model_input(image: np.ndarray, *, title: str, style: PlotStyle) -> go.Figure
         )
     )
     _image_axes(fig)
+    # A frame shows the 28×28 field itself, so that white margins read as part of the input.
+    rows, cols = np.shape(image)
+    fig.add_shape(
+        type="rect", x0=-0.5, y0=-0.5, x1=cols - 0.5, y1=rows - 0.5,
+        line={"color": GREY, "width": 1.5}, layer="above",
+    )  # fmt: skip
     fig.update_layout(title=title)
     return style.apply(fig, height=320)
 
@@ -488,7 +494,8 @@ def class_probabilities(
             y=list(class_names),
             orientation="h",
             marker={"color": [style.color(0) if i == best else GREY for i in range(len(probs))]},
-            text=[f"{p:.0%}" for p in probs],
+            # No "0%" labels: they crowd the class names and say less than the missing bar.
+            text=[f"{p:.0%}" if p >= 0.005 else "" for p in probs],
             textposition="outside",
             cliponaxis=False,
             hovertemplate="%{y}: %{x:.1%}<extra></extra>",
@@ -496,5 +503,5 @@ def class_probabilities(
     )
     fig.update_layout(title=title, showlegend=False)
     fig.update_xaxes(title=x_title, range=[0, 1.15], tickformat=".0%")
-    fig.update_yaxes(type="category", autorange="reversed")
+    fig.update_yaxes(type="category", autorange="reversed", ticksuffix=" ")
     return style.apply(fig, height=360)
