@@ -111,6 +111,17 @@ def test_vectorized_over_leading_shapes(surface, rng, shape):
     )
 
 
+def test_grad_is_a_fresh_float_array_equal_to_stacked_partials(surface, rng):
+    # grad writes both partials into one new array (no np.stack); it must own its memory,
+    # hold float64 even for integer points, and agree with the partials evaluated one by one.
+    p = random_points(rng, surface, n=6).reshape(3, 2, 2)
+    g = surface.grad(p)
+    assert g.dtype == np.float64 and g.flags.owndata and not np.shares_memory(g, p)
+    for idx in np.ndindex(3, 2):
+        np.testing.assert_allclose(g[idx], surface.grad(p[idx]), rtol=1e-14)
+    assert surface.grad(np.array([1, 1])).dtype == np.float64
+
+
 def test_points_need_two_coordinates(surface):
     with pytest.raises(ValueError, match=r"p\.shape"):
         surface.f(np.zeros(3))
