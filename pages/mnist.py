@@ -343,6 +343,9 @@ def on_new_sample() -> None:
 style = current_plot_style()
 DATA_LABELS = {k: t(f"mnist.data.{k}") for k in DATA_KEYS}
 OPT_LABELS = {k: t(f"mnist.opt.{k}") for k in OPTS}
+# The same names as on the activations and initialization pages.
+ACT_LABELS = {k: t(f"activations.names.{k}") for k in ACTS}
+INIT_LABELS = {k: f"{k}_ — {t(f'initialization.init_name.{k}')}" for k in INITS}
 SCHED_LABELS = {k: t(f"mnist.sched.{k}") for k in SCHEDS}
 PICK_LABELS = {k: t(f"mnist.pick.{k}") for k in PICK_MODES}
 
@@ -522,11 +525,13 @@ with guarded_panel(t("mnist.panel_network")):
             hidden = parse_hidden(DEFAULT_HIDDEN)
     with c2:
         activation = keyed(
-            st.selectbox, "mn_act", "relu", label=t("mnist.activation"), options=ACTS
-        )
+            st.selectbox, "mn_act", "relu", label=t("mnist.activation"), options=ACTS,
+            format_func=ACT_LABELS.get,
+        )  # fmt: skip
         initializer = keyed(
-            st.selectbox, "mn_init", "kaiming_uniform", label=t("mnist.initializer"), options=INITS
-        )
+            st.selectbox, "mn_init", "kaiming_uniform", label=t("mnist.initializer"),
+            options=INITS, format_func=INIT_LABELS.get,
+        )  # fmt: skip
     with c3:
         dropout = keyed(
             st.slider,
