@@ -123,7 +123,7 @@ def _shared_optimizer(specs: list, runs: int, steps: int) -> Optimizer:
     """
     rows = runs * len(specs)
     tables = [spec.coefficients(steps) for spec in specs]
-    ones = {"c1": 1.0, "d1": 1.0, "c2": 0.0, "d2": 1.0, "e1": 1.0, "k": 1.0}
+    ones = {"c1": 1.0, "d1": 1.0, "c2": 0.0, "d2": 1.0, "e1": 1.0, "k": 1.0, "lr2": 1.0}
 
     def table(name):
         parts = []
@@ -141,18 +141,26 @@ def _shared_optimizer(specs: list, runs: int, steps: int) -> Optimizer:
     def constant(values):
         return np.repeat(np.repeat(np.asarray(values, dtype=float), runs)[:, None], 2, axis=1)
 
-    a1, a2, c1, d1, c2, d2, e1, lr, k = map(
-        table, ("a1", "a2", "c1", "d1", "c2", "d2", "e1", "lr", "k")
+    a1, a2, c1, d1, c2, d2, e1, lr, k, lr2 = map(
+        table, ("a1", "a2", "c1", "d1", "c2", "d2", "e1", "lr", "k", "lr2")
     )
     wd = constant([s.weight_decay for s in specs])
     b1, b2 = constant([s.b1 for s in specs]), constant([s.b2 for s in specs])
     eps, b0 = constant([s.eps for s in specs]), constant([s.b0 for s in specs])
     l2 = bool(np.any(wd != 0))
     # Skipping a multiplication or division by exactly 1 changes no number.
-    has_k, has_d1, has_d2, has_e1 = (bool(np.any(x != 1)) for x in (k, d1, d2, e1))
+    has_k, has_d1, has_d2, has_e1, has_lr2 = (bool(np.any(x != 1)) for x in (k, d1, d2, e1, lr2))
+    # The rows of each special kind form one block (``_families`` sorts the members by kind).
+    kinds = [spec.kind for spec in specs]
+
+    def block(kind):
+        ks = [i for i, x in enumerate(kinds) if x == kind]
+        return slice(runs * ks[0], runs * (ks[-1] + 1)) if ks else None
+
+    mx, dd = block("max"), block("adadelta")
     # One tuple of this step's coefficient rows per step: a single list lookup in the loop.
     per_step = [
-        tuple(x[t] if x.ndim == 3 else x for x in (a1, a2, c1, d1, c2, d2, e1, lr, k))
+        tuple(x[t] if x.ndim == 3 else x for x in (a1, a2, c1, d1, c2, d2, e1, lr, k, lr2))
         for t in range(steps)
     ]
 
@@ -161,7 +169,7 @@ def _shared_optimizer(specs: list, runs: int, steps: int) -> Optimizer:
 
     def update(p, g, state):
         t = state.step
-        A1, A2, C1, D1, C2, D2, E1, LR, K = per_step[t]
+        A1, A2, C1, D1, C2, D2, E1, LR, K, LR2 = per_step[t]
         if l2:
             g = g + wd * p
         A = np.multiply(state.A, A1)
@@ -171,6 +179,9 @@ def _shared_optimizer(specs: list, runs: int, steps: int) -> Optimizer:
         np.multiply(b2, g, out=tmp)
         tmp *= g
         B += tmp
+        if mx is not None:  # Adamax: u = max(beta2·u, |g| + eps), torch's eps inside the max
+            u = B[mx]
+            np.maximum(u, np.abs(g[mx]) + eps[mx], out=u)
         num = np.multiply(C1, A)
         if has_d1:
             num /= D1
@@ -181,8 +192,26 @@ def _shared_optimizer(specs: list, runs: int, steps: int) -> Optimizer:
         den = np.divide(B, E1) if has_e1 else B.copy()
         np.sqrt(den, out=den)
         den += eps
+        if mx is not None:
+            den[mx] = B[mx]
         num *= LR
         num /= den
+        if has_lr2:
+            num *= LR2
+        if dd is not None:  # Adadelta, in its own order of operations
+            acc, e = state.A[dd], eps[dd]
+            delta = np.add(acc, e)
+            np.sqrt(delta, out=delta)
+            rms = np.add(B[dd], e)
+            np.sqrt(rms, out=rms)
+            delta /= rms
+            delta *= g[dd]
+            np.multiply(delta, LR[dd], out=num[dd])
+            new_acc = A[dd]
+            np.multiply(acc, b1[dd], out=new_acc)
+            np.multiply(b2[dd], delta, out=rms)
+            rms *= delta
+            new_acc += rms
         base = p * K if has_k else p
         return np.subtract(base, num, out=num), _SharedState(t + 1, A, B)
 
@@ -194,8 +223,8 @@ def _families(
 ) -> list[tuple[Optimizer, list[int]]]:
     """Group optimizers into fused ones: ``[(optimizer, member indices)]``, first-seen order.
 
-    Optimizers with a ``Shared`` record (SGD, Adagrad, Adam, AdamW, NAdam with scalar settings)
-    form one family first when there are two or more and the tables stay small.
+    Optimizers with a ``Shared`` record (SGD, Adagrad, plain RMSprop, Adadelta, Adam, AdamW, NAdam,
+    Adamax with scalar settings) form one family first when there are two or more and the tables stay small.
     """
     families, taken = [], set()
     shared = [
@@ -204,6 +233,9 @@ def _families(
         if getattr(opt.update, "shared", None) is not None
         and _per_run(opt.update.shared.lr, runs) is not None
     ]
+    # Rows of one special kind must be contiguous; the race keeps the members' order for rows.
+    order = {"sqrt": 0, "max": 1, "adadelta": 2}
+    shared.sort(key=lambda k: order[optimizers[k].update.shared.kind])
     if len(shared) >= 2 and steps and len(shared) * runs * steps <= MAX_SHARED_TABLE:
         specs = [optimizers[k].update.shared for k in shared]
         families.append((_shared_optimizer(specs, runs, steps), shared))

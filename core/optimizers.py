@@ -107,9 +107,12 @@ class Shared(NamedTuple):
 
     With gp = g + weight_decay·p, per step t (coefficients as rows of ``coefficients(steps)``):
     ``A ← a1·A + a2·gp``, ``B ← b1·B + (b2·gp)·gp``,
-    ``p ← p·k − lr·((c1·A)/d1 + (c2·gp)/d2) / (sqrt(B/e1) + eps)``.
+    ``p ← p·k − (lr·((c1·A)/d1 + (c2·gp)/d2) / (sqrt(B/e1) + eps))·lr2``.
     Each optimizer's own formula is this one with some coefficients 0 or 1, which change no
     number (x·1 = x, x + 0 = x, x/1 = x), so the shared update reproduces it exactly.
+    Two ``kind``s change a step of it for their rows: ``"max"`` (Adamax) sets
+    ``B ← max(b1·B, |gp| + eps)`` and divides by ``B`` itself; ``"adadelta"`` keeps Adadelta's
+    ``acc_delta`` in ``A`` (a1 = 1, a2 = 0) and steps by ``lr·sqrt(A + eps)/sqrt(B + eps)·gp``.
     """
 
     weight_decay: float
@@ -120,6 +123,7 @@ class Shared(NamedTuple):
     lr: Any  # float or per-run array
     coefficients: Callable[[int], dict[str, Any]]  # steps -> a1 a2 c1 d1 c2 d2 e1 lr k rows
     state: Callable[[int, np.ndarray, np.ndarray], Any]  # (steps, A, B) -> the own state
+    kind: str = "sqrt"  # "sqrt", "max" (Adamax) or "adadelta" (see above)
 
 
 def _shareable(lr, *hyperparameters) -> bool:
@@ -373,6 +377,26 @@ def rmsprop(
         new_params = params - schedule(state.step) * scaled
         return _finish(params, new_params), RMSpropState(state.step + 1, square_avg, grad_avg, buf)
 
+    if not centered and not uses_momentum and _shareable(lr, alpha, eps, weight_decay, momentum):
+
+        def coefficients(steps):
+            # g / (sqrt(v) + eps) first, then times lr (lr2), as in update; A is unused (0).
+            lrs = np.asarray(lr, dtype=float).reshape(1, -1)
+            return {"a1": 0.0, "a2": 0.0, "c1": 0.0, "c2": 1.0, "lr": 1.0, "lr2": lrs}
+
+        def state(steps, A, B):
+            return RMSpropState(steps, B.copy(), None, None)
+
+        update.shared = Shared(
+            float(weight_decay),
+            float(alpha),
+            float(1 - alpha),
+            0.0,
+            float(eps),
+            lr,
+            coefficients,
+            state,
+        )
     return _fusable(
         Optimizer(init, update),
         lr,
@@ -417,6 +441,28 @@ def adadelta(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0) -> Optimizer:
         new_params = params - schedule(state.step) * delta
         return _finish(params, new_params), AdadeltaState(state.step + 1, square_avg, acc_delta)
 
+    if _shareable(lr, rho, eps, weight_decay):
+
+        def coefficients(steps):
+            # A holds acc_delta, left alone by the shared A-update (A·1 + 0·g) and set by the
+            # adadelta step; B is square_avg.
+            lrs = np.asarray(lr, dtype=float).reshape(1, -1)
+            return {"a1": 1.0, "a2": 0.0, "lr": lrs}
+
+        def state(steps, A, B):
+            return AdadeltaState(steps, B.copy(), A.copy())
+
+        update.shared = Shared(
+            float(weight_decay),
+            float(rho),
+            float(1 - rho),
+            0.0,
+            float(eps),
+            lr,
+            coefficients,
+            state,
+            "adadelta",
+        )
     return _fusable(
         Optimizer(init, update),
         lr,
@@ -722,6 +768,21 @@ def adamax(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0) -> Optimizer
         new_params = params - schedule(state.step) / (1 - beta1**t) * m / u
         return _finish(params, new_params), AdamaxState(t, m, u)
 
+    if _shareable(lr, beta1, beta2, eps, weight_decay):
+
+        def coefficients(steps):
+            # lr / (1 - beta1**t) with Python floats as in update, then (that · m) / u.
+            bias_correction1 = np.array([1 - beta1**t for t in range(1, steps + 1)])
+            lrs = np.asarray(lr, dtype=float).reshape(1, -1) / bias_correction1[:, None]
+            return {"a1": beta1, "a2": 1 - beta1, "c1": 1.0, "c2": 0.0, "lr": lrs}
+
+        def state(steps, A, B):
+            return AdamaxState(steps, A.copy(), B.copy())
+
+        # B ← max(beta2·B + 0, |g| + eps): b2 = 0 makes the shared B-update beta2·u exactly.
+        update.shared = Shared(
+            float(weight_decay), float(beta2), 0.0, 0.0, float(eps), lr, coefficients, state, "max"
+        )
     return _fusable(
         Optimizer(init, update),
         lr,

@@ -289,3 +289,63 @@ def test_fused_lr_columns_equal_one_descend_per_lr():
     for f, r in zip(makers, results, strict=True):
         for i, lr in enumerate(lrs):
             assert_same_path(r.path(i), descend(f(lr=float(lr)), s, s.start, 300))
+
+
+# RMSprop (plain), Adadelta and Adamax join the shared update; their rows of the special kinds
+# ("max", "adadelta") are interleaved with others here, so _families must sort them into blocks.
+# Some runs diverge: at step 1 (rmsprop lr 1e5, adamax lr 1e4) and mid-path (adadelta lr 1e3
+# from (0.5, -0.5) at step 153 on Rosenbrock).
+SHARED_KIND_MAKERS = [
+    lambda: OPTIMIZERS["adamax"](lr=0.05),
+    lambda: OPTIMIZERS["sgd"](lr=0.001),
+    lambda: OPTIMIZERS["adadelta"](lr=1.0),
+    lambda: OPTIMIZERS["rmsprop"](lr=0.01),
+    lambda: OPTIMIZERS["adamax"](lr=0.02, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.01),
+    lambda: OPTIMIZERS["adam"](lr=0.05),
+    lambda: OPTIMIZERS["adadelta"](lr=1e3, rho=0.8, eps=1e-5, weight_decay=0.01),
+    lambda: OPTIMIZERS["rmsprop"](lr=0.003, alpha=0.9, eps=1e-6, weight_decay=0.01),
+    lambda: OPTIMIZERS["nadam"](lr=0.02),
+    lambda: OPTIMIZERS["rmsprop"](lr=1e5),
+    lambda: OPTIMIZERS["adamax"](lr=1e4),
+    lambda: OPTIMIZERS["adagrad"](lr=0.1),
+    lambda: OPTIMIZERS["adadelta"](lr=1e3),
+]
+
+
+@pytest.mark.parametrize("surface_name", ["rosenbrock", "himmelblau"])
+def test_rmsprop_adadelta_adamax_share_one_update_equal_to_descend(surface_name):
+    from core.descent import _families
+
+    s = SURFACES[surface_name]()
+    starts = np.array([s.start, (0.5, -0.5)])
+    optimizers = [make() for make in SHARED_KIND_MAKERS]
+    families = _families(optimizers, len(starts), 400)
+    assert [sorted(m) for _, m in families] == [list(range(len(optimizers)))]
+    results = race(optimizers, s, starts, 400)
+    diverged = [int(d) for r in results for d in r.diverged_at if d >= 0]
+    assert 1 in diverged and (surface_name != "rosenbrock" or any(d > 1 for d in diverged))
+    for make, r in zip(SHARED_KIND_MAKERS, results, strict=True):
+        assert r.state.step == 400 and type(r.state) is type(make().init(s.start))
+        for run in range(len(starts)):
+            assert_same_path(r.path(run), descend(make(), s, starts[run], 400))
+
+
+def test_shared_kinds_return_their_own_state_and_lr_columns():
+    s = SURFACES["rosenbrock"]()
+    lrs = np.array([1e-3, 1e-1, 10.0])
+    makers = [OPTIMIZERS["adadelta"], OPTIMIZERS["adamax"], OPTIMIZERS["rmsprop"]]
+    results = race([f(lr=lrs[:, None]) for f in makers], s, np.tile(s.start, (3, 1)), 200)
+    for f, r in zip(makers, results, strict=True):
+        for i, lr in enumerate(lrs):
+            opt = f(lr=float(lr))
+            assert_same_path(r.path(i), descend(opt, s, s.start, 200))
+            if r.diverged_at[i] < 0:  # the state equals the one of 200 plain updates
+                p, state = np.asarray(s.start, dtype=float), opt.init(np.asarray(s.start))
+                for _ in range(200):
+                    p, state = opt.update(p, s.grad(p), state)
+                assert r.state.step == state.step == 200
+                for x, y in zip(r.state[1:], state[1:], strict=True):
+                    if x is None or y is None:
+                        assert x is None and y is None
+                    else:
+                        np.testing.assert_allclose(np.asarray(x)[i], y, rtol=1e-12)
