@@ -19,6 +19,7 @@ from ui.controls import (
 )
 from ui.i18n import LANGUAGE_KEY, LANGUAGE_NAMES, LANGUAGES, language_from_locale, t
 from ui.navigation import PAGES, SECTIONS
+from ui.theme import make_light_template_the_default
 from ui.url_state import Param
 
 st.set_page_config(
@@ -34,10 +35,12 @@ def tune_process():
 
     Freed NumPy temporaries stay in glibc's heap (no page faults per training step), and BLAS uses
     one thread: with several visitors computing at once on 2 cores, a multi-threaded BLAS
-    oversubscribes the cores and its spinning threads make every step many times slower. The
-    returned limiter is kept by the cache so the limit stays in force.
+    oversubscribes the cores and its spinning threads make every step many times slower. Figures
+    start from the light template rather than copying it one by one. The returned limiter is kept
+    by the cache so the limit stays in force.
     """
     tune_allocator()
+    make_light_template_the_default()
     return threadpool_limits(limits=1, user_api="blas")
 
 

@@ -58,3 +58,20 @@ def test_figures_get_our_template_whatever_the_process_default(monkeypatch):
     dark = plot_style(dark=True).apply(go.Figure(go.Scatter(y=[1, 2])))
     assert light.layout.template.layout.plot_bgcolor == "white"
     assert dark.layout.template.layout.plot_bgcolor == "rgb(17,17,17)"
+
+
+def test_with_the_light_default_figures_are_not_given_a_copy(monkeypatch):
+    import plotly.io as pio
+
+    from ui.theme import make_light_template_the_default
+
+    monkeypatch.setattr(pio.templates, "default", "plotly")  # restored after the test
+    make_light_template_the_default()
+    assert pio.templates.default == "plotly_white"
+    fig = go.Figure(go.Scatter(y=[1, 2]))
+    calls = []
+    original = fig.update_layout
+    monkeypatch.setattr(fig, "update_layout", lambda *a, **k: calls.append(k) or original(*a, **k))
+    plot_style().apply(fig)
+    assert not any("template" in k for k in calls)
+    assert fig.layout.template.layout.plot_bgcolor == "white"
