@@ -6,6 +6,8 @@ training; the controls stay outside it. Datasets are shared read-only by every v
 ``st.cache_resource``.
 """
 
+import uuid
+
 import numpy as np
 import streamlit as st
 
@@ -40,6 +42,7 @@ from ui.controls import (
 )
 from ui.draw_canvas import draw_digit
 from ui.errors import guarded_panel
+from ui.fair_share import BASE_EVERY, TrainerRegistry, tick_plan
 from ui.i18n import t
 from ui.mnist_upload import NAME as UPLOAD
 from ui.mnist_upload import dataset_from_uploads
@@ -81,8 +84,6 @@ HIGH_LR = 0.3  # above this a stuck loss is blamed on a too large lr, below it o
 MAX_LAYERS, MAX_WIDTH = 6, 1024
 TRAIN_SIZE_MIN = 100  # the training-set-size slider's lower end and step
 DEFAULT_HIDDEN = "128"
-TICK_BUDGET = 0.15  # seconds of training per live update (the issue's bound for a shared server)
-LIVE_EVERY = 0.3  # seconds between live updates: ~3 a second with the tick and drawing
 EPOCH_BUDGET = 10.0  # seconds at most for the "one epoch" button
 SLOW_EVERY = 3.0  # the prediction grid, confusion matrix and inside view refresh more slowly
 GRID_SIZE = 24
@@ -238,7 +239,7 @@ def fresh_state(data: Dataset, config: TrainConfig, arch: tuple, label: str) -> 
     seed = arch[-1]
     st.session_state[STATE] = init_train_state(np.random.default_rng(seed), data, config)
     st.session_state[ARCH] = arch
-    st.session_state[RUNNING] = False
+    stop_training()
     st.session_state[SIGNALS] = []
     st.session_state[LAST] = None
     st.session_state["_mn_label"] = label
@@ -274,17 +275,28 @@ def on_start() -> None:
     st.session_state[RUNNING] = True
 
 
-def on_pause() -> None:
+@st.cache_resource(show_spinner=False)
+def trainer_registry() -> TrainerRegistry:
+    """The sessions of this process that are training now (one registry for every visitor)."""
+    return TrainerRegistry()
+
+
+def stop_training() -> None:
     st.session_state[RUNNING] = False
+    trainer_registry().leave(SESSION)
+
+
+def on_pause() -> None:
+    stop_training()
 
 
 def on_step(data, config) -> None:
-    st.session_state[RUNNING] = False
+    stop_training()
     advance(data, config, max_steps=1)
 
 
 def on_epoch(data, config) -> None:
-    st.session_state[RUNNING] = False
+    stop_training()
     # Capped: batch size 1 on 50,000 images would otherwise block the page for a minute.
     advance(data, config, until_epoch_end=True, time_budget=EPOCH_BUDGET)
 
@@ -340,6 +352,8 @@ def on_new_sample() -> None:
 
 # ---------------------------------------------------------------- page
 
+# Names this visitor in the process-wide trainer registry (Streamlit's own session id is private).
+SESSION = st.session_state.setdefault("_mn_session", uuid.uuid4().hex)
 style = current_plot_style()
 DATA_LABELS = {k: t(f"mnist.data.{k}") for k in DATA_KEYS}
 OPT_LABELS = {k: t(f"mnist.opt.{k}") for k in OPTS}
@@ -672,6 +686,9 @@ if (pending := st.session_state.pop(LOADED, None)) is not None:
         st.session_state[MODEL_ERROR] = ("architecture", file_name)
 st.session_state["_mn_label"] = run_label
 running = bool(st.session_state.get(RUNNING))
+# How often this session updates while training depends on how many train on this server now.
+plan = tick_plan(trainer_registry().count(including=SESSION)) if running else tick_plan(1)
+slow_every = SLOW_EVERY * plan.every / BASE_EVERY
 
 # ---- controls
 with guarded_panel(t("mnist.panel_controls")):
@@ -740,14 +757,22 @@ with guarded_panel(t("mnist.panel_controls")):
         )
 
 
-@st.fragment(run_every=LIVE_EVERY if running else None)
+@st.fragment(run_every=plan.every if running else None)
 def live_view() -> None:
     """Train one tick (when running) and redraw the counters and the live curves."""
     with guarded_panel(t("mnist.panel_live")):
         if st.session_state.get(RUNNING):
-            advance(data, config, time_budget=TICK_BUDGET)
+            now = tick_plan(trainer_registry().tick(SESSION))
+            advance(data, config, time_budget=now.budget)
             if not st.session_state.get(RUNNING):
+                trainer_registry().leave(SESSION)
                 st.rerun()  # stopped (diverged): the whole page shows why and stops ticking
+            if not 2 / 3 < now.every / plan.every < 3 / 2:
+                st.rerun()  # the class grew or shrank: re-plan the update rate for everyone
+            if now.trainers > 1:
+                st.caption(
+                    t("mnist.shared_server", trainers=now.trainers, every=f"{now.every:.1f}")
+                )
         state = st.session_state[STATE]
         last = st.session_state.get(LAST)
         h = state.history
@@ -878,7 +903,7 @@ def digits_figure(idx: np.ndarray, probs: np.ndarray, title: str, key: str) -> N
     show_figure(fig, key=key)
 
 
-@st.fragment(run_every=SLOW_EVERY if running else None)
+@st.fragment(run_every=slow_every if running else None)
 def predictions_view() -> None:
     """Test predictions: a grid of digits with top-3 bars, and the confusion matrix."""
     probs = probabilities_on_test()
@@ -998,7 +1023,7 @@ def predictions_view() -> None:
 predictions_view()
 
 
-@st.fragment(run_every=SLOW_EVERY if running else None)
+@st.fragment(run_every=slow_every if running else None)
 def draw_view() -> None:
     """Draw a digit: the 28×28 image the network sees and its probabilities, on every stroke."""
     with guarded_panel(t("mnist.panel_draw")):
@@ -1050,7 +1075,7 @@ def draw_view() -> None:
 draw_view()
 
 
-@st.fragment(run_every=SLOW_EVERY if running else None)
+@st.fragment(run_every=slow_every if running else None)
 def inside_view() -> None:
     """First-layer weights, per-layer gradient norms and update ratios, and a gradient check."""
     with guarded_panel(t("mnist.panel_inside")):
@@ -1165,7 +1190,7 @@ with guarded_panel(t("mnist.panel_compare")):
             show_figure(fig, key="mn_fig_compare")
 
 
-@st.fragment(run_every=SLOW_EVERY if running else None)
+@st.fragment(run_every=slow_every if running else None)
 def save_view() -> None:
     """The download button; refreshed while training so the file holds recent weights."""
     state = st.session_state[STATE]
