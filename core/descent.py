@@ -20,6 +20,7 @@ Elementwise arithmetic is the same per run, so results equal those of separate `
 """
 
 from collections.abc import Callable, Sequence
+from itertools import repeat
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -126,20 +127,21 @@ def _shared_optimizer(specs: list, runs: int, steps: int) -> Optimizer:
     ones = {"c1": 1.0, "d1": 1.0, "c2": 0.0, "d2": 1.0, "e1": 1.0, "k": 1.0, "lr2": 1.0}
 
     def table(name):
-        parts = []
+        values = []
         for coefficients in tables:
             value = np.asarray(coefficients.get(name, ones.get(name)), dtype=float)
-            value = value[:, None] if value.ndim == 1 else value  # a per-step column
-            parts.append(np.broadcast_to(value, (steps, runs) if value.ndim else (1, runs)))
-        per_step = any(part.shape[0] > 1 for part in parts)
-        full = np.concatenate(
-            [np.broadcast_to(p, (steps if per_step else 1, runs)) for p in parts], 1
-        )
-        full = np.ascontiguousarray(np.repeat(full[..., None], 2, axis=2))
+            values.append(value[:, None] if value.ndim == 1 else value)  # a per-step column
+        # A (1, runs) row (e.g. the lrs) is the same at every step: no per-step table.
+        per_step = any(v.ndim and v.shape[0] > 1 for v in values)
+        full = np.empty((steps if per_step else 1, rows, 2))
+        for i, value in enumerate(values):  # broadcasting assignment: a copy, numbers unchanged
+            full[:, i * runs : (i + 1) * runs] = value[..., None] if value.ndim else value
         return full if per_step else full[0]
 
     def constant(values):
-        return np.repeat(np.repeat(np.asarray(values, dtype=float), runs)[:, None], 2, axis=1)
+        full = np.empty((rows, 2))
+        full[...] = np.repeat(np.asarray(values, dtype=float), runs)[:, None]
+        return full
 
     a1, a2, c1, d1, c2, d2, e1, lr, k, lr2 = map(
         table, ("a1", "a2", "c1", "d1", "c2", "d2", "e1", "lr", "k", "lr2")
@@ -159,10 +161,16 @@ def _shared_optimizer(specs: list, runs: int, steps: int) -> Optimizer:
 
     mx, dd = block("max"), block("adadelta")
     # One tuple of this step's coefficient rows per step: a single list lookup in the loop.
-    per_step = [
-        tuple(x[t] if x.ndim == 3 else x for x in (a1, a2, c1, d1, c2, d2, e1, lr, k, lr2))
-        for t in range(steps)
-    ]
+    # zip iterates the per-step tables in C (a Python loop over t cost ~10 ms at 2,000 steps).
+    per_step = list(
+        zip(
+            *(
+                x if x.ndim == 3 else repeat(x, steps)
+                for x in (a1, a2, c1, d1, c2, d2, e1, lr, k, lr2)
+            ),
+            strict=False,
+        )
+    )
 
     def init(params):
         return _SharedState(0, np.zeros((rows, 2)), b0.copy())

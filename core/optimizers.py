@@ -649,8 +649,10 @@ def nadam(
         def mus(steps):
             """mu_t, mu_{t+1} and the running product, with the Python floats of update."""
             rows, product = [], 1.0
+            mu_next = beta1 * (1 - 0.5 * 0.96 ** (1 * momentum_decay))
             for t in range(1, steps + 1):
-                mu = beta1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))
+                # mu_t is the previous step's mu_next: the same expression with the same t.
+                mu = mu_next
                 mu_next = beta1 * (1 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
                 product = product * mu
                 rows.append((mu, mu_next, product, 1 - beta2**t))
