@@ -160,6 +160,9 @@ def _shared_optimizer(specs: list, runs: int, steps: int) -> Optimizer:
         return slice(runs * ks[0], runs * (ks[-1] + 1)) if ks else None
 
     mx, dd = block("max"), block("adadelta")
+    # Their constant rows, sliced once here rather than at every step.
+    eps_mx = None if mx is None else eps[mx]
+    eps_dd, rho_dd, one_minus_rho_dd = (None,) * 3 if dd is None else (eps[dd], b1[dd], b2[dd])
     # One tuple of this step's coefficient rows per step: a single list lookup in the loop.
     # zip iterates the per-step tables in C (a Python loop over t cost ~10 ms at 2,000 steps).
     per_step = list(
@@ -189,7 +192,7 @@ def _shared_optimizer(specs: list, runs: int, steps: int) -> Optimizer:
         B += tmp
         if mx is not None:  # Adamax: u = max(beta2·u, |g| + eps), torch's eps inside the max
             u = B[mx]
-            np.maximum(u, np.abs(g[mx]) + eps[mx], out=u)
+            np.maximum(u, np.abs(g[mx]) + eps_mx, out=u)
         num = np.multiply(C1, A)
         if has_d1:
             num /= D1
@@ -207,17 +210,17 @@ def _shared_optimizer(specs: list, runs: int, steps: int) -> Optimizer:
         if has_lr2:
             num *= LR2
         if dd is not None:  # Adadelta, in its own order of operations
-            acc, e = state.A[dd], eps[dd]
-            delta = np.add(acc, e)
+            acc = state.A[dd]
+            delta = np.add(acc, eps_dd)
             np.sqrt(delta, out=delta)
-            rms = np.add(B[dd], e)
+            rms = np.add(B[dd], eps_dd)
             np.sqrt(rms, out=rms)
             delta /= rms
             delta *= g[dd]
             np.multiply(delta, LR[dd], out=num[dd])
             new_acc = A[dd]
-            np.multiply(acc, b1[dd], out=new_acc)
-            np.multiply(b2[dd], delta, out=rms)
+            np.multiply(acc, rho_dd, out=new_acc)
+            np.multiply(one_minus_rho_dd, delta, out=rms)
             rms *= delta
             new_acc += rms
         base = p * K if has_k else p
@@ -231,8 +234,9 @@ def _families(
 ) -> list[tuple[Optimizer, list[int]]]:
     """Group optimizers into fused ones: ``[(optimizer, member indices)]``, first-seen order.
 
-    Optimizers with a ``Shared`` record (SGD, Adagrad, plain RMSprop, Adadelta, Adam, AdamW, NAdam,
-    Adamax with scalar settings) form one family first when there are two or more and the tables stay small.
+    Optimizers with a ``Shared`` record (SGD, Adagrad, plain RMSprop, Adadelta, Adam, AdamW,
+    NAdam, Adamax with scalar settings) form one family first when there are two or more and the
+    tables stay small.
     """
     families, taken = [], set()
     shared = [
@@ -310,17 +314,22 @@ def race(optimizers: Sequence[Optimizer], surface: Surface, starts, steps: int) 
     ]
     # The loop sets errstate once, so the updates' own guards (update.raw skips them) can go.
     updates = [getattr(opt.update, "raw", opt.update) for opt, _ in families]
-    whole = [s.start == 0 and s.stop == len(points[0]) for s in family_slices]
     with np.errstate(all="ignore"):
         # Diverged runs keep computing (with inf/NaN); runs are independent, so they are masked
         # afterwards, which gives the same result as stopping each run at its first bad point.
-        for t in range(steps):
-            p = points[t]
-            g = grads[t] = surface.grad(p)
-            for k, (update, s) in enumerate(zip(updates, family_slices, strict=True)):
-                if whole[k]:  # one family: no slicing
-                    points[t + 1], states[k] = update(p, g, states[k])
-                else:
+        grad = surface.grad
+        if len(families) == 1:  # one fused update for every run: no slicing, no inner loop
+            (update,), (state,) = updates, states
+            for t in range(steps):
+                p = points[t]
+                g = grads[t] = grad(p)
+                points[t + 1], state = update(p, g, state)
+            states = [state]
+        else:
+            for t in range(steps):
+                p = points[t]
+                g = grads[t] = grad(p)
+                for k, (update, s) in enumerate(zip(updates, family_slices, strict=True)):
                     points[t + 1, s], states[k] = update(p[s], g[s], states[k])
         losses = surface.f(points)
         bad = _bad(points, losses)
