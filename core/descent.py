@@ -178,47 +178,73 @@ def _shared_optimizer(specs: list, runs: int, steps: int) -> Optimizer:
     def init(params):
         return _SharedState(0, np.zeros((rows, 2)), b0.copy())
 
+    # Private to race, which keeps only the latest state and copies the last one out: A and B
+    # alternate between two preallocated pairs (step t writes pair t % 2 and reads the other),
+    # the returned params are a scratch buffer race copies at once, and every row block is a
+    # view made once here. Same operations in the same order; only the allocations are gone.
+    pairs = [(np.empty((rows, 2)), np.empty((rows, 2))) for _ in range(2)]
+    scratch = np.empty((rows, 2)), np.empty((rows, 2)), np.empty((rows, 2))  # tmp, num, den
+    if mx is not None:
+        mx_scratch = [B[mx] for _, B in pairs], scratch[2][mx], np.empty_like(eps_mx)
+    if dd is not None:
+        dd_scratch = (
+            [A[dd] for A, _ in pairs],
+            [B[dd] for _, B in pairs],
+            scratch[1][dd],
+            np.empty_like(eps_dd),
+            np.empty_like(eps_dd),
+        )
+
     def update(p, g, state):
         t = state.step
         A1, A2, C1, D1, C2, D2, E1, LR, K, LR2 = per_step[t]
+        A, B = pairs[t & 1]
+        tmp, num, den = scratch
         if l2:
             g = g + wd * p
-        A = np.multiply(state.A, A1)
-        tmp = np.multiply(A2, g)
+        np.multiply(state.A, A1, out=A)
+        np.multiply(A2, g, out=tmp)
         A += tmp
-        B = np.multiply(state.B, b1)
+        np.multiply(state.B, b1, out=B)
         np.multiply(b2, g, out=tmp)
         tmp *= g
         B += tmp
         if mx is not None:  # Adamax: u = max(beta2·u, |g| + eps), torch's eps inside the max
-            u = B[mx]
-            np.maximum(u, np.abs(g[mx]) + eps_mx, out=u)
-        num = np.multiply(C1, A)
+            u_views, den_mx, abs_mx = mx_scratch
+            u = u_views[t & 1]
+            np.abs(g[mx], out=abs_mx)
+            abs_mx += eps_mx
+            np.maximum(u, abs_mx, out=u)
+        np.multiply(C1, A, out=num)
         if has_d1:
             num /= D1
         np.multiply(C2, g, out=tmp)
         if has_d2:
             tmp /= D2
         num += tmp
-        den = np.divide(B, E1) if has_e1 else B.copy()
+        if has_e1:
+            np.divide(B, E1, out=den)
+        else:
+            np.copyto(den, B)
         np.sqrt(den, out=den)
         den += eps
         if mx is not None:
-            den[mx] = B[mx]
+            np.copyto(den_mx, u)
         num *= LR
         num /= den
         if has_lr2:
             num *= LR2
         if dd is not None:  # Adadelta, in its own order of operations
+            acc_views, sq_views, num_dd, delta, rms = dd_scratch
             acc = state.A[dd]
-            delta = np.add(acc, eps_dd)
+            np.add(acc, eps_dd, out=delta)
             np.sqrt(delta, out=delta)
-            rms = np.add(B[dd], eps_dd)
+            np.add(sq_views[t & 1], eps_dd, out=rms)
             np.sqrt(rms, out=rms)
             delta /= rms
             delta *= g[dd]
-            np.multiply(delta, LR[dd], out=num[dd])
-            new_acc = A[dd]
+            np.multiply(delta, LR[dd], out=num_dd)
+            new_acc = acc_views[t & 1]
             np.multiply(acc, rho_dd, out=new_acc)
             np.multiply(one_minus_rho_dd, delta, out=rms)
             rms *= delta
