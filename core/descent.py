@@ -14,9 +14,13 @@ finite points. Divergence is data, never an exception or a warning.
 grid, with ``lr`` an array of shape ``(R, 1)``), in one loop over the steps: one surface call per
 step for all runs, and one ``update`` per *family*: optimizers built by the same factory with the
 same flags (e.g. SGD and Momentum; Adam and AdamW) are fused into one optimizer whose
-hyperparameters are per-run arrays (``Fusion`` records of ``core.optimizers``). With 2-D points an
-update costs NumPy's per-call overhead, not arithmetic, so fewer calls is what makes it fast.
-Elementwise arithmetic is the same per run, so results equal those of separate ``descend`` calls.
+hyperparameters are per-run arrays (``Fusion`` records of ``core.optimizers``). Before that,
+optimizers with scalar settings and a ``Shared`` record (SGD, Momentum, Nesterov, Adagrad, plain
+RMSprop, Adadelta, Adam, AdamW, NAdam, Adamax) become a single family whose update runs each
+optimizer's formula as coefficient tables over all of their rows. With 2-D points an update costs
+NumPy's per-call overhead, not arithmetic, so fewer calls is what makes it fast. Elementwise
+arithmetic is the same per run, in each optimizer's own order of operations, so results equal
+those of separate ``descend`` calls.
 """
 
 from collections.abc import Callable, Sequence

@@ -22,6 +22,8 @@ in the factory, not per update. Each ``update`` carries two attributes for ``cor
 and ``update.fuse`` a ``Fusion`` record (absent when ``lr`` is a schedule) from which optimizers of
 one factory and the same flags are rebuilt as a single optimizer with per-run hyperparameter arrays;
 elementwise NumPy arithmetic makes that fused run give the same numbers as the separate runs.
+Where the settings are scalars, ``update.shared`` (a ``Shared`` record) also states the update as
+coefficients of one formula common to several factories, so a race updates them all in one call.
 """
 
 from collections.abc import Callable
