@@ -14,7 +14,7 @@ import time
 from typing import NamedTuple
 
 BASE_EVERY = 0.3  # seconds between live updates of a lone trainer
-BASE_BUDGET = 0.15  # seconds of training per update (the issue's bound for a shared server)
+BASE_BUDGET = 0.1  # seconds of training per update (the issue allows 0.15; 0.1 keeps 2+ updates a second on a busy machine)
 TRAIN_SHARE = 0.4  # share of one core that all trainers' training may take together
 UPDATES_PER_S = 4.0  # live updates a second, all trainers together, once more than one trains
 FORGET_AFTER = 10.0  # a session that has not ticked for this long no longer counts
