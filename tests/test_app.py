@@ -1,5 +1,7 @@
 """The app shell: both languages, projector mode, URL notices, panel errors, home links."""
 
+import gc
+import sys
 from pathlib import Path
 
 import pytest
@@ -81,3 +83,11 @@ def test_every_page_can_be_the_first_request(entry):
     source = Path(entry.path).read_text(encoding="utf-8")
     assert Path(entry.path).stem == entry.url_path
     assert "\nenter_through_shell()\n" in source
+
+
+def test_the_first_run_freezes_what_the_imports_made_out_of_the_collectors_reach():
+    """Streamlit's full collection after every run must not walk the imported modules' objects."""
+    run_app()
+    assert gc.get_freeze_count() > 50_000
+    page_dependencies = ("core.training", "core.deep_signals", "ui.plots.optimizers")
+    assert all(name in sys.modules for name in page_dependencies)
