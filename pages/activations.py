@@ -28,6 +28,7 @@ from ui.controls import (
     show_figure,
 )
 from ui.errors import guarded_panel
+from ui.figure_cache import shared_figure
 from ui.i18n import t
 from ui.plots.activations import (
     Series,
@@ -321,7 +322,8 @@ with tab_act, guarded_panel(t("activations.panel_activations")):
                     }
                 )
             if series:
-                fig = curves_with_derivatives(
+                fig = shared_figure(
+                    curves_with_derivatives,
                     z,
                     series,
                     trace_x,
@@ -466,7 +468,8 @@ with tab_loss, guarded_panel(t("activations.panel_losses")):
                     }
                 )
             if series:
-                fig = curves_with_derivatives(
+                fig = shared_figure(
+                    curves_with_derivatives,
                     x,
                     series,
                     None,
@@ -517,7 +520,8 @@ with tab_loss, guarded_panel(t("activations.panel_outliers")):
         (t("activations.fit_huber", delta=format_number(delta)), fit.huber),
     ]
     show_figure(
-        outlier_strip(
+        shared_figure(
+            outlier_strip,
             data,
             is_outlier,
             fits,
@@ -575,7 +579,8 @@ with tab_stab, guarded_panel(t("activations.panel_stability")):
     left, right = st.columns([1.2, 1])
     with left:
         show_figure(
-            probability_bars(
+            shared_figure(
+                probability_bars,
                 classes,
                 [(t("activations.naive"), naive), (t("activations.stable"), stable)],
                 title=t("activations.stab_fig_title"),
@@ -620,7 +625,8 @@ with tab_stab, guarded_panel(t("activations.panel_stability")):
     )  # fmt: skip
     base = np.array(STABILITY_LOGITS)
     show_figure(
-        probability_bars(
+        shared_figure(
+            probability_bars,
             [t("activations.class_name", index=i) for i in range(len(base))],
             [
                 (t("activations.temperature_one"), softmax(base)),

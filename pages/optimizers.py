@@ -22,6 +22,7 @@ from ui.controls import (
     show_figure,
 )
 from ui.errors import guarded_panel
+from ui.figure_cache import shared_figure
 from ui.i18n import t
 from ui.plots.optimizers import (
     Arrow,
@@ -201,7 +202,8 @@ def animation_figure(
     xs, ys, z = grid(surface_key, formula)
     paths = run_race(surface_key, formula, settings, start, steps)
     title, minimum, step, play, fast, pause = texts
-    return race_animation(
+    return shared_figure(
+        race_animation,
         xs,
         ys,
         z,
@@ -469,7 +471,8 @@ if ready:
             )
         map_col, loss_col = st.columns([3, 2])
         with map_col:
-            fig = contour_with_paths(
+            fig = shared_figure(
+                contour_with_paths,
                 xs,
                 ys,
                 z,
@@ -505,7 +508,8 @@ if ready:
             ]
             positive = all(np.all(c[np.isfinite(c)] > 0) for _, c in curves)
             show_figure(
-                loss_curves(
+                shared_figure(
+                    loss_curves,
                     curves,
                     log_y=gap or positive,
                     title=t("optimizers.loss_title"),
@@ -522,7 +526,8 @@ if ready:
     if show_3d:
         with guarded_panel(t("optimizers.panel_map")):
             show_figure(
-                surface_3d(
+                shared_figure(
+                    surface_3d,
                     xs,
                     ys,
                     z,
@@ -587,7 +592,8 @@ if ready:
                         "- " + t("optimizers.best_lr_found", name=label, lr=fmt(found.best_lr))
                     )
             show_figure(
-                lr_search_curves(
+                shared_figure(
+                    lr_search_curves,
                     LR_GRID,
                     [
                         (
@@ -660,7 +666,8 @@ if surface is not None:
                 ),
             )
             show_figure(
-                convergence_heatmap(
+                shared_figure(
+                    convergence_heatmap,
                     result.lrs,
                     result.momenta,
                     result.steps_to_reach,

@@ -27,6 +27,7 @@ from ui.controls import (
     show_figure,
 )
 from ui.errors import guarded_panel
+from ui.figure_cache import shared_figure
 from ui.i18n import t
 from ui.plots.schedules import chained_schedule, loss_with_lr, schedule_curves
 from ui.url_state import Param
@@ -466,7 +467,8 @@ with guarded_panel(t("schedules.panel_compare")):
                 built.append((index, sid, kind, float(lr or 0.1), tuple(params)))
     with chart:
         if curves:
-            fig = schedule_curves(
+            fig = shared_figure(
+                schedule_curves,
                 x,
                 curves,
                 title=t("schedules.chart_title"),
@@ -596,7 +598,8 @@ with guarded_panel(t("schedules.panel_chain")):
                 name = t("schedules.phase_main") if k == 0 else t("schedules.phase_restart", k=k)
                 spans.append((a, b, name))
             scale = steps_per_epoch if unit == "epoch" else 1
-            fig = chained_schedule(
+            fig = shared_figure(
+                chained_schedule,
                 x,
                 chain,
                 [(a / scale, b / scale, name) for a, b, name in spans],
@@ -655,7 +658,8 @@ with guarded_panel(t("schedules.panel_train")):
             st.caption(t("schedules.train_stale"))
         runs = [(name, losses, lrs) for name, losses, lrs, _, _ in results]
         longest = max(len(r[1]) for r in runs)
-        fig = loss_with_lr(
+        fig = shared_figure(
+            loss_with_lr,
             np.arange(longest) / (steps_per_epoch if unit == "epoch" else 1),
             runs,
             title=t("schedules.train_title"),
