@@ -7,6 +7,9 @@ of saturated entries, and after backprop of the cross-entropy the gradient norms
 activations and the update-to-weight ratio of one SGD step. Overflow is data, not an error: the
 first layer whose values are not finite is reported as ``exploded_at``, with the statistics of the
 layers before it (overflow warnings are silenced because overflow is the lesson here).
+``measure`` = ``measure_network(plain_network(rng, …), …)``: a caller that keeps the drawn network
+(drawing 50 × 512 × 512 weights costs as much as the forward pass) measures it again with another
+activation, batch norm or lr.
 
 ``symmetry_experiment`` shows why constant initialization fails (hidden units stay identical), and
 ``short_training`` gives loss-vs-step curves to compare initializations.
@@ -17,7 +20,14 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from core.activations import Activation
-from core.mlp import backward, forward, init_bn_state, init_params, softmax_cross_entropy
+from core.mlp import (
+    Params,
+    backward,
+    forward,
+    init_bn_state,
+    init_params,
+    softmax_cross_entropy,
+)
 from core.mlp import loss_and_grads as mlp_loss_and_grads
 from core.optimizers import OPTIMIZERS, init_layers, update_layers
 
@@ -119,6 +129,29 @@ def _layer_sizes(x, y, depth, width, n_classes):
     return [x.shape[1], *([width] * depth), n_classes]
 
 
+def plain_network(
+    rng: np.random.Generator,
+    n_inputs: int,
+    *,
+    depth: int,
+    width: int,
+    n_classes: int,
+    initializer: str,
+    init_kwargs: dict[str, Any] | None = None,
+) -> Params:
+    """The network ``measure`` draws from ``rng``, without batch norm (which draws nothing)."""
+    _check_net(depth, width)
+    sizes = [n_inputs, *([width] * depth), n_classes]
+    return init_params(rng, sizes, initializer=initializer, init_kwargs=init_kwargs)
+
+
+def _with_batch_norm(params: Params) -> Params:
+    """Fresh torch BN (gamma 1, beta 0) after every hidden affine map, as ``init_params`` adds it."""
+    return [
+        {**p, "gamma": np.ones_like(p["b"]), "beta": np.zeros_like(p["b"])} for p in params[:-1]
+    ] + [params[-1]]
+
+
 def measure(
     rng: np.random.Generator,
     x: np.ndarray,
@@ -135,20 +168,42 @@ def measure(
     bins: int = 50,
     hist_range: float = 3.0,
 ) -> DeepSignals:
-    """Initialize a fresh MLP from ``rng``, run the batch ``(x, y)`` in train mode, and measure it.
+    """Initialize a fresh MLP from ``rng``, run the batch ``(x, y)`` in train mode, and measure it."""
+    x = np.asarray(x, dtype=np.float32)
+    n_classes = int(np.max(y)) + 1 if n_classes is None else n_classes
+    params = plain_network(
+        rng, x.shape[1], depth=depth, width=width, n_classes=n_classes, initializer=initializer,
+        init_kwargs=init_kwargs,
+    )  # fmt: skip
+    return measure_network(
+        params, x, y, activation=activation, batch_norm=batch_norm, lr=lr, bins=bins,
+        hist_range=hist_range,
+    )  # fmt: skip
+
+
+def measure_network(
+    params: Params,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    activation: Activation,
+    batch_norm: bool = False,
+    lr: float = 0.01,
+    bins: int = 50,
+    hist_range: float = 3.0,
+) -> DeepSignals:
+    """``measure`` on a prebuilt ``plain_network`` (read-only arrays are fine: nothing is mutated).
 
     ``z`` histograms span [−hist_range, hist_range]; ``a`` histograms span the activation's output
     range when it is bounded, else the same interval as ``z``.
     """
-    _check_net(depth, width)
+    depth = len(params) - 1
+    _check_net(depth, params[0]["W"].shape[1])
+    if any("gamma" in p for p in params):
+        raise ValueError("params must be a plain network; ask for batch_norm=True instead")
+    if batch_norm:
+        params = _with_batch_norm(params)
     x = np.asarray(x, dtype=np.float32)
-    params = init_params(
-        rng,
-        _layer_sizes(x, y, depth, width, n_classes),
-        initializer=initializer,
-        init_kwargs=init_kwargs,
-        batch_norm=batch_norm,
-    )
     peak, limits = activation_profile(activation)
     z_edges = np.linspace(-hist_range, hist_range, bins + 1)
     a_edges = np.linspace(*limits, bins + 1) if limits else z_edges

@@ -8,7 +8,13 @@ import streamlit as st
 
 from core.activations import ACTIVATIONS
 from core.datasets import builtin_mnist, to_float32
-from core.deep_signals import DeepSignals, measure, short_training, symmetry_experiment
+from core.deep_signals import (
+    DeepSignals,
+    measure_network,
+    plain_network,
+    short_training,
+    symmetry_experiment,
+)
 from core.initializers import INITIALIZER_INFO, INITIALIZERS, init_std, torch_call
 from ui.controls import (
     bind_url,
@@ -48,6 +54,7 @@ DEFAULTS = {
     "b": {"init": "xavier_normal", "act": "relu", "bn": False},
 }
 BATCH = 256  # images pushed through the network for the statistics
+INPUTS = 784  # 28 × 28 pixels, also the width of the Gaussian inputs
 TRAIN_IMAGES = 2048  # the short training draws its minibatches from these
 TRAIN_STEPS = 200
 TRAIN_BATCH = 64
@@ -123,21 +130,37 @@ def signal_batch(data: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The batch for the statistics: real digits, or N(0, 1) inputs with random labels."""
     if data == "gaussian":
         rng = np.random.default_rng([seed, 1])
-        x = rng.standard_normal((BATCH, 784), dtype=np.float32)
+        x = rng.standard_normal((BATCH, INPUTS), dtype=np.float32)
         return x, rng.integers(0, 10, BATCH)
     x, y = mnist_images()
     return x[:BATCH], y[:BATCH]
 
 
+# ~52 MB of float32 weights at 50 × 512: two entries keep both setups of one visitor drawn
+# (drawing alone takes ~170 ms there) without letting a class of visitors fill the server.
+@st.cache_resource(show_spinner=False, max_entries=2)
+def network(init: str, init_kwargs: tuple, depth: int, width: int, seed: int):
+    """The plain network of one initializer, drawn once and shared read-only across visitors."""
+    params = plain_network(
+        np.random.default_rng(seed), INPUTS, depth=depth, width=width, n_classes=10,
+        initializer=init, init_kwargs=dict(init_kwargs),
+    )  # fmt: skip
+    for layer in params:
+        for array in layer.values():
+            array.flags.writeable = False
+    return params
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def signals(setup: tuple, depth: int, width: int, data: str, seed: int, lr: float) -> DeepSignals:
-    """``measure`` for one setup ``(init, init_kwargs, activation, batch_norm)``."""
+    """``measure`` for one setup ``(init, init_kwargs, activation, batch_norm)``.
+
+    Changing only the activation, batch norm, data or lr reuses the drawn weights."""
     init, init_kwargs, act, bn = setup
     x, y = signal_batch(data, seed)
-    return measure(
-        np.random.default_rng(seed), x, y, depth=depth, width=width,
-        activation=ACTIVATIONS[act](), initializer=init, init_kwargs=dict(init_kwargs),
-        batch_norm=bn, lr=lr, n_classes=10,
+    return measure_network(
+        network(init, init_kwargs, depth, width, seed), x, y, activation=ACTIVATIONS[act](),
+        batch_norm=bn, lr=lr,
     )  # fmt: skip
 
 

@@ -9,6 +9,8 @@ from core.deep_signals import (
     SATURATION_THRESHOLD,
     activation_profile,
     measure,
+    measure_network,
+    plain_network,
     short_training,
     symmetry_experiment,
 )
@@ -75,6 +77,40 @@ def test_gradient_stats_match_loss_and_grads():
     np.testing.assert_allclose(s.update_ratio, np.array(step) / w, rtol=1e-3)
     assert s.activation_grad_norm.shape == s.activation_grad_std.shape == (3,)
     assert (s.activation_grad_norm > 0).all()
+
+
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_prebuilt_read_only_network_gives_exactly_what_measure_draws(batch_norm):
+    x, y = _data()
+    kw = {"initializer": "xavier_normal", "init_kwargs": {"gain": 1.5}}
+    drawn = measure(
+        np.random.default_rng(3), x, y, depth=5, width=32, activation=TANH, batch_norm=batch_norm,
+        lr=0.1, **kw,
+    )  # fmt: skip
+    params = plain_network(np.random.default_rng(3), 20, depth=5, width=32, n_classes=4, **kw)
+    for layer in params:
+        for array in layer.values():
+            array.flags.writeable = False
+    prebuilt = measure_network(params, x, y, activation=TANH, batch_norm=batch_norm, lr=0.1)
+    for name, value in drawn._asdict().items():
+        np.testing.assert_array_equal(getattr(prebuilt, name), value, err_msg=name)
+    # The batch norm measure_network adds is the one init_params(batch_norm=True) builds.
+    reference = init_params(
+        np.random.default_rng(3), [20, *[32] * 5, 4], batch_norm=batch_norm, **kw
+    )
+    loss, grads, cache = loss_and_grads(reference, x, y, activation=TANH)
+    assert prebuilt.loss == loss
+    np.testing.assert_allclose(prebuilt.z_std, [z.std() for z in cache.z], rtol=1e-5)
+    np.testing.assert_allclose(
+        prebuilt.weight_grad_norm, [np.linalg.norm(g["W"]) for g in grads], rtol=1e-5
+    )
+
+
+def test_measure_network_refuses_batch_norm_layers():
+    x, y = _data()
+    params = init_params(np.random.default_rng(0), [20, 8, 4], batch_norm=True)
+    with pytest.raises(ValueError, match="plain network"):
+        measure_network(params, x, y, activation=RELU)
 
 
 def test_all_negative_pre_activations_make_every_relu_unit_dead():
