@@ -221,6 +221,9 @@ class LightSession:
         self.ws_url = url.replace("http://", "ws://") + "/_stcore/stream"
         self.page, self.result = page, result
         self.query = "lang=en"
+        # The browser names the page it shows by its script hash in every request; a fragment's
+        # st.rerun() would otherwise run the default page (home) instead of this one.
+        self.page_script_hash = ""
         self.widgets: dict[str, tuple[str, object]] = {}  # id -> (element type, proto), main area
         self.step: int | None = None
         self.step_times: list[tuple[float, int]] = []
@@ -234,6 +237,7 @@ class LightSession:
         rerun = msg.rerun_script
         rerun.query_string = self.query
         rerun.page_name = self.page
+        rerun.page_script_hash = self.page_script_hash
         if widget_state is not None:
             rerun.widget_states.widgets.append(widget_state)
         if fragment_id:
@@ -279,6 +283,8 @@ class LightSession:
                 self.on_element(msg.delta.new_element, main_area=bool(path) and path[0] == 0)
             elif kind == "script_finished":
                 self.finished.put_nowait(msg.script_finished)
+            elif kind == "navigation":
+                self.page_script_hash = msg.navigation.page_script_hash
             elif kind == "auto_rerun":
                 self.fragments[msg.auto_rerun.fragment_id] = msg.auto_rerun.interval
             elif kind == "stop_auto_rerun":
@@ -351,7 +357,7 @@ class LightSession:
                     page = self.page
                     self.page = ""  # the default page (home) is the bare "/" in the browser
                     await self.run_and_wait()
-                    self.page = page
+                    self.page, self.page_script_hash = page, ""
                     self.widgets.clear()
                     await self.run_and_wait()
                     if page == "mnist":

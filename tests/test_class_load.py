@@ -59,3 +59,15 @@ def test_a_cold_server_takes_a_dozen_first_visitors_at_once(tmp_path):
         (report,) = class_load.main([*server, "--sessions", "12", "--seconds", "5"])
     assert report["held"] == 12
     assert report["errors"] == 0, report["error_samples"]
+
+
+def test_light_trainers_follow_a_full_rerun_the_live_panel_asks_for(tmp_path):
+    # Regression: a second trainer joining makes each live panel call st.rerun() to re-plan its
+    # update rate. The light client sent no page script hash, so that full rerun showed home, the
+    # live timer stopped and the harness counted a timeout on the MNIST page.
+    with class_load.running_server(tmp_path / "server.log") as (url, pid):
+        server = ["--url", url, "--pid", str(pid), "--browsers", "0", "--pages", "mnist"]
+        (report,) = class_load.main([*server, "--sessions", "2", "--seconds", "12"])
+    assert report["errors"] == 0, report["error_samples"]
+    assert report["training_sessions"] == 2
+    assert all(rate > 0 for rate in report["steps_per_s"])
