@@ -5,6 +5,8 @@ Every factory in ``ACTIVATIONS`` takes torch.nn's parameter names and defaults a
 shape. Float32 and float64 inputs keep their dtype (other inputs are computed in float64). Both are
 finite for every finite input, however large: no overflow or invalid-value warnings. At a kink,
 ``grad`` returns the one-sided value torch's backward uses. Invalid parameters raise ``ValueError``.
+The exact GELU computes float64 inputs with a float64 series (~1e-13) and float32 inputs with a
+float32 fit (within ~10 float32 ulps, tails included), which is ~5x faster on a network's layers.
 
 ``ACTIVATION_PARAMS`` describes each factory's parameters for building widgets (data only, no UI
 text), and ``TORCH_NAMES[key].format(**params)`` gives the equivalent torch call.
@@ -86,6 +88,70 @@ def _normal_cdf(z: np.ndarray) -> np.ndarray:
     half_erfc = 0.5 * np.exp(-x * x) / math.sqrt(math.pi) / (x + fraction)
     out[~small] = np.where(u[~small] < 0, half_erfc, 1 - half_erfc)
     return out
+
+
+# Numerical Recipes' erfcc (Press et al. 1992, §6.2), a Chebyshev fit with relative error < 1.2e-7
+# for every x >= 0: erfc(x) = t·exp(−x² + P(t)) with t = 1/(1 + x/2) and P's coefficients below,
+# constant term first.
+_ERFCC = (-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807, -1.13520398,
+          1.48851587, -0.82215223, 0.17087277)  # fmt: skip
+_F32 = np.float32
+_LOG_2 = math.log(2.0)
+# Adding and subtracting this rounds a float32 in [0, 16) to a multiple of 2⁻⁸ (12 significant bits),
+# whose square float32 holds exactly.
+_ROUND_8_BITS = _F32(1.5 * 2.0 ** (23 - 8))
+
+
+def _normal_cdf32(z: np.ndarray, with_pdf: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """Φ(z) of a float32 array in float32 (and φ(z) if asked), ~7x faster than the float64 series.
+
+    Within 10 float32 ulps of the exact value wherever Φ(z) is a normal float32 (z > −12.9). Every
+    step writes in place: the initialization page runs this twice per layer on 256 × 512 values.
+    """
+    shape = z.shape
+    z = z.reshape(-1)  # in-place ufuncs need arrays, and a 0-d input would give NumPy scalars
+    a = np.abs(z)
+    # Φ(−15) and φ(15) are below float32's smallest subnormal, so the clip changes no output and
+    # keeps a² finite.
+    np.clip(a, _F32(0.0), _F32(15.0), out=a)
+    # exp(−a²/2) as exp(−ah²/2)·exp(−(a − ah)(a + ah)/2): rounding a² to float32 would cost a
+    # relative error of a²·2⁻²⁴ after exp (30 ulps at a = 8); ah² is exact and the rest is small.
+    ah = a + _ROUND_8_BITS
+    ah -= _ROUND_8_BITS
+    minus_half_rest = a - ah
+    minus_half_rest *= a + ah
+    minus_half_rest *= _F32(-0.5)
+    t = a * _F32(0.5 * _SQRT_HALF)  # x/2 with x = |z|/√2
+    t += _F32(1.0)
+    np.reciprocal(t, out=t)
+    arg = t * _F32(_ERFCC[-1])
+    for c in _ERFCC[-2:0:-1]:
+        arg += _F32(c)
+        arg *= t
+    # The /2 of Φ = erfc/2 rides in the small exponent, where adding a constant costs no precision.
+    arg += _F32(_ERFCC[0] - _LOG_2)
+    arg += minus_half_rest
+    gauss = np.multiply(ah, ah, out=ah)
+    gauss *= _F32(-0.5)
+    np.exp(gauss, out=gauss)  # exp(−ah²/2)
+    # h = Φ(−|z|) = erfc(x)/2 straight from the fit: the tiny tail value keeps its relative
+    # precision, where 1 − Φ(|z|) would round to 0.
+    h = np.exp(arg, out=arg)
+    h *= t
+    h *= gauss
+    # Φ(z) = h for z < 0, else 1 − h, written as h + [z >= 0]·(1 − 2h): NumPy's masked selection
+    # (np.where, copyto(where=)) costs as much as 40 of these passes.
+    cdf = np.greater_equal(z, 0, out=t, casting="unsafe")
+    one_minus_2h = np.multiply(h, _F32(-2.0), out=a)
+    one_minus_2h += _F32(1.0)
+    cdf *= one_minus_2h
+    cdf += h
+    if not with_pdf:
+        return cdf.reshape(shape), None
+    pdf = np.exp(minus_half_rest, out=minus_half_rest)
+    pdf *= gauss
+    pdf *= _F32(1 / math.sqrt(2 * math.pi))
+    return cdf.reshape(shape), pdf.reshape(shape)
 
 
 def identity() -> Activation:
@@ -234,10 +300,17 @@ def gelu(approximate: str = "none") -> Activation:
 
         def fn(z):
             z = _float(z)
+            if z.dtype == np.float32:
+                return z * _normal_cdf32(z)[0]
             return (z * _normal_cdf(z)).astype(z.dtype, copy=False)
 
         def grad(z):
             z = _float(z)
+            if z.dtype == np.float32:
+                cdf, pdf = _normal_cdf32(z, with_pdf=True)
+                pdf *= z
+                cdf += pdf
+                return cdf
             # Density on a clipped copy: z² would overflow for huge |z|, where φ is 0 anyway.
             zc = np.clip(z.astype(np.float64), -40.0, 40.0)
             pdf = np.exp(-0.5 * zc * zc) / math.sqrt(2 * math.pi)
