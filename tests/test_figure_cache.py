@@ -141,3 +141,11 @@ def test_a_real_builder_through_the_shared_cache():
     assert again is first
     fresh = curves_with_derivatives(z, series, 0.5, **kwargs)
     assert fresh.to_plotly_json() == first.to_plotly_json()
+
+
+def test_a_cached_figure_hands_out_the_dict_streamlit_draws_made_once():
+    cache = FigureCache()
+    fig = cache.get(go.Figure, (), {"data": [go.Scatter(x=np.arange(3.0), y=[1.0, 4.0, 9.0])]})
+    expected = go.Figure(data=[go.Scatter(x=np.arange(3.0), y=[1.0, 4.0, 9.0])]).to_dict()
+    assert fig.to_dict() is fig.to_dict()
+    assert fig.to_dict() == expected
