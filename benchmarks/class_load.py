@@ -10,6 +10,10 @@ counter, and timing the interval between live-fragment updates.
 
     python benchmarks/class_load.py --sessions 30 --seconds 60
     python benchmarks/class_load.py --ramp 10,30,60 --seconds 60 --browsers 2
+    python benchmarks/class_load.py --warm --think 5 --stagger 10   # the teacher opened it first
+
+A fresh server is cold: the first visitors wait for every import. ``--warm`` measures the class
+after one session (the teacher's) has opened each page.
 
 Bounded in sessions and seconds; loopback only; the started server is stopped at the end.
 """
@@ -345,8 +349,11 @@ class LightSession:
             due[fid] = time.monotonic() + self.fragments.get(fid, 0.0)
             await self.run_and_wait(fragment_id=fid)
 
-    async def session(self, until: float, clicks: int, think: float = 0.0) -> None:
-        """Home, then the page; a few widget changes; on MNIST, Start and train until the end."""
+    async def session(
+        self, until: float, clicks: int, think: float = 0.0, train: bool = True
+    ) -> None:
+        """Home, then the page; a few widget changes; on MNIST, Start and train until the end
+        (with ``train=False`` the MNIST page is only opened)."""
         try:
             async with websockets.connect(
                 self.ws_url, subprotocols=["streamlit"], max_size=None, open_timeout=RUN_TIMEOUT
@@ -361,7 +368,8 @@ class LightSession:
                     self.widgets.clear()
                     await self.run_and_wait()
                     if page == "mnist":
-                        await self.train(until)
+                        if train:
+                            await self.train(until)
                     else:
                         for click in range(clicks):
                             await asyncio.sleep(think)  # a student reads before changing more
@@ -667,9 +675,25 @@ def run_in_own_loop(coroutine):
         return pool.submit(asyncio.run, coroutine).result()
 
 
+async def warm_up(url: str, pages: tuple[str, ...]) -> list[SessionResult]:
+    """The teacher checks the link before class: one light session opens each page and changes a
+    widget twice (no training), so imports and first-use caches are done before the class comes."""
+    results = [SessionResult("light", page) for page in pages]
+    until = time.monotonic() + 5.0
+    await asyncio.gather(
+        *(LightSession(url, r.page, r).session(until, 2, train=False) for r in results)
+    )
+    return results
+
+
 def measure(url: str, pid: int | None, sessions: int, args) -> dict:
     """One run at one size: drive the sessions while sampling the server's memory and CPU."""
     browsers = min(args.browsers, sessions)
+    pages = tuple(args.pages.split(",")) if args.pages else LOAD_PAGES
+    if args.warm:
+        failed = [e for r in run_in_own_loop(warm_up(url, pages)) for e in r.errors]
+        if failed:
+            raise RuntimeError(f"warm-up failed: {failed}")
     cpu0, t0 = time.process_time(), time.monotonic()
     with RssSampler(pid) as rss:
         results = run_in_own_loop(
@@ -679,7 +703,7 @@ def measure(url: str, pid: int | None, sessions: int, args) -> dict:
                 args.seconds,
                 browsers,
                 args.clicks,
-                pages=tuple(args.pages.split(",")) if args.pages else LOAD_PAGES,
+                pages=pages,
                 stagger=args.stagger,
                 think=args.think,
             )
@@ -708,6 +732,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument(
         "--think", type=float, default=0.0, help="seconds between a light session's clicks"
     )
+    parser.add_argument(
+        "--warm",
+        action="store_true",
+        help="before the class, one session opens each page (imports and caches done)",
+    )
     parser.add_argument("--pages", help=f"comma-separated url paths (default {LOAD_PAGES})")
     parser.add_argument("--ramp", help="comma-separated session counts, e.g. 10,30,60")
     parser.add_argument("--url", help="an already running server (loopback); none is started")
@@ -723,6 +752,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         print(
             f"== {size} sessions ({min(args.browsers, size)} in chromium), {args.seconds:g} s, "
             f"arrivals over {args.stagger:g} s, {args.think:g} s between clicks, "
+            f"{'warm' if args.warm else 'cold'} server, "
             f"pages {args.pages or ','.join(LOAD_PAGES)}"
         )
         if args.url:

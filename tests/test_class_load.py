@@ -9,10 +9,11 @@ from benchmarks import class_load
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    """One short run of two light websocket sessions (no chromium) against a fresh server."""
+    """One short run of two light websocket sessions (no chromium) against a server warmed up by
+    one session per page."""
     log = tmp_path_factory.mktemp("class_load") / "server.log"
     with class_load.running_server(log) as (url, pid):
-        server = ["--url", url, "--pid", str(pid), "--browsers", "0"]
+        server = ["--url", url, "--pid", str(pid), "--browsers", "0", "--warm"]
         (only,) = class_load.main([*server, "--sessions", "2", "--seconds", "6"])
     return only
 
