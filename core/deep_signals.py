@@ -6,7 +6,8 @@ and fixed-bin histograms of pre-activations ``z`` and activations ``a``, the sha
 of saturated entries, and after backprop of the cross-entropy the gradient norms of weights and
 activations and the update-to-weight ratio of one SGD step. Overflow is data, not an error: the
 first layer whose values are not finite is reported as ``exploded_at``, with the statistics of the
-layers before it (overflow warnings are silenced because overflow is the lesson here).
+layers before it (overflow warnings are silenced because overflow is the lesson here). Vanishing is
+data too: statistics stay exact where float32 squares underflow (they fall back to float64).
 ``measure`` = ``measure_network(plain_network(rng, …), …)``: a caller that keeps the drawn network
 (drawing 50 × 512 × 512 weights costs as much as the forward pass) measures it again with another
 activation, batch norm or lr.
@@ -15,6 +16,7 @@ activation, batch norm or lr.
 ``short_training`` gives loss-vs-step curves to compare initializations.
 """
 
+import math
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -102,21 +104,52 @@ def _histogram(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     scaled = np.subtract(values.ravel(), np.float32(edges[0]), dtype=np.float32)
     scaled *= np.float32(bins / (edges[-1] - edges[0]))
     np.clip(scaled, 0, bins - 1, out=scaled)
-    return np.bincount(scaled.astype(np.intp), minlength=bins)
+    # The smallest integer type that holds a bin index: bincount counts uint8 ~20 % faster than
+    # intp, and the cast writes an eighth of the bytes.
+    return np.bincount(scaled.astype(np.min_scalar_type(bins - 1)), minlength=bins)
 
 
-def _mean_std(v: np.ndarray) -> tuple[float, float]:
-    """Mean and std, in float32 (pairwise sums) unless squares overflow, then in float64."""
-    mean, std = float(v.mean()), float(v.std())
-    if np.isfinite(std):
-        return mean, std
-    return float(v.mean(dtype=np.float64)), float(v.std(dtype=np.float64))
+def _sum_of_squares_is_exact(total: float, v: np.ndarray) -> bool:
+    """Whether ``v``'s own-dtype sum of squares is finite and too large for underflow to matter.
+
+    Squares below ``finfo.tiny`` lose precision (a vanishing signal of ~1e-20 squares to ~1e-40 in
+    float32); even if every entry lost all of it, the sum would move by under one eps.
+    """
+    info = np.finfo(v.dtype)
+    return np.isfinite(total) and total >= v.size * float(info.tiny) / float(info.eps)
+
+
+def _mean_std(v: np.ndarray) -> tuple[float, float] | None:
+    """Mean and std of every entry, or None if one is not finite.
+
+    In the array's dtype with pairwise sums (a BLAS dot would be 250x less accurate on a ReLU
+    layer) unless the sum overflows or the squares underflow; then in float64.
+    """
+    flat = v.ravel()
+    mean = np.add.reduce(flat) / flat.dtype.type(flat.size)
+    if np.isfinite(mean):  # inf and nan propagate through a sum: every entry is finite
+        squares = flat - mean
+        squares *= squares
+        total = float(np.add.reduce(squares))
+        if _sum_of_squares_is_exact(total, squares):
+            return float(mean), math.sqrt(total / flat.size)
+        if (flat == flat[0]).all():
+            return float(flat[0]), 0.0
+    elif not np.isfinite(flat).all():
+        return None
+    v64 = flat.astype(np.float64)
+    return float(v64.mean()), float(v64.std())
 
 
 def _norm(v: np.ndarray) -> float:
-    """Frobenius norm; float32 BLAS first, float64 only if the sum of squares overflowed."""
-    n = float(np.linalg.norm(v.ravel()))
-    return n if np.isfinite(n) else float(np.linalg.norm(v.astype(np.float64).ravel()))
+    """Frobenius norm; a BLAS dot in the array's dtype unless it overflows or underflows."""
+    flat = v.ravel()
+    total = float(np.dot(flat, flat))
+    if _sum_of_squares_is_exact(total, flat):
+        return math.sqrt(total)
+    if total == 0 and not flat.any():
+        return 0.0
+    return float(np.linalg.norm(flat.astype(np.float64)))
 
 
 def _check_net(depth: int, width: int) -> None:
@@ -212,18 +245,23 @@ def measure_network(
         rows: dict[str, list] = {k: [] for k in DeepSignals._fields[:10] if "edges" not in k}
         exploded_at = None
         for k, (z, a) in enumerate(zip(cache.z, cache.a, strict=True)):
-            if not (np.isfinite(z).all() and np.isfinite(a).all()):
+            z_stats = _mean_std(z)
+            a_stats = _mean_std(a) if z_stats else None
+            if a_stats is None:
                 exploded_at = k
                 break
-            slope = np.abs(cache.slope[k])
-            for name, v in (("z", z), ("a", a)):
-                mean, std = _mean_std(v)
+            for name, (mean, std) in (("z", z_stats), ("a", a_stats)):
                 rows[f"{name}_mean"].append(mean)
                 rows[f"{name}_std"].append(std)
             rows["z_hist"].append(_histogram(z, z_edges))
             rows["a_hist"].append(_histogram(a, a_edges))
+            slope = cache.slope[k]
             rows["dead_fraction"].append(np.mean(np.all(slope == 0, axis=0)))
-            saturated = np.mean(slope < SATURATION_THRESHOLD * peak) if limits else np.nan
+            saturated = (
+                np.count_nonzero(np.abs(slope) < SATURATION_THRESHOLD * peak) / slope.size
+                if limits
+                else np.nan
+            )
             rows["saturated_fraction"].append(saturated)
         if exploded_at is None and not np.isfinite(logits).all():
             exploded_at = depth
@@ -246,7 +284,9 @@ def measure_network(
             grads_out = {
                 "weight_grad_norm": g_norm,
                 "activation_grad_norm": np.array([_norm(d) for d in act_grads]),
-                "activation_grad_std": np.array([d.std(dtype=np.float64) for d in act_grads]),
+                "activation_grad_std": np.array(
+                    [(_mean_std(d) or (np.nan, np.nan))[1] for d in act_grads]
+                ),
                 # Plain SGD moves W by exactly lr·dW; 0/0 -> nan and x/0 -> inf for zero weights.
                 "update_ratio": lr * g_norm / w_norm,
                 "loss": loss,

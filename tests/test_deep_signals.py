@@ -14,7 +14,7 @@ from core.deep_signals import (
     short_training,
     symmetry_experiment,
 )
-from core.mlp import forward, init_params, loss_and_grads
+from core.mlp import backward, forward, init_params, loss_and_grads, softmax_cross_entropy
 
 RELU, TANH = ACTIVATIONS["relu"](), ACTIVATIONS["tanh"]()
 
@@ -104,6 +104,28 @@ def test_prebuilt_read_only_network_gives_exactly_what_measure_draws(batch_norm)
     np.testing.assert_allclose(
         prebuilt.weight_grad_norm, [np.linalg.norm(g["W"]) for g in grads], rtol=1e-5
     )
+
+
+def test_vanishing_signals_keep_their_size_where_float32_squares_underflow():
+    # N(0, 0.01²) weights shrink a ReLU signal ~18x per layer: from layer 16 on its entries are
+    # below 1e-19, whose float32 squares underflow (< 1.2e-38), yet the statistics must stay exact.
+    x, y = _data(n=64, d=32)
+    kw = {"depth": 20, "width": 64, "activation": RELU, "initializer": "normal"}
+    s = measure(np.random.default_rng(1), x, y, init_kwargs={"std": 0.01}, **kw)
+    params = init_params(
+        np.random.default_rng(1), [32, *[64] * 20, 4], initializer="normal",
+        init_kwargs={"std": 0.01},
+    )  # fmt: skip
+    logits, cache = forward(params, x, activation=RELU, train=True)
+    _, dlogits = softmax_cross_entropy(logits, y)
+    _, act_grads = backward(params, cache, dlogits, return_activation_grads=True)
+    assert s.a_std[-1] < 1e-22 and s.exploded_at is None
+    f64 = [v.astype(np.float64) for v in (*cache.a, *act_grads)]
+    np.testing.assert_allclose(s.a_std, [v.std() for v in f64[:20]], rtol=1e-6)
+    np.testing.assert_allclose(s.activation_grad_std, [v.std() for v in f64[20:]], rtol=1e-6)
+    norms = [np.linalg.norm(v) for v in f64[20:]]
+    np.testing.assert_allclose(s.activation_grad_norm, norms, rtol=1e-6)
+    assert s.activation_grad_norm.min() < 1e-20
 
 
 def test_measure_network_refuses_batch_norm_layers():
