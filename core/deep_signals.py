@@ -48,8 +48,9 @@ class DeepSignals(NamedTuple):
     sample (no gradient reaches their weights, e.g. ReLU with z ≤ 0 everywhere).
     ``saturated_fraction``: share of (sample, unit) entries with |f'(z)| < SATURATION_THRESHOLD·peak,
     reported only for activations bounded on both sides (sigmoid, tanh, hardtanh, …), NaN otherwise.
-    Gradient arrays: ``weight_grad_norm`` and ``update_ratio`` (lr·‖dW‖/‖W‖, i.e. ‖ΔW‖/‖W‖ after
-    one SGD step) have ``depth + 1`` entries (the output layer last); ``activation_grad_norm`` and
+    Gradient arrays: ``weight_grad_norm``, ``weight_norm`` (‖W‖) and ``update_ratio`` (lr·‖dW‖/‖W‖,
+    i.e. ‖ΔW‖/‖W‖ after one SGD step; ``at_lr`` gives it for another lr) have ``depth + 1``
+    entries (the output layer last); ``activation_grad_norm`` and
     ``activation_grad_std`` (of dLoss/da) have ``depth``. They are empty if the forward pass
     exploded. ``exploded_at``: index of the first hidden layer with a non-finite value (``depth``
     for the logits), else None.
@@ -69,6 +70,7 @@ class DeepSignals(NamedTuple):
     activation_grad_norm: np.ndarray
     activation_grad_std: np.ndarray
     update_ratio: np.ndarray
+    weight_norm: np.ndarray
     loss: float
     exploded_at: int | None
 
@@ -274,6 +276,7 @@ def measure_network(
             "activation_grad_norm": empty,
             "activation_grad_std": empty,
             "update_ratio": empty,
+            "weight_norm": empty,
             "loss": float("nan"),
         }
         if exploded_at is None:
@@ -287,12 +290,25 @@ def measure_network(
                 "activation_grad_std": np.array(
                     [(_mean_std(d) or (np.nan, np.nan))[1] for d in act_grads]
                 ),
-                # Plain SGD moves W by exactly lr·dW; 0/0 -> nan and x/0 -> inf for zero weights.
-                "update_ratio": lr * g_norm / w_norm,
+                "update_ratio": _update_ratio(lr, g_norm, w_norm),
+                "weight_norm": w_norm,
                 "loss": loss,
             }
     return DeepSignals(
         **stats, z_edges=z_edges, a_edges=a_edges, **grads_out, exploded_at=exploded_at
+    )
+
+
+def _update_ratio(lr: float, g_norm: np.ndarray, w_norm: np.ndarray) -> np.ndarray:
+    # Plain SGD moves W by exactly lr·dW; 0/0 -> nan and x/0 -> inf for zero weights.
+    with np.errstate(all="ignore"):
+        return lr * g_norm / w_norm
+
+
+def at_lr(signals: DeepSignals, lr: float) -> DeepSignals:
+    """The same signals with ``update_ratio`` for another ``lr``: nothing else depends on lr."""
+    return signals._replace(
+        update_ratio=_update_ratio(lr, signals.weight_grad_norm, signals.weight_norm)
     )
 
 

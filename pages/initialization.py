@@ -10,6 +10,7 @@ from core.activations import ACTIVATIONS
 from core.datasets import builtin_mnist, to_float32
 from core.deep_signals import (
     DeepSignals,
+    at_lr,
     measure_network,
     plain_network,
     short_training,
@@ -152,15 +153,14 @@ def network(init: str, init_kwargs: tuple, depth: int, width: int, seed: int):
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def signals(setup: tuple, depth: int, width: int, data: str, seed: int, lr: float) -> DeepSignals:
-    """``measure`` for one setup ``(init, init_kwargs, activation, batch_norm)``.
-
-    Changing only the activation, batch norm, data or lr reuses the drawn weights."""
+def signals(setup: tuple, depth: int, width: int, data: str, seed: int) -> DeepSignals:
+    """``measure`` for one setup ``(init, init_kwargs, activation, batch_norm)``, at any lr (see
+    ``at_lr``). Changing only the activation, batch norm or data reuses the drawn weights."""
     init, init_kwargs, act, bn = setup
     x, y = signal_batch(data, seed)
     return measure_network(
         network(init, init_kwargs, depth, width, seed), x, y, activation=ACTIVATIONS[act](),
-        batch_norm=bn, lr=lr,
+        batch_norm=bn,
     )  # fmt: skip
 
 
@@ -404,7 +404,7 @@ valid = {setup: config for setup, config in configs.items() if setup not in inva
 with guarded_panel(t("initialization.panel_signals")):
     st.subheader(t("initialization.signals_heading", depth=depth, width=width))
     lr = float(st.session_state.get("in_lr", 0.01))
-    results = {s: signals(c, depth, width, data, int(seed), lr) for s, c in valid.items()}
+    results = {s: at_lr(signals(c, depth, width, data, int(seed)), lr) for s, c in valid.items()}
     if not results:
         st.info(t("initialization.nothing_valid"), icon=":material/info:")
     names = {setup: setup_name(setup, configs[setup]) for setup in results}

@@ -8,6 +8,7 @@ from core.activations import ACTIVATIONS
 from core.deep_signals import (
     SATURATION_THRESHOLD,
     activation_profile,
+    at_lr,
     measure,
     measure_network,
     plain_network,
@@ -135,6 +136,17 @@ def test_measure_network_refuses_batch_norm_layers():
         measure_network(params, x, y, activation=RELU)
 
 
+def test_at_lr_is_measuring_at_that_lr():
+    x, y = _data()
+    kw = {"depth": 3, "width": 16, "activation": TANH, "initializer": "xavier_uniform"}
+    fast = measure(np.random.default_rng(2), x, y, lr=0.05, **kw)
+    slow = at_lr(fast, 0.001)
+    reference = measure(np.random.default_rng(2), x, y, lr=0.001, **kw)
+    for name, value in reference._asdict().items():
+        np.testing.assert_array_equal(getattr(slow, name), value, err_msg=name)
+    np.testing.assert_allclose(fast.update_ratio, 50 * slow.update_ratio, rtol=1e-12)
+
+
 def test_all_negative_pre_activations_make_every_relu_unit_dead():
     x = np.abs(_data()[0]) + 0.1  # positive inputs times negative constant weights: z < 0
     s = measure(
@@ -186,6 +198,7 @@ def test_exploding_network_is_reported_not_raised():
     assert s.z_std.shape == s.dead_fraction.shape == (k,) and s.z_hist.shape[0] == k
     assert np.isfinite(s.z_std).all() and s.z_std[-1] > 1e30
     assert s.weight_grad_norm.size == 0 and np.isnan(s.loss)
+    assert at_lr(s, 0.1).update_ratio.size == 0
 
 
 def test_tame_network_does_not_explode():

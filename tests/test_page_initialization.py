@@ -69,6 +69,17 @@ def test_changing_an_initializer_changes_the_signals():
     assert "orthogonal_" in figure(at, SIGNALS)["data"][3]["name"]
 
 
+def test_changing_lr_scales_only_the_update_ratio():
+    at = run_page(PAGE)
+    before = [values(trace) for trace in figure(at, SIGNALS)["data"][:3]]  # A's three panels
+    at.select_slider(key="in_lr").set_value(0.1).run()
+    assert not at.exception
+    after = [values(trace) for trace in figure(at, SIGNALS)["data"][:3]]
+    np.testing.assert_array_equal(after[0], before[0])  # activation std
+    np.testing.assert_array_equal(after[1], before[1])  # gradient norm
+    np.testing.assert_allclose(after[2], 10 * before[2], rtol=1e-6)  # lr 0.01 -> 0.1
+
+
 def test_one_setup_when_not_comparing_and_depth_from_the_url():
     at = run_page(PAGE, in_compare="0", in_depth="7", in_a_init="lecun_normal", in_a_act="tanh")
     assert not at.exception
