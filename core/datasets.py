@@ -13,6 +13,7 @@ UI translates it. IDX: big-endian int32 magic (2051 images, 2049 labels), int32 
 import functools
 import gzip
 import hashlib
+import math
 import os
 import zipfile
 import zlib
@@ -374,11 +375,15 @@ def cached_fashion_mnist(data_dir: os.PathLike | str, *, val_size: int = 10_000)
     return _full_from_dir("fashion_mnist", folder, None, val_size)
 
 
-def to_float32(x: np.ndarray) -> np.ndarray:
-    """One batch of uint8 images → float32 ``x / 255`` of shape ``(n, rows * cols)``."""
-    out = np.empty((len(x), int(np.prod(x.shape[1:]))), dtype=np.float32)
-    # Multiply by the float32 reciprocal straight into the output: one pass, no float64 temporary.
-    np.multiply(x.reshape(len(x), -1), np.float32(1 / 255), out=out)
+def to_float32(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """One batch of uint8 images → float32 ``x / 255`` of shape ``(n, rows * cols)`` (into ``out``)."""
+    flat = x.reshape(len(x), math.prod(x.shape[1:]))
+    if out is None:
+        out = np.empty(flat.shape, dtype=np.float32)
+    # The exact cast, then times the float32 reciprocal in place: the numbers of one uint8 × float32
+    # multiply, at about half its cost (NumPy casts that mixed loop in small buffered chunks).
+    np.copyto(out, flat, casting="unsafe")
+    out *= np.float32(1 / 255)
     return out
 
 

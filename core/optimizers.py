@@ -17,7 +17,13 @@ arrays that broadcast against the params, so that e.g. params of shape (R, 2) wi
 of arrays (an MLP's layers), like JAX's optimizers over a pytree.
 
 Speed (the same numbers, fewer passes): argument checks and "is weight decay on?" are decided once
-in the factory, not per update. Each ``update`` carries two attributes for ``core.descent.race``:
+in the factory, not per update. SGD (with its momentum variants) and the Adam family also carry
+``update.into(params, grads, state, out, scratch) -> (new_params, new_state)`` for a caller that
+owns ``out``, ``scratch`` and every buffer of ``state`` (``core.training`` within a tick): the same
+operations in the same order, written into ``out`` and into the state's own buffers instead of new
+arrays; ``params`` and ``grads`` are only read, and no ``np.errstate`` guard is set (as ``raw``).
+Where dtypes or shapes do not fit it returns ``update``'s fresh arrays instead.
+Each ``update`` carries two attributes for ``core.descent.race``:
 ``update.raw`` is the update without its ``np.errstate`` guard (for loops that set errstate once),
 and ``update.fuse`` a ``Fusion`` record (absent when ``lr`` is a schedule) from which optimizers of
 one factory and the same flags are rebuilt as a single optimizer with per-run hyperparameter arrays;
@@ -170,6 +176,15 @@ def _apply(params, lr_t, direction):
     return _finish(params, params - step)
 
 
+def _same_layout(params, *arrays) -> bool:
+    """Whether ``arrays`` share the params' floating dtype and shape, so out= keeps every bit."""
+    return (
+        params.dtype.kind == "f"
+        and params.ndim > 0  # 0-d arithmetic returns scalars, which have no out=
+        and all(a.dtype == params.dtype and a.shape == params.shape for a in arrays)
+    )
+
+
 def _finish(params, new_params):
     dtype = _float_dtype(params)
     if type(new_params) is np.ndarray and new_params.dtype == dtype:
@@ -229,6 +244,33 @@ def sgd(lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False) 
         else:
             direction = g
         return _apply(params, schedule(state.step), direction), SGDState(state.step + 1, buf)
+
+    in_place = _plain(momentum, dampening, weight_decay)
+
+    def into(params, grads, state, out, scratch):
+        lr_t = schedule(state.step)
+        buf = state.momentum_buffer
+        buffers = (grads, out) if buf is None else (grads, out, buf)
+        if not (in_place and _plain(lr_t) and _same_layout(params, *buffers)):
+            return update.raw(params, grads, state)
+        g = grads + weight_decay * params if l2 else grads
+        if uses_momentum:
+            if buf is None:
+                buf = g.copy()
+            else:
+                buf *= momentum
+                buf += g if undamped else (1 - dampening) * g
+            if nesterov:
+                # g + momentum·buf, summed the other way round: IEEE + and · are commutative.
+                np.multiply(buf, momentum, out=out)
+                out += g
+            direction = out if nesterov else buf
+        else:
+            direction = g
+        np.multiply(direction, lr_t, out=out)
+        return np.subtract(params, out, out=out), SGDState(state.step + 1, buf)
+
+    update.into = into
 
     if _shareable(lr, momentum, dampening, weight_decay):
         mu, d = float(momentum), float(dampening)
@@ -507,51 +549,73 @@ def _adam_family(lr, betas, eps, weight_decay, decoupled_decay, amsgrad) -> Opti
     scalar = all(np.ndim(x) == 0 for x in (beta1, beta2, eps))
     plain = _plain(beta1, beta2, eps)
 
-    @_quiet
-    def update(params, grads, state):
-        params, g = np.asarray(params), np.asarray(grads)
+    def prepare(params, g, state):
+        """(lr_t, g with L2, base params after decoupled decay, whether buffers may be used)."""
         lr_t = schedule(state.step)
         if l2:
             g = g + weight_decay * params
         # Decay shrinks the params directly (scaled by lr, as torch does); m and v never see it.
         base = params * (1 - lr_t * decoupled_decay) if decay else params
-        t = state.step + 1
-        bias_correction1, bias_correction2 = 1 - beta1**t, 1 - beta2**t
         m0, v0, dtype = state.exp_avg, state.exp_avg_sq, g.dtype
-        if (
+        buffered = (
             scalar
             and (not isinstance(lr_t, np.ndarray) or lr_t.ndim == 0)
             and dtype.kind == "f"
             and dtype == m0.dtype == v0.dtype == params.dtype == base.dtype
+            and (not amsgrad or state.max_exp_avg_sq.dtype == dtype)
             and params.ndim > 0  # 0-d arithmetic returns scalars, which have no out=
             and g.shape == m0.shape == params.shape
             and (dtype == np.float64 or (plain and _plain(lr_t)))
-        ):
-            # The same operations in the same order as the formulas below, written into fresh
-            # buffers in place: 4 new arrays instead of ~13 (the inputs are never written).
-            m = np.multiply(m0, beta1)
-            tmp = np.multiply(g, 1 - beta1)
-            m += tmp
-            v = np.multiply(v0, beta2)
-            np.multiply(g, 1 - beta2, out=tmp)
-            tmp *= g
-            v += tmp
-            v_max = np.maximum(state.max_exp_avg_sq, v) if amsgrad else None
-            np.divide(v_max if amsgrad else v, bias_correction2, out=tmp)
-            np.sqrt(tmp, out=tmp)
-            tmp += eps
-            step = np.divide(m, bias_correction1)
-            step *= lr_t
-            step /= tmp
-            return np.subtract(base, step, out=step), AdamState(t, m, v, v_max)
-        m = beta1 * m0 + (1 - beta1) * g
-        v = beta2 * v0 + (1 - beta2) * g * g
+        )
+        return lr_t, g, base, buffered
+
+    def arithmetic(state, g, base, lr_t, m, v, v_max, tmp, out):
+        """The formulas of ``update`` below, operation by operation, written into buffers."""
+        t = state.step + 1
+        np.multiply(state.exp_avg, beta1, out=m)
+        np.multiply(g, 1 - beta1, out=tmp)
+        m += tmp
+        np.multiply(state.exp_avg_sq, beta2, out=v)
+        np.multiply(g, 1 - beta2, out=tmp)
+        tmp *= g
+        v += tmp
+        if amsgrad:
+            np.maximum(state.max_exp_avg_sq, v, out=v_max)
+        np.divide(v_max if amsgrad else v, 1 - beta2**t, out=tmp)
+        np.sqrt(tmp, out=tmp)
+        tmp += eps
+        np.divide(m, 1 - beta1**t, out=out)
+        out *= lr_t
+        out /= tmp
+        return np.subtract(base, out, out=out), AdamState(t, m, v, v_max)
+
+    @_quiet
+    def update(params, grads, state):
+        params, g = np.asarray(params), np.asarray(grads)
+        lr_t, g, base, buffered = prepare(params, g, state)
+        if buffered:
+            # Fresh buffers filled in place: 4 new arrays instead of ~13.
+            m, v, tmp, out = (np.empty_like(g) for _ in range(4))
+            v_max = np.empty_like(g) if amsgrad else None
+            return arithmetic(state, g, base, lr_t, m, v, v_max, tmp, out)
+        t = state.step + 1
+        m = beta1 * state.exp_avg + (1 - beta1) * g
+        v = beta2 * state.exp_avg_sq + (1 - beta2) * g * g
         # amsgrad keeps the max of the raw v and bias-corrects that (torch's implementation).
         v_max = np.maximum(state.max_exp_avg_sq, v) if amsgrad else None
-        m_hat = m / bias_correction1
-        v_hat = (v_max if amsgrad else v) / bias_correction2
+        m_hat = m / (1 - beta1**t)
+        v_hat = (v_max if amsgrad else v) / (1 - beta2**t)
         new_params = base - lr_t * m_hat / (np.sqrt(v_hat) + eps)
         return _finish(params, new_params), AdamState(t, m, v, v_max)
+
+    def into(params, grads, state, out, scratch):
+        lr_t, g, base, buffered = prepare(params, grads, state)
+        if not (buffered and _same_layout(params, grads, out, scratch)):
+            return update.raw(params, grads, state)
+        m, v, v_max = state.exp_avg, state.exp_avg_sq, state.max_exp_avg_sq
+        return arithmetic(state, g, base, lr_t, m, v, v_max, scratch, out)
+
+    update.into = into
 
     def build(lr, beta1, beta2, eps, weight_decay, decoupled_decay):
         return _adam_family(lr, (beta1, beta2), eps, weight_decay, decoupled_decay, amsgrad)

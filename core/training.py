@@ -4,7 +4,9 @@
 of steps or until a time budget is spent and returns ``(new_state, TickMetrics)``. It never mutates
 its input: a Streamlit page may abandon a tick, keep the old state, or change ``config`` (lr,
 schedule, optimizer and its hyperparameters, batch size, dropout, patience) between ticks without a
-reset. ``train`` wraps it as a generator yielding once per epoch.
+reset. ``train`` wraps it as a generator yielding once per epoch. For speed a tick copies the params
+and optimizer buffers once and updates its copies in place (the optimizers' ``update.into``); the
+arrays of a state, once handed out, are never written again.
 
 All randomness (init, shuffling, dropout) flows from the ``rng`` given to ``init_train_state`` and is
 carried in the state, so a seed reproduces a run exactly however it is cut into ticks. One epoch is
@@ -29,7 +31,7 @@ import numpy as np
 from core.activations import ACTIVATIONS, Activation
 from core.datasets import Dataset, Split, to_float32
 from core.mlp import backward, forward, init_bn_state, init_params, softmax_cross_entropy
-from core.optimizers import Optimizer, init_layers, make, update_layers
+from core.optimizers import Optimizer, init_layers, make
 from core.schedules import as_schedule
 
 EVAL_BATCH = 2000  # rows per forward pass in evaluation: bounds memory on 10k-image splits
@@ -91,7 +93,7 @@ class TrainState(NamedTuple):
     history: History
     best_val_loss: float
     best_epoch: int  # 0 while no epoch has finished
-    best_params: list | None  # params at best_epoch (shared, never copied: nothing mutates them)
+    best_params: list | None  # params at best_epoch (copied once when recorded, then shared)
     best_bn_state: list | None
     bad_epochs: int  # epochs since the last validation improvement
     diverged_at: int | None  # global step whose training loss was not finite
@@ -203,10 +205,38 @@ def evaluate(
     return total_loss / n, correct / n
 
 
-def _lr_at(config: TrainConfig, step: int, epoch: int) -> float:
-    t = epoch if config.schedule_unit == "epoch" else step
-    # float(): a float64 numpy scalar would promote float32 params to float64 in every update.
-    return float(as_schedule(config.lr)(t))
+def _owned(tree):
+    """A copy of nested params or optimizer states in which every array is a new one of its own
+    (a fresh optimizer state shares one zeros array between its buffers)."""
+    if isinstance(tree, np.ndarray):
+        return tree.copy()
+    if isinstance(tree, dict):
+        return {k: _owned(v) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [_owned(v) for v in tree]
+    if isinstance(tree, tuple):  # an optimizer state, a NamedTuple
+        return type(tree)(*map(_owned, tree))
+    return tree
+
+
+def _update_owned(
+    into: Callable, params: list, grads: list, states: list, spare: list, scratch: list
+):
+    """One optimizer step over the tick's own arrays; returns the new params as a new list.
+
+    ``into`` writes each new array into the ``spare`` buffer, and the array it read becomes the
+    spare of the next step, so the params before this step stay intact until then (the per-layer
+    signals need them). ``states`` is updated in its place.
+    """
+    new_params = []
+    for layer, g, s, out, tmp in zip(params, grads, states, spare, scratch, strict=True):
+        new_layer = {}
+        for k, p in layer.items():
+            new_layer[k], s[k] = into(p, g[k], s[k], out[k], tmp[k])
+            if new_layer[k] is out[k]:
+                out[k] = p
+        new_params.append(new_layer)
+    return new_params
 
 
 def train_for(
@@ -238,10 +268,20 @@ def train_for(
     fresh = opt.init(params[0]["W"][:1, :1])
     if config.optimizer != state.optimizer or not _compatible(fresh, opt_states[0]["W"]):
         opt_states = init_layers(opt, params)  # a new optimizer starts from zeroed buffers
+    # The tick updates its own copies in place, never an array of a state someone holds: a page
+    # may keep the old state (Streamlit can abandon a tick). Copying once per tick is cheap.
+    params, opt_states = _owned(params), _owned(opt_states)
+    spare = [{k: np.empty_like(a) for k, a in layer.items()} for layer in params]
+    scratch = [{k: np.empty_like(a) for k, a in layer.items()} for layer in params]
+    into = getattr(opt.update, "into", None) or (lambda p, g, s, out, tmp: opt.update.raw(p, g, s))
+    schedule = as_schedule(config.lr)
+    by_epoch = config.schedule_unit == "epoch"
+    lr_of = None  # the schedule's t whose lr is in lr_box
     rng = np.random.default_rng()
     rng.bit_generator.state = state.rng_state
     x_all, y_all = data.train.x, data.train.y
     n = len(y_all)
+    xb_buffer = np.empty((min(config.batch_size, n), x_all[0].size), dtype=np.float32)
     order, pos, step, epoch = state.order, state.pos, state.step, state.epoch
     loss_sum, correct, seen, epoch_seconds, epoch_steps = state.epoch_sums
     best = (state.best_val_loss, state.best_epoch, state.best_params, state.best_bn_state)
@@ -260,11 +300,13 @@ def train_for(
             break
         t0 = time.perf_counter()
         idx = order[pos : pos + config.batch_size]
-        lr_box[0] = _lr_at(config, step, epoch)
+        if (t := epoch if by_epoch else step) != lr_of:
+            # float(): a float64 numpy scalar would promote float32 params to float64 in updates.
+            lr_box[0], lr_of = float(schedule(t)), t
         if config.batch_norm and len(idx) < 2:
             idx = idx[:0]  # a 1-row batch has no batch variance (torch raises); skip the row
         if len(idx):
-            xb, yb = to_float32(x_all[idx]), y_all[idx]
+            xb, yb = to_float32(x_all[idx], out=xb_buffer[: len(idx)]), y_all[idx]
             # Huge lrs overflow on purpose in this playground; the loss check below reports it,
             # so the floating-point warnings are silenced here only.
             with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
@@ -283,7 +325,7 @@ def train_for(
                     break
                 grads = backward(params, cache, dlogits)
                 last = (params, grads)
-                params, opt_states = update_layers(opt, params, grads, opt_states)
+                params = _update_owned(into, params, grads, opt_states, spare, scratch)
             bn_state = cache.bn_state
             loss_sum += loss * len(idx)
             correct += int(np.count_nonzero(logits.argmax(axis=1) == yb))
@@ -316,7 +358,8 @@ def train_for(
         )
         finished.append(record)
         if val_loss < best[0] - config.min_delta:
-            best, bad_epochs = (val_loss, epoch, params, bn_state), 0
+            # A copy: the tick's own arrays are overwritten by its next steps.
+            best, bad_epochs = (val_loss, epoch, _owned(params), bn_state), 0
         else:
             bad_epochs += 1  # a NaN validation loss never counts as an improvement
         if config.patience is not None and bad_epochs >= config.patience:

@@ -632,6 +632,45 @@ def test_update_layers_mutates_nothing(rng):
         _assert_states_equal(states[0][k], state_copies[0][k])
 
 
+INTO_CASES = [(k, kw) for k, kw in HAND_CASES if hasattr(OPTIMIZERS[k](**kw).update, "into")]
+
+
+@pytest.mark.parametrize(("key", "kwargs"), INTO_CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("scheduled", [False, True], ids=["constant_lr", "schedule"])
+def test_update_into_gives_the_numbers_of_update(key, kwargs, dtype, scheduled):
+    """``update.into`` (the trainer's in-place step on buffers it owns) equals ``update`` bit for
+    bit, writes only ``out``, ``scratch`` and the state's buffers, and runs in place."""
+    if scheduled:
+        kwargs = kwargs | {"lr": lambda step: 0.1 * 0.5**step}
+    opt = OPTIMIZERS[key](**kwargs)
+    p_ref = P0.astype(dtype)
+    state_ref = opt.init(p_ref)
+    p, state = p_ref.copy(), _copy_state(opt.init(p_ref))  # one array per buffer, as the trainer
+    out, scratch = np.empty_like(p), np.empty_like(p)
+    for g in G.astype(dtype):
+        p_ref, state_ref = opt.update(p_ref, g, state_ref)
+        p_before, g_before = p.copy(), g.copy()
+        new, state = opt.update.into(p, g, state, out, scratch)
+        np.testing.assert_array_equal(p, p_before)
+        np.testing.assert_array_equal(g, g_before)
+        assert new is out and new.dtype == dtype
+        np.testing.assert_array_equal(new, p_ref)
+        _assert_states_equal(state, state_ref)
+        p, out = new, p  # the trainer's ping-pong: the old params become the next output buffer
+
+
+def test_update_into_falls_back_to_update_where_buffers_do_not_fit():
+    opt = OPTIMIZERS["adam"]()
+    p, g = np.ones(3, np.float32), np.full(3, 0.5, np.float32)
+    out64 = np.empty(3)  # a float64 buffer would change float32 arithmetic: not used
+    new, state = opt.update.into(p, g, _copy_state(opt.init(p)), out64, np.empty(3))
+    expected, _ = opt.update(p, g, opt.init(p))
+    assert new is not out64 and new.dtype == np.float32
+    np.testing.assert_array_equal(new, expected)
+    assert state.step == 1
+
+
 @pytest.mark.parametrize("key", KEYS)
 def test_params_keep_their_float_dtype(key):
     opt = OPTIMIZERS[key](lr=lambda step: np.float64(0.01))  # a float64 lr must not upcast

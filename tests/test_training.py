@@ -9,7 +9,7 @@ import core.training as training
 from core.activations import ACTIVATIONS
 from core.datasets import Dataset, Split, builtin_mnist, to_float32
 from core.mlp import accuracy, loss_and_grads
-from core.optimizers import OPTIMIZERS, AdamState, SGDState
+from core.optimizers import OPTIMIZERS, AdamState, SGDState, init_layers, make, update_layers
 from core.schedules import step_lr
 from core.training import (
     TrainConfig,
@@ -115,6 +115,56 @@ def test_input_state_not_mutated(small):
     # Abandoning the tick and re-running it from the kept state gives the same result.
     again, _ = train_for(state, small, cfg, max_steps=20)
     assert same_run(again, new)
+
+
+@pytest.mark.parametrize("name", ["sgd", "nesterov", "adam", "adamw", "rmsprop"])
+def test_every_state_handed_out_stays_bitwise_unchanged(small, name):
+    """The trainer updates its own copies in place; a state it was given or returned keeps every
+    bit: params, optimizer buffers (a fresh state's share one zeros array), best params."""
+    cfg = TINY._replace(optimizer=name, lr=0.05 if name in ("sgd", "nesterov") else 3e-3)
+    cfg = cfg._replace(patience=5, hyperparameters=(("weight_decay", 1e-3),))
+    states = [init_train_state(np.random.default_rng(2), small, cfg)]
+    snapshots = [[a.copy() for a in arrays_of(list(states[0]))]]
+    for n in (1, 13, 12, 3):  # 29 steps; epochs end at 12 and 24 and record best params
+        states.append(train_for(states[-1], small, cfg, max_steps=n)[0])
+        snapshots.append([a.copy() for a in arrays_of(list(states[-1]))])
+    assert states[-1].step == 29 and states[-1].best_epoch == 2
+    for state, snapshot in zip(states, snapshots, strict=True):
+        arrays = arrays_of(list(state))
+        assert len(arrays) == len(snapshot)
+        for a, b in zip(arrays, snapshot, strict=True):
+            np.testing.assert_array_equal(a, b)
+    assert all(np.all(a == 0) for a in arrays_of(states[0].opt_states))
+
+
+@pytest.mark.parametrize(
+    ("name", "lr"),
+    [
+        ("sgd", 0.1),
+        ("momentum", 0.05),
+        ("nesterov", 0.05),
+        ("adam", 3e-3),
+        ("adamw", 3e-3),
+        ("rmsprop", 1e-3),
+    ],
+)
+def test_steps_equal_a_plain_update_layers_loop(small, name, lr):
+    """The trainer's in-place step equals forward/backward and the pure ``update_layers``."""
+    cfg = TINY._replace(layer_sizes=(784, 16, 12, 10), optimizer=name, lr=lr)
+    state = init_train_state(np.random.default_rng(5), small, cfg)
+    new, _ = train_for(state, small, cfg, max_steps=6)
+    opt = make(name, lr=lr)
+    params, opt_states = state.params, init_layers(opt, state.params)
+    for k in range(6):
+        rows = state.order[k * cfg.batch_size : (k + 1) * cfg.batch_size]
+        x, y = to_float32(small.train.x[rows]), small.train.y[rows]
+        _, grads, _ = loss_and_grads(params, x, y, activation=ACTIVATIONS["relu"]())
+        params, opt_states = update_layers(opt, params, grads, opt_states)
+    for ours, plain in zip(arrays_of(new.params), arrays_of(params), strict=True):
+        assert ours.dtype == plain.dtype == np.float32
+        np.testing.assert_allclose(ours, plain, rtol=1e-6, atol=1e-8)
+    for ours, plain in zip(arrays_of(new.opt_states), arrays_of(opt_states), strict=True):
+        np.testing.assert_allclose(ours, plain, rtol=1e-6, atol=1e-12)
 
 
 def test_time_budget_stops(small, monkeypatch):
