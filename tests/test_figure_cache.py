@@ -149,3 +149,14 @@ def test_a_cached_figure_hands_out_the_dict_streamlit_draws_made_once():
     expected = go.Figure(data=[go.Scatter(x=np.arange(3.0), y=[1.0, 4.0, 9.0])]).to_dict()
     assert fig.to_dict() is fig.to_dict()
     assert fig.to_dict() == expected
+
+
+def test_a_plotly_figure_counts_by_the_json_streamlit_sends():
+    cache = FigureCache(max_bytes=100_000)
+    small = {"data": [go.Scatter(y=np.arange(100.0))]}
+    big = {"data": [go.Scatter(y=np.arange(50_000.0))]}  # 400 kB of base64 float64
+    cache.get(go.Figure, (), small)
+    assert len(cache) == 1
+    fig = cache.get(go.Figure, (), big)
+    assert len(cache) == 1
+    assert cache.get(go.Figure, (), big) is not fig
