@@ -13,6 +13,7 @@ shaped like ``params``. Computation runs in the params' dtype (float32 by defaul
 """
 
 import itertools
+import math
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -164,18 +165,21 @@ def backward(
     dlogits: np.ndarray,
     *,
     return_activation_grads: bool = False,
+    out: Params | None = None,
 ) -> Params | tuple[Params, list[np.ndarray]]:
     """Backpropagate ``dlogits`` = dLoss/dlogits; return ``grads`` shaped like ``params``.
 
     With ``return_activation_grads=True`` return ``(grads, activation_grads)`` where
     ``activation_grads[l]`` = dLoss/d``cache.a[l]`` for each hidden layer, shape ``(N, width)``.
+    ``out`` (arrays shaped like ``params``) receives the gradients instead of new arrays.
     """
     grads: Params = [{} for _ in params]
     activation_grads: list[np.ndarray] = [None] * (len(params) - 1)
     delta = dlogits  # dLoss / d(output of the affine map of the current layer)
     for i in range(len(params) - 1, -1, -1):
-        grads[i]["W"] = cache.inputs[i].T @ delta
-        grads[i]["b"] = delta.sum(axis=0)
+        target = {} if out is None else out[i]
+        grads[i]["W"] = np.matmul(cache.inputs[i].T, delta, out=target.get("W"))
+        grads[i]["b"] = np.add.reduce(delta, axis=0, out=target.get("b"))
         if i == 0:
             break
         k = i - 1  # the hidden layer feeding layer i
@@ -190,6 +194,10 @@ def backward(
             delta = np.multiply(d_a, slope, out=d_a)
         if cache.bn[k] is not None:
             delta, grads[k]["gamma"], grads[k]["beta"] = batch_norm_backward(delta, cache.bn[k])
+            if out is not None:
+                for key in ("gamma", "beta"):
+                    np.copyto(out[k][key], grads[k][key])
+                    grads[k][key] = out[k][key]
     # Keep the params' key order so grads zip cleanly with params everywhere.
     grads = [{key: g[key] for key in p} for p, g in zip(params, grads, strict=True)]
     return (grads, activation_grads) if return_activation_grads else grads
@@ -197,8 +205,9 @@ def backward(
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
     # Subtracting the row max makes exp() overflow-free; log-sum-exp is exact under the shift.
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    shifted = logits - np.maximum.reduce(logits, axis=1, keepdims=True)
+    lse = np.add.reduce(np.exp(shifted), axis=1, keepdims=True)
+    return np.subtract(shifted, np.log(lse, out=lse), out=shifted)
 
 
 def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
@@ -212,8 +221,11 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[float
     n = logits.shape[0]
     log_p = _log_softmax(logits)
     rows = np.arange(n)
-    loss = float(-log_p[rows, labels].mean())
-    dlogits = np.exp(log_p)
+    picked = log_p[rows, labels]
+    # .mean()'s own arithmetic (a sum in the array's dtype, divided by n in float64, cast back),
+    # without its Python wrapper: this runs once per training step on a small array.
+    loss = -float(picked.dtype.type(float(np.add.reduce(picked)) / n)) if n else math.nan
+    dlogits = np.exp(log_p, out=log_p)
     dlogits[rows, labels] -= 1.0
     dlogits /= n
     return loss, dlogits

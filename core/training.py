@@ -206,37 +206,99 @@ def evaluate(
 
 
 def _owned(tree):
-    """A copy of nested params or optimizer states in which every array is a new one of its own
-    (a fresh optimizer state shares one zeros array between its buffers)."""
-    if isinstance(tree, np.ndarray):
-        return tree.copy()
+    """A copy of nested params in which every array is a new one of its own."""
     if isinstance(tree, dict):
         return {k: _owned(v) for k, v in tree.items()}
     if isinstance(tree, list):
         return [_owned(v) for v in tree]
-    if isinstance(tree, tuple):  # an optimizer state, a NamedTuple
-        return type(tree)(*map(_owned, tree))
-    return tree
+    return tree.copy()
 
 
-def _update_owned(
-    into: Callable, params: list, grads: list, states: list, spare: list, scratch: list
-):
-    """One optimizer step over the tick's own arrays; returns the new params as a new list.
+class _OwnedParams:
+    """A tick's own params, gradients and optimizer state, each a flat array with per-layer views.
 
-    ``into`` writes each new array into the ``spare`` buffer, and the array it read becomes the
-    spare of the next step, so the params before this step stay intact until then (the per-layer
-    signals need them). ``states`` is updated in its place.
+    Every optimizer is elementwise with one step count for all arrays, so a single update on the
+    concatenation gives each array's numbers, and Python's overhead is paid once instead of once
+    per weight and bias (Adam: ~14 NumPy calls each). Params of mixed dtypes are kept one per
+    flat array, as concatenating them would cast. New params are written into a spare flat array
+    and the one read becomes the next spare, so the params before a step stay intact until the
+    next one (the per-layer signals need them).
     """
-    new_params = []
-    for layer, g, s, out, tmp in zip(params, grads, states, spare, scratch, strict=True):
-        new_layer = {}
-        for k, p in layer.items():
-            new_layer[k], s[k] = into(p, g[k], s[k], out[k], tmp[k])
-            if new_layer[k] is out[k]:
-                out[k] = p
-        new_params.append(new_layer)
-    return new_params
+
+    def __init__(self, params: list, opt_states: list):
+        slots = [(i, k) for i, layer in enumerate(params) for k in layer]
+        one_dtype = len({params[i][k].dtype for i, k in slots}) == 1
+        self.groups = [slots] if one_dtype else [[slot] for slot in slots]
+        self.shapes = {(i, k): params[i][k].shape for i, k in slots}
+        self.keys = [list(layer) for layer in params]
+        self.flat = [np.concatenate([params[i][k].ravel() for i, k in g]) for g in self.groups]
+        self.spare = [np.empty_like(f) for f in self.flat]
+        self.scratch = [np.empty_like(f) for f in self.flat]
+        self.grad_flat = [np.empty_like(f) for f in self.flat]
+        self.grads = self._views(self.grad_flat)
+        self.params = self._views(self.flat)
+        # np.concatenate copies, so no buffer is shared (a fresh state's buffers share one zeros
+        # array, which in-place updates must not write twice).
+        self.states = [
+            self._joined([opt_states[i][k] for i, k in g], len(f))
+            for g, f in zip(self.groups, self.flat, strict=True)
+        ]
+
+    def _views(self, flats: list) -> list:
+        views = [{} for _ in self.keys]
+        for group, flat in zip(self.groups, flats, strict=True):
+            start = 0
+            for i, k in group:
+                shape = self.shapes[i, k]
+                size = math.prod(shape)
+                views[i][k] = flat[start : start + size].reshape(shape)
+                start += size
+        return [{k: views[i][k] for k in keys} for i, keys in enumerate(self.keys)]
+
+    @staticmethod
+    def _joined(states: list, size: int):
+        """One state for the concatenated arrays: buffers joined, step counts and the like kept."""
+        first = states[0]
+        return type(first)(
+            *(
+                np.concatenate([np.ravel(s[f]) for s in states])
+                if isinstance(value, np.ndarray) and sum(np.size(s[f]) for s in states) == size
+                else value
+                for f, value in enumerate(first)
+            )
+        )
+
+    def update(self, into: Callable) -> None:
+        """One optimizer step with the gradients in ``self.grads``."""
+        for j, (p, g, s, out, tmp) in enumerate(
+            zip(self.flat, self.grad_flat, self.states, self.spare, self.scratch, strict=True)
+        ):
+            new, self.states[j] = into(p, g, s, out, tmp)
+            if new is out:
+                self.spare[j] = p
+            self.flat[j] = new
+        self.params = self._views(self.flat)
+
+    def opt_states(self) -> list:
+        """The optimizer state of every array, nested like the params, as views of the flat ones."""
+        out = [{} for _ in self.keys]
+        for group, state in zip(self.groups, self.states, strict=True):
+            size = sum(math.prod(self.shapes[slot]) for slot in group)
+            buffers = [
+                f
+                for f, value in enumerate(state)
+                if isinstance(value, np.ndarray) and value.size == size
+            ]
+            start = 0
+            for i, k in group:
+                shape = self.shapes[i, k]
+                n = math.prod(shape)
+                fields = list(state)
+                for f in buffers:
+                    fields[f] = state[f][start : start + n].reshape(shape)
+                out[i][k] = type(state)(*fields)
+                start += n
+        return [{k: out[i][k] for k in keys} for i, keys in enumerate(self.keys)]
 
 
 def train_for(
@@ -270,9 +332,8 @@ def train_for(
         opt_states = init_layers(opt, params)  # a new optimizer starts from zeroed buffers
     # The tick updates its own copies in place, never an array of a state someone holds: a page
     # may keep the old state (Streamlit can abandon a tick). Copying once per tick is cheap.
-    params, opt_states = _owned(params), _owned(opt_states)
-    spare = [{k: np.empty_like(a) for k, a in layer.items()} for layer in params]
-    scratch = [{k: np.empty_like(a) for k, a in layer.items()} for layer in params]
+    owned = _OwnedParams(params, opt_states)
+    params = owned.params
     into = getattr(opt.update, "into", None) or (lambda p, g, s, out, tmp: opt.update.raw(p, g, s))
     schedule = as_schedule(config.lr)
     by_epoch = config.schedule_unit == "epoch"
@@ -323,9 +384,9 @@ def train_for(
                 if not math.isfinite(loss):
                     diverged_at, stopped = step, "diverged"
                     break
-                grads = backward(params, cache, dlogits)
-                last = (params, grads)
-                params = _update_owned(into, params, grads, opt_states, spare, scratch)
+                last = (params, backward(params, cache, dlogits, out=owned.grads))
+                owned.update(into)
+                params = owned.params
             bn_state = cache.bn_state
             loss_sum += loss * len(idx)
             correct += int(np.count_nonzero(logits.argmax(axis=1) == yb))
@@ -379,7 +440,7 @@ def train_for(
     )
     new_state = TrainState(
         params=params,
-        opt_states=opt_states,
+        opt_states=owned.opt_states(),
         optimizer=config.optimizer,
         bn_state=bn_state,
         step=step,

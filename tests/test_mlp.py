@@ -138,6 +138,30 @@ def test_softmax_cross_entropy_values_and_gradient():
     np.testing.assert_allclose(d.sum(axis=1), 0.0, atol=1e-15)  # rows of p − y sum to zero
 
 
+def test_softmax_cross_entropy_loss_is_the_float32_mean():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 3, (37, 10)).astype(np.float32)
+    labels = rng.integers(0, 10, 37)
+    log_p = logits - logits.max(axis=1, keepdims=True)
+    log_p -= np.log(np.exp(log_p).sum(axis=1, keepdims=True))
+    assert softmax_cross_entropy(logits, labels)[0] == float(-log_p[np.arange(37), labels].mean())
+
+
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_backward_into_given_arrays_equals_fresh_gradients(batch_norm):
+    params, x, y = _net(3, batch_norm=batch_norm)
+    logits, cache = forward(params, x, activation=ACTIVATIONS["tanh"](), train=True)
+    dlogits = softmax_cross_entropy(logits, y)[1]
+    fresh = backward(params, cache, dlogits)
+    out = [{k: np.full_like(a, np.nan) for k, a in layer.items()} for layer in params]
+    grads = backward(params, cache, dlogits, out=out)
+    for g, o, f in zip(grads, out, fresh, strict=True):
+        assert list(g) == list(f)
+        for k in f:
+            assert g[k] is o[k]
+            np.testing.assert_array_equal(g[k], f[k])
+
+
 def test_softmax_cross_entropy_is_stable_for_huge_logits():
     logits = np.array([[1000.0, 0.0], [-1000.0, 1000.0]], dtype=np.float32)
     loss, d = softmax_cross_entropy(logits, np.array([1, 1]))
