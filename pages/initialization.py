@@ -10,9 +10,10 @@ from core.activations import ACTIVATIONS
 from core.datasets import builtin_mnist, to_float32
 from core.deep_signals import (
     DeepSignals,
+    at_depth,
     at_lr,
     measure_network,
-    plain_network,
+    plain_networks,
     short_training,
     symmetry_experiment,
 )
@@ -56,6 +57,7 @@ DEFAULTS = {
 }
 BATCH = 256  # images pushed through the network for the statistics
 INPUTS = 784  # 28 × 28 pixels, also the width of the Gaussian inputs
+MAX_DEPTH = 50
 TRAIN_IMAGES = 2048  # the short training draws its minibatches from these
 TRAIN_STEPS = 200
 TRAIN_BATCH = 64
@@ -137,31 +139,30 @@ def signal_batch(data: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return x[:BATCH], y[:BATCH]
 
 
-# ~52 MB of float32 weights at 50 × 512: two entries keep both setups of one visitor drawn
-# (drawing alone takes ~170 ms there) without letting a class of visitors fill the server.
+# ~52 MB of float32 weights at width 512: two entries keep both setups of one visitor drawn
+# (drawing alone takes ~150 ms there) without letting a class of visitors fill the server.
 @st.cache_resource(show_spinner=False, max_entries=2)
-def network(init: str, init_kwargs: tuple, depth: int, width: int, seed: int):
-    """The plain network of one initializer, drawn once and shared read-only across visitors."""
-    params = plain_network(
-        np.random.default_rng(seed), INPUTS, depth=depth, width=width, n_classes=10,
+def networks(init: str, init_kwargs: tuple, width: int, seed: int):
+    """The plain network of one initializer at every depth (shared weights), drawn once and shared
+    read-only across visitors: moving the depth slider draws nothing."""
+    stack = plain_networks(
+        np.random.default_rng(seed), INPUTS, max_depth=MAX_DEPTH, width=width, n_classes=10,
         initializer=init, init_kwargs=dict(init_kwargs),
     )  # fmt: skip
-    for layer in params:
+    for layer in (*stack.hidden, *stack.outputs):
         for array in layer.values():
             array.flags.writeable = False
-    return params
+    return stack
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def signals(setup: tuple, depth: int, width: int, data: str, seed: int) -> DeepSignals:
     """``measure`` for one setup ``(init, init_kwargs, activation, batch_norm)``, at any lr (see
-    ``at_lr``). Changing only the activation, batch norm or data reuses the drawn weights."""
+    ``at_lr``). Changing only the depth, activation, batch norm or data reuses the drawn weights."""
     init, init_kwargs, act, bn = setup
     x, y = signal_batch(data, seed)
-    return measure_network(
-        network(init, init_kwargs, depth, width, seed), x, y, activation=ACTIVATIONS[act](),
-        batch_norm=bn,
-    )  # fmt: skip
+    network = at_depth(networks(init, init_kwargs, width, seed), depth)
+    return measure_network(network, x, y, activation=ACTIVATIONS[act](), batch_norm=bn)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -302,7 +303,7 @@ DIST_LABELS = {k: t(f"initialization.dist_{k}") for k in ("a", "z")}
 SYMMETRY_LABELS = {k: f"{k}_" for k in SYMMETRY_INITS}
 
 shared = {
-    "in_depth": Param("int", 20, low=1, high=50),
+    "in_depth": Param("int", 20, low=1, high=MAX_DEPTH),
     "in_width": Param("choice", 256, options=WIDTHS),
     "in_seed": Param("int", 0, low=0, high=9999),
     "in_data": Param("choice", "mnist", options=DATA),
@@ -343,7 +344,7 @@ with guarded_panel(t("initialization.panel_setup")):
             20,
             label=t("initialization.depth"),
             min_value=1,
-            max_value=50,
+            max_value=MAX_DEPTH,
             help=t("initialization.depth_help"),
         )
     with c2:

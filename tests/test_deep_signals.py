@@ -8,10 +8,12 @@ from core.activations import ACTIVATIONS
 from core.deep_signals import (
     SATURATION_THRESHOLD,
     activation_profile,
+    at_depth,
     at_lr,
     measure,
     measure_network,
     plain_network,
+    plain_networks,
     short_training,
     symmetry_experiment,
 )
@@ -127,6 +129,27 @@ def test_vanishing_signals_keep_their_size_where_float32_squares_underflow():
     norms = [np.linalg.norm(v) for v in f64[20:]]
     np.testing.assert_allclose(s.activation_grad_norm, norms, rtol=1e-6)
     assert s.activation_grad_norm.min() < 1e-20
+
+
+@pytest.mark.parametrize(
+    ("initializer", "init_kwargs"),
+    [("kaiming_normal", {}), ("trunc_normal", {"std": 2.0}), ("orthogonal", {"gain": 1.3})],
+)
+def test_every_depth_of_a_stack_is_the_network_plain_network_draws(initializer, init_kwargs):
+    # trunc_normal rejects a variable number of draws and orthogonal draws a matrix for its QR:
+    # the stack must follow the rng exactly as one init_params call does.
+    kw = {"width": 12, "n_classes": 3, "initializer": initializer, "init_kwargs": init_kwargs}
+    stack = plain_networks(np.random.default_rng(7), 5, max_depth=6, **kw)
+    for depth in range(1, 7):
+        expected = plain_network(np.random.default_rng(7), 5, depth=depth, **kw)
+        got = at_depth(stack, depth)
+        assert len(got) == len(expected) == depth + 1
+        for layer, reference in zip(got, expected, strict=True):
+            assert list(layer) == list(reference)
+            for key in layer:
+                np.testing.assert_array_equal(layer[key], reference[key])
+    with pytest.raises(ValueError, match="depth="):
+        at_depth(stack, 7)
 
 
 def test_measure_network_refuses_batch_norm_layers():
