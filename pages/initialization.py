@@ -27,6 +27,7 @@ from ui.controls import (
     show_figure,
 )
 from ui.errors import guarded_panel
+from ui.figure_cache import shared_figure
 from ui.i18n import t
 from ui.plots.initialization import (
     SetupSeries,
@@ -425,7 +426,8 @@ with guarded_panel(t("initialization.panel_signals")):
             SetupSeries(names[s], r.a_std, r.weight_grad_norm, r.update_ratio)
             for s, r in results.items()
         ]
-        fig = signals_vs_depth(
+        fig = shared_figure(
+            signals_vs_depth,
             series,
             panel_titles=(
                 t("initialization.panel_act_std"),
@@ -471,7 +473,8 @@ with guarded_panel(t("initialization.panel_signals")):
                 if len(hist) == 0:
                     st.info(t("initialization.no_layers", setup=names[setup]))
                     continue
-                fig = distribution_over_depth(
+                fig = shared_figure(
+                    distribution_over_depth,
                     hist,
                     edges,
                     title=names[setup],
@@ -483,7 +486,8 @@ with guarded_panel(t("initialization.panel_signals")):
                 )
                 show_figure(fig, key=f"in_dist_{setup}")
         st.caption(t("initialization.dist_caption"))
-        fig = unit_shares(
+        fig = shared_figure(
+            unit_shares,
             [(names[s], r.dead_fraction, r.saturated_fraction) for s, r in results.items()],
             panel_titles=(t("initialization.dead"), t("initialization.saturated")),
             x_title=t("initialization.layer"),
@@ -535,7 +539,8 @@ with guarded_panel(t("initialization.panel_symmetry")):
         else:
             fixed_name = f"{sym_init}_" + (f"(val={sym_val:g})" if sym_init == "constant" else "")
             curves = [(fixed_name, fixed.spread), (f"{a_init}_", random_init.spread)]
-            fig = symmetry_spread(
+            fig = shared_figure(
+                symmetry_spread,
                 curves,
                 title=t("initialization.symmetry_title", act=ACT_LABELS[a_act]),
                 x_title=t("initialization.step"),
@@ -623,7 +628,8 @@ with guarded_panel(t("initialization.panel_train")):
                 )
         drawable = [(name, curve.loss) for name, curve in runs if len(curve.loss)]
         if drawable:
-            fig = training_losses(
+            fig = shared_figure(
+                training_losses,
                 drawable,
                 title=t("initialization.train_title"),
                 x_title=t("initialization.step"),
