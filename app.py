@@ -43,11 +43,12 @@ def tune_process():
     start from the light template rather than copying it one by one. The returned limiter is kept
     by the cache so the limit stays in force.
 
-    Streamlit runs a full garbage collection after every run (``runner.postScriptGC``), and a full
-    collection walks every object the imports made: ~170,000 here, ~90 ms per run on this machine,
-    holding the GIL for every visitor. The modules of every page are imported now and their
-    objects frozen (``gc.freeze``), out of the collector's reach; they live as long as the process
-    anyway. Each run's own cyclic garbage is still collected.
+    A full garbage collection walks every object the imports made: ~170,000 here, ~90 ms on this
+    machine, holding the GIL for every visitor. Streamlit's collection after every run is switched
+    off in ``.streamlit/config.toml`` (``runner.postScriptGC``), but Python's own full collections
+    still come as the visitors' objects pile up. The modules of every page are imported now and
+    their objects frozen (``gc.freeze``), out of the collector's reach; they live as long as the
+    process anyway. Each run's own cyclic garbage is still collected.
     """
     tune_allocator()
     make_light_template_the_default()

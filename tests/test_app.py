@@ -87,7 +87,8 @@ def test_every_page_can_be_the_first_request(entry):
 
 
 def test_the_first_run_freezes_what_the_imports_made_out_of_the_collectors_reach():
-    """Streamlit's full collection after every run must not walk the imported modules' objects."""
+    """A full collection (Python's own; Streamlit's per-run one is off) must not walk the
+    imported modules' objects."""
     run_app()
     assert gc.get_freeze_count() > 50_000
     page_dependencies = ("core.training", "core.deep_signals", "ui.plots.optimizers")
