@@ -2,7 +2,10 @@
 
 import urllib.parse
 
+import pytest
 from streamlit.testing.v1 import AppTest
+
+from tests.apptest import run_page
 
 from ui.i18n import translate
 
@@ -96,3 +99,61 @@ def test_share_link_escapes_typed_text():
     link = at.code[0].value
     assert link.endswith("?formula=x%2A%2A2%20%2B%20sin%28y%29%20%26%20z%3D1")
     assert urllib.parse.parse_qs(link.split("?", 1)[1]) == {"formula": ["x**2 + sin(y) & z=1"]}
+
+
+
+def _initial_value_mismatches(at: AppTest) -> list[str]:
+    """Keyed widgets whose initial value, what the browser falls back to, is not their value."""
+    pairs = [(w.key, w.proto.default, w.value) for w in at.number_input]
+    pairs += [(w.key, w.proto.default, w.index) for w in at.selectbox]
+    pairs += [(w.key, list(w.proto.default), w.indices) for w in at.multiselect]
+    pairs += [(w.key, w.proto.default, w.value) for w in [*at.toggle, *at.checkbox, *at.text_input]]
+    for w in at.slider:
+        values = w.value if isinstance(w.value, tuple) else (w.value,)
+        pairs.append((w.key, list(w.proto.default), [float(v) for v in values]))
+    return [f"{key}: initial {initial!r}, value {value!r}" for key, initial, value in pairs if initial != value]
+
+
+# Links that move widgets of every kind off their defaults, as a shared setup does.
+_LINKED_PAGES = {
+    "pages/activations.py": {"act_zmax": "12", "act_x": "-2.5", "loss_range": "7"},
+    "pages/optimizers.py": {"opt_x0": "2", "opt_steps": "700", "opt_surface": "himmelblau",
+                            "opt_names": "sgd,adam", "opt_show_3d": "true"},
+    "pages/schedules.py": {"sch_total": "300", "sch_unit": "epoch"},
+    "pages/initialization.py": {"in_sym_val": "0.3"},
+    "pages/mnist.py": {"mn_dropout": "0.2", "mn_lr": "0.01"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("page_file", sorted(_LINKED_PAGES))
+@pytest.mark.parametrize("linked", [False, True], ids=["defaults", "link"])
+def test_every_widget_starts_in_the_browser_at_its_value(page_file, linked):
+    """Regression: on a cold first load by link the browser sometimes mounted a widget afresh after
+    the server had set it, and showed Streamlit's initial value, the minimum: -1000 as the start x
+    of page 2 instead of -1.5."""
+    at = run_page(page_file, **(_LINKED_PAGES[page_file] if linked else {}))
+    assert not at.exception
+    assert not _initial_value_mismatches(at)
+    if linked:
+        assert not at.warning, [w.value for w in at.warning]
+
+
+def _bounds_follow_another_widget_page():
+    import streamlit as st
+
+    from ui.controls import keyed
+
+    limit = keyed(st.slider, "limit", 5.0, label="limit", min_value=1.0, max_value=10.0)
+    keyed(st.number_input, "x", 0.5, label="x", min_value=-limit, max_value=limit)
+    keyed(st.slider, "span", (1, 2), label="span", min_value=0, max_value=int(limit))
+
+
+def test_a_value_left_outside_narrowed_bounds_returns_to_its_default():
+    at = AppTest.from_function(_bounds_follow_another_widget_page, default_timeout=30).run()
+    at.number_input(key="x").set_value(4.0)
+    at.slider(key="span").set_value((2, 5)).run()
+    at.slider(key="limit").set_value(2.0).run()
+    assert not at.exception
+    assert at.number_input(key="x").value == 0.5
+    assert at.slider(key="span").value == (1, 2)
+    assert not _initial_value_mismatches(at)

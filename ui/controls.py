@@ -1,10 +1,9 @@
 """Streamlit glue shared by every page: keyed widgets, URL binding, share link, plot style.
 
 Widget convention: every widget has an explicit ``key``; its value is seeded once with
-``st.session_state.setdefault`` (through ``keyed``) and never passed as ``value=``, so values survive
-a language switch, a page switch and a URL update without Streamlit's "default value plus Session
-State" warning. Keys of action widgets (buttons, uploads, canvases) start with ``_``: those are not
-values to keep, and Streamlit refuses to have them assigned.
+``st.session_state.setdefault`` (through ``keyed``), so values survive a language switch, a page
+switch and a URL update. Keys of action widgets (buttons, uploads, canvases) start with ``_``: those
+are not values to keep, and Streamlit refuses to have them assigned.
 """
 
 import logging
@@ -49,19 +48,69 @@ def keep_widget_values() -> None:
             st.session_state[key] = st.session_state[key]
 
 
+# The argument through which each widget takes its initial value; every other widget calls it value.
+_INITIAL_VALUE_ARGUMENT = {
+    "selectbox": "index",
+    "radio": "index",
+    "multiselect": "default",
+    "segmented_control": "default",
+    "pills": "default",
+}
+
+
 def keyed(widget: Callable, key: str, default: Any, **kwargs) -> Any:
-    """Create ``widget`` bound to ``key``, seeded once with ``default``; return its value."""
+    """Create ``widget`` bound to ``key``, seeded once with ``default``; return its value.
+
+    The widget is also given its current value as its initial value. The browser falls back to a
+    widget's initial value when it mounts the widget afresh before it has stored what the server
+    set (it happens on a cold first load by link); without one, Streamlit's initial value is the
+    minimum, and the start point of page 2 showed -1000 instead of -1.5. The widget's identity is
+    its key, so a changing initial value neither resets it nor makes it a new widget.
+    """
     st.session_state.setdefault(key, default)
+    value = st.session_state[key]
     options = kwargs.get("options")
     if options is not None:
         options = list(options)
-        value = st.session_state[key]
         # A value from an older link or page version that is no longer offered falls back.
         if isinstance(value, list):
-            st.session_state[key] = [item for item in value if item in options]
+            value = [item for item in value if item in options]
         elif value not in options:
-            st.session_state[key] = default
+            value = default
+        st.session_state[key] = value
+    argument = _INITIAL_VALUE_ARGUMENT.get(widget.__name__, "value")
+    if argument == "index":
+        kwargs[argument] = options.index(value) if value in options else None
+    elif "min_value" not in kwargs and "max_value" not in kwargs:
+        kwargs[argument] = value
+    else:
+        initial = _fitting_number(value, kwargs)
+        if initial is None:
+            initial = _fitting_number(default, kwargs)
+        if initial is not None:
+            kwargs[argument] = initial
     return widget(key=key, **kwargs)
+
+
+def _fitting_number(value: Any, kwargs: Mapping[str, Any]) -> Any:
+    """``value`` (a number or a slider's range) between the widget's bounds and of their type, or
+    None: Streamlit raises on an initial value that breaks either. A kept value outside bounds that
+    changed is reset by Streamlit to the initial value, so ``keyed`` then passes the default."""
+    numbers = value if isinstance(value, tuple | list) else (value,)
+    low, high = kwargs.get("min_value"), kwargs.get("max_value")
+    bounds_are_integral = all(isinstance(b, int) for b in (low, high) if b is not None)
+    fitted = []
+    for number in numbers:
+        if isinstance(number, bool) or not isinstance(number, int | float):
+            return None
+        if not bounds_are_integral:
+            number = float(number)
+        elif not isinstance(number, int):
+            return None
+        if (low is not None and number < low) or (high is not None and number > high):
+            return None
+        fitted.append(number)
+    return tuple(fitted) if isinstance(value, tuple | list) else fitted[0]
 
 
 def _raw_query() -> dict[str, str]:
