@@ -229,14 +229,21 @@ class LightSession:
         # st.rerun() would otherwise run the default page (home) instead of this one.
         self.page_script_hash = ""
         self.widgets: dict[str, tuple[str, object]] = {}  # id -> (element type, proto), main area
+        # A widget's proto default follows its current value (ui.controls.keyed), so a toggle
+        # flips relative to the value it had when first seen.
+        self.first_defaults: dict[str, bool] = {}
+        # A widget drawn by a fragment (ui.controls.panel_fragment) reruns that fragment alone,
+        # as the browser asks.
+        self.widget_fragments: dict[str, str] = {}  # widget id -> id of the fragment that drew it
         self.step: int | None = None
         self.step_times: list[tuple[float, int]] = []
         self.fragments: dict[str, float] = {}  # run_every fragment id -> interval
         self.finished: asyncio.Queue[int] = asyncio.Queue()
         self.ws = None
 
-    async def send_rerun(self, widget_state=None, fragment_id: str = "") -> None:
-        """Ask for a rerun of the current page, as the browser does after a widget change."""
+    async def send_rerun(self, widget_state=None, fragment_id: str = "", auto: bool = True) -> None:
+        """Ask for a rerun of the current page (or of one fragment), as the browser does after a
+        widget change (``auto=False``) or on a fragment's ``run_every`` timer."""
         msg = BackMsg()
         rerun = msg.rerun_script
         rerun.query_string = self.query
@@ -246,7 +253,7 @@ class LightSession:
             rerun.widget_states.widgets.append(widget_state)
         if fragment_id:
             rerun.fragment_id = fragment_id
-            rerun.is_auto_rerun = True
+            rerun.is_auto_rerun = auto
         await self.ws.send(msg.SerializeToString())
 
     def error(self, text: str) -> None:
@@ -255,7 +262,7 @@ class LightSession:
         if text not in self.result.errors:
             self.result.errors.append(text)
 
-    def on_element(self, element, main_area: bool) -> None:
+    def on_element(self, element, main_area: bool, fragment_id: str = "") -> None:
         """Record widgets, the MNIST step counter and errors shown by the app."""
         kind = element.WhichOneof("type")
         if kind == "exception":
@@ -275,6 +282,7 @@ class LightSession:
         elif main_area and kind in ("button", "checkbox", "selectbox"):
             proto = getattr(element, kind)
             self.widgets[proto.id] = (kind, proto)
+            self.widget_fragments[proto.id] = fragment_id
 
     async def reader(self) -> None:
         """Consume ForwardMsgs until the socket closes."""
@@ -284,7 +292,11 @@ class LightSession:
             kind = msg.WhichOneof("type")
             if kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
                 path = msg.metadata.delta_path
-                self.on_element(msg.delta.new_element, main_area=bool(path) and path[0] == 0)
+                self.on_element(
+                    msg.delta.new_element,
+                    main_area=bool(path) and path[0] == 0,
+                    fragment_id=msg.delta.fragment_id,
+                )
             elif kind == "script_finished":
                 self.finished.put_nowait(msg.script_finished)
             elif kind == "navigation":
@@ -296,12 +308,14 @@ class LightSession:
             elif kind == "page_not_found":
                 self.error("page not found")
 
-    async def run_and_wait(self, widget_state=None, fragment_id: str = "") -> float:
+    async def run_and_wait(
+        self, widget_state=None, fragment_id: str = "", auto: bool = True
+    ) -> float:
         """Send one rerun and wait for its script_finished; seconds taken."""
         while not self.finished.empty():
             self.finished.get_nowait()
         start = time.monotonic()
-        await self.send_rerun(widget_state, fragment_id)
+        await self.send_rerun(widget_state, fragment_id, auto)
         while True:
             status = await asyncio.wait_for(self.finished.get(), RUN_TIMEOUT)
             if status == FINISHED.FINISHED_WITH_COMPILE_ERROR:
@@ -320,7 +334,8 @@ class LightSession:
                 by_kind.setdefault(kind, []).append((wid, proto))
         if "checkbox" in by_kind:
             wid, proto = by_kind["checkbox"][0]
-            state.id, state.bool_value = wid, (click % 2 == 0) != proto.default
+            first = self.first_defaults.setdefault(wid, proto.default)
+            state.id, state.bool_value = wid, (click % 2 == 0) != first
         elif any(len(p.options) > 1 for _, p in by_kind.get("selectbox", [])):
             wid, proto = next((w, p) for w, p in by_kind["selectbox"] if len(p.options) > 1)
             state.id, state.string_value = wid, proto.options[(click + 1) % len(proto.options)]
@@ -379,7 +394,9 @@ class LightSession:
                             if state is None:
                                 self.error("no widget to change")
                                 break
-                            self.result.click_s.append(await self.run_and_wait(state))
+                            fragment = self.widget_fragments.get(state.id, "")
+                            seconds = await self.run_and_wait(state, fragment, auto=False)
+                            self.result.click_s.append(seconds)
                     await asyncio.sleep(max(0.0, until - time.monotonic()))
                     self.result.held = not reader.done()
                 finally:

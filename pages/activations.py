@@ -25,6 +25,7 @@ from ui.controls import (
     enter_through_shell,
     guided_experiment,
     keyed,
+    panel_fragment,
     show_figure,
 )
 from ui.errors import guarded_panel
@@ -255,408 +256,440 @@ tab_act, tab_loss, tab_stab = st.tabs(
     [t("activations.tab_activations"), t("activations.tab_losses"), t("activations.tab_stability")]
 )
 
-# ================================================================ activations
-with tab_act, guarded_panel(t("activations.panel_activations")):
-    controls, chart = st.columns([1.3, 2.5], gap="medium")
-    with controls:
-        names = keyed(
-            st.multiselect,
-            "act_names",
-            DEFAULT_ACTIVATIONS,
-            label=t("activations.act_names"),
-            options=list(ACTIVATIONS),
-            format_func=NAMES.__getitem__,
-            placeholder=t("activations.choose"),
-        )
-        zmax = keyed(
-            st.slider,
-            "act_zmax",
-            6.0,
-            label=t("activations.zmax"),
-            min_value=1.0,
-            max_value=50.0,
-            step=0.5,
-            help=t("activations.zmax_help"),
-        )
-        # The trace stays inside the plotted range when the range shrinks.
-        if "act_x" in st.session_state:
-            st.session_state["act_x"] = float(np.clip(st.session_state["act_x"], -zmax, zmax))
-        trace_x = keyed(
-            st.slider,
-            "act_x",
-            0.0,
-            label=t("activations.trace_x"),
-            min_value=-zmax,
-            max_value=zmax,
-            step=zmax / 200,
-            help=t("activations.trace_x_help"),
-        )
-        params = {}
-        for name in names:
-            if ACTIVATION_PARAMS[name]:
-                params[name] = parameter_widgets(
-                    name, ACTIVATION_PARAMS[name], activation_param_key, "activations.param_label"
-                )
-    with chart:
-        if not names:
-            st.info(t("activations.empty_selection"), icon=":material/touch_app:")
-        else:
-            series, rows, drawn = [], [], []
-            for name in names:
-                try:
-                    z, y, dy, intervals, check, at = activation_data(
-                        name, params.get(name, ()), zmax, trace_x
-                    )
-                except ValueError as error:
-                    bad_parameter(name, error)
-                    continue
-                label = t(f"activations.names.{name}")
-                series.append(Series(label, y, dy, intervals, at))
-                drawn.append(name)
-                rows.append(
-                    {
-                        t("activations.col_function"): label,
-                        "f(x)": format_number(at[0]),
-                        "f′(x)": format_number(at[1]),
-                        t("activations.col_check"): fd_badge(check),
-                    }
-                )
-            if series:
-                fig = shared_figure(
-                    curves_with_derivatives,
-                    z,
-                    series,
-                    trace_x,
-                    title=t("activations.fig_title"),
-                    x_title=t("activations.axis_z"),
-                    y_title=t("activations.axis_value"),
-                    derivative_name=t("activations.derivative_name"),
-                    saturation_name=t("activations.saturation", threshold=SATURATION),
-                    style=style,
-                )
-                show_figure(fig, key="act_figure")
-                st.markdown(t("activations.trace_caption", x=format_number(trace_x)))
-                st.dataframe(rows, hide_index=True, width="stretch")
-    if names:
-        st.subheader(t("activations.formulas"))
-        torch_calls = {
-            name: ACTIVATION_TORCH[name].format(**dict(params.get(name, ()))) for name in names
-        }
-        formula_cards(names, ACTIVATION_FORMULAS, torch_calls)
 
-    st.subheader(t("experiments.heading"))
-    guided_experiment(
-        t("activations.exp_sigmoid.title"),
-        t("activations.exp_sigmoid.predict"),
-        t("activations.exp_sigmoid.explain"),
-        {"act_names": ["sigmoid", "tanh"], "act_zmax": 6.0, "act_x": 0.0},
-        key="_exp_sigmoid",
-    )
-    guided_experiment(
-        t("activations.exp_dead_relu.title"),
-        t("activations.exp_dead_relu.predict"),
-        t("activations.exp_dead_relu.explain"),
-        {
-            "act_names": ["relu", "leaky_relu"],
-            "act_zmax": 6.0,
-            "act_x": -2.0,
-            activation_param_key("leaky_relu", "negative_slope"): 0.1,
-        },
-        key="_exp_dead_relu",
-    )
+# ================================================================ activations
+@panel_fragment
+def activations_panel() -> None:
+    with guarded_panel(t("activations.panel_activations")):
+        controls, chart = st.columns([1.3, 2.5], gap="medium")
+        with controls:
+            names = keyed(
+                st.multiselect,
+                "act_names",
+                DEFAULT_ACTIVATIONS,
+                label=t("activations.act_names"),
+                options=list(ACTIVATIONS),
+                format_func=NAMES.__getitem__,
+                placeholder=t("activations.choose"),
+            )
+            zmax = keyed(
+                st.slider,
+                "act_zmax",
+                6.0,
+                label=t("activations.zmax"),
+                min_value=1.0,
+                max_value=50.0,
+                step=0.5,
+                help=t("activations.zmax_help"),
+            )
+            # The trace stays inside the plotted range when the range shrinks.
+            if "act_x" in st.session_state:
+                st.session_state["act_x"] = float(np.clip(st.session_state["act_x"], -zmax, zmax))
+            trace_x = keyed(
+                st.slider,
+                "act_x",
+                0.0,
+                label=t("activations.trace_x"),
+                min_value=-zmax,
+                max_value=zmax,
+                step=zmax / 200,
+                help=t("activations.trace_x_help"),
+            )
+            params = {}
+            for name in names:
+                if ACTIVATION_PARAMS[name]:
+                    params[name] = parameter_widgets(
+                        name,
+                        ACTIVATION_PARAMS[name],
+                        activation_param_key,
+                        "activations.param_label",
+                    )
+        with chart:
+            if not names:
+                st.info(t("activations.empty_selection"), icon=":material/touch_app:")
+            else:
+                series, rows, drawn = [], [], []
+                for name in names:
+                    try:
+                        z, y, dy, intervals, check, at = activation_data(
+                            name, params.get(name, ()), zmax, trace_x
+                        )
+                    except ValueError as error:
+                        bad_parameter(name, error)
+                        continue
+                    label = t(f"activations.names.{name}")
+                    series.append(Series(label, y, dy, intervals, at))
+                    drawn.append(name)
+                    rows.append(
+                        {
+                            t("activations.col_function"): label,
+                            "f(x)": format_number(at[0]),
+                            "f′(x)": format_number(at[1]),
+                            t("activations.col_check"): fd_badge(check),
+                        }
+                    )
+                if series:
+                    fig = shared_figure(
+                        curves_with_derivatives,
+                        z,
+                        series,
+                        trace_x,
+                        title=t("activations.fig_title"),
+                        x_title=t("activations.axis_z"),
+                        y_title=t("activations.axis_value"),
+                        derivative_name=t("activations.derivative_name"),
+                        saturation_name=t("activations.saturation", threshold=SATURATION),
+                        style=style,
+                    )
+                    show_figure(fig, key="act_figure")
+                    st.markdown(t("activations.trace_caption", x=format_number(trace_x)))
+                    st.dataframe(rows, hide_index=True, width="stretch")
+        if names:
+            st.subheader(t("activations.formulas"))
+            torch_calls = {
+                name: ACTIVATION_TORCH[name].format(**dict(params.get(name, ()))) for name in names
+            }
+            formula_cards(names, ACTIVATION_FORMULAS, torch_calls)
+
+        st.subheader(t("experiments.heading"))
+        guided_experiment(
+            t("activations.exp_sigmoid.title"),
+            t("activations.exp_sigmoid.predict"),
+            t("activations.exp_sigmoid.explain"),
+            {"act_names": ["sigmoid", "tanh"], "act_zmax": 6.0, "act_x": 0.0},
+            key="_exp_sigmoid",
+        )
+        guided_experiment(
+            t("activations.exp_dead_relu.title"),
+            t("activations.exp_dead_relu.predict"),
+            t("activations.exp_dead_relu.explain"),
+            {
+                "act_names": ["relu", "leaky_relu"],
+                "act_zmax": 6.0,
+                "act_x": -2.0,
+                activation_param_key("leaky_relu", "negative_slope"): 0.1,
+            },
+            key="_exp_dead_relu",
+        )
+
+
+with tab_act:
+    activations_panel()
+
 
 # ================================================================ losses
-with tab_loss, guarded_panel(t("activations.panel_losses")):
+@panel_fragment
+def losses_panel() -> None:
+    with guarded_panel(t("activations.panel_losses")):
 
-    def _reset_losses() -> None:
-        st.session_state["loss_names"] = list(DEFAULT_LOSSES[st.session_state["loss_task"]])
+        def _reset_losses() -> None:
+            st.session_state["loss_names"] = list(DEFAULT_LOSSES[st.session_state["loss_task"]])
 
-    controls, chart = st.columns([1.3, 2.5], gap="medium")
-    with controls:
-        task = keyed(
-            st.radio,
-            "loss_task",
-            "regression",
-            label=t("activations.loss_task"),
-            options=list(LOSS_GROUPS),
-            format_func={k: t(f"activations.tasks.{k}") for k in LOSS_GROUPS}.__getitem__,
-            on_change=_reset_losses,
-        )
-        loss_names = keyed(
-            st.multiselect,
-            "loss_names",
-            DEFAULT_LOSSES["regression"],
-            label=t("activations.loss_names"),
-            options=list(LOSS_GROUPS[task]),
-            format_func=NAMES.__getitem__,
-            placeholder=t("activations.choose"),
-        )
-        if task == "regression":
-            target = keyed(
-                st.slider,
-                "loss_target",
-                0.0,
-                label=t("activations.loss_target"),
-                min_value=-3.0,
-                max_value=3.0,
-                step=0.1,
-            )
-        else:
-            label_value = keyed(
+        controls, chart = st.columns([1.3, 2.5], gap="medium")
+        with controls:
+            task = keyed(
                 st.radio,
-                "loss_label",
-                1,
-                label=t(f"activations.label_title.{task}"),
-                options=[1, 0],
-                format_func={v: t(f"activations.label_{task}_{v}") for v in (0, 1)}.__getitem__,
-                horizontal=True,
+                "loss_task",
+                "regression",
+                label=t("activations.loss_task"),
+                options=list(LOSS_GROUPS),
+                format_func={k: t(f"activations.tasks.{k}") for k in LOSS_GROUPS}.__getitem__,
+                on_change=_reset_losses,
             )
-        half_width = keyed(
-            st.slider,
-            "loss_range",
-            3.0,
-            label=t("activations.loss_range"),
-            min_value=0.5,
-            max_value=20.0,
-            step=0.5,
-            disabled=task == "probability",
-        )
-        loss_params = {}
-        for name in loss_names:
-            if LOSS_PARAMS[name]:
-                loss_params[name] = parameter_widgets(
-                    name, LOSS_PARAMS[name], loss_param_key, "activations.param_label"
+            loss_names = keyed(
+                st.multiselect,
+                "loss_names",
+                DEFAULT_LOSSES["regression"],
+                label=t("activations.loss_names"),
+                options=list(LOSS_GROUPS[task]),
+                format_func=NAMES.__getitem__,
+                placeholder=t("activations.choose"),
+            )
+            if task == "regression":
+                target = keyed(
+                    st.slider,
+                    "loss_target",
+                    0.0,
+                    label=t("activations.loss_target"),
+                    min_value=-3.0,
+                    max_value=3.0,
+                    step=0.1,
                 )
-    # What x is, and where it may go, for each group of losses.
-    if task == "regression":
-        x_range, domain = (target - half_width, target + half_width), (-np.inf, np.inf)
-    elif task == "classification":
-        x_range, domain = (-half_width, half_width), (-np.inf, np.inf)
-    elif task == "probability":
-        # Not 0 and 1 themselves: BCE is clamped at 100 there and its slope explodes.
-        x_range, domain = (0.005, 0.995), (0.0, 1.0)
-    else:
-        x_range, domain = (0.0, half_width), (0.0, np.inf)
-    with chart:
-        if not loss_names:
-            st.info(t("activations.empty_losses"), icon=":material/touch_app:")
-        else:
-            series, rows = [], []
+            else:
+                label_value = keyed(
+                    st.radio,
+                    "loss_label",
+                    1,
+                    label=t(f"activations.label_title.{task}"),
+                    options=[1, 0],
+                    format_func={v: t(f"activations.label_{task}_{v}") for v in (0, 1)}.__getitem__,
+                    horizontal=True,
+                )
+            half_width = keyed(
+                st.slider,
+                "loss_range",
+                3.0,
+                label=t("activations.loss_range"),
+                min_value=0.5,
+                max_value=20.0,
+                step=0.5,
+                disabled=task == "probability",
+            )
+            loss_params = {}
             for name in loss_names:
-                if task == "regression":
-                    y_target = target
-                elif LOSS_KINDS[name] == "margin":
-                    y_target = 2.0 * label_value - 1.0  # hinge losses use labels −1 / +1
-                else:
-                    y_target = float(label_value)
-                try:
-                    x, values, slopes, check = loss_data(
-                        name, loss_params.get(name, ()), x_range, domain, y_target
+                if LOSS_PARAMS[name]:
+                    loss_params[name] = parameter_widgets(
+                        name, LOSS_PARAMS[name], loss_param_key, "activations.param_label"
                     )
-                except ValueError as error:
-                    bad_parameter(name, error)
-                    continue
-                label = t(f"activations.names.{name}")
-                series.append(Series(label, values, slopes, []))
-                rows.append(
-                    {
-                        t("activations.col_function"): label,
-                        t("activations.col_torch"): LOSS_TORCH[name].format(
-                            **dict(loss_params.get(name, ()))
-                        ),
-                        t("activations.col_check"): fd_badge(check),
-                    }
-                )
-            if series:
-                fig = shared_figure(
-                    curves_with_derivatives,
-                    x,
-                    series,
-                    None,
-                    title=t(f"activations.loss_fig_title.{task}"),
-                    x_title=t(f"activations.loss_axis.{task}"),
-                    y_title=t("activations.axis_loss"),
-                    derivative_name=t("activations.gradient_name"),
-                    saturation_name="",
-                    style=style,
-                )
-                show_figure(fig, key="loss_figure")
-                st.dataframe(rows, hide_index=True, width="stretch")
-    if loss_names:
-        st.subheader(t("activations.formulas"))
-        loss_calls = {
-            name: LOSS_TORCH[name].format(**dict(loss_params.get(name, ()))) for name in loss_names
-        }
-        formula_cards(loss_names, LOSS_FORMULAS, loss_calls)
+        # What x is, and where it may go, for each group of losses.
+        if task == "regression":
+            x_range, domain = (target - half_width, target + half_width), (-np.inf, np.inf)
+        elif task == "classification":
+            x_range, domain = (-half_width, half_width), (-np.inf, np.inf)
+        elif task == "probability":
+            # Not 0 and 1 themselves: BCE is clamped at 100 there and its slope explodes.
+            x_range, domain = (0.005, 0.995), (0.0, 1.0)
+        else:
+            x_range, domain = (0.0, half_width), (0.0, np.inf)
+        with chart:
+            if not loss_names:
+                st.info(t("activations.empty_losses"), icon=":material/touch_app:")
+            else:
+                series, rows = [], []
+                for name in loss_names:
+                    if task == "regression":
+                        y_target = target
+                    elif LOSS_KINDS[name] == "margin":
+                        y_target = 2.0 * label_value - 1.0  # hinge losses use labels −1 / +1
+                    else:
+                        y_target = float(label_value)
+                    try:
+                        x, values, slopes, check = loss_data(
+                            name, loss_params.get(name, ()), x_range, domain, y_target
+                        )
+                    except ValueError as error:
+                        bad_parameter(name, error)
+                        continue
+                    label = t(f"activations.names.{name}")
+                    series.append(Series(label, values, slopes, []))
+                    rows.append(
+                        {
+                            t("activations.col_function"): label,
+                            t("activations.col_torch"): LOSS_TORCH[name].format(
+                                **dict(loss_params.get(name, ()))
+                            ),
+                            t("activations.col_check"): fd_badge(check),
+                        }
+                    )
+                if series:
+                    fig = shared_figure(
+                        curves_with_derivatives,
+                        x,
+                        series,
+                        None,
+                        title=t(f"activations.loss_fig_title.{task}"),
+                        x_title=t(f"activations.loss_axis.{task}"),
+                        y_title=t("activations.axis_loss"),
+                        derivative_name=t("activations.gradient_name"),
+                        saturation_name="",
+                        style=style,
+                    )
+                    show_figure(fig, key="loss_figure")
+                    st.dataframe(rows, hide_index=True, width="stretch")
+        if loss_names:
+            st.subheader(t("activations.formulas"))
+            loss_calls = {
+                name: LOSS_TORCH[name].format(**dict(loss_params.get(name, ())))
+                for name in loss_names
+            }
+            formula_cards(loss_names, LOSS_FORMULAS, loss_calls)
 
-with tab_loss, guarded_panel(t("activations.panel_outliers")):
-    st.subheader(t("activations.outliers_heading"))
-    st.markdown(t("activations.outliers_intro"))
-    c1, c2, c3, c4 = st.columns(4)
-    with c1:
-        share = keyed(
-            st.slider, "out_share", 0.1, label=t("activations.out_share"),
-            min_value=0.0, max_value=0.5, step=0.025, format="%.3f",
-        )  # fmt: skip
-    with c2:
-        offset = keyed(
-            st.slider, "out_offset", 10.0, label=t("activations.out_offset"),
-            min_value=1.0, max_value=50.0, step=1.0,
-        )  # fmt: skip
-    with c3:
-        delta = keyed(
-            st.slider, "out_delta", 1.0, label=t("activations.out_delta"),
-            min_value=0.1, max_value=5.0, step=0.1, help=t("activations.out_delta_help"),
-        )  # fmt: skip
-    with c4:
-        seed = keyed(
-            st.number_input, "out_seed", 0, label=t("activations.out_seed"),
-            min_value=0, max_value=99, step=1,
-        )  # fmt: skip
-    data, is_outlier, fit = outlier_data(share, offset, delta, int(seed))
-    fits = [
-        (t("activations.fit_mean"), fit.mean),
-        (t("activations.fit_median"), fit.median),
-        (t("activations.fit_huber", delta=format_number(delta)), fit.huber),
-    ]
-    show_figure(
-        shared_figure(
-            outlier_strip,
-            data,
-            is_outlier,
-            fits,
-            title=t("activations.outliers_fig_title", count=int(is_outlier.sum()), n=data.size),
-            x_title=t("activations.axis_data"),
-            inlier_name=t("activations.inliers"),
-            outlier_name=t("activations.outliers"),
-            style=style,
-        ),
-        key="out_figure",
-    )
-    m1, m2, m3 = st.columns(3)
-    m1.metric(fits[0][0], format_number(fit.mean))
-    m2.metric(fits[1][0], format_number(fit.median))
-    m3.metric(fits[2][0], format_number(fit.huber))
-    if not fit.converged:
-        st.warning(t("activations.huber_not_converged", iterations=fit.iterations))
-    st.caption(t("activations.huber_method", iterations=fit.iterations))
-    guided_experiment(
-        t("activations.exp_outliers.title"),
-        t("activations.exp_outliers.predict"),
-        t("activations.exp_outliers.explain"),
-        {"out_share": 0.3, "out_offset": 20.0, "out_delta": 1.0},
-        key="_exp_outliers",
-    )
+
+with tab_loss:
+    losses_panel()
+
+
+@panel_fragment
+def outliers_panel() -> None:
+    with guarded_panel(t("activations.panel_outliers")):
+        st.subheader(t("activations.outliers_heading"))
+        st.markdown(t("activations.outliers_intro"))
+        c1, c2, c3, c4 = st.columns(4)
+        with c1:
+            share = keyed(
+                st.slider, "out_share", 0.1, label=t("activations.out_share"),
+                min_value=0.0, max_value=0.5, step=0.025, format="%.3f",
+            )  # fmt: skip
+        with c2:
+            offset = keyed(
+                st.slider, "out_offset", 10.0, label=t("activations.out_offset"),
+                min_value=1.0, max_value=50.0, step=1.0,
+            )  # fmt: skip
+        with c3:
+            delta = keyed(
+                st.slider, "out_delta", 1.0, label=t("activations.out_delta"),
+                min_value=0.1, max_value=5.0, step=0.1, help=t("activations.out_delta_help"),
+            )  # fmt: skip
+        with c4:
+            seed = keyed(
+                st.number_input, "out_seed", 0, label=t("activations.out_seed"),
+                min_value=0, max_value=99, step=1,
+            )  # fmt: skip
+        data, is_outlier, fit = outlier_data(share, offset, delta, int(seed))
+        fits = [
+            (t("activations.fit_mean"), fit.mean),
+            (t("activations.fit_median"), fit.median),
+            (t("activations.fit_huber", delta=format_number(delta)), fit.huber),
+        ]
+        show_figure(
+            shared_figure(
+                outlier_strip,
+                data,
+                is_outlier,
+                fits,
+                title=t("activations.outliers_fig_title", count=int(is_outlier.sum()), n=data.size),
+                x_title=t("activations.axis_data"),
+                inlier_name=t("activations.inliers"),
+                outlier_name=t("activations.outliers"),
+                style=style,
+            ),
+            key="out_figure",
+        )
+        m1, m2, m3 = st.columns(3)
+        m1.metric(fits[0][0], format_number(fit.mean))
+        m2.metric(fits[1][0], format_number(fit.median))
+        m3.metric(fits[2][0], format_number(fit.huber))
+        if not fit.converged:
+            st.warning(t("activations.huber_not_converged", iterations=fit.iterations))
+        st.caption(t("activations.huber_method", iterations=fit.iterations))
+        guided_experiment(
+            t("activations.exp_outliers.title"),
+            t("activations.exp_outliers.predict"),
+            t("activations.exp_outliers.explain"),
+            {"out_share": 0.3, "out_offset": 20.0, "out_delta": 1.0},
+            key="_exp_outliers",
+        )
+
+
+with tab_loss:
+    outliers_panel()
+
 
 # ================================================================ numerical stability
-with tab_stab, guarded_panel(t("activations.panel_stability")):
-    st.markdown(t("activations.stab_intro"))
-    c1, c2 = st.columns(2)
-    with c1:
-        log_scale = keyed(
-            st.slider, "stab_log_scale", 0.0, label=t("activations.stab_scale"),
-            min_value=0.0, max_value=4.0, step=0.1, help=t("activations.stab_scale_help"),
-        )  # fmt: skip
-    with c2:
-        label = keyed(
-            st.selectbox, "stab_label", 0, label=t("activations.stab_label"),
-            options=[0, 1, 2], format_func=[t("activations.class_name", index=i) for i in range(3)].__getitem__,
-        )  # fmt: skip
-    scale = 10.0**log_scale
-    logits = np.array(STABILITY_LOGITS) * scale
-    naive = softmax_naive(logits)
-    stable = softmax(logits)
-    ce_naive = cross_entropy_naive(logits, label)
-    ce_stable = cross_entropy_stable(logits, label)
-    classes = [t("activations.class_name", index=i) for i in range(len(logits))]
-    st.markdown(
-        t(
-            "activations.stab_logits",
-            scale=format_number(scale),
-            logits=", ".join(format_number(v) for v in logits),
+@panel_fragment
+def stability_panel() -> None:
+    with guarded_panel(t("activations.panel_stability")):
+        st.markdown(t("activations.stab_intro"))
+        c1, c2 = st.columns(2)
+        with c1:
+            log_scale = keyed(
+                st.slider, "stab_log_scale", 0.0, label=t("activations.stab_scale"),
+                min_value=0.0, max_value=4.0, step=0.1, help=t("activations.stab_scale_help"),
+            )  # fmt: skip
+        with c2:
+            label = keyed(
+                st.selectbox, "stab_label", 0, label=t("activations.stab_label"),
+                options=[0, 1, 2], format_func=[t("activations.class_name", index=i) for i in range(3)].__getitem__,
+            )  # fmt: skip
+        scale = 10.0**log_scale
+        logits = np.array(STABILITY_LOGITS) * scale
+        naive = softmax_naive(logits)
+        stable = softmax(logits)
+        ce_naive = cross_entropy_naive(logits, label)
+        ce_stable = cross_entropy_stable(logits, label)
+        classes = [t("activations.class_name", index=i) for i in range(len(logits))]
+        st.markdown(
+            t(
+                "activations.stab_logits",
+                scale=format_number(scale),
+                logits=", ".join(format_number(v) for v in logits),
+            )
         )
-    )
-    left, right = st.columns([1.2, 1])
-    with left:
+        left, right = st.columns([1.2, 1])
+        with left:
+            show_figure(
+                shared_figure(
+                    probability_bars,
+                    classes,
+                    [(t("activations.naive"), naive), (t("activations.stable"), stable)],
+                    title=t("activations.stab_fig_title"),
+                    x_title=t("activations.axis_class"),
+                    y_title=t("activations.axis_probability"),
+                    style=style,
+                ),
+                key="stab_figure",
+            )
+        with right:
+            table = [
+                {
+                    t("activations.axis_class"): classes[i],
+                    t("activations.col_logit"): format_number(logits[i]),
+                    t("activations.naive"): format_number(naive[i]),
+                    t("activations.stable"): format_number(stable[i]),
+                }
+                for i in range(len(logits))
+            ]
+            st.table(table)
+            m1, m2 = st.columns(2)
+            m1.metric(t("activations.ce_naive"), format_number(ce_naive))
+            m2.metric(t("activations.ce_stable"), format_number(ce_stable))
+            if not (np.all(np.isfinite(naive)) and np.isfinite(ce_naive)):
+                st.warning(t("activations.stab_overflow"), icon=":material/warning:")
+            else:
+                st.success(t("activations.stab_fine"), icon=":material/check_circle:")
+        st.latex(
+            r"\operatorname{softmax}(z)_i = \frac{e^{z_i}}{\sum_j e^{z_j}} = "
+            r"\frac{e^{z_i - m}}{\sum_j e^{z_j - m}}, \quad m = \max_j z_j, \qquad "
+            r"-\log \operatorname{softmax}(z)_y = \log \sum_j e^{z_j - m} + m - z_y"
+        )
+        st.code(
+            "torch.nn.functional.cross_entropy(logits, label)  # fused log_softmax + nll_loss",
+            language="python",
+        )
+
+        st.subheader(t("activations.temperature_heading"))
+        temperature = keyed(
+            st.slider, "stab_temperature", 1.0, label=t("activations.temperature"),
+            min_value=0.05, max_value=10.0, step=0.05, help=t("activations.temperature_help"),
+        )  # fmt: skip
+        base = np.array(STABILITY_LOGITS)
         show_figure(
             shared_figure(
                 probability_bars,
-                classes,
-                [(t("activations.naive"), naive), (t("activations.stable"), stable)],
-                title=t("activations.stab_fig_title"),
+                [t("activations.class_name", index=i) for i in range(len(base))],
+                [
+                    (t("activations.temperature_one"), softmax(base)),
+                    (
+                        t("activations.temperature_t", T=format_number(temperature)),
+                        softmax(base, temperature),
+                    ),
+                ],
+                title=t("activations.temperature_fig_title"),
                 x_title=t("activations.axis_class"),
                 y_title=t("activations.axis_probability"),
                 style=style,
             ),
-            key="stab_figure",
+            key="temp_figure",
         )
-    with right:
-        table = [
-            {
-                t("activations.axis_class"): classes[i],
-                t("activations.col_logit"): format_number(logits[i]),
-                t("activations.naive"): format_number(naive[i]),
-                t("activations.stable"): format_number(stable[i]),
-            }
-            for i in range(len(logits))
-        ]
-        st.table(table)
-        m1, m2 = st.columns(2)
-        m1.metric(t("activations.ce_naive"), format_number(ce_naive))
-        m2.metric(t("activations.ce_stable"), format_number(ce_stable))
-        if not (np.all(np.isfinite(naive)) and np.isfinite(ce_naive)):
-            st.warning(t("activations.stab_overflow"), icon=":material/warning:")
-        else:
-            st.success(t("activations.stab_fine"), icon=":material/check_circle:")
-    st.latex(
-        r"\operatorname{softmax}(z)_i = \frac{e^{z_i}}{\sum_j e^{z_j}} = "
-        r"\frac{e^{z_i - m}}{\sum_j e^{z_j - m}}, \quad m = \max_j z_j, \qquad "
-        r"-\log \operatorname{softmax}(z)_y = \log \sum_j e^{z_j - m} + m - z_y"
-    )
-    st.code(
-        "torch.nn.functional.cross_entropy(logits, label)  # fused log_softmax + nll_loss",
-        language="python",
-    )
+        st.latex(r"p_i = \frac{e^{z_i / T}}{\sum_j e^{z_j / T}}")
+        st.caption(t("activations.temperature_caption"))
 
-    st.subheader(t("activations.temperature_heading"))
-    temperature = keyed(
-        st.slider, "stab_temperature", 1.0, label=t("activations.temperature"),
-        min_value=0.05, max_value=10.0, step=0.05, help=t("activations.temperature_help"),
-    )  # fmt: skip
-    base = np.array(STABILITY_LOGITS)
-    show_figure(
-        shared_figure(
-            probability_bars,
-            [t("activations.class_name", index=i) for i in range(len(base))],
-            [
-                (t("activations.temperature_one"), softmax(base)),
-                (
-                    t("activations.temperature_t", T=format_number(temperature)),
-                    softmax(base, temperature),
-                ),
-            ],
-            title=t("activations.temperature_fig_title"),
-            x_title=t("activations.axis_class"),
-            y_title=t("activations.axis_probability"),
-            style=style,
-        ),
-        key="temp_figure",
-    )
-    st.latex(r"p_i = \frac{e^{z_i / T}}{\sum_j e^{z_j / T}}")
-    st.caption(t("activations.temperature_caption"))
+        st.subheader(t("experiments.heading"))
+        guided_experiment(
+            t("activations.exp_fuse.title"),
+            t("activations.exp_fuse.predict"),
+            t("activations.exp_fuse.explain"),
+            {"stab_log_scale": 3.0, "stab_label": 2},
+            key="_exp_fuse",
+        )
+        guided_experiment(
+            t("activations.exp_temperature.title"),
+            t("activations.exp_temperature.predict"),
+            t("activations.exp_temperature.explain"),
+            {"stab_temperature": 0.1},
+            key="_exp_temperature",
+        )
 
-    st.subheader(t("experiments.heading"))
-    guided_experiment(
-        t("activations.exp_fuse.title"),
-        t("activations.exp_fuse.predict"),
-        t("activations.exp_fuse.explain"),
-        {"stab_log_scale": 3.0, "stab_label": 2},
-        key="_exp_fuse",
-    )
-    guided_experiment(
-        t("activations.exp_temperature.title"),
-        t("activations.exp_temperature.predict"),
-        t("activations.exp_temperature.explain"),
-        {"stab_temperature": 0.1},
-        key="_exp_temperature",
-    )
+
+with tab_stab:
+    stability_panel()

@@ -91,11 +91,14 @@ def _shared_formula_page():
     share_link()
 
 
-def test_share_link_escapes_typed_text():
+def test_share_link_is_made_when_opened_and_escapes_typed_text():
     at = AppTest.from_function(_shared_formula_page, default_timeout=30)
     at.query_params["formula"] = "x**2 + sin(y) & z=1"
     at.run()
     assert not at.exception
+    assert not at.code
+    at.session_state["_share_link"] = True  # what opening the popover sends
+    at.run()
     link = at.code[0].value
     assert link.endswith("?formula=x%2A%2A2%20%2B%20sin%28y%29%20%26%20z%3D1")
     assert urllib.parse.parse_qs(link.split("?", 1)[1]) == {"formula": ["x**2 + sin(y) & z=1"]}

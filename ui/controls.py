@@ -6,6 +6,7 @@ switch and a URL update. Keys of action widgets (buttons, uploads, canvases) sta
 are not values to keep, and Streamlit refuses to have them assigned.
 """
 
+import functools
 import logging
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -14,6 +15,7 @@ from urllib.parse import quote, urlencode
 
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from ui.i18n import t
 from ui.theme import PlotStyle, plot_style
@@ -23,6 +25,7 @@ PROJECTOR_KEY = "projector"
 _URL_WRITTEN = "_url_written"  # query strings the app last wrote or consumed, per name
 _URL_SPECS = "_url_specs"  # every Param bound during this run, for writing the URL at the end
 _URL_PROBLEMS = "_url_problems"  # {group of names: problems} still shown to the user
+_SHARE_KEY = "_share_link"
 _LOG = logging.getLogger(__name__)
 
 
@@ -155,11 +158,37 @@ def finish_run(notice_slot) -> None:
         st.session_state.setdefault(_URL_PROBLEMS, {})["_unknown"] = unknown
     with notice_slot:
         _url_notice("_unknown")
+    _write_url(raw)
+
+
+def _write_url(raw: dict[str, str]) -> None:
+    specs: dict[str, Param] = st.session_state.get(_URL_SPECS, {})
     values = {name: st.session_state[name] for name in specs if name in st.session_state}
     encoded = encode_params(values, specs)
     st.session_state[_URL_WRITTEN] = dict(encoded)
     if encoded != raw:
         st.query_params.from_dict(encoded)
+
+
+def panel_fragment(panel: Callable[[], None]) -> Callable[[], None]:
+    """``panel`` as a Streamlit fragment: a change of one of its widgets reruns this panel alone.
+
+    With a class on one process, every click used to rerun the whole page (every tab, the sidebar,
+    the shell) while holding the GIL; a panel is a fraction of that. Its widgets must not change
+    what other panels show, and a button that sets up other panels must ask for a full
+    ``st.rerun()``. After a panel's own rerun the URL is written here, as ``finish_run`` does after
+    a full run, from the settings every panel bound in the last full run.
+    """
+
+    @st.fragment
+    @functools.wraps(panel)
+    def run_panel() -> None:
+        panel()
+        ctx = get_script_run_ctx()
+        if ctx is not None and ctx.fragment_ids_this_run:
+            _write_url(_raw_query())
+
+    return run_panel
 
 
 def _as_code_text(raw: str) -> str:
@@ -194,12 +223,25 @@ def _url_notice(group: str) -> None:
 
 
 def share_link() -> None:
-    """A popover with the URL of the current setup, ready to copy."""
+    """A popover with the URL of the current setup, ready to copy.
+
+    Opening it reruns the app, so the link is made from the settings of that moment: a panel that
+    reran alone (``panel_fragment``) does not redraw the sidebar.
+    """
+    popover = st.popover(
+        t("share.button"),
+        icon=":material/link:",
+        width="stretch",
+        key=_SHARE_KEY,
+        on_change="rerun",
+    )
+    if not popover.open:
+        return
     specs: dict[str, Param] = st.session_state.get(_URL_SPECS, {})
     values = {name: st.session_state[name] for name in specs if name in st.session_state}
     query = urlencode(encode_params(values, specs), quote_via=quote)
     base = st.context.url or ""
-    with st.popover(t("share.button"), icon=":material/link:", width="stretch"):
+    with popover:
         st.caption(t("share.help"))
         st.code(f"{base}?{query}" if query else base, language=None, wrap_lines=True)
 
