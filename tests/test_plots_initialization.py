@@ -68,9 +68,14 @@ def test_unit_shares_in_percent_and_the_note_when_nothing_saturates():
         empty_note="cannot saturate",
         style=STYLE,
     )
-    assert len(fig.data) == 1
     np.testing.assert_allclose(fig.data[0].y, [0, 25, 50])
     assert "cannot saturate" in [a.text for a in fig.layout.annotations]
+    # The empty panel keeps its axes (plotly.js draws none for a panel without traces, and the
+    # note then lands on the first panel): one invisible trace spans the layers there.
+    (placeholder,) = [trace for trace in fig.data if trace.xaxis == "x2"]
+    assert list(placeholder.x) == [1, 3] and all(y is None for y in placeholder.y)
+    assert not placeholder.showlegend
+    assert len(fig.data) == 2
     fig = unit_shares(
         [("A", dead, np.array([0.9, 0.8, 0.7]))],
         panel_titles=("dead", "saturated"),

@@ -149,6 +149,16 @@ def unit_shares(
                 col=col,
             )
     if not any(np.isfinite(np.asarray(sat, dtype=float)).any() for _, _, sat in setups):
+        # plotly.js draws no axes for a panel without traces, and then places an annotation meant
+        # for it over the first panel: an invisible trace keeps the empty panel's axes.
+        depth = max((len(dead) for _, dead, _ in setups), default=1)
+        fig.add_trace(
+            go.Scatter(
+                x=[1, depth], y=[None, None], mode="markers", showlegend=False, hoverinfo="skip"
+            ),
+            row=1,
+            col=2,
+        )
         fig.add_annotation(
             text=empty_note, xref="x2 domain", yref="y2 domain", x=0.5, y=0.5, showarrow=False
         )
