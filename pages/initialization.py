@@ -24,6 +24,7 @@ from ui.controls import (
     enter_through_shell,
     guided_experiment,
     keyed,
+    panel_fragment,
     show_figure,
 )
 from ui.errors import guarded_panel
@@ -500,75 +501,82 @@ with guarded_panel(t("initialization.panel_signals")):
 
 
 # ---------------------------------------------------------------- symmetry
-with guarded_panel(t("initialization.panel_symmetry")):
-    st.subheader(t("initialization.symmetry_heading"))
-    st.markdown(t("initialization.symmetry_intro", steps=SYMMETRY_STEPS))
-    # On a projector the chart needs the full width for its title and labels.
-    c1, c2 = (st.container(), st.container()) if style.projector else st.columns([1, 2])
-    with c1:
-        sym_init = keyed(
-            st.segmented_control,
-            "in_sym_init",
-            "constant",
-            label=t("initialization.sym_init"),
-            options=SYMMETRY_INITS,
-            format_func=SYMMETRY_LABELS.get,
-        )
-        sym_init = sym_init or "constant"
-        sym_val = keyed(
-            st.number_input,
-            "in_sym_val",
-            0.1,
-            label="val",
-            min_value=-1.0,
-            max_value=1.0,
-            step=0.05,
-            format="%g",
-            disabled=sym_init != "constant",
-            help=t("initialization.param_help.val"),
-        )
-    a_init, a_params, a_act, _ = configs["a"]
-    constant_kwargs = (("val", float(sym_val)),) if sym_init == "constant" else ()
-    curves = []
-    with c2:
-        try:
-            fixed = symmetry(sym_init, constant_kwargs, a_act, int(seed))
-            random_init = symmetry(a_init, a_params, a_act, int(seed))
-        except ValueError as error:
-            st.warning(_problem(error), icon=":material/warning:")
-        else:
-            fixed_name = f"{sym_init}_" + (f"(val={sym_val:g})" if sym_init == "constant" else "")
-            curves = [(fixed_name, fixed.spread), (f"{a_init}_", random_init.spread)]
-            fig = shared_figure(
-                symmetry_spread,
-                curves,
-                title=t("initialization.symmetry_title", act=ACT_LABELS[a_act]),
-                x_title=t("initialization.step"),
-                y_title=t("initialization.spread"),
-                style=style,
+@panel_fragment
+def symmetry_panel() -> None:
+    with guarded_panel(t("initialization.panel_symmetry")):
+        st.subheader(t("initialization.symmetry_heading"))
+        st.markdown(t("initialization.symmetry_intro", steps=SYMMETRY_STEPS))
+        # On a projector the chart needs the full width for its title and labels.
+        c1, c2 = (st.container(), st.container()) if style.projector else st.columns([1, 2])
+        with c1:
+            sym_init = keyed(
+                st.segmented_control,
+                "in_sym_init",
+                "constant",
+                label=t("initialization.sym_init"),
+                options=SYMMETRY_INITS,
+                format_func=SYMMETRY_LABELS.get,
             )
-            show_figure(fig, key="in_symmetry_chart")
-    if curves:
-        final = float(fixed.spread[-1])
-        scale = abs(float(sym_val)) if sym_init == "constant" else 0.0
-        if final == 0.0:
-            st.success(t("initialization.sym_exact", name=fixed_name, steps=SYMMETRY_STEPS))
-        elif _identical(final, scale):
-            st.success(
-                t("initialization.sym_rounding", name=fixed_name, spread=f"{final:.1e}",
-                  steps=SYMMETRY_STEPS)
-            )  # fmt: skip
-        else:
-            st.warning(t("initialization.sym_broken", name=fixed_name, spread=f"{final:.3g}"))
-        st.caption(
-            t(
-                "initialization.sym_random",
-                name=f"{a_init}_",
-                spread=f"{random_init.spread[-1]:.3g}",
+            sym_init = sym_init or "constant"
+            sym_val = keyed(
+                st.number_input,
+                "in_sym_val",
+                0.1,
+                label="val",
+                min_value=-1.0,
+                max_value=1.0,
+                step=0.05,
+                format="%g",
+                disabled=sym_init != "constant",
+                help=t("initialization.param_help.val"),
             )
-        )
-        if sym_init == "zeros" or float(sym_val) == 0.0:
-            st.caption(t("initialization.sym_zero_note"))
+        a_init, a_params, a_act, _ = configs["a"]
+        constant_kwargs = (("val", float(sym_val)),) if sym_init == "constant" else ()
+        curves = []
+        with c2:
+            try:
+                fixed = symmetry(sym_init, constant_kwargs, a_act, int(seed))
+                random_init = symmetry(a_init, a_params, a_act, int(seed))
+            except ValueError as error:
+                st.warning(_problem(error), icon=":material/warning:")
+            else:
+                fixed_name = f"{sym_init}_" + (
+                    f"(val={sym_val:g})" if sym_init == "constant" else ""
+                )
+                curves = [(fixed_name, fixed.spread), (f"{a_init}_", random_init.spread)]
+                fig = shared_figure(
+                    symmetry_spread,
+                    curves,
+                    title=t("initialization.symmetry_title", act=ACT_LABELS[a_act]),
+                    x_title=t("initialization.step"),
+                    y_title=t("initialization.spread"),
+                    style=style,
+                )
+                show_figure(fig, key="in_symmetry_chart")
+        if curves:
+            final = float(fixed.spread[-1])
+            scale = abs(float(sym_val)) if sym_init == "constant" else 0.0
+            if final == 0.0:
+                st.success(t("initialization.sym_exact", name=fixed_name, steps=SYMMETRY_STEPS))
+            elif _identical(final, scale):
+                st.success(
+                    t("initialization.sym_rounding", name=fixed_name, spread=f"{final:.1e}",
+                      steps=SYMMETRY_STEPS)
+                )  # fmt: skip
+            else:
+                st.warning(t("initialization.sym_broken", name=fixed_name, spread=f"{final:.3g}"))
+            st.caption(
+                t(
+                    "initialization.sym_random",
+                    name=f"{a_init}_",
+                    spread=f"{random_init.spread[-1]:.3g}",
+                )
+            )
+            if sym_init == "zeros" or float(sym_val) == 0.0:
+                st.caption(t("initialization.sym_zero_note"))
+
+
+symmetry_panel()
 
 # ---------------------------------------------------------------- training consequence
 with guarded_panel(t("initialization.panel_train")):

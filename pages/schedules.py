@@ -24,6 +24,7 @@ from ui.controls import (
     enter_through_shell,
     guided_experiment,
     keyed,
+    panel_fragment,
     show_figure,
 )
 from ui.errors import guarded_panel
@@ -497,121 +498,129 @@ with guarded_panel(t("schedules.panel_compare")):
                         code_params["milestones"] = _parse_milestones(code_params["milestones"])
                     st.code(torch_code(kind, code_params), language="python")
 
+
 # ---------------------------------------------------------------- chain builder
-with guarded_panel(t("schedules.panel_chain")):
-    st.subheader(t("schedules.chain_heading"))
-    st.markdown(t("schedules.chain_intro"))
-    left, right = st.columns([2, 3])
-    with left:
-        c1, c2 = st.columns(2)
-        with c1:
-            warmup = keyed(
-                st.number_input,
-                "sch_chain_warmup",
-                10,
-                label=t("schedules.chain_warmup"),
-                min_value=0,
-                max_value=5000,
-                help=t("schedules.chain_warmup_help"),
-            )
-            main = keyed(
-                st.selectbox,
-                "sch_chain_main",
-                "cosine_annealing_lr",
-                label=t("schedules.chain_main"),
-                options=CHAIN_MAINS,
-                format_func=KIND_LABELS.get,
-            )
-            cycle = keyed(
-                st.number_input,
-                "sch_chain_cycle",
-                30,
-                label=t("schedules.chain_cycle"),
-                min_value=1,
-                max_value=5000,
-                help=t("schedules.chain_cycle_help"),
-            )
-        with c2:
-            start = keyed(
-                st.number_input,
-                "sch_chain_start",
-                0.1,
-                label="start_factor",
-                min_value=0.0,
-                max_value=1.0,
-                step=0.05,
-                format="%g",
-                help=t("schedules.help.start_factor"),
-            )
-            chain_lr = keyed(
-                st.number_input,
-                "sch_chain_lr",
-                0.1,
-                label="lr",
-                min_value=LR_BOUNDS[0],
-                max_value=LR_BOUNDS[1],
-                step=0.01,
-                format="%g",
-                help=t("schedules.help.lr"),
-            )
-            restarts = keyed(
-                st.number_input,
-                "sch_chain_restarts",
-                2,
-                label=t("schedules.chain_restarts"),
-                min_value=0,
-                max_value=20,
-                help=t("schedules.chain_restarts_help"),
-            )
-        gamma = 0.8
-        if main in ("step_lr", "exponential_lr"):
-            gamma = keyed(
-                st.number_input,
-                "sch_chain_gamma",
-                0.8,
-                label="gamma",
-                min_value=-10.0,
-                max_value=10.0,
-                step=0.05,
-                format="%g",
-                help=t("schedules.help.gamma"),
-            )
-    with right:
-        chain = None
-        if warmup >= total:
-            st.warning(t("schedules.warmup_too_long", warmup=warmup, total=total))
-        else:
-            try:
-                chain, chain_code = chain_curve(
-                    main, float(chain_lr), int(cycle), int(restarts), float(gamma),
-                    int(warmup), float(start), total,
-                )  # fmt: skip
-            except ValueError as error:
-                st.warning(_problem_text(t("schedules.chain_name"), error))
-        if chain is not None:
-            spans = [(0, warmup, t("schedules.phase_warmup"))] if warmup else []
-            for k in range(restarts + 1):
-                a = warmup + k * cycle
-                b = total if k == restarts else min(warmup + (k + 1) * cycle, total)
-                if a >= total:
-                    break
-                name = t("schedules.phase_main") if k == 0 else t("schedules.phase_restart", k=k)
-                spans.append((a, b, name))
-            scale = steps_per_epoch if unit == "epoch" else 1
-            fig = shared_figure(
-                chained_schedule,
-                x,
-                chain,
-                [(a / scale, b / scale, name) for a, b, name in spans],
-                name=t("schedules.chain_name"),
-                title=t("schedules.chain_title"),
-                x_title=x_title,
-                y_title=lr_title,
-                log_y=log_y,
-                style=style,
-            )
-            show_figure(fig, key="sch_chain_chart")
-            st.code(chain_code, language="python")
+@panel_fragment
+def chain_panel() -> None:
+    with guarded_panel(t("schedules.panel_chain")):
+        st.subheader(t("schedules.chain_heading"))
+        st.markdown(t("schedules.chain_intro"))
+        left, right = st.columns([2, 3])
+        with left:
+            c1, c2 = st.columns(2)
+            with c1:
+                warmup = keyed(
+                    st.number_input,
+                    "sch_chain_warmup",
+                    10,
+                    label=t("schedules.chain_warmup"),
+                    min_value=0,
+                    max_value=5000,
+                    help=t("schedules.chain_warmup_help"),
+                )
+                main = keyed(
+                    st.selectbox,
+                    "sch_chain_main",
+                    "cosine_annealing_lr",
+                    label=t("schedules.chain_main"),
+                    options=CHAIN_MAINS,
+                    format_func=KIND_LABELS.get,
+                )
+                cycle = keyed(
+                    st.number_input,
+                    "sch_chain_cycle",
+                    30,
+                    label=t("schedules.chain_cycle"),
+                    min_value=1,
+                    max_value=5000,
+                    help=t("schedules.chain_cycle_help"),
+                )
+            with c2:
+                start = keyed(
+                    st.number_input,
+                    "sch_chain_start",
+                    0.1,
+                    label="start_factor",
+                    min_value=0.0,
+                    max_value=1.0,
+                    step=0.05,
+                    format="%g",
+                    help=t("schedules.help.start_factor"),
+                )
+                chain_lr = keyed(
+                    st.number_input,
+                    "sch_chain_lr",
+                    0.1,
+                    label="lr",
+                    min_value=LR_BOUNDS[0],
+                    max_value=LR_BOUNDS[1],
+                    step=0.01,
+                    format="%g",
+                    help=t("schedules.help.lr"),
+                )
+                restarts = keyed(
+                    st.number_input,
+                    "sch_chain_restarts",
+                    2,
+                    label=t("schedules.chain_restarts"),
+                    min_value=0,
+                    max_value=20,
+                    help=t("schedules.chain_restarts_help"),
+                )
+            gamma = 0.8
+            if main in ("step_lr", "exponential_lr"):
+                gamma = keyed(
+                    st.number_input,
+                    "sch_chain_gamma",
+                    0.8,
+                    label="gamma",
+                    min_value=-10.0,
+                    max_value=10.0,
+                    step=0.05,
+                    format="%g",
+                    help=t("schedules.help.gamma"),
+                )
+        with right:
+            chain = None
+            if warmup >= total:
+                st.warning(t("schedules.warmup_too_long", warmup=warmup, total=total))
+            else:
+                try:
+                    chain, chain_code = chain_curve(
+                        main, float(chain_lr), int(cycle), int(restarts), float(gamma),
+                        int(warmup), float(start), total,
+                    )  # fmt: skip
+                except ValueError as error:
+                    st.warning(_problem_text(t("schedules.chain_name"), error))
+            if chain is not None:
+                spans = [(0, warmup, t("schedules.phase_warmup"))] if warmup else []
+                for k in range(restarts + 1):
+                    a = warmup + k * cycle
+                    b = total if k == restarts else min(warmup + (k + 1) * cycle, total)
+                    if a >= total:
+                        break
+                    name = (
+                        t("schedules.phase_main") if k == 0 else t("schedules.phase_restart", k=k)
+                    )
+                    spans.append((a, b, name))
+                scale = steps_per_epoch if unit == "epoch" else 1
+                fig = shared_figure(
+                    chained_schedule,
+                    x,
+                    chain,
+                    [(a / scale, b / scale, name) for a, b, name in spans],
+                    name=t("schedules.chain_name"),
+                    title=t("schedules.chain_title"),
+                    x_title=x_title,
+                    y_title=lr_title,
+                    log_y=log_y,
+                    style=style,
+                )
+                show_figure(fig, key="sch_chain_chart")
+                st.code(chain_code, language="python")
+
+
+chain_panel()
 
 # ---------------------------------------------------------------- training
 with guarded_panel(t("schedules.panel_train")):
