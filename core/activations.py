@@ -5,6 +5,8 @@ Every factory in ``ACTIVATIONS`` takes torch.nn's parameter names and defaults a
 shape. Float32 and float64 inputs keep their dtype (other inputs are computed in float64). Both are
 finite for every finite input, however large: no overflow or invalid-value warnings. At a kink,
 ``grad`` returns the one-sided value torch's backward uses. Invalid parameters raise ``ValueError``.
+Where both cost nearly the same work (sigmoid, tanh, exact GELU), ``fn_and_grad`` returns the pair
+from one pass; ``value_and_grad`` uses it where it exists.
 The exact GELU computes float64 inputs with a float64 series (~1e-13) and float32 inputs with a
 float32 fit (within ~10 float32 ulps, tails included), which is ~5x faster on a network's layers.
 
@@ -22,8 +24,18 @@ ArrayFn = Callable[[np.ndarray], np.ndarray]
 
 
 class Activation(NamedTuple):
+    """``fn`` and its derivative ``grad``; ``fn_and_grad``, where set, returns both from one pass."""
+
     fn: ArrayFn
     grad: ArrayFn
+    fn_and_grad: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None
+
+
+def value_and_grad(activation: Activation, z) -> tuple[np.ndarray, np.ndarray]:
+    """``(fn(z), grad(z))``, equal to the two calls, through ``fn_and_grad`` where it has one."""
+    if activation.fn_and_grad is not None:
+        return activation.fn_and_grad(z)
+    return activation.fn(z), activation.grad(z)
 
 
 class Param(NamedTuple):
@@ -162,20 +174,23 @@ def identity() -> Activation:
 def sigmoid() -> Activation:
     """f(z) = 1 / (1 + e^−z) (torch.nn.Sigmoid)."""
 
-    def grad(z):
+    def fn_and_grad(z):
+        # The derivative from the output, σ(1 − σ), saves recomputing σ: exp is the dear part.
         s = _expit(_float(z))
-        return s * (1 - s)
+        return s, s * (1 - s)
 
-    return Activation(lambda z: _expit(_float(z)), grad)
+    return Activation(lambda z: _expit(_float(z)), lambda z: fn_and_grad(z)[1], fn_and_grad)
 
 
 def tanh() -> Activation:
     """f(z) = tanh z (torch.nn.Tanh)."""
 
-    def grad(z):
-        return 1 - np.tanh(_float(z)) ** 2
+    def fn_and_grad(z):
+        # The derivative from the output, 1 − tanh², saves a second tanh, the dear part.
+        t = np.tanh(_float(z))
+        return t, 1 - t**2
 
-    return Activation(lambda z: np.tanh(_float(z)), grad)
+    return Activation(lambda z: np.tanh(_float(z)), lambda z: fn_and_grad(z)[1], fn_and_grad)
 
 
 def relu() -> Activation:
@@ -304,19 +319,25 @@ def gelu(approximate: str = "none") -> Activation:
                 return z * _normal_cdf32(z)[0]
             return (z * _normal_cdf(z)).astype(z.dtype, copy=False)
 
-        def grad(z):
-            z = _float(z)
+        def cdf_and_grad(z):
+            # Φ(z) and f'(z) = Φ(z) + z·φ(z): Φ is nearly all the cost of fn and of grad.
             if z.dtype == np.float32:
-                cdf, pdf = _normal_cdf32(z, with_pdf=True)
-                pdf *= z
-                cdf += pdf
-                return cdf
+                cdf, slope = _normal_cdf32(z, with_pdf=True)
+                slope *= z
+                slope += cdf
+                return cdf, slope
+            cdf = _normal_cdf(z)
             # Density on a clipped copy: z² would overflow for huge |z|, where φ is 0 anyway.
             zc = np.clip(z.astype(np.float64), -40.0, 40.0)
             pdf = np.exp(-0.5 * zc * zc) / math.sqrt(2 * math.pi)
-            return (_normal_cdf(z) + zc * pdf).astype(z.dtype, copy=False)
+            return cdf, (cdf + zc * pdf).astype(z.dtype, copy=False)
 
-        return Activation(fn, grad)
+        def fn_and_grad(z):
+            z = _float(z)
+            cdf, slope = cdf_and_grad(z)
+            return (z * cdf).astype(z.dtype, copy=False), slope
+
+        return Activation(fn, lambda z: cdf_and_grad(_float(z))[1], fn_and_grad)
 
     if approximate == "tanh":
 

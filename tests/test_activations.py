@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 from scipy.special import expit, ndtr
 
-from core.activations import ACTIVATION_PARAMS, ACTIVATIONS, TORCH_NAMES, Choice, Param
+from core.activations import (
+    ACTIVATION_PARAMS,
+    ACTIVATIONS,
+    TORCH_NAMES,
+    Choice,
+    Param,
+    value_and_grad,
+)
 
 KEYS = [
     "identity",
@@ -88,6 +95,23 @@ def test_grad_matches_central_difference(key, params):
     h = 1e-6
     numeric = (act.fn(z + h) - act.fn(z - h)) / (2 * h)
     np.testing.assert_allclose(act.grad(z), numeric, rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("key", "params"), CASES, ids=map(case_id, CASES))
+def test_value_and_grad_is_fn_and_grad_bit_for_bit(key, params, dtype):
+    # fn and grad are checked against central differences and published values above.
+    act = ACTIVATIONS[key](**params)
+    z = np.concatenate([np.linspace(-20, 20, 4001), EXTREMES]).astype(dtype).reshape(-1, 2)
+    value, slope = value_and_grad(act, z)
+    np.testing.assert_array_equal(value, act.fn(z))
+    np.testing.assert_array_equal(slope, act.grad(z))
+    assert value.dtype == slope.dtype == dtype and value.shape == slope.shape == z.shape
+
+
+def test_fused_value_and_grad_where_the_derivative_shares_the_work():
+    fused = {key for key in ACTIVATIONS if ACTIVATIONS[key]().fn_and_grad is not None}
+    assert fused == {"sigmoid", "tanh", "gelu"}
 
 
 def test_every_parametrised_entry_gets_a_non_default_case():

@@ -4,7 +4,7 @@ explosion reported (not raised), the symmetry of constant init, and a short trai
 import numpy as np
 import pytest
 
-from core.activations import ACTIVATIONS
+from core.activations import ACTIVATIONS, Activation
 from core.deep_signals import (
     SATURATION_THRESHOLD,
     activation_profile,
@@ -80,6 +80,22 @@ def test_gradient_stats_match_loss_and_grads():
     np.testing.assert_allclose(s.update_ratio, np.array(step) / w, rtol=1e-3)
     assert s.activation_grad_norm.shape == s.activation_grad_std.shape == (3,)
     assert (s.activation_grad_norm > 0).all()
+
+
+@pytest.mark.parametrize("batch_norm", [False, True])
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "gelu"])
+def test_slopes_from_one_pass_measure_what_separate_fn_and_grad_measure(name, batch_norm):
+    x, y = _data()
+    act = ACTIVATIONS[name]()
+    params = plain_network(
+        np.random.default_rng(4), 20, depth=4, width=32, n_classes=4, initializer="xavier_normal"
+    )
+    fused = measure_network(params, x, y, activation=act, batch_norm=batch_norm)
+    separate = measure_network(
+        params, x, y, activation=Activation(act.fn, act.grad), batch_norm=batch_norm
+    )
+    for field, value in separate._asdict().items():
+        np.testing.assert_array_equal(getattr(fused, field), value, err_msg=field)
 
 
 @pytest.mark.parametrize("batch_norm", [False, True])
