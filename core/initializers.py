@@ -68,10 +68,6 @@ def _fan(fan_in: int, fan_out: int, mode: str) -> int:
     raise ValueError(f"{mode=} must be 'fan_in' or 'fan_out'")
 
 
-def _uniform(rng, shape, low, high, dtype) -> np.ndarray:
-    return rng.uniform(low, high, size=shape).astype(dtype, copy=False)
-
-
 # Bit generators whose raw draws carry 64 random bits (MT19937's carry 32).
 _RAW_64_BITS = (np.random.PCG64, np.random.PCG64DXSM, np.random.Philox, np.random.SFC64)
 
@@ -154,6 +150,20 @@ def _ziggurat_outside(rng, x: np.ndarray, strip: np.ndarray) -> np.ndarray:
         x[tail[done]] = np.copysign(_ZIGGURAT_R + t[done], x[tail[done]])
         tail = tail[~done]
     return x
+
+
+def _uniform(rng, shape, low, high, dtype) -> np.ndarray:
+    if np.dtype(dtype) == np.float32:
+        # 24 random bits per entry, as rng.random(dtype=float32) draws, from raw words: ~2x
+        # faster than casting float64 draws. 2u − 1 is exact and below 1, so |w| < the bound.
+        w = np.right_shift(_random_uint32(rng, math.prod(shape)), 8).astype(np.float32)
+        w *= np.float32(2.0**-23)
+        w -= np.float32(1.0)
+        w *= np.float32((high - low) / 2)
+        if high + low:
+            w += np.float32((high + low) / 2)
+        return w.reshape(shape)
+    return rng.uniform(low, high, size=shape).astype(dtype, copy=False)
 
 
 def _normal(rng, shape, mean, std, dtype) -> np.ndarray:

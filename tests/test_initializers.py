@@ -122,12 +122,29 @@ def test_ziggurat_strips_have_equal_area_under_the_normal_curve():
     np.testing.assert_allclose(_ZIGGURAT_HEIGHT[1:], f[1:], rtol=1e-6)
 
 
+@pytest.mark.parametrize(
+    ("name", "kw", "low", "high"),
+    [
+        ("uniform", {"a": -0.5, "b": 1.5}, -0.5, 1.5),
+        ("kaiming_uniform", {}, -math.sqrt(6 / FAN_IN), math.sqrt(6 / FAN_IN)),
+    ],
+)
+def test_uniform_draws_have_the_uniform_shape(big, name, kw, low, high):
+    w = big(name, **kw).astype(np.float64).ravel()
+    assert stats.kstest(w, stats.uniform(low, high - low).cdf).pvalue > 1e-3
+    # 50 equal bins: counts are multinomial around w.size / 50
+    counts = np.histogram(w, bins=50, range=(low, high))[0]
+    assert stats.chisquare(counts).pvalue > 1e-3
+
+
 @pytest.mark.parametrize("bit_generator", [np.random.PCG64, np.random.MT19937])
-def test_float32_normal_draws_from_any_bit_generator(bit_generator):
+def test_float32_draws_from_any_bit_generator(bit_generator):
     rng = np.random.Generator(bit_generator(5))
     w = INITIALIZERS["normal"](rng, 500, 401).astype(np.float64).ravel()  # odd count
     assert stats.kstest(w, "norm").pvalue > 1e-3
     assert abs(w.mean()) < 5 / w.size**0.5
+    u = INITIALIZERS["uniform"](rng, 500, 401).astype(np.float64).ravel()
+    assert stats.kstest(u, "uniform").pvalue > 1e-3
 
 
 def test_uniform_symmetric_ones_are_centred(big):
