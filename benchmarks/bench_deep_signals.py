@@ -1,9 +1,10 @@
 """Time the initialization page's recompute on its largest network: depth 50 × width 512, batch 256.
 
-Run from the repo root: ``python benchmarks/bench_deep_signals.py``. Prints the BLAS in use
-(threadpoolctl), the time of one float32 512×512 matmul on the batch as a same-run reference, then
-for several activations the median of 7 runs of: drawing the weights, the forward pass, the
-backward pass, and the two recomputes a visitor waits for when one setup's signals are not cached:
+Run from the repo root: ``python benchmarks/bench_deep_signals.py`` (``--help`` for options).
+Prints the BLAS in use (threadpoolctl), the time of one float32 512×512 matmul on the batch as a
+same-run reference, then for several activations the median of ``--repeats`` runs (7) of: drawing
+the weights, the forward pass (as ``measure_network`` runs it), the backward pass, and the two
+recomputes a visitor waits for when one setup's signals are not cached:
 
 - **cold**: the network must be drawn (initializer, its parameters, width or seed changed): the
   page draws every depth at once (``plain_networks``) and measures one (``measure_network``);
@@ -20,6 +21,7 @@ OS by glibc on every call, and touching them again costs ~150 ms here;
 ``--no-tune-allocator`` shows the difference.
 """
 
+import argparse
 import os
 import resource
 import statistics
@@ -35,18 +37,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.activations import ACTIVATIONS
 from core.datasets import builtin_mnist
-from core.deep_signals import at_depth, measure_network, plain_networks
+from core.deep_signals import _sharing_slopes, at_depth, measure_network, plain_networks
 from core.memory import tune_allocator
 from core.mlp import backward, forward, softmax_cross_entropy
 
-DEPTH, WIDTH, BATCH, CLASSES, REPEATS = 50, 512, 256, 10, 7
+DEPTH, WIDTH, BATCH, CLASSES = 50, 512, 256, 10
 GOAL_MS = 300
 CASES = [("relu", "kaiming_normal"), ("tanh", "xavier_normal"), ("gelu", "kaiming_normal")]
 
 
-def _median_ms(fn) -> float:
+def _median_ms(fn, repeats: int) -> float:
     times = []
-    for _ in range(REPEATS):
+    for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
@@ -70,10 +72,10 @@ def _cold(x, y, activation, initializer):
     return measure_network(at_depth(_draw(x, initializer), DEPTH), x, y, activation=activation)
 
 
-def _run_cases(x, y) -> None:
+def _run_cases(x, y, repeats: int) -> None:
     h = np.ones((BATCH, WIDTH), np.float32)
     w = np.ones((WIDTH, WIDTH), np.float32)
-    matmul = _median_ms(partial(np.matmul, h, w))
+    matmul = _median_ms(partial(np.matmul, h, w), repeats)
     print(f"one ({BATCH}×{WIDTH}) @ ({WIDTH}×{WIDTH}) float32 matmul: {matmul:.2f} ms")
     print(f"matmul floor (3 per layer × {DEPTH} layers): {3 * DEPTH * matmul:.0f} ms")
     print("ms; stats = warm − forward − backward (a difference of medians, so noisy)")
@@ -88,16 +90,21 @@ def _run_cases(x, y) -> None:
         for layer in params:  # as the page caches them
             for array in layer.values():
                 array.flags.writeable = False
-        logits, cache = forward(params, x, activation=act, train=True)
+        act_in_forward = _sharing_slopes(act)  # f and f' from one pass, as measure_network
+        logits, cache = forward(params, x, activation=act_in_forward, train=True)
         _, dlogits = softmax_cross_entropy(logits, y)
-        t_draw = _median_ms(partial(_draw, x, initializer))
-        t_fwd = _median_ms(partial(forward, params, x, activation=act, train=True))
-        t_bwd = _median_ms(partial(backward, params, cache, dlogits, return_activation_grads=True))
+        t_draw = _median_ms(partial(_draw, x, initializer), repeats)
+        t_fwd = _median_ms(
+            partial(forward, params, x, activation=act_in_forward, train=True), repeats
+        )
+        t_bwd = _median_ms(
+            partial(backward, params, cache, dlogits, return_activation_grads=True), repeats
+        )
         del logits, cache, dlogits
-        t_cold = _median_ms(partial(_cold, x, y, act, initializer))
+        t_cold = _median_ms(partial(_cold, x, y, act, initializer), repeats)
         faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-        t_warm = _median_ms(partial(measure_network, params, x, y, activation=act))
-        faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) // REPEATS
+        t_warm = _median_ms(partial(measure_network, params, x, y, activation=act), repeats)
+        faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) // repeats
         print(
             f"{name:<10} {t_draw:6.0f} {t_fwd:8.0f} {t_bwd:9.0f} {t_warm - t_fwd - t_bwd:6.0f}"
             f" {t_cold:6.0f} {t_warm:6.0f} {faults:12d}"
@@ -107,7 +114,17 @@ def _run_cases(x, y) -> None:
 
 
 def main() -> None:
-    tuned = False if "--no-tune-allocator" in sys.argv[1:] else tune_allocator()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=7, help="runs per median (default 7)")
+    parser.add_argument(
+        "--no-tune-allocator", action="store_true", help="leave glibc's malloc settings alone"
+    )
+    parser.add_argument(
+        "--threads", choices=("default", "1", "both"), default="both",
+        help="BLAS threads: the default pool, one thread, or both in turn (default both)",
+    )  # fmt: skip
+    args = parser.parse_args()
+    tuned = False if args.no_tune_allocator else tune_allocator()
     print(f"glibc allocator tuned (core.memory.tune_allocator): {tuned}")
     for pool in threadpool_info():
         print(
@@ -118,13 +135,15 @@ def main() -> None:
     data = builtin_mnist()
     x = (data.train.x[:BATCH].reshape(BATCH, -1) / 255.0).astype(np.float32)
     y = data.train.y[:BATCH]
-    print("\n== default BLAS threads ==")
-    _run_cases(x, y)
-    # A busy machine makes multi-threaded BLAS spin against other processes; one thread shows
-    # the cost without that contention.
-    print("\n== BLAS limited to 1 thread ==")
-    with threadpool_limits(1):
-        _run_cases(x, y)
+    if args.threads in ("default", "both"):
+        print("\n== default BLAS threads ==")
+        _run_cases(x, y, args.repeats)
+    if args.threads in ("1", "both"):
+        # A busy machine makes multi-threaded BLAS spin against other processes; one thread
+        # shows the cost without that contention.
+        print("\n== BLAS limited to 1 thread ==")
+        with threadpool_limits(1):
+            _run_cases(x, y, args.repeats)
 
 
 if __name__ == "__main__":

@@ -83,7 +83,7 @@ def _random_uint32(rng: np.random.Generator, n: int) -> np.ndarray:
 _ZIGGURAT_R = 3.6541528853610088  # where the tail starts, as in NumPy's float32 ziggurat
 
 
-def _ziggurat_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _ziggurat_tables() -> tuple[np.ndarray, np.ndarray]:
     """Marsaglia & Tsang's (2000) tables for 256 strips of equal area and 23-bit uniforms.
 
     ``x[i]`` is the right edge of strip i (strip 0 is the base rectangle plus the tail); returns
