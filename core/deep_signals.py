@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from core.activations import Activation, value_and_grad
+from core.activations import Activation
 from core.mlp import (
     Params,
     backward,
@@ -106,27 +106,6 @@ def _output_limits(activation: Activation) -> tuple[float, float] | None:
 def activation_profile(activation: Activation) -> tuple[float, tuple[float, float] | None]:
     """Peak |f'| on [−50, 50] and the output range (lo, hi) if f is bounded on both sides."""
     return _peak_slope(activation), _output_limits(activation)
-
-
-def _sharing_slopes(activation: Activation) -> Activation:
-    """``activation`` whose ``fn`` computes f'(z) too, and whose ``grad`` hands it back for that z.
-
-    In train mode ``core.mlp.forward`` (shared with training) calls fn(z), then grad(z) on the same
-    array; ``value_and_grad`` gets both for about the price of one (tanh and sigmoid from the
-    output, GELU sharing Φ). Any other array gets a fresh ``activation.grad``.
-    """
-    last_z_and_slope: list = [None, None]
-
-    def fn(z):
-        a, slope = value_and_grad(activation, z)
-        last_z_and_slope[:] = z, slope
-        return a
-
-    def grad(z):
-        last_z, slope = last_z_and_slope
-        return slope if z is last_z else activation.grad(z)
-
-    return Activation(fn, grad)
 
 
 def _histogram(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -315,7 +294,7 @@ def measure_network(
     z_edges = np.linspace(-hist_range, hist_range, bins + 1)
     a_edges = np.linspace(*limits, bins + 1) if limits else z_edges
     with np.errstate(all="ignore"):
-        logits, cache = forward(params, x, activation=_sharing_slopes(activation), train=True)
+        logits, cache = forward(params, x, activation=activation, train=True)
         rows: dict[str, list] = {k: [] for k in DeepSignals._fields[:10] if "edges" not in k}
         exploded_at = None
         for k, (z, a) in enumerate(zip(cache.z, cache.a, strict=True)):

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from core.activations import Activation
+from core.activations import Activation, value_and_grad
 from core.batchnorm import (
     BatchNormCache,
     RunningStats,
@@ -137,9 +137,11 @@ def forward(
             z, bn_cache, running = batch_norm_forward(
                 z, layer["gamma"], layer["beta"], running, train=train
             )
-        a = activation.fn(z)
         if train:
-            slopes.append(activation.grad(z))
+            a, slope = value_and_grad(activation, z)
+            slopes.append(slope)
+        else:
+            a = activation.fn(z)
         mask = None
         if use_dropout:
             keep = rng.random(a.shape, dtype=np.float32) >= dropout
