@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.activations import ACTIVATIONS
 from core.datasets import builtin_mnist
-from core.deep_signals import _sharing_slopes, at_depth, measure_network, plain_networks
+from core.deep_signals import at_depth, measure_network, plain_networks
 from core.memory import tune_allocator
 from core.mlp import backward, forward, softmax_cross_entropy
 
@@ -90,13 +90,10 @@ def _run_cases(x, y, repeats: int) -> None:
         for layer in params:  # as the page caches them
             for array in layer.values():
                 array.flags.writeable = False
-        act_in_forward = _sharing_slopes(act)  # f and f' from one pass, as measure_network
-        logits, cache = forward(params, x, activation=act_in_forward, train=True)
+        logits, cache = forward(params, x, activation=act, train=True)
         _, dlogits = softmax_cross_entropy(logits, y)
         t_draw = _median_ms(partial(_draw, x, initializer), repeats)
-        t_fwd = _median_ms(
-            partial(forward, params, x, activation=act_in_forward, train=True), repeats
-        )
+        t_fwd = _median_ms(partial(forward, params, x, activation=act, train=True), repeats)
         t_bwd = _median_ms(
             partial(backward, params, cache, dlogits, return_activation_grads=True), repeats
         )
