@@ -66,6 +66,7 @@ START_KEY = "_mn_start"  # pages/mnist.py: the Start button's key
 STEP_LABEL = "Step"  # locales/en/mnist.toml: step = "Step" (the sessions ask for lang=en)
 RUN_TIMEOUT = 30.0  # seconds a run may take before it counts as a timeout error
 ERRORS_LOG = ROOT / "screenshots" / "class_load_errors.txt"  # full tracebacks shown by the app
+ERROR_SCREENSHOT = ROOT / "screenshots" / "class_load_browser_error.png"  # the last browser failure
 GOALS = {"sessions": 30, "errors": 0, "p95_s": 2.0, "rss_mb": 600.0}
 FINISHED = ForwardMsg.ScriptFinishedStatus
 
@@ -517,6 +518,10 @@ async def browser_session(browser, url: str, page: str, result: SessionResult, u
         result.held = True
     except Exception as error:  # a browser failure is one session's error, not the harness's
         result.errors.append(f"browser: {type(error).__name__}: {str(error)[:120]}")
+        # What the page showed when it failed, for whoever reads the error.
+        with contextlib.suppress(Exception):
+            ERROR_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            await tab.screenshot(path=str(ERROR_SCREENSHOT), full_page=True)
     finally:
         await context.close()
 
@@ -655,6 +660,8 @@ def print_report(report: dict) -> None:
         print(f"  error: {sample}")
     if report["error_samples"]:
         print(f"  (tracebacks the app showed, if any: {ERRORS_LOG})")
+    if any(sample.startswith("browser:") for sample in report["error_samples"]):
+        print(f"  (the page at the last browser failure: {ERROR_SCREENSHOT})")
     print(
         f"click -> update: median {report['click_p50_s']:.3f} s, "
         f"p95 {report['click_p95_s']:.3f} s over {report['clicks']} clicks"
