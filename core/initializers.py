@@ -69,12 +69,6 @@ def _fan(fan_in: int, fan_out: int, mode: str) -> int:
 
 
 def _uniform(rng, shape, low, high, dtype) -> np.ndarray:
-    if np.dtype(dtype) == np.float32:
-        # float32 draws, scaled in place: ~2x faster than casting float64 draws.
-        w = rng.random(shape, dtype=np.float32)
-        w *= np.float32(high - low)
-        w += np.float32(low)
-        return w
     return rng.uniform(low, high, size=shape).astype(dtype, copy=False)
 
 
