@@ -161,10 +161,15 @@ def finish_run(notice_slot) -> None:
     _write_url(raw)
 
 
-def _write_url(raw: dict[str, str]) -> None:
+def _encoded_setup() -> dict[str, str]:
+    """The query parameters of the current setup: every setting bound in the last full run."""
     specs: dict[str, Param] = st.session_state.get(_URL_SPECS, {})
     values = {name: st.session_state[name] for name in specs if name in st.session_state}
-    encoded = encode_params(values, specs)
+    return encode_params(values, specs)
+
+
+def _write_url(raw: dict[str, str]) -> None:
+    encoded = _encoded_setup()
     st.session_state[_URL_WRITTEN] = dict(encoded)
     if encoded != raw:
         st.query_params.from_dict(encoded)
@@ -237,9 +242,7 @@ def share_link() -> None:
     )
     if not popover.open:
         return
-    specs: dict[str, Param] = st.session_state.get(_URL_SPECS, {})
-    values = {name: st.session_state[name] for name in specs if name in st.session_state}
-    query = urlencode(encode_params(values, specs), quote_via=quote)
+    query = urlencode(_encoded_setup(), quote_via=quote)
     base = st.context.url or ""
     with popover:
         st.caption(t("share.help"))
