@@ -56,6 +56,27 @@ def test_live_loss_chart_spec_and_data():
     assert list(chart.data["series"].value_counts().sort_index()) == [100, 1]
 
 
+def test_live_curves_drop_what_a_log_axis_cannot_draw_and_keep_each_point_with_its_series():
+    chart = live_loss_chart(
+        np.arange(5.0),
+        np.array([1.0, 0.0, np.inf, -2.0, 0.5]),  # zero and negative have no log; inf no place
+        np.array([2.0, 4.0]),
+        np.array([0.7, 0.6]),
+        names=("train", "val"),
+        title="t",
+        x_title="x",
+        y_title="y",
+        style=STYLE,
+    )
+    rows = chart.data.astype({"series": str}).to_dict("records")
+    assert rows == [
+        {"x": 0.0, "value": 1.0, "series": "train", "dots": 0},
+        {"x": 4.0, "value": 0.5, "series": "train", "dots": 0},
+        {"x": 2.0, "value": 0.7, "series": "val", "dots": 1},
+        {"x": 4.0, "value": 0.6, "series": "val", "dots": 1},
+    ]
+
+
 def test_live_charts_keep_their_spec_when_only_data_changes():
     kwargs = {"names": ("a", "b"), "title": "t", "x_title": "x", "y_title": "y", "style": STYLE}
     one = live_accuracy_chart(np.array([1.0]), np.array([0.8]), np.array([0.7]), **kwargs)
@@ -117,7 +138,7 @@ def test_prediction_grid_frames_and_bars():
     assert kinds == ["Heatmap", "Scatter", "Scatter", "Scatter", "Scatter", "Scatter", "Scatter"]
     green_frame, red_frame = fig.data[1], fig.data[2]
     assert green_frame.line.color == GOOD_COLOR and red_frame.line.color == BAD_COLOR
-    assert sum(v is None for v in green_frame.x) == 1 and sum(v is None for v in red_frame.x) == 1
+    assert np.isnan(green_frame.x).sum() == 1 and np.isnan(red_frame.x).sum() == 1
     assert [fig.data[i].name for i in (3, 4, 5)] == ["right", "wrong", "other"]
     assert list(fig.data[6].text) == ["7", "1", "2", "5", "3", "8"]
     assert fig.data[6].hovertext[0] == "7: 70.0%"
@@ -186,6 +207,15 @@ def test_layer_signals_two_panels_per_layer():
     assert [tr.showlegend for tr in fig.data] == [True] * 3 + [False] * 3
     assert fig.layout.yaxis.type == "log" and fig.layout.yaxis2.type == "log"
     assert fig.layout.yaxis2.title.text == "ratio"
+    # Each panel's data on its own axes, and the rule of thumb's line and label on the ratio panel.
+    assert [(tr.xaxis, tr.yaxis) for tr in fig.data] == [("x", "y")] * 3 + [("x2", "y2")] * 3
+    assert fig.layout.xaxis.domain[1] < fig.layout.xaxis2.domain[0]
+    (line,) = fig.layout.shapes
+    assert (line.yref, line.y0, line.y1) == ("y2", 1e-3, 1e-3)
+    (label,) = [a for a in fig.layout.annotations if a.text == "1e-3"]
+    # A log axis places annotations at log10 of the value, shapes at the value itself.
+    assert label.yref == "y2" and label.y == pytest.approx(np.log10(line.y0))
+    assert {a.text for a in fig.layout.annotations} == {"g", "r", "1e-3"}
 
 
 def test_compare_runs():

@@ -13,7 +13,6 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from ui.theme import BAD_COLOR, FONT_FAMILY, GOOD_COLOR, PlotStyle
 
@@ -130,21 +129,33 @@ def _lines(
     return VegaChart(frame, spec)
 
 
-def _frame(series: Sequence[tuple[str, np.ndarray, np.ndarray, bool]]) -> pd.DataFrame:
-    parts = [
-        pd.DataFrame(
-            {
-                "x": np.asarray(x, dtype=float),
-                "value": np.asarray(v, dtype=float),
-                "series": name,
-                "dots": int(dots),
-            }
-        )
-        for name, x, v, dots in series
-    ]
-    frame = pd.concat(parts, ignore_index=True)
+def _frame(
+    series: Sequence[tuple[str, np.ndarray, np.ndarray, bool]], *, positive: bool = False
+) -> pd.DataFrame:
+    """One long table (x, value, series, dots) of every finite (and, if asked, positive) point,
+    built in one piece.
+
+    ``series`` is categorical: Streamlit sends it as integer codes plus the few names instead of
+    a string per row, and one frame from whole columns skips pandas' concat and re-index (half
+    of a tick's chart cost, redone for every trainer on every tick).
+    """
+    x = np.concatenate([np.asarray(xs, dtype=float).ravel() for _, xs, _, _ in series])
+    value = np.concatenate([np.asarray(v, dtype=float).ravel() for _, _, v, _ in series])
+    sizes = [np.size(v) for _, _, v, _ in series]
+    codes = np.repeat(np.arange(len(series)), sizes)
+    dots = np.repeat([int(d) for *_, d in series], sizes)
     # Vega cannot draw inf/NaN (nor a log of 0); drop them rather than break the chart.
-    return frame[np.isfinite(frame["value"])].reset_index(drop=True)
+    keep = np.isfinite(value) & (value > 0) if positive else np.isfinite(value)
+    names = list(dict.fromkeys(name for name, *_ in series))
+    at = [names.index(name) for name, *_ in series]
+    return pd.DataFrame(
+        {
+            "x": x[keep],
+            "value": value[keep],
+            "series": pd.Categorical.from_codes(np.take(at, codes[keep]), categories=names),
+            "dots": dots[keep],
+        }
+    )
 
 
 def live_loss_chart(
@@ -161,8 +172,10 @@ def live_loss_chart(
 ) -> VegaChart:
     """Smoothed training loss per step and validation loss at each epoch's last step."""
     steps, train_loss = thin(np.asarray(steps), np.asarray(train_loss))
-    frame = _frame([(names[0], steps, train_loss, False), (names[1], epoch_steps, val_loss, True)])
-    frame = frame[frame["value"] > 0].reset_index(drop=True)
+    frame = _frame(
+        [(names[0], steps, train_loss, False), (names[1], epoch_steps, val_loss, True)],
+        positive=True,  # a log axis
+    )
     return _lines(frame, names, title, x_title, y_title, style, log_y=True)
 
 
@@ -189,8 +202,7 @@ def live_lr_chart(
 ) -> VegaChart:
     """The learning rate each step used."""
     steps, lr = thin(np.asarray(steps), np.asarray(lr))
-    frame = _frame([(name, steps, lr, False)])
-    frame = frame[frame["value"] > 0].reset_index(drop=True)
+    frame = _frame([(name, steps, lr, False)], positive=True)  # a log axis
     return _lines(frame, [name], title, x_title, y_title, style, log_y=True, y_format=".0e")
 
 
@@ -216,11 +228,20 @@ def _image_height(rows_px: int, cols_px: int, extra: int, style: PlotStyle) -> i
     return round(extra + rows_px * width / cols_px / scale)
 
 
-def _image_axes(fig: go.Figure) -> None:
-    fig.update_xaxes(visible=False, showgrid=False, zeroline=False)
-    fig.update_yaxes(
-        visible=False, showgrid=False, zeroline=False, autorange="reversed", scaleanchor="x"
-    )
+def _image_layout(title: str, **layout) -> dict:
+    """Layout of a figure that shows an image: hidden axes, row 0 on top, square pixels.
+
+    Builders pass their layout to ``go.Figure`` rather than calling ``update_layout`` and
+    ``update_xaxes`` afterwards: plotly's update path costs 5–10 ms a figure, construction ~1 ms,
+    and these figures are rebuilt every few seconds for every visitor who trains.
+    """
+    hidden = {"visible": False, "showgrid": False, "zeroline": False}
+    return {
+        "title": title,
+        "xaxis": hidden,
+        "yaxis": {**hidden, "autorange": "reversed", "scaleanchor": "x"},
+        **layout,
+    }
 
 
 def prediction_grid(
@@ -245,8 +266,9 @@ def prediction_grid(
     # Each bar's row height in image pixels: taller on a projector, where the labels are larger.
     bar_h = max(h // (4 if style.projector else 5), 2)
     cell = (h + 3 * bar_h + 6, w + max(w // 3, 3))
-    # Frames and bars are line segments joined by None gaps: a few traces instead of 100 shapes,
-    # which plotly builds ~20× faster.
+    # Frames and bars are line segments joined by NaN gaps: a few traces instead of 100 shapes,
+    # which plotly builds ~20× faster. As float arrays, not lists, plotly neither checks nor
+    # deep-copies them point by point (the grid redraws every few seconds while training).
     frames = {True: ([], []), False: ([], [])}
     bars = ([], [], []), ([], [], []), ([], [], [])  # right, wrong, other: xs, ys
     text_x, text_y, text, hovers = [], [], [], []
@@ -255,14 +277,14 @@ def prediction_grid(
         x0, y0 = c * cell[1] - 0.5, r * cell[0] - 0.5
         right = bool(top_classes[i, 0] == labels[i])
         fx, fy = frames[right]
-        fx += [x0, x0 + w, x0 + w, x0, x0, None]
-        fy += [y0, y0, y0 + h, y0 + h, y0, None]
+        fx += [x0, x0 + w, x0 + w, x0, x0, np.nan]
+        fy += [y0, y0, y0 + h, y0 + h, y0, np.nan]
         for k in range(top_classes.shape[1]):
             xs, ys, _ = bars[(0 if right else 1) if k == 0 else 2]
             y = y0 + h + 3 + (k + 0.5) * bar_h
             left = x0 + w * 0.3
-            xs += [left, left + max(float(top_probs[i, k]), 0.005) * w * 0.7, None]
-            ys += [y, y, None]
+            xs += [left, left + max(float(top_probs[i, k]), 0.005) * w * 0.7, np.nan]
+            ys += [y, y, np.nan]
             label = class_names[int(top_classes[i, k])]
             text_x.append(x0 + w * 0.15)
             text_y.append(y)
@@ -282,8 +304,8 @@ def prediction_grid(
     for right, color in ((True, GOOD_COLOR), (False, BAD_COLOR)):
         traces.append(
             go.Scatter(
-                x=frames[right][0],
-                y=frames[right][1],
+                x=np.array(frames[right][0]),
+                y=np.array(frames[right][1]),
                 mode="lines",
                 line={"color": color, "width": style.line_width},
                 hoverinfo="skip",
@@ -293,8 +315,8 @@ def prediction_grid(
     for (xs, ys, _), name, color in zip(bars, names, (GOOD_COLOR, BAD_COLOR, GREY), strict=True):
         traces.append(
             go.Scatter(
-                x=xs,
-                y=ys,
+                x=np.array(xs, dtype=float),
+                y=np.array(ys, dtype=float),
                 mode="lines",
                 line={"color": color, "width": bar_px},
                 name=name,
@@ -303,21 +325,18 @@ def prediction_grid(
         )
     traces.append(
         go.Scatter(
-            x=text_x,
-            y=text_y,
+            x=np.array(text_x),
+            y=np.array(text_y),
             mode="text",
-            text=text,
-            hovertext=hovers,
+            text=np.array(text),
+            hovertext=np.array(hovers),
             hoverinfo="text",
             textfont={"size": 15 if style.projector else 11, "color": style.text_color},
             showlegend=False,
         )
     )
-    fig = go.Figure(data=traces)
-    _image_axes(fig)
-    fig.update_layout(
-        title=title, legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0.0}
-    )
+    legend = {"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0.0}
+    fig = go.Figure(data=traces, layout=_image_layout(title, legend=legend))
     rows = -(-n // columns)
     return style.apply(fig, height=_image_height(rows * cell[0], columns * cell[1], 110, style))
 
@@ -348,11 +367,18 @@ def confusion_matrix_figure(
             zmin=0,
             hovertemplate=hover + "<extra></extra>",
             showscale=False,
-        )
+        ),
+        layout={
+            "title": title,
+            "xaxis": {"title": x_title, "type": "category", "side": "bottom"},
+            "yaxis": {
+                "title": y_title,
+                "type": "category",
+                "autorange": "reversed",
+                "scaleanchor": "x",
+            },
+        },
     )
-    fig.update_layout(title=title)
-    fig.update_xaxes(title=x_title, type="category", side="bottom")
-    fig.update_yaxes(title=y_title, type="category", autorange="reversed", scaleanchor="x")
     return style.apply(fig, height=520)
 
 
@@ -375,10 +401,9 @@ def weight_images(
             zmax=1,
             showscale=False,
             hoverinfo="skip",
-        )
+        ),
+        layout=_image_layout(title),
     )
-    _image_axes(fig)
-    fig.update_layout(title=title)
     rows = -(-len(w) // columns)
     return style.apply(fig, height=_image_height(rows * (h + 2), columns * (wd + 2), 70, style))
 
@@ -396,11 +421,11 @@ def layer_signals(
     style: PlotStyle,
 ) -> go.Figure:
     """Per-layer ‖∂L/∂W‖ and ‖ΔW‖/‖W‖ over the steps (log scale), with the 1e-3 rule of thumb."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=titles, horizontal_spacing=0.12)
+    traces = []
     for panel, values in enumerate((grad_norms, update_ratios), start=1):
         values = np.asarray(values, dtype=float).reshape(len(steps), -1)
         for j, name in enumerate(layer_names):
-            fig.add_trace(
+            traces.append(
                 go.Scatter(
                     x=steps,
                     y=values[:, j],
@@ -409,21 +434,47 @@ def layer_signals(
                     legendgroup=name,
                     showlegend=panel == 1,
                     line={"color": style.color(j), "width": style.line_width},
-                ),
-                row=1,
-                col=panel,
+                    xaxis=f"x{panel if panel > 1 else ''}",
+                    yaxis=f"y{panel if panel > 1 else ''}",
+                )
             )
-        fig.update_yaxes(type="log", title=y_titles[panel - 1], row=1, col=panel)
-        fig.update_xaxes(title=x_title, tickformat="d", row=1, col=panel)
-    fig.add_hline(
-        y=1e-3,
-        line={"dash": "dash", "color": GREY, "width": 1.5},
-        annotation_text=reference,
-        annotation_position="bottom right",
-        row=1,
-        col=2,
+    # The layout make_subplots(rows=1, cols=2, horizontal_spacing=0.12) and add_hline(row=1,
+    # col=2) would give, written out: they cost ~40 ms of plotly's update path per figure, and
+    # this one is rebuilt every few seconds for every visitor who trains.
+    layout = {"legend": {"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0}}
+    annotations = []
+    for panel, (domain, title, y_title) in enumerate(
+        zip(([0.0, 0.44], [0.56, 1.0]), titles, y_titles, strict=True), start=1
+    ):
+        suffix = str(panel) if panel > 1 else ""
+        layout[f"xaxis{suffix}"] = {
+            "anchor": f"y{suffix}", "domain": domain, "title": x_title, "tickformat": "d",
+        }  # fmt: skip
+        layout[f"yaxis{suffix}"] = {
+            "anchor": f"x{suffix}", "domain": [0.0, 1.0], "type": "log", "title": y_title,
+        }  # fmt: skip
+        annotations.append(
+            {
+                "text": title, "font": {"size": 16}, "showarrow": False,
+                "x": sum(domain) / 2, "xref": "paper", "xanchor": "center",
+                "y": 1.0, "yref": "paper", "yanchor": "bottom",
+            }  # fmt: skip
+        )
+    # The 1e-3 rule of thumb across the update-ratio panel. On a log axis an annotation's y is
+    # log10 of the value (a shape's is the value itself): y=1e-3 put the label at 10^0.001 ≈ 1.
+    annotations.append(
+        {
+            "text": reference, "showarrow": False, "x": 1, "xref": "x2 domain",
+            "xanchor": "right", "y": -3, "yref": "y2", "yanchor": "top",
+        }  # fmt: skip
     )
-    fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0})
+    layout["shapes"] = [
+        {
+            "type": "line", "x0": 0, "x1": 1, "xref": "x2 domain", "y0": 1e-3, "y1": 1e-3,
+            "yref": "y2", "line": {"dash": "dash", "color": GREY, "width": 1.5},
+        }  # fmt: skip
+    ]
+    fig = go.Figure(traces, layout={**layout, "annotations": annotations})
     return style.apply(fig, height=380)
 
 
@@ -436,10 +487,10 @@ def compare_runs(
     style: PlotStyle,
 ) -> go.Figure:
     """Smoothed training loss of several runs, ``(name, steps, loss)`` each, on one log axis."""
-    fig = go.Figure()
+    traces = []
     for i, (name, steps, loss) in enumerate(runs):
         steps, loss = thin(np.asarray(steps), np.asarray(loss, dtype=float))
-        fig.add_trace(
+        traces.append(
             go.Scatter(
                 x=steps,
                 y=loss,
@@ -448,14 +499,26 @@ def compare_runs(
                 line={"color": style.color(i), "width": style.line_width},
             )
         )
-    fig.update_layout(title=title, legend={"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0})
-    fig.update_xaxes(title=x_title)
-    fig.update_yaxes(title=y_title, type="log")
+    fig = go.Figure(
+        traces,
+        layout={
+            "title": title,
+            "legend": {"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0},
+            "xaxis": {"title": x_title},
+            "yaxis": {"title": y_title, "type": "log"},
+        },
+    )
     return style.apply(fig, height=420)
 
 
 def model_input(image: np.ndarray, *, title: str, style: PlotStyle) -> go.Figure:
     """The 28×28 (or 8×8) image exactly as the network receives it, ink dark on white."""
+    # A frame shows the 28×28 field itself, so that white margins read as part of the input.
+    rows, cols = np.shape(image)
+    frame = {
+        "type": "rect", "x0": -0.5, "y0": -0.5, "x1": cols - 0.5, "y1": rows - 0.5,
+        "line": {"color": GREY, "width": 1.5}, "layer": "above",
+    }  # fmt: skip
     fig = go.Figure(
         go.Heatmap(
             z=np.asarray(image, dtype=float),
@@ -464,16 +527,9 @@ def model_input(image: np.ndarray, *, title: str, style: PlotStyle) -> go.Figure
             zmax=1,
             showscale=False,
             hovertemplate="%{z:.2f}<extra></extra>",
-        )
+        ),
+        layout=_image_layout(title, shapes=[frame]),
     )
-    _image_axes(fig)
-    # A frame shows the 28×28 field itself, so that white margins read as part of the input.
-    rows, cols = np.shape(image)
-    fig.add_shape(
-        type="rect", x0=-0.5, y0=-0.5, x1=cols - 0.5, y1=rows - 0.5,
-        line={"color": GREY, "width": 1.5}, layer="above",
-    )  # fmt: skip
-    fig.update_layout(title=title)
     return style.apply(fig, height=320)
 
 
@@ -499,9 +555,12 @@ def class_probabilities(
             textposition="outside",
             cliponaxis=False,
             hovertemplate="%{y}: %{x:.1%}<extra></extra>",
-        )
+        ),
+        layout={
+            "title": title,
+            "showlegend": False,
+            "xaxis": {"title": x_title, "range": [0, 1.15], "tickformat": ".0%"},
+            "yaxis": {"type": "category", "autorange": "reversed", "ticksuffix": " "},
+        },
     )
-    fig.update_layout(title=title, showlegend=False)
-    fig.update_xaxes(title=x_title, range=[0, 1.15], tickformat=".0%")
-    fig.update_yaxes(type="category", autorange="reversed", ticksuffix=" ")
     return style.apply(fig, height=360)
