@@ -67,6 +67,9 @@ STEP_LABEL = "Step"  # locales/en/mnist.toml: step = "Step" (the sessions ask fo
 RUN_TIMEOUT = 30.0  # seconds a run may take before it counts as a timeout error
 ERRORS_LOG = ROOT / "screenshots" / "class_load_errors.txt"  # full tracebacks shown by the app
 ERROR_SCREENSHOT = ROOT / "screenshots" / "class_load_browser_error.png"  # the last browser failure
+# What that page's console and websocket did until it failed: a blank screenshot alone does not
+# say whether the page never connected, never got its first run, or lost its connection.
+ERROR_TIMELINE = ERROR_SCREENSHOT.with_suffix(".log")
 GOALS = {"sessions": 30, "errors": 0, "p95_s": 2.0, "rss_mb": 600.0}
 FINISHED = ForwardMsg.ScriptFinishedStatus
 
@@ -443,18 +446,36 @@ async def browser_session(browser, url: str, page: str, result: SessionResult, u
     # The page's own websocket frames say when a run has ended (the status widget can still be
     # absent right after a click on a busy server, which would stop the clock too early).
     finished: asyncio.Queue[float] = asyncio.Queue()
+    opened = time.monotonic()
+    timeline: list[str] = []
+
+    def note(event: str) -> None:
+        timeline.append(f"{time.monotonic() - opened:7.2f} s  {event}")
 
     def on_frame(payload) -> None:
         if isinstance(payload, bytes):
             msg = ForwardMsg()
             msg.ParseFromString(payload)
-            if msg.WhichOneof("type") == "script_finished" and msg.script_finished in (
+            kind = msg.WhichOneof("type")
+            if kind in ("new_session", "script_finished", "session_status_changed"):
+                note(f"message {kind}")
+            if kind == "script_finished" and msg.script_finished in (
                 FINISHED.FINISHED_SUCCESSFULLY,
                 FINISHED.FINISHED_WITH_COMPILE_ERROR,
             ):
                 finished.put_nowait(time.monotonic())
 
-    tab.on("websocket", lambda ws: ws.on("framereceived", on_frame))
+    def on_websocket(ws) -> None:
+        note(f"websocket opened {ws.url}")
+        ws.on("framereceived", on_frame)
+        ws.on("close", lambda *_: note("websocket closed"))
+        ws.on("socketerror", lambda error: note(f"websocket error: {error}"))
+
+    tab.on("websocket", on_websocket)
+    tab.on("console", lambda message: note(f"console {message.type}: {message.text[:300]}"))
+    tab.on("pageerror", lambda error: note(f"page error: {str(error)[:300]}"))
+    tab.on("requestfailed", lambda request: note(f"request failed: {request.url}"))
+    tab.on("load", lambda *_: note(f"load {tab.url}"))
     timeout_ms = RUN_TIMEOUT * 1000
 
     async def settled() -> None:
@@ -522,6 +543,9 @@ async def browser_session(browser, url: str, page: str, result: SessionResult, u
         with contextlib.suppress(Exception):
             ERROR_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             await tab.screenshot(path=str(ERROR_SCREENSHOT), full_page=True)
+        note(f"failed: {type(error).__name__}")
+        with contextlib.suppress(Exception):
+            ERROR_TIMELINE.write_text("\n".join(timeline) + "\n")
     finally:
         await context.close()
 
@@ -661,7 +685,8 @@ def print_report(report: dict) -> None:
     if report["error_samples"]:
         print(f"  (tracebacks the app showed, if any: {ERRORS_LOG})")
     if any(sample.startswith("browser:") for sample in report["error_samples"]):
-        print(f"  (the page at the last browser failure: {ERROR_SCREENSHOT})")
+        print(f"  (the page at the last browser failure: {ERROR_SCREENSHOT}, its timeline:")
+        print(f"   {ERROR_TIMELINE})")
     print(
         f"click -> update: median {report['click_p50_s']:.3f} s, "
         f"p95 {report['click_p95_s']:.3f} s over {report['clicks']} clicks"
