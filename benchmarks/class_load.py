@@ -459,6 +459,13 @@ async def browser_session(browser, url: str, page: str, result: SessionResult, u
             kind = msg.WhichOneof("type")
             if kind in ("new_session", "script_finished", "session_status_changed"):
                 note(f"message {kind}")
+            elif kind == "delta":
+                # Where each element lands: a frontend that cannot place one goes blank.
+                path = list(msg.metadata.delta_path)
+                what = msg.delta.WhichOneof("type")
+                if what == "new_element":
+                    what = msg.delta.new_element.WhichOneof("type")
+                note(f"delta {path} {what} fragment={msg.delta.fragment_id or '-'}")
             if kind == "script_finished" and msg.script_finished in (
                 FINISHED.FINISHED_SUCCESSFULLY,
                 FINISHED.FINISHED_WITH_COMPILE_ERROR,
