@@ -469,6 +469,7 @@ async def browser_session(browser, url: str, page: str, result: SessionResult, u
             if kind == "script_finished" and msg.script_finished in (
                 FINISHED.FINISHED_SUCCESSFULLY,
                 FINISHED.FINISHED_WITH_COMPILE_ERROR,
+                FINISHED.FINISHED_FRAGMENT_RUN_SUCCESSFULLY,  # a panel that reruns alone
             ):
                 finished.put_nowait(time.monotonic())
 
@@ -527,15 +528,22 @@ async def browser_session(browser, url: str, page: str, result: SessionResult, u
             if last_t > t0:
                 result.steps_per_s = (last_step - s0) / (last_t - t0)
         else:
-            toggles = tab.locator("[data-testid='stMain'] [data-testid='stCheckbox']")
-            await toggles.first.wait_for(timeout=timeout_ms)
+            # A toggle where the page has one, else a slider nudged with the arrow key (page 1
+            # has no toggle in its main area).
+            toggle = tab.locator("[data-testid='stMain'] [data-testid='stCheckbox']").first
+            slider = tab.locator("[data-testid='stMain'] [data-testid='stSlider'] input")
+            await toggle.or_(slider).first.wait_for(state="attached", timeout=timeout_ms)
+            use_toggle = await toggle.count() > 0
             for _ in range(3):
                 if time.monotonic() >= until:
                     break
                 while not finished.empty():
                     finished.get_nowait()
                 start = time.monotonic()
-                await toggles.first.click(timeout=timeout_ms)
+                if use_toggle:
+                    await toggle.click(timeout=timeout_ms)
+                else:
+                    await slider.first.press("ArrowRight", timeout=timeout_ms)
                 end = await asyncio.wait_for(finished.get(), RUN_TIMEOUT)
                 result.click_s.append(end - start)
                 await settled()
