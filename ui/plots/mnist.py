@@ -455,24 +455,42 @@ def layer_signals(
         }  # fmt: skip
         annotations.append(
             {
-                "text": title, "font": {"size": 16}, "showarrow": False,
-                "x": sum(domain) / 2, "xref": "paper", "xanchor": "center",
-                "y": 1.0, "yref": "paper", "yanchor": "bottom",
-            }  # fmt: skip
+                "text": title,
+                "font": {"size": 16},
+                "showarrow": False,
+                "x": sum(domain) / 2,
+                "xref": "paper",
+                "xanchor": "center",
+                "y": 1.0,
+                "yref": "paper",
+                "yanchor": "bottom",
+            }
         )
     # The 1e-3 rule of thumb across the update-ratio panel. On a log axis an annotation's y is
     # log10 of the value (a shape's is the value itself): y=1e-3 put the label at 10^0.001 ≈ 1.
     annotations.append(
         {
-            "text": reference, "showarrow": False, "x": 1, "xref": "x2 domain",
-            "xanchor": "right", "y": -3, "yref": "y2", "yanchor": "top",
-        }  # fmt: skip
+            "text": reference,
+            "showarrow": False,
+            "x": 1,
+            "xref": "x2 domain",
+            "xanchor": "right",
+            "y": -3,
+            "yref": "y2",
+            "yanchor": "top",
+        }
     )
     layout["shapes"] = [
         {
-            "type": "line", "x0": 0, "x1": 1, "xref": "x2 domain", "y0": 1e-3, "y1": 1e-3,
-            "yref": "y2", "line": {"dash": "dash", "color": GREY, "width": 1.5},
-        }  # fmt: skip
+            "type": "line",
+            "x0": 0,
+            "x1": 1,
+            "xref": "x2 domain",
+            "y0": 1e-3,
+            "y1": 1e-3,
+            "yref": "y2",
+            "line": {"dash": "dash", "color": GREY, "width": 1.5},
+        }
     ]
     fig = go.Figure(traces, layout={**layout, "annotations": annotations})
     return style.apply(fig, height=380)
