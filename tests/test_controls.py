@@ -6,7 +6,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.apptest import run_page
-
 from ui.i18n import translate
 
 
