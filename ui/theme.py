@@ -73,6 +73,8 @@ class PlotStyle(NamedTuple):
         plotly's batch update re-walks the layout for every call, about three times the cost
         (15–100 ms a figure, most of a live MNIST redraw). Axis colours go into the figure's own
         template when it has many axes, where plotly.js gives them to every axis at once.
+        The layout's font, margin and hover-label font are replaced whole, not merged: builders
+        leave those to the style.
         """
         layout = fig.layout
         if self.dark:
