@@ -93,11 +93,18 @@ def app_url() -> Iterator[str]:
 
 
 def wait_for_app(page, timeout: float = 30_000) -> None:
-    """Wait until Streamlit has finished the current run (no 'running' status widget)."""
+    """Wait until Streamlit is connected and has finished the current run.
+
+    The app element carries the frontend's own state (``data-test-script-state``: "initial"
+    before the first run, then "running", "notRunning", …). Waiting only for the "running"
+    status widget to be absent passed before a slow first run had started, and a test then
+    looked at a page that had its headings but not yet its widgets (seen on CI).
+    """
     page.wait_for_selector("[data-testid='stApp']", timeout=timeout)
-    page.wait_for_timeout(300)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+    page.wait_for_timeout(300)  # a click's rerun may not have started yet
+    page.wait_for_selector(
+        "[data-testid='stApp'][data-test-connection-state='CONNECTED']"
+        "[data-test-script-state='notRunning']",
         timeout=timeout,
     )
     page.wait_for_timeout(300)
