@@ -91,21 +91,18 @@ class TrainingCurve(NamedTuple):
     diverged_at: int | None
 
 
-def _peak_slope(activation: Activation) -> float:
+def peak_slope(activation: Activation) -> float:
+    """Peak |f'| on [−50, 50]: the scale of "saturated" (``SATURATION_THRESHOLD`` of it)."""
     with np.errstate(all="ignore"):
         return float(np.max(np.abs(activation.grad(_PROBE))))
 
 
-def _output_limits(activation: Activation) -> tuple[float, float] | None:
+def output_limits(activation: Activation) -> tuple[float, float] | None:
+    """The output range (lo, hi) if f is bounded on both sides, else None."""
     with np.errstate(all="ignore"):
         lo, hi = (float(v) for v in activation.fn(np.array([-1e6, 1e6])))
     bounded = np.isfinite([lo, hi]).all() and max(abs(lo), abs(hi)) < 1e3
     return (min(lo, hi), max(lo, hi)) if bounded else None
-
-
-def activation_profile(activation: Activation) -> tuple[float, tuple[float, float] | None]:
-    """Peak |f'| on [−50, 50] and the output range (lo, hi) if f is bounded on both sides."""
-    return _peak_slope(activation), _output_limits(activation)
 
 
 def _histogram(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -287,10 +284,10 @@ def measure_network(
     if batch_norm:
         params = _with_batch_norm(params)
     x = np.asarray(x, dtype=np.float32)
-    limits = _output_limits(activation)
+    limits = output_limits(activation)
     # Only saturation needs the peak slope, and only bounded activations saturate; the peak
     # costs 20001 float64 slopes (~6 ms for the exact GELU).
-    peak = _peak_slope(activation) if limits else None
+    peak = peak_slope(activation) if limits else None
     z_edges = np.linspace(-hist_range, hist_range, bins + 1)
     a_edges = np.linspace(*limits, bins + 1) if limits else z_edges
     with np.errstate(all="ignore"):

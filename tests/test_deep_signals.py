@@ -7,11 +7,12 @@ import pytest
 from core.activations import ACTIVATIONS, Activation
 from core.deep_signals import (
     SATURATION_THRESHOLD,
-    activation_profile,
     at_depth,
     at_lr,
     measure,
     measure_network,
+    output_limits,
+    peak_slope,
     plain_network,
     plain_networks,
     short_training,
@@ -214,12 +215,11 @@ def test_saturated_share_on_constructed_inputs():
 
 
 def test_saturation_threshold_for_tanh_and_sigmoid():
-    peak, limits = activation_profile(TANH)
-    assert peak == pytest.approx(1.0) and limits == (-1.0, 1.0)
-    peak, limits = activation_profile(ACTIVATIONS["sigmoid"]())
-    assert peak == pytest.approx(0.25) and limits == (0.0, 1.0)
-    assert activation_profile(RELU)[1] is None
-    assert activation_profile(ACTIVATIONS["relu6"]())[1] == (0.0, 6.0)
+    assert peak_slope(TANH) == pytest.approx(1.0) and output_limits(TANH) == (-1.0, 1.0)
+    sigmoid = ACTIVATIONS["sigmoid"]()
+    assert peak_slope(sigmoid) == pytest.approx(0.25) and output_limits(sigmoid) == (0.0, 1.0)
+    assert output_limits(RELU) is None
+    assert output_limits(ACTIVATIONS["relu6"]()) == (0.0, 6.0)
     # tanh: 1 − t² < 0.01 exactly when |t| > sqrt(0.99)
     assert SATURATION_THRESHOLD == 0.01
 
