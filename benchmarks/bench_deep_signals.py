@@ -31,10 +31,11 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_info
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._blas_threads import add_threads_option, thread_settings
 from core.activations import ACTIVATIONS
 from core.datasets import builtin_mnist
 from core.deep_signals import at_depth, measure_network, plain_networks
@@ -116,10 +117,7 @@ def main() -> None:
     parser.add_argument(
         "--no-tune-allocator", action="store_true", help="leave glibc's malloc settings alone"
     )
-    parser.add_argument(
-        "--threads", choices=("default", "1", "both"), default="both",
-        help="BLAS threads: the default pool, one thread, or both in turn (default both)",
-    )  # fmt: skip
+    add_threads_option(parser)
     args = parser.parse_args()
     tuned = False if args.no_tune_allocator else tune_allocator()
     print(f"glibc allocator tuned (core.memory.tune_allocator): {tuned}")
@@ -132,15 +130,9 @@ def main() -> None:
     data = builtin_mnist()
     x = (data.train.x[:BATCH].reshape(BATCH, -1) / 255.0).astype(np.float32)
     y = data.train.y[:BATCH]
-    if args.threads in ("default", "both"):
-        print("\n== default BLAS threads ==")
+    for setting in thread_settings(args.threads):
+        print(f"\n== {setting} ==")
         _run_cases(x, y, args.repeats)
-    if args.threads in ("1", "both"):
-        # A busy machine makes multi-threaded BLAS spin against other processes; one thread
-        # shows the cost without that contention.
-        print("\n== BLAS limited to 1 thread ==")
-        with threadpool_limits(1):
-            _run_cases(x, y, args.repeats)
 
 
 if __name__ == "__main__":

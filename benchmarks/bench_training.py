@@ -38,10 +38,10 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks._blas_threads import add_threads_option, thread_settings
 from core.activations import ACTIVATIONS
 from core.datasets import (
     IDX_NAMES,
@@ -281,10 +281,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--no-tune-allocator", action="store_true")
-    parser.add_argument(
-        "--threads", choices=("default", "1", "both"), default="both",
-        help="BLAS threads for the speed rounds: the default pool, one, or both in turn",
-    )  # fmt: skip
+    add_threads_option(parser)
     args = parser.parse_args()
     import sklearn
 
@@ -300,15 +297,10 @@ def main() -> None:
             f"peak +{mem['peak_mb']:.0f} MB (goal <= 150 MB above bare numpy: "
             f"{'PASS' if mem['peak_mb'] <= 150 else 'FAIL'})"
         )
-    if args.threads in ("default", "both"):
-        print(f"Speed with the default BLAS pool ({blas_info()}):")
+    for setting in thread_settings(args.threads):
+        # The floor is measured under the same setting as the engine and scikit-learn.
+        print(f"Speed with the {setting} ({blas_info()}):")
         report_speed(args.rounds)
-    if args.threads in ("1", "both"):
-        # The app trains with one BLAS thread per request (app.py shares the cores between
-        # visitors), so this is the engine as a visitor runs it; the floor is measured the same way.
-        print("Speed with BLAS limited to 1 thread, as the app trains:")
-        with threadpool_limits(1):
-            report_speed(args.rounds)
     if not args.skip_accuracy:
         acc = accuracy_goals()
         a = acc["builtin_mnist_784_256_128_10_adam_10ep_test_acc"]
