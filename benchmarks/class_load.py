@@ -487,10 +487,14 @@ async def browser_session(browser, url: str, page: str, result: SessionResult, u
     timeout_ms = RUN_TIMEOUT * 1000
 
     async def settled() -> None:
+        # As tests/e2e's wait_for_app: the frontend's own state, which is "initial" before the
+        # first run (the status widget is also absent then, and waiting for it passed too early).
         await tab.wait_for_selector("[data-testid='stApp']", timeout=timeout_ms)
-        await tab.wait_for_timeout(300)  # as tests/e2e: let a run start before looking for its end
-        await tab.wait_for_function(
-            "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms
+        await tab.wait_for_timeout(300)  # let a run start before looking for its end
+        await tab.wait_for_selector(
+            "[data-testid='stApp'][data-test-connection-state='CONNECTED']"
+            "[data-test-script-state='notRunning']",
+            timeout=timeout_ms,
         )
 
     async def step_value() -> int | None:
