@@ -142,17 +142,16 @@ def _frame(
     x = np.concatenate([np.asarray(xs, dtype=float).ravel() for _, xs, _, _ in series])
     value = np.concatenate([np.asarray(v, dtype=float).ravel() for _, _, v, _ in series])
     sizes = [np.size(v) for _, _, v, _ in series]
-    codes = np.repeat(np.arange(len(series)), sizes)
+    names = list(dict.fromkeys(name for name, *_ in series))  # categories are unique
+    codes = np.repeat([names.index(name) for name, *_ in series], sizes)
     dots = np.repeat([int(d) for *_, d in series], sizes)
     # Vega cannot draw inf/NaN (nor a log of 0); drop them rather than break the chart.
     keep = np.isfinite(value) & (value > 0) if positive else np.isfinite(value)
-    names = list(dict.fromkeys(name for name, *_ in series))
-    at = [names.index(name) for name, *_ in series]
     return pd.DataFrame(
         {
             "x": x[keep],
             "value": value[keep],
-            "series": pd.Categorical.from_codes(np.take(at, codes[keep]), categories=names),
+            "series": pd.Categorical.from_codes(codes[keep], categories=names),
             "dots": dots[keep],
         }
     )
