@@ -37,6 +37,7 @@ from ui.controls import (
     current_plot_style,
     enter_through_shell,
     guided_experiment,
+    isolated_fragment,
     keyed,
     show_figure,
 )
@@ -757,7 +758,7 @@ with guarded_panel(t("mnist.panel_controls")):
         )
 
 
-@st.fragment(run_every=plan.every if running else None)
+@isolated_fragment(run_every=plan.every if running else None)
 def live_view() -> None:
     """Train one tick (when running) and redraw the counters and the live curves."""
     with guarded_panel(t("mnist.panel_live")):
@@ -903,7 +904,7 @@ def digits_figure(idx: np.ndarray, probs: np.ndarray, title: str, key: str) -> N
     show_figure(fig, key=key)
 
 
-@st.fragment(run_every=slow_every if running else None)
+@isolated_fragment(run_every=slow_every if running else None)
 def predictions_view() -> None:
     """Test predictions: a grid of digits with top-3 bars, and the confusion matrix."""
     probs = probabilities_on_test()
@@ -1023,7 +1024,7 @@ def predictions_view() -> None:
 predictions_view()
 
 
-@st.fragment(run_every=slow_every if running else None)
+@isolated_fragment(run_every=slow_every if running else None)
 def draw_view() -> None:
     """Draw a digit: the 28×28 image the network sees and its probabilities, on every stroke."""
     with guarded_panel(t("mnist.panel_draw")):
@@ -1075,7 +1076,7 @@ def draw_view() -> None:
 draw_view()
 
 
-@st.fragment(run_every=slow_every if running else None)
+@isolated_fragment(run_every=slow_every if running else None)
 def inside_view() -> None:
     """First-layer weights, per-layer gradient norms and update ratios, and a gradient check."""
     with guarded_panel(t("mnist.panel_inside")):
@@ -1193,7 +1194,7 @@ with guarded_panel(t("mnist.panel_compare")):
             show_figure(fig, key="mn_fig_compare")
 
 
-@st.fragment(run_every=slow_every if running else None)
+@isolated_fragment(run_every=slow_every if running else None)
 def save_view() -> None:
     """The download button; refreshed while training so the file holds recent weights."""
     state = st.session_state[STATE]

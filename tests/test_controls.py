@@ -103,7 +103,6 @@ def test_share_link_is_made_when_opened_and_escapes_typed_text():
     assert urllib.parse.parse_qs(link.split("?", 1)[1]) == {"formula": ["x**2 + sin(y) & z=1"]}
 
 
-
 def _initial_value_mismatches(at: AppTest) -> list[str]:
     """Keyed widgets whose initial value, what the browser falls back to, is not their value."""
     pairs = [(w.key, w.proto.default, w.value) for w in at.number_input]
@@ -113,7 +112,11 @@ def _initial_value_mismatches(at: AppTest) -> list[str]:
     for w in at.slider:
         values = w.value if isinstance(w.value, tuple) else (w.value,)
         pairs.append((w.key, list(w.proto.default), [float(v) for v in values]))
-    return [f"{key}: initial {initial!r}, value {value!r}" for key, initial, value in pairs if initial != value]
+    return [
+        f"{key}: initial {initial!r}, value {value!r}"
+        for key, initial, value in pairs
+        if initial != value
+    ]
 
 
 # Links that move widgets of every kind off their defaults, as a shared setup does.
@@ -159,3 +162,31 @@ def test_a_value_left_outside_narrowed_bounds_returns_to_its_default():
     assert at.number_input(key="x").value == 0.5
     assert at.slider(key="span").value == (1, 2)
     assert not _initial_value_mismatches(at)
+
+
+def _isolated_panel_page():
+    import streamlit as st
+
+    from ui.controls import isolated_fragment
+
+    @isolated_fragment(run_every=60)
+    def panel() -> None:
+        st.write("first line")
+        st.write("second line")
+
+    st.write("above")
+    panel()
+    st.write("below")
+
+
+def test_an_isolated_fragment_is_the_only_child_of_its_own_container():
+    """Streamlit may drop a fragment's elements between a full run and the fragment's own rerun
+    (ui.controls.isolated_fragment): then nothing of the page may sit after the fragment in the
+    same container, where it would move into the fragment's place. tests/e2e/test_fragment_race_e2e
+    plays the race in a browser."""
+    at = AppTest.from_function(_isolated_panel_page, default_timeout=30).run()
+    assert not at.exception
+    above, wrapper, below = at.main.children.values()
+    assert (above.value, below.value) == ("above", "below")
+    (fragment,) = wrapper.children.values()
+    assert [line.value for line in fragment.children.values()] == ["first line", "second line"]

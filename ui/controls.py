@@ -175,6 +175,34 @@ def _write_url(raw: dict[str, str]) -> None:
         st.query_params.from_dict(encoded)
 
 
+def isolated_fragment(
+    run_every: float | None = None,
+) -> Callable[[Callable[[], None]], Callable[[], None]]:
+    """``st.fragment(run_every=…)`` whose elements sit alone in a container of their own.
+
+    Why: Streamlit 1.67 clears the outgoing message queue whenever a run starts. When a rerun of
+    a fragment starts right after a full run (its timer or a click came in while the full run was
+    busy), the full run's not yet sent elements of that fragment are dropped, but the message
+    that the full run finished is kept. The browser then removes the fragment's elements as
+    stale, and every later sibling moves up one place. The fragment's own rerun writes into the
+    sibling's place or, for a path through a place that is gone, fails with "Cannot set a node at
+    a delta path" and the whole page goes white. Seen under a class's load on the MNIST page.
+    Alone in its container, the fragment leaves no sibling to move.
+    """
+
+    def isolate(view: Callable[[], None]) -> Callable[[], None]:
+        as_fragment = st.fragment(view, run_every=run_every)
+
+        @functools.wraps(view)
+        def placed() -> None:
+            with st.container():
+                as_fragment()
+
+        return placed
+
+    return isolate
+
+
 def panel_fragment(panel: Callable[[], None]) -> Callable[[], None]:
     """``panel`` as a Streamlit fragment: a change of one of its widgets reruns this panel alone.
 
@@ -185,7 +213,7 @@ def panel_fragment(panel: Callable[[], None]) -> Callable[[], None]:
     a full run, from the settings every panel bound in the last full run.
     """
 
-    @st.fragment
+    @isolated_fragment()
     @functools.wraps(panel)
     def run_panel() -> None:
         panel()

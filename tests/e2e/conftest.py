@@ -53,19 +53,24 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(log_name: str = "server.log") -> Iterator[str]:
-    """Start ``streamlit run app.py`` on a free loopback port; yield its base URL; stop it."""
+def running_app(log_name: str = "server.log", script: str = "app.py") -> Iterator[str]:
+    """Start ``streamlit run <script>`` on a free loopback port; yield its base URL; stop it.
+
+    ``script`` is relative to the project root, which is on the import path whatever folder the
+    script is in (a test's own small app imports ``ui`` as the pages do)."""
     port = _free_port()
+    import_path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     SCREENSHOTS.mkdir(exist_ok=True)
     with (SCREENSHOTS / log_name).open("w") as log_file:
         server = subprocess.Popen(
             [
-                sys.executable, "-m", "streamlit", "run", "app.py",
+                sys.executable, "-m", "streamlit", "run", script,
                 "--server.address=127.0.0.1", f"--server.port={port}",
                 "--server.headless=true", "--browser.gatherUsageStats=false",
                 "--server.fileWatcherType=none",
             ],
             cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": import_path},
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
