@@ -457,9 +457,13 @@ async def browser_session(browser, url: str, page: str, result: SessionResult, u
             msg = ForwardMsg()
             msg.ParseFromString(payload)
             kind = msg.WhichOneof("type")
-            if kind in ("new_session", "script_finished", "session_status_changed"):
+            if kind == "script_finished":
+                note(f"message script_finished {FINISHED.Name(msg.script_finished)}")
+            elif kind == "ref_hash":  # an element the page has cached, sent by its hash
+                note(f"delta {list(msg.metadata.delta_path)} cached element")
+            elif kind != "delta":
                 note(f"message {kind}")
-            elif kind == "delta":
+            else:
                 # Where each element lands: a frontend that cannot place one goes blank.
                 path = list(msg.metadata.delta_path)
                 what = msg.delta.WhichOneof("type")
@@ -505,8 +509,10 @@ async def browser_session(browser, url: str, page: str, result: SessionResult, u
     try:
         await tab.goto(f"{url}/?lang=en", timeout=timeout_ms)
         await settled()
+        note("step: home settled")
         await tab.goto(f"{url}/{page}?lang=en", timeout=timeout_ms)
         await settled()
+        note(f"step: {page} settled")
         if page == "mnist":
             before = await step_value()
             start = time.monotonic()
@@ -538,11 +544,12 @@ async def browser_session(browser, url: str, page: str, result: SessionResult, u
             slider = tab.locator("[data-testid='stMain'] [data-testid='stSlider'] input")
             await toggle.or_(slider).first.wait_for(state="attached", timeout=timeout_ms)
             use_toggle = await toggle.count() > 0
-            for _ in range(3):
+            for click in range(3):
                 if time.monotonic() >= until:
                     break
                 while not finished.empty():
                     finished.get_nowait()
+                note(f"step: click {click + 1}")
                 start = time.monotonic()
                 if use_toggle:
                     await toggle.click(timeout=timeout_ms)
@@ -550,6 +557,7 @@ async def browser_session(browser, url: str, page: str, result: SessionResult, u
                     await slider.first.press("ArrowRight", timeout=timeout_ms)
                 end = await asyncio.wait_for(finished.get(), RUN_TIMEOUT)
                 result.click_s.append(end - start)
+                note(f"step: click {click + 1} finished")
                 await settled()
         errors = await tab.locator("[data-testid='stException']").count()
         errors += await tab.get_by_text("Traceback (most recent call last)").count()
@@ -562,6 +570,11 @@ async def browser_session(browser, url: str, page: str, result: SessionResult, u
         with contextlib.suppress(Exception):
             ERROR_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             await tab.screenshot(path=str(ERROR_SCREENSHOT), full_page=True)
+        with contextlib.suppress(Exception):
+            states = await tab.locator("[data-testid='stApp']").evaluate(
+                "app => [app.dataset.testConnectionState, app.dataset.testScriptState]"
+            )
+            note(f"app state at the failure: connection {states[0]}, script {states[1]}")
         note(f"failed: {type(error).__name__}")
         with contextlib.suppress(Exception):
             ERROR_TIMELINE.write_text("\n".join(timeline) + "\n")
