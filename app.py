@@ -6,6 +6,7 @@
 import gc
 import importlib
 import pkgutil
+from pathlib import Path
 
 import pandas  # noqa: F401
 import streamlit as st
@@ -26,9 +27,13 @@ from ui.navigation import PAGES, SECTIONS
 from ui.theme import make_light_template_the_default
 from ui.url_state import Param
 
+# A file of our own: a Material icon name makes the browser fetch the tab icon from Google's font
+# server, which a classroom offline or behind a school filter cannot reach.
+ICON = Path(__file__).parent / "ui" / "assets" / "icon.svg"
+
 st.set_page_config(
     page_title="Deep Learning Playground · 深度学习游乐场",
-    page_icon=":material/neurology:",
+    page_icon=str(ICON),
     layout="wide",
 )
 

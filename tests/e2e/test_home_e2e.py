@@ -1,6 +1,7 @@
 """The home page in a real browser: both languages, the switch keeps settings, projector mode."""
 
 import re
+from urllib.parse import urlsplit
 
 from playwright.sync_api import expect
 
@@ -66,3 +67,18 @@ def test_link_with_bytes_that_are_not_utf8_gets_the_notice(page, app_url):
     expect(page.get_by_test_id("stException")).to_have_count(0)
     expect(page.get_by_test_id("stNumberInput").first.locator("input")).to_have_value("-1.500")
     screenshot(page, "optimizers-zh-undecodable-link")
+
+
+def test_the_app_asks_nothing_of_the_internet(page, app_url):
+    """A classroom offline or behind a school filter: every request stays on the app's server.
+    (A Material icon name as page icon had the browser fetch the tab icon from Google.)"""
+    here = urlsplit(app_url).netloc
+    outside: list[str] = []
+    page.on("request", lambda r: urlsplit(r.url).netloc not in ("", here) and outside.append(r.url))
+    page.goto(f"{app_url}/mnist?lang=en")
+    wait_for_app(page)
+    page.goto(f"{app_url}/?lang=en")
+    wait_for_app(page)
+    icon = page.locator("link[rel~='icon']").first.get_attribute("href")
+    assert icon.startswith("data:image/svg+xml")
+    assert outside == []
