@@ -88,7 +88,10 @@ def test_every_axis_gets_the_grid_colour_however_many_subplots(columns, dark):
         fig.add_trace(go.Scatter(y=[1, 2]), row=1, col=col)
     style.apply(fig)
     template = fig.layout.template.layout
-    for axes, default in ((fig.select_xaxes(), template.xaxis), (fig.select_yaxes(), template.yaxis)):
+    for axes, default in (
+        (fig.select_xaxes(), template.xaxis),
+        (fig.select_yaxes(), template.yaxis),
+    ):
         for axis in axes:
             assert (axis.gridcolor or default.gridcolor) == style.grid_color
             assert (axis.zerolinecolor or default.zerolinecolor) == style.grid_color
