@@ -103,10 +103,21 @@ def test_a_start_outside_the_bounds_diverges_at_zero():
     assert path.diverged_at == 0 and np.isnan(path.points).all()
 
 
-def assert_same_path(a, b):
+def assert_same_path(a, b, steps: int):
+    """A raced path equals the separately descended one to the rounding their code paths allow.
+
+    Both do the same arithmetic in the same order, but a fused family raises its per-run arrays of
+    β to the power t with np.power, which runs SIMD loops on some CPUs (AVX-512's differ from
+    libm's pow by an ulp), where a separate run uses Python's pow. In 1 − β₂ᵗ that ulp grows by up
+    to β₂ᵗ/(1 − β₂ᵗ) < 1/(1 − β₂) (1,000 for the largest β₂ here), and such differences can add
+    up over every step. Each array is compared relative to its largest entry, since updates and
+    gradients near a minimum are differences of nearly equal numbers.
+    """
     assert a.diverged_at == b.diverged_at
+    rtol = steps * np.finfo(float).eps / (1 - 0.999)
     for u, v in zip(a[:4], b[:4], strict=True):
-        np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-300, equal_nan=True)
+        scale = np.nanmax(np.abs(v), initial=0.0)
+        np.testing.assert_allclose(u, v, rtol=rtol, atol=rtol * scale, equal_nan=True)
 
 
 @pytest.mark.parametrize(
@@ -123,7 +134,7 @@ def test_race_equals_separate_descend_calls(surface_name, sgd_lr_1_diverges):
     for make, r in zip(makers, results, strict=True):
         assert r.points.shape == (301, 3, 2) and r.diverged_at.shape == (3,)
         for run in range(3):
-            assert_same_path(r.path(run), descend(make(), s, starts[run], 300))
+            assert_same_path(r.path(run), descend(make(), s, starts[run], 300), 300)
 
 
 def test_race_with_an_lr_column_equals_one_descend_per_lr():
@@ -131,7 +142,7 @@ def test_race_with_an_lr_column_equals_one_descend_per_lr():
     lrs = np.array([1e-4, 1e-3, 1e-2, 1e-1, 1.0])
     (r,) = race([OPTIMIZERS["adam"](lr=lrs[:, None])], s, np.tile(s.start, (5, 1)), 200)
     for i, lr in enumerate(lrs):
-        assert_same_path(r.path(i), descend(OPTIMIZERS["adam"](lr=lr), s, s.start, 200))
+        assert_same_path(r.path(i), descend(OPTIMIZERS["adam"](lr=lr), s, s.start, 200), 200)
 
 
 def test_race_rejects_badly_shaped_starts():
@@ -268,7 +279,7 @@ def test_fused_families_equal_per_optimizer_descend(surface_name, shared, monkey
     for make, r in zip(FAMILY_MAKERS, results, strict=True):
         assert r.state.step == 400
         for run in range(len(starts)):
-            assert_same_path(r.path(run), descend(make(), s, starts[run], 400))
+            assert_same_path(r.path(run), descend(make(), s, starts[run], 400), 400)
 
 
 def test_fused_race_returns_each_members_own_state():
@@ -288,7 +299,7 @@ def test_fused_lr_columns_equal_one_descend_per_lr():
     results = race([f(lr=lrs[:, None]) for f in makers], s, np.tile(s.start, (3, 1)), 300)
     for f, r in zip(makers, results, strict=True):
         for i, lr in enumerate(lrs):
-            assert_same_path(r.path(i), descend(f(lr=float(lr)), s, s.start, 300))
+            assert_same_path(r.path(i), descend(f(lr=float(lr)), s, s.start, 300), 300)
 
 
 # RMSprop (plain), Adadelta and Adamax join the shared update; their rows of the special kinds
@@ -327,7 +338,7 @@ def test_rmsprop_adadelta_adamax_share_one_update_equal_to_descend(surface_name)
     for make, r in zip(SHARED_KIND_MAKERS, results, strict=True):
         assert r.state.step == 400 and type(r.state) is type(make().init(s.start))
         for run in range(len(starts)):
-            assert_same_path(r.path(run), descend(make(), s, starts[run], 400))
+            assert_same_path(r.path(run), descend(make(), s, starts[run], 400), 400)
 
 
 def test_shared_kinds_return_their_own_state_and_lr_columns():
@@ -338,7 +349,7 @@ def test_shared_kinds_return_their_own_state_and_lr_columns():
     for f, r in zip(makers, results, strict=True):
         for i, lr in enumerate(lrs):
             opt = f(lr=float(lr))
-            assert_same_path(r.path(i), descend(opt, s, s.start, 200))
+            assert_same_path(r.path(i), descend(opt, s, s.start, 200), 200)
             if r.diverged_at[i] < 0:  # the state equals the one of 200 plain updates
                 p, state = np.asarray(s.start, dtype=float), opt.init(np.asarray(s.start))
                 for _ in range(200):
