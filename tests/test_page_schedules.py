@@ -300,8 +300,10 @@ def test_warmup_experiment_shows_warmup_rescuing_adam(seed):
     # Whatever seed a student picks, not one lucky initialisation (the experiment's own comment
     # gives the accuracies measured on these seeds).
     final, accuracy, _ = trained("warmup_adam", seed)
-    assert final[1] < final[0] / 2  # warm-up ends with a much lower loss ...
-    assert accuracy[1] > accuracy[0] + 5  # ... and clearly better test accuracy (points)
+    # Margins about half the worst case measured over 16 seeds and three kernels (the page's
+    # comment): a loss ratio of 0.13 and a gap of 25 points.
+    assert final[1] < final[0] / 3  # warm-up ends with a much lower loss ...
+    assert accuracy[1] > accuracy[0] + 15  # ... and far better test accuracy (points)
 
 
 def test_restarts_experiment_shows_the_loss_rising_after_each_restart():
