@@ -358,6 +358,7 @@ def activations_panel() -> None:
             t("activations.exp_sigmoid.explain"),
             {"act_names": ["sigmoid", "tanh"], "act_zmax": 6.0, "act_x": 0.0},
             key="_exp_sigmoid",
+            owned=("act_",),
         )
         guided_experiment(
             t("activations.exp_dead_relu.title"),
@@ -370,6 +371,7 @@ def activations_panel() -> None:
                 activation_param_key("leaky_relu", "negative_slope"): 0.1,
             },
             key="_exp_dead_relu",
+            owned=("act_",),
         )
 
 
@@ -568,6 +570,7 @@ def outliers_panel() -> None:
             t("activations.exp_outliers.explain"),
             {"out_share": 0.3, "out_offset": 20.0, "out_delta": 1.0},
             key="_exp_outliers",
+            owned=("out_",),
         )
 
 
@@ -681,6 +684,7 @@ def stability_panel() -> None:
             t("activations.exp_fuse.explain"),
             {"stab_log_scale": 3.0, "stab_label": 2},
             key="_exp_fuse",
+            owned=("stab_",),
         )
         guided_experiment(
             t("activations.exp_temperature.title"),
@@ -688,6 +692,7 @@ def stability_panel() -> None:
             t("activations.exp_temperature.explain"),
             {"stab_temperature": 0.1},
             key="_exp_temperature",
+            owned=("stab_",),
         )
 
 

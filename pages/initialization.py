@@ -705,4 +705,5 @@ for name, values in experiments.items():
         t(f"initialization.exp.{name}.explain"),
         values,
         key=f"_exp_in_{name}",
+        owned=("in_",),
     )

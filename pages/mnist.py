@@ -862,6 +862,7 @@ with guarded_panel(t("mnist.panel_experiments")):
             t(f"mnist.exp.{name}.explain"),
             values,
             key=f"_exp_mn_{name}",
+            owned=("mn_",),
         )
 
 CLASS_NAMES = (

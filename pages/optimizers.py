@@ -773,4 +773,5 @@ for exp, values in EXPERIMENTS.items():
         t(f"optimizers.exp.{exp}_explain"),
         values,
         key=f"_exp_opt_{exp}",
+        owned=("opt_",),
     )

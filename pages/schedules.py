@@ -729,4 +729,5 @@ for name, values in experiments.items():
         t(f"schedules.exp.{name}.explain"),
         values,
         key=f"_exp_sch_{name}",
+        owned=("sch_",),
     )

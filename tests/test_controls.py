@@ -64,18 +64,31 @@ def _experiment_page():
 
     from ui.controls import guided_experiment, keyed
 
-    guided_experiment("Big lr", "What happens?", "It diverges.", {"lr": 0.9}, key="_exp_big_lr")
-    value = keyed(st.slider, "lr", 0.1, label="lr", min_value=0.001, max_value=1.0)
-    st.write(f"lr={value}")
+    owned = ("p_",)
+    guided_experiment("Big lr", "?", "It diverges.", {"p_lr": 0.9}, key="_exp_big_lr", owned=owned)
+    guided_experiment("Slow", "?", "It crawls.", {"p_steps": 900}, key="_exp_slow", owned=owned)
+    lr = keyed(st.slider, "p_lr", 0.1, label="lr", min_value=0.001, max_value=1.0)
+    steps = keyed(st.slider, "p_steps", 100, label="steps", min_value=1, max_value=1000)
+    other = keyed(st.slider, "q_other", 5, label="another page's", min_value=1, max_value=10)
+    st.write(f"lr={lr} steps={steps} other={other}")
 
 
 def test_guided_experiment_sets_the_widgets():
     at = AppTest.from_function(_experiment_page, default_timeout=30).run()
-    assert at.slider(key="lr").value == 0.1
+    assert at.slider(key="p_lr").value == 0.1
     at.button(key="_exp_big_lr").click().run()
     assert not at.exception
-    assert at.slider(key="lr").value == 0.9
-    assert at.markdown[-1].value == "lr=0.9"
+    assert at.slider(key="p_lr").value == 0.9
+    assert at.markdown[-1].value == "lr=0.9 steps=100 other=5"
+
+
+def test_guided_experiment_resets_what_the_last_one_set_and_only_the_pages_own():
+    at = AppTest.from_function(_experiment_page, default_timeout=30).run()
+    at.slider(key="q_other").set_value(7).run()
+    at.button(key="_exp_big_lr").click().run()
+    at.button(key="_exp_slow").click().run()
+    assert not at.exception
+    assert at.markdown[-1].value == "lr=0.1 steps=900 other=7"
 
 
 def _shared_formula_page():

@@ -152,6 +152,19 @@ def test_guided_experiments_set_up_the_page(experiment):
         assert any("best lr" in m.value for m in at.markdown)
 
 
+def test_an_experiment_starts_from_the_defaults_not_from_the_last_experiment():
+    fresh = run_page(PAGE)
+    fresh.button(key="_exp_opt_best").click().run()
+    at = run_page(PAGE)
+    for experiment in ("overshoot", "saddle", "best"):
+        at.button(key=f"_exp_opt_{experiment}").click().run()
+    assert not at.exception
+    # overshoot set momentum 0.99 and 500 steps, saddle 200 steps: the fair race names neither.
+    for key in ("opt_momentum_momentum", "opt_steps", "opt_names", "opt_x0", "opt_y0"):
+        assert at.session_state[key] == fresh.session_state[key], key
+    assert charts(at) == charts(fresh)
+
+
 def test_typed_formula_travels_in_the_link():
     at = run_page(PAGE, opt_surface="custom", opt_formula="x**2 + 5*y**2")
     assert not at.exception and not at.warning

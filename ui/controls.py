@@ -153,7 +153,11 @@ def finish_run(notice_slot) -> None:
     """After the page ran: report URL names nobody bound, then write the current setup."""
     specs: dict[str, Param] = st.session_state.get(_URL_SPECS, {})
     raw = _raw_query()
-    unknown = parse_params({k: v for k, v in raw.items() if k not in specs}, {})[1]
+    # A name the app wrote itself is no link's fault: it belongs to a setting the page no longer
+    # shows (a guided experiment switched a schedule's kind), and the URL written below drops it.
+    written: dict[str, str] = st.session_state.get(_URL_WRITTEN, {})
+    foreign = {k: v for k, v in raw.items() if k not in specs and written.get(k) != v}
+    unknown = parse_params(foreign, {})[1]
     if unknown:
         st.session_state.setdefault(_URL_PROBLEMS, {})["_unknown"] = unknown
     with notice_slot:
@@ -291,23 +295,41 @@ def log_exception(where: str, error: BaseException) -> None:
     _LOG.error("error in %s", where, exc_info=error)
 
 
-def _apply_preset(values: Mapping[str, Any]) -> None:
+def _apply_preset(values: Mapping[str, Any], owned: tuple[str, ...]) -> None:
+    """Every setting whose key starts with one of ``owned`` back to its default, then ``values``.
+
+    Deleted keys are seeded again with their widget's default by ``keyed``. Without the reset, a
+    setting that one experiment changed and the next one does not name (momentum 0.99, 500 steps)
+    stayed on and quietly changed what the next experiment shows.
+    """
+    for key in [k for k in st.session_state if str(k).startswith(owned)]:
+        del st.session_state[key]
     for key, value in values.items():
         st.session_state[key] = value
 
 
-def preset_button(label: str, values: Mapping[str, Any], key: str, **kwargs) -> bool:
-    """A button that sets several widget values at once (a guided experiment, a preset)."""
-    return st.button(label, key=key, on_click=_apply_preset, args=(dict(values),), **kwargs)
-
-
 def guided_experiment(
-    title: str, predict: str, explain: str, values: Mapping[str, Any], key: str
+    title: str,
+    predict: str,
+    explain: str,
+    values: Mapping[str, Any],
+    key: str,
+    owned: tuple[str, ...],
 ) -> None:
-    """Predict → run → explain: the question, a button that sets the page up, and the answer."""
+    """Predict → run → explain: the question, a button that sets the page up, and the answer.
+
+    The button first resets every setting of the page (the keys starting with ``owned``), so each
+    experiment starts from the page's defaults plus its own ``values``.
+    """
     with st.expander(title, icon=":material/science:"):
         st.markdown(f"**{t('experiments.predict')}** {predict}")
-        preset_button(t("experiments.run"), values, key=key, type="primary")
+        st.button(
+            t("experiments.run"),
+            key=key,
+            on_click=_apply_preset,
+            args=(dict(values), owned),
+            type="primary",
+        )
         with st.popover(t("experiments.explain_button")):
             st.markdown(explain)
 
