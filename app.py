@@ -13,6 +13,7 @@ import streamlit as st
 from threadpoolctl import threadpool_limits
 
 from core.memory import tune_allocator
+from core.params import Param
 from ui.controls import (
     PROJECTOR_KEY,
     begin_run,
@@ -25,7 +26,6 @@ from ui.controls import (
 from ui.i18n import LANGUAGE_KEY, LANGUAGE_NAMES, LANGUAGES, language_from_locale, t
 from ui.navigation import PAGES, SECTIONS
 from ui.theme import make_light_template_the_default
-from ui.url_state import Param
 
 # A file of our own: a Material icon name makes the browser fetch the tab icon from Google's font
 # server, which a classroom offline or behind a school filter cannot reach.

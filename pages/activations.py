@@ -18,6 +18,7 @@ from core.losses import (
     softmax_naive,
 )
 from core.losses import TORCH_NAMES as LOSS_TORCH
+from core.params import Param
 from core.robust_fit import fit_constant, outlier_sample
 from ui.controls import (
     bind_url,
@@ -38,7 +39,6 @@ from ui.plots.activations import (
     outlier_strip,
     probability_bars,
 )
-from ui.url_state import Param
 
 enter_through_shell()
 

@@ -18,6 +18,7 @@ from core.deep_signals import (
     symmetry_experiment,
 )
 from core.initializers import INITIALIZER_INFO, INITIALIZERS, init_std, torch_call
+from core.params import Param
 from ui.controls import (
     bind_url,
     current_plot_style,
@@ -39,7 +40,6 @@ from ui.plots.initialization import (
     training_losses,
     unit_shares,
 )
-from ui.url_state import Param
 
 enter_through_shell()
 

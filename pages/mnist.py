@@ -19,6 +19,7 @@ from core.initializers import INITIALIZERS, default_kwargs
 from core.mlp import gradient_check, parameter_count, predict_proba
 from core.model_io import INPUT_SIZES, ModelFileError, load_model, save_model
 from core.optimizers import HYPERPARAMETERS, OPTIMIZER_DEFAULTS, OPTIMIZERS, make
+from core.params import Param
 from core.schedules import SCHEDULES
 from core.training import (
     PICK_MODES,
@@ -59,7 +60,6 @@ from ui.plots.mnist import (
     prediction_grid,
     weight_images,
 )
-from ui.url_state import Param
 
 enter_through_shell()
 

@@ -11,6 +11,7 @@ from core.expressions import (
     nonfinite_fraction,
 )
 from core.optimizers import HYPERPARAMETERS, OPTIMIZER_DEFAULTS, OPTIMIZERS, TORCH_CALL, make
+from core.params import Param
 from core.path_metrics import clamp_start, effective_step, loss_grid, summarize
 from core.surfaces import SURFACES, surface_from_expression
 from ui.controls import (
@@ -33,7 +34,6 @@ from ui.plots.optimizers import (
     race_animation,
     surface_3d,
 )
-from ui.url_state import Param
 
 enter_through_shell()
 

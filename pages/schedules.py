@@ -9,6 +9,7 @@ import streamlit as st
 from core.activations import ACTIVATIONS
 from core.datasets import load_digits_8x8
 from core.expressions import ExpressionError, compile_expression
+from core.params import Param
 from core.schedules import (
     SCHEDULE_PARAMS,
     SCHEDULES,
@@ -31,7 +32,6 @@ from ui.errors import guarded_panel
 from ui.figure_cache import shared_figure
 from ui.i18n import t
 from ui.plots.schedules import chained_schedule, loss_with_lr, schedule_curves
-from ui.url_state import Param
 
 enter_through_shell()
 

@@ -12,8 +12,8 @@ from ui.i18n import translate
 def _bound_slider_page():
     import streamlit as st
 
+    from core.params import Param
     from ui.controls import bind_url, keyed
-    from ui.url_state import Param
 
     bind_url({"lr": Param("float", 0.1, low=0.001, high=1.0)})
     value = keyed(st.slider, "lr", 0.1, label="lr", min_value=0.001, max_value=1.0)
@@ -94,8 +94,8 @@ def test_guided_experiment_resets_what_the_last_one_set_and_only_the_pages_own()
 def _shared_formula_page():
     import streamlit as st
 
+    from core.params import Param
     from ui.controls import begin_run, bind_url, keyed, share_link
-    from ui.url_state import Param
 
     begin_run()
     bind_url({"formula": Param("text", "x**2")})

@@ -199,3 +199,12 @@ def test_relu_experiment_he_learns_and_xavier_stays_at_chance():
     assert not at.exception
     final = [float(v) for v in table(at, 1)[translate("en", "initialization.col_final_loss")]]
     assert final[0] < 0.6 and final[1] > 2.2
+
+
+def test_a_link_with_a_width_and_a_learning_rate_opens_them():
+    # The app writes numbers among a choice's options as text; they used to be compared with the
+    # int and float options as strings and refused as "not one of the offered choices".
+    at = run_page(PAGE, in_width="512", in_lr="0.1")
+    assert not at.exception and not at.warning
+    assert at.select_slider(key="in_width").value == 512
+    assert at.session_state["in_lr"] == 0.1

@@ -2,7 +2,8 @@
 
 import pytest
 
-from ui.url_state import MAX_VALUE_LENGTH, Param, encode_params, parse_params
+from core.params import Param
+from ui.url_state import MAX_VALUE_LENGTH, encode_params, parse_params
 
 SPECS = {
     "lr": Param("float", 0.01, low=1e-5, high=10.0),

@@ -17,9 +17,10 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from core.params import Param
 from ui.i18n import t
 from ui.theme import PlotStyle, plot_style
-from ui.url_state import Param, Problem, encode_params, parse_params
+from ui.url_state import Problem, encode_params, parse_params
 
 PROJECTOR_KEY = "projector"
 _URL_WRITTEN = "_url_written"  # query strings the app last wrote or consumed, per name

@@ -1,7 +1,9 @@
 """Query-parameter schema for shareable links: parse, validate and encode, with no streamlit.
 
-A page describes the widgets it shares as ``{key: Param(...)}``; the URL parameter name is the
-widget key. ``parse_params`` turns raw query strings into typed values and a list of ``Problem``s
+A page describes the widgets it shares as ``{key: Param(...)}`` (``core.params``); the URL
+parameter name is the widget key. ``text`` values (a typed formula, a list of milestones) are
+passed through as typed, up to ``MAX_VALUE_LENGTH``: the page validates them with the same parser
+as typed input, so a bad one gets the same message a user typing it would see. ``parse_params`` turns raw query strings into typed values and a list of ``Problem``s
 (the UI translates ``Problem.reason``), so a malformed link falls back to defaults with a notice
 instead of a traceback. ``encode_params`` writes only values that differ from the default, which
 keeps links short and lets a page change its defaults without breaking old links.
@@ -11,23 +13,10 @@ import math
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from core.params import Param
+
 MAX_VALUE_LENGTH = 200
 LIST_SEPARATOR = ","
-
-
-class Param(NamedTuple):
-    """One shareable widget value: ``kind`` is float, int, bool, choice, multi or text.
-
-    ``text`` values (a typed formula, a list of milestones) are passed through as typed, up to
-    ``MAX_VALUE_LENGTH``: the page validates them with the same parser as typed input, so a bad
-    one gets the same message a user typing it would see.
-    """
-
-    kind: str
-    default: Any
-    low: float | None = None
-    high: float | None = None
-    options: tuple = ()
 
 
 class Problem(NamedTuple):
@@ -70,13 +59,15 @@ def _parse_one(raw: str, param: Param) -> tuple[Any, str | None]:
         if lowered in ("0", "false", "no", "off"):
             return False, None
         return None, "unknown_option"
+    # Options may be numbers (a width, a learning rate): a link names them by their encoded text.
+    offered = {_encode_scalar(option): option for option in param.options}
     if param.kind == "choice":
-        return (raw, None) if raw in param.options else (None, "unknown_option")
+        return (offered[raw], None) if raw in offered else (None, "unknown_option")
     if param.kind == "multi":
         chosen = [item for item in raw.split(LIST_SEPARATOR) if item]
-        if any(item not in param.options for item in chosen):
+        if any(item not in offered for item in chosen):
             return None, "unknown_option"
-        return list(dict.fromkeys(chosen)), None
+        return [offered[item] for item in dict.fromkeys(chosen)], None
     raise ValueError(f"{param.kind=}")
 
 
@@ -106,14 +97,19 @@ def parse_params(
     return values, problems
 
 
+def _encode_scalar(value: Any) -> str:
+    # repr is the shortest text that reads back to the same float: 0.1, 1e-05, 0.3333333333333333.
+    return repr(float(value)) if isinstance(value, float) else str(value)
+
+
 def _encode_one(value: Any, param: Param) -> str:
     if param.kind == "bool":
         return "1" if value else "0"
     if param.kind == "multi":
-        return LIST_SEPARATOR.join(value)
+        return LIST_SEPARATOR.join(_encode_scalar(item) for item in value)
     if param.kind == "float":
-        return format(float(value), ".10g")
-    return str(value)
+        return _encode_scalar(float(value))
+    return _encode_scalar(value)
 
 
 def encode_params(values: Mapping[str, Any], specs: Mapping[str, Param]) -> dict[str, str]:

@@ -1,0 +1,26 @@
+"""One record for every setting a user can change: a registry entry's hyperparameters, a page's
+widgets and the URL that shares them all read the same ``Param``.
+"""
+
+from typing import Any, NamedTuple
+
+KINDS = ("float", "int", "bool", "choice", "multi", "text")
+
+
+class Param(NamedTuple):
+    """A setting: its ``kind`` (one of ``KINDS``), default, and what the widget may offer.
+
+    ``low``/``high`` bound numbers, ``step`` is the widget's increment and ``log`` asks for a
+    log-scaled control. ``options`` are the values of a ``choice`` (one of them) or a ``multi`` (an
+    ordered list of distinct ones); they may be strings or numbers. ``text`` is typed by hand and
+    validated where it is used (a formula, a list of milestones).
+    """
+
+    kind: str
+    default: Any
+    low: float | None = None
+    high: float | None = None
+    options: tuple = ()
+    log: bool = False
+    step: float | None = None
+
