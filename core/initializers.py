@@ -20,6 +20,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from core.params import Param, ParamError
+
 Initializer = Callable[..., np.ndarray]
 
 _GAINS_CONSTANT = {
@@ -109,7 +111,7 @@ def uniform(
     """U(a, b) (``torch.nn.init.uniform_``)."""
     _check_fans(fan_in, fan_out)
     if not a <= b:
-        raise ValueError(f"need a <= b, got {a=}, {b=}")
+        raise ParamError("b", "a_le_b", f"need a <= b, got {a=}, {b=}", a=a, b=b)
     return _uniform(rng, (fan_in, fan_out), a, b, dtype)
 
 
@@ -154,7 +156,7 @@ def trunc_normal(
     if not std > 0:
         raise ValueError(f"{std=} must be > 0")
     if not a < b:
-        raise ValueError(f"need a < b, got {a=}, {b=}")
+        raise ParamError("b", "a_lt_b", f"need a < b, got {a=}, {b=}", a=a, b=b)
     n = fan_in * fan_out
     alpha, beta = (a - mean) / std, (b - mean) / std
     mass = _phi(beta) - _phi(alpha)
@@ -305,28 +307,24 @@ def init_std(name: str, fan_in: int, fan_out: int, **kw: Any) -> float:
     raise ValueError(f"Unknown initializer {name=}")
 
 
-class ParamSpec(NamedTuple):
-    """A hyperparameter's UI default and range (``choices`` for strings)."""
-
-    default: float | str
-    low: float | None = None
-    high: float | None = None
-    choices: tuple[str, ...] | None = None
-
-
 class InitializerInfo(NamedTuple):
     """UI data: parameters, ``kind`` of distribution and a torch call template (``str.format``)."""
 
-    params: dict[str, ParamSpec]
+    params: dict[str, Param]
     kind: str  # "constant" | "uniform" | "normal" | "truncated_normal" | "orthogonal"
     torch_call: str
 
 
-_GAIN = ParamSpec(1.0, 0.1, 5.0)
+def _number(default: float, low: float, high: float) -> Param:
+    """A numeric parameter whose input steps by 0.05 (every initializer's numbers are O(1))."""
+    return Param("float", default, low, high, step=0.05)
+
+
+_GAIN = _number(1.0, 0.1, 5.0)
 _KAIMING = {
-    "a": ParamSpec(0.0, 0.0, 1.0),
-    "mode": ParamSpec("fan_in", choices=("fan_in", "fan_out")),
-    "nonlinearity": ParamSpec("leaky_relu", choices=NONLINEARITIES),
+    "a": _number(0.0, 0.0, 1.0),
+    "mode": Param("choice", "fan_in", options=("fan_in", "fan_out")),
+    "nonlinearity": Param("choice", "leaky_relu", options=NONLINEARITIES),
 }
 _KAIMING_CALL = "a={a}, mode='{mode}', nonlinearity='{nonlinearity}')"
 
@@ -334,26 +332,26 @@ INITIALIZER_INFO: dict[str, InitializerInfo] = {
     "zeros": InitializerInfo({}, "constant", "torch.nn.init.zeros_(layer.weight)"),
     # torch's constant_ has no default val; 0.1 is only the UI's starting value.
     "constant": InitializerInfo(
-        {"val": ParamSpec(0.1, -1.0, 1.0)},
+        {"val": _number(0.1, -1.0, 1.0)},
         "constant",
         "torch.nn.init.constant_(layer.weight, {val})",
     ),
     "uniform": InitializerInfo(
-        {"a": ParamSpec(0.0, -2.0, 2.0), "b": ParamSpec(1.0, -2.0, 2.0)},
+        {"a": _number(0.0, -2.0, 2.0), "b": _number(1.0, -2.0, 2.0)},
         "uniform",
         "torch.nn.init.uniform_(layer.weight, a={a}, b={b})",
     ),
     "normal": InitializerInfo(
-        {"mean": ParamSpec(0.0, -1.0, 1.0), "std": ParamSpec(1.0, 0.0, 3.0)},
+        {"mean": _number(0.0, -1.0, 1.0), "std": _number(1.0, 0.0, 3.0)},
         "normal",
         "torch.nn.init.normal_(layer.weight, mean={mean}, std={std})",
     ),
     "trunc_normal": InitializerInfo(
         {
-            "mean": ParamSpec(0.0, -1.0, 1.0),
-            "std": ParamSpec(1.0, 0.01, 3.0),
-            "a": ParamSpec(-2.0, -5.0, 0.0),
-            "b": ParamSpec(2.0, 0.0, 5.0),
+            "mean": _number(0.0, -1.0, 1.0),
+            "std": _number(1.0, 0.01, 3.0),
+            "a": _number(-2.0, -5.0, 0.0),
+            "b": _number(2.0, 0.0, 5.0),
         },
         "truncated_normal",
         "torch.nn.init.trunc_normal_(layer.weight, mean={mean}, std={std}, a={a}, b={b})",

@@ -1,5 +1,6 @@
 """One record for every setting a user can change: a registry entry's hyperparameters, a page's
-widgets and the URL that shares them all read the same ``Param``.
+widgets and the URL that shares them all read the same ``Param``. ``ParamError`` is the core's
+error for a value it refuses, carrying the parameter, the rule and the values.
 """
 
 from typing import Any, NamedTuple
@@ -24,3 +25,14 @@ class Param(NamedTuple):
     log: bool = False
     step: float | None = None
 
+
+class ParamError(ValueError):
+    """A value the core refuses, said so that the UI can translate it without parsing the message:
+    ``param`` breaks ``rule`` (a short name such as ``"a_le_b"``), with ``values`` naming each
+    number the sentence needs."""
+
+    def __init__(self, param: str, rule: str, message: str, **values: Any):
+        super().__init__(message)
+        self.param = param
+        self.rule = rule
+        self.values = values

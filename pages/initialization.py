@@ -1,8 +1,6 @@
 """Weight initialization: activations and gradients through a deep MLP, two setups side by side,
 the symmetry that a constant init never breaks, and what each init does to a short training run."""
 
-import re
-
 import numpy as np
 import streamlit as st
 
@@ -18,17 +16,16 @@ from core.deep_signals import (
     symmetry_experiment,
 )
 from core.initializers import INITIALIZER_INFO, INITIALIZERS, init_std, torch_call
-from core.params import Param
+from core.params import Param, ParamError
 from ui.controls import (
-    bind_url,
     current_plot_style,
     enter_through_shell,
     guided_experiment,
-    keyed,
     panel_fragment,
     show_figure,
 )
 from ui.errors import guarded_panel
+from ui.fields import Field, bind_fields, field
 from ui.figure_cache import shared_figure
 from ui.i18n import t
 from ui.plots.initialization import (
@@ -101,11 +98,52 @@ def _param_key(setup: str, init: str, name: str) -> str:
     return f"in_{setup}_{init}_{name}"
 
 
-def _param_url_spec(init: str, name: str) -> Param:
-    spec = INITIALIZER_INFO[init].params[name]
-    if spec.choices:
-        return Param("choice", spec.default, options=spec.choices)
-    return Param("float", spec.default, low=spec.low, high=spec.high)
+def _init_label(init: str) -> str:
+    return f"{init}_ — {t(f'initialization.init_name.{init}')}"
+
+
+FIELDS = {
+    "in_depth": Field(Param("int", 20, low=1, high=MAX_DEPTH), "slider", "initialization.depth",
+                      "initialization.depth_help"),
+    "in_width": Field(Param("choice", 256, options=WIDTHS), "select_slider",
+                      "initialization.width", "initialization.width_help"),
+    "in_data": Field(Param("choice", "mnist", options=DATA), "segmented", "initialization.data",
+                     option_labels="initialization.data_"),
+    "in_seed": Field(Param("int", 0, low=0, high=9999), "number", "initialization.seed",
+                     "initialization.seed_help"),
+    "in_compare": Field(Param("bool", True), "toggle", "initialization.compare",
+                        "initialization.compare_help"),
+    "in_dist": Field(Param("choice", "a", options=("a", "z")), "segmented",
+                     "initialization.dist_of", option_labels="initialization.dist_"),
+    "in_sym_init": Field(Param("choice", "constant", options=SYMMETRY_INITS), "segmented",
+                         "initialization.sym_init", option_labels=lambda init: f"{init}_"),
+    "in_sym_val": Field(Param("float", 0.1, low=-1.0, high=1.0, step=0.05), "number", None,
+                        "initialization.param_help.val"),
+    "in_opt": Field(Param("choice", "sgd", options=OPTIMIZERS), "select",
+                    "initialization.optimizer", option_labels="initialization.opt_"),
+    "in_lr": Field(Param("choice", 0.01, options=LRS), "select_slider", "initialization.lr",
+                   "initialization.lr_help"),
+}  # fmt: skip
+for _setup, _d in DEFAULTS.items():
+    FIELDS |= {
+        _key(_setup, "init"): Field(Param("choice", _d["init"], options=INITS), "select",
+                                   "initialization.initializer", option_labels=_init_label),
+        _key(_setup, "act"): Field(Param("choice", _d["act"], options=ACTS), "select",
+                                  "initialization.activation", option_labels="activations.names."),
+        _key(_setup, "bn"): Field(Param("bool", _d["bn"]), "toggle", "initialization.batch_norm",
+                                 "initialization.batch_norm_help"),
+    }  # fmt: skip
+
+
+def init_param_fields(setup: str, init: str) -> dict[str, Field]:
+    """The fields of ``init``'s own parameters in ``setup``, labelled with their torch names."""
+    return {
+        _param_key(setup, init, name): Field(
+            param, "select" if param.kind == "choice" else "number", None,
+            f"initialization.param_help.{name}",
+        )
+        for name, param in INITIALIZER_INFO[init].params.items()
+    }  # fmt: skip
 
 
 def setup_values(setup: str, init: str, act: str, bn: bool = False, **params) -> dict:
@@ -196,52 +234,19 @@ def training(setup: tuple, depth: int, width: int, seed: int, optimizer: str, lr
 
 def setup_widgets(setup: str, projector: bool) -> tuple:
     """Initializer, its parameters, activation and batch norm of one setup, as a hashable tuple."""
-    d = DEFAULTS[setup]
     c1, c2 = st.columns([3, 2])
     with c1:
-        init = keyed(
-            st.selectbox,
-            _key(setup, "init"),
-            d["init"],
-            label=t("initialization.initializer"),
-            options=INITS,
-            format_func=INIT_LABELS.get,
-        )
+        init = field(FIELDS, _key(setup, "init"))
     with c2:
-        act = keyed(
-            st.selectbox,
-            _key(setup, "act"),
-            d["act"],
-            label=t("initialization.activation"),
-            options=ACTS,
-            format_func=ACT_LABELS.get,
-        )
+        act = field(FIELDS, _key(setup, "act"))
     params = []
-    specs = INITIALIZER_INFO[init].params
-    if specs:
-        columns = st.columns(2 if projector else min(len(specs), 4))
-        for j, (name, spec) in enumerate(specs.items()):
-            key = _param_key(setup, init, name)
-            helptext = t(f"initialization.param_help.{name}")
+    own = init_param_fields(setup, init)
+    if own:
+        columns = st.columns(2 if projector else min(len(own), 4))
+        for j, (key, name) in enumerate(zip(own, INITIALIZER_INFO[init].params, strict=True)):
             with columns[j % len(columns)]:
-                if spec.choices:
-                    value = keyed(
-                        st.selectbox, key, spec.default, label=name, options=spec.choices,
-                        help=helptext,
-                    )  # fmt: skip
-                else:
-                    value = keyed(
-                        st.number_input, key, spec.default, label=name, min_value=spec.low,
-                        max_value=spec.high, step=0.05, format="%g", help=helptext,
-                    )  # fmt: skip
-            params.append((name, value))
-    bn = keyed(
-        st.toggle,
-        _key(setup, "bn"),
-        d["bn"],
-        label=t("initialization.batch_norm"),
-        help=t("initialization.batch_norm_help"),
-    )
+                params.append((name, field(own, key, label=name)))
+    bn = field(FIELDS, _key(setup, "bn"))
     return init, tuple(params), act, bn
 
 
@@ -263,13 +268,9 @@ def formula_block(config: tuple, width: int, valid: bool) -> None:
 
 def _problem(error: ValueError) -> str:
     """A translated message for an initializer parameter the core refused (e.g. uniform a > b)."""
-    text = str(error)
-    bounds = re.search(r"got a=([^,]+), b=(\S+)", text)
-    if bounds and "need a <= b" in text:
-        return t("initialization.rule_a_le_b", a=bounds[1], b=bounds[2])
-    if bounds and "need a < b" in text:
-        return t("initialization.rule_a_lt_b", a=bounds[1], b=bounds[2])
-    return t("initialization.bad_params", reason=text)
+    if isinstance(error, ParamError):
+        return t(f"initialization.rule_{error.rule}", **error.values)
+    return t("initialization.bad_params", reason=str(error))
 
 
 def setup_problem(config: tuple) -> str | None:
@@ -297,37 +298,15 @@ def _identical(spread: float, scale: float) -> bool:
 # ---------------------------------------------------------------- page
 
 style = current_plot_style()
-INIT_LABELS = {k: f"{k}_ — {t(f'initialization.init_name.{k}')}" for k in INITS}
 ACT_LABELS = {k: t(f"activations.names.{k}") for k in ACTS}
-DATA_LABELS = {k: t(f"initialization.data_{k}") for k in DATA}
-OPT_LABELS = {k: t(f"initialization.opt_{k}") for k in OPTIMIZERS}
 DIST_LABELS = {k: t(f"initialization.dist_{k}") for k in ("a", "z")}
-SYMMETRY_LABELS = {k: f"{k}_" for k in SYMMETRY_INITS}
 
-shared = {
-    "in_depth": Param("int", 20, low=1, high=MAX_DEPTH),
-    "in_width": Param("choice", 256, options=WIDTHS),
-    "in_seed": Param("int", 0, low=0, high=9999),
-    "in_data": Param("choice", "mnist", options=DATA),
-    "in_compare": Param("bool", True),
-    "in_lr": Param("choice", 0.01, options=LRS),
-    "in_opt": Param("choice", "sgd", options=OPTIMIZERS),
-    "in_sym_init": Param("choice", "constant", options=SYMMETRY_INITS),
-    "in_sym_val": Param("float", 0.1, low=-1.0, high=1.0),
-}
-for setup in SETUPS:
-    d = DEFAULTS[setup]
-    shared[_key(setup, "init")] = Param("choice", d["init"], options=INITS)
-    shared[_key(setup, "act")] = Param("choice", d["act"], options=ACTS)
-    shared[_key(setup, "bn")] = Param("bool", d["bn"])
-bind_url(shared)
+bind_fields(FIELDS)
 per_init = {}
 for setup in SETUPS:
     init = st.session_state.get(_key(setup, "init"), DEFAULTS[setup]["init"])
-    init = init if init in INITS else DEFAULTS[setup]["init"]
-    for name in INITIALIZER_INFO[init].params:
-        per_init[_param_key(setup, init, name)] = _param_url_spec(init, name)
-bind_url(per_init)
+    per_init |= init_param_fields(setup, init if init in INITS else DEFAULTS[setup]["init"])
+bind_fields(per_init)
 
 st.title(t("initialization.heading"))
 st.markdown(t("initialization.intro"))
@@ -340,52 +319,14 @@ with guarded_panel(t("initialization.panel_setup")):
     else:
         c1, c2, c3, c4 = st.columns([3, 2, 3, 2], vertical_alignment="bottom")
     with c1:
-        depth = keyed(
-            st.slider,
-            "in_depth",
-            20,
-            label=t("initialization.depth"),
-            min_value=1,
-            max_value=MAX_DEPTH,
-            help=t("initialization.depth_help"),
-        )
+        depth = field(FIELDS, "in_depth")
     with c2:
-        width = keyed(
-            st.select_slider,
-            "in_width",
-            256,
-            label=t("initialization.width"),
-            options=WIDTHS,
-            help=t("initialization.width_help"),
-        )
+        width = field(FIELDS, "in_width")
     with c3:
-        data = keyed(
-            st.segmented_control,
-            "in_data",
-            "mnist",
-            label=t("initialization.data"),
-            options=DATA,
-            format_func=DATA_LABELS.get,
-            help=t("initialization.data_help", batch=BATCH),
-        )
-        data = data or "mnist"  # a click on the selected option deselects it
+        data = field(FIELDS, "in_data", help=t("initialization.data_help", batch=BATCH))
     with c4:
-        seed = keyed(
-            st.number_input,
-            "in_seed",
-            0,
-            label=t("initialization.seed"),
-            min_value=0,
-            max_value=9999,
-            help=t("initialization.seed_help"),
-        )
-    compare = keyed(
-        st.toggle,
-        "in_compare",
-        True,
-        label=t("initialization.compare"),
-        help=t("initialization.compare_help"),
-    )
+        seed = field(FIELDS, "in_seed")
+    compare = field(FIELDS, "in_compare")
     shown = SETUPS if compare else SETUPS[:1]
     configs: dict[str, tuple] = {}
     invalid: set[str] = set()
@@ -458,15 +399,7 @@ with guarded_panel(t("initialization.panel_signals")):
         st.dataframe(rows, hide_index=True, key="in_signals_table")
 
         st.markdown(f"**{t('initialization.dist_heading')}**")
-        which = keyed(
-            st.segmented_control,
-            "in_dist",
-            "a",
-            label=t("initialization.dist_of"),
-            options=("a", "z"),
-            format_func=DIST_LABELS.get,
-        )
-        which = which or "a"
+        which = field(FIELDS, "in_dist")
         zmax = largest_share([r.a_hist if which == "a" else r.z_hist for r in results.values()])
         for column, (setup, r) in zip(st.columns(len(results)), results.items(), strict=True):
             with column:
@@ -509,27 +442,8 @@ def symmetry_panel() -> None:
         # On a projector the chart needs the full width for its title and labels.
         c1, c2 = (st.container(), st.container()) if style.projector else st.columns([1, 2])
         with c1:
-            sym_init = keyed(
-                st.segmented_control,
-                "in_sym_init",
-                "constant",
-                label=t("initialization.sym_init"),
-                options=SYMMETRY_INITS,
-                format_func=SYMMETRY_LABELS.get,
-            )
-            sym_init = sym_init or "constant"
-            sym_val = keyed(
-                st.number_input,
-                "in_sym_val",
-                0.1,
-                label="val",
-                min_value=-1.0,
-                max_value=1.0,
-                step=0.05,
-                format="%g",
-                disabled=sym_init != "constant",
-                help=t("initialization.param_help.val"),
-            )
+            sym_init = field(FIELDS, "in_sym_init")
+            sym_val = field(FIELDS, "in_sym_val", label="val", disabled=sym_init != "constant")
         a_init, a_params, a_act, _ = configs["a"]
         constant_kwargs = (("val", float(sym_val)),) if sym_init == "constant" else ()
         curves = []
@@ -586,23 +500,9 @@ with guarded_panel(t("initialization.panel_train")):
     )
     c1, c2, c3 = st.columns([2, 2, 2], vertical_alignment="bottom")
     with c1:
-        optimizer = keyed(
-            st.selectbox,
-            "in_opt",
-            "sgd",
-            label=t("initialization.optimizer"),
-            options=OPTIMIZERS,
-            format_func=OPT_LABELS.get,
-        )
+        optimizer = field(FIELDS, "in_opt")
     with c2:
-        keyed(
-            st.select_slider,
-            "in_lr",
-            0.01,
-            label=t("initialization.lr"),
-            options=LRS,
-            help=t("initialization.lr_help"),
-        )
+        field(FIELDS, "in_lr")
     with c3:
         pressed = st.button(
             t("initialization.train_button"),

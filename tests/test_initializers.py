@@ -15,6 +15,7 @@ from core.initializers import (
     init_std,
     torch_call,
 )
+from core.params import ParamError
 
 FAN_IN, FAN_OUT = 1000, 800  # unequal so a swapped fan_in/fan_out changes the expected numbers
 
@@ -242,10 +243,18 @@ def test_invalid_arguments_raise(name, kw):
 def test_info_defaults_are_accepted_and_torch_call_formats(name):
     info = INITIALIZER_INFO[name]
     for spec in info.params.values():
-        if spec.choices is None:
-            assert spec.low <= spec.default <= spec.high
+        if spec.kind == "choice":
+            assert spec.default in spec.options
         else:
-            assert spec.default in spec.choices
+            assert spec.kind == "float" and spec.low <= spec.default <= spec.high
     call = torch_call(name)
     assert call.startswith("torch.nn.init.") and "{" not in call
     assert torch_call("kaiming_normal", nonlinearity="relu").endswith("nonlinearity='relu')")
+
+
+@pytest.mark.parametrize(("name", "rule"), [("uniform", "a_le_b"), ("trunc_normal", "a_lt_b")])
+def test_crossed_bounds_name_the_rule_and_the_values(name, rule):
+    with pytest.raises(ParamError) as raised:
+        INITIALIZERS[name](np.random.default_rng(0), 3, 3, a=1.0, b=-1.0)
+    assert (raised.value.param, raised.value.rule) == ("b", rule)
+    assert raised.value.values == {"a": 1.0, "b": -1.0}
