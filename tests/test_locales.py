@@ -13,20 +13,23 @@ ENGLISH = load_locale("en")
 SOURCES = [ROOT / "app.py", *(ROOT / "pages").glob("*.py"), *(ROOT / "ui").rglob("*.py")]
 
 
+# Where a call takes a locale key: t(key), and a ui.fields Field's label and help.
+KEY_ARGUMENTS = {"t": ((0, None),), "Field": ((2, "label"), (3, "help"))}
+
+
 def literal_keys_used() -> set[tuple[str, str]]:
-    """(file, key) for every t("literal") call; f-string keys are checked by their own tests."""
+    """(file, key) for every literal key given to t() or Field(); f-string keys are checked by
+    their own tests."""
     used = set()
     for path in SOURCES:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Name)
-                and node.func.id == "t"
-                and node.args
-                and isinstance(node.args[0], ast.Constant)
-                and isinstance(node.args[0].value, str)
-            ):
-                used.add((path.name, node.args[0].value))
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+                continue
+            keywords = {k.arg: k.value for k in node.keywords}
+            for position, name in KEY_ARGUMENTS.get(node.func.id, ()):
+                arg = node.args[position] if position < len(node.args) else keywords.get(name)
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                    used.add((path.name, arg.value))
     return used
 
 
@@ -56,4 +59,6 @@ def test_every_literal_key_in_code_exists():
 
 
 def test_scan_finds_keys():
-    assert ("app.py", "app.language") in literal_keys_used()
+    used = literal_keys_used()
+    assert ("app.py", "app.language") in used
+    assert ("initialization.py", "initialization.depth_help") in used
