@@ -60,5 +60,5 @@ def test_every_literal_key_in_code_exists():
 
 def test_scan_finds_keys():
     used = literal_keys_used()
-    assert ("app.py", "app.language") in used
+    assert ("shell.py", "app.language") in used
     assert ("initialization.py", "initialization.depth_help") in used
