@@ -666,6 +666,86 @@ with guarded_panel(t("mnist.panel_controls")):
         )
 
 
+def live_numbers(state, last) -> None:
+    """Step, epoch, lr, speed and validation accuracy of the live network."""
+    h = state.history
+    epochs = h.epochs
+    # Two rows of three on a projector: six large numbers do not fit in one row.
+    m = st.columns(3) * 2 if style.projector else st.columns(6)
+    m[0].metric(t("mnist.step"), f"{state.step:,}")
+    m[1].metric(t("mnist.epoch"), f"{state.epoch}", help=t("mnist.epoch_help"))
+    m[2].metric(t("mnist.current_lr"), f"{h.lr[-1]:.3g}" if len(h.lr) else f"{lr:g}")
+    speed = last.samples_per_s if last is not None else float("nan")
+    ms = last.ms_per_step if last is not None else float("nan")
+    m[3].metric(t("mnist.samples_per_s"), "–" if not np.isfinite(speed) else f"{speed:,.0f}")
+    m[4].metric(t("mnist.ms_per_step"), "–" if not np.isfinite(ms) else f"{ms:.2f}")
+    m[5].metric(t("mnist.val_accuracy"), f"{epochs[-1].val_accuracy:.1%}" if epochs else "–")
+    # Notices go into one container so the charts below keep their place in the element tree:
+    # an element appearing above them would make the browser rebuild them instead of
+    # updating them in place.
+
+
+def live_curves(h) -> None:
+    """The running / paused notices and the three live charts (Vega, updated in place)."""
+    epochs = h.epochs
+    notices = st.container()
+    notices.caption(t("mnist.running") if running else t("mnist.paused"))
+    if loss_plateau(h.loss):
+        # A stuck loss at a large lr is more often dead ReLUs or saturation than slowness.
+        which = "mnist.plateau_high" if lr >= HIGH_LR else "mnist.plateau"
+        notices.info(t(which, lr=f"{lr:g}"), icon=":material/hourglass_empty:")
+    if style.projector:
+        c_loss, c_acc = st.columns(2)
+        c_lr = st.container()
+    else:
+        c_loss, c_acc, c_lr = st.columns([3, 2, 2])
+    epoch_steps = np.array([e.step for e in epochs], dtype=float)
+    with c_loss:
+        vega(
+            live_loss_chart(
+                h.step,
+                smooth_ema(h.loss),
+                epoch_steps,
+                np.array([e.val_loss for e in epochs]),
+                names=(t("mnist.train_loss"), t("mnist.val_loss")),
+                title=t("mnist.loss_title"),
+                x_title=t("mnist.step"),
+                y_title=t("mnist.loss_axis"),
+                style=style,
+            ),
+            key="mn_chart_loss",
+        )
+    with c_acc:
+        vega(
+            live_accuracy_chart(
+                np.array([e.epoch for e in epochs], dtype=float),
+                np.array([e.train_accuracy for e in epochs]),
+                np.array([e.val_accuracy for e in epochs]),
+                names=(t("mnist.train_acc"), t("mnist.val_acc")),
+                title=t("mnist.acc_title"),
+                x_title=t("mnist.epoch"),
+                y_title=t("mnist.acc_axis"),
+                style=style,
+            ),
+            key="mn_chart_acc",
+        )
+    with c_lr:
+        vega(
+            live_lr_chart(
+                h.step,
+                h.lr,
+                name=t("mnist.lr_series"),
+                title=t("mnist.lr_title"),
+                x_title=t("mnist.step"),
+                y_title=t("mnist.lr_axis"),
+                style=style,
+            ),
+            key="mn_chart_lr",
+        )
+    if not epochs:
+        notices.caption(t("mnist.first_epoch_hint"))
+
+
 @isolated_fragment(run_every=plan.every if running else None)
 def live_view() -> None:
     """Train one tick (when running) and redraw the counters and the live curves."""
@@ -682,77 +762,8 @@ def live_view() -> None:
                     t("mnist.shared_server", trainers=now.trainers, every=f"{now.every:.1f}")
                 )
         state, last = session().train, session().last
-        h = state.history
-        epochs = h.epochs
-        # Two rows of three on a projector: six large numbers do not fit in one row.
-        m = st.columns(3) * 2 if style.projector else st.columns(6)
-        m[0].metric(t("mnist.step"), f"{state.step:,}")
-        m[1].metric(t("mnist.epoch"), f"{state.epoch}", help=t("mnist.epoch_help"))
-        m[2].metric(t("mnist.current_lr"), f"{h.lr[-1]:.3g}" if len(h.lr) else f"{lr:g}")
-        speed = last.samples_per_s if last is not None else float("nan")
-        ms = last.ms_per_step if last is not None else float("nan")
-        m[3].metric(t("mnist.samples_per_s"), "–" if not np.isfinite(speed) else f"{speed:,.0f}")
-        m[4].metric(t("mnist.ms_per_step"), "–" if not np.isfinite(ms) else f"{ms:.2f}")
-        m[5].metric(t("mnist.val_accuracy"), f"{epochs[-1].val_accuracy:.1%}" if epochs else "–")
-        # Notices go into one container so the charts below keep their place in the element tree:
-        # an element appearing above them would make the browser rebuild them instead of
-        # updating them in place.
-        notices = st.container()
-        notices.caption(t("mnist.running") if running else t("mnist.paused"))
-        if loss_plateau(h.loss):
-            # A stuck loss at a large lr is more often dead ReLUs or saturation than slowness.
-            which = "mnist.plateau_high" if lr >= HIGH_LR else "mnist.plateau"
-            notices.info(t(which, lr=f"{lr:g}"), icon=":material/hourglass_empty:")
-        if style.projector:
-            c_loss, c_acc = st.columns(2)
-            c_lr = st.container()
-        else:
-            c_loss, c_acc, c_lr = st.columns([3, 2, 2])
-        epoch_steps = np.array([e.step for e in epochs], dtype=float)
-        with c_loss:
-            vega(
-                live_loss_chart(
-                    h.step,
-                    smooth_ema(h.loss),
-                    epoch_steps,
-                    np.array([e.val_loss for e in epochs]),
-                    names=(t("mnist.train_loss"), t("mnist.val_loss")),
-                    title=t("mnist.loss_title"),
-                    x_title=t("mnist.step"),
-                    y_title=t("mnist.loss_axis"),
-                    style=style,
-                ),
-                key="mn_chart_loss",
-            )
-        with c_acc:
-            vega(
-                live_accuracy_chart(
-                    np.array([e.epoch for e in epochs], dtype=float),
-                    np.array([e.train_accuracy for e in epochs]),
-                    np.array([e.val_accuracy for e in epochs]),
-                    names=(t("mnist.train_acc"), t("mnist.val_acc")),
-                    title=t("mnist.acc_title"),
-                    x_title=t("mnist.epoch"),
-                    y_title=t("mnist.acc_axis"),
-                    style=style,
-                ),
-                key="mn_chart_acc",
-            )
-        with c_lr:
-            vega(
-                live_lr_chart(
-                    h.step,
-                    h.lr,
-                    name=t("mnist.lr_series"),
-                    title=t("mnist.lr_title"),
-                    x_title=t("mnist.step"),
-                    y_title=t("mnist.lr_axis"),
-                    style=style,
-                ),
-                key="mn_chart_lr",
-            )
-        if not epochs:
-            notices.caption(t("mnist.first_epoch_hint"))
+        live_numbers(state, last)
+        live_curves(state.history)
 
 
 live_view()
@@ -810,15 +821,9 @@ def digits_figure(idx: np.ndarray, probs: np.ndarray, title: str, key: str) -> N
     show_figure(fig, key=key)
 
 
-@isolated_fragment(run_every=slow_every if running else None)
-def predictions_view() -> None:
-    """Test predictions: a grid of digits with top-3 bars, and the confusion matrix."""
-    probs = probabilities_on_test()
+def grid_panel(probs: np.ndarray, pred: np.ndarray) -> None:
+    """Test digits (a sample, the mistakes or the least sure) with their top-3, and the accuracy."""
     y = data.test.y
-    if probs is None:
-        st.warning(t("mnist.no_predictions"))
-        return
-    pred = probs.argmax(axis=1)
     with guarded_panel(t("mnist.panel_grid")):
         st.subheader(t("mnist.grid_heading"))
         if style.projector:
@@ -853,59 +858,71 @@ def predictions_view() -> None:
             st.info(t("mnist.no_mistakes"))
         else:
             digits_figure(idx, probs, t(f"mnist.grid_title.{mode or 'sample'}"), "mn_fig_grid")
+
+
+def pick_cell(matrix: np.ndarray, y: np.ndarray, pred: np.ndarray):
+    """The normalise toggle, the worst-cell button and the chosen cell: (normalised, true,
+    guess, indices of the test digits in that cell)."""
+    normalised = keyed(
+        st.toggle,
+        "mn_cm_norm",
+        False,
+        label=t("mnist.normalise"),
+        help=t("mnist.normalise_help"),
+    )
+    worst_true, worst_pred, worst_n = most_confused(matrix)
+    if worst_n > 0:
+        st.button(
+            t(
+                "mnist.worst_cell",
+                true=CLASS_NAMES[worst_true],
+                pred=CLASS_NAMES[worst_pred],
+                n=worst_n,
+            ),
+            key="_mn_worst",
+            on_click=on_worst_cell,
+            args=(worst_true, worst_pred),
+        )
+    a, b = st.columns(2)
+    with a:
+        true = keyed(
+            st.selectbox,
+            "mn_cm_true",
+            4,
+            label=t("mnist.cell_true"),
+            options=range(NUM_CLASSES),
+            format_func=CLASS_NAMES.__getitem__,
+        )
+    with b:
+        guess = keyed(
+            st.selectbox,
+            "mn_cm_pred",
+            9,
+            label=t("mnist.cell_pred"),
+            options=range(NUM_CLASSES),
+            format_func=CLASS_NAMES.__getitem__,
+        )
+    cell = np.flatnonzero((y == true) & (pred == guess))
+    st.caption(
+        t(
+            "mnist.cell_count",
+            n=len(cell),
+            true=CLASS_NAMES[true],
+            pred=CLASS_NAMES[guess],
+        )
+    )
+    return normalised, true, guess, cell
+
+
+def confusion_panel(probs: np.ndarray, pred: np.ndarray) -> None:
+    """The confusion matrix, its worst cell and the digits of a chosen cell."""
+    y = data.test.y
     with guarded_panel(t("mnist.panel_confusion")):
         st.subheader(t("mnist.confusion_heading"))
         matrix = confusion_matrix(y, pred, NUM_CLASSES)
         c_fig, c_pick = st.columns([3, 2])
         with c_pick:
-            normalised = keyed(
-                st.toggle,
-                "mn_cm_norm",
-                False,
-                label=t("mnist.normalise"),
-                help=t("mnist.normalise_help"),
-            )
-            worst_true, worst_pred, worst_n = most_confused(matrix)
-            if worst_n > 0:
-                st.button(
-                    t(
-                        "mnist.worst_cell",
-                        true=CLASS_NAMES[worst_true],
-                        pred=CLASS_NAMES[worst_pred],
-                        n=worst_n,
-                    ),
-                    key="_mn_worst",
-                    on_click=on_worst_cell,
-                    args=(worst_true, worst_pred),
-                )
-            a, b = st.columns(2)
-            with a:
-                true = keyed(
-                    st.selectbox,
-                    "mn_cm_true",
-                    4,
-                    label=t("mnist.cell_true"),
-                    options=range(NUM_CLASSES),
-                    format_func=CLASS_NAMES.__getitem__,
-                )
-            with b:
-                guess = keyed(
-                    st.selectbox,
-                    "mn_cm_pred",
-                    9,
-                    label=t("mnist.cell_pred"),
-                    options=range(NUM_CLASSES),
-                    format_func=CLASS_NAMES.__getitem__,
-                )
-            cell = np.flatnonzero((y == true) & (pred == guess))
-            st.caption(
-                t(
-                    "mnist.cell_count",
-                    n=len(cell),
-                    true=CLASS_NAMES[true],
-                    pred=CLASS_NAMES[guess],
-                )
-            )
+            normalised, true, guess, cell = pick_cell(matrix, y, pred)
         with c_fig:
             shown = confusion_matrix(y, pred, NUM_CLASSES, normalize=True) if normalised else matrix
             fig = confusion_matrix_figure(
@@ -926,6 +943,18 @@ def predictions_view() -> None:
                 t("mnist.cell_title", true=CLASS_NAMES[true], pred=CLASS_NAMES[guess]),
                 "mn_fig_cell",
             )
+
+
+@isolated_fragment(run_every=slow_every if running else None)
+def predictions_view() -> None:
+    """Test predictions: a grid of digits with top-3 bars, and the confusion matrix."""
+    probs = probabilities_on_test()
+    if probs is None:
+        st.warning(t("mnist.no_predictions"))
+        return
+    pred = probs.argmax(axis=1)
+    grid_panel(probs, pred)
+    confusion_panel(probs, pred)
 
 
 predictions_view()
