@@ -1,9 +1,9 @@
 """Live MNIST training: configure an MLP, Start / Pause / step, and watch it learn real digits.
 
-The training state (core.training.TrainState, immutable) lives in session state and is replaced
-after each time-budgeted tick of a ``st.fragment(run_every=…)``, so only the live panel reruns while
-training; the controls stay outside it. Datasets are shared read-only by every visitor through
-``st.cache_resource``.
+The whole training session (core.session.Session, immutable) lives under one session key and is
+replaced by core.session's transitions: the buttons' callbacks and each time-budgeted tick of a
+``st.fragment(run_every=…)``, so only the live panel reruns while training; the controls stay
+outside it. Datasets are shared read-only by every visitor through ``st.cache_resource``.
 """
 
 import uuid
@@ -16,22 +16,37 @@ from core.datasets import DATASETS, NUM_CLASSES, Dataset, DatasetError, Split, t
 from core.digit_image import prepare_drawn_digit
 from core.download import data_dir, download_mnist
 from core.initializers import INITIALIZERS, default_kwargs
-from core.mlp import gradient_check, parameter_count, predict_proba
+from core.mlp import parameter_count, predict_proba
 from core.model_io import INPUT_SIZES, ModelFileError, load_model, save_model
 from core.optimizers import HYPERPARAMETERS, OPTIMIZER_DEFAULTS, OPTIMIZERS, make
 from core.params import Param
 from core.schedules import SCHEDULES
+from core.session import (
+    Session,
+    archive,
+    checked_gradients,
+    configure,
+    data_source,
+    new_sample,
+    pause,
+    receive_model,
+    receive_upload,
+    reset,
+    start,
+    tick,
+    used_data,
+)
+from core.session import epoch as one_epoch
+from core.session import step as one_step
 from core.training import (
     PICK_MODES,
     TrainConfig,
     confusion_matrix,
-    init_train_state,
     loss_plateau,
     most_confused,
     pick_examples,
     smooth_ema,
     top_k,
-    train_for,
 )
 from ui.controls import (
     bind_url,
@@ -91,31 +106,14 @@ GRID_SIZE = 24
 GRADCHECK_OK = (
     1e-4  # relative error; float64 central differences give ~1e-8 where backprop is right
 )
-MAX_RUNS = 8
-# The visitor's upload: (file ids, file names, Dataset); the last upload problem (code, file names);
-# the file ids last read; the last built-in data choice in use, kept while no upload is valid.
-UPLOADED, UPLOAD_ERROR, UPLOAD_SEEN, PREV_DATA = (
-    "_mn_uploaded",
-    "_mn_upload_error",
-    "_mn_upload_seen",
-    "_mn_prev_data",
-)
-# A loaded model waiting to replace the network: (LoadedModel, file name); the last load problem
-# (code, file name); the last loaded file's name and architecture; the input size in use.
-LOADED, MODEL_ERROR, MODEL_NOTE, INPUTS = (
-    "_mn_loaded",
-    "_mn_model_error",
-    "_mn_model_note",
-    "_mn_inputs",
-)
-STATE, ARCH, RUNNING, SIGNALS, RUNS, LAST = (
-    "_mn_state",
-    "_mn_arch",
-    "_mn_running",
-    "_mn_signals",
-    "_mn_runs",
-    "_mn_last_tick",
-)
+KEY = "_mn_session"  # the one session key: a core.session.Session
+# The settings a loaded model brings (core.session.receive_model) and the widgets that show them.
+MODEL_SETTINGS = {
+    "data": "mn_data",
+    "hidden": "mn_hidden",
+    "activation": "mn_act",
+    "batch_norm": "mn_bn",
+}
 
 EXPERIMENTS = {
     "explode": {
@@ -201,79 +199,19 @@ def with_train_size(name: str, size: int) -> Dataset:
 
 def read_uploads(files: list) -> None:
     """Read newly uploaded files once; a bad upload is reported and the previous data kept."""
-    seen = tuple(f.file_id for f in files)
-    if seen == st.session_state.get(UPLOAD_SEEN):
+    ids = tuple(f.file_id for f in files)
+    if ids == session().upload_seen:
         return
-    st.session_state[UPLOAD_SEEN] = seen
-    st.session_state[UPLOAD_ERROR] = None
-    if not files:
-        return  # files removed from the uploader: the last good upload stays in use
-    names = ", ".join(f.name for f in files)
-    try:
-        dataset = dataset_from_uploads([(f.name, f.getvalue()) for f in files])
-    except DatasetError as error:
-        st.session_state[UPLOAD_ERROR] = (error.code, names)
-        return
-    st.session_state[UPLOADED] = (seen, names, dataset)
+    dataset, error = None, None
+    if files:  # files removed from the uploader: the last good upload stays in use
+        try:
+            dataset = dataset_from_uploads([(f.name, f.getvalue()) for f in files])
+        except DatasetError as problem:
+            error = problem.code
+    save(receive_upload(session(), ids, ", ".join(f.name for f in files), dataset, error))
 
 
-# ---------------------------------------------------------------- training state
-
-
-def archive_run() -> None:
-    """Keep the current run's curve for "compare runs" (only if it trained at all)."""
-    state = st.session_state.get(STATE)
-    label = st.session_state.get("_mn_label")
-    if state is None or state.step == 0 or label is None:
-        return
-    runs = [r for r in st.session_state.get(RUNS, []) if r[0] != label]
-    runs.append((label, np.array(state.history.step), smooth_ema(state.history.loss)))
-    st.session_state[RUNS] = runs[-MAX_RUNS:]
-    # A newly kept run is shown at once; the user may hide it again.
-    shown = [name for name in st.session_state.get("mn_compare", []) if name != label]
-    st.session_state["mn_compare"] = [*shown, label]
-
-
-def fresh_state(data: Dataset, config: TrainConfig, arch: tuple, label: str) -> None:
-    """Replace (never mutate) the training state with a new network; training is paused."""
-    archive_run()
-    seed = arch[-1]
-    st.session_state[STATE] = init_train_state(np.random.default_rng(seed), data, config)
-    st.session_state[ARCH] = arch
-    stop_training()
-    st.session_state[SIGNALS] = []
-    st.session_state[LAST] = None
-    st.session_state["_mn_label"] = label
-    st.session_state.pop(MODEL_NOTE, None)  # a new network is no longer the loaded file
-
-
-def advance(data: Dataset, config: TrainConfig, **limits) -> None:
-    """One training chunk; the new state and this tick's per-layer signals are kept."""
-    state = st.session_state[STATE]
-    if state.stopped is not None:
-        st.session_state[RUNNING] = False
-        return
-    state, metrics = train_for(state, data, config, **limits)
-    if metrics.grad_norms:
-        signals = st.session_state.get(SIGNALS, [])
-        # A new list each time: a tick abandoned mid-way never leaves a half-updated history.
-        st.session_state[SIGNALS] = [
-            *signals[-999:],
-            (state.step, metrics.grad_norms, metrics.update_ratios),
-        ]
-    st.session_state[STATE] = state
-    st.session_state[LAST] = metrics
-    if state.stopped is not None:
-        st.session_state[RUNNING] = False
-
-
-def vega(chart, key: str) -> None:
-    """A live chart; same spec each tick, so the browser swaps the data in place."""
-    st.vega_lite_chart(chart.data, chart.spec, key=key, theme=None, width="stretch")
-
-
-def on_start() -> None:
-    st.session_state[RUNNING] = True
+# ---------------------------------------------------------------- the session and its buttons
 
 
 @st.cache_resource(show_spinner=False)
@@ -282,60 +220,47 @@ def trainer_registry() -> TrainerRegistry:
     return TrainerRegistry()
 
 
-def stop_training() -> None:
-    st.session_state[RUNNING] = False
-    trainer_registry().leave(SESSION)
+def session() -> Session:
+    return st.session_state[KEY]
 
 
-def on_pause() -> None:
-    stop_training()
+def save(new: Session) -> None:
+    """Keep ``new``; a newly archived run is shown at once (the user may hide it again)."""
+    old = st.session_state[KEY]
+    if not new.running:
+        trainer_registry().leave(new.id)
+    if new.runs and (not old.runs or new.runs[-1] is not old.runs[-1]):
+        label = new.runs[-1].label
+        shown = [name for name in st.session_state.get("mn_compare", []) if name != label]
+        st.session_state["mn_compare"] = [*shown, label]
+    st.session_state[KEY] = new
 
 
-def on_step(data, config) -> None:
-    stop_training()
-    advance(data, config, max_steps=1)
+def vega(chart, key: str) -> None:
+    """A live chart; same spec each tick, so the browser swaps the data in place."""
+    st.vega_lite_chart(chart.data, chart.spec, key=key, theme=None, width="stretch")
 
 
-def on_epoch(data, config) -> None:
-    stop_training()
-    # Capped: batch size 1 on 50,000 images would otherwise block the page for a minute.
-    advance(data, config, until_epoch_end=True, time_budget=EPOCH_BUDGET)
-
-
-def on_reset(data, config, arch, label) -> None:
-    fresh_state(data, config, arch, label)
-
-
-def on_reset_lower_lr(data, config, arch, label) -> None:
+def on_reset_lower_lr(data, config) -> None:
     lr = nearest(st.session_state["mn_lr"] / 10, LRS)
     st.session_state["mn_lr"] = lr
-    fresh_state(data, config._replace(lr=lr), arch, label)
+    save(reset(session(), data, config._replace(lr=lr)))
 
 
 def on_model_upload() -> None:
     """Read an uploaded model; a good one sets the page's architecture to match (before widgets)."""
     file = st.session_state.get("_mn_model_upload")
-    st.session_state[MODEL_ERROR] = None
     if file is None:
+        save(session()._replace(model_error=None))
         return
     try:
-        model = load_model(file.getvalue())
-    except ModelFileError as error:
-        st.session_state[MODEL_ERROR] = (error.code, file.name)
-        return
-    if model.activation_kwargs:
-        # The page builds activations with their defaults only; other settings would predict wrong.
-        st.session_state[MODEL_ERROR] = ("activation_kwargs", file.name)
-        return
-    if model.layer_sizes[0] != st.session_state.get(INPUTS):
-        # Only 8×8 (64 inputs) and 28×28 (784) models can be saved: pick data the model can read.
-        st.session_state["mn_data"] = (
-            "digits_8x8" if model.layer_sizes[0] == 64 else "mnist_builtin"
-        )
-    st.session_state["mn_hidden"] = ", ".join(str(n) for n in model.layer_sizes[1:-1])
-    st.session_state["mn_act"] = model.activation
-    st.session_state["mn_bn"] = model.batch_norm
-    st.session_state[LOADED] = (model, file.name)
+        model, error = load_model(file.getvalue()), None
+    except ModelFileError as problem:
+        model, error = None, problem.code
+    new, settings = receive_model(session(), model, file.name, error)
+    for name, value in settings.items():
+        st.session_state[MODEL_SETTINGS[name]] = value
+    save(new)
 
 
 def model_file_bytes(state, layer_sizes: tuple, activation: str, batch_norm: bool):
@@ -343,18 +268,16 @@ def model_file_bytes(state, layer_sizes: tuple, activation: str, batch_norm: boo
     return lambda: save_model(state.params, state.bn_state, layer_sizes, activation, batch_norm)
 
 
-def on_keep_run() -> None:
-    archive_run()
-
-
-def on_new_sample() -> None:
-    st.session_state["_mn_pick_seed"] = st.session_state.get("_mn_pick_seed", 0) + 1
+def on(transition, *args) -> None:
+    """A button's callback: apply ``transition`` to the session."""
+    save(transition(session(), *args))
 
 
 # ---------------------------------------------------------------- page
 
-# Names this visitor in the process-wide trainer registry (Streamlit's own session id is private).
-SESSION = st.session_state.setdefault("_mn_session", uuid.uuid4().hex)
+# The id names this visitor in the process-wide trainer registry (Streamlit's own is private).
+if KEY not in st.session_state:
+    st.session_state[KEY] = Session(uuid.uuid4().hex)
 style = current_plot_style()
 DATA_LABELS = {k: t(f"mnist.data.{k}") for k in DATA_KEYS}
 OPT_LABELS = {k: t(f"mnist.opt.{k}") for k in OPTS}
@@ -421,7 +344,6 @@ with guarded_panel(t("mnist.panel_data")):
             options=DATA_KEYS,
             format_func=DATA_LABELS.get,
         )
-    source, why = data_key, "chosen"
     if data_key == UPLOAD:
         with c_note:
             files = st.file_uploader(
@@ -431,18 +353,16 @@ with guarded_panel(t("mnist.panel_data")):
                 help=t("mnist.upload_help"),
             )
         read_uploads(files or [])
-        problem = st.session_state.get(UPLOAD_ERROR)
-        if problem is not None:
+        if (problem := session().upload_error) is not None:
             code, names = problem
             c_note.error(
                 t("mnist.upload_failed", files=names, problem=t(f"mnist.upload_error.{code}")),
                 icon=":material/error:",
             )
-        if st.session_state.get(UPLOADED) is None:
-            # No valid upload yet: the data in use before stays, and the network with it.
-            source, why = st.session_state.get(PREV_DATA, "mnist_builtin"), "no_upload"
+    # No valid upload yet: the data in use before stays, and the network with it.
+    source, why = data_source(session(), data_key, UPLOAD)
     if source == UPLOAD:
-        full, in_use = st.session_state[UPLOADED][2], UPLOAD
+        full, in_use = session().upload.dataset, UPLOAD
     else:
         try:
             full = load_dataset(source)
@@ -455,7 +375,7 @@ with guarded_panel(t("mnist.panel_data")):
             full = load_dataset(in_use)
         else:
             in_use = source
-        st.session_state[PREV_DATA] = in_use
+        save(used_data(session(), in_use))
     n_max = len(full.train.y)
     with c_size:
         if n_max > TRAIN_SIZE_MIN:
@@ -488,7 +408,7 @@ with guarded_panel(t("mnist.panel_data")):
                 train=f"{len(data.train.y):,}",
                 val=f"{len(data.val.y):,}",
                 test=f"{len(data.test.y):,}",
-                files=st.session_state[UPLOADED][1] if in_use == UPLOAD else "",
+                files=session().upload.names if in_use == UPLOAD else "",
                 size="×".join(str(n) for n in data.image_shape),
             )
         )
@@ -657,7 +577,7 @@ config = TrainConfig(
     batch_size=int(batch),
 )
 # A new upload is new data: its file ids make a new architecture key, hence a fresh network.
-data_id = (in_use, st.session_state[UPLOADED][0]) if in_use == UPLOAD else in_use
+data_id = (in_use, session().upload.ids) if in_use == UPLOAD else in_use
 arch = (data_id, train_size, layer_sizes, initializer, bool(batch_norm), int(seed))
 run_label = " · ".join(
     [
@@ -671,24 +591,10 @@ run_label = " · ".join(
         *([f"n={train_size}"] if train_size != n_max else []),
     ]
 )
-if st.session_state.get(ARCH) != arch or STATE not in st.session_state:
-    fresh_state(data, config, arch, run_label)
-st.session_state[INPUTS] = layer_sizes[0]
-if (pending := st.session_state.pop(LOADED, None)) is not None:
-    model, file_name = pending
-    if model.layer_sizes == layer_sizes and model.batch_norm == bool(batch_norm):
-        # A fresh network (the current run is kept for comparison) with the file's weights; the
-        # optimizer starts from scratch, as after torch's load_state_dict without its state.
-        fresh_state(data, config, arch, run_label)
-        state = st.session_state[STATE]
-        st.session_state[STATE] = state._replace(params=model.params, bn_state=model.bn_state)
-        st.session_state[MODEL_NOTE] = (file_name, "–".join(str(n) for n in layer_sizes))
-    else:  # e.g. the text box for hidden layers was edited in the same moment
-        st.session_state[MODEL_ERROR] = ("architecture", file_name)
-st.session_state["_mn_label"] = run_label
-running = bool(st.session_state.get(RUNNING))
+save(configure(session(), data, config, arch, run_label))
+running = session().running
 # How often this session updates while training depends on how many train on this server now.
-plan = tick_plan(trainer_registry().count(including=SESSION)) if running else tick_plan(1)
+plan = tick_plan(trainer_registry().count(including=session().id)) if running else tick_plan(1)
 slow_every = SLOW_EVERY * plan.every / BASE_EVERY
 
 # ---- controls
@@ -698,16 +604,18 @@ with guarded_panel(t("mnist.panel_controls")):
     b[0].button(
         t("mnist.start"),
         key="_mn_start",
-        on_click=on_start,
+        on_click=on,
+        args=(start,),
         type="primary",
         icon=":material/play_arrow:",
-        disabled=running or st.session_state[STATE].stopped is not None,
+        disabled=running or session().train.stopped is not None,
         width="stretch",
     )
     b[1].button(
         t("mnist.pause"),
         key="_mn_pause",
-        on_click=on_pause,
+        on_click=on,
+        args=(pause,),
         icon=":material/pause:",
         disabled=not running,
         width="stretch",
@@ -715,24 +623,24 @@ with guarded_panel(t("mnist.panel_controls")):
     b[2].button(
         t("mnist.one_step"),
         key="_mn_step",
-        on_click=on_step,
-        args=(data, config),
+        on_click=on,
+        args=(one_step, data, config),
         icon=":material/skip_next:",
         width="stretch",
     )
     b[3].button(
         t("mnist.one_epoch"),
         key="_mn_epoch",
-        on_click=on_epoch,
-        args=(data, config),
+        on_click=on,
+        args=(one_epoch, data, config, EPOCH_BUDGET),
         icon=":material/fast_forward:",
         width="stretch",
     )
     b[4].button(
         t("mnist.reset"),
         key="_mn_reset",
-        on_click=on_reset,
-        args=(data, config, arch, run_label),
+        on_click=on,
+        args=(reset, data, config),
         icon=":material/restart_alt:",
         width="stretch",
         help=t("mnist.reset_help"),
@@ -740,11 +648,11 @@ with guarded_panel(t("mnist.panel_controls")):
     st.markdown(
         t(
             "mnist.param_count",
-            count=f"{parameter_count(st.session_state[STATE].params):,}",
+            count=f"{parameter_count(session().train.params):,}",
             arch="–".join(str(s) for s in layer_sizes),
         )
     )
-    state = st.session_state[STATE]
+    state = session().train
     if state.diverged_at is not None:
         st.error(
             t("mnist.exploded", step=state.diverged_at, lr=f"{lr:g}"), icon=":material/warning:"
@@ -753,20 +661,99 @@ with guarded_panel(t("mnist.panel_controls")):
             t("mnist.reset_lower", lr=f"{nearest(lr / 10, LRS):g}"),
             key="_mn_reset_lower",
             on_click=on_reset_lower_lr,
-            args=(data, config, arch, run_label),
+            args=(data, config),
             type="primary",
         )
+
+
+def live_numbers(state, last) -> None:
+    """Step, epoch, lr, speed and validation accuracy of the live network."""
+    h = state.history
+    epochs = h.epochs
+    # Two rows of three on a projector: six large numbers do not fit in one row.
+    m = st.columns(3) * 2 if style.projector else st.columns(6)
+    m[0].metric(t("mnist.step"), f"{state.step:,}")
+    m[1].metric(t("mnist.epoch"), f"{state.epoch}", help=t("mnist.epoch_help"))
+    m[2].metric(t("mnist.current_lr"), f"{h.lr[-1]:.3g}" if len(h.lr) else f"{lr:g}")
+    speed = last.samples_per_s if last is not None else float("nan")
+    ms = last.ms_per_step if last is not None else float("nan")
+    m[3].metric(t("mnist.samples_per_s"), "–" if not np.isfinite(speed) else f"{speed:,.0f}")
+    m[4].metric(t("mnist.ms_per_step"), "–" if not np.isfinite(ms) else f"{ms:.2f}")
+    m[5].metric(t("mnist.val_accuracy"), f"{epochs[-1].val_accuracy:.1%}" if epochs else "–")
+    # Notices go into one container so the charts below keep their place in the element tree:
+    # an element appearing above them would make the browser rebuild them instead of
+    # updating them in place.
+
+
+def live_curves(h) -> None:
+    """The running / paused notices and the three live charts (Vega, updated in place)."""
+    epochs = h.epochs
+    notices = st.container()
+    notices.caption(t("mnist.running") if running else t("mnist.paused"))
+    if loss_plateau(h.loss):
+        # A stuck loss at a large lr is more often dead ReLUs or saturation than slowness.
+        which = "mnist.plateau_high" if lr >= HIGH_LR else "mnist.plateau"
+        notices.info(t(which, lr=f"{lr:g}"), icon=":material/hourglass_empty:")
+    if style.projector:
+        c_loss, c_acc = st.columns(2)
+        c_lr = st.container()
+    else:
+        c_loss, c_acc, c_lr = st.columns([3, 2, 2])
+    epoch_steps = np.array([e.step for e in epochs], dtype=float)
+    with c_loss:
+        vega(
+            live_loss_chart(
+                h.step,
+                smooth_ema(h.loss),
+                epoch_steps,
+                np.array([e.val_loss for e in epochs]),
+                names=(t("mnist.train_loss"), t("mnist.val_loss")),
+                title=t("mnist.loss_title"),
+                x_title=t("mnist.step"),
+                y_title=t("mnist.loss_axis"),
+                style=style,
+            ),
+            key="mn_chart_loss",
+        )
+    with c_acc:
+        vega(
+            live_accuracy_chart(
+                np.array([e.epoch for e in epochs], dtype=float),
+                np.array([e.train_accuracy for e in epochs]),
+                np.array([e.val_accuracy for e in epochs]),
+                names=(t("mnist.train_acc"), t("mnist.val_acc")),
+                title=t("mnist.acc_title"),
+                x_title=t("mnist.epoch"),
+                y_title=t("mnist.acc_axis"),
+                style=style,
+            ),
+            key="mn_chart_acc",
+        )
+    with c_lr:
+        vega(
+            live_lr_chart(
+                h.step,
+                h.lr,
+                name=t("mnist.lr_series"),
+                title=t("mnist.lr_title"),
+                x_title=t("mnist.step"),
+                y_title=t("mnist.lr_axis"),
+                style=style,
+            ),
+            key="mn_chart_lr",
+        )
+    if not epochs:
+        notices.caption(t("mnist.first_epoch_hint"))
 
 
 @isolated_fragment(run_every=plan.every if running else None)
 def live_view() -> None:
     """Train one tick (when running) and redraw the counters and the live curves."""
     with guarded_panel(t("mnist.panel_live")):
-        if st.session_state.get(RUNNING):
-            now = tick_plan(trainer_registry().tick(SESSION))
-            advance(data, config, time_budget=now.budget)
-            if not st.session_state.get(RUNNING):
-                trainer_registry().leave(SESSION)
+        if session().running:
+            now = tick_plan(trainer_registry().tick(session().id))
+            save(tick(session(), data, config, time_budget=now.budget))
+            if not session().running:
                 st.rerun()  # stopped (diverged): the whole page shows why and stops ticking
             if not 2 / 3 < now.every / plan.every < 3 / 2:
                 st.rerun()  # the class grew or shrank: re-plan the update rate for everyone
@@ -774,79 +761,9 @@ def live_view() -> None:
                 st.caption(
                     t("mnist.shared_server", trainers=now.trainers, every=f"{now.every:.1f}")
                 )
-        state = st.session_state[STATE]
-        last = st.session_state.get(LAST)
-        h = state.history
-        epochs = h.epochs
-        # Two rows of three on a projector: six large numbers do not fit in one row.
-        m = st.columns(3) * 2 if style.projector else st.columns(6)
-        m[0].metric(t("mnist.step"), f"{state.step:,}")
-        m[1].metric(t("mnist.epoch"), f"{state.epoch}", help=t("mnist.epoch_help"))
-        m[2].metric(t("mnist.current_lr"), f"{h.lr[-1]:.3g}" if len(h.lr) else f"{lr:g}")
-        speed = last.samples_per_s if last is not None else float("nan")
-        ms = last.ms_per_step if last is not None else float("nan")
-        m[3].metric(t("mnist.samples_per_s"), "–" if not np.isfinite(speed) else f"{speed:,.0f}")
-        m[4].metric(t("mnist.ms_per_step"), "–" if not np.isfinite(ms) else f"{ms:.2f}")
-        m[5].metric(t("mnist.val_accuracy"), f"{epochs[-1].val_accuracy:.1%}" if epochs else "–")
-        # Notices go into one container so the charts below keep their place in the element tree:
-        # an element appearing above them would make the browser rebuild them instead of
-        # updating them in place.
-        notices = st.container()
-        notices.caption(t("mnist.running") if running else t("mnist.paused"))
-        if loss_plateau(h.loss):
-            # A stuck loss at a large lr is more often dead ReLUs or saturation than slowness.
-            which = "mnist.plateau_high" if lr >= HIGH_LR else "mnist.plateau"
-            notices.info(t(which, lr=f"{lr:g}"), icon=":material/hourglass_empty:")
-        if style.projector:
-            c_loss, c_acc = st.columns(2)
-            c_lr = st.container()
-        else:
-            c_loss, c_acc, c_lr = st.columns([3, 2, 2])
-        epoch_steps = np.array([e.step for e in epochs], dtype=float)
-        with c_loss:
-            vega(
-                live_loss_chart(
-                    h.step,
-                    smooth_ema(h.loss),
-                    epoch_steps,
-                    np.array([e.val_loss for e in epochs]),
-                    names=(t("mnist.train_loss"), t("mnist.val_loss")),
-                    title=t("mnist.loss_title"),
-                    x_title=t("mnist.step"),
-                    y_title=t("mnist.loss_axis"),
-                    style=style,
-                ),
-                key="mn_chart_loss",
-            )
-        with c_acc:
-            vega(
-                live_accuracy_chart(
-                    np.array([e.epoch for e in epochs], dtype=float),
-                    np.array([e.train_accuracy for e in epochs]),
-                    np.array([e.val_accuracy for e in epochs]),
-                    names=(t("mnist.train_acc"), t("mnist.val_acc")),
-                    title=t("mnist.acc_title"),
-                    x_title=t("mnist.epoch"),
-                    y_title=t("mnist.acc_axis"),
-                    style=style,
-                ),
-                key="mn_chart_acc",
-            )
-        with c_lr:
-            vega(
-                live_lr_chart(
-                    h.step,
-                    h.lr,
-                    name=t("mnist.lr_series"),
-                    title=t("mnist.lr_title"),
-                    x_title=t("mnist.step"),
-                    y_title=t("mnist.lr_axis"),
-                    style=style,
-                ),
-                key="mn_chart_lr",
-            )
-        if not epochs:
-            notices.caption(t("mnist.first_epoch_hint"))
+        state, last = session().train, session().last
+        live_numbers(state, last)
+        live_curves(state.history)
 
 
 live_view()
@@ -874,7 +791,7 @@ CLASS_NAMES = (
 
 def probabilities_on_test() -> np.ndarray | None:
     """Class probabilities of every test image under the live network; None once it diverged."""
-    state = st.session_state[STATE]
+    state = session().train
     with np.errstate(all="ignore"):
         probs = predict_proba(
             state.params,
@@ -905,15 +822,9 @@ def digits_figure(idx: np.ndarray, probs: np.ndarray, title: str, key: str) -> N
     show_figure(fig, key=key)
 
 
-@isolated_fragment(run_every=slow_every if running else None)
-def predictions_view() -> None:
-    """Test predictions: a grid of digits with top-3 bars, and the confusion matrix."""
-    probs = probabilities_on_test()
+def grid_panel(probs: np.ndarray, pred: np.ndarray) -> None:
+    """Test digits (a sample, the mistakes or the least sure) with their top-3, and the accuracy."""
     y = data.test.y
-    if probs is None:
-        st.warning(t("mnist.no_predictions"))
-        return
-    pred = probs.argmax(axis=1)
     with guarded_panel(t("mnist.panel_grid")):
         st.subheader(t("mnist.grid_heading"))
         if style.projector:
@@ -933,7 +844,8 @@ def predictions_view() -> None:
         c2.button(
             t("mnist.new_sample"),
             key="_mn_new_sample",
-            on_click=on_new_sample,
+            on_click=on,
+            args=(new_sample,),
             icon=":material/casino:",
         )
         c3.metric(
@@ -941,65 +853,77 @@ def predictions_view() -> None:
             f"{np.mean(pred == y):.1%}",
             help=t("mnist.test_accuracy_help", n=f"{len(y):,}"),
         )
-        rng = np.random.default_rng(st.session_state.get("_mn_pick_seed", 0))
+        rng = np.random.default_rng(session().sample_seed)
         idx = pick_examples(probs, y, mode or "sample", GRID_SIZE, rng)
         if len(idx) == 0:
             st.info(t("mnist.no_mistakes"))
         else:
             digits_figure(idx, probs, t(f"mnist.grid_title.{mode or 'sample'}"), "mn_fig_grid")
+
+
+def pick_cell(matrix: np.ndarray, y: np.ndarray, pred: np.ndarray):
+    """The normalise toggle, the worst-cell button and the chosen cell: (normalised, true,
+    guess, indices of the test digits in that cell)."""
+    normalised = keyed(
+        st.toggle,
+        "mn_cm_norm",
+        False,
+        label=t("mnist.normalise"),
+        help=t("mnist.normalise_help"),
+    )
+    worst_true, worst_pred, worst_n = most_confused(matrix)
+    if worst_n > 0:
+        st.button(
+            t(
+                "mnist.worst_cell",
+                true=CLASS_NAMES[worst_true],
+                pred=CLASS_NAMES[worst_pred],
+                n=worst_n,
+            ),
+            key="_mn_worst",
+            on_click=on_worst_cell,
+            args=(worst_true, worst_pred),
+        )
+    a, b = st.columns(2)
+    with a:
+        true = keyed(
+            st.selectbox,
+            "mn_cm_true",
+            4,
+            label=t("mnist.cell_true"),
+            options=range(NUM_CLASSES),
+            format_func=CLASS_NAMES.__getitem__,
+        )
+    with b:
+        guess = keyed(
+            st.selectbox,
+            "mn_cm_pred",
+            9,
+            label=t("mnist.cell_pred"),
+            options=range(NUM_CLASSES),
+            format_func=CLASS_NAMES.__getitem__,
+        )
+    cell = np.flatnonzero((y == true) & (pred == guess))
+    st.caption(
+        t(
+            "mnist.cell_count",
+            n=len(cell),
+            true=CLASS_NAMES[true],
+            pred=CLASS_NAMES[guess],
+        )
+    )
+    return normalised, true, guess, cell
+
+
+def confusion_panel(probs: np.ndarray, pred: np.ndarray) -> None:
+    """The confusion matrix, its worst cell and the digits of a chosen cell."""
+    y = data.test.y
     with guarded_panel(t("mnist.panel_confusion")):
         st.subheader(t("mnist.confusion_heading"))
         matrix = confusion_matrix(y, pred, NUM_CLASSES)
         c_fig, c_pick = st.columns([3, 2])
         with c_pick:
-            normalised = keyed(
-                st.toggle,
-                "mn_cm_norm",
-                False,
-                label=t("mnist.normalise"),
-                help=t("mnist.normalise_help"),
-            )
-            worst_true, worst_pred, worst_n = most_confused(matrix)
-            if worst_n > 0:
-                st.button(
-                    t(
-                        "mnist.worst_cell",
-                        true=CLASS_NAMES[worst_true],
-                        pred=CLASS_NAMES[worst_pred],
-                        n=worst_n,
-                    ),
-                    key="_mn_worst",
-                    on_click=on_worst_cell,
-                    args=(worst_true, worst_pred),
-                )
-            a, b = st.columns(2)
-            with a:
-                true = keyed(
-                    st.selectbox,
-                    "mn_cm_true",
-                    4,
-                    label=t("mnist.cell_true"),
-                    options=range(NUM_CLASSES),
-                    format_func=CLASS_NAMES.__getitem__,
-                )
-            with b:
-                guess = keyed(
-                    st.selectbox,
-                    "mn_cm_pred",
-                    9,
-                    label=t("mnist.cell_pred"),
-                    options=range(NUM_CLASSES),
-                    format_func=CLASS_NAMES.__getitem__,
-                )
-            cell = np.flatnonzero((y == true) & (pred == guess))
-            st.caption(
-                t(
-                    "mnist.cell_count",
-                    n=len(cell),
-                    true=CLASS_NAMES[true],
-                    pred=CLASS_NAMES[guess],
-                )
-            )
+            normalised, true, guess, cell = pick_cell(matrix, y, pred)
         with c_fig:
             shown = confusion_matrix(y, pred, NUM_CLASSES, normalize=True) if normalised else matrix
             fig = confusion_matrix_figure(
@@ -1020,6 +944,18 @@ def predictions_view() -> None:
                 t("mnist.cell_title", true=CLASS_NAMES[true], pred=CLASS_NAMES[guess]),
                 "mn_fig_cell",
             )
+
+
+@isolated_fragment(run_every=slow_every if running else None)
+def predictions_view() -> None:
+    """Test predictions: a grid of digits with top-3 bars, and the confusion matrix."""
+    probs = probabilities_on_test()
+    if probs is None:
+        st.warning(t("mnist.no_predictions"))
+        return
+    pred = probs.argmax(axis=1)
+    grid_panel(probs, pred)
+    confusion_panel(probs, pred)
 
 
 predictions_view()
@@ -1047,7 +983,7 @@ def draw_view() -> None:
         if digit is None:
             c_input.info(t("mnist.draw_empty"), icon=":material/draw:")
             return
-        state = st.session_state[STATE]
+        state = session().train
         with np.errstate(all="ignore"):
             probs = predict_proba(
                 state.params,
@@ -1082,9 +1018,9 @@ def inside_view() -> None:
     """First-layer weights, per-layer gradient norms and update ratios, and a gradient check."""
     with guarded_panel(t("mnist.panel_inside")):
         st.subheader(t("mnist.inside_heading"))
-        state = st.session_state[STATE]
+        state = session().train
         with st.container():
-            rel, at_step = check_gradients(state)
+            rel, at_step = check_gradients()
             if not np.isfinite(rel):
                 st.badge(t("mnist.gradcheck_na"), icon=":material/help:", color="gray")
             elif rel < GRADCHECK_OK:
@@ -1111,7 +1047,7 @@ def inside_view() -> None:
                 show_figure(fig, key="mn_fig_weights")
             else:
                 st.info(t("mnist.no_hidden"))
-        signals = st.session_state.get(SIGNALS, [])
+        signals = session().signals
         if len(signals) < 2:
             st.info(t("mnist.signals_hint"))
             return
@@ -1130,29 +1066,18 @@ def inside_view() -> None:
         show_figure(fig, key="mn_fig_signals")
 
 
-def check_gradients(state) -> tuple[float, int]:
-    """Backprop vs central differences on 12 sampled parameters of the live network, and the step
-    of the network it was computed on."""
-    # ~0.15 s of 26 float64 forward passes, so it is not repeated for the same params (replaced,
-    # never mutated: the same object, held here so its id is never reused, means the same answer)
-    # nor while training: every tick has new params, and with a class training on one server the
-    # check on every refresh cost more than the prediction grid. It is redone once paused.
-    key = (activation, data_id, tuple(layer["W"].shape for layer in state.params))
-    kept = st.session_state.get("_mn_gradcheck")
-    if kept is not None and kept[1] == key:
-        if kept[0] is state.params or st.session_state.get(RUNNING):
-            return kept[2], kept[3]
-    with np.errstate(all="ignore"):
-        rel = gradient_check(
-            state.params,
-            to_float32(data.val.x[:16]),
-            data.val.y[:16],
-            activation=ACTIVATIONS[activation](),
-            rng=np.random.default_rng(0),
-            n_samples=12,
-        )
-    st.session_state["_mn_gradcheck"] = (state.params, key, rel, state.step)
-    return rel, state.step
+def check_gradients() -> tuple[float, int]:
+    """The gradient check of the live network (core.session.checked_gradients keeps it)."""
+    key = (activation, data_id, tuple(layer["W"].shape for layer in session().train.params))
+    new, rel, at_step = checked_gradients(
+        session(),
+        key,
+        to_float32(data.val.x[:16]),
+        data.val.y[:16],
+        ACTIVATIONS[activation](),
+    )
+    save(new)
+    return rel, at_step
 
 
 inside_view()
@@ -1160,20 +1085,20 @@ inside_view()
 # ---- compare runs
 with guarded_panel(t("mnist.panel_compare")):
     st.subheader(t("mnist.compare_heading"))
-    runs = st.session_state.get(RUNS, [])
-    state = st.session_state[STATE]
+    runs, state = session().runs, session().train
     current = t("mnist.current_run", label=run_label)
     st.button(
         t("mnist.keep_run"),
         key="_mn_keep",
-        on_click=on_keep_run,
+        on_click=on,
+        args=(archive,),
         disabled=state.step == 0,
         help=t("mnist.keep_run_help"),
     )
     if not runs:
         st.info(t("mnist.compare_hint"))
     else:
-        labels = [r[0] for r in runs]
+        labels = [r.label for r in runs]
         chosen = keyed(
             st.multiselect,
             "mn_compare",
@@ -1181,7 +1106,7 @@ with guarded_panel(t("mnist.panel_compare")):
             label=t("mnist.compare_label"),
             options=labels,
         )
-        curves = [r for r in runs if r[0] in chosen]
+        curves = [tuple(r) for r in runs if r.label in chosen]
         if state.step:
             curves.append((current, np.array(state.history.step), smooth_ema(state.history.loss)))
         if curves:
@@ -1198,7 +1123,7 @@ with guarded_panel(t("mnist.panel_compare")):
 @isolated_fragment(run_every=slow_every if running else None)
 def save_view() -> None:
     """The download button; refreshed while training so the file holds recent weights."""
-    state = st.session_state[STATE]
+    state = session().train
     savable = layer_sizes[0] in INPUT_SIZES and state.diverged_at is None
     st.download_button(
         t("mnist.save"),
@@ -1214,7 +1139,7 @@ def save_view() -> None:
         st.info(t("mnist.save_needs_size", inputs=layer_sizes[0]))
     elif state.diverged_at is not None:
         st.info(t("mnist.save_diverged"))
-    elif (note := st.session_state.get(MODEL_NOTE)) is not None:
+    elif (note := session().loaded_note) is not None:
         st.caption(t("mnist.save_help_loaded", file=note[0], step=f"{state.step:,}"))
     else:
         st.caption(t("mnist.save_help", step=f"{state.step:,}"))
@@ -1234,11 +1159,11 @@ with guarded_panel(t("mnist.panel_model")):
             on_change=on_model_upload,
             help=t("mnist.load_help"),
         )
-        if (problem := st.session_state.get(MODEL_ERROR)) is not None:
+        if (problem := session().model_error) is not None:
             code, file_name = problem
             st.error(
                 t("mnist.load_failed", file=file_name, problem=t(f"mnist.model_error.{code}")),
                 icon=":material/error:",
             )
-        elif (note := st.session_state.get(MODEL_NOTE)) is not None:
+        elif (note := session().loaded_note) is not None:
             st.success(t("mnist.loaded", file=note[0], arch=note[1]), icon=":material/check:")

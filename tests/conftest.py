@@ -1,10 +1,13 @@
-"""Shared fixtures: a seeded generator so every test is reproducible. The run's header names the
-numeric kernels in use, since results may differ in their last bits from one CPU to another."""
+"""Shared fixtures: a seeded generator so every test is reproducible, and a small real-digit data
+set. The run's header names the numeric kernels in use, since results may differ in their last bits
+from one CPU to another."""
 
 import numpy as np
 import pytest
 from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
 from threadpoolctl import threadpool_info
+
+from core.datasets import Dataset, Split, builtin_mnist
 
 
 def numeric_kernels() -> str:
@@ -25,3 +28,16 @@ def pytest_report_header() -> str:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="module")
+def small() -> Dataset:
+    """600 training and 200 validation digits of the shipped real MNIST split."""
+    d = builtin_mnist()
+    return Dataset(
+        "small",
+        Split(d.train.x[:600], d.train.y[:600]),
+        Split(d.val.x[:200], d.val.y[:200]),
+        Split(d.test.x[:200], d.test.y[:200]),
+        d.image_shape,
+    )

@@ -203,3 +203,31 @@ def test_an_isolated_fragment_is_the_only_child_of_its_own_container():
     assert (above.value, below.value) == ("above", "below")
     (fragment,) = wrapper.children.values()
     assert [line.value for line in fragment.children.values()] == ["first line", "second line"]
+
+
+def _kept_text_page():
+    import streamlit as st
+
+    from ui.controls import keep_widget_values, keyed
+
+    if st.session_state.pop("_drop", False):  # what a page switch does before any script runs
+        del st.session_state["hidden"]
+    keep_widget_values()
+    keyed(st.text_input, "hidden", "128", label="hidden")
+
+
+def test_a_value_dropped_by_a_page_switch_comes_back_and_one_deleted_on_the_page_does_not():
+    """A page switch after a fragment's own run drops the widget values of the page left before
+    any script runs (tests/e2e/test_mnist_e2e.py shows it); AppTest cannot run a fragment alone,
+    so the drop is done by the page here, once as if on another page and once on the same page."""
+    at = AppTest.from_function(_kept_text_page, default_timeout=30).run()
+    at.text_input(key="hidden").input("20").run()
+    _, noted = at.session_state["_noted_values"]
+    assert noted["hidden"] == "20"
+    at.session_state["_noted_values"] = ("another page", noted)
+    at.session_state["_drop"] = True
+    at.run()
+    assert at.text_input(key="hidden").value == "20"
+    at.session_state["_drop"] = True  # deleted by the page itself (a callback forgetting a value)
+    at.run()
+    assert at.text_input(key="hidden").value == "128"

@@ -480,7 +480,7 @@ def test_a_saved_model_loads_back_with_the_same_predictions():
     at.button(key="_mn_epoch").click().run()
     accuracy = metrics(at)[translate("en", "mnist.test_accuracy")]
     assert at.get("download_button")[0].proto.disabled is False
-    state = at.session_state["_mn_state"]
+    state = at.session_state["_mn_session"].train
     # The bytes the download button makes (its callable runs only in a browser, on click).
     content = save_model(state.params, state.bn_state, (784, 128, 10), "relu", False)
     at.text_input(key="mn_hidden").set_value("32").run()  # another, untrained network
@@ -514,7 +514,7 @@ def test_an_8x8_batch_norm_model_switches_the_page_to_its_data_and_architecture(
     assert at.selectbox(key="mn_data").value == "digits_8x8"
     assert at.text_input(key="mn_hidden").value == "24, 16"
     assert at.toggle(key="mn_bn").value is True
-    loaded = at.session_state["_mn_state"]
+    loaded = at.session_state["_mn_session"].train
     np.testing.assert_array_equal(loaded.params[1]["gamma"], state.params[1]["gamma"])
     np.testing.assert_array_equal(loaded.bn_state[0].var, state.bn_state[0].var)
 

@@ -7,7 +7,7 @@ import pytest
 
 import core.training as training
 from core.activations import ACTIVATIONS
-from core.datasets import Dataset, Split, builtin_mnist, to_float32
+from core.datasets import to_float32
 from core.mlp import accuracy, loss_and_grads
 from core.optimizers import OPTIMIZERS, AdamState, SGDState, init_layers, make, update_layers
 from core.schedules import step_lr
@@ -21,20 +21,6 @@ from core.training import (
     train,
     train_for,
 )
-
-
-@pytest.fixture(scope="module")
-def small() -> Dataset:
-    """600 training and 200 validation digits of the shipped real MNIST split."""
-    d = builtin_mnist()
-    return Dataset(
-        "small",
-        Split(d.train.x[:600], d.train.y[:600]),
-        Split(d.val.x[:200], d.val.y[:200]),
-        Split(d.test.x[:200], d.test.y[:200]),
-        d.image_shape,
-    )
-
 
 TINY = TrainConfig(layer_sizes=(784, 16, 10), batch_size=50, optimizer="adam", lr=3e-3)
 

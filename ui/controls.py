@@ -27,6 +27,7 @@ _URL_WRITTEN = "_url_written"  # query strings the app last wrote or consumed, p
 _URL_SPECS = "_url_specs"  # every Param bound during this run, for writing the URL at the end
 _URL_PROBLEMS = "_url_problems"  # {group of names: problems} still shown to the user
 _SHARE_KEY = "_share_link"
+_NOTED = "_noted_values"  # (page, {key: value}) as the last run of either kind left them
 _LOG = logging.getLogger(__name__)
 
 
@@ -46,10 +47,35 @@ def enter_through_shell() -> None:
 
 
 def keep_widget_values() -> None:
-    """Re-assign kept widget values so that leaving a page does not wipe them."""
+    """Re-assign kept widget values so that leaving a page does not wipe them.
+
+    A page switch drops the values of the widgets the new page lacks before any script runs. A
+    value re-assigned here in the last full run survives as a plain session value, but a
+    fragment's own run (a training tick) holds every value under its widget again: after one,
+    every setting of the page left was gone. So each run notes the values (``note_widget_values``)
+    and the first run on another page puts back those that are gone; on the same page a missing
+    value was deleted on purpose.
+    """
+    page = _page()
+    noted_page, noted = st.session_state.get(_NOTED, (page, {}))
+    for key, value in noted.items() if noted_page != page else ():
+        if key not in st.session_state:
+            st.session_state[key] = value
     for key in list(st.session_state.keys()):
         if not str(key).startswith("_"):
             st.session_state[key] = st.session_state[key]
+    note_widget_values()
+
+
+def note_widget_values() -> None:
+    """Remember this page's kept widget values for ``keep_widget_values``."""
+    values = {k: st.session_state[k] for k in st.session_state.keys() if not str(k).startswith("_")}
+    st.session_state[_NOTED] = (_page(), values)
+
+
+def _page() -> str:
+    ctx = get_script_run_ctx()
+    return ctx.page_script_hash if ctx is not None else ""
 
 
 # The argument through which each widget takes its initial value; every other widget calls it value.
@@ -196,7 +222,12 @@ def isolated_fragment(
     """
 
     def isolate(view: Callable[[], None]) -> Callable[[], None]:
-        as_fragment = st.fragment(view, run_every=run_every)
+        @functools.wraps(view)
+        def noting_view() -> None:
+            note_widget_values()  # see keep_widget_values: this run may be the last before a switch
+            view()
+
+        as_fragment = st.fragment(noting_view, run_every=run_every)
 
         @functools.wraps(view)
         def placed() -> None:

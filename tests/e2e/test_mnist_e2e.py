@@ -174,3 +174,29 @@ def test_chinese_and_projector(page, app_url, query, name, tmp_path):
     page.get_by_role("heading", name="数据").scroll_into_view_if_needed()
     page.wait_for_timeout(500)
     page.screenshot(path=str(SCREENSHOTS / f"{name}-upload.png"))
+
+
+def test_link_settings_and_the_run_survive_a_page_switch(page, app_url):
+    # Settings from a link, then training: the live panel's own reruns (fragments) ran last when
+    # the visitor leaves, and the settings and the run must still be there when they come back.
+    page.goto(f"{app_url}/mnist?mn_hidden=20&mn_seed=5&mn_lr=0.01")
+    wait_for_app(page)
+    expect(page.get_by_text("layers 784–20–10")).to_be_visible()
+    page.get_by_role("button", name="Start").click()
+    wait_for_steps(page, "Step")
+    page.wait_for_timeout(1000)  # a few ticks of the live panel alone
+    trained = step_value(page, "Step")
+    nav = page.get_by_test_id("stSidebarNav")
+    nav.get_by_text("Learning-rate schedules").click()
+    wait_for_app(page)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Learning-rate schedules")
+    nav.get_by_text("Live MNIST training").click()
+    wait_for_app(page)
+    expect(page.get_by_text("layers 784–20–10")).to_be_visible()
+    assert step_value(page, "Step") >= trained > 0
+    assert (
+        page.get_by_test_id("stNumberInput").filter(has_text="Seed").locator("input").input_value()
+        == "5"
+    )
+    for name in ("mn_hidden=20", "mn_seed=5", "mn_lr=0.01"):
+        assert name in page.url, page.url

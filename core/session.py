@@ -1,0 +1,237 @@
+"""The live-training session of the MNIST page as pure transitions on an immutable ``Session``.
+
+Every transition takes a ``Session`` and returns a new one; nothing is mutated, so a page may keep
+the old session when a rerun is abandoned. The page keeps one ``Session`` under one session key and
+wires each button to a transition: ``configure`` (every run: a new architecture or seed is a new
+network), ``start``, ``pause``, ``tick`` (one time-budgeted chunk while running), ``step``,
+``epoch``, ``reset``, ``archive`` (keep a run's curve for comparison), ``receive_model`` and
+``configure`` again to load a saved model's weights, ``receive_upload`` for the visitor's own data,
+``new_sample`` for the prediction grid, ``checked_gradients`` for the gradient-check memo.
+
+All randomness comes from the seed in ``arch`` (the network) or from ``sample_seed`` (the grid); the
+training rng itself is carried in ``core.training.TrainState``.
+"""
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from core.datasets import Dataset
+from core.mlp import gradient_check
+from core.model_io import LoadedModel
+from core.training import TrainConfig, TrainState, init_train_state, smooth_ema, train_for
+
+MAX_RUNS = 8  # archived runs kept for comparison
+MAX_SIGNALS = 1000  # ticks of per-layer signals kept for the "inside the network" chart
+BUILTIN, DIGITS_8X8 = "mnist_builtin", "digits_8x8"  # the data a loaded model's inputs call for
+
+
+class Run(NamedTuple):
+    """A finished or interrupted run's loss curve, kept for "compare runs"."""
+
+    label: str
+    step: np.ndarray
+    loss: np.ndarray  # smoothed (core.training.smooth_ema)
+
+
+class Upload(NamedTuple):
+    """The visitor's last valid upload: the uploader's file ids, their names, the data."""
+
+    ids: tuple
+    names: str
+    dataset: Dataset
+
+
+class GradCheckMemo(NamedTuple):
+    """The last gradient check: the params it ran on (held, so their id is never reused)."""
+
+    params: list
+    key: tuple
+    rel: float
+    step: int
+
+
+class Session(NamedTuple):
+    """Everything the MNIST page remembers between reruns; ``train`` is None until configured."""
+
+    id: str  # names this visitor in the process-wide trainer registry
+    train: TrainState | None = None
+    arch: tuple | None = None  # (data id, train size, layer sizes, initializer, bn, seed)
+    label: str | None = None  # the current run's name in "compare runs"
+    running: bool = False
+    last: Any = None  # the last tick's core.training.TickMetrics
+    signals: tuple = ()  # (step, grad norms, update ratios) per tick
+    runs: tuple[Run, ...] = ()
+    sample_seed: int = 0
+    gradcheck: GradCheckMemo | None = None
+    loaded_note: tuple[str, str] | None = None  # (file name, architecture) of the loaded weights
+    pending: tuple[LoadedModel, str] | None = None  # a read model waiting for its architecture
+    model_error: tuple[str, str] | None = None  # (code, file name) of the last load problem
+    inputs: int | None = None  # the network's input size in use
+    upload: Upload | None = None
+    upload_seen: tuple | None = None  # file ids last read
+    upload_error: tuple[str, str] | None = None  # (code, file names)
+    prev_data: str = BUILTIN  # the built-in data last in use, kept while no upload is valid
+
+
+# ---------------------------------------------------------------- the network
+
+
+def archive(s: Session) -> Session:
+    """Keep the current run's curve for comparison (only if it trained at all), newest last."""
+    if s.train is None or s.train.step == 0 or s.label is None:
+        return s
+    h = s.train.history
+    run = Run(s.label, np.array(h.step), smooth_ema(h.loss))
+    runs = (*[r for r in s.runs if r.label != s.label], run)
+    return s._replace(runs=runs[-MAX_RUNS:])
+
+
+def _fresh(s: Session, data: Dataset, config: TrainConfig, arch: tuple, label: str) -> Session:
+    """A new network from the seed (``arch[-1]``), paused; the current run is archived first."""
+    s = archive(s)
+    train = init_train_state(np.random.default_rng(arch[-1]), data, config)
+    return s._replace(
+        train=train, arch=arch, label=label, running=False, last=None, signals=(), loaded_note=None
+    )
+
+
+def configure(s: Session, data: Dataset, config: TrainConfig, arch: tuple, label: str) -> Session:
+    """The session for the page's settings: a new network when ``arch`` changed, else the same run
+    under its current label. A model read by ``receive_model`` replaces the new network's weights
+    when its architecture is this one; otherwise it is refused."""
+    if s.arch != arch or s.train is None:
+        s = _fresh(s, data, config, arch, label)
+    s = s._replace(label=label, inputs=config.layer_sizes[0])
+    if s.pending is None:
+        return s
+    (model, name), s = s.pending, s._replace(pending=None)
+    if model.layer_sizes != config.layer_sizes or model.batch_norm != config.batch_norm:
+        return s._replace(model_error=("architecture", name))  # e.g. edited in the same moment
+    return load_weights(s, data, config, model, name)
+
+
+def reset(s: Session, data: Dataset, config: TrainConfig) -> Session:
+    """A fresh network with the same settings (the current run is archived)."""
+    return _fresh(s, data, config, s.arch, s.label)
+
+
+def load_weights(
+    s: Session, data: Dataset, config: TrainConfig, model: LoadedModel, name: str
+) -> Session:
+    """A fresh network carrying ``model``'s weights; the optimizer starts from scratch, as after
+    torch's ``load_state_dict`` without the optimizer's state."""
+    s = reset(s, data, config)
+    train = s.train._replace(params=model.params, bn_state=model.bn_state)
+    arch_text = "–".join(str(n) for n in config.layer_sizes)
+    return s._replace(train=train, loaded_note=(name, arch_text), model_error=None)
+
+
+def receive_model(s: Session, model: LoadedModel | None, name: str, error: str | None = None):
+    """A model file was read: keep it for ``configure``, and return the settings it needs
+    (``data``, ``hidden``, ``activation``, ``batch_norm``) or {} when it can't be used."""
+    if error is None and model is not None and model.activation_kwargs:
+        error = "activation_kwargs"  # the page builds activations with their defaults only
+    if error is not None or model is None:
+        return s._replace(model_error=(error, name), pending=None), {}
+    settings = {
+        "hidden": ", ".join(str(n) for n in model.layer_sizes[1:-1]),
+        "activation": model.activation,
+        "batch_norm": model.batch_norm,
+    }
+    if model.layer_sizes[0] != s.inputs:  # 8×8 (64) and 28×28 (784) can be saved: matching data
+        settings["data"] = DIGITS_8X8 if model.layer_sizes[0] == 64 else BUILTIN
+    return s._replace(pending=(model, name), model_error=None), settings
+
+
+# ---------------------------------------------------------------- training
+
+
+def start(s: Session) -> Session:
+    """Training ticks from now on, unless it has stopped (diverged)."""
+    stopped = s.train is None or s.train.stopped is not None
+    return s if stopped else s._replace(running=True)
+
+
+def pause(s: Session) -> Session:
+    return s._replace(running=False)
+
+
+def tick(s: Session, data: Dataset, config: TrainConfig, **limits) -> Session:
+    """One training chunk (``core.training.train_for`` limits); a stop (divergence) pauses."""
+    if s.train.stopped is not None:
+        return pause(s)
+    train, metrics = train_for(s.train, data, config, **limits)
+    signals = s.signals
+    if metrics.grad_norms:
+        sig = (train.step, metrics.grad_norms, metrics.update_ratios)
+        signals = (*signals[-(MAX_SIGNALS - 1) :], sig)
+    return s._replace(
+        train=train, last=metrics, signals=signals, running=s.running and train.stopped is None
+    )
+
+
+def step(s: Session, data: Dataset, config: TrainConfig) -> Session:
+    """Pause and train exactly one minibatch."""
+    return tick(pause(s), data, config, max_steps=1)
+
+
+def epoch(s: Session, data: Dataset, config: TrainConfig, budget: float) -> Session:
+    """Pause and train to the end of the epoch, at most ``budget`` seconds."""
+    return tick(pause(s), data, config, until_epoch_end=True, time_budget=budget)
+
+
+# ---------------------------------------------------------------- data and views
+
+
+def receive_upload(
+    s: Session, ids: tuple, names: str, dataset: Dataset | None, error: str | None = None
+) -> Session:
+    """Uploaded files were read (once per set of file ids): a bad upload keeps the last good one;
+    files removed from the uploader keep it too."""
+    if ids == s.upload_seen:
+        return s
+    s = s._replace(upload_seen=ids, upload_error=None)
+    if error is not None:
+        return s._replace(upload_error=(error, names))
+    return s if dataset is None else s._replace(upload=Upload(ids, names, dataset))
+
+
+def data_source(s: Session, chosen: str, upload: str) -> tuple[str, str]:
+    """The data to use for the choice ``chosen`` and why: ``chosen``, or the data in use before
+    while the upload choice has no valid upload yet (``no_upload``)."""
+    if chosen == upload and s.upload is None:
+        return s.prev_data, "no_upload"
+    return chosen, "chosen"
+
+
+def used_data(s: Session, name: str) -> Session:
+    """``name`` (a built-in data set) is in use: the fallback while no upload is valid."""
+    return s if s.prev_data == name else s._replace(prev_data=name)
+
+
+def new_sample(s: Session) -> Session:
+    """Another random sample of test images for the prediction grid."""
+    return s._replace(sample_seed=s.sample_seed + 1)
+
+
+def checked_gradients(
+    s: Session, key: tuple, x: np.ndarray, y: np.ndarray, activation
+) -> tuple[Session, float, int]:
+    """Backprop vs central differences on 12 sampled parameters of the live network; the relative
+    error and the step of the network it was computed on.
+
+    ~0.15 s of 26 float64 forward passes, so it is not repeated for the same params (replaced,
+    never mutated: the same object means the same answer) nor while training: every tick has new
+    params, and with a class training on one server a check on every refresh cost more than the
+    prediction grid. It is redone once paused. ``key`` names what else the answer depends on.
+    """
+    memo, params = s.gradcheck, s.train.params
+    if memo is not None and memo.key == key and (memo.params is params or s.running):
+        return s, memo.rel, memo.step
+    with np.errstate(all="ignore"):
+        rel = gradient_check(
+            params, x, y, activation=activation, rng=np.random.default_rng(0), n_samples=12
+        )
+    memo = GradCheckMemo(params, key, rel, s.train.step)
+    return s._replace(gradcheck=memo), rel, memo.step

@@ -1,0 +1,201 @@
+"""core.session: each transition of the MNIST training session on a small real-digit data set."""
+
+import numpy as np
+
+from core.activations import ACTIVATIONS
+from core.datasets import to_float32
+from core.model_io import LoadedModel
+from core.session import (
+    BUILTIN,
+    DIGITS_8X8,
+    MAX_RUNS,
+    Session,
+    archive,
+    checked_gradients,
+    configure,
+    data_source,
+    epoch,
+    load_weights,
+    new_sample,
+    pause,
+    receive_model,
+    receive_upload,
+    reset,
+    start,
+    step,
+    tick,
+    used_data,
+)
+from core.training import TrainConfig, init_train_state
+
+CONFIG = TrainConfig(layer_sizes=(784, 16, 10), batch_size=50, optimizer="adam", lr=3e-3)
+ARCH = ("small", 600, CONFIG.layer_sizes, CONFIG.initializer, False, 0)
+
+
+def configured(small, arch=ARCH, config=CONFIG, label="run a") -> Session:
+    return configure(Session("me"), small, config, arch, label)
+
+
+def weights(s: Session) -> list[np.ndarray]:
+    return [layer["W"] for layer in s.train.params]
+
+
+def test_configure_builds_a_paused_network_from_the_seed(small):
+    s = configured(small)
+    assert s.train.step == 0 and not s.running and s.label == "run a" and s.inputs == 784
+    again = configured(small)
+    assert all(np.array_equal(a, b) for a, b in zip(weights(s), weights(again), strict=True))
+    other_seed = configured(small, arch=(*ARCH[:-1], 5))
+    assert not np.array_equal(weights(s)[0], weights(other_seed)[0])
+
+
+def test_configure_with_the_same_arch_keeps_the_run_and_takes_the_new_label(small):
+    s = step(configured(small), small, CONFIG)
+    same = configure(s, small, CONFIG._replace(lr=0.01), ARCH, "run a, lr 0.01")
+    assert same.train is s.train and same.label == "run a, lr 0.01" and same.runs == ()
+
+
+def test_a_settings_change_makes_a_new_paused_run_and_archives_the_old_one(small):
+    s = start(step(configured(small), small, CONFIG))
+    wider = CONFIG._replace(layer_sizes=(784, 20, 10))
+    new = configure(s, small, wider, (*ARCH[:2], (784, 20, 10), *ARCH[3:]), "run b")
+    assert new.train.step == 0 and not new.running and new.signals == () and new.last is None
+    assert new.train.params[0]["W"].shape == (784, 20)
+    assert [r.label for r in new.runs] == ["run a"]
+
+
+def test_step_advances_the_count_and_changes_the_weights(small):
+    s = configured(small)
+    after = step(s, small, CONFIG)
+    assert after.train.step == 1 and s.train.step == 0  # the old session is untouched
+    assert not np.array_equal(weights(after)[0], weights(s)[0])
+    assert after.last.step.tolist() == [0] and len(after.signals) == 1
+    assert not after.running
+
+
+def test_step_and_epoch_pause_a_running_session(small):
+    running = start(configured(small))
+    assert running.running
+    assert not step(running, small, CONFIG).running
+    done = epoch(running, small, CONFIG, budget=10.0)
+    assert not done.running and done.train.epoch == 1 and done.train.step == 12  # 600 / 50
+
+
+def test_start_and_pause(small):
+    s = configured(small)
+    assert start(s).running and not pause(start(s)).running
+    assert start(Session("me")) == Session("me")  # nothing to train yet
+
+
+def test_tick_trains_while_running_and_a_paused_session_does_not_tick_itself(small):
+    s = tick(start(configured(small)), small, CONFIG, max_steps=3)
+    assert s.running and s.train.step == 3
+    paused = pause(s)
+    assert not paused.running and paused.train is s.train  # pause alone trains nothing
+
+
+def test_divergence_stops_the_run_and_start_is_refused(small):
+    wild = CONFIG._replace(optimizer="sgd", lr=1e20)  # overflows float32 within two steps
+    s = tick(start(configured(small, config=wild)), small, wild, max_steps=20)
+    assert s.train.diverged_at is not None and not s.running
+    assert not start(s).running
+    assert tick(start(s), small, wild, max_steps=1).train.step == s.train.step
+
+
+def test_reset_returns_to_step_0_with_the_same_settings(small):
+    s = step(step(configured(small), small, CONFIG), small, CONFIG)
+    fresh = reset(s, small, CONFIG)
+    assert fresh.train.step == 0 and fresh.arch == s.arch and fresh.label == s.label
+    assert all(
+        np.array_equal(a, b)
+        for a, b in zip(weights(fresh), weights(configured(small)), strict=True)
+    )
+    assert [r.label for r in fresh.runs] == ["run a"]  # the trained run is kept for comparison
+
+
+def test_archive_keeps_a_finished_runs_curve_once_per_label_and_at_most_max_runs(small):
+    s = configured(small)
+    assert archive(s) is s  # nothing trained: nothing to keep
+    s = epoch(s, small, CONFIG, budget=10.0)
+    kept = archive(s)
+    (run,) = kept.runs
+    assert run.label == "run a" and run.step.tolist() == list(range(12))
+    assert len(run.loss) == 12 and np.all(np.isfinite(run.loss))
+    assert len(archive(kept).runs) == 1  # the same label replaces its older curve
+    for i in range(MAX_RUNS + 2):
+        kept = archive(kept._replace(label=f"run {i}"))
+    assert len(kept.runs) == MAX_RUNS and kept.runs[-1].label == f"run {MAX_RUNS + 1}"
+
+
+def model_of(small, config=CONFIG, seed=7, **changes) -> LoadedModel:
+    state = init_train_state(np.random.default_rng(seed), small, config)
+    model = LoadedModel(state.params, state.bn_state, config.layer_sizes, "relu", False)
+    return model._replace(**changes)
+
+
+def test_loading_weights_replaces_the_params_and_keeps_the_settings(small):
+    s = step(configured(small), small, CONFIG)
+    model = model_of(small)
+    loaded = load_weights(s, small, CONFIG, model, "mine.npz")
+    assert loaded.train.params is model.params and loaded.train.step == 0
+    assert loaded.arch == s.arch and loaded.label == s.label
+    assert loaded.loaded_note == ("mine.npz", "784–16–10")
+    assert step(loaded, small, CONFIG).loaded_note == loaded.loaded_note  # trained on from there
+    assert reset(loaded, small, CONFIG).loaded_note is None  # a new network is not the file
+
+
+def test_a_received_model_is_loaded_by_the_next_configure_if_the_architecture_matches(small):
+    s = configured(small)
+    model = model_of(small)
+    waiting, settings = receive_model(s, model, "mine.npz")
+    assert settings == {"hidden": "16", "activation": "relu", "batch_norm": False}
+    loaded = configure(waiting, small, CONFIG, ARCH, "run a")
+    assert loaded.train.params is model.params and loaded.pending is None
+    # The hidden-layer box edited in the same moment: the file is refused, the network kept.
+    other = configure(waiting, small, CONFIG._replace(layer_sizes=(784, 8, 10)), ARCH, "x")
+    assert other.model_error == ("architecture", "mine.npz") and other.loaded_note is None
+
+
+def test_a_received_model_asks_for_the_data_it_reads_and_bad_files_are_reported(small):
+    s = configured(small)
+    digits = model_of(small, layer_sizes=(64, 10))
+    assert receive_model(s, digits, "d.npz")[1]["data"] == DIGITS_8X8
+    assert receive_model(s._replace(inputs=64), model_of(small), "m.npz")[1]["data"] == BUILTIN
+    bad, settings = receive_model(s, None, "x.npz", "not_npz")
+    assert settings == {} and bad.model_error == ("not_npz", "x.npz") and bad.pending is None
+    odd = model_of(small, activation_kwargs=(("negative_slope", 0.2),))
+    assert receive_model(s, odd, "o.npz")[0].model_error == ("activation_kwargs", "o.npz")
+
+
+def test_uploads_are_read_once_and_a_bad_one_keeps_the_last_good_data(small):
+    s = Session("me")
+    assert data_source(s, "upload", "upload") == (BUILTIN, "no_upload")
+    s = used_data(s, DIGITS_8X8)
+    assert data_source(s, "upload", "upload") == (DIGITS_8X8, "no_upload")
+    good = receive_upload(s, ("f1",), "a.npz", small)
+    assert good.upload.dataset is small and data_source(good, "upload", "upload") == (
+        "upload",
+        "chosen",
+    )
+    assert receive_upload(good, ("f1",), "a.npz", None, "empty") is good  # read once
+    bad = receive_upload(good, ("f2",), "b.npz", None, "empty")
+    assert bad.upload_error == ("empty", "b.npz") and bad.upload is good.upload
+    removed = receive_upload(bad, (), "", None)
+    assert removed.upload_error is None and removed.upload is good.upload
+
+
+def test_new_sample_draws_another_grid():
+    assert new_sample(new_sample(Session("me"))).sample_seed == 2
+
+
+def test_the_gradient_check_is_kept_while_training_and_redone_once_paused(small):
+    x, y = to_float32(small.val.x[:16]), small.val.y[:16]
+    relu = ACTIVATIONS["relu"]()
+    s, rel, at = checked_gradients(configured(small), ("relu",), x, y, relu)
+    assert rel < 1e-4 and at == 0
+    assert checked_gradients(s, ("relu",), x, y, relu)[0] is s  # same params: not redone
+    running = tick(start(s), small, CONFIG, max_steps=2)
+    assert checked_gradients(running, ("relu",), x, y, relu)[2] == 0  # kept while training
+    paused = pause(running)
+    assert checked_gradients(paused, ("relu",), x, y, relu)[2] == 2  # redone once paused
+    assert checked_gradients(running, ("tanh",), x, y, relu)[2] == 2  # another key: redone
