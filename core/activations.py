@@ -20,6 +20,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from core.params import Param
+
 ArrayFn = Callable[[np.ndarray], np.ndarray]
 
 
@@ -36,22 +38,6 @@ def value_and_grad(activation: Activation, z) -> tuple[np.ndarray, np.ndarray]:
     if activation.fn_and_grad is not None:
         return activation.fn_and_grad(z)
     return activation.fn(z), activation.grad(z)
-
-
-class Param(NamedTuple):
-    """A numeric hyperparameter: its torch default and the range a slider may offer."""
-
-    default: float
-    min: float
-    max: float
-    step: float
-
-
-class Choice(NamedTuple):
-    """A string hyperparameter with a fixed set of options."""
-
-    default: str
-    options: tuple[str, ...]
 
 
 def _float(z) -> np.ndarray:
@@ -439,28 +425,33 @@ ACTIVATIONS: dict[str, Callable[..., Activation]] = {
     "mish": mish,
 }
 
+
 # Widget ranges; defaults equal the factory defaults (a test checks it). Ranges are chosen so that
 # no combination inside them raises, e.g. hardtanh's min_val range ends below max_val's.
-ACTIVATION_PARAMS: dict[str, dict[str, Param | Choice]] = {
+def _number(default: float, low: float, high: float, step: float) -> Param:
+    return Param("float", default, low, high, step=step)
+
+
+ACTIVATION_PARAMS: dict[str, dict[str, Param]] = {
     "identity": {},
     "sigmoid": {},
     "tanh": {},
     "relu": {},
-    "leaky_relu": {"negative_slope": Param(0.01, 0.0, 1.0, 0.01)},
+    "leaky_relu": {"negative_slope": _number(0.01, 0.0, 1.0, 0.01)},
     "relu6": {},
     "hardtanh": {
-        "min_val": Param(-1.0, -3.0, 0.0, 0.1),
-        "max_val": Param(1.0, 0.5, 6.0, 0.1),
+        "min_val": _number(-1.0, -3.0, 0.0, 0.1),
+        "max_val": _number(1.0, 0.5, 6.0, 0.1),
     },
     "hardsigmoid": {},
     "softsign": {},
-    "elu": {"alpha": Param(1.0, 0.0, 3.0, 0.1)},
+    "elu": {"alpha": _number(1.0, 0.0, 3.0, 0.1)},
     "selu": {},
-    "gelu": {"approximate": Choice("none", ("none", "tanh"))},
-    "silu": {"beta": Param(1.0, 0.0, 10.0, 0.1)},
+    "gelu": {"approximate": Param("choice", "none", options=("none", "tanh"))},
+    "silu": {"beta": _number(1.0, 0.0, 10.0, 0.1)},
     "softplus": {
-        "beta": Param(1.0, 0.1, 10.0, 0.1),
-        "threshold": Param(20.0, 1.0, 40.0, 1.0),
+        "beta": _number(1.0, 0.1, 10.0, 0.1),
+        "threshold": _number(20.0, 1.0, 40.0, 1.0),
     },
     "mish": {},
 }

@@ -18,7 +18,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from core.activations import Param, sigmoid
+from core.activations import sigmoid
+from core.params import Param
 
 _expit = sigmoid().fn
 
@@ -397,15 +398,15 @@ LOSSES: dict[str, Callable[..., Loss]] = {
 LOSS_PARAMS: dict[str, dict[str, Param]] = {
     "mse": {},
     "mae": {},
-    "huber": {"delta": Param(1.0, 0.1, 5.0, 0.1)},
-    "smooth_l1": {"beta": Param(1.0, 0.0, 5.0, 0.1)},
+    "huber": {"delta": Param("float", 1.0, 0.1, 5.0, step=0.1)},
+    "smooth_l1": {"beta": Param("float", 1.0, 0.0, 5.0, step=0.1)},
     "log_cosh": {},
     "bce": {},
     "bce_with_logits": {},
     "cross_entropy": {},
     "hinge": {},
     "squared_hinge": {},
-    "contrastive": {"margin": Param(1.0, 0.1, 5.0, 0.1)},
+    "contrastive": {"margin": Param("float", 1.0, 0.1, 5.0, step=0.1)},
     "kl_div": {},
 }
 

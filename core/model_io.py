@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from core.activations import ACTIVATION_PARAMS, ACTIVATIONS, Choice
+from core.activations import ACTIVATION_PARAMS, ACTIVATIONS
 from core.batchnorm import RunningStats
 
 ERROR_CODES = (
@@ -111,7 +111,7 @@ def _kwargs_problem(activation: str, kwargs: Any) -> str | None:
     for name, value in kwargs.items():
         if name not in spec:
             return f"{activation} has no parameter {name!r}"
-        if isinstance(spec[name], Choice):
+        if spec[name].kind == "choice":
             if value not in spec[name].options:
                 return f"{name}={value!r} not in {spec[name].options}"
         elif isinstance(value, bool) or not isinstance(value, int | float):

@@ -13,8 +13,6 @@ from core.activations import (
     ACTIVATION_PARAMS,
     ACTIVATIONS,
     TORCH_NAMES,
-    Choice,
-    Param,
     value_and_grad,
 )
 
@@ -45,10 +43,10 @@ def param_sets(key: str) -> list[dict]:
     """Defaults, then each parameter moved alone to an interior value or to another option."""
     sets = [defaults(key)]
     for name, spec in ACTIVATION_PARAMS[key].items():
-        if isinstance(spec, Choice):
+        if spec.kind == "choice":
             values = [o for o in spec.options if o != spec.default]
         else:
-            values = [spec.min + 0.3 * (spec.max - spec.min)]
+            values = [spec.low + 0.3 * (spec.high - spec.low)]
         sets += [{**defaults(key), name: v} for v in values]
     return sets
 
@@ -57,8 +55,7 @@ def corner_sets(key: str) -> list[dict]:
     """Every combination of each numeric parameter's widget min and max (choices at each option)."""
     specs = ACTIVATION_PARAMS[key]
     axes = [
-        spec.options if isinstance(spec, Choice) else (spec.min, spec.max)
-        for spec in specs.values()
+        spec.options if spec.kind == "choice" else (spec.low, spec.high) for spec in specs.values()
     ]
     return [dict(zip(specs, combo, strict=True)) for combo in itertools.product(*axes)]
 
@@ -336,10 +333,10 @@ def test_metadata_matches_factory_signature(key):
     assert list(specs) == list(signature)
     for name, spec in specs.items():
         assert spec.default == signature[name].default, name
-        if isinstance(spec, Param):
-            assert spec.min <= spec.default <= spec.max and spec.step > 0, name
-        else:
+        if spec.kind == "choice":
             assert spec.default in spec.options, name
+        else:
+            assert spec.low <= spec.default <= spec.high and spec.step > 0, name
 
 
 @pytest.mark.parametrize("key", ACTIVATIONS)

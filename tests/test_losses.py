@@ -50,7 +50,7 @@ def param_sets(key: str) -> list[dict]:
     """Defaults, then each parameter moved alone to an interior value of its widget range."""
     sets = [defaults(key)]
     for name, spec in LOSS_PARAMS[key].items():
-        sets.append({**defaults(key), name: spec.min + 0.3 * (spec.max - spec.min)})
+        sets.append({**defaults(key), name: spec.low + 0.3 * (spec.high - spec.low)})
     return sets
 
 
@@ -456,9 +456,9 @@ def test_metadata_matches_factory_signature(key):
     assert list(LOSS_PARAMS[key]) == list(signature)
     for name, spec in LOSS_PARAMS[key].items():
         assert spec.default == signature[name].default
-        assert spec.min <= spec.default <= spec.max and spec.step > 0
-        LOSSES[key](**{name: spec.min})  # the whole widget range is valid
-        LOSSES[key](**{name: spec.max})
+        assert spec.kind == "float" and spec.low <= spec.default <= spec.high and spec.step > 0
+        LOSSES[key](**{name: spec.low})  # the whole widget range is valid
+        LOSSES[key](**{name: spec.high})
 
 
 @pytest.mark.parametrize("key", LOSSES)
