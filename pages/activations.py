@@ -4,7 +4,7 @@ differences; outliers under MSE/MAE/Huber; the numerical stability of softmax cr
 import numpy as np
 import streamlit as st
 
-from core.activations import ACTIVATION_PARAMS, ACTIVATIONS, Choice
+from core.activations import ACTIVATION_PARAMS, ACTIVATIONS
 from core.activations import TORCH_NAMES as ACTIVATION_TORCH
 from core.gradcheck import gradient_check, low_gradient_intervals
 from core.losses import (
@@ -21,15 +21,14 @@ from core.losses import TORCH_NAMES as LOSS_TORCH
 from core.params import Param
 from core.robust_fit import fit_constant, outlier_sample
 from ui.controls import (
-    bind_url,
     current_plot_style,
     enter_through_shell,
     guided_experiment,
-    keyed,
     panel_fragment,
     show_figure,
 )
 from ui.errors import guarded_panel
+from ui.fields import Field, bind_fields, field
 from ui.figure_cache import shared_figure
 from ui.i18n import t
 from ui.plots.activations import (
@@ -94,6 +93,38 @@ LOSS_FORMULAS = {
 }
 
 
+FIELDS = {
+    "act_names": Field(Param("multi", DEFAULT_ACTIVATIONS, options=tuple(ACTIVATIONS)),
+                       "multiselect", "activations.act_names", option_labels="activations.names."),
+    "act_zmax": Field(Param("float", 6.0, 1.0, 50.0, step=0.5), "slider", "activations.zmax",
+                      "activations.zmax_help"),
+    # The widget keeps the trace inside the plotted range (±zmax); a link may name any of it.
+    "act_x": Field(Param("float", 0.0, -50.0, 50.0), "slider", "activations.trace_x",
+                   "activations.trace_x_help"),
+    "loss_task": Field(Param("choice", "regression", options=tuple(LOSS_GROUPS)), "radio",
+                       "activations.loss_task", option_labels="activations.tasks."),
+    "loss_names": Field(Param("multi", DEFAULT_LOSSES["regression"], options=tuple(LOSSES)),
+                        "multiselect", "activations.loss_names", option_labels="activations.names."),
+    "loss_target": Field(Param("float", 0.0, -3.0, 3.0, step=0.1), "slider",
+                         "activations.loss_target"),
+    "loss_label": Field(Param("choice", 1, options=(1, 0)), "radio", None),
+    "loss_range": Field(Param("float", 3.0, 0.5, 20.0, step=0.5), "slider",
+                        "activations.loss_range"),
+    "out_share": Field(Param("float", 0.1, 0.0, 0.5, step=0.025), "slider", "activations.out_share"),
+    "out_offset": Field(Param("float", 10.0, 1.0, 50.0, step=1.0), "slider",
+                        "activations.out_offset"),
+    "out_delta": Field(Param("float", 1.0, 0.1, 5.0, step=0.1), "slider", "activations.out_delta",
+                       "activations.out_delta_help"),
+    "out_seed": Field(Param("int", 0, 0, 99, step=1), "number", "activations.out_seed"),
+    "stab_log_scale": Field(Param("float", 0.0, 0.0, 4.0, step=0.1), "slider",
+                            "activations.stab_scale", "activations.stab_scale_help"),
+    "stab_label": Field(Param("choice", 0, options=(0, 1, 2)), "select", "activations.stab_label",
+                        option_labels=lambda i: t("activations.class_name", index=i)),
+    "stab_temperature": Field(Param("float", 1.0, 0.05, 10.0, step=0.05), "slider",
+                              "activations.temperature", "activations.temperature_help"),
+}  # fmt: skip
+
+
 def activation_param_key(name: str, param: str) -> str:
     return f"act_{name}_{param}"
 
@@ -102,43 +133,22 @@ def loss_param_key(name: str, param: str) -> str:
     return f"loss_{name}_{param}"
 
 
-def _param_specs() -> dict[str, Param]:
-    specs = {}
-    for name, params in ACTIVATION_PARAMS.items():
-        for param, spec in params.items():
-            key = activation_param_key(name, param)
-            if isinstance(spec, Choice):
-                specs[key] = Param("choice", spec.default, options=spec.options)
-            else:
-                specs[key] = Param("float", spec.default, low=spec.min, high=spec.max)
-    for name, params in LOSS_PARAMS.items():
-        for param, spec in params.items():
-            specs[loss_param_key(name, param)] = Param(
-                "float", spec.default, low=spec.min, high=spec.max
-            )
-    return specs
+def function_fields(registry_params: dict, key_of) -> dict[str, Field]:
+    """A field for each parameter of each function in ``registry_params``, keyed by ``key_of``."""
+    return {
+        key_of(name, param): Field(
+            spec, "select" if spec.kind == "choice" else "slider", None,
+            None if spec.kind == "choice" else f"activations.param_help.{param}",
+        )
+        for name, params in registry_params.items()
+        for param, spec in params.items()
+    }  # fmt: skip
 
 
-bind_url(
-    {
-        "act_names": Param("multi", DEFAULT_ACTIVATIONS, options=tuple(ACTIVATIONS)),
-        "act_zmax": Param("float", 6.0, low=1.0, high=50.0),
-        "act_x": Param("float", 0.0, low=-50.0, high=50.0),
-        "loss_task": Param("choice", "regression", options=tuple(LOSS_GROUPS)),
-        "loss_names": Param("multi", DEFAULT_LOSSES["regression"], options=tuple(LOSSES)),
-        "loss_target": Param("float", 0.0, low=-3.0, high=3.0),
-        "loss_label": Param("int", 1, low=0, high=1),
-        "loss_range": Param("float", 3.0, low=0.5, high=20.0),
-        "out_share": Param("float", 0.1, low=0.0, high=0.5),
-        "out_offset": Param("float", 10.0, low=1.0, high=50.0),
-        "out_delta": Param("float", 1.0, low=0.1, high=5.0),
-        "out_seed": Param("int", 0, low=0, high=99),
-        "stab_log_scale": Param("float", 0.0, low=0.0, high=4.0),
-        "stab_label": Param("int", 0, low=0, high=2),
-        "stab_temperature": Param("float", 1.0, low=0.05, high=10.0),
-        **_param_specs(),
-    }
+FUNCTION_FIELDS = function_fields(ACTIVATION_PARAMS, activation_param_key) | function_fields(
+    LOSS_PARAMS, loss_param_key
 )
+bind_fields(FIELDS | FUNCTION_FIELDS)
 
 
 # ---------------------------------------------------------------- cached core calls
@@ -200,27 +210,14 @@ def fd_badge(check) -> str:
     return badge
 
 
-def parameter_widgets(name: str, specs: dict, key_of, label_key: str) -> tuple:
-    """Sliders/selectboxes for one function's parameters; returns them as a sorted tuple."""
-    values = {}
-    for param, spec in specs.items():
-        key = key_of(name, param)
-        label = t(label_key, function=t(f"activations.names.{name}"), param=param)
-        if isinstance(spec, Choice):
-            values[param] = keyed(
-                st.selectbox, key, spec.default, label=label, options=list(spec.options)
-            )
-        else:
-            values[param] = keyed(
-                st.slider,
-                key,
-                spec.default,
-                label=label,
-                min_value=spec.min,
-                max_value=spec.max,
-                step=spec.step,
-                help=t(f"activations.param_help.{param}"),
-            )
+def parameter_widgets(name: str, specs: dict, key_of) -> tuple:
+    """The widgets of one function's parameters; returns their values as a sorted tuple."""
+    function = t(f"activations.names.{name}")
+    values = {
+        param: field(FUNCTION_FIELDS, key_of(name, param),
+                     label=t("activations.param_label", function=function, param=param))
+        for param in specs
+    }  # fmt: skip
     return tuple(sorted(values.items()))
 
 
@@ -246,9 +243,6 @@ def formula_cards(names: list[str], formulas: dict, torch_calls: dict) -> None:
 
 
 style = current_plot_style()
-# Option labels are translated now, not inside format_func: AppTest calls format_func outside the
-# script run, where the session's language is not visible.
-NAMES = {key: t(f"activations.names.{key}") for key in (*ACTIVATIONS, *LOSSES)}
 st.title(t("activations.heading"))
 st.markdown(t("activations.intro"))
 
@@ -263,46 +257,17 @@ def activations_panel() -> None:
     with guarded_panel(t("activations.panel_activations")):
         controls, chart = st.columns([1.3, 2.5], gap="medium")
         with controls:
-            names = keyed(
-                st.multiselect,
-                "act_names",
-                DEFAULT_ACTIVATIONS,
-                label=t("activations.act_names"),
-                options=list(ACTIVATIONS),
-                format_func=NAMES.__getitem__,
-                placeholder=t("activations.choose"),
-            )
-            zmax = keyed(
-                st.slider,
-                "act_zmax",
-                6.0,
-                label=t("activations.zmax"),
-                min_value=1.0,
-                max_value=50.0,
-                step=0.5,
-                help=t("activations.zmax_help"),
-            )
+            names = field(FIELDS, "act_names", placeholder=t("activations.choose"))
+            zmax = field(FIELDS, "act_zmax")
             # The trace stays inside the plotted range when the range shrinks.
             if "act_x" in st.session_state:
                 st.session_state["act_x"] = float(np.clip(st.session_state["act_x"], -zmax, zmax))
-            trace_x = keyed(
-                st.slider,
-                "act_x",
-                0.0,
-                label=t("activations.trace_x"),
-                min_value=-zmax,
-                max_value=zmax,
-                step=zmax / 200,
-                help=t("activations.trace_x_help"),
-            )
+            trace_x = field(FIELDS, "act_x", min_value=-zmax, max_value=zmax, step=zmax / 200)
             params = {}
             for name in names:
                 if ACTIVATION_PARAMS[name]:
                     params[name] = parameter_widgets(
-                        name,
-                        ACTIVATION_PARAMS[name],
-                        activation_param_key,
-                        "activations.param_label",
+                        name, ACTIVATION_PARAMS[name], activation_param_key
                     )
         with chart:
             if not names:
@@ -389,60 +354,22 @@ def losses_panel() -> None:
 
         controls, chart = st.columns([1.3, 2.5], gap="medium")
         with controls:
-            task = keyed(
-                st.radio,
-                "loss_task",
-                "regression",
-                label=t("activations.loss_task"),
-                options=list(LOSS_GROUPS),
-                format_func={k: t(f"activations.tasks.{k}") for k in LOSS_GROUPS}.__getitem__,
-                on_change=_reset_losses,
-            )
-            loss_names = keyed(
-                st.multiselect,
-                "loss_names",
-                DEFAULT_LOSSES["regression"],
-                label=t("activations.loss_names"),
-                options=list(LOSS_GROUPS[task]),
-                format_func=NAMES.__getitem__,
-                placeholder=t("activations.choose"),
-            )
+            task = field(FIELDS, "loss_task", on_change=_reset_losses)
+            loss_names = field(FIELDS, "loss_names", options=LOSS_GROUPS[task],
+                               placeholder=t("activations.choose"))  # fmt: skip
             if task == "regression":
-                target = keyed(
-                    st.slider,
-                    "loss_target",
-                    0.0,
-                    label=t("activations.loss_target"),
-                    min_value=-3.0,
-                    max_value=3.0,
-                    step=0.1,
-                )
+                target = field(FIELDS, "loss_target")
             else:
-                label_value = keyed(
-                    st.radio,
-                    "loss_label",
-                    1,
-                    label=t(f"activations.label_title.{task}"),
-                    options=[1, 0],
+                label_value = field(
+                    FIELDS, "loss_label", label=t(f"activations.label_title.{task}"),
                     format_func={v: t(f"activations.label_{task}_{v}") for v in (0, 1)}.__getitem__,
                     horizontal=True,
-                )
-            half_width = keyed(
-                st.slider,
-                "loss_range",
-                3.0,
-                label=t("activations.loss_range"),
-                min_value=0.5,
-                max_value=20.0,
-                step=0.5,
-                disabled=task == "probability",
-            )
+                )  # fmt: skip
+            half_width = field(FIELDS, "loss_range", disabled=task == "probability")
             loss_params = {}
             for name in loss_names:
                 if LOSS_PARAMS[name]:
-                    loss_params[name] = parameter_widgets(
-                        name, LOSS_PARAMS[name], loss_param_key, "activations.param_label"
-                    )
+                    loss_params[name] = parameter_widgets(name, LOSS_PARAMS[name], loss_param_key)
         # What x is, and where it may go, for each group of losses.
         if task == "regression":
             x_range, domain = (target - half_width, target + half_width), (-np.inf, np.inf)
@@ -518,25 +445,13 @@ def outliers_panel() -> None:
         st.markdown(t("activations.outliers_intro"))
         c1, c2, c3, c4 = st.columns(4)
         with c1:
-            share = keyed(
-                st.slider, "out_share", 0.1, label=t("activations.out_share"),
-                min_value=0.0, max_value=0.5, step=0.025, format="%.3f",
-            )  # fmt: skip
+            share = field(FIELDS, "out_share", format="%.3f")
         with c2:
-            offset = keyed(
-                st.slider, "out_offset", 10.0, label=t("activations.out_offset"),
-                min_value=1.0, max_value=50.0, step=1.0,
-            )  # fmt: skip
+            offset = field(FIELDS, "out_offset")
         with c3:
-            delta = keyed(
-                st.slider, "out_delta", 1.0, label=t("activations.out_delta"),
-                min_value=0.1, max_value=5.0, step=0.1, help=t("activations.out_delta_help"),
-            )  # fmt: skip
+            delta = field(FIELDS, "out_delta")
         with c4:
-            seed = keyed(
-                st.number_input, "out_seed", 0, label=t("activations.out_seed"),
-                min_value=0, max_value=99, step=1,
-            )  # fmt: skip
+            seed = field(FIELDS, "out_seed")
         data, is_outlier, fit = outlier_data(share, offset, delta, int(seed))
         fits = [
             (t("activations.fit_mean"), fit.mean),
@@ -585,15 +500,9 @@ def stability_panel() -> None:
         st.markdown(t("activations.stab_intro"))
         c1, c2 = st.columns(2)
         with c1:
-            log_scale = keyed(
-                st.slider, "stab_log_scale", 0.0, label=t("activations.stab_scale"),
-                min_value=0.0, max_value=4.0, step=0.1, help=t("activations.stab_scale_help"),
-            )  # fmt: skip
+            log_scale = field(FIELDS, "stab_log_scale")
         with c2:
-            label = keyed(
-                st.selectbox, "stab_label", 0, label=t("activations.stab_label"),
-                options=[0, 1, 2], format_func=[t("activations.class_name", index=i) for i in range(3)].__getitem__,
-            )  # fmt: skip
+            label = field(FIELDS, "stab_label")
         scale = 10.0**log_scale
         logits = np.array(STABILITY_LOGITS) * scale
         naive = softmax_naive(logits)
@@ -651,10 +560,7 @@ def stability_panel() -> None:
         )
 
         st.subheader(t("activations.temperature_heading"))
-        temperature = keyed(
-            st.slider, "stab_temperature", 1.0, label=t("activations.temperature"),
-            min_value=0.05, max_value=10.0, step=0.05, help=t("activations.temperature_help"),
-        )  # fmt: skip
+        temperature = field(FIELDS, "stab_temperature")
         base = np.array(STABILITY_LOGITS)
         show_figure(
             shared_figure(

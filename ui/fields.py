@@ -57,10 +57,13 @@ def _widget_arguments(f: Field) -> dict[str, Any]:
         arguments["help"] = t(f.help)
     if f.widget in _WITH_OPTIONS:
         arguments["options"] = p.options
-        if callable(f.option_labels):
-            arguments["format_func"] = f.option_labels
-        elif f.option_labels:
-            arguments["format_func"] = lambda option: t(f"{f.option_labels}{option}")
+        if f.option_labels:
+            # Translated now, in the run: AppTest calls format_func outside the script run, where
+            # the session's language is not visible.
+            name = f.option_labels
+            if not callable(name):
+                name = lambda option, prefix=f.option_labels: t(f"{prefix}{option}")  # noqa: E731
+            arguments["format_func"] = {option: name(option) for option in p.options}.__getitem__
     if f.widget in _WITH_BOUNDS:
         integral = p.kind == "int"
         for name, bound in (("min_value", p.low), ("max_value", p.high)):
