@@ -20,7 +20,6 @@ from core.params import Param, ParamError
 from ui.controls import (
     current_plot_style,
     enter_through_shell,
-    guided_experiment,
     panel_fragment,
     show_figure,
 )
@@ -28,6 +27,7 @@ from ui.errors import guarded_panel
 from ui.fields import Field, bind_fields, field
 from ui.figure_cache import shared_figure
 from ui.i18n import t
+from ui.panels import experiments, run_on_click
 from ui.plots.initialization import (
     SetupSeries,
     distribution_over_depth,
@@ -512,22 +512,14 @@ with guarded_panel(t("initialization.panel_train")):
             disabled=not valid,
         )
     plan = tuple((setup_name(s, c), c) for s, c in valid.items())
-    request = (plan, depth, width, int(seed), optimizer, lr)
-    if pressed:
-        bar = st.progress(0.0, text=t("initialization.training"))
-        runs = []
-        for n, (name, config) in enumerate(plan):
-            bar.progress(n / len(plan), text=t("initialization.training_n", setup=name))
-            runs.append((name, training(config, depth, width, int(seed), optimizer, lr)))
-        bar.empty()
-        st.session_state["_in_train_result"] = (request, runs)
-    stored = st.session_state.get("_in_train_result")
-    if stored is None:
-        st.info(t("initialization.train_hint"), icon=":material/info:")
-    else:
-        old_request, runs = stored
-        if old_request != request:
-            st.caption(t("initialization.train_stale"))
+    runs = run_on_click(
+        pressed, "_in_train_result", (plan, depth, width, int(seed), optimizer, lr),
+        [(name, lambda c=config: training(c, depth, width, int(seed), optimizer, lr))
+         for name, config in plan],
+        running=lambda name: t("initialization.training_n", setup=name),
+        hint=t("initialization.train_hint"), stale=t("initialization.train_stale"),
+    )  # fmt: skip
+    if runs is not None:
         for name, curve in runs:
             if curve.diverged_at is not None:
                 st.error(
@@ -557,8 +549,7 @@ with guarded_panel(t("initialization.panel_train")):
             )
 
 # ---------------------------------------------------------------- guided experiments
-st.subheader(t("experiments.heading"))
-experiments = {
+EXPERIMENTS = {
     # Measured (seed 0, built-in digits): saturated share at layer 20 56 %, loss 35 (vs 2.3).
     "sigmoid_normal": {
         "in_compare": False, "in_depth": 20, "in_width": 256, "in_data": "mnist",
@@ -598,12 +589,4 @@ experiments = {
         **setup_values("a", "normal", "relu", mean=0.0, std=1.0),
     },
 }  # fmt: skip
-for name, values in experiments.items():
-    guided_experiment(
-        t(f"initialization.exp.{name}.title"),
-        t(f"initialization.exp.{name}.predict"),
-        t(f"initialization.exp.{name}.explain"),
-        values,
-        key=f"_exp_in_{name}",
-        owned=("in_",),
-    )
+experiments("initialization", EXPERIMENTS, owned=("in_",))
