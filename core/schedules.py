@@ -12,15 +12,19 @@ milestone (checked against torch 2.13.0 to 1e-13 relative; only rounding differs
 choices where torch has none: ``one_cycle_lr`` holds its final lr past ``total_steps`` (torch
 raises); ``sequential_lr`` rejects the two schedulers that rewrite the optimizer's lr themselves.
 ``reduce_lr_on_plateau`` depends on the losses, so it maps a loss sequence to lrs instead.
-``SCHEDULE_PARAMS``, ``torch_code`` and ``phase_boundaries`` are plain data for the UI.
+``SCHEDULE_PARAMS`` (``core.params.Param`` records), ``parse_milestones``, ``torch_code`` and
+``phase_boundaries`` are plain data and parsing for the UI.
 """
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from itertools import pairwise
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
+
+from core.params import Param
 
 Schedule = Callable[[np.ndarray | int], np.ndarray | float]
 
@@ -72,6 +76,15 @@ def _call_lambda(lr_lambda: Callable, epochs: np.ndarray) -> np.ndarray:
         # A plain Python callable (if/else, math.*, list lookups) gets torch's Python ints.
         values = np.array([lr_lambda(int(e)) for e in epochs], dtype=np.float64)
     return np.array(values, dtype=np.float64)
+
+
+def parse_milestones(text: str) -> tuple[int, ...]:
+    """Milestones typed as text: whole numbers separated by commas, spaces, ';' or '，'."""
+    parts = [p for p in re.split(r"[,\s;，]+", text.strip()) if p]
+    try:
+        return tuple(int(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"milestones={text!r} must be whole numbers separated by commas") from None
 
 
 def _check_milestones(name: str, milestones: Sequence[int], low: int) -> tuple[int, ...]:
@@ -439,74 +452,77 @@ def reduce_lr_on_plateau(
 # UI metadata: parameter ranges, PyTorch code, phase boundaries
 
 
-class Param(NamedTuple):
-    """One hyperparameter: default and slider range (``log`` = log-scale), or ``choices``."""
-
-    default: Any
-    min: float | None = None
-    max: float | None = None
-    log: bool = False
-    choices: tuple | None = None
+_DEFAULT_CHAIN = (
+    ("linear_lr", {"start_factor": 0.1, "total_iters": 10}),
+    ("cosine_annealing_lr", {"T_max": 90}),
+)
+LR_PARAM = Param("float", 0.1, 1e-6, 10.0, log=True, step=0.01)
 
 
-LR_PARAM = Param(0.1, 1e-5, 10.0, log=True)
+def _whole(default: int | None) -> Param:
+    """A count of steps. Bounds are wide on purpose: 0 or an odd value gets the factory's named
+    message instead of a widget that silently refuses it."""
+    return Param("int", default, 0, 100_000, step=1)
+
+
+def _real(default: float, high: float = 10.0, log: bool = False) -> Param:
+    """A number; wide bounds for the same reason (a negative gamma is refused by name)."""
+    return Param("float", default, -10.0, high, log=log, step=0.01)
+
 
 # Torch's defaults where torch has one; required arguments get values that draw well over ~100 steps.
+# ``milestones`` and ``lr_lambda`` are typed text: ``parse_milestones`` and core.expressions read it.
 SCHEDULE_PARAMS: dict[str, dict[str, Param]] = {
-    "constant_lr": {"factor": Param(1.0 / 3, 0.01, 1.0), "total_iters": Param(5, 1, 1000)},
+    "constant_lr": {"factor": _real(1.0 / 3), "total_iters": _whole(5)},
     "linear_lr": {
-        "start_factor": Param(1.0 / 3, 0.001, 1.0, log=True),
-        "end_factor": Param(1.0, 0.0, 1.0),
-        "total_iters": Param(5, 1, 1000),
+        "start_factor": _real(1.0 / 3, log=True),
+        "end_factor": _real(1.0),
+        "total_iters": _whole(5),
     },
-    "step_lr": {"step_size": Param(30, 1, 1000), "gamma": Param(0.1, 0.01, 1.0, log=True)},
-    "multi_step_lr": {"milestones": Param((30, 80)), "gamma": Param(0.1, 0.01, 1.0, log=True)},
-    "exponential_lr": {"gamma": Param(0.95, 0.5, 1.0)},
-    "polynomial_lr": {"total_iters": Param(5, 1, 1000), "power": Param(1.0, 0.0, 5.0)},
-    "cosine_annealing_lr": {"T_max": Param(100, 1, 1000), "eta_min": Param(0.0, 0.0, 1.0)},
+    "step_lr": {"step_size": _whole(30), "gamma": _real(0.1, log=True)},
+    "multi_step_lr": {"milestones": Param("text", "30, 80"), "gamma": _real(0.1, log=True)},
+    "exponential_lr": {"gamma": _real(0.95)},
+    "polynomial_lr": {"total_iters": _whole(5), "power": _real(1.0, high=50.0)},
+    "cosine_annealing_lr": {"T_max": _whole(100), "eta_min": _real(0.0)},
     "cosine_annealing_warm_restarts": {
-        "T_0": Param(20, 1, 500),
-        "T_mult": Param(1, 1, 4),
-        "eta_min": Param(0.0, 0.0, 1.0),
+        "T_0": _whole(20),
+        "T_mult": _whole(1),
+        "eta_min": _real(0.0),
     },
     "cyclic_lr": {
-        "base_lr": Param(0.001, 1e-5, 1.0, log=True),
-        "max_lr": Param(0.1, 1e-5, 10.0, log=True),
-        "step_size_up": Param(2000, 1, 5000),
-        "step_size_down": Param(None, 0, 5000),
-        "mode": Param("triangular", choices=_CYCLIC_MODES),
-        "gamma": Param(1.0, 0.9, 1.0),
+        "base_lr": _real(0.001, log=True),
+        "max_lr": _real(0.1, high=100.0, log=True),
+        "step_size_up": _whole(2000),
+        "step_size_down": _whole(None),  # None: the same as step_size_up
+        "mode": Param("choice", "triangular", options=_CYCLIC_MODES),
+        "gamma": _real(1.0),
     },
     "one_cycle_lr": {
-        "max_lr": Param(0.1, 1e-5, 10.0, log=True),
-        "total_steps": Param(100, 2, 100_000, log=True),
-        "pct_start": Param(0.3, 0.01, 0.99),
-        "anneal_strategy": Param("cos", choices=("cos", "linear")),
-        "div_factor": Param(25.0, 1.0, 1000.0, log=True),
-        "final_div_factor": Param(1e4, 1.0, 1e6, log=True),
-        "three_phase": Param(False, choices=(False, True)),
+        "max_lr": _real(0.1, high=100.0, log=True),
+        "total_steps": _whole(100),
+        "pct_start": _real(0.3),
+        "anneal_strategy": Param("choice", "cos", options=("cos", "linear")),
+        "div_factor": _real(25.0, high=10_000.0, log=True),
+        "final_div_factor": _real(1e4, high=1e7, log=True),
+        "three_phase": Param("bool", False),
     },
     "sequential_lr": {
-        "schedulers": Param(
-            (
-                ("linear_lr", {"start_factor": 0.1, "total_iters": 10}),
-                ("cosine_annealing_lr", {"T_max": 90}),
-            )
-        ),
-        "milestones": Param((10,)),
+        # Not a page setting (the chain builder composes its own): the one chain on offer.
+        "schedulers": Param("choice", _DEFAULT_CHAIN, options=(_DEFAULT_CHAIN,)),
+        "milestones": Param("text", "10"),
     },
     # lr_lambda is the expression text the page turns into a callable of ``epoch``.
-    "lambda_lr": {"lr_lambda": Param("0.95 ** epoch")},
-    "multiplicative_lr": {"lr_lambda": Param("0.95")},
+    "lambda_lr": {"lr_lambda": Param("text", "0.95 ** epoch")},
+    "multiplicative_lr": {"lr_lambda": Param("text", "0.95")},
     "reduce_lr_on_plateau": {
-        "mode": Param("min", choices=("min", "max")),
-        "factor": Param(0.1, 0.01, 0.99),
-        "patience": Param(10, 0, 100),
-        "threshold": Param(1e-4, 0.0, 0.1),
-        "threshold_mode": Param("rel", choices=("rel", "abs")),
-        "cooldown": Param(0, 0, 100),
-        "min_lr": Param(0.0, 0.0, 1.0),
-        "eps": Param(1e-8, 0.0, 1e-3),
+        "mode": Param("choice", "min", options=("min", "max")),
+        "factor": _real(0.1),
+        "patience": _whole(10),
+        "threshold": _real(1e-4),
+        "threshold_mode": Param("choice", "rel", options=("rel", "abs")),
+        "cooldown": _whole(0),
+        "min_lr": _real(0.0),
+        "eps": _real(1e-8),
     },
 }
 
@@ -582,11 +598,19 @@ def torch_code(
 
 def phase_boundaries(name: str, params: dict, steps: int, warmup_steps: int = 0) -> list[int]:
     """Steps in ``(0, steps]`` where a phase ends or begins (warm-up end, milestones, restarts…)."""
-    p = {k: v.default for k, v in SCHEDULE_PARAMS.get(name, {}).items()} | dict(params)
+    p = _factory_defaults(name) | dict(params)
     p.pop("lr", None)
     inner = _boundaries(name, p, max(steps - warmup_steps, 0))
     out = ([warmup_steps] if warmup_steps > 0 else []) + [b + warmup_steps for b in inner]
     return sorted({b for b in out if 0 < b <= steps})
+
+
+def _factory_defaults(name: str) -> dict:
+    """The registry defaults of ``name`` as its factory takes them (typed milestones parsed)."""
+    defaults = {k: v.default for k, v in SCHEDULE_PARAMS.get(name, {}).items()}
+    if "milestones" in defaults:
+        defaults["milestones"] = parse_milestones(defaults["milestones"])
+    return defaults
 
 
 def _boundaries(name: str, p: dict, steps: int) -> list[int]:
@@ -616,8 +640,8 @@ def _boundaries(name: str, p: dict, steps: int) -> list[int]:
         ends = [*p["milestones"], steps]
         out = list(p["milestones"])
         for (child, kwargs), a, b in zip(p["schedulers"], starts, ends, strict=True):
-            defaults = {k: v.default for k, v in SCHEDULE_PARAMS[child].items()}
-            out += [a + x for x in _boundaries(child, defaults | dict(kwargs), b - a) if x < b - a]
+            p_child = _factory_defaults(child) | dict(kwargs)
+            out += [a + x for x in _boundaries(child, p_child, b - a) if x < b - a]
         return out
     if name in ("exponential_lr", "lambda_lr", "multiplicative_lr"):
         return []

@@ -15,6 +15,7 @@ from core.schedules import (
     SCHEDULES,
     TORCH_CLASS,
     linear_warmup,
+    parse_milestones,
     sequential_lr,
     torch_code,
 )
@@ -95,23 +96,11 @@ def _key(sid: str, name: str) -> str:
 
 
 def _param_default(kind: str, name: str):
-    default = SCHEDULE_PARAMS[kind][name].default
-    if name == "milestones":
-        return ", ".join(str(m) for m in default)
-    return default
+    return SCHEDULE_PARAMS[kind][name].default
 
 
 def _param_url_spec(kind: str, name: str) -> Param:
-    meta = SCHEDULE_PARAMS[kind][name]
-    if name in TEXT_PARAMS:
-        return Param("text", _param_default(kind, name))
-    if meta.choices == (False, True):
-        return Param("bool", meta.default)
-    if meta.choices:
-        return Param("choice", meta.default, options=meta.choices)
-    if name == "step_size_down" or isinstance(meta.default, int):
-        return Param("int", meta.default, low=INT_BOUNDS[0], high=INT_BOUNDS[1])
-    return Param("float", meta.default, low=-10.0, high=max(10.0, 10 * meta.max))
+    return SCHEDULE_PARAMS[kind][name]
 
 
 def schedule_values(sid: str, kind: str, lr: float = 0.1, **params) -> dict:
@@ -168,19 +157,11 @@ def _apply_seed_five() -> None:
 # ---------------------------------------------------------------- core calls (cached on primitives)
 
 
-def _parse_milestones(text: str) -> tuple[int, ...]:
-    parts = [p for p in re.split(r"[,\s;，]+", text.strip()) if p]
-    try:
-        return tuple(int(p) for p in parts)
-    except ValueError:
-        raise ValueError(f"milestones={text!r} must be whole numbers separated by commas") from None
-
-
 def _build(kind: str, lr: float, params: tuple):
     """The schedule ``kind`` from primitive parameters; ValueError / ExpressionError if invalid."""
     kwargs = dict(params)
     if "milestones" in kwargs:
-        kwargs["milestones"] = _parse_milestones(kwargs["milestones"])
+        kwargs["milestones"] = parse_milestones(kwargs["milestones"])
     if "lr_lambda" in kwargs:
         kwargs["lr_lambda"] = compile_expression(kwargs["lr_lambda"], variables=("epoch",)).fn
     return SCHEDULES[kind](lr=lr, **kwargs)
@@ -423,15 +404,15 @@ with guarded_panel(t("schedules.panel_compare")):
                     with columns[(j + (lr is not None)) % len(columns)]:
                         if name in TEXT_PARAMS:
                             value = keyed(st.text_input, key, default, label=name, help=helptext)
-                        elif meta.choices == (False, True):
+                        elif meta.kind == "bool":
                             value = keyed(st.checkbox, key, default, label=name, help=helptext)
-                        elif meta.choices:
+                        elif meta.kind == "choice":
                             value = keyed(
                                 st.selectbox,
                                 key,
                                 default,
                                 label=name,
-                                options=meta.choices,
+                                options=meta.options,
                                 help=helptext,
                             )
                         else:
@@ -495,7 +476,7 @@ with guarded_panel(t("schedules.panel_compare")):
                     st.caption(t(f"schedules.about.{kind}"))
                     code_params = {"lr": lr, **dict(params)}
                     if "milestones" in code_params:
-                        code_params["milestones"] = _parse_milestones(code_params["milestones"])
+                        code_params["milestones"] = parse_milestones(code_params["milestones"])
                     st.code(torch_code(kind, code_params), language="python")
 
 

@@ -12,6 +12,7 @@ import inspect
 import numpy as np
 import pytest
 
+from core.params import KINDS
 from core.schedules import (
     SCHEDULE_PARAMS,
     SCHEDULES,
@@ -24,6 +25,7 @@ from core.schedules import (
     linear_warmup,
     multiplicative_lr,
     one_cycle_lr,
+    parse_milestones,
     phase_boundaries,
     reduce_lr_on_plateau,
     sequential_lr,
@@ -418,6 +420,8 @@ def _default_kwargs(name: str) -> dict:
     kwargs = {k: p.default for k, p in SCHEDULE_PARAMS[name].items()}
     if "lr_lambda" in kwargs:
         kwargs["lr_lambda"] = eval("lambda epoch: " + kwargs["lr_lambda"])  # test-only
+    if "milestones" in kwargs:
+        kwargs["milestones"] = tuple(int(m) for m in kwargs["milestones"].split(","))
     return kwargs
 
 
@@ -764,10 +768,21 @@ def test_params_metadata_matches_factory_signature(name):
         torch_default = signature.parameters[key].default
         if torch_default is not inspect.Parameter.empty:
             assert param.default == torch_default, key
-        if param.min is not None and param.default is not None:
-            assert param.min <= param.default <= param.max, key
-        if param.choices is not None:
-            assert param.default in param.choices
+        assert param.kind in KINDS, key
+        if param.kind in ("int", "float") and param.default is not None:
+            assert param.low <= param.default <= param.high, key
+            assert isinstance(param.default, int if param.kind == "int" else float), key
+        if param.kind == "choice":
+            assert param.default in param.options, key
+        if key in ("milestones", "lr_lambda"):
+            assert param.kind == "text" and isinstance(param.default, str), key
+
+
+def test_typed_milestones_are_parsed_or_refused_by_name():
+    assert parse_milestones(" 30, 80;120，150  200 ") == (30, 80, 120, 150, 200)
+    assert parse_milestones("") == ()
+    with pytest.raises(ValueError, match="milestones='30, x'"):
+        parse_milestones("30, x")
 
 
 def test_plateau_metadata_matches_signature():
@@ -780,7 +795,9 @@ def test_plateau_metadata_matches_signature():
 @pytest.mark.parametrize("name", sorted(SCHEDULE_PARAMS))
 @pytest.mark.parametrize("warmup_steps", [0, 5])
 def test_torch_code_is_valid_python_naming_the_class(name, warmup_steps):
-    params = {"lr": 0.05, **{k: p.default for k, p in SCHEDULE_PARAMS[name].items()}}
+    params = {"lr": 0.05, **_default_kwargs(name)}
+    if "lr_lambda" in params:
+        params["lr_lambda"] = SCHEDULE_PARAMS[name]["lr_lambda"].default
     code = torch_code(name, params, warmup_steps=warmup_steps)
     ast.parse(code)
     assert f"torch.optim.lr_scheduler.{TORCH_CLASS[name]}(optimizer" in code
