@@ -1,15 +1,13 @@
 """Learning-rate schedules: several side by side, their formulas and torch code, a chain builder,
 and a short training run on the 8×8 digits with each schedule."""
 
-import re
-
 import numpy as np
 import streamlit as st
 
 from core.activations import ACTIVATIONS
 from core.datasets import load_digits_8x8
 from core.expressions import ExpressionError, compile_expression
-from core.params import Param
+from core.params import Param, ParamError
 from core.schedules import (
     SCHEDULE_PARAMS,
     SCHEDULES,
@@ -234,16 +232,13 @@ def train_with(lrs: tuple, optimizer: str, seed: int) -> tuple[np.ndarray, np.nd
 
 
 def _problem_text(label: str, error: Exception) -> str:
-    """A translated sentence naming the parameter the core refused."""
+    """A translated sentence naming the parameter the core refused and the rule it broke."""
     if isinstance(error, ExpressionError):
         return t("schedules.bad_lambda", schedule=label, reason=t(f"schedules.expr.{error.code}"))
-    match = re.match(r"\s*([A-Za-z_]\w*)", str(error))
-    param = match.group(1) if match else "?"
-    rule_key = f"schedules.rule.{param}"
-    rule = t(rule_key)
-    if rule == rule_key:
-        rule = str(error)
-    return t("schedules.bad_param", schedule=label, param=param, rule=rule)
+    if isinstance(error, ParamError):
+        rule = t(f"schedules.rule_{error.rule}", **error.values)
+        return t("schedules.bad_param", schedule=label, param=error.param, rule=rule)
+    return t("schedules.bad_value", schedule=label, reason=str(error))
 
 
 def _label(index: int, kind: str) -> str:

@@ -169,7 +169,7 @@ def test_invalid_parameter_message_in_chinese():
     at = run_page(PAGE, "zh")
     at.number_input(key="sch_s2_T_max").set_value(0).run()
     assert not at.exception
-    assert translate("zh", "schedules.rule.T_max") in warnings(at)
+    assert translate("zh", "schedules.rule_int_ge", low=1, value=0) in warnings(at)
     assert "`T_max`" in warnings(at)
 
 

@@ -12,7 +12,7 @@ import inspect
 import numpy as np
 import pytest
 
-from core.params import KINDS
+from core.params import KINDS, ParamError
 from core.schedules import (
     SCHEDULE_PARAMS,
     SCHEDULES,
@@ -778,11 +778,37 @@ def test_params_metadata_matches_factory_signature(name):
             assert param.kind == "text" and isinstance(param.default, str), key
 
 
+@pytest.mark.parametrize(
+    ("name", "kwargs", "param", "rule", "values"),
+    [
+        ("cosine_annealing_lr", {"T_max": 0}, "T_max", "int_ge", {"value": 0, "low": 1}),
+        ("step_lr", {"step_size": 5, "gamma": -0.5}, "gamma", "gt", {"value": -0.5, "low": 0}),
+        ("constant_lr", {"factor": 1.5}, "factor", "gt_le", {"value": 1.5, "low": 0, "high": 1}),
+        ("linear_lr", {"end_factor": 2.0}, "end_factor", "between",
+         {"value": 2.0, "low": 0, "high": 1}),
+        ("polynomial_lr", {"power": -1.0}, "power", "ge", {"value": -1.0, "low": 0}),
+        ("multi_step_lr", {"milestones": [80, 30]}, "milestones", "increasing",
+         {"milestones": "80, 30", "low": 0}),
+        ("cyclic_lr", {"base_lr": 0.1, "max_lr": 0.01}, "max_lr", "max_ge_base",
+         {"max_lr": 0.01, "base_lr": 0.1}),
+        ("one_cycle_lr", {"max_lr": 0.1, "total_steps": 10, "pct_start": 0.1}, "pct_start",
+         "empty_phase", {"pct_start": 0.1, "total_steps": 10}),
+    ],
+)  # fmt: skip
+def test_refused_values_name_the_parameter_the_rule_and_the_values(
+    name, kwargs, param, rule, values
+):
+    with pytest.raises(ParamError) as raised:
+        SCHEDULES[name](lr=0.1, **kwargs)
+    assert (raised.value.param, raised.value.rule, raised.value.values) == (param, rule, values)
+
+
 def test_typed_milestones_are_parsed_or_refused_by_name():
     assert parse_milestones(" 30, 80;120，150  200 ") == (30, 80, 120, 150, 200)
     assert parse_milestones("") == ()
-    with pytest.raises(ValueError, match="milestones='30, x'"):
+    with pytest.raises(ParamError, match="milestones='30, x'") as raised:
         parse_milestones("30, x")
+    assert (raised.value.rule, raised.value.values) == ("whole_numbers", {"text": "30, x"})
 
 
 def test_plateau_metadata_matches_signature():
