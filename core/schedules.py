@@ -12,15 +12,19 @@ milestone (checked against torch 2.13.0 to 1e-13 relative; only rounding differs
 choices where torch has none: ``one_cycle_lr`` holds its final lr past ``total_steps`` (torch
 raises); ``sequential_lr`` rejects the two schedulers that rewrite the optimizer's lr themselves.
 ``reduce_lr_on_plateau`` depends on the losses, so it maps a loss sequence to lrs instead.
-``SCHEDULE_PARAMS``, ``torch_code`` and ``phase_boundaries`` are plain data for the UI.
+``SCHEDULE_PARAMS`` (``core.params.Param`` records), ``parse_milestones``, ``torch_code`` and
+``phase_boundaries`` are plain data and parsing for the UI.
 """
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from itertools import pairwise
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
+
+from core.params import Param, ParamError
 
 Schedule = Callable[[np.ndarray | int], np.ndarray | float]
 
@@ -38,8 +42,36 @@ def as_schedule(lr: float | Schedule) -> Schedule:
 
 
 def _check(ok: bool, message: str) -> None:
+    """A programming error (a widget offers no such value): a plain ValueError."""
     if not ok:
         raise ValueError(message)
+
+
+def _refuse(ok: bool, param: str, rule: str, message: str, **values: Any) -> None:
+    """A value a user can enter: ``ParamError`` with the rule and the values the UI translates."""
+    if not ok:
+        raise ParamError(param, rule, message, **values)
+
+
+def _at_least(name: str, value: Any, low: int, whole: bool = False) -> None:
+    _refuse(value >= low, name, "int_ge" if whole else "ge", f"{name}={value!r} must be >= {low}",
+            value=value, low=low)  # fmt: skip
+
+
+def _above(name: str, value: Any, low: int = 0) -> None:
+    _refuse(value > low, name, "gt", f"{name}={value!r} must be > {low}", value=value, low=low)
+
+
+_INTERVAL_RULES = {"(]": "gt_le", "[]": "between", "[)": "ge_lt"}
+
+
+def _within(name: str, value: Any, low: int, high: int, brackets: str) -> None:
+    """``value`` in the interval ``low, high`` with ``brackets`` saying which ends belong to it."""
+    ok = (low < value if brackets[0] == "(" else low <= value) and (
+        value <= high if brackets[1] == "]" else value < high
+    )
+    message = f"{name}={value!r} must be in {brackets[0]}{low}, {high}{brackets[1]}"
+    _refuse(ok, name, _INTERVAL_RULES[brackets], message, value=value, low=low, high=high)
 
 
 def _steps(t: np.ndarray | int) -> np.ndarray:
@@ -74,11 +106,25 @@ def _call_lambda(lr_lambda: Callable, epochs: np.ndarray) -> np.ndarray:
     return np.array(values, dtype=np.float64)
 
 
+def parse_milestones(text: str) -> tuple[int, ...]:
+    """Milestones typed as text: whole numbers separated by commas, spaces, ';' or '，'."""
+    parts = [p for p in re.split(r"[,\s;，]+", text.strip()) if p]
+    try:
+        return tuple(int(p) for p in parts)
+    except ValueError:
+        message = f"milestones={text!r} must be whole numbers separated by commas"
+        raise ParamError("milestones", "whole_numbers", message, text=text) from None
+
+
 def _check_milestones(name: str, milestones: Sequence[int], low: int) -> tuple[int, ...]:
     ms = tuple(int(m) for m in milestones)
-    _check(
+    _refuse(
         all(a < b for a, b in pairwise(ms)) and (not ms or ms[0] >= low),
+        name,
+        "increasing",
         f"{name} must be strictly increasing integers >= {low}, got {name}={list(milestones)}",
+        milestones=", ".join(str(m) for m in ms),
+        low=low,
     )
     return ms
 
@@ -89,9 +135,9 @@ def _check_milestones(name: str, milestones: Sequence[int], low: int) -> tuple[i
 
 def constant_lr(lr: float, factor: float = 1.0 / 3, total_iters: int = 5) -> Schedule:
     """ConstantLR: ``lr·factor`` for ``t < total_iters``, then ``lr``."""
-    _check(0 < factor <= 1, f"{factor=} must be in (0, 1]")
+    _within("factor", factor, 0, 1, "(]")
     # torch divides by factor at total_iters; total_iters=0 would keep lr·factor forever.
-    _check(total_iters >= 1, f"{total_iters=} must be >= 1")
+    _at_least("total_iters", total_iters, 1, whole=True)
     return _make(lambda t: np.where(t < total_iters, lr * factor, lr))
 
 
@@ -99,9 +145,9 @@ def linear_lr(
     lr: float, start_factor: float = 1.0 / 3, end_factor: float = 1.0, total_iters: int = 5
 ) -> Schedule:
     """LinearLR: factor moves linearly from start_factor to end_factor over total_iters, then holds."""
-    _check(0 < start_factor <= 1, f"{start_factor=} must be in (0, 1]")
-    _check(0 <= end_factor <= 1, f"{end_factor=} must be in [0, 1]")
-    _check(total_iters >= 1, f"{total_iters=} must be >= 1")
+    _within("start_factor", start_factor, 0, 1, "(]")
+    _within("end_factor", end_factor, 0, 1, "[]")
+    _at_least("total_iters", total_iters, 1, whole=True)
     # torch's recursive ratio telescopes to exactly this closed form.
     span = end_factor - start_factor
     return _make(lambda t: lr * (start_factor + span * np.minimum(total_iters, t) / total_iters))
@@ -109,36 +155,36 @@ def linear_lr(
 
 def step_lr(lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
     """StepLR: multiply by gamma every step_size steps."""
-    _check(step_size >= 1, f"{step_size=} must be >= 1")
-    _check(gamma > 0, f"{gamma=} must be > 0")
+    _at_least("step_size", step_size, 1, whole=True)
+    _above("gamma", gamma)
     return _make(lambda t: lr * gamma ** (t // step_size))
 
 
 def multi_step_lr(lr: float, milestones: Sequence[int], gamma: float = 0.1) -> Schedule:
     """MultiStepLR: multiply by gamma at each milestone."""
     ms = np.array(_check_milestones("milestones", milestones, 0), dtype=np.int64)
-    _check(gamma > 0, f"{gamma=} must be > 0")
+    _above("gamma", gamma)
     return _make(lambda t: lr * gamma ** np.searchsorted(ms, t, side="right"))
 
 
 def exponential_lr(lr: float, gamma: float) -> Schedule:
     """ExponentialLR: multiply by gamma every step."""
-    _check(gamma > 0, f"{gamma=} must be > 0")
+    _above("gamma", gamma)
     return _make(lambda t: lr * gamma ** t.astype(np.float64))
 
 
 def polynomial_lr(lr: float, total_iters: int = 5, power: float = 1.0) -> Schedule:
     """PolynomialLR: ``lr·(1 − min(t, total_iters)/total_iters)^power``, 0 from total_iters on."""
-    _check(total_iters >= 1, f"{total_iters=} must be >= 1")
+    _at_least("total_iters", total_iters, 1, whole=True)
     # A negative power would make torch divide by zero at total_iters.
-    _check(power >= 0, f"{power=} must be >= 0")
+    _at_least("power", power, 0)
     return _make(lambda t: lr * (1.0 - np.minimum(total_iters, t) / total_iters) ** power)
 
 
 def cosine_annealing_lr(lr: float, T_max: int, eta_min: float = 0.0) -> Schedule:
     """CosineAnnealingLR: half a cosine from lr to eta_min over T_max steps."""
-    _check(T_max >= 1, f"{T_max=} must be >= 1")
-    _check(eta_min >= 0, f"{eta_min=} must be >= 0")
+    _at_least("T_max", T_max, 1, whole=True)
+    _at_least("eta_min", eta_min, 0)
 
     # Past T_max torch's recursion keeps following the cosine (period 2·T_max), climbing back to
     # lr at 2·T_max; its special case at T_max+1 is this same formula. So no clamp here.
@@ -164,9 +210,11 @@ def cosine_annealing_warm_restarts(
     lr: float, T_0: int, T_mult: int = 1, eta_min: float = 0.0
 ) -> Schedule:
     """CosineAnnealingWarmRestarts (SGDR): cosine cycles of length T_0, T_0·T_mult, …"""
-    _check(T_0 >= 1 and int(T_0) == T_0, f"{T_0=} must be a positive integer")
-    _check(T_mult >= 1 and int(T_mult) == T_mult, f"{T_mult=} must be an integer >= 1")
-    _check(eta_min >= 0, f"{eta_min=} must be >= 0")
+    _refuse(T_0 >= 1 and int(T_0) == T_0, "T_0", "int_ge", f"{T_0=} must be a positive integer",
+            value=T_0, low=1)  # fmt: skip
+    _refuse(T_mult >= 1 and int(T_mult) == T_mult, "T_mult", "int_ge",
+            f"{T_mult=} must be an integer >= 1", value=T_mult, low=1)  # fmt: skip
+    _at_least("eta_min", eta_min, 0)
 
     def curve(t: np.ndarray) -> np.ndarray:
         starts = _restart_starts(T_0, int(T_mult), int(t.max(initial=0)))
@@ -189,12 +237,14 @@ def cyclic_lr(
     gamma: float = 1.0,
 ) -> Schedule:
     """CyclicLR (Smith 2017): triangles between base_lr and max_lr; ignores ``lr`` like torch."""
-    _check(base_lr >= 0, f"{base_lr=} must be >= 0")
-    _check(max_lr >= base_lr, f"{max_lr=} must be >= {base_lr=}")
-    _check(step_size_up >= 1, f"{step_size_up=} must be >= 1")
-    _check(step_size_down is None or step_size_down >= 0, f"{step_size_down=} must be >= 0")
+    _at_least("base_lr", base_lr, 0)
+    _refuse(max_lr >= base_lr, "max_lr", "max_ge_base", f"{max_lr=} must be >= {base_lr=}",
+            max_lr=max_lr, base_lr=base_lr)  # fmt: skip
+    _at_least("step_size_up", step_size_up, 1, whole=True)
+    if step_size_down is not None:  # None: as long as step_size_up
+        _at_least("step_size_down", step_size_down, 0, whole=True)
     _check(mode in _CYCLIC_MODES, f"{mode=} must be one of {_CYCLIC_MODES}")
-    _check(gamma > 0, f"{gamma=} must be > 0")
+    _above("gamma", gamma)
     up = float(step_size_up)
     total_size = up + (float(step_size_down) if step_size_down is not None else up)
     step_ratio = up / total_size
@@ -246,25 +296,29 @@ def one_cycle_lr(
     three_phase: bool = False,
 ) -> Schedule:
     """OneCycleLR: max_lr/div_factor up to max_lr, then down to that/final_div_factor; ignores lr."""
-    _check(max_lr > 0, f"{max_lr=} must be > 0")
-    _check(total_steps >= 2, f"{total_steps=} must be >= 2")
-    _check(0 <= pct_start <= 1, f"{pct_start=} must be in [0, 1]")
+    _above("max_lr", max_lr)
+    _at_least("total_steps", total_steps, 2, whole=True)
+    _within("pct_start", pct_start, 0, 1, "[]")
     _check(anneal_strategy in ("cos", "linear"), f"{anneal_strategy=} must be 'cos' or 'linear'")
-    _check(div_factor > 0, f"{div_factor=} must be > 0")
-    _check(final_div_factor > 0, f"{final_div_factor=} must be > 0")
+    _above("div_factor", div_factor)
+    _above("final_div_factor", final_div_factor)
     phases = _one_cycle_phases(
         total_steps, pct_start, div_factor, final_div_factor, three_phase, max_lr
     )
     ends = [0.0] + [end for end, _, _ in phases]
     # An empty phase makes torch divide by zero; that is a warm-up too short (or too long).
-    _check(
+    _refuse(
         all(a < b for a, b in pairwise(ends)),
+        "pct_start",
+        "empty_phase",
         f"{pct_start=} with {total_steps=} leaves an empty phase (need 1 < pct_start·total_steps"
         + (
             " and pct_start < (total_steps+1)/(2·total_steps))"
             if three_phase
             else " < total_steps)"
         ),
+        pct_start=pct_start,
+        total_steps=total_steps,
     )
     final_lr = phases[-1][2]
 
@@ -372,8 +426,8 @@ def linear_warmup(
     ``sequential_lr``). ``lr=None`` ramps to ``schedule(0)``, which is the optimizer's lr for every
     schedule except constant_lr, linear_lr, cyclic_lr and a lambda_lr with λ(0) ≠ 1.
     """
-    _check(warmup_steps >= 0, f"{warmup_steps=} must be >= 0")
-    _check(0 < start_factor <= 1, f"{start_factor=} must be in (0, 1]")
+    _at_least("warmup_steps", warmup_steps, 0, whole=True)
+    _within("start_factor", start_factor, 0, 1, "(]")
     if warmup_steps == 0:
         return schedule
     peak = float(schedule(0)) if lr is None else float(lr)
@@ -402,12 +456,12 @@ def reduce_lr_on_plateau(
     """ReduceLROnPlateau: the lr after each ``step(loss)``, shape ``(len(losses),)``."""
     _check(mode in ("min", "max"), f"{mode=} must be 'min' or 'max'")
     _check(threshold_mode in ("rel", "abs"), f"{threshold_mode=} must be 'rel' or 'abs'")
-    _check(0 <= factor < 1, f"{factor=} must be in [0, 1)")
-    _check(patience >= 0, f"{patience=} must be >= 0")
-    _check(cooldown >= 0, f"{cooldown=} must be >= 0")
-    _check(threshold >= 0, f"{threshold=} must be >= 0")
-    _check(min_lr >= 0, f"{min_lr=} must be >= 0")
-    _check(eps >= 0, f"{eps=} must be >= 0")
+    _within("factor", factor, 0, 1, "[)")
+    _at_least("patience", patience, 0, whole=True)
+    _at_least("cooldown", cooldown, 0, whole=True)
+    _at_least("threshold", threshold, 0)
+    _at_least("min_lr", min_lr, 0)
+    _at_least("eps", eps, 0)
     values = np.asarray(losses, dtype=np.float64).reshape(-1)
     # Flip the sign in max mode so one test covers all four cases, bitwise as torch computes them:
     # min/rel a < best·(1−thr); max/rel −a < −best·(1+thr); abs: a < best − thr (signs flipped).
@@ -439,74 +493,77 @@ def reduce_lr_on_plateau(
 # UI metadata: parameter ranges, PyTorch code, phase boundaries
 
 
-class Param(NamedTuple):
-    """One hyperparameter: default and slider range (``log`` = log-scale), or ``choices``."""
-
-    default: Any
-    min: float | None = None
-    max: float | None = None
-    log: bool = False
-    choices: tuple | None = None
+_DEFAULT_CHAIN = (
+    ("linear_lr", {"start_factor": 0.1, "total_iters": 10}),
+    ("cosine_annealing_lr", {"T_max": 90}),
+)
+LR_PARAM = Param("float", 0.1, 1e-6, 10.0, log=True, step=0.01)
 
 
-LR_PARAM = Param(0.1, 1e-5, 10.0, log=True)
+def _whole(default: int | None) -> Param:
+    """A count of steps. Bounds are wide on purpose: 0 or an odd value gets the factory's named
+    message instead of a widget that silently refuses it."""
+    return Param("int", default, 0, 100_000, step=1)
+
+
+def _real(default: float, high: float = 10.0, log: bool = False) -> Param:
+    """A number; wide bounds for the same reason (a negative gamma is refused by name)."""
+    return Param("float", default, -10.0, high, log=log, step=0.01)
+
 
 # Torch's defaults where torch has one; required arguments get values that draw well over ~100 steps.
+# ``milestones`` and ``lr_lambda`` are typed text: ``parse_milestones`` and core.expressions read it.
 SCHEDULE_PARAMS: dict[str, dict[str, Param]] = {
-    "constant_lr": {"factor": Param(1.0 / 3, 0.01, 1.0), "total_iters": Param(5, 1, 1000)},
+    "constant_lr": {"factor": _real(1.0 / 3), "total_iters": _whole(5)},
     "linear_lr": {
-        "start_factor": Param(1.0 / 3, 0.001, 1.0, log=True),
-        "end_factor": Param(1.0, 0.0, 1.0),
-        "total_iters": Param(5, 1, 1000),
+        "start_factor": _real(1.0 / 3, log=True),
+        "end_factor": _real(1.0),
+        "total_iters": _whole(5),
     },
-    "step_lr": {"step_size": Param(30, 1, 1000), "gamma": Param(0.1, 0.01, 1.0, log=True)},
-    "multi_step_lr": {"milestones": Param((30, 80)), "gamma": Param(0.1, 0.01, 1.0, log=True)},
-    "exponential_lr": {"gamma": Param(0.95, 0.5, 1.0)},
-    "polynomial_lr": {"total_iters": Param(5, 1, 1000), "power": Param(1.0, 0.0, 5.0)},
-    "cosine_annealing_lr": {"T_max": Param(100, 1, 1000), "eta_min": Param(0.0, 0.0, 1.0)},
+    "step_lr": {"step_size": _whole(30), "gamma": _real(0.1, log=True)},
+    "multi_step_lr": {"milestones": Param("text", "30, 80"), "gamma": _real(0.1, log=True)},
+    "exponential_lr": {"gamma": _real(0.95)},
+    "polynomial_lr": {"total_iters": _whole(5), "power": _real(1.0, high=50.0)},
+    "cosine_annealing_lr": {"T_max": _whole(100), "eta_min": _real(0.0)},
     "cosine_annealing_warm_restarts": {
-        "T_0": Param(20, 1, 500),
-        "T_mult": Param(1, 1, 4),
-        "eta_min": Param(0.0, 0.0, 1.0),
+        "T_0": _whole(20),
+        "T_mult": _whole(1),
+        "eta_min": _real(0.0),
     },
     "cyclic_lr": {
-        "base_lr": Param(0.001, 1e-5, 1.0, log=True),
-        "max_lr": Param(0.1, 1e-5, 10.0, log=True),
-        "step_size_up": Param(2000, 1, 5000),
-        "step_size_down": Param(None, 0, 5000),
-        "mode": Param("triangular", choices=_CYCLIC_MODES),
-        "gamma": Param(1.0, 0.9, 1.0),
+        "base_lr": _real(0.001, log=True),
+        "max_lr": _real(0.1, high=100.0, log=True),
+        "step_size_up": _whole(2000),
+        "step_size_down": _whole(None),  # None: the same as step_size_up
+        "mode": Param("choice", "triangular", options=_CYCLIC_MODES),
+        "gamma": _real(1.0),
     },
     "one_cycle_lr": {
-        "max_lr": Param(0.1, 1e-5, 10.0, log=True),
-        "total_steps": Param(100, 2, 100_000, log=True),
-        "pct_start": Param(0.3, 0.01, 0.99),
-        "anneal_strategy": Param("cos", choices=("cos", "linear")),
-        "div_factor": Param(25.0, 1.0, 1000.0, log=True),
-        "final_div_factor": Param(1e4, 1.0, 1e6, log=True),
-        "three_phase": Param(False, choices=(False, True)),
+        "max_lr": _real(0.1, high=100.0, log=True),
+        "total_steps": _whole(100),
+        "pct_start": _real(0.3),
+        "anneal_strategy": Param("choice", "cos", options=("cos", "linear")),
+        "div_factor": _real(25.0, high=10_000.0, log=True),
+        "final_div_factor": _real(1e4, high=1e7, log=True),
+        "three_phase": Param("bool", False),
     },
     "sequential_lr": {
-        "schedulers": Param(
-            (
-                ("linear_lr", {"start_factor": 0.1, "total_iters": 10}),
-                ("cosine_annealing_lr", {"T_max": 90}),
-            )
-        ),
-        "milestones": Param((10,)),
+        # Not a page setting (the chain builder composes its own): the one chain on offer.
+        "schedulers": Param("choice", _DEFAULT_CHAIN, options=(_DEFAULT_CHAIN,)),
+        "milestones": Param("text", "10"),
     },
     # lr_lambda is the expression text the page turns into a callable of ``epoch``.
-    "lambda_lr": {"lr_lambda": Param("0.95 ** epoch")},
-    "multiplicative_lr": {"lr_lambda": Param("0.95")},
+    "lambda_lr": {"lr_lambda": Param("text", "0.95 ** epoch")},
+    "multiplicative_lr": {"lr_lambda": Param("text", "0.95")},
     "reduce_lr_on_plateau": {
-        "mode": Param("min", choices=("min", "max")),
-        "factor": Param(0.1, 0.01, 0.99),
-        "patience": Param(10, 0, 100),
-        "threshold": Param(1e-4, 0.0, 0.1),
-        "threshold_mode": Param("rel", choices=("rel", "abs")),
-        "cooldown": Param(0, 0, 100),
-        "min_lr": Param(0.0, 0.0, 1.0),
-        "eps": Param(1e-8, 0.0, 1e-3),
+        "mode": Param("choice", "min", options=("min", "max")),
+        "factor": _real(0.1),
+        "patience": _whole(10),
+        "threshold": _real(1e-4),
+        "threshold_mode": Param("choice", "rel", options=("rel", "abs")),
+        "cooldown": _whole(0),
+        "min_lr": _real(0.0),
+        "eps": _real(1e-8),
     },
 }
 
@@ -582,11 +639,19 @@ def torch_code(
 
 def phase_boundaries(name: str, params: dict, steps: int, warmup_steps: int = 0) -> list[int]:
     """Steps in ``(0, steps]`` where a phase ends or begins (warm-up end, milestones, restarts…)."""
-    p = {k: v.default for k, v in SCHEDULE_PARAMS.get(name, {}).items()} | dict(params)
+    p = _factory_defaults(name) | dict(params)
     p.pop("lr", None)
     inner = _boundaries(name, p, max(steps - warmup_steps, 0))
     out = ([warmup_steps] if warmup_steps > 0 else []) + [b + warmup_steps for b in inner]
     return sorted({b for b in out if 0 < b <= steps})
+
+
+def _factory_defaults(name: str) -> dict:
+    """The registry defaults of ``name`` as its factory takes them (typed milestones parsed)."""
+    defaults = {k: v.default for k, v in SCHEDULE_PARAMS.get(name, {}).items()}
+    if "milestones" in defaults:
+        defaults["milestones"] = parse_milestones(defaults["milestones"])
+    return defaults
 
 
 def _boundaries(name: str, p: dict, steps: int) -> list[int]:
@@ -616,8 +681,8 @@ def _boundaries(name: str, p: dict, steps: int) -> list[int]:
         ends = [*p["milestones"], steps]
         out = list(p["milestones"])
         for (child, kwargs), a, b in zip(p["schedulers"], starts, ends, strict=True):
-            defaults = {k: v.default for k, v in SCHEDULE_PARAMS[child].items()}
-            out += [a + x for x in _boundaries(child, defaults | dict(kwargs), b - a) if x < b - a]
+            p_child = _factory_defaults(child) | dict(kwargs)
+            out += [a + x for x in _boundaries(child, p_child, b - a) if x < b - a]
         return out
     if name in ("exponential_lr", "lambda_lr", "multiplicative_lr"):
         return []

@@ -1,34 +1,33 @@
 """Learning-rate schedules: several side by side, their formulas and torch code, a chain builder,
 and a short training run on the 8×8 digits with each schedule."""
 
-import re
-
 import numpy as np
 import streamlit as st
 
 from core.activations import ACTIVATIONS
 from core.datasets import load_digits_8x8
 from core.expressions import ExpressionError, compile_expression
-from core.params import Param
+from core.params import Param, ParamError
 from core.schedules import (
+    LR_PARAM,
     SCHEDULE_PARAMS,
     SCHEDULES,
     TORCH_CLASS,
     linear_warmup,
+    parse_milestones,
     sequential_lr,
     torch_code,
 )
 from core.training import TrainConfig, evaluate, init_train_state, train_for
 from ui.controls import (
-    bind_url,
     current_plot_style,
     enter_through_shell,
     guided_experiment,
-    keyed,
     panel_fragment,
     show_figure,
 )
 from ui.errors import guarded_panel
+from ui.fields import Field, bind_fields, field
 from ui.figure_cache import shared_figure
 from ui.i18n import t
 from ui.plots.schedules import chained_schedule, loss_with_lr, schedule_curves
@@ -41,25 +40,9 @@ KINDS = tuple(k for k in SCHEDULES if k != "sequential_lr")  # chains have their
 IDS = tuple(f"s{i}" for i in range(1, 9))
 LIST_KEY = "sch"
 DEFAULT_IDS = ["s1", "s2"]
-DEFAULT_KINDS = dict(
-    zip(
-        IDS,
-        (
-            "step_lr",
-            "cosine_annealing_lr",
-            "exponential_lr",
-            "cosine_annealing_warm_restarts",
-            "one_cycle_lr",
-            "cyclic_lr",
-            "polynomial_lr",
-            "linear_lr",
-        ),
-        strict=True,
-    )
-)
-TEXT_PARAMS = {"milestones", "lr_lambda"}  # typed by hand; validated by the core, also from a URL
-INT_BOUNDS = (0, 100_000)  # wide on purpose: 0 or an odd value gets the core's named message
-LR_BOUNDS = (1e-6, 10.0)
+DEFAULT_KINDS = dict(zip(IDS, ("step_lr", "cosine_annealing_lr", "exponential_lr",
+    "cosine_annealing_warm_restarts", "one_cycle_lr", "cyclic_lr", "polynomial_lr", "linear_lr"),
+    strict=True))  # fmt: skip
 CHAIN_MAINS = ("cosine_annealing_lr", "step_lr", "exponential_lr", "polynomial_lr")
 UNITS = ("step", "epoch")
 OPTIMIZERS = ("sgd", "momentum", "adam")
@@ -90,35 +73,70 @@ FORMULAS = {
 }
 
 
+# Labels resolved once per run: AppTest (and Streamlit) may call format_func outside the script.
+KIND_LABELS = {k: f"{TORCH_CLASS[k]} — {t(f'schedules.kind.{k}')}" for k in KINDS}
+UNIT_LABELS = {u: t(f"schedules.unit_{u}") for u in UNITS}
+OPTIMIZER_LABELS = {o: t(f"schedules.optimizer.{o}") for o in OPTIMIZERS}
+
+
+# Fields bound to the URL. LIST_KEY has no widget of its own: the add, copy and remove buttons and
+# the presets edit it.
+FIELDS = {
+    "sch_total": Field(Param("int", 100, low=10, high=2000), "slider", "schedules.total",
+                       "schedules.total_help"),
+    "sch_unit": Field(Param("choice", "step", options=UNITS), "segmented", "schedules.unit",
+                      option_labels=UNIT_LABELS.get),
+    "sch_spe": Field(Param("int", 10, low=1, high=1000), "number", "schedules.spe",
+                     "schedules.spe_help"),
+    "sch_logy": Field(Param("bool", False), "toggle", "schedules.log_y"),
+    LIST_KEY: Field(Param("multi", list(DEFAULT_IDS), options=IDS), "multiselect", None),
+}  # fmt: skip
+# The chain builder and the training run keep their settings out of links, as they always have.
+LOCAL_FIELDS = {
+    "sch_chain_warmup": Field(Param("int", 10, low=0, high=5000), "number",
+                              "schedules.chain_warmup", "schedules.chain_warmup_help"),
+    "sch_chain_main": Field(Param("choice", "cosine_annealing_lr", options=CHAIN_MAINS), "select",
+                            "schedules.chain_main", option_labels=KIND_LABELS.get),
+    "sch_chain_cycle": Field(Param("int", 30, low=1, high=5000), "number",
+                             "schedules.chain_cycle", "schedules.chain_cycle_help"),
+    "sch_chain_start": Field(Param("float", 0.1, low=0.0, high=1.0, step=0.05), "number", None,
+                             "schedules.help.start_factor"),
+    "sch_chain_lr": Field(LR_PARAM, "number", None, "schedules.help.lr"),
+    "sch_chain_restarts": Field(Param("int", 2, low=0, high=20), "number",
+                                "schedules.chain_restarts", "schedules.chain_restarts_help"),
+    "sch_chain_gamma": Field(Param("float", 0.8, low=-10.0, high=10.0, step=0.05), "number", None,
+                             "schedules.help.gamma"),
+    "sch_train_opt": Field(Param("choice", "momentum", options=OPTIMIZERS), "select",
+                           "schedules.train_optimizer", option_labels=OPTIMIZER_LABELS.get),
+    "sch_seed": Field(Param("int", 0, low=0, high=9999), "number", "schedules.seed"),
+}  # fmt: skip
+_WIDGET_OF_KIND = {"int": "number", "float": "number", "bool": "checkbox", "choice": "select",
+                   "text": "text"}  # fmt: skip
+
+
 def _key(sid: str, name: str) -> str:
     return f"sch_{sid}_{name}"
 
 
-def _param_default(kind: str, name: str):
-    default = SCHEDULE_PARAMS[kind][name].default
-    if name == "milestones":
-        return ", ".join(str(m) for m in default)
-    return default
+def kind_field(sid: str) -> dict[str, Field]:
+    """The choice of schedule ``sid``'s kind (labelled with its number where it is drawn)."""
+    kind = Param("choice", DEFAULT_KINDS[sid], options=KINDS)
+    return {_key(sid, "kind"): Field(kind, "select", None, option_labels=KIND_LABELS.get)}
 
 
-def _param_url_spec(kind: str, name: str) -> Param:
-    meta = SCHEDULE_PARAMS[kind][name]
-    if name in TEXT_PARAMS:
-        return Param("text", _param_default(kind, name))
-    if meta.choices == (False, True):
-        return Param("bool", meta.default)
-    if meta.choices:
-        return Param("choice", meta.default, options=meta.choices)
-    if name == "step_size_down" or isinstance(meta.default, int):
-        return Param("int", meta.default, low=INT_BOUNDS[0], high=INT_BOUNDS[1])
-    return Param("float", meta.default, low=-10.0, high=max(10.0, 10 * meta.max))
+def param_fields(sid: str, kind: str) -> dict[str, Field]:
+    """lr and the registry's parameters of ``kind`` in schedule ``sid``, shown by torch name."""
+    return {
+        _key(sid, name): Field(param, _WIDGET_OF_KIND[param.kind], None, f"schedules.help.{name}")
+        for name, param in ({"lr": LR_PARAM} | SCHEDULE_PARAMS[kind]).items()
+    }
 
 
 def schedule_values(sid: str, kind: str, lr: float = 0.1, **params) -> dict:
     """Session values for schedule ``sid``: ``kind``, ``lr`` and every parameter (defaults + given)."""
     values = {_key(sid, "kind"): kind, _key(sid, "lr"): lr}
-    for name in SCHEDULE_PARAMS[kind]:
-        values[_key(sid, name)] = params.get(name, _param_default(kind, name))
+    for name, param in SCHEDULE_PARAMS[kind].items():
+        values[_key(sid, name)] = params.get(name, param.default)
     return values
 
 
@@ -168,19 +186,11 @@ def _apply_seed_five() -> None:
 # ---------------------------------------------------------------- core calls (cached on primitives)
 
 
-def _parse_milestones(text: str) -> tuple[int, ...]:
-    parts = [p for p in re.split(r"[,\s;，]+", text.strip()) if p]
-    try:
-        return tuple(int(p) for p in parts)
-    except ValueError:
-        raise ValueError(f"milestones={text!r} must be whole numbers separated by commas") from None
-
-
 def _build(kind: str, lr: float, params: tuple):
     """The schedule ``kind`` from primitive parameters; ValueError / ExpressionError if invalid."""
     kwargs = dict(params)
     if "milestones" in kwargs:
-        kwargs["milestones"] = _parse_milestones(kwargs["milestones"])
+        kwargs["milestones"] = parse_milestones(kwargs["milestones"])
     if "lr_lambda" in kwargs:
         kwargs["lr_lambda"] = compile_expression(kwargs["lr_lambda"], variables=("epoch",)).fn
     return SCHEDULES[kind](lr=lr, **kwargs)
@@ -253,114 +263,213 @@ def train_with(lrs: tuple, optimizer: str, seed: int) -> tuple[np.ndarray, np.nd
 
 
 def _problem_text(label: str, error: Exception) -> str:
-    """A translated sentence naming the parameter the core refused."""
+    """A translated sentence naming the parameter the core refused and the rule it broke."""
     if isinstance(error, ExpressionError):
         return t("schedules.bad_lambda", schedule=label, reason=t(f"schedules.expr.{error.code}"))
-    match = re.match(r"\s*([A-Za-z_]\w*)", str(error))
-    param = match.group(1) if match else "?"
-    rule_key = f"schedules.rule.{param}"
-    rule = t(rule_key)
-    if rule == rule_key:
-        rule = str(error)
-    return t("schedules.bad_param", schedule=label, param=param, rule=rule)
+    if isinstance(error, ParamError):
+        rule = t(f"schedules.rule_{error.rule}", **error.values)
+        return t("schedules.bad_param", schedule=label, param=error.param, rule=rule)
+    return t("schedules.bad_value", schedule=label, reason=str(error))
 
 
 def _label(index: int, kind: str) -> str:
     return f"{index + 1} · {TORCH_CLASS[kind]}"
 
 
+# ---------------------------------------------------------------- panels
+
+
+def settings_panel(ids: list[str]) -> tuple[int, str, int, bool]:
+    """Total steps, x unit, steps per epoch, log axis, and the preset and add buttons."""
+    c1, c4 = st.columns([3, 1], vertical_alignment="bottom")
+    c2, c3, b1, b2 = st.columns([2, 2, 2, 2], vertical_alignment="bottom")
+    with c1:
+        total = field(FIELDS, "sch_total")
+    with c2:
+        unit = field(FIELDS, "sch_unit")
+    with c3:
+        steps_per_epoch = field(FIELDS, "sch_spe", disabled=unit != "epoch")
+    with c4:
+        log_y = field(FIELDS, "sch_logy")
+    with b1:
+        st.button(t("schedules.preset_five"), key="_sch_preset_five", on_click=_apply_seed_five,
+                  help=t("schedules.preset_five_help"), icon=":material/auto_awesome:")  # fmt: skip
+    with b2:
+        st.button(t("schedules.add"), key="_sch_add", on_click=_add,
+                  disabled=len(ids) >= len(IDS), icon=":material/add:")  # fmt: skip
+    return total, unit, steps_per_epoch, log_y
+
+
+def schedule_card(index: int, sid: str, full: bool) -> tuple[str, float, tuple]:
+    """Schedule ``sid``'s card: its kind, copy and remove buttons, lr and parameters."""
+    head, dup, rem = st.columns([6, 1, 1], vertical_alignment="bottom")
+    with head:
+        label = t("schedules.schedule_n", n=index + 1)
+        kind = field(kind_field(sid), _key(sid, "kind"), label=label)
+    with dup:
+        st.button("", key=f"_sch_dup_{sid}", icon=":material/content_copy:", disabled=full,
+                  help=t("schedules.duplicate"), on_click=_duplicate, args=(sid,))  # fmt: skip
+    with rem:
+        st.button("", key=f"_sch_rm_{sid}", icon=":material/delete:", help=t("schedules.remove"),
+                  on_click=_remove, args=(sid,))  # fmt: skip
+    own = param_fields(sid, kind)
+    if kind in ("cyclic_lr", "one_cycle_lr"):  # those two ignore lr, as in torch
+        del own[_key(sid, "lr")]
+    columns = st.columns(2 if style.projector else 3)
+    values = {}
+    for j, (key, f) in enumerate(own.items()):
+        name = key.removeprefix(f"sch_{sid}_")
+        same_as_up = {"placeholder": t("schedules.same_as_up")} if f.param.default is None else {}
+        with columns[j % len(columns)]:
+            values[name] = field(own, key, label=name, **same_as_up)
+    lr = float(values.pop("lr", None) or 0.1)
+    return kind, lr, tuple(values.items())
+
+
+def checked_curve(label: str, kind: str, lr: float, params: tuple) -> np.ndarray | None:
+    """The schedule's lrs, or None after a warning naming what the core refused or overflowed."""
+    try:
+        lrs = lr_curve(kind, lr, params, total)
+    except (ValueError, ArithmeticError) as error:
+        st.warning(_problem_text(label, error), icon=":material/warning:")
+        return None
+    bad = np.flatnonzero(~np.isfinite(lrs))
+    if bad.size:
+        st.warning(t("schedules.not_finite", schedule=label, step=int(bad[0])),
+                   icon=":material/warning:")  # fmt: skip
+        return None
+    return lrs
+
+
+def comparison(built: list, ids: list[str]) -> None:
+    """The chart of every schedule that could be built, then each one's formula and torch code."""
+    if not built:
+        if ids:
+            st.info(t("schedules.nothing_to_draw"), icon=":material/info:")
+        return
+    curves = [(_label(i, kind), lrs) for i, kind, _, _, lrs in built]
+    fig = shared_figure(schedule_curves, x, curves, title=t("schedules.chart_title"),
+                        x_title=x_title, y_title=lr_title, log_y=log_y, style=style,
+                        color_indices=[i for i, *_ in built])  # fmt: skip
+    show_figure(fig, key="sch_chart")
+    if log_y and any(np.any(c <= 0) for _, c in curves):
+        st.caption(t("schedules.log_zero"))
+    if unit == "epoch":
+        st.caption(t("schedules.epoch_note", spe=steps_per_epoch))
+    st.markdown(f"**{t('schedules.formula_heading')}**")
+    tabs = st.tabs([label for label, _ in curves])
+    for tab, (_, kind, lr, params, _) in zip(tabs, built, strict=True):
+        with tab:
+            st.latex(FORMULAS[kind])
+            st.caption(t(f"schedules.about.{kind}"))
+            code_params = {"lr": lr, **dict(params)}
+            if "milestones" in code_params:
+                code_params["milestones"] = parse_milestones(code_params["milestones"])
+            st.code(torch_code(kind, code_params), language="python")
+
+
+def chain_phases(warmup: int, cycle: int, restarts: int) -> list[tuple[float, float, str]]:
+    """The chain's shaded bands (start, end, name) in the x axis' unit, cut at the total."""
+    spans = [(0, warmup, t("schedules.phase_warmup"))] if warmup else []
+    for k in range(restarts + 1):
+        a = warmup + k * cycle
+        b = total if k == restarts else min(warmup + (k + 1) * cycle, total)
+        if a >= total:
+            break
+        spans.append(
+            (a, b, t("schedules.phase_main") if k == 0 else t("schedules.phase_restart", k=k))
+        )
+    scale = steps_per_epoch if unit == "epoch" else 1
+    return [(a / scale, b / scale, name) for a, b, name in spans]
+
+
+@panel_fragment
+def chain_panel() -> None:
+    """Warm-up → main schedule → restarts, drawn with its phases and its SequentialLR code."""
+    with guarded_panel(t("schedules.panel_chain")):
+        st.subheader(t("schedules.chain_heading"))
+        st.markdown(t("schedules.chain_intro"))
+        left, right = st.columns([2, 3])
+        with left:
+            c1, c2 = st.columns(2)
+            with c1:
+                warmup = field(LOCAL_FIELDS, "sch_chain_warmup")
+                main = field(LOCAL_FIELDS, "sch_chain_main")
+                cycle = field(LOCAL_FIELDS, "sch_chain_cycle")
+            with c2:
+                start = field(LOCAL_FIELDS, "sch_chain_start", label="start_factor")
+                chain_lr = field(LOCAL_FIELDS, "sch_chain_lr", label="lr")
+                restarts = field(LOCAL_FIELDS, "sch_chain_restarts")
+            gamma = 0.8
+            if main in ("step_lr", "exponential_lr"):
+                gamma = field(LOCAL_FIELDS, "sch_chain_gamma", label="gamma")
+        with right:
+            if warmup >= total:
+                st.warning(t("schedules.warmup_too_long", warmup=warmup, total=total))
+                return
+            try:
+                chain, chain_code = chain_curve(
+                    main, float(chain_lr), int(cycle), int(restarts), float(gamma),
+                    int(warmup), float(start), total,
+                )  # fmt: skip
+            except ValueError as error:
+                st.warning(_problem_text(t("schedules.chain_name"), error))
+                return
+            fig = shared_figure(chained_schedule, x, chain, chain_phases(warmup, cycle, restarts),
+                                name=t("schedules.chain_name"), title=t("schedules.chain_title"),
+                                x_title=x_title, y_title=lr_title, log_y=log_y,
+                                style=style)  # fmt: skip
+            show_figure(fig, key="sch_chain_chart")
+            st.code(chain_code, language="python")
+
+
+def training_results(results: list, stale: bool) -> None:
+    """Loss and lr of each training run, and the table of accuracies and last losses."""
+    if stale:
+        st.caption(t("schedules.train_stale"))
+    runs = [(name, losses, lrs) for name, losses, lrs, _, _ in results]
+    longest = max(len(r[1]) for r in runs)
+    steps = np.arange(longest) / (steps_per_epoch if unit == "epoch" else 1)
+    fig = shared_figure(loss_with_lr, steps, runs, title=t("schedules.train_title"),
+                        x_title=x_title, loss_title=t("schedules.loss_axis"), lr_title=lr_title,
+                        lr_suffix=t("schedules.lr_suffix"), log_lr=log_y, style=style)  # fmt: skip
+    show_figure(fig, key="sch_train_chart")
+    rows = {
+        t("schedules.col_schedule"): [name for name, *_ in results],
+        t("schedules.col_accuracy"): [
+            f"{acc:.1%}" if diverged < 0 else t("schedules.diverged", step=diverged)
+            for *_, acc, diverged in results
+        ],
+        t("schedules.col_final_loss"): [
+            f"{losses[-1]:.4f}" if len(losses) else "—" for _, losses, *_ in results
+        ],
+    }
+    st.dataframe(rows, hide_index=True, key="sch_train_table")
+
+
 # ---------------------------------------------------------------- page
 
 style = current_plot_style()
-# Labels resolved once per run: AppTest (and Streamlit) may call format_func outside the script.
-KIND_LABELS = {k: f"{TORCH_CLASS[k]} — {t(f'schedules.kind.{k}')}" for k in KINDS}
-UNIT_LABELS = {u: t(f"schedules.unit_{u}") for u in UNITS}
-OPTIMIZER_LABELS = {o: t(f"schedules.optimizer.{o}") for o in OPTIMIZERS}
 st.session_state.setdefault(LIST_KEY, list(DEFAULT_IDS))
-bind_url(
-    {
-        "sch_total": Param("int", 100, low=10, high=2000),
-        "sch_unit": Param("choice", "step", options=UNITS),
-        "sch_spe": Param("int", 10, low=1, high=1000),
-        "sch_logy": Param("bool", False),
-        LIST_KEY: Param("multi", list(DEFAULT_IDS), options=IDS),
-    }
-)
+bind_fields(FIELDS)
 ids = [i for i in st.session_state[LIST_KEY] if i in IDS]
-bind_url({_key(i, "kind"): Param("choice", DEFAULT_KINDS[i], options=KINDS) for i in ids})
+bind_fields({key: f for sid in ids for key, f in kind_field(sid).items()})
 per_schedule = {}
 for sid in ids:
     kind = st.session_state.get(_key(sid, "kind"), DEFAULT_KINDS[sid])
-    kind = kind if kind in KINDS else DEFAULT_KINDS[sid]
-    per_schedule[_key(sid, "lr")] = Param("float", 0.1, low=LR_BOUNDS[0], high=LR_BOUNDS[1])
-    for name in SCHEDULE_PARAMS[kind]:
-        per_schedule[_key(sid, name)] = _param_url_spec(kind, name)
-bind_url(per_schedule)
+    per_schedule |= param_fields(sid, kind if kind in KINDS else DEFAULT_KINDS[sid])
+bind_fields(per_schedule)
 
 st.title(t("schedules.heading"))
 st.markdown(t("schedules.intro"))
 
 with guarded_panel(t("schedules.panel_global")):
-    c1, c4 = st.columns([3, 1], vertical_alignment="bottom")
-    c2, c3, b1, b2 = st.columns([2, 2, 2, 2], vertical_alignment="bottom")
-    with c1:
-        total = keyed(
-            st.slider,
-            "sch_total",
-            100,
-            label=t("schedules.total"),
-            min_value=10,
-            max_value=2000,
-            help=t("schedules.total_help"),
-        )
-    with c2:
-        unit = keyed(
-            st.segmented_control,
-            "sch_unit",
-            "step",
-            label=t("schedules.unit"),
-            options=UNITS,
-            format_func=UNIT_LABELS.get,
-        )
-        unit = unit or "step"
-    with c3:
-        steps_per_epoch = keyed(
-            st.number_input,
-            "sch_spe",
-            10,
-            label=t("schedules.spe"),
-            min_value=1,
-            max_value=1000,
-            help=t("schedules.spe_help"),
-            disabled=unit != "epoch",
-        )
-    with c4:
-        log_y = keyed(st.toggle, "sch_logy", False, label=t("schedules.log_y"))
-    with b1:
-        st.button(
-            t("schedules.preset_five"),
-            key="_sch_preset_five",
-            on_click=_apply_seed_five,
-            help=t("schedules.preset_five_help"),
-            icon=":material/auto_awesome:",
-        )
-    with b2:
-        st.button(
-            t("schedules.add"),
-            key="_sch_add",
-            on_click=_add,
-            disabled=len(ids) >= len(IDS),
-            icon=":material/add:",
-        )
-
+    total, unit, steps_per_epoch, log_y = settings_panel(ids)
 x_title = t(f"schedules.unit_{unit}")
 x = np.arange(total + 1) / (steps_per_epoch if unit == "epoch" else 1)
 lr_title = t("schedules.lr_axis")
 
-# ---------------------------------------------------------------- schedule cards and the chart
-curves: list[tuple[str, np.ndarray]] = []
-colors: list[int] = []
-built: list[tuple[int, str, str, float, tuple]] = []  # (index, sid, kind, lr, params)
+built: list[tuple[int, str, float, tuple, np.ndarray]] = []  # (index, kind, lr, params, lrs)
 with guarded_panel(t("schedules.panel_compare")):
     st.subheader(t("schedules.compare_heading"))
     if not ids:
@@ -369,287 +478,28 @@ with guarded_panel(t("schedules.panel_compare")):
     with cards:
         for index, sid in enumerate(ids):
             with st.container(border=True):
-                head, dup, rem = st.columns([6, 1, 1], vertical_alignment="bottom")
-                with head:
-                    kind = keyed(
-                        st.selectbox,
-                        _key(sid, "kind"),
-                        DEFAULT_KINDS[sid],
-                        label=t("schedules.schedule_n", n=index + 1),
-                        options=KINDS,
-                        format_func=KIND_LABELS.get,
-                    )
-                with dup:
-                    st.button(
-                        "",
-                        key=f"_sch_dup_{sid}",
-                        icon=":material/content_copy:",
-                        help=t("schedules.duplicate"),
-                        on_click=_duplicate,
-                        args=(sid,),
-                        disabled=len(ids) >= len(IDS),
-                    )
-                with rem:
-                    st.button(
-                        "",
-                        key=f"_sch_rm_{sid}",
-                        icon=":material/delete:",
-                        help=t("schedules.remove"),
-                        on_click=_remove,
-                        args=(sid,),
-                    )
-                names = list(SCHEDULE_PARAMS[kind])
-                columns = st.columns(2 if style.projector else 3)
-                lr = None
-                if kind not in ("cyclic_lr", "one_cycle_lr"):  # those two ignore lr, as in torch
-                    with columns[0]:
-                        lr = keyed(
-                            st.number_input,
-                            _key(sid, "lr"),
-                            0.1,
-                            label="lr",
-                            min_value=LR_BOUNDS[0],
-                            max_value=LR_BOUNDS[1],
-                            step=0.01,
-                            format="%g",
-                            help=t("schedules.help.lr"),
-                        )
-                params = []
-                for j, name in enumerate(names):
-                    meta = SCHEDULE_PARAMS[kind][name]
-                    key = _key(sid, name)
-                    default = _param_default(kind, name)
-                    helptext = t(f"schedules.help.{name}")
-                    with columns[(j + (lr is not None)) % len(columns)]:
-                        if name in TEXT_PARAMS:
-                            value = keyed(st.text_input, key, default, label=name, help=helptext)
-                        elif meta.choices == (False, True):
-                            value = keyed(st.checkbox, key, default, label=name, help=helptext)
-                        elif meta.choices:
-                            value = keyed(
-                                st.selectbox,
-                                key,
-                                default,
-                                label=name,
-                                options=meta.choices,
-                                help=helptext,
-                            )
-                        else:
-                            spec = _param_url_spec(kind, name)
-                            is_int = spec.kind == "int"
-                            value = keyed(
-                                st.number_input,
-                                key,
-                                default,
-                                label=name,
-                                min_value=int(spec.low) if is_int else spec.low,
-                                max_value=int(spec.high) if is_int else spec.high,
-                                step=1 if is_int else 0.01,
-                                format=None if is_int else "%g",
-                                placeholder=t("schedules.same_as_up") if default is None else None,
-                                help=helptext,
-                            )
-                    params.append((name, value))
-                label = _label(index, kind)
-                try:
-                    lrs = lr_curve(kind, float(lr or 0.1), tuple(params), total)
-                except (ValueError, ArithmeticError) as error:
-                    st.warning(_problem_text(label, error), icon=":material/warning:")
-                    continue
-                bad = np.flatnonzero(~np.isfinite(lrs))
-                if bad.size:
-                    st.warning(
-                        t("schedules.not_finite", schedule=label, step=int(bad[0])),
-                        icon=":material/warning:",
-                    )
-                    continue
-                curves.append((label, lrs))
-                colors.append(index)
-                built.append((index, sid, kind, float(lr or 0.1), tuple(params)))
+                kind, lr, params = schedule_card(index, sid, len(ids) >= len(IDS))
+                lrs = checked_curve(_label(index, kind), kind, lr, params)
+                if lrs is not None:
+                    built.append((index, kind, lr, params, lrs))
     with chart:
-        if curves:
-            fig = shared_figure(
-                schedule_curves,
-                x,
-                curves,
-                title=t("schedules.chart_title"),
-                x_title=x_title,
-                y_title=lr_title,
-                log_y=log_y,
-                style=style,
-                color_indices=colors,
-            )
-            show_figure(fig, key="sch_chart")
-            if log_y and any(np.any(c <= 0) for _, c in curves):
-                st.caption(t("schedules.log_zero"))
-            if unit == "epoch":
-                st.caption(t("schedules.epoch_note", spe=steps_per_epoch))
-        elif ids:
-            st.info(t("schedules.nothing_to_draw"), icon=":material/info:")
-        if built:
-            st.markdown(f"**{t('schedules.formula_heading')}**")
-            tabs = st.tabs([_label(i, k) for i, _, k, _, _ in built])
-            for tab, (_, _, kind, lr, params) in zip(tabs, built, strict=True):
-                with tab:
-                    st.latex(FORMULAS[kind])
-                    st.caption(t(f"schedules.about.{kind}"))
-                    code_params = {"lr": lr, **dict(params)}
-                    if "milestones" in code_params:
-                        code_params["milestones"] = _parse_milestones(code_params["milestones"])
-                    st.code(torch_code(kind, code_params), language="python")
-
-
-# ---------------------------------------------------------------- chain builder
-@panel_fragment
-def chain_panel() -> None:
-    with guarded_panel(t("schedules.panel_chain")):
-        st.subheader(t("schedules.chain_heading"))
-        st.markdown(t("schedules.chain_intro"))
-        left, right = st.columns([2, 3])
-        with left:
-            c1, c2 = st.columns(2)
-            with c1:
-                warmup = keyed(
-                    st.number_input,
-                    "sch_chain_warmup",
-                    10,
-                    label=t("schedules.chain_warmup"),
-                    min_value=0,
-                    max_value=5000,
-                    help=t("schedules.chain_warmup_help"),
-                )
-                main = keyed(
-                    st.selectbox,
-                    "sch_chain_main",
-                    "cosine_annealing_lr",
-                    label=t("schedules.chain_main"),
-                    options=CHAIN_MAINS,
-                    format_func=KIND_LABELS.get,
-                )
-                cycle = keyed(
-                    st.number_input,
-                    "sch_chain_cycle",
-                    30,
-                    label=t("schedules.chain_cycle"),
-                    min_value=1,
-                    max_value=5000,
-                    help=t("schedules.chain_cycle_help"),
-                )
-            with c2:
-                start = keyed(
-                    st.number_input,
-                    "sch_chain_start",
-                    0.1,
-                    label="start_factor",
-                    min_value=0.0,
-                    max_value=1.0,
-                    step=0.05,
-                    format="%g",
-                    help=t("schedules.help.start_factor"),
-                )
-                chain_lr = keyed(
-                    st.number_input,
-                    "sch_chain_lr",
-                    0.1,
-                    label="lr",
-                    min_value=LR_BOUNDS[0],
-                    max_value=LR_BOUNDS[1],
-                    step=0.01,
-                    format="%g",
-                    help=t("schedules.help.lr"),
-                )
-                restarts = keyed(
-                    st.number_input,
-                    "sch_chain_restarts",
-                    2,
-                    label=t("schedules.chain_restarts"),
-                    min_value=0,
-                    max_value=20,
-                    help=t("schedules.chain_restarts_help"),
-                )
-            gamma = 0.8
-            if main in ("step_lr", "exponential_lr"):
-                gamma = keyed(
-                    st.number_input,
-                    "sch_chain_gamma",
-                    0.8,
-                    label="gamma",
-                    min_value=-10.0,
-                    max_value=10.0,
-                    step=0.05,
-                    format="%g",
-                    help=t("schedules.help.gamma"),
-                )
-        with right:
-            chain = None
-            if warmup >= total:
-                st.warning(t("schedules.warmup_too_long", warmup=warmup, total=total))
-            else:
-                try:
-                    chain, chain_code = chain_curve(
-                        main, float(chain_lr), int(cycle), int(restarts), float(gamma),
-                        int(warmup), float(start), total,
-                    )  # fmt: skip
-                except ValueError as error:
-                    st.warning(_problem_text(t("schedules.chain_name"), error))
-            if chain is not None:
-                spans = [(0, warmup, t("schedules.phase_warmup"))] if warmup else []
-                for k in range(restarts + 1):
-                    a = warmup + k * cycle
-                    b = total if k == restarts else min(warmup + (k + 1) * cycle, total)
-                    if a >= total:
-                        break
-                    name = (
-                        t("schedules.phase_main") if k == 0 else t("schedules.phase_restart", k=k)
-                    )
-                    spans.append((a, b, name))
-                scale = steps_per_epoch if unit == "epoch" else 1
-                fig = shared_figure(
-                    chained_schedule,
-                    x,
-                    chain,
-                    [(a / scale, b / scale, name) for a, b, name in spans],
-                    name=t("schedules.chain_name"),
-                    title=t("schedules.chain_title"),
-                    x_title=x_title,
-                    y_title=lr_title,
-                    log_y=log_y,
-                    style=style,
-                )
-                show_figure(fig, key="sch_chain_chart")
-                st.code(chain_code, language="python")
-
+        comparison(built, ids)
 
 chain_panel()
 
-# ---------------------------------------------------------------- training
 with guarded_panel(t("schedules.panel_train")):
     st.subheader(t("schedules.train_heading"))
     st.markdown(t("schedules.train_intro", steps=total, batch=TRAIN_BATCH))
     c1, c2, c3 = st.columns([2, 1, 2], vertical_alignment="bottom")
     with c1:
-        optimizer = keyed(
-            st.selectbox,
-            "sch_train_opt",
-            "momentum",
-            label=t("schedules.train_optimizer"),
-            options=OPTIMIZERS,
-            format_func=OPTIMIZER_LABELS.get,
-        )
+        optimizer = field(LOCAL_FIELDS, "sch_train_opt")
     with c2:
-        seed = keyed(
-            st.number_input, "sch_seed", 0, label=t("schedules.seed"), min_value=0, max_value=9999
-        )
+        seed = field(LOCAL_FIELDS, "sch_seed")
     with c3:
-        pressed = st.button(
-            t("schedules.train_button"),
-            key="_sch_train",
-            type="primary",
-            icon=":material/play_arrow:",
-            disabled=not built,
-        )
-    setup = (tuple((_label(i, k), tuple(curves[n][1][:total])) for n, (i, _, k, _, _) in
-                   enumerate(built)), optimizer, int(seed))  # fmt: skip
+        pressed = st.button(t("schedules.train_button"), key="_sch_train", type="primary",
+                            icon=":material/play_arrow:", disabled=not built)  # fmt: skip
+    setup = (tuple((_label(i, k), tuple(lrs[:total])) for i, k, _, _, lrs in built), optimizer,
+             int(seed))  # fmt: skip
     if pressed and built:
         bar = st.progress(0.0, text=t("schedules.training"))
         results = []
@@ -662,35 +512,7 @@ with guarded_panel(t("schedules.panel_train")):
     if stored is None:
         st.info(t("schedules.train_hint"), icon=":material/info:")
     else:
-        old_setup, results = stored
-        if old_setup != setup:
-            st.caption(t("schedules.train_stale"))
-        runs = [(name, losses, lrs) for name, losses, lrs, _, _ in results]
-        longest = max(len(r[1]) for r in runs)
-        fig = shared_figure(
-            loss_with_lr,
-            np.arange(longest) / (steps_per_epoch if unit == "epoch" else 1),
-            runs,
-            title=t("schedules.train_title"),
-            x_title=x_title,
-            loss_title=t("schedules.loss_axis"),
-            lr_title=lr_title,
-            lr_suffix=t("schedules.lr_suffix"),
-            log_lr=log_y,
-            style=style,
-        )
-        show_figure(fig, key="sch_train_chart")
-        rows = {
-            t("schedules.col_schedule"): [name for name, *_ in results],
-            t("schedules.col_accuracy"): [
-                f"{acc:.1%}" if diverged < 0 else t("schedules.diverged", step=diverged)
-                for *_, acc, diverged in results
-            ],
-            t("schedules.col_final_loss"): [
-                f"{losses[-1]:.4f}" if len(losses) else "—" for _, losses, *_ in results
-            ],
-        }
-        st.dataframe(rows, hide_index=True, key="sch_train_table")
+        training_results(stored[1], stale=stored[0] != setup)
 
 # ---------------------------------------------------------------- guided experiments
 st.subheader(t("experiments.heading"))

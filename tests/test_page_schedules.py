@@ -2,6 +2,7 @@
 
 import base64
 import json
+from urllib.parse import parse_qsl
 
 import numpy as np
 import pytest
@@ -168,7 +169,7 @@ def test_invalid_parameter_message_in_chinese():
     at = run_page(PAGE, "zh")
     at.number_input(key="sch_s2_T_max").set_value(0).run()
     assert not at.exception
-    assert translate("zh", "schedules.rule.T_max") in warnings(at)
+    assert translate("zh", "schedules.rule_int_ge", low=1, value=0) in warnings(at)
     assert "`T_max`" in warnings(at)
 
 
@@ -319,3 +320,88 @@ def test_step_vs_cosine_experiment_shows_a_drop_and_cosine_ending_lower():
     assert curve[105] < curve[85]  # the first decay's drop
     assert final[1] < final[0]
     assert abs(accuracy[1] - accuracy[0]) < 3
+
+
+# Links as the page writes them today (only values that differ from the defaults): several kinds,
+# milestones, both lambdas, a cyclic step_size_down, one-cycle flags, units and the log axis. Each
+# must open with exactly these widget values, whatever the page's code looks like.
+SAVED_LINKS = [
+    (
+        "sch=s1%2Cs2%2Cs4&sch_s1_kind=multi_step_lr&sch_s1_lr=0.3&sch_s1_milestones=20%2C+50%2C+90"
+        "&sch_s1_gamma=0.5&sch_s2_kind=lambda_lr&sch_s2_lr_lambda=1+%2F+%281+%2B+0.1+%2A+epoch%29"
+        "&sch_s4_T_0=15&sch_s4_T_mult=2&sch_s4_eta_min=0.001",
+        {
+            "sch_s1_kind": "multi_step_lr", "sch_s1_lr": 0.3, "sch_s1_milestones": "20, 50, 90",
+            "sch_s1_gamma": 0.5, "sch_s2_kind": "lambda_lr",
+            "sch_s2_lr_lambda": "1 / (1 + 0.1 * epoch)", "sch_s2_lr": 0.1,
+            "sch_s4_kind": "cosine_annealing_warm_restarts", "sch_s4_T_0": 15, "sch_s4_T_mult": 2,
+            "sch_s4_eta_min": 0.001, "sch_total": 100, "sch_unit": "step",
+        },
+    ),
+    (
+        "sch_total=400&sch_unit=epoch&sch_spe=25&sch_logy=1&sch_s1_kind=exponential_lr"
+        "&sch_s1_gamma=0.98&sch_s2_T_max=400&sch_s2_eta_min=0.01",
+        {
+            "sch_total": 400, "sch_unit": "epoch", "sch_spe": 25, "sch_logy": True,
+            "sch_s1_kind": "exponential_lr", "sch_s1_gamma": 0.98, "sch_s1_lr": 0.1,
+            "sch_s2_kind": "cosine_annealing_lr", "sch_s2_T_max": 400, "sch_s2_eta_min": 0.01,
+        },
+    ),
+    (
+        "sch_total=300&sch=s5%2Cs6&sch_s5_max_lr=0.5&sch_s5_total_steps=300&sch_s5_pct_start=0.25"
+        "&sch_s5_anneal_strategy=linear&sch_s5_three_phase=1&sch_s6_base_lr=0.01&sch_s6_max_lr=0.2"
+        "&sch_s6_step_size_up=20&sch_s6_step_size_down=10&sch_s6_mode=triangular2",
+        {
+            "sch_s5_kind": "one_cycle_lr", "sch_s5_max_lr": 0.5, "sch_s5_total_steps": 300,
+            "sch_s5_pct_start": 0.25, "sch_s5_anneal_strategy": "linear",
+            "sch_s5_three_phase": True, "sch_s5_div_factor": 25.0,
+            "sch_s5_final_div_factor": 1e4, "sch_s6_kind": "cyclic_lr", "sch_s6_base_lr": 0.01,
+            "sch_s6_max_lr": 0.2, "sch_s6_step_size_up": 20, "sch_s6_step_size_down": 10,
+            "sch_s6_mode": "triangular2", "sch_s6_gamma": 1.0,
+        },
+    ),
+    (
+        "sch=s1%2Cs2%2Cs3%2Cs7%2Cs8&sch_s1_kind=constant_lr&sch_s1_factor=0.5&sch_s1_total_iters=10"
+        "&sch_s2_kind=multiplicative_lr&sch_s2_lr_lambda=0.97&sch_s3_kind=step_lr&sch_s3_step_size=7"
+        "&sch_s7_total_iters=50&sch_s7_power=2.0&sch_s8_start_factor=0.01&sch_s8_end_factor=0.5"
+        "&sch_s8_total_iters=40",
+        {
+            "sch_s1_kind": "constant_lr", "sch_s1_factor": 0.5, "sch_s1_total_iters": 10,
+            "sch_s2_kind": "multiplicative_lr", "sch_s2_lr_lambda": "0.97",
+            "sch_s3_kind": "step_lr", "sch_s3_step_size": 7, "sch_s3_gamma": 0.1,
+            "sch_s7_kind": "polynomial_lr", "sch_s7_total_iters": 50, "sch_s7_power": 2.0,
+            "sch_s8_kind": "linear_lr", "sch_s8_start_factor": 0.01, "sch_s8_end_factor": 0.5,
+            "sch_s8_total_iters": 40,
+        },
+    ),
+    (
+        # The chain builder's own settings are not in links; it follows the link's total and unit.
+        "sch_total=30&sch_unit=epoch&sch_spe=3&sch_s1_step_size=5",
+        {
+            "sch_total": 30, "sch_unit": "epoch", "sch_spe": 3, "sch_s1_step_size": 5,
+            "sch_chain_warmup": 10, "sch_chain_main": "cosine_annealing_lr",
+            "sch_chain_cycle": 30, "sch_chain_start": 0.1, "sch_chain_lr": 0.1,
+            "sch_chain_restarts": 2, "sch_train_opt": "momentum", "sch_seed": 0,
+        },
+    ),
+]  # fmt: skip
+
+WIDGET_KINDS = ("number_input", "text_input", "selectbox", "checkbox", "slider", "toggle")
+
+
+def widget_values(at) -> dict:
+    values = {w.key: w.value for kind in WIDGET_KINDS for w in at.get(kind)}
+    return values | {w.key: w.value for w in at.button_group}
+
+
+@pytest.mark.parametrize("link", range(len(SAVED_LINKS)))
+def test_a_saved_link_opens_the_same_widget_values(link):
+    query, expected = SAVED_LINKS[link]
+    at = run_page(PAGE, **dict(parse_qsl(query)))
+    assert not at.exception
+    assert not at.warning
+    values = widget_values(at)
+    assert {key: values.get(key) for key in expected} == expected
+    listed = dict(parse_qsl(query)).get("sch", "s1,s2").split(",")
+    assert at.session_state["sch"] == listed
+    assert {k.split("_")[1] for k in values if k.endswith("_kind")} == set(listed)

@@ -12,6 +12,7 @@ import inspect
 import numpy as np
 import pytest
 
+from core.params import KINDS, ParamError
 from core.schedules import (
     SCHEDULE_PARAMS,
     SCHEDULES,
@@ -24,6 +25,7 @@ from core.schedules import (
     linear_warmup,
     multiplicative_lr,
     one_cycle_lr,
+    parse_milestones,
     phase_boundaries,
     reduce_lr_on_plateau,
     sequential_lr,
@@ -418,6 +420,8 @@ def _default_kwargs(name: str) -> dict:
     kwargs = {k: p.default for k, p in SCHEDULE_PARAMS[name].items()}
     if "lr_lambda" in kwargs:
         kwargs["lr_lambda"] = eval("lambda epoch: " + kwargs["lr_lambda"])  # test-only
+    if "milestones" in kwargs:
+        kwargs["milestones"] = tuple(int(m) for m in kwargs["milestones"].split(","))
     return kwargs
 
 
@@ -764,10 +768,47 @@ def test_params_metadata_matches_factory_signature(name):
         torch_default = signature.parameters[key].default
         if torch_default is not inspect.Parameter.empty:
             assert param.default == torch_default, key
-        if param.min is not None and param.default is not None:
-            assert param.min <= param.default <= param.max, key
-        if param.choices is not None:
-            assert param.default in param.choices
+        assert param.kind in KINDS, key
+        if param.kind in ("int", "float") and param.default is not None:
+            assert param.low <= param.default <= param.high, key
+            assert isinstance(param.default, int if param.kind == "int" else float), key
+        if param.kind == "choice":
+            assert param.default in param.options, key
+        if key in ("milestones", "lr_lambda"):
+            assert param.kind == "text" and isinstance(param.default, str), key
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "param", "rule", "values"),
+    [
+        ("cosine_annealing_lr", {"T_max": 0}, "T_max", "int_ge", {"value": 0, "low": 1}),
+        ("step_lr", {"step_size": 5, "gamma": -0.5}, "gamma", "gt", {"value": -0.5, "low": 0}),
+        ("constant_lr", {"factor": 1.5}, "factor", "gt_le", {"value": 1.5, "low": 0, "high": 1}),
+        ("linear_lr", {"end_factor": 2.0}, "end_factor", "between",
+         {"value": 2.0, "low": 0, "high": 1}),
+        ("polynomial_lr", {"power": -1.0}, "power", "ge", {"value": -1.0, "low": 0}),
+        ("multi_step_lr", {"milestones": [80, 30]}, "milestones", "increasing",
+         {"milestones": "80, 30", "low": 0}),
+        ("cyclic_lr", {"base_lr": 0.1, "max_lr": 0.01}, "max_lr", "max_ge_base",
+         {"max_lr": 0.01, "base_lr": 0.1}),
+        ("one_cycle_lr", {"max_lr": 0.1, "total_steps": 10, "pct_start": 0.1}, "pct_start",
+         "empty_phase", {"pct_start": 0.1, "total_steps": 10}),
+    ],
+)  # fmt: skip
+def test_refused_values_name_the_parameter_the_rule_and_the_values(
+    name, kwargs, param, rule, values
+):
+    with pytest.raises(ParamError) as raised:
+        SCHEDULES[name](lr=0.1, **kwargs)
+    assert (raised.value.param, raised.value.rule, raised.value.values) == (param, rule, values)
+
+
+def test_typed_milestones_are_parsed_or_refused_by_name():
+    assert parse_milestones(" 30, 80;120，150  200 ") == (30, 80, 120, 150, 200)
+    assert parse_milestones("") == ()
+    with pytest.raises(ParamError, match="milestones='30, x'") as raised:
+        parse_milestones("30, x")
+    assert (raised.value.rule, raised.value.values) == ("whole_numbers", {"text": "30, x"})
 
 
 def test_plateau_metadata_matches_signature():
@@ -780,7 +821,9 @@ def test_plateau_metadata_matches_signature():
 @pytest.mark.parametrize("name", sorted(SCHEDULE_PARAMS))
 @pytest.mark.parametrize("warmup_steps", [0, 5])
 def test_torch_code_is_valid_python_naming_the_class(name, warmup_steps):
-    params = {"lr": 0.05, **{k: p.default for k, p in SCHEDULE_PARAMS[name].items()}}
+    params = {"lr": 0.05, **_default_kwargs(name)}
+    if "lr_lambda" in params:
+        params["lr_lambda"] = SCHEDULE_PARAMS[name]["lr_lambda"].default
     code = torch_code(name, params, warmup_steps=warmup_steps)
     ast.parse(code)
     assert f"torch.optim.lr_scheduler.{TORCH_CLASS[name]}(optimizer" in code
