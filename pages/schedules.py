@@ -22,7 +22,6 @@ from core.training import TrainConfig, evaluate, init_train_state, train_for
 from ui.controls import (
     current_plot_style,
     enter_through_shell,
-    guided_experiment,
     panel_fragment,
     show_figure,
 )
@@ -30,6 +29,7 @@ from ui.errors import guarded_panel
 from ui.fields import Field, bind_fields, field
 from ui.figure_cache import shared_figure
 from ui.i18n import t
+from ui.panels import experiments, run_on_click
 from ui.plots.schedules import chained_schedule, loss_with_lr, schedule_curves
 
 enter_through_shell()
@@ -423,10 +423,9 @@ def chain_panel() -> None:
             st.code(chain_code, language="python")
 
 
-def training_results(results: list, stale: bool) -> None:
+def training_results(results: list) -> None:
     """Loss and lr of each training run, and the table of accuracies and last losses."""
-    if stale:
-        st.caption(t("schedules.train_stale"))
+    results = [(name, *result) for name, result in results]
     runs = [(name, losses, lrs) for name, losses, lrs, _, _ in results]
     longest = max(len(r[1]) for r in runs)
     steps = np.arange(longest) / (steps_per_epoch if unit == "epoch" else 1)
@@ -500,23 +499,17 @@ with guarded_panel(t("schedules.panel_train")):
                             icon=":material/play_arrow:", disabled=not built)  # fmt: skip
     setup = (tuple((_label(i, k), tuple(lrs[:total])) for i, k, _, _, lrs in built), optimizer,
              int(seed))  # fmt: skip
-    if pressed and built:
-        bar = st.progress(0.0, text=t("schedules.training"))
-        results = []
-        for n, (name, lrs) in enumerate(setup[0]):
-            bar.progress(n / len(setup[0]), text=t("schedules.training_n", schedule=name))
-            results.append((name, *train_with(lrs, optimizer, int(seed))))
-        bar.empty()
-        st.session_state["_sch_train_result"] = (setup, results)
-    stored = st.session_state.get("_sch_train_result")
-    if stored is None:
-        st.info(t("schedules.train_hint"), icon=":material/info:")
-    else:
-        training_results(stored[1], stale=stored[0] != setup)
+    results = run_on_click(
+        pressed and bool(built), "_sch_train_result", setup,
+        [(name, lambda lrs=lrs: train_with(lrs, optimizer, int(seed))) for name, lrs in setup[0]],
+        running=lambda name: t("schedules.training_n", schedule=name),
+        hint=t("schedules.train_hint"), stale=t("schedules.train_stale"),
+    )  # fmt: skip
+    if results is not None:
+        training_results(results)
 
 # ---------------------------------------------------------------- guided experiments
-st.subheader(t("experiments.heading"))
-experiments = {
+EXPERIMENTS = {
     "warmup_adam": {
         "sch_total": 300,
         "sch_train_opt": "adam",
@@ -544,12 +537,4 @@ experiments = {
         **schedule_values("s2", "cosine_annealing_lr", lr=0.1, T_max=300),
     },
 }
-for name, values in experiments.items():
-    guided_experiment(
-        t(f"schedules.exp.{name}.title"),
-        t(f"schedules.exp.{name}.predict"),
-        t(f"schedules.exp.{name}.explain"),
-        values,
-        key=f"_exp_sch_{name}",
-        owned=("sch_",),
-    )
+experiments("schedules", EXPERIMENTS, owned=("sch_",))
