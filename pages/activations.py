@@ -23,7 +23,6 @@ from core.robust_fit import fit_constant, outlier_sample
 from ui.controls import (
     current_plot_style,
     enter_through_shell,
-    guided_experiment,
     panel_fragment,
     show_figure,
 )
@@ -31,6 +30,7 @@ from ui.errors import guarded_panel
 from ui.fields import Field, bind_fields, field
 from ui.figure_cache import shared_figure
 from ui.i18n import t
+from ui.panels import experiments
 from ui.plots.activations import (
     Series,
     curves_with_derivatives,
@@ -144,6 +144,19 @@ def function_fields(registry_params: dict, key_of) -> dict[str, Field]:
         for param, spec in params.items()
     }  # fmt: skip
 
+
+# Guided experiments, one group per panel: each resets its own panel's settings (the panels rerun
+# alone, so another panel's widgets would not show the reset).
+ACTIVATION_EXPERIMENTS = {
+    "sigmoid": {"act_names": ["sigmoid", "tanh"], "act_zmax": 6.0, "act_x": 0.0},
+    "dead_relu": {"act_names": ["relu", "leaky_relu"], "act_zmax": 6.0, "act_x": -2.0,
+                  activation_param_key("leaky_relu", "negative_slope"): 0.1},
+}  # fmt: skip
+OUTLIER_EXPERIMENTS = {"outliers": {"out_share": 0.3, "out_offset": 20.0, "out_delta": 1.0}}
+STABILITY_EXPERIMENTS = {
+    "fuse": {"stab_log_scale": 3.0, "stab_label": 2},
+    "temperature": {"stab_temperature": 0.1},
+}
 
 FUNCTION_FIELDS = function_fields(ACTIVATION_PARAMS, activation_param_key) | function_fields(
     LOSS_PARAMS, loss_param_key
@@ -316,28 +329,7 @@ def activations_panel() -> None:
             }
             formula_cards(names, ACTIVATION_FORMULAS, torch_calls)
 
-        st.subheader(t("experiments.heading"))
-        guided_experiment(
-            t("activations.exp_sigmoid.title"),
-            t("activations.exp_sigmoid.predict"),
-            t("activations.exp_sigmoid.explain"),
-            {"act_names": ["sigmoid", "tanh"], "act_zmax": 6.0, "act_x": 0.0},
-            key="_exp_sigmoid",
-            owned=("act_",),
-        )
-        guided_experiment(
-            t("activations.exp_dead_relu.title"),
-            t("activations.exp_dead_relu.predict"),
-            t("activations.exp_dead_relu.explain"),
-            {
-                "act_names": ["relu", "leaky_relu"],
-                "act_zmax": 6.0,
-                "act_x": -2.0,
-                activation_param_key("leaky_relu", "negative_slope"): 0.1,
-            },
-            key="_exp_dead_relu",
-            owned=("act_",),
-        )
+        experiments("activations", ACTIVATION_EXPERIMENTS, owned=("act_",))
 
 
 with tab_act:
@@ -479,14 +471,7 @@ def outliers_panel() -> None:
         if not fit.converged:
             st.warning(t("activations.huber_not_converged", iterations=fit.iterations))
         st.caption(t("activations.huber_method", iterations=fit.iterations))
-        guided_experiment(
-            t("activations.exp_outliers.title"),
-            t("activations.exp_outliers.predict"),
-            t("activations.exp_outliers.explain"),
-            {"out_share": 0.3, "out_offset": 20.0, "out_delta": 1.0},
-            key="_exp_outliers",
-            owned=("out_",),
-        )
+        experiments("activations", OUTLIER_EXPERIMENTS, owned=("out_",))
 
 
 with tab_loss:
@@ -583,23 +568,7 @@ def stability_panel() -> None:
         st.latex(r"p_i = \frac{e^{z_i / T}}{\sum_j e^{z_j / T}}")
         st.caption(t("activations.temperature_caption"))
 
-        st.subheader(t("experiments.heading"))
-        guided_experiment(
-            t("activations.exp_fuse.title"),
-            t("activations.exp_fuse.predict"),
-            t("activations.exp_fuse.explain"),
-            {"stab_log_scale": 3.0, "stab_label": 2},
-            key="_exp_fuse",
-            owned=("stab_",),
-        )
-        guided_experiment(
-            t("activations.exp_temperature.title"),
-            t("activations.exp_temperature.predict"),
-            t("activations.exp_temperature.explain"),
-            {"stab_temperature": 0.1},
-            key="_exp_temperature",
-            owned=("stab_",),
-        )
+        experiments("activations", STABILITY_EXPERIMENTS, owned=("stab_",))
 
 
 with tab_stab:

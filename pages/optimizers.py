@@ -18,13 +18,13 @@ from ui.controls import (
     bind_url,
     current_plot_style,
     enter_through_shell,
-    guided_experiment,
     keyed,
     show_figure,
 )
 from ui.errors import guarded_panel
 from ui.figure_cache import shared_figure
 from ui.i18n import t
+from ui.panels import experiments
 from ui.plots.optimizers import (
     Arrow,
     contour_with_paths,
@@ -722,7 +722,6 @@ with guarded_panel(t("optimizers.panel_formulas")):
 # ---------------------------------------------------------------------------------------------
 # Guided experiments
 
-st.subheader(t("experiments.heading"))
 EXPERIMENTS = {
     "sgd_blowup": {
         "opt_surface": "rosenbrock",
@@ -766,12 +765,4 @@ EXPERIMENTS = {
         "opt_step": 0,
     },
 }
-for exp, values in EXPERIMENTS.items():
-    guided_experiment(
-        t(f"optimizers.exp.{exp}_title"),
-        t(f"optimizers.exp.{exp}_predict"),
-        t(f"optimizers.exp.{exp}_explain"),
-        values,
-        key=f"_exp_opt_{exp}",
-        owned=("opt_",),
-    )
+experiments("optimizers", EXPERIMENTS, owned=("opt_",))

@@ -137,11 +137,11 @@ def test_outlier_sliders_move_the_mean_more_than_the_median():
 @pytest.mark.parametrize(
     ("button", "key", "value"),
     [
-        ("_exp_sigmoid", "act_names", ["sigmoid", "tanh"]),
-        ("_exp_dead_relu", "act_leaky_relu_negative_slope", 0.1),
-        ("_exp_outliers", "out_share", 0.3),
-        ("_exp_fuse", "stab_log_scale", 3.0),
-        ("_exp_temperature", "stab_temperature", 0.1),
+        ("_exp_act_sigmoid", "act_names", ["sigmoid", "tanh"]),
+        ("_exp_act_dead_relu", "act_leaky_relu_negative_slope", 0.1),
+        ("_exp_out_outliers", "out_share", 0.3),
+        ("_exp_stab_fuse", "stab_log_scale", 3.0),
+        ("_exp_stab_temperature", "stab_temperature", 0.1),
     ],
 )
 def test_guided_experiments_set_up_the_page(button, key, value):
@@ -149,8 +149,8 @@ def test_guided_experiments_set_up_the_page(button, key, value):
     at.button(key=button).click().run()
     assert not at.exception
     assert at.session_state[key] == value
-    if button == "_exp_fuse":
+    if button == "_exp_stab_fuse":
         assert metric(at, translate("zh", "activations.ce_stable")) == "1900"
         assert metric(at, translate("zh", "activations.ce_naive")) == "inf"
-    if button == "_exp_sigmoid":
+    if button == "_exp_act_sigmoid":
         assert at.dataframe[0].value["f′(x)"][0] == "0.25"
