@@ -15,13 +15,12 @@ from core.params import Param
 from core.path_metrics import clamp_start, effective_step, loss_grid, summarize
 from core.surfaces import SURFACES, surface_from_expression
 from ui.controls import (
-    bind_url,
     current_plot_style,
     enter_through_shell,
-    keyed,
     show_figure,
 )
 from ui.errors import guarded_panel
+from ui.fields import Field, bind_fields, field
 from ui.figure_cache import shared_figure
 from ui.i18n import t
 from ui.panels import experiments
@@ -98,32 +97,49 @@ def default_start(surface_key: str) -> tuple[float, float]:
     return CUSTOM_START if surface_key == CUSTOM else tuple(SURFACES[surface_key]().start)
 
 
-def url_specs() -> dict[str, Param]:
-    """Every shareable widget of the page."""
-    x0, y0 = default_start(DEFAULT_SURFACE)
-    specs = {
-        "opt_surface": Param("choice", DEFAULT_SURFACE, options=SURFACE_CHOICES),
-        "opt_formula": Param("text", DEFAULT_FORMULA),
-        "opt_names": Param("multi", DEFAULT_OPTIMIZERS, options=tuple(OPTIMIZERS)),
-        "opt_steps": Param("int", DEFAULT_STEPS, low=10, high=2000),
-        "opt_x0": Param("float", x0, low=-START_LIMIT, high=START_LIMIT),
-        "opt_y0": Param("float", y0, low=-START_LIMIT, high=START_LIMIT),
-        "opt_best_lr": Param("bool", False),
-        "opt_show_3d": Param("bool", False),
-        "opt_tol": Param("float", 1e-3, low=min(TOLERANCES), high=max(TOLERANCES)),
-        "opt_step": Param("int", 0, low=0, high=2000),
-        "opt_map_steps": Param("int", 300, low=50, high=1000),
-    }
-    for name in OPTIMIZERS:
-        for hp in exposed(name):
-            h = HYPERPARAMETERS[hp]
-            default = OPTIMIZER_DEFAULTS[name][hp]
-            specs[hp_key(name, hp)] = (
-                Param("bool", default)
-                if h.kind == "bool"
-                else Param("float", default, h.min, h.max)
-            )
-    return specs
+X0, Y0 = default_start(DEFAULT_SURFACE)
+FIELDS = {
+    "opt_surface": Field(Param("choice", DEFAULT_SURFACE, options=SURFACE_CHOICES), "select",
+                         "optimizers.surface", "optimizers.surface_help",
+                         option_labels="optimizers.surfaces."),
+    "opt_names": Field(Param("multi", DEFAULT_OPTIMIZERS, options=tuple(OPTIMIZERS)),
+                       "multiselect", "optimizers.optimizers", "optimizers.optimizers_help",
+                       option_labels="optimizers.names."),
+    "opt_steps": Field(Param("int", DEFAULT_STEPS, 10, 2000, step=10), "slider",
+                       "optimizers.steps", "optimizers.steps_help"),
+    "opt_x0": Field(Param("float", X0, -START_LIMIT, START_LIMIT, step=0.1), "number",
+                    "optimizers.x0", "optimizers.start_help"),
+    "opt_y0": Field(Param("float", Y0, -START_LIMIT, START_LIMIT, step=0.1), "number",
+                    "optimizers.y0", "optimizers.start_help"),
+    "opt_tol": Field(Param("choice", 1e-3, options=TOLERANCES), "select_slider",
+                     "optimizers.tolerance", "optimizers.tolerance_help",
+                     option_labels=lambda v: f"{v:g}"),
+    "opt_best_lr": Field(Param("bool", False), "toggle", "optimizers.best_lr",
+                         "optimizers.best_lr_help"),
+    "opt_show_3d": Field(Param("bool", False), "toggle", "optimizers.show_3d"),
+    "opt_formula": Field(Param("text", DEFAULT_FORMULA), "text", "optimizers.formula",
+                         "optimizers.formula_help"),
+    "opt_step": Field(Param("int", 0, 0, 2000), "slider", "optimizers.scrub",
+                      "optimizers.scrub_help"),
+    "opt_map_steps": Field(Param("int", 300, 50, 1000, step=50), "slider",
+                           "optimizers.map_steps", "optimizers.map_steps_help"),
+}  # fmt: skip
+
+
+def hp_field(name: str, hp: str) -> Field:
+    """The widget of one hyperparameter of ``name``, from the shared table and its own default."""
+    h, default = HYPERPARAMETERS[hp], OPTIMIZER_DEFAULTS[name][hp]
+    if h.kind == "bool":
+        param, widget = Param("bool", default), "checkbox"
+    else:
+        # A log-scaled setting steps by the decade of its smallest value (eps: 1e-12).
+        step = 10 ** np.floor(np.log10(h.min)) if h.log_scale else 0.01
+        param = Param("float", float(default), h.min, h.max, log=h.log_scale, step=step)
+        widget = "number"
+    return Field(param, widget, f"optimizers.hp.{hp}", f"optimizers.hp_help.{hp}")
+
+
+HP_FIELDS = {hp_key(name, hp): hp_field(name, hp) for name in OPTIMIZERS for hp in exposed(name)}
 
 
 def reset_start() -> None:
@@ -249,101 +265,34 @@ def formula_error(error: ExpressionError, formula: str) -> None:
 # ---------------------------------------------------------------------------------------------
 # Widgets
 
-bind_url(url_specs())
+bind_fields(FIELDS | HP_FIELDS)
 st.title(t("optimizers.heading"))
 st.markdown(t("optimizers.intro"))
 
 left, middle, right = st.columns([2, 4, 2])
 with left:
-    surface_key = keyed(
-        st.selectbox,
-        "opt_surface",
-        DEFAULT_SURFACE,
-        label=t("optimizers.surface"),
-        options=SURFACE_CHOICES,
-        format_func=lambda k: t(f"optimizers.surfaces.{k}"),
-        help=t("optimizers.surface_help"),
-        on_change=reset_start,
-    )
+    surface_key = field(FIELDS, "opt_surface", on_change=reset_start)
 with middle:
-    names = keyed(
-        st.multiselect,
-        "opt_names",
-        list(DEFAULT_OPTIMIZERS),
-        label=t("optimizers.optimizers"),
-        options=list(OPTIMIZERS),
-        format_func=lambda k: t(f"optimizers.names.{k}"),
-        help=t("optimizers.optimizers_help"),
-    )
+    names = field(FIELDS, "opt_names")
 with right:
-    steps = keyed(
-        st.slider,
-        "opt_steps",
-        DEFAULT_STEPS,
-        label=t("optimizers.steps"),
-        min_value=10,
-        max_value=2000,
-        step=10,
-        help=t("optimizers.steps_help"),
-    )
+    steps = field(FIELDS, "opt_steps")
 
 c1, c2, c3, c4, c5 = st.columns([1, 1, 1.3, 1.6, 1.4])
-x0_default, y0_default = default_start(DEFAULT_SURFACE)
 with c1:
-    x0 = keyed(
-        st.number_input,
-        "opt_x0",
-        x0_default,
-        label=t("optimizers.x0"),
-        min_value=-START_LIMIT,
-        max_value=START_LIMIT,
-        step=0.1,
-        format="%.3f",
-        help=t("optimizers.start_help"),
-    )
+    x0 = field(FIELDS, "opt_x0", format="%.3f")
 with c2:
-    y0 = keyed(
-        st.number_input,
-        "opt_y0",
-        y0_default,
-        label=t("optimizers.y0"),
-        min_value=-START_LIMIT,
-        max_value=START_LIMIT,
-        step=0.1,
-        format="%.3f",
-        help=t("optimizers.start_help"),
-    )
+    y0 = field(FIELDS, "opt_y0", format="%.3f")
 with c3:
-    tolerance = keyed(
-        st.select_slider,
-        "opt_tol",
-        1e-3,
-        label=t("optimizers.tolerance"),
-        options=TOLERANCES,
-        format_func=lambda v: f"{v:g}",
-        help=t("optimizers.tolerance_help"),
-    )
+    tolerance = field(FIELDS, "opt_tol")
 with c4:
-    use_best_lr = keyed(
-        st.toggle,
-        "opt_best_lr",
-        False,
-        label=t("optimizers.best_lr"),
-        help=t("optimizers.best_lr_help"),
-    )
+    use_best_lr = field(FIELDS, "opt_best_lr")
 with c5:
-    show_3d = keyed(st.toggle, "opt_show_3d", False, label=t("optimizers.show_3d"))
+    show_3d = field(FIELDS, "opt_show_3d")
 
 formula = DEFAULT_FORMULA
 surface = None
 if surface_key == CUSTOM:
-    formula = keyed(
-        st.text_input,
-        "opt_formula",
-        DEFAULT_FORMULA,
-        label=t("optimizers.formula"),
-        help=t("optimizers.formula_help"),
-    )
+    formula = field(FIELDS, "opt_formula")
     st.caption(t("optimizers.allowed", functions=", ".join(ALLOWED_FUNCTIONS)))
     try:
         surface = build_surface(CUSTOM, formula)
@@ -361,24 +310,7 @@ if names:
     columns = st.columns(min(len(names), 4))
     for i, name in enumerate(names):
         with columns[i % len(columns)], st.expander(t(f"optimizers.names.{name}"), expanded=False):
-            values = {}
-            for hp in exposed(name):
-                h = HYPERPARAMETERS[hp]
-                common = {"label": t(f"optimizers.hp.{hp}"), "help": t(f"optimizers.hp_help.{hp}")}
-                default = OPTIMIZER_DEFAULTS[name][hp]
-                if h.kind == "bool":
-                    values[hp] = keyed(st.checkbox, hp_key(name, hp), default, **common)
-                else:
-                    values[hp] = keyed(
-                        st.number_input,
-                        hp_key(name, hp),
-                        float(default),
-                        min_value=float(h.min),
-                        max_value=float(h.max),
-                        step=10 ** np.floor(np.log10(h.min)) if h.log_scale else 0.01,
-                        format="%g",
-                        **common,
-                    )
+            values = {hp: field(HP_FIELDS, hp_key(name, hp)) for hp in exposed(name)}
             values.update(
                 {hp: OPTIMIZER_DEFAULTS[name][hp] for hp in FIXED if hp in OPTIMIZER_DEFAULTS[name]}
             )
@@ -442,15 +374,7 @@ if ready:
     with guarded_panel(t("optimizers.panel_map")):
         if st.session_state.get("opt_step", 0) > steps:
             st.session_state["opt_step"] = steps - 1
-        shown_step = keyed(
-            st.slider,
-            "opt_step",
-            0,
-            label=t("optimizers.scrub"),
-            min_value=0,
-            max_value=steps - 1,
-            help=t("optimizers.scrub_help"),
-        )
+        shown_step = field(FIELDS, "opt_step", max_value=steps - 1)
         arrows = []
         rows = []
         for i, ((name, hps), path) in enumerate(zip(settings_key, paths, strict=True)):
@@ -643,16 +567,7 @@ if ready:
 if surface is not None:
     with guarded_panel(t("optimizers.panel_convergence")):
         st.subheader(t("optimizers.convergence_title"))
-        map_steps = keyed(
-            st.slider,
-            "opt_map_steps",
-            300,
-            label=t("optimizers.map_steps"),
-            min_value=50,
-            max_value=1000,
-            step=50,
-            help=t("optimizers.map_steps_help"),
-        )
+        map_steps = field(FIELDS, "opt_map_steps")
         result = momentum_map(surface_key, formula, start, map_steps, tolerance)
         if result is None:
             st.info(t("optimizers.convergence_unavailable"))

@@ -178,3 +178,38 @@ def test_hostile_formula_from_a_link_gets_the_typed_formula_message():
     assert not at.exception
     reason = translate("zh", "optimizers.errors.forbidden")
     assert translate("zh", "optimizers.formula_error", reason=reason) in messages(at)
+
+
+# Links as the page wrote them before its settings became ui.fields (floats as .10g text): each
+# must still open with exactly these widget values.
+SAVED_LINKS = [
+    (
+        {"opt_surface": "himmelblau", "opt_names": "adam,rmsprop", "opt_steps": "300",
+         "opt_x0": "-2", "opt_y0": "1.5", "opt_tol": "0.0001", "opt_adam_lr": "0.05",
+         "opt_adam_amsgrad": "1", "opt_rmsprop_centered": "1", "opt_rmsprop_eps": "1e-06"},
+        {"opt_surface": "himmelblau", "opt_names": ["adam", "rmsprop"], "opt_steps": 300,
+         "opt_x0": -2.0, "opt_y0": 1.5, "opt_tol": 1e-4, "opt_adam_lr": 0.05,
+         "opt_adam_amsgrad": True, "opt_rmsprop_centered": True, "opt_rmsprop_eps": 1e-6},
+    ),
+    (
+        {"opt_surface": "custom", "opt_formula": "x**2 + 5*y**2", "opt_names": "sgd,nesterov",
+         "opt_nesterov_momentum": "0.95", "opt_sgd_weight_decay": "0.01", "opt_best_lr": "1",
+         "opt_show_3d": "1", "opt_map_steps": "500"},
+        {"opt_surface": "custom", "opt_formula": "x**2 + 5*y**2", "opt_names": ["sgd", "nesterov"],
+         "opt_nesterov_momentum": 0.95, "opt_sgd_weight_decay": 0.01, "opt_best_lr": True,
+         "opt_show_3d": True, "opt_map_steps": 500},
+    ),
+    (
+        {"opt_names": "adamw,nadam,adadelta", "opt_adamw_beta2": "0.99", "opt_nadam_momentum_decay": "0.01",
+         "opt_adadelta_rho": "0.95", "opt_step": "42", "opt_tol": "1e-06"},
+        {"opt_names": ["adamw", "nadam", "adadelta"], "opt_adamw_beta2": 0.99,
+         "opt_nadam_momentum_decay": 0.01, "opt_adadelta_rho": 0.95, "opt_step": 42, "opt_tol": 1e-6},
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("query", "expected"), SAVED_LINKS)
+def test_a_saved_link_opens_the_same_settings(query, expected):
+    at = run_page(PAGE, **query)
+    assert not at.exception and not at.warning
+    assert {key: at.session_state[key] for key in expected} == expected
