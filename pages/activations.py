@@ -29,6 +29,7 @@ from ui.controls import (
 from ui.errors import guarded_panel
 from ui.fields import Field, bind_fields, field
 from ui.figure_cache import shared_figure
+from ui.formulas import ACTIVATION_FORMULAS, LOSS_FORMULAS
 from ui.i18n import t
 from ui.panels import experiments
 from ui.plots.activations import (
@@ -59,38 +60,6 @@ DEFAULT_LOSSES = {
     "pair": ["contrastive"],
 }
 STABILITY_LOGITS = (2.0, 1.0, 0.1)
-
-ACTIVATION_FORMULAS = {
-    "identity": r"f(z) = z",
-    "sigmoid": r"\sigma(z) = \frac{1}{1 + e^{-z}}, \qquad \sigma'(z) = \sigma(z)\,\bigl(1 - \sigma(z)\bigr) \le \tfrac14",
-    "tanh": r"\tanh z = \frac{e^{z} - e^{-z}}{e^{z} + e^{-z}}, \qquad \tanh' z = 1 - \tanh^2 z",
-    "relu": r"\operatorname{ReLU}(z) = \max(0, z)",
-    "leaky_relu": r"f(z) = \begin{cases} z & z \ge 0 \\ a\,z & z < 0 \end{cases}, \quad a = \texttt{negative\_slope}",
-    "relu6": r"\operatorname{ReLU6}(z) = \min\bigl(\max(0, z), 6\bigr)",
-    "hardtanh": r"f(z) = \operatorname{clip}(z,\ \texttt{min\_val},\ \texttt{max\_val})",
-    "hardsigmoid": r"f(z) = \operatorname{clip}\bigl(z/6 + 1/2,\ 0,\ 1\bigr)",
-    "softsign": r"f(z) = \frac{z}{1 + |z|}",
-    "elu": r"f(z) = \begin{cases} z & z > 0 \\ \alpha\,(e^{z} - 1) & z \le 0 \end{cases}",
-    "selu": r"f(z) = \lambda \begin{cases} z & z > 0 \\ \alpha\,(e^{z} - 1) & z \le 0 \end{cases}, \ \lambda \approx 1.0507,\ \alpha \approx 1.6733",
-    "gelu": r"f(z) = z\,\Phi(z) \;\approx\; \tfrac12 z \Bigl(1 + \tanh\bigl[\sqrt{2/\pi}\,(z + 0.044715 z^3)\bigr]\Bigr)",
-    "silu": r"f(z) = z\,\sigma(\beta z)",
-    "softplus": r"f(z) = \tfrac{1}{\beta} \log\bigl(1 + e^{\beta z}\bigr) \quad (= z \text{ if } \beta z > \texttt{threshold})",
-    "mish": r"f(z) = z \tanh\bigl(\operatorname{softplus}(z)\bigr)",
-}
-LOSS_FORMULAS = {
-    "mse": r"\ell = (\hat y - y)^2",
-    "mae": r"\ell = |\hat y - y|",
-    "huber": r"\ell = \begin{cases} \tfrac12 r^2 & |r| < \delta \\ \delta\,(|r| - \tfrac12 \delta) & \text{otherwise} \end{cases}, \quad r = \hat y - y",
-    "smooth_l1": r"\ell = \begin{cases} \tfrac12 r^2 / \beta & |r| < \beta \\ |r| - \tfrac12 \beta & \text{otherwise} \end{cases}, \quad r = \hat y - y",
-    "log_cosh": r"\ell = \log \cosh(\hat y - y)",
-    "bce": r"\ell = -\bigl[y \log p + (1 - y) \log(1 - p)\bigr]",
-    "bce_with_logits": r"\ell = \max(z, 0) - z\,y + \log\bigl(1 + e^{-|z|}\bigr) \quad (p = \sigma(z))",
-    "cross_entropy": r"\ell = -\sum_c y_c \log \operatorname{softmax}(z)_c = \operatorname{logsumexp}(z) - z_{\text{label}}",
-    "kl_div": r"\ell = \sum_c y_c \bigl(\log y_c - \log q_c\bigr)",
-    "hinge": r"\ell = \max(0,\ 1 - y f), \quad y \in \{-1, +1\}",
-    "squared_hinge": r"\ell = \max(0,\ 1 - y f)^2, \quad y \in \{-1, +1\}",
-    "contrastive": r"\ell = \tfrac12 \bigl[y\,d^2 + (1 - y) \max(0,\ m - d)^2\bigr]",
-}
 
 
 FIELDS = {

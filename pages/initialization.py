@@ -26,6 +26,7 @@ from ui.controls import (
 from ui.errors import guarded_panel
 from ui.fields import Field, bind_fields, field
 from ui.figure_cache import shared_figure
+from ui.formulas import INITIALIZER_FORMULAS
 from ui.i18n import t
 from ui.panels import experiments, run_on_click
 from ui.plots.initialization import (
@@ -66,28 +67,6 @@ SYMMETRY_HIDDEN = (16, 16)
 # orders. Below this share of the weights' size, a difference is rounding, not learning.
 ROUNDING_SHARE = 1e-6
 
-FORMULAS = {
-    "zeros": r"W_{ij} = 0",
-    "constant": r"W_{ij} = \text{val}",
-    "uniform": r"W_{ij} \sim \mathcal{U}(a,\ b)",
-    "normal": r"W_{ij} \sim \mathcal{N}(\text{mean},\ \text{std}^2)",
-    "trunc_normal": r"W_{ij} \sim \mathcal{N}(\text{mean},\ \text{std}^2)"
-    r"\ \text{truncated to}\ [a,\ b]",
-    "xavier_uniform": r"W_{ij} \sim \mathcal{U}(-b,\ b),\quad "
-    r"b = \text{gain}\cdot\sqrt{\frac{6}{\text{fan\_in} + \text{fan\_out}}}",
-    "xavier_normal": r"W_{ij} \sim \mathcal{N}(0,\ \sigma^2),\quad "
-    r"\sigma = \text{gain}\cdot\sqrt{\frac{2}{\text{fan\_in} + \text{fan\_out}}}",
-    "kaiming_uniform": r"W_{ij} \sim \mathcal{U}(-b,\ b),\quad "
-    r"b = \text{gain}\cdot\sqrt{\frac{3}{\text{fan\_mode}}},\quad \text{gain} = \sqrt{\frac{2}{1+a^2}}"
-    r"\ \text{(ReLU family)}",
-    "kaiming_normal": r"W_{ij} \sim \mathcal{N}(0,\ \sigma^2),\quad "
-    r"\sigma = \frac{\text{gain}}{\sqrt{\text{fan\_mode}}},\quad \text{gain} = \sqrt{\frac{2}{1+a^2}}"
-    r"\ \text{(ReLU family)}",
-    "orthogonal": r"W = \text{gain}\cdot Q,\quad Q^\top Q = I\ \ (Q\ \text{from the QR of a "
-    r"Gaussian matrix})",
-    "lecun_normal": r"W_{ij} \sim \mathcal{N}(0,\ \sigma^2),\quad \sigma = \frac{1}{\sqrt{\text{fan\_in}}}",
-}
-
 
 def _key(setup: str, name: str) -> str:
     return f"in_{setup}_{name}"
@@ -120,7 +99,7 @@ FIELDS = {
     "in_sym_val": Field(Param("float", 0.1, low=-1.0, high=1.0, step=0.05), "number", None,
                         "initialization.param_help.val"),
     "in_opt": Field(Param("choice", "sgd", options=OPTIMIZERS), "select",
-                    "initialization.optimizer", option_labels="initialization.opt_"),
+                    "initialization.optimizer", option_labels="optimizers.names."),
     "in_lr": Field(Param("choice", 0.01, options=LRS), "select_slider", "initialization.lr",
                    "initialization.lr_help"),
 }  # fmt: skip
@@ -259,7 +238,7 @@ def setup_name(setup: str, config: tuple) -> str:
 
 def formula_block(config: tuple, width: int, valid: bool) -> None:
     init, params, _, _ = config
-    st.latex(FORMULAS[init])
+    st.latex(INITIALIZER_FORMULAS[init])
     if valid:
         std = init_std(init, width, width, **dict(params))
         st.caption(t("initialization.std_here", width=width, std=f"{std:.4g}"))

@@ -22,6 +22,7 @@ from ui.controls import (
 from ui.errors import guarded_panel
 from ui.fields import Field, bind_fields, field
 from ui.figure_cache import shared_figure
+from ui.formulas import OPTIMIZER_FORMULAS
 from ui.i18n import t
 from ui.panels import experiments
 from ui.plots.optimizers import (
@@ -50,36 +51,6 @@ MAX_FRAMES = 60
 MAP_LRS = np.logspace(-5, 0, 40)
 MAP_MOMENTA = np.linspace(0.0, 0.99, 40)
 FIXED = {"nesterov"}  # set by the registry entry (sgd / momentum / nesterov), not a widget
-
-# Update rules as in the algorithm boxes of the torch.optim docs (g_t = ∇f(θ_{t-1}), γ = lr).
-UPDATE_RULES = {
-    "sgd": r"\theta_t = \theta_{t-1} - \gamma\, g_t",
-    "momentum": r"b_t = \mu\, b_{t-1} + (1-\tau)\, g_t, \qquad \theta_t = \theta_{t-1} - \gamma\, b_t"
-    r"\quad (b_1 = g_1)",
-    "nesterov": r"b_t = \mu\, b_{t-1} + g_t, \qquad \theta_t = \theta_{t-1} - \gamma\,(g_t + \mu\, b_t)",
-    "adagrad": r"\tilde\gamma = \frac{\gamma}{1+(t-1)\eta}, \quad s_t = s_{t-1} + g_t^2, \quad "
-    r"\theta_t = \theta_{t-1} - \tilde\gamma\, \frac{g_t}{\sqrt{s_t}+\epsilon}",
-    "rmsprop": r"v_t = \alpha\, v_{t-1} + (1-\alpha)\, g_t^2, \qquad "
-    r"\theta_t = \theta_{t-1} - \gamma\, \frac{g_t}{\sqrt{v_t}+\epsilon}",
-    "adadelta": r"v_t = \rho v_{t-1} + (1-\rho) g_t^2,\ \ \Delta_t = "
-    r"\frac{\sqrt{u_{t-1}+\epsilon}}{\sqrt{v_t+\epsilon}}\, g_t,\ \ "
-    r"u_t = \rho u_{t-1} + (1-\rho)\Delta_t^2,\ \ \theta_t = \theta_{t-1} - \gamma \Delta_t",
-    "adam": r"m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t,\ v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2,\ "
-    r"\hat m_t = \frac{m_t}{1-\beta_1^t},\ \hat v_t = \frac{v_t}{1-\beta_2^t},\ "
-    r"\theta_t = \theta_{t-1} - \gamma \frac{\hat m_t}{\sqrt{\hat v_t}+\epsilon}",
-    "adamw": r"\theta \leftarrow \theta_{t-1}(1-\gamma\lambda), \quad "
-    r"\theta_t = \theta - \gamma \frac{\hat m_t}{\sqrt{\hat v_t}+\epsilon}"
-    r"\quad (\hat m_t, \hat v_t \text{ as in Adam})",
-    "nadam": r"\mu_t = \beta_1\left(1 - \tfrac12\, 0.96^{t\psi}\right),\ "
-    r"\hat m_t = \frac{\mu_{t+1} m_t}{1-\prod_{i=1}^{t+1}\mu_i} + "
-    r"\frac{(1-\mu_t) g_t}{1-\prod_{i=1}^{t}\mu_i},\ "
-    r"\theta_t = \theta_{t-1} - \gamma \frac{\hat m_t}{\sqrt{\hat v_t}+\epsilon}",
-    "radam": r"\rho_t = \rho_\infty - \frac{2t\beta_2^t}{1-\beta_2^t};\ "
-    r"\theta_t = \theta_{t-1} - \gamma\, \hat m_t\, r_t\, \frac{\sqrt{1-\beta_2^t}}{\sqrt{v_t}+\epsilon}"
-    r"\text{ if } \rho_t > 5, \text{ else } \theta_{t-1} - \gamma \hat m_t",
-    "adamax": r"m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t,\ u_t = \max(\beta_2 u_{t-1}, |g_t|+\epsilon),\ "
-    r"\theta_t = \theta_{t-1} - \frac{\gamma}{1-\beta_1^t} \frac{m_t}{u_t}",
-}
 
 
 def hp_key(name: str, hp: str) -> str:
@@ -626,7 +597,7 @@ with guarded_panel(t("optimizers.panel_formulas")):
             }
         )
         st.markdown(f"**{t(f'optimizers.names.{name}')}**")
-        st.latex(UPDATE_RULES[name])
+        st.latex(OPTIMIZER_FORMULAS[name])
         st.code(
             TORCH_CALL[name].format(
                 **{k: fmt(v) if not isinstance(v, bool) else v for k, v in values.items()}

@@ -28,6 +28,7 @@ from ui.controls import (
 from ui.errors import guarded_panel
 from ui.fields import Field, bind_fields, field
 from ui.figure_cache import shared_figure
+from ui.formulas import SCHEDULE_FORMULAS
 from ui.i18n import t
 from ui.panels import experiments, run_on_click
 from ui.plots.schedules import chained_schedule, loss_with_lr, schedule_curves
@@ -49,34 +50,11 @@ OPTIMIZERS = ("sgd", "momentum", "adam")
 TRAIN_LAYERS = (64, 32, 10)  # 8×8 digits → 32 ReLU units → 10 classes: ~0.3 ms a step
 TRAIN_BATCH = 64
 
-FORMULAS = {
-    "constant_lr": r"\eta_t = \begin{cases}\eta_0\cdot\text{factor} & t < \text{total\_iters}"
-    r"\\ \eta_0 & t \ge \text{total\_iters}\end{cases}",
-    "linear_lr": r"\eta_t = \eta_0\left(s + (e - s)\,\frac{\min(t,\,\text{total\_iters})}"
-    r"{\text{total\_iters}}\right),\quad s=\text{start\_factor},\ e=\text{end\_factor}",
-    "step_lr": r"\eta_t = \eta_0\,\gamma^{\lfloor t / \text{step\_size}\rfloor}",
-    "multi_step_lr": r"\eta_t = \eta_0\,\gamma^{\#\{m \in \text{milestones}\,:\, m \le t\}}",
-    "exponential_lr": r"\eta_t = \eta_0\,\gamma^{t}",
-    "polynomial_lr": r"\eta_t = \eta_0\left(1 - \frac{\min(t,\,\text{total\_iters})}"
-    r"{\text{total\_iters}}\right)^{\text{power}}",
-    "cosine_annealing_lr": r"\eta_t = \eta_{\min} + \tfrac12(\eta_0 - \eta_{\min})"
-    r"\left(1 + \cos\frac{\pi t}{T_{\max}}\right)",
-    "cosine_annealing_warm_restarts": r"\eta_t = \eta_{\min} + \tfrac12(\eta_0 - \eta_{\min})"
-    r"\left(1 + \cos\frac{\pi T_{cur}}{T_i}\right),\quad T_i = T_0\,T_{mult}^{\,i}",
-    "cyclic_lr": r"\eta_t = \text{base\_lr} + (\text{max\_lr} - \text{base\_lr})"
-    r"\cdot\max(0,\,1 - |x|)\cdot\text{scale},\ \ x = \text{position in the cycle}",
-    "one_cycle_lr": r"\eta:\ \tfrac{\text{max\_lr}}{\text{div\_factor}} \nearrow \text{max\_lr}"
-    r"\searrow \tfrac{\text{max\_lr}}{\text{div\_factor}\cdot\text{final\_div\_factor}}"
-    r"\quad(\text{cos or linear})",
-    "lambda_lr": r"\eta_t = \eta_0\cdot\lambda(t)",
-    "multiplicative_lr": r"\eta_t = \eta_{t-1}\cdot\lambda(t) = \eta_0\prod_{k=1}^{t}\lambda(k)",
-}
-
 
 # Labels resolved once per run: AppTest (and Streamlit) may call format_func outside the script.
 KIND_LABELS = {k: f"{TORCH_CLASS[k]} — {t(f'schedules.kind.{k}')}" for k in KINDS}
 UNIT_LABELS = {u: t(f"schedules.unit_{u}") for u in UNITS}
-OPTIMIZER_LABELS = {o: t(f"schedules.optimizer.{o}") for o in OPTIMIZERS}
+OPTIMIZER_LABELS = {o: t(f"optimizers.names.{o}") for o in OPTIMIZERS}
 
 
 # Fields bound to the URL. LIST_KEY has no widget of its own: the add, copy and remove buttons and
@@ -360,7 +338,7 @@ def comparison(built: list, ids: list[str]) -> None:
     tabs = st.tabs([label for label, _ in curves])
     for tab, (_, kind, lr, params, _) in zip(tabs, built, strict=True):
         with tab:
-            st.latex(FORMULAS[kind])
+            st.latex(SCHEDULE_FORMULAS[kind])
             st.caption(t(f"schedules.about.{kind}"))
             code_params = {"lr": lr, **dict(params)}
             if "milestones" in code_params:
