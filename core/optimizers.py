@@ -30,8 +30,10 @@ one factory and the same flags are rebuilt as a single optimizer with per-run hy
 elementwise NumPy arithmetic makes that fused run give the same numbers as the separate runs.
 Where the settings are scalars, ``update.shared`` (a ``Shared`` record) also states the update as
 coefficients of one formula common to several factories, so a race updates them all in one call.
+Every optimizer also carries its ``recipe``: the factory and every argument it was built with.
 """
 
+import inspect
 from collections.abc import Callable
 from functools import partial, wraps
 from typing import Any, NamedTuple
@@ -41,9 +43,15 @@ import numpy as np
 from core.schedules import as_schedule
 
 
+class Recipe(NamedTuple):
+    factory: Callable[..., "Optimizer"]
+    arguments: dict[str, Any]  # every argument of the factory, defaults filled in
+
+
 class Optimizer(NamedTuple):
     init: Callable[[np.ndarray], Any]
     update: Callable[[np.ndarray, np.ndarray, Any], tuple[np.ndarray, Any]]
+    recipe: Recipe | None = None  # set by every factory below
 
 
 class Fusion(NamedTuple):
@@ -56,6 +64,19 @@ class Fusion(NamedTuple):
 
 # ---------------------------------------------------------------------------------------------
 # Shared helpers
+
+
+def _recorded(factory):
+    """Make ``factory`` record itself and its arguments as the ``recipe`` of what it builds."""
+    signature = inspect.signature(factory)
+
+    @wraps(factory)
+    def build(*args, **kwargs) -> Optimizer:
+        arguments = signature.bind(*args, **kwargs)
+        arguments.apply_defaults()
+        return factory(*args, **kwargs)._replace(recipe=Recipe(build, arguments.arguments))
+
+    return build
 
 
 def _lr_schedule(lr):
@@ -201,6 +222,7 @@ class SGDState(NamedTuple):
     momentum_buffer: np.ndarray | None  # None while no update with momentum has been made
 
 
+@_recorded
 def sgd(lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False) -> Optimizer:
     """Stochastic gradient descent with optional (Nesterov) momentum, as ``torch.optim.SGD``."""
     _check_lr(lr)
@@ -313,6 +335,7 @@ class AdagradState(NamedTuple):
     state_sum: np.ndarray
 
 
+@_recorded
 def adagrad(
     lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10
 ) -> Optimizer:
@@ -384,6 +407,7 @@ class RMSpropState(NamedTuple):
     momentum_buffer: np.ndarray | None  # only when momentum > 0
 
 
+@_recorded
 def rmsprop(
     lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False
 ) -> Optimizer:
@@ -463,6 +487,7 @@ class AdadeltaState(NamedTuple):
     acc_delta: np.ndarray  # u: running mean of the squared updates
 
 
+@_recorded
 def adadelta(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0) -> Optimizer:
     """Adadelta (Zeiler 2012): updates scaled by RMS of past updates over RMS of gradients."""
     _check_common(lr, eps, weight_decay)
@@ -658,6 +683,7 @@ def _adam_family(lr, betas, eps, weight_decay, decoupled_decay, amsgrad) -> Opti
     )
 
 
+@_recorded
 def adam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False) -> Optimizer:
     """Adam (Kingma & Ba 2014) with eps outside the root of the bias-corrected v, as torch."""
     _check_common(lr, eps, weight_decay)
@@ -665,6 +691,7 @@ def adam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False)
     return _adam_family(lr, betas, eps, weight_decay, 0.0, amsgrad)
 
 
+@_recorded
 def adamw(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False) -> Optimizer:
     """AdamW (Loshchilov & Hutter 2019): Adam with weight decay decoupled from the gradient."""
     _check_common(lr, eps, weight_decay)
@@ -679,6 +706,7 @@ class NAdamState(NamedTuple):
     mu_product: np.ndarray | float  # prod_{i<=t} mu_i, as torch keeps it
 
 
+@_recorded
 def nadam(
     lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, momentum_decay=4e-3
 ) -> Optimizer:
@@ -764,6 +792,7 @@ def nadam(
     )
 
 
+@_recorded
 def radam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0) -> Optimizer:
     """RAdam (Liu et al. 2019): Adam whose adaptive term is switched on once rho_t > 5."""
     _check_common(lr, eps, weight_decay)
@@ -813,6 +842,7 @@ class AdamaxState(NamedTuple):
     exp_inf: np.ndarray  # u: exponentially weighted infinity norm
 
 
+@_recorded
 def adamax(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0) -> Optimizer:
     """Adamax (Kingma & Ba 2014, sec. 7): Adam with the infinity norm in place of v."""
     _check_common(lr, eps, weight_decay)

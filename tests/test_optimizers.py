@@ -672,6 +672,17 @@ def test_update_into_falls_back_to_update_where_buffers_do_not_fit():
 
 
 @pytest.mark.parametrize("key", KEYS)
+def test_recipe_names_the_factory_and_rebuilds_the_same_optimizer(key):
+    opt = OPTIMIZERS[key](**SENSIBLE[key])
+    factory, arguments = opt.recipe
+    assert factory is getattr(OPTIMIZERS[key], "func", OPTIMIZERS[key])  # sgd for momentum
+    assert list(arguments) == list(inspect.signature(factory).parameters)
+    path, _ = run(opt, [3.0, 1.0], lambda t, p: BOWL * p, 5)
+    rebuilt, _ = run(factory(**arguments), [3.0, 1.0], lambda t, p: BOWL * p, 5)
+    np.testing.assert_array_equal(rebuilt, path)
+
+
+@pytest.mark.parametrize("key", KEYS)
 def test_params_keep_their_float_dtype(key):
     opt = OPTIMIZERS[key](lr=lambda step: np.float64(0.01))  # a float64 lr must not upcast
     new32, _ = opt.update(np.ones(3, np.float32), np.ones(3, np.float32), opt.init(np.ones(3)))
