@@ -7,8 +7,9 @@ path, which is correct, only not faster. Every path gives the numbers of the rea
 ``optimizer.update``, as tests/test_fast_optimizers.py checks for every entry of ``OPTIMIZERS``:
 
 - ``update(params, grads, state)``: the readable update without its ``np.errstate`` guard, for
-  loops that set errstate once; SGD and the Adam family fill fresh buffers in place (4 new arrays
-  instead of ~13 for Adam).
+  loops that set errstate once; the Adam family fills fresh buffers in place (4 new arrays
+  instead of ~13). For a race's arrays of a few rows, NumPy's per-call cost decides, and the
+  readable form (new arrays, no ``out=``) is the fastest.
 - ``into(params, grads, state, out, scratch)``: for a caller that owns ``out``, ``scratch`` and
   every buffer of ``state`` (``core.training`` within a tick). SGD and the Adam family write the
   new params into ``out`` and the new state into the old one's buffers, with the same operations
@@ -36,7 +37,6 @@ from core.optimizers import (
     AdamState,
     NAdamState,
     Optimizer,
-    Recipe,
     RMSpropState,
     SGDState,
     _like_params,
@@ -105,17 +105,16 @@ def _fresh_into(update: Update):
     return lambda params, grads, state, out, scratch: update(params, grads, state)
 
 
-def _plain_paths(recipe: Recipe, **records) -> FastPaths:
+def _plain_paths(optimizer: Optimizer, **records) -> FastPaths:
     """The readable update as every path, plus ``fusion`` / ``shared`` records."""
-    factory, arguments = recipe
-    update = _unguarded(factory(**arguments))
+    update = _unguarded(optimizer)
     return FastPaths(update, _fresh_into(update), **records)
 
 
-def _by_factory(recipe: Recipe, *key) -> Fusion | None:
+def _by_factory(optimizer: Optimizer, *key) -> Fusion | None:
     """Fuse optimizers of one factory and equal flags (and ``key``): every numeric argument
     becomes a per-run array, ``betas`` as two, beta1 and beta2. None for an lr schedule."""
-    factory, arguments = recipe
+    factory, arguments = optimizer.recipe
     if callable(arguments["lr"]):
         return None  # per-step lrs cannot be stacked
     flags = {name: value for name, value in arguments.items() if isinstance(value, bool)}
@@ -143,18 +142,13 @@ def _plain(*values) -> bool:
 
 def _same_layout(params, *arrays) -> bool:
     """Whether ``arrays`` share the params' floating dtype and shape, so out= keeps every bit."""
-    return (
-        params.dtype.kind == "f"
-        and params.ndim > 0  # 0-d arithmetic returns scalars, which have no out=
-        and all(a.dtype == params.dtype and a.shape == params.shape for a in arrays)
-    )
-
-
-def _broadcasts_into(shape: tuple, target: tuple) -> bool:
-    """Whether an array of ``shape`` broadcasts against one of ``target`` without widening it."""
-    return len(shape) <= len(target) and all(
-        n in (1, m) for n, m in zip(reversed(shape), reversed(target), strict=False)
-    )
+    dtype, shape = params.dtype, params.shape
+    if dtype.kind != "f" or not shape:  # 0-d arithmetic returns scalars, which have no out=
+        return False
+    for a in arrays:
+        if a.dtype != dtype or a.shape != shape:
+            return False
+    return True
 
 
 def _row_of(lr) -> np.ndarray:
@@ -166,63 +160,37 @@ def _row_of(lr) -> np.ndarray:
 # SGD
 
 
-def _sgd(recipe, lr, momentum, dampening, weight_decay, nesterov) -> FastPaths:
-    """SGD as one in-place step (fresh buffers for update), its fusion and shared records."""
-    readable = _unguarded(sgd(lr, momentum, dampening, weight_decay, nesterov))
+def _sgd(optimizer, lr, momentum, dampening, weight_decay, nesterov) -> FastPaths:
+    """SGD's readable update (fewest NumPy calls for a race's small arrays), an in-place
+    ``into`` for scalar settings, and its fusion and shared records."""
+    update = _unguarded(optimizer)
     schedule = _lr_schedule(lr)
     l2 = _nonzero(weight_decay)
     uses_momentum = _nonzero(momentum)
-    has_momentum = np.asarray(momentum) != 0
-    mixed = uses_momentum and not np.all(has_momentum)  # some runs of a race without momentum
-    undamped = np.ndim(dampening) == 0 and dampening == 0
-    plain = _plain(momentum, dampening, weight_decay)
-    shape = np.broadcast_shapes(*(np.shape(x) for x in (momentum, dampening, weight_decay)))
+    in_place = _plain(momentum, dampening, weight_decay)
 
-    def fits(params, lr_t, *arrays):
-        """Whether out= keeps every bit: the arrays are params-shaped in their float dtype and
-        the hyperparameters neither widen the shape nor (for float32, NEP 50) the dtype."""
-        return (
-            _same_layout(params, *arrays)
-            and _broadcasts_into(shape, params.shape)
-            and _broadcasts_into(np.shape(lr_t), params.shape)
-            and (params.dtype == np.float64 or (plain and _plain(lr_t)))
-        )
-
-    def step(params, g, state, buf, lr_t, out):
-        """Readable SGD's operations in its order, the new buffer in ``buf``, params in ``out``."""
-        if l2:
-            g = g + weight_decay * params
+    def into(params, grads, state, out, scratch):
+        lr_t = schedule(state.step)
+        buf = state.momentum_buffer
+        buffers = (grads, out) if buf is None else (grads, out, buf)
+        if not (in_place and _plain(lr_t) and _same_layout(params, *buffers)):
+            return update(params, grads, state)
+        g = grads + weight_decay * params if l2 else grads
         if uses_momentum:
-            if state.momentum_buffer is None:
+            if buf is None:
                 buf = g.copy()
             else:
-                np.multiply(state.momentum_buffer, momentum, out=buf)
-                buf += g if undamped else (1 - dampening) * g  # (1 - 0)·g is g exactly
+                buf *= momentum
+                buf += g if dampening == 0 else (1 - dampening) * g  # (1 - 0)·g is g exactly
             if nesterov:
                 # g + momentum·buf, summed the other way round: IEEE + and · are commutative.
                 np.multiply(buf, momentum, out=out)
                 out += g
             direction = out if nesterov else buf
         else:
-            buf, direction = None, g
-        if mixed:  # torch skips the buffer where momentum == 0: those runs step by g itself
-            direction = np.where(has_momentum, direction, g)
+            direction = g
         np.multiply(direction, lr_t, out=out)
         return np.subtract(params, out, out=out), SGDState(state.step + 1, buf)
-
-    def update(params, grads, state):
-        params, g, lr_t = np.asarray(params), np.asarray(grads), schedule(state.step)
-        buf = state.momentum_buffer
-        if not fits(params, lr_t, g, *([] if buf is None else [buf])):
-            return readable(params, grads, state)
-        new_buf = None if buf is None else np.empty_like(g)  # the first buffer is a copy of g
-        return step(params, g, state, new_buf, lr_t, np.empty_like(g))
-
-    def into(params, grads, state, out, scratch):
-        lr_t, buf = schedule(state.step), state.momentum_buffer
-        if not fits(params, lr_t, grads, out, *([] if buf is None else [buf])):
-            return readable(params, grads, state)
-        return step(params, grads, state, buf, lr_t, out)
 
     shared = None
     if _shareable(lr, momentum, dampening, weight_decay):
@@ -241,14 +209,14 @@ def _sgd(recipe, lr, momentum, dampening, weight_decay, nesterov) -> FastPaths:
 
         # B stays 1 (b1 = 1, b2 = 0) so the denominator is sqrt(1) + 0 = 1.
         shared = Shared(float(weight_decay), 1.0, 0.0, 1.0, 0.0, lr, coefficients, own_state)
-    return FastPaths(update, into, _by_factory(recipe), shared)
+    return FastPaths(update, into, _by_factory(optimizer), shared)
 
 
 # ---------------------------------------------------------------------------------------------
 # Adagrad, RMSprop, Adadelta: fusion and shared records only
 
 
-def _adagrad(recipe, lr, lr_decay, weight_decay, initial_accumulator_value, eps) -> FastPaths:
+def _adagrad(optimizer, lr, lr_decay, weight_decay, initial_accumulator_value, eps) -> FastPaths:
     """Adagrad's readable update and its fusion and shared records."""
     shared = None
     if _shareable(lr, lr_decay, weight_decay, initial_accumulator_value, eps):
@@ -270,10 +238,10 @@ def _adagrad(recipe, lr, lr_decay, weight_decay, initial_accumulator_value, eps)
             coefficients,
             own_state,
         )
-    return _plain_paths(recipe, fusion=_by_factory(recipe), shared=shared)
+    return _plain_paths(optimizer, fusion=_by_factory(optimizer), shared=shared)
 
 
-def _rmsprop(recipe, lr, alpha, eps, weight_decay, momentum, centered) -> FastPaths:
+def _rmsprop(optimizer, lr, alpha, eps, weight_decay, momentum, centered) -> FastPaths:
     """RMSprop's readable update and its fusion and (plain RMSprop's) shared records."""
     uses_momentum = _nonzero(momentum)
     shared = None
@@ -297,10 +265,10 @@ def _rmsprop(recipe, lr, alpha, eps, weight_decay, momentum, centered) -> FastPa
             own_state,
         )
     # With and without momentum the states differ (a buffer or None): two kinds of family.
-    return _plain_paths(recipe, fusion=_by_factory(recipe, uses_momentum), shared=shared)
+    return _plain_paths(optimizer, fusion=_by_factory(optimizer, uses_momentum), shared=shared)
 
 
-def _adadelta(recipe, lr, rho, eps, weight_decay) -> FastPaths:
+def _adadelta(optimizer, lr, rho, eps, weight_decay) -> FastPaths:
     """Adadelta's readable update and its fusion and shared records."""
     shared = None
     if _shareable(lr, rho, eps, weight_decay):
@@ -324,7 +292,7 @@ def _adadelta(recipe, lr, rho, eps, weight_decay) -> FastPaths:
             own_state,
             "adadelta",
         )
-    return _plain_paths(recipe, fusion=_by_factory(recipe), shared=shared)
+    return _plain_paths(optimizer, fusion=_by_factory(optimizer), shared=shared)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -438,12 +406,12 @@ def _adam_family(lr, betas, eps, weight_decay, decoupled_decay, amsgrad) -> Fast
     return FastPaths(update, into, fusion, shared)
 
 
-def _adam(recipe, lr, betas, eps, weight_decay, amsgrad) -> FastPaths:
+def _adam(optimizer, lr, betas, eps, weight_decay, amsgrad) -> FastPaths:
     """Adam as the Adam family without decoupled decay."""
     return _adam_family(lr, betas, eps, weight_decay, 0.0, amsgrad)
 
 
-def _adamw(recipe, lr, betas, eps, weight_decay, amsgrad) -> FastPaths:
+def _adamw(optimizer, lr, betas, eps, weight_decay, amsgrad) -> FastPaths:
     """AdamW as the Adam family without L2 on the gradient."""
     return _adam_family(lr, betas, eps, 0.0, weight_decay, amsgrad)
 
@@ -452,7 +420,7 @@ def _adamw(recipe, lr, betas, eps, weight_decay, amsgrad) -> FastPaths:
 # NAdam, RAdam, Adamax: fusion and shared records only
 
 
-def _nadam(recipe, lr, betas, eps, weight_decay, momentum_decay) -> FastPaths:
+def _nadam(optimizer, lr, betas, eps, weight_decay, momentum_decay) -> FastPaths:
     """NAdam's readable update and its fusion and shared records."""
     beta1, beta2 = betas
     shared = None
@@ -497,15 +465,15 @@ def _nadam(recipe, lr, betas, eps, weight_decay, momentum_decay) -> FastPaths:
             coefficients,
             own_state,
         )
-    return _plain_paths(recipe, fusion=_by_factory(recipe), shared=shared)
+    return _plain_paths(optimizer, fusion=_by_factory(optimizer), shared=shared)
 
 
-def _radam(recipe, lr, betas, eps, weight_decay) -> FastPaths:
+def _radam(optimizer, lr, betas, eps, weight_decay) -> FastPaths:
     """RAdam's readable update and its fusion record (its rectifier fits no shared formula)."""
-    return _plain_paths(recipe, fusion=_by_factory(recipe))
+    return _plain_paths(optimizer, fusion=_by_factory(optimizer))
 
 
-def _adamax(recipe, lr, betas, eps, weight_decay) -> FastPaths:
+def _adamax(optimizer, lr, betas, eps, weight_decay) -> FastPaths:
     """Adamax's readable update and its fusion and shared records."""
     beta1, beta2 = betas
     shared = None
@@ -532,7 +500,7 @@ def _adamax(recipe, lr, betas, eps, weight_decay) -> FastPaths:
             own_state,
             "max",
         )
-    return _plain_paths(recipe, fusion=_by_factory(recipe), shared=shared)
+    return _plain_paths(optimizer, fusion=_by_factory(optimizer), shared=shared)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -555,6 +523,5 @@ def fast_paths(optimizer: Optimizer) -> FastPaths:
     """The fast paths of ``optimizer``: its factory's builder in ``FAST_PATHS``, else its update."""
     recipe = optimizer.recipe
     if recipe is None or recipe.factory not in FAST_PATHS:
-        update = _unguarded(optimizer)
-        return FastPaths(update, _fresh_into(update))
-    return FAST_PATHS[recipe.factory](recipe, **recipe.arguments)
+        return _plain_paths(optimizer)
+    return FAST_PATHS[recipe.factory](optimizer, **recipe.arguments)

@@ -1,9 +1,9 @@
 """Every fast path of core.fast_optimizers against the readable update of core.optimizers.
 
 Cases are generated from the ``OPTIMIZERS`` registry: each entry with its defaults and with every
-argument it takes that switches a code path (momentum, dampening, nesterov, centered, amsgrad,
-weight_decay), under a constant lr, an lr schedule and a column of per-run lrs. A new optimizer is
-covered as soon as it is registered.
+argument it takes that switches a code path (momentum, also as a per-run column, dampening,
+nesterov, centered, amsgrad, weight_decay), under a constant lr, an lr schedule and a column of
+per-run lrs. A new optimizer is covered as soon as it is registered.
 """
 
 import inspect
