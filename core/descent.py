@@ -14,7 +14,7 @@ finite points. Divergence is data, never an exception or a warning.
 grid, with ``lr`` an array of shape ``(R, 1)``), in one loop over the steps: one surface call per
 step for all runs, and one ``update`` per *family*: optimizers built by the same factory with the
 same flags (e.g. SGD and Momentum; Adam and AdamW) are fused into one optimizer whose
-hyperparameters are per-run arrays (``Fusion`` records of ``core.optimizers``). Before that,
+hyperparameters are per-run arrays (``Fusion`` records of ``core.fast_optimizers``). Before that,
 optimizers with scalar settings and a ``Shared`` record (SGD, Momentum, Nesterov, Adagrad, plain
 RMSprop, Adadelta, Adam, AdamW, NAdam, Adamax) become a single family whose update runs each
 optimizer's formula as coefficient tables over all of their rows. With 2-D points an update costs
@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from core.fast_optimizers import fast_paths
 from core.optimizers import Optimizer, sgd
 from core.surfaces import Surface
 
@@ -121,7 +122,7 @@ class _SharedState(NamedTuple):
 
 
 def _shared_optimizer(specs: list, runs: int, steps: int) -> Optimizer:
-    """One update for optimizers of different kinds (``Shared`` records of core.optimizers).
+    """One update for optimizers of different kinds (``Shared`` records of core.fast_optimizers).
 
     Every coefficient becomes a table of shape (steps, rows, 2), or (rows, 2) where it is the
     same at every step, so each step runs ~20 same-shape NumPy operations for all of them.
@@ -269,24 +270,23 @@ def _families(
     tables stay small.
     """
     families, taken = [], set()
+    paths = [fast_paths(opt) for opt in optimizers]
     shared = [
         k
-        for k, opt in enumerate(optimizers)
-        if getattr(opt.update, "shared", None) is not None
-        and _per_run(opt.update.shared.lr, runs) is not None
+        for k, p in enumerate(paths)
+        if p.shared is not None and _per_run(p.shared.lr, runs) is not None
     ]
     # Rows of one special kind must be contiguous; the race keeps the members' order for rows.
     order = {"sqrt": 0, "max": 1, "adadelta": 2}
-    shared.sort(key=lambda k: order[optimizers[k].update.shared.kind])
+    shared.sort(key=lambda k: order[paths[k].shared.kind])
     if len(shared) >= 2 and steps and len(shared) * runs * steps <= MAX_SHARED_TABLE:
-        specs = [optimizers[k].update.shared for k in shared]
+        specs = [paths[k].shared for k in shared]
         families.append((_shared_optimizer(specs, runs, steps), shared))
         taken = set(shared)
     groups: dict[Any, list[int]] = {}
-    for k, opt in enumerate(optimizers):
+    for k, fusion in enumerate(p.fusion for p in paths):
         if k in taken:
             continue
-        fusion = getattr(opt.update, "fuse", None)
         ok = fusion is not None and all(
             _per_run(v, runs) is not None for v in fusion.hyperparameters.values()
         )
@@ -295,7 +295,7 @@ def _families(
         if len(members) == 1:
             families.append((optimizers[members[0]], members))
             continue
-        fusions = [optimizers[k].update.fuse for k in members]
+        fusions = [paths[k].fusion for k in members]
         stacked = {}
         for name in fusions[0].hyperparameters:
             values = [f.hyperparameters[name] for f in fusions]
@@ -342,8 +342,8 @@ def race(optimizers: Sequence[Optimizer], surface: Surface, starts, steps: int) 
     states = [
         opt.init(points[0, s].copy()) for (opt, _), s in zip(families, family_slices, strict=True)
     ]
-    # The loop sets errstate once, so the updates' own guards (update.raw skips them) can go.
-    updates = [getattr(opt.update, "raw", opt.update) for opt, _ in families]
+    # The loop sets errstate once, so the updates' own guards can go (fast paths have none).
+    updates = [fast_paths(opt).update for opt, _ in families]
     with np.errstate(all="ignore"):
         # Diverged runs keep computing (with inf/NaN); runs are independent, so they are masked
         # afterwards, which gives the same result as stopping each run at its first bad point.
@@ -374,7 +374,9 @@ def race(optimizers: Sequence[Optimizer], surface: Surface, starts, steps: int) 
         for k in members:
             rows = slice(slices[k].start - s.start, slices[k].stop - s.start)
             if isinstance(state, _SharedState):  # back to the member's own state record
-                own = optimizers[k].update.shared.state(state.step, state.A[rows], state.B[rows])
+                own = fast_paths(optimizers[k]).shared.state(
+                    state.step, state.A[rows], state.B[rows]
+                )
                 member_states[k] = own
             else:
                 member_states[k] = (
@@ -475,7 +477,7 @@ def convergence_map(
         np.asarray(surface.start if start is None else start, dtype=float), (lr_grid.size, 1)
     )
     minima = np.asarray(surface.minima, dtype=float).reshape(-1, 2)
-    state = optimizer.init(p)
+    state, update = optimizer.init(p), fast_paths(optimizer).update
     reached = np.full(lr_grid.size, -1)
     diverged = np.full(lr_grid.size, -1)
     with np.errstate(all="ignore"):
@@ -492,7 +494,7 @@ def convergence_map(
             reached = np.where(open_ & ~bad & hit, t, reached)
             if t == steps or not np.any((reached < 0) & (diverged < 0)):
                 break
-            p, state = optimizer.update(p, surface.grad(p), state)
+            p, state = update(p, surface.grad(p), state)
     return ConvergenceMap(
         reached.reshape(shape), diverged.reshape(shape), lrs, momenta, steps, eps, criterion
     )

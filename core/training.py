@@ -5,7 +5,7 @@ of steps or until a time budget is spent and returns ``(new_state, TickMetrics)`
 its input: a Streamlit page may abandon a tick, keep the old state, or change ``config`` (lr,
 schedule, optimizer and its hyperparameters, batch size, dropout, patience) between ticks without a
 reset. ``train`` wraps it as a generator yielding once per epoch. For speed a tick copies the params
-and optimizer buffers once and updates its copies in place (the optimizers' ``update.into``); the
+and optimizer buffers once and updates its copies in place (``core.fast_optimizers``' ``into``); the
 arrays of a state, once handed out, are never written again.
 
 All randomness (init, shuffling, dropout) flows from the ``rng`` given to ``init_train_state`` and is
@@ -30,6 +30,7 @@ import numpy as np
 
 from core.activations import ACTIVATIONS, Activation
 from core.datasets import Dataset, Split, to_float32
+from core.fast_optimizers import fast_paths
 from core.mlp import backward, forward, init_bn_state, init_params, softmax_cross_entropy
 from core.optimizers import Optimizer, init_layers, make
 from core.schedules import as_schedule
@@ -334,7 +335,7 @@ def train_for(
     # may keep the old state (Streamlit can abandon a tick). Copying once per tick is cheap.
     owned = _OwnedParams(params, opt_states)
     params = owned.params
-    into = getattr(opt.update, "into", None) or (lambda p, g, s, out, tmp: opt.update.raw(p, g, s))
+    into = fast_paths(opt).into
     schedule = as_schedule(config.lr)
     by_epoch = config.schedule_unit == "epoch"
     lr_of = None  # the schedule's t whose lr is in lr_box

@@ -25,6 +25,7 @@ from core.optimizers import (
     sgd,
     update_layers,
 )
+from tests.optimizer_states import assert_states_equal, copy_state
 
 KEYS = list(OPTIMIZERS)
 
@@ -496,19 +497,6 @@ def test_non_finite_gradients_give_non_finite_params_without_raising(key, bad):
 # Purity, shapes, vectorized hyperparameters, schedules, layers
 
 
-def _copy_state(state):
-    return type(state)(*(np.copy(x) if isinstance(x, np.ndarray) else x for x in state))
-
-
-def _assert_states_equal(a, b):
-    assert type(a) is type(b)
-    for x, y in zip(a, b, strict=True):
-        if x is None or y is None:
-            assert x is None and y is None
-        else:
-            np.testing.assert_array_equal(x, y)
-
-
 @pytest.mark.parametrize(("key", "kwargs"), HAND_CASES)
 @pytest.mark.parametrize("first", [True, False], ids=["from_init", "with_buffers"])
 def test_update_mutates_nothing_and_aliases_nothing(key, kwargs, first, rng):
@@ -517,20 +505,20 @@ def test_update_mutates_nothing_and_aliases_nothing(key, kwargs, first, rng):
     state = opt.init(p)
     if not first:  # a state whose buffers are already filled
         _, state = opt.update(p, g, state)
-    p_copy, g_copy, state_copy = p.copy(), g.copy(), _copy_state(state)
+    p_copy, g_copy, state_copy = p.copy(), g.copy(), copy_state(state)
     new_p, new_state = opt.update(p, g, state)
     np.testing.assert_array_equal(p, p_copy)
     np.testing.assert_array_equal(g, g_copy)
-    _assert_states_equal(state, state_copy)
+    assert_states_equal(state, state_copy)
     # Writing into the inputs afterwards must not reach the outputs (e.g. a buffer set to g).
-    new_p_copy, new_state_copy = new_p.copy(), _copy_state(new_state)
+    new_p_copy, new_state_copy = new_p.copy(), copy_state(new_state)
     p += 1.0
     g *= -3.0
     for x in state:
         if isinstance(x, np.ndarray):
             x += 1.0
     np.testing.assert_array_equal(new_p, new_p_copy)
-    _assert_states_equal(new_state, new_state_copy)
+    assert_states_equal(new_state, new_state_copy)
 
 
 @pytest.mark.parametrize("key", KEYS)
@@ -623,52 +611,24 @@ def test_update_layers_mutates_nothing(rng):
     grads = [{"W": rng.normal(size=(3, 2)), "b": rng.normal(size=2)}]
     _, states = update_layers(opt, params, grads, init_layers(opt, params))
     copies = [{k: v.copy() for k, v in layer.items()} for layer in (*params, *grads)]
-    state_copies = [{k: _copy_state(v) for k, v in states[0].items()}]
+    state_copies = [{k: copy_state(v) for k, v in states[0].items()}]
     update_layers(opt, params, grads, states)
     for layer, copy in zip((*params, *grads), copies, strict=True):
         for k in layer:
             np.testing.assert_array_equal(layer[k], copy[k])
     for k in states[0]:
-        _assert_states_equal(states[0][k], state_copies[0][k])
+        assert_states_equal(states[0][k], state_copies[0][k])
 
 
-INTO_CASES = [(k, kw) for k, kw in HAND_CASES if hasattr(OPTIMIZERS[k](**kw).update, "into")]
-
-
-@pytest.mark.parametrize(("key", "kwargs"), INTO_CASES)
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("scheduled", [False, True], ids=["constant_lr", "schedule"])
-def test_update_into_gives_the_numbers_of_update(key, kwargs, dtype, scheduled):
-    """``update.into`` (the trainer's in-place step on buffers it owns) equals ``update`` bit for
-    bit, writes only ``out``, ``scratch`` and the state's buffers, and runs in place."""
-    if scheduled:
-        kwargs = kwargs | {"lr": lambda step: 0.1 * 0.5**step}
-    opt = OPTIMIZERS[key](**kwargs)
-    p_ref = P0.astype(dtype)
-    state_ref = opt.init(p_ref)
-    p, state = p_ref.copy(), _copy_state(opt.init(p_ref))  # one array per buffer, as the trainer
-    out, scratch = np.empty_like(p), np.empty_like(p)
-    for g in G.astype(dtype):
-        p_ref, state_ref = opt.update(p_ref, g, state_ref)
-        p_before, g_before = p.copy(), g.copy()
-        new, state = opt.update.into(p, g, state, out, scratch)
-        np.testing.assert_array_equal(p, p_before)
-        np.testing.assert_array_equal(g, g_before)
-        assert new is out and new.dtype == dtype
-        np.testing.assert_array_equal(new, p_ref)
-        _assert_states_equal(state, state_ref)
-        p, out = new, p  # the trainer's ping-pong: the old params become the next output buffer
-
-
-def test_update_into_falls_back_to_update_where_buffers_do_not_fit():
-    opt = OPTIMIZERS["adam"]()
-    p, g = np.ones(3, np.float32), np.full(3, 0.5, np.float32)
-    out64 = np.empty(3)  # a float64 buffer would change float32 arithmetic: not used
-    new, state = opt.update.into(p, g, _copy_state(opt.init(p)), out64, np.empty(3))
-    expected, _ = opt.update(p, g, opt.init(p))
-    assert new is not out64 and new.dtype == np.float32
-    np.testing.assert_array_equal(new, expected)
-    assert state.step == 1
+@pytest.mark.parametrize("key", KEYS)
+def test_recipe_names_the_factory_and_rebuilds_the_same_optimizer(key):
+    opt = OPTIMIZERS[key](**SENSIBLE[key])
+    factory, arguments = opt.recipe
+    assert factory is getattr(OPTIMIZERS[key], "func", OPTIMIZERS[key])  # sgd for momentum
+    assert list(arguments) == list(inspect.signature(factory).parameters)
+    path, _ = run(opt, [3.0, 1.0], lambda t, p: BOWL * p, 5)
+    rebuilt, _ = run(factory(**arguments), [3.0, 1.0], lambda t, p: BOWL * p, 5)
+    np.testing.assert_array_equal(rebuilt, path)
 
 
 @pytest.mark.parametrize("key", KEYS)
