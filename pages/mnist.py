@@ -18,7 +18,7 @@ from core.download import data_dir, download_mnist
 from core.initializers import INITIALIZERS, default_kwargs
 from core.mlp import parameter_count, predict_proba
 from core.model_io import INPUT_SIZES, ModelFileError, load_model, save_model
-from core.optimizers import HYPERPARAMETERS, OPTIMIZER_DEFAULTS, OPTIMIZERS, make
+from core.optimizers import OPTIMIZER_ENTRIES, OPTIMIZERS, make
 from core.params import Param
 from core.schedules import SCHEDULES
 from core.session import (
@@ -154,7 +154,7 @@ def hp_key(optimizer: str, name: str) -> str:
 
 def exposed(optimizer: str) -> list[str]:
     """The optimizer's hyperparameters the page shows (lr has its own slider)."""
-    return [hp for hp in OPTIMIZER_DEFAULTS[optimizer] if hp != "lr"]
+    return [hp for hp in OPTIMIZER_ENTRIES[optimizer].hyperparameters if hp != "lr"]
 
 
 def parse_hidden(text: str) -> tuple[int, ...] | None:
@@ -308,13 +308,7 @@ opt_now = opt_now if opt_now in OPTS else "adam"
 sched_now = st.session_state.get("mn_sched", "none")
 extra = {}
 for hp in exposed(opt_now):
-    h = HYPERPARAMETERS[hp]
-    default = OPTIMIZER_DEFAULTS[opt_now][hp]
-    extra[hp_key(opt_now, hp)] = (
-        Param("bool", default)
-        if h.kind == "bool"
-        else Param("float", default, low=h.min, high=h.max)
-    )
+    extra[hp_key(opt_now, hp)] = OPTIMIZER_ENTRIES[opt_now].hyperparameters[hp]
 for name, spec in SCHED_PARAMS.get(sched_now, {}).items():
     extra[f"mn_{sched_now}_{name}"] = spec
 bind_url(extra)
@@ -526,23 +520,16 @@ with guarded_panel(t("mnist.panel_network")):
     with st.expander(t("mnist.hyperparameters", name=OPT_LABELS[optimizer])):
         columns = st.columns(3)
         for i, hp in enumerate(exposed(optimizer)):
-            h = HYPERPARAMETERS[hp]
+            h = OPTIMIZER_ENTRIES[optimizer].hyperparameters[hp]
             label = t(f"mnist.hp.{hp}")
-            default = OPTIMIZER_DEFAULTS[optimizer][hp]
             with columns[i % 3]:
                 if h.kind == "bool":
-                    hps[hp] = keyed(st.checkbox, hp_key(optimizer, hp), default, label=label)
+                    hps[hp] = keyed(st.checkbox, hp_key(optimizer, hp), h.default, label=label)
                 else:
                     hps[hp] = keyed(
-                        st.number_input,
-                        hp_key(optimizer, hp),
-                        float(default),
-                        label=label,
-                        min_value=float(h.min),
-                        max_value=float(h.max),
-                        step=10 ** np.floor(np.log10(h.min)) if h.log_scale else 0.01,
-                        format="%g",
-                    )
+                        st.number_input, hp_key(optimizer, hp), float(h.default), label=label,
+                        min_value=float(h.low), max_value=float(h.high), step=h.step, format="%g",
+                    )  # fmt: skip
         sched_values = {}
         for name, spec in SCHED_PARAMS.get(schedule, {}).items():
             widget_args = {"min_value": spec.low, "max_value": spec.high}
@@ -559,7 +546,7 @@ with guarded_panel(t("mnist.panel_network")):
         make(optimizer, lr=lr, **hps)
     except ValueError as error:
         st.warning(t("mnist.invalid_hp", message=str(error)))
-        hps = {hp: v for hp, v in OPTIMIZER_DEFAULTS[optimizer].items() if hp != "lr"}
+        hps = {hp: v for hp, v in OPTIMIZER_ENTRIES[optimizer].defaults().items() if hp != "lr"}
     lr_value = SCHEDULES[schedule](lr=lr, **sched_values) if schedule != "none" else lr
 
 layer_sizes = (int(np.prod(data.image_shape)), *hidden, NUM_CLASSES)

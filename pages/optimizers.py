@@ -10,7 +10,7 @@ from core.expressions import (
     compile_expression,
     nonfinite_fraction,
 )
-from core.optimizers import HYPERPARAMETERS, OPTIMIZER_DEFAULTS, OPTIMIZERS, TORCH_CALL, make
+from core.optimizers import OPTIMIZER_ENTRIES, OPTIMIZERS, make
 from core.params import Param
 from core.path_metrics import clamp_start, effective_step, loss_grid, summarize
 from core.surfaces import SURFACES, surface_from_expression
@@ -60,7 +60,7 @@ def hp_key(name: str, hp: str) -> str:
 
 def exposed(name: str) -> list[str]:
     """Hyperparameters of ``name`` that get a widget, in torch's argument order."""
-    return [hp for hp in OPTIMIZER_DEFAULTS[name] if hp not in FIXED]
+    return [hp for hp in OPTIMIZER_ENTRIES[name].hyperparameters if hp not in FIXED]
 
 
 def default_start(surface_key: str) -> tuple[float, float]:
@@ -98,15 +98,9 @@ FIELDS = {
 
 
 def hp_field(name: str, hp: str) -> Field:
-    """The widget of one hyperparameter of ``name``, from the shared table and its own default."""
-    h, default = HYPERPARAMETERS[hp], OPTIMIZER_DEFAULTS[name][hp]
-    if h.kind == "bool":
-        param, widget = Param("bool", default), "checkbox"
-    else:
-        # A log-scaled setting steps by the decade of its smallest value (eps: 1e-12).
-        step = 10 ** np.floor(np.log10(h.min)) if h.log_scale else 0.01
-        param = Param("float", float(default), h.min, h.max, log=h.log_scale, step=step)
-        widget = "number"
+    """The widget of one hyperparameter of ``name``: its range and default from the registry."""
+    param = OPTIMIZER_ENTRIES[name].hyperparameters[hp]
+    widget = "checkbox" if param.kind == "bool" else "number"
     return Field(param, widget, f"optimizers.hp.{hp}", f"optimizers.hp_help.{hp}")
 
 
@@ -283,7 +277,11 @@ if names:
         with columns[i % len(columns)], st.expander(t(f"optimizers.names.{name}"), expanded=False):
             values = {hp: field(HP_FIELDS, hp_key(name, hp)) for hp in exposed(name)}
             values.update(
-                {hp: OPTIMIZER_DEFAULTS[name][hp] for hp in FIXED if hp in OPTIMIZER_DEFAULTS[name]}
+                {
+                    hp: OPTIMIZER_ENTRIES[name].defaults()[hp]
+                    for hp in FIXED
+                    if hp in OPTIMIZER_ENTRIES[name].hyperparameters
+                }
             )
             try:
                 make(name, **values)
@@ -545,10 +543,11 @@ if surface is not None:
         else:
             current = (
                 st.session_state.get(
-                    hp_key("momentum", "lr"), OPTIMIZER_DEFAULTS["momentum"]["lr"]
+                    hp_key("momentum", "lr"), OPTIMIZER_ENTRIES["momentum"].defaults()["lr"]
                 ),
                 st.session_state.get(
-                    hp_key("momentum", "momentum"), OPTIMIZER_DEFAULTS["momentum"]["momentum"]
+                    hp_key("momentum", "momentum"),
+                    OPTIMIZER_ENTRIES["momentum"].defaults()["momentum"],
                 ),
             )
             show_figure(
@@ -588,7 +587,7 @@ with guarded_panel(t("optimizers.panel_formulas")):
     st.subheader(t("optimizers.formulas_title"))
     st.caption(t("optimizers.formulas_note"))
     for name in names or DEFAULT_OPTIMIZERS:
-        values = dict(OPTIMIZER_DEFAULTS[name])
+        values = OPTIMIZER_ENTRIES[name].defaults()
         values.update(
             {
                 hp: st.session_state.get(hp_key(name, hp), v)
@@ -599,7 +598,7 @@ with guarded_panel(t("optimizers.panel_formulas")):
         st.markdown(f"**{t(f'optimizers.names.{name}')}**")
         st.latex(OPTIMIZER_FORMULAS[name])
         st.code(
-            TORCH_CALL[name].format(
+            OPTIMIZER_ENTRIES[name].torch_call.format(
                 **{k: fmt(v) if not isinstance(v, bool) else v for k, v in values.items()}
             ),
             language="python",
