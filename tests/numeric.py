@@ -1,4 +1,4 @@
-"""Gradients by central differences: the reference backprop tests compare with, shared by none of core."""
+"""Central-difference gradients: the reference of the gradient tests, shared by no core code."""
 
 import numpy as np
 

@@ -25,6 +25,7 @@ from core.losses import (
     softmax,
     softmax_naive,
 )
+from tests.numeric import numeric_grad
 from tests.param_cases import defaults, param_sets
 
 KEYS = [
@@ -90,14 +91,10 @@ def samples(key: str, params: dict, rng: np.random.Generator) -> list[tuple]:
 @pytest.mark.parametrize(("key", "params"), CASES, ids=map(case_id, CASES))
 def test_grad_matches_central_difference(key, params, rng):
     loss = LOSSES[key](**params)
-    h = 1e-6
     for y_true, y_pred in samples(key, params, rng):
-        numeric = np.zeros_like(y_pred)
-        for i in np.ndindex(y_pred.shape):
-            up, down = y_pred.copy(), y_pred.copy()
-            up[i] += h
-            down[i] -= h
-            numeric[i] = (loss.value(y_true, up) - loss.value(y_true, down)) / (2 * h)
+        numeric = numeric_grad(
+            lambda y_true=y_true, y_pred=y_pred: loss.value(y_true, y_pred), y_pred
+        )
         grad = loss.grad(y_true, y_pred)
         assert grad.shape == y_pred.shape
         np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-9)
