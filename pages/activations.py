@@ -234,6 +234,46 @@ tab_act, tab_loss, tab_stab = st.tabs(
 
 
 # ================================================================ activations
+def activation_chart(names: list, params: dict, zmax: float, trace_x: float) -> None:
+    """Each chosen activation and its derivative over [-zmax, zmax], with their values at the
+    trace point and the finite-difference check."""
+    series, rows = [], []
+    for name in names:
+        try:
+            z, y, dy, intervals, check, at = activation_data(
+                name, params.get(name, ()), zmax, trace_x
+            )
+        except ValueError as error:
+            bad_parameter(name, error)
+            continue
+        label = t(f"activations.names.{name}")
+        series.append(Series(label, y, dy, intervals, at))
+        rows.append(
+            {
+                t("activations.col_function"): label,
+                "f(x)": format_number(at[0]),
+                "f′(x)": format_number(at[1]),
+                t("activations.col_check"): fd_badge(check),
+            }
+        )
+    if series:
+        fig = shared_figure(
+            curves_with_derivatives,
+            z,
+            series,
+            trace_x,
+            title=t("activations.fig_title"),
+            x_title=t("activations.axis_z"),
+            y_title=t("activations.axis_value"),
+            derivative_name=t("activations.derivative_name"),
+            saturation_name=t("activations.saturation", threshold=SATURATION),
+            style=style,
+        )
+        show_figure(fig, key="act_figure")
+        st.markdown(t("activations.trace_caption", x=format_number(trace_x)))
+        st.dataframe(rows, hide_index=True, width="stretch")
+
+
 @panel_fragment
 def activations_panel() -> None:
     with guarded_panel(t("activations.panel_activations")):
@@ -255,42 +295,7 @@ def activations_panel() -> None:
             if not names:
                 st.info(t("activations.empty_selection"), icon=":material/touch_app:")
             else:
-                series, rows, drawn = [], [], []
-                for name in names:
-                    try:
-                        z, y, dy, intervals, check, at = activation_data(
-                            name, params.get(name, ()), zmax, trace_x
-                        )
-                    except ValueError as error:
-                        bad_parameter(name, error)
-                        continue
-                    label = t(f"activations.names.{name}")
-                    series.append(Series(label, y, dy, intervals, at))
-                    drawn.append(name)
-                    rows.append(
-                        {
-                            t("activations.col_function"): label,
-                            "f(x)": format_number(at[0]),
-                            "f′(x)": format_number(at[1]),
-                            t("activations.col_check"): fd_badge(check),
-                        }
-                    )
-                if series:
-                    fig = shared_figure(
-                        curves_with_derivatives,
-                        z,
-                        series,
-                        trace_x,
-                        title=t("activations.fig_title"),
-                        x_title=t("activations.axis_z"),
-                        y_title=t("activations.axis_value"),
-                        derivative_name=t("activations.derivative_name"),
-                        saturation_name=t("activations.saturation", threshold=SATURATION),
-                        style=style,
-                    )
-                    show_figure(fig, key="act_figure")
-                    st.markdown(t("activations.trace_caption", x=format_number(trace_x)))
-                    st.dataframe(rows, hide_index=True, width="stretch")
+                activation_chart(names, params, zmax, trace_x)
         if names:
             st.subheader(t("activations.formulas"))
             torch_calls = {
