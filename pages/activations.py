@@ -18,7 +18,7 @@ from core.losses import (
     softmax_naive,
 )
 from core.losses import TORCH_NAMES as LOSS_TORCH
-from core.params import Param
+from core.params import Param, ParamError
 from core.robust_fit import fit_constant, outlier_sample
 from ui.controls import (
     current_plot_style,
@@ -203,11 +203,10 @@ def parameter_widgets(name: str, specs: dict, key_of) -> tuple:
     return tuple(sorted(values.items()))
 
 
-def bad_parameter(name: str, error: ValueError) -> None:
-    """Name the parameter that makes the function undefined (core quotes it as ``param=value``)."""
-    param = str(error).split("=", 1)[0].strip()
+def bad_parameter(name: str, error: ParamError) -> None:
+    """Name the parameter that makes the function undefined."""
     st.warning(
-        t("activations.bad_param", function=t(f"activations.names.{name}"), param=param),
+        t("activations.bad_param", function=t(f"activations.names.{name}"), param=error.param),
         icon=":material/warning:",
     )
 
@@ -243,7 +242,7 @@ def activation_chart(names: list, params: dict, zmax: float, trace_x: float) -> 
             z, y, dy, intervals, check, at = activation_data(
                 name, params.get(name, ()), zmax, trace_x
             )
-        except ValueError as error:
+        except ParamError as error:
             bad_parameter(name, error)
             continue
         label = t(f"activations.names.{name}")
@@ -340,7 +339,7 @@ def loss_chart(task: str, loss_names: list, loss_params: dict, target, half_widt
             x, values, slopes, check = loss_data(
                 name, loss_params.get(name, ()), x_range, domain, y_target
             )
-        except ValueError as error:
+        except ParamError as error:
             bad_parameter(name, error)
             continue
         label = t(f"activations.names.{name}")

@@ -15,6 +15,7 @@ from core.activations import (
     TORCH_NAMES,
     value_and_grad,
 )
+from core.params import ParamError
 from tests.param_cases import defaults, param_sets
 
 KEYS = [
@@ -339,3 +340,17 @@ def test_torch_name_examples():
         == "torch.nn.LeakyReLU(negative_slope=0.2)"
     )
     assert TORCH_NAMES["gelu"].format(approximate="tanh") == "torch.nn.GELU(approximate='tanh')"
+
+
+@pytest.mark.parametrize(
+    ("key", "kwargs", "param", "rule"),
+    [
+        ("hardtanh", {"min_val": 1.0, "max_val": 0.5}, "min_val", "lt_max_val"),
+        ("elu", {"alpha": -1.0}, "alpha", "ge_0"),
+        ("softplus", {"beta": 0.0}, "beta", "gt_0"),
+    ],
+)
+def test_a_refused_parameter_is_named_with_its_rule(key, kwargs, param, rule):
+    with pytest.raises(ParamError) as raised:
+        ACTIVATIONS[key](**kwargs)
+    assert (raised.value.param, raised.value.rule) == (param, rule)

@@ -25,6 +25,7 @@ from core.losses import (
     softmax,
     softmax_naive,
 )
+from core.params import ParamError
 from tests.numeric import numeric_grad
 from tests.param_cases import defaults, param_sets
 
@@ -454,3 +455,10 @@ def test_torch_name_template_formats_with_the_parameters(key):
     for name, value in defaults(LOSS_PARAMS[key]).items():
         assert str(value) in text, name
     assert TORCH_NAMES["huber"].format(delta=2.0) == "torch.nn.HuberLoss(delta=2.0)"
+
+
+@pytest.mark.parametrize(("key", "param"), [("huber", "delta"), ("contrastive", "margin")])
+def test_a_refused_parameter_is_named_with_its_rule(key, param):
+    with pytest.raises(ParamError) as raised:
+        LOSSES[key](**{param: 0.0})
+    assert (raised.value.param, raised.value.rule) == (param, "gt_0")
