@@ -12,7 +12,7 @@ from core.expressions import (
 )
 from core.optimizers import OPTIMIZER_ENTRIES, OPTIMIZERS, make
 from core.params import Param
-from core.path_metrics import clamp_start, effective_step, loss_grid, summarize
+from core.path_metrics import clamp_start, effective_step, finite_step, loss_grid, summarize
 from core.surfaces import SURFACES, surface_from_expression
 from ui.controls import (
     current_plot_style,
@@ -26,12 +26,13 @@ from ui.formulas import OPTIMIZER_FORMULAS
 from ui.i18n import t
 from ui.panels import experiments
 from ui.plots.optimizers import (
-    Arrow,
     contour_with_paths,
     convergence_heatmap,
+    gap_curves,
     loss_curves,
     lr_search_curves,
     race_animation,
+    step_arrows,
     surface_3d,
 )
 
@@ -344,15 +345,13 @@ if ready:
         if st.session_state.get("opt_step", 0) > steps:
             st.session_state["opt_step"] = steps - 1
         shown_step = field(FIELDS, "opt_step", max_value=steps - 1)
-        arrows = []
+        lrs = [dict(hps)["lr"] for _, hps in settings_key]
+        arrows = step_arrows(paths, lrs, shown_step)
         rows = []
-        for i, ((name, hps), path) in enumerate(zip(settings_key, paths, strict=True)):
-            g, u, p = path.grads[shown_step], path.updates[shown_step], path.points[shown_step]
-            if not (np.all(np.isfinite(g)) and np.all(np.isfinite(u))):
+        for (name, _), path in zip(settings_key, paths, strict=True):
+            if not finite_step(path, shown_step):
                 continue
-            lr = dict(hps)["lr"]
-            arrows.append(Arrow(p[0], p[1], -lr * g[0], -lr * g[1], i, True))
-            arrows.append(Arrow(p[0], p[1], u[0], u[1], i, False))
+            g, u = path.grads[shown_step], path.updates[shown_step]
             eff = effective_step(path, shown_step)
             rows.append(
                 {
@@ -395,16 +394,12 @@ if ready:
             st.caption(t("optimizers.map_caption"))
         with loss_col:
             gap = surface.f_min is not None
-            curves = [
-                (label, p.losses - surface.f_min if gap else p.losses)
-                for label, p in zip(labels, paths, strict=True)
-            ]
-            positive = all(np.all(c[np.isfinite(c)] > 0) for _, c in curves)
+            curves, log_y = gap_curves(labels, paths, surface.f_min)
             show_figure(
                 shared_figure(
                     loss_curves,
                     curves,
-                    log_y=gap or positive,
+                    log_y=log_y,
                     title=t("optimizers.loss_title"),
                     x_title=t("optimizers.step"),
                     y_title=t("optimizers.loss_gap") if gap else t("optimizers.loss"),
