@@ -50,7 +50,7 @@ def test_relu_kink_is_skipped_not_reported():
 
 def test_hardtanh_with_wide_range_params_skips_both_corners():
     spec = ACTIVATION_PARAMS["hardtanh"]
-    act = ACTIVATIONS["hardtanh"](min_val=spec["min_val"].min, max_val=spec["max_val"].max)
+    act = ACTIVATIONS["hardtanh"](min_val=spec["min_val"].low, max_val=spec["max_val"].high)
     check = gradient_check(act.fn, act.grad, GRID)  # corners at −3 and 6 are both grid points
     assert check.skipped_kinks == 2
 
