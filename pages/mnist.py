@@ -17,6 +17,7 @@ from core.digit_image import prepare_drawn_digit
 from core.download import data_dir, download_mnist
 from core.initializers import INITIALIZERS, default_kwargs
 from core.mlp import parameter_count, predict_proba
+from core.mnist_setup import MAX_LAYERS, MAX_WIDTH, exposed, nearest, parse_hidden
 from core.model_io import INPUT_SIZES, ModelFileError, load_model, save_model
 from core.optimizers import HYPERPARAMETERS, OPTIMIZER_DEFAULTS, OPTIMIZERS, make
 from core.params import Param
@@ -97,7 +98,6 @@ SCHED_PARAMS = {
 LRS = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0)
 BATCHES = (1, 8, 16, 32, 64, 128, 256, 512, 1024)
 HIGH_LR = 0.3  # above this a stuck loss is blamed on a too large lr, below it on a too small one
-MAX_LAYERS, MAX_WIDTH = 6, 1024
 TRAIN_SIZE_MIN = 100  # the training-set-size slider's lower end and step
 DEFAULT_HIDDEN = "128"
 EPOCH_BUDGET = 10.0  # seconds at most for the "one epoch" button
@@ -150,35 +150,6 @@ FORMULA = (
 
 def hp_key(optimizer: str, name: str) -> str:
     return f"mn_{optimizer}_{name}"
-
-
-def exposed(optimizer: str) -> list[str]:
-    """The optimizer's hyperparameters the page shows (lr has its own slider)."""
-    return [hp for hp in OPTIMIZER_DEFAULTS[optimizer] if hp != "lr"]
-
-
-def parse_hidden(text: str) -> tuple[int, ...] | None:
-    """Hidden widths from "256, 128" (comma, space or Chinese comma); None if not valid."""
-    parts = [p for p in text.replace("，", ",").replace(" ", ",").split(",") if p]
-    try:
-        widths = tuple(int(p) for p in parts)
-    except ValueError:
-        return None
-    if len(widths) > MAX_LAYERS or any(not 1 <= w <= MAX_WIDTH for w in widths):
-        return None
-    return widths
-
-
-def nearest(value: float, options: tuple, log: bool = True) -> float:
-    """The option closest to ``value`` (in log distance for lr-like values)."""
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return options[0]
-    if log:
-        value = max(value, 1e-30)
-        return min(options, key=lambda o: abs(np.log(o) - np.log(value)))
-    return min(options, key=lambda o: abs(o - value))
 
 
 # ---------------------------------------------------------------- data (shared by every visitor)
