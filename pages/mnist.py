@@ -6,32 +6,27 @@ replaced by core.session's transitions: the buttons' callbacks and each time-bud
 outside it. Datasets are shared read-only by every visitor through ``st.cache_resource``.
 """
 
-import uuid
-
 import numpy as np
 import streamlit as st
 
 from core.activations import ACTIVATIONS
-from core.datasets import DATASETS, NUM_CLASSES, Dataset, DatasetError, Split, to_float32
+from core.datasets import DATASETS, NUM_CLASSES, DatasetError, Split, to_float32
 from core.digit_image import prepare_drawn_digit
 from core.download import data_dir, download_mnist
 from core.initializers import INITIALIZERS, default_kwargs
 from core.mlp import parameter_count, predict_proba
 from core.mnist_setup import MAX_LAYERS, MAX_WIDTH, exposed, nearest, parse_hidden
-from core.model_io import INPUT_SIZES, ModelFileError, load_model, save_model
+from core.model_io import INPUT_SIZES, save_model
 from core.optimizers import HYPERPARAMETERS, OPTIMIZER_DEFAULTS, OPTIMIZERS, make
 from core.params import Param
 from core.schedules import SCHEDULES
 from core.session import (
-    Session,
     archive,
     checked_gradients,
     configure,
     data_source,
     new_sample,
     pause,
-    receive_model,
-    receive_upload,
     reset,
     start,
     tick,
@@ -60,10 +55,21 @@ from ui.controls import (
 )
 from ui.draw_canvas import draw_digit
 from ui.errors import guarded_panel
-from ui.fair_share import BASE_EVERY, TrainerRegistry, tick_plan
+from ui.fair_share import BASE_EVERY, tick_plan
 from ui.i18n import t
+from ui.mnist_session import (
+    load_dataset,
+    on,
+    on_model_upload,
+    on_reset_lower_lr,
+    read_uploads,
+    save,
+    session,
+    start_session,
+    trainer_registry,
+    with_train_size,
+)
 from ui.mnist_upload import NAME as UPLOAD
-from ui.mnist_upload import dataset_from_uploads
 from ui.plots.mnist import (
     class_probabilities,
     compare_runs,
@@ -106,14 +112,6 @@ GRID_SIZE = 24
 GRADCHECK_OK = (
     1e-4  # relative error; float64 central differences give ~1e-8 where backprop is right
 )
-KEY = "_mn_session"  # the one session key: a core.session.Session
-# The settings a loaded model brings (core.session.receive_model) and the widgets that show them.
-MODEL_SETTINGS = {
-    "data": "mn_data",
-    "hidden": "mn_hidden",
-    "activation": "mn_act",
-    "batch_norm": "mn_bn",
-}
 
 EXPERIMENTS = {
     "explode": {
@@ -152,59 +150,7 @@ def hp_key(optimizer: str, name: str) -> str:
     return f"mn_{optimizer}_{name}"
 
 
-# ---------------------------------------------------------------- data (shared by every visitor)
-
-
-@st.cache_resource(show_spinner=False)
-def load_dataset(name: str) -> Dataset | None:
-    """The dataset ``name`` as read-only uint8 arrays, or None when its files are not downloaded."""
-    return DATASETS[name](data_dir(), 0)
-
-
-@st.cache_resource(show_spinner=False, max_entries=16)
-def with_train_size(name: str, size: int) -> Dataset:
-    """The first ``size`` training images (views, not copies); validation and test unchanged."""
-    d = load_dataset(name)
-    return d._replace(train=Split(d.train.x[:size], d.train.y[:size]))
-
-
-def read_uploads(files: list) -> None:
-    """Read newly uploaded files once; a bad upload is reported and the previous data kept."""
-    ids = tuple(f.file_id for f in files)
-    if ids == session().upload_seen:
-        return
-    dataset, error = None, None
-    if files:  # files removed from the uploader: the last good upload stays in use
-        try:
-            dataset = dataset_from_uploads([(f.name, f.getvalue()) for f in files])
-        except DatasetError as problem:
-            error = problem.code
-    save(receive_upload(session(), ids, ", ".join(f.name for f in files), dataset, error))
-
-
 # ---------------------------------------------------------------- the session and its buttons
-
-
-@st.cache_resource(show_spinner=False)
-def trainer_registry() -> TrainerRegistry:
-    """The sessions of this process that are training now (one registry for every visitor)."""
-    return TrainerRegistry()
-
-
-def session() -> Session:
-    return st.session_state[KEY]
-
-
-def save(new: Session) -> None:
-    """Keep ``new``; a newly archived run is shown at once (the user may hide it again)."""
-    old = st.session_state[KEY]
-    if not new.running:
-        trainer_registry().leave(new.id)
-    if new.runs and (not old.runs or new.runs[-1] is not old.runs[-1]):
-        label = new.runs[-1].label
-        shown = [name for name in st.session_state.get("mn_compare", []) if name != label]
-        st.session_state["mn_compare"] = [*shown, label]
-    st.session_state[KEY] = new
 
 
 def vega(chart, key: str) -> None:
@@ -212,43 +158,14 @@ def vega(chart, key: str) -> None:
     st.vega_lite_chart(chart.data, chart.spec, key=key, theme=None, width="stretch")
 
 
-def on_reset_lower_lr(data, config) -> None:
-    lr = nearest(st.session_state["mn_lr"] / 10, LRS)
-    st.session_state["mn_lr"] = lr
-    save(reset(session(), data, config._replace(lr=lr)))
-
-
-def on_model_upload() -> None:
-    """Read an uploaded model; a good one sets the page's architecture to match (before widgets)."""
-    file = st.session_state.get("_mn_model_upload")
-    if file is None:
-        save(session()._replace(model_error=None))
-        return
-    try:
-        model, error = load_model(file.getvalue()), None
-    except ModelFileError as problem:
-        model, error = None, problem.code
-    new, settings = receive_model(session(), model, file.name, error)
-    for name, value in settings.items():
-        st.session_state[MODEL_SETTINGS[name]] = value
-    save(new)
-
-
 def model_file_bytes(state, layer_sizes: tuple, activation: str, batch_norm: bool):
     """A callable for st.download_button: the model's .npz bytes, made only when clicked."""
     return lambda: save_model(state.params, state.bn_state, layer_sizes, activation, batch_norm)
 
 
-def on(transition, *args) -> None:
-    """A button's callback: apply ``transition`` to the session."""
-    save(transition(session(), *args))
-
-
 # ---------------------------------------------------------------- page
 
-# The id names this visitor in the process-wide trainer registry (Streamlit's own is private).
-if KEY not in st.session_state:
-    st.session_state[KEY] = Session(uuid.uuid4().hex)
+start_session()
 style = current_plot_style()
 DATA_LABELS = {k: t(f"mnist.data.{k}") for k in DATA_KEYS}
 OPT_LABELS = {k: t(f"mnist.opt.{k}") for k in OPTS}
@@ -632,7 +549,7 @@ with guarded_panel(t("mnist.panel_controls")):
             t("mnist.reset_lower", lr=f"{nearest(lr / 10, LRS):g}"),
             key="_mn_reset_lower",
             on_click=on_reset_lower_lr,
-            args=(data, config),
+            args=(data, config, LRS),
             type="primary",
         )
 
