@@ -45,7 +45,6 @@ from core.training import (
     top_k,
 )
 from ui.controls import (
-    bind_url,
     current_plot_style,
     enter_through_shell,
     guided_experiment,
@@ -56,6 +55,7 @@ from ui.controls import (
 from ui.draw_canvas import draw_digit
 from ui.errors import guarded_panel
 from ui.fair_share import BASE_EVERY, tick_plan
+from ui.fields import Field, bind_fields, field
 from ui.i18n import t
 from ui.mnist_session import (
     load_dataset,
@@ -96,9 +96,9 @@ SCHEDS = ("none", "step_lr", "exponential_lr", "cosine_annealing_lr")
 SCHED_PARAMS = {
     "step_lr": {
         "step_size": Param("int", 3, low=1, high=100),
-        "gamma": Param("float", 0.5, 0.01, 1.0),
+        "gamma": Param("float", 0.5, 0.01, 1.0, step=0.05),
     },
-    "exponential_lr": {"gamma": Param("float", 0.8, 0.01, 1.0)},
+    "exponential_lr": {"gamma": Param("float", 0.8, 0.01, 1.0, step=0.05)},
     "cosine_annealing_lr": {"T_max": Param("int", 10, low=1, high=200)},
 }
 LRS = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0)
@@ -150,6 +150,74 @@ def hp_key(optimizer: str, name: str) -> str:
     return f"mn_{optimizer}_{name}"
 
 
+def _init_label(init: str) -> str:  # the same names as on the initialization page
+    return f"{init}_ — {t(f'initialization.init_name.{init}')}"
+
+
+FIELDS = {
+    "mn_data": Field(Param("choice", "mnist_builtin", options=DATA_KEYS), "select",
+                     "mnist.data_label", option_labels="mnist.data."),
+    "mn_train_size": Field(Param("int", 7000, low=TRAIN_SIZE_MIN, high=60_000, step=100), "slider",
+                           "mnist.train_size", "mnist.train_size_help"),
+    "mn_hidden": Field(Param("text", DEFAULT_HIDDEN), "text", "mnist.hidden"),
+    "mn_act": Field(Param("choice", "relu", options=ACTS), "select", "mnist.activation",
+                    option_labels="activations.names."),
+    "mn_init": Field(Param("choice", "kaiming_uniform", options=INITS), "select",
+                     "mnist.initializer", option_labels=_init_label),
+    "mn_bn": Field(Param("bool", False), "toggle", "mnist.batch_norm"),
+    "mn_dropout": Field(Param("float", 0.0, low=0.0, high=0.9, step=0.05), "slider",
+                        "mnist.dropout", "mnist.dropout_help"),
+    "mn_opt": Field(Param("choice", "adam", options=OPTS), "select", "mnist.optimizer",
+                    option_labels="mnist.opt."),
+    "mn_lr": Field(Param("float", 1e-3, low=LRS[0], high=LRS[-1], options=LRS), "select_slider",
+                   "mnist.lr", "mnist.lr_help", option_labels=lambda lr: f"{lr:g}"),
+    "mn_batch": Field(Param("int", 128, low=BATCHES[0], high=BATCHES[-1], options=BATCHES),
+                      "select_slider", "mnist.batch", "mnist.batch_help"),
+    "mn_sched": Field(Param("choice", "none", options=SCHEDS), "select", "mnist.schedule",
+                      "mnist.schedule_help", option_labels="mnist.sched."),
+    "mn_seed": Field(Param("int", 0, low=0, high=9999), "number", "mnist.seed"),
+}  # fmt: skip
+# How the views are looked at; not settings of the run, so links do not carry them.
+VIEW_FIELDS = {
+    "mn_pick": Field(Param("choice", "sample", options=PICK_MODES), "segmented",
+                     "mnist.pick_label", option_labels="mnist.pick."),
+    "mn_cm_norm": Field(Param("bool", False), "toggle", "mnist.normalise", "mnist.normalise_help"),
+    "mn_cm_true": Field(Param("choice", 4, options=tuple(range(NUM_CLASSES))), "select",
+                        "mnist.cell_true"),
+    "mn_cm_pred": Field(Param("choice", 9, options=tuple(range(NUM_CLASSES))), "select",
+                        "mnist.cell_pred"),
+}  # fmt: skip
+
+
+def entry_fields(optimizer: str, schedule: str) -> dict[str, Field]:
+    """The chosen optimizer's hyperparameters (but lr) and the chosen schedule's parameters."""
+    fields = {}
+    for hp in exposed(optimizer):
+        h, default = HYPERPARAMETERS[hp], OPTIMIZER_DEFAULTS[optimizer][hp]
+        step = float(10 ** np.floor(np.log10(h.min))) if h.log_scale else 0.01
+        param = (
+            Param("bool", default)
+            if h.kind == "bool"
+            else Param("float", float(default), low=h.min, high=h.max, step=step)
+        )
+        fields[hp_key(optimizer, hp)] = Field(
+            param, "checkbox" if h.kind == "bool" else "number", f"mnist.hp.{hp}"
+        )
+    for name, param in SCHED_PARAMS.get(schedule, {}).items():
+        fields[f"mn_{schedule}_{name}"] = Field(param, "number", f"mnist.sched_param.{name}")
+    return fields
+
+
+def snap_to_stops(fields: dict[str, Field]) -> None:
+    """A number from a link that falls between a slider's stops (its Param's options) snaps to
+    the nearest stop, in log distance (the stops of lr and batch size are log-spaced)."""
+    for key, f in fields.items():
+        stops = f.param.options
+        if f.param.kind in ("int", "float") and stops and key in st.session_state:
+            if st.session_state[key] not in stops:
+                st.session_state[key] = type(stops[-1])(nearest(st.session_state[key], stops))
+
+
 # ---------------------------------------------------------------- the session and its buttons
 
 
@@ -169,47 +237,14 @@ start_session()
 style = current_plot_style()
 DATA_LABELS = {k: t(f"mnist.data.{k}") for k in DATA_KEYS}
 OPT_LABELS = {k: t(f"mnist.opt.{k}") for k in OPTS}
-# The same names as on the activations and initialization pages.
-ACT_LABELS = {k: t(f"activations.names.{k}") for k in ACTS}
-INIT_LABELS = {k: f"{k}_ — {t(f'initialization.init_name.{k}')}" for k in INITS}
 SCHED_LABELS = {k: t(f"mnist.sched.{k}") for k in SCHEDS}
-PICK_LABELS = {k: t(f"mnist.pick.{k}") for k in PICK_MODES}
 
-bind_url(
-    {
-        "mn_data": Param("choice", "mnist_builtin", options=DATA_KEYS),
-        "mn_train_size": Param("int", 7000, low=TRAIN_SIZE_MIN, high=60_000),
-        "mn_hidden": Param("text", DEFAULT_HIDDEN),
-        "mn_act": Param("choice", "relu", options=ACTS),
-        "mn_init": Param("choice", "kaiming_uniform", options=INITS),
-        "mn_bn": Param("bool", False),
-        "mn_dropout": Param("float", 0.0, low=0.0, high=0.9),
-        "mn_opt": Param("choice", "adam", options=OPTS),
-        "mn_lr": Param("float", 1e-3, low=LRS[0], high=LRS[-1]),
-        "mn_batch": Param("int", 128, low=BATCHES[0], high=BATCHES[-1]),
-        "mn_sched": Param("choice", "none", options=SCHEDS),
-        "mn_seed": Param("int", 0, low=0, high=9999),
-    }
-)
+bind_fields(FIELDS)
 opt_now = st.session_state.get("mn_opt", "adam")
 opt_now = opt_now if opt_now in OPTS else "adam"
-sched_now = st.session_state.get("mn_sched", "none")
-extra = {}
-for hp in exposed(opt_now):
-    h = HYPERPARAMETERS[hp]
-    default = OPTIMIZER_DEFAULTS[opt_now][hp]
-    extra[hp_key(opt_now, hp)] = (
-        Param("bool", default)
-        if h.kind == "bool"
-        else Param("float", default, low=h.min, high=h.max)
-    )
-for name, spec in SCHED_PARAMS.get(sched_now, {}).items():
-    extra[f"mn_{sched_now}_{name}"] = spec
-bind_url(extra)
-# Values from a link that fall between the slider's stops snap to the nearest stop.
-for key, options, log in (("mn_lr", LRS, True), ("mn_batch", BATCHES, True)):
-    if key in st.session_state and st.session_state[key] not in options:
-        st.session_state[key] = type(options[-1])(nearest(st.session_state[key], options, log))
+ENTRY_FIELDS = entry_fields(opt_now, st.session_state.get("mn_sched", "none"))
+bind_fields(ENTRY_FIELDS)
+snap_to_stops(FIELDS)
 
 st.title(t("mnist.heading"))
 st.markdown(t("mnist.intro"))
@@ -224,14 +259,7 @@ with guarded_panel(t("mnist.panel_data")):
     else:
         c_data, c_size, c_note = st.columns([2, 2, 3])
     with c_data:
-        data_key = keyed(
-            st.selectbox,
-            "mn_data",
-            "mnist_builtin",
-            label=t("mnist.data_label"),
-            options=DATA_KEYS,
-            format_func=DATA_LABELS.get,
-        )
+        data_key = field(FIELDS, "mn_data")
     if data_key == UPLOAD:
         with c_note:
             files = st.file_uploader(
@@ -269,16 +297,7 @@ with guarded_panel(t("mnist.panel_data")):
         if n_max > TRAIN_SIZE_MIN:
             if st.session_state.get("mn_train_size", 7000) > n_max:
                 st.session_state["mn_train_size"] = n_max
-            train_size = keyed(
-                st.slider,
-                "mn_train_size",
-                7000,
-                label=t("mnist.train_size"),
-                min_value=TRAIN_SIZE_MIN,
-                max_value=n_max,
-                step=100,
-                help=t("mnist.train_size_help"),
-            )
+            train_size = field(FIELDS, "mn_train_size", max_value=n_max)
         else:
             # An upload this small has nothing to choose from: all of it is used, and the
             # slider's value is left alone for the next data.
@@ -328,12 +347,8 @@ with guarded_panel(t("mnist.panel_network")):
     st.subheader(t("mnist.network_heading"))
     c1, c2, c3, c4 = st.columns(2) * 2 if style.projector else st.columns(4)
     with c1:
-        hidden_text = keyed(
-            st.text_input,
-            "mn_hidden",
-            DEFAULT_HIDDEN,
-            label=t("mnist.hidden"),
-            help=t("mnist.hidden_help", layers=MAX_LAYERS, width=MAX_WIDTH),
+        hidden_text = field(
+            FIELDS, "mn_hidden", help=t("mnist.hidden_help", layers=MAX_LAYERS, width=MAX_WIDTH)
         )
         hidden = parse_hidden(hidden_text)
         if hidden is None:
@@ -347,102 +362,30 @@ with guarded_panel(t("mnist.panel_network")):
             )
             hidden = parse_hidden(DEFAULT_HIDDEN)
     with c2:
-        activation = keyed(
-            st.selectbox, "mn_act", "relu", label=t("mnist.activation"), options=ACTS,
-            format_func=ACT_LABELS.get,
-        )  # fmt: skip
-        initializer = keyed(
-            st.selectbox, "mn_init", "kaiming_uniform", label=t("mnist.initializer"),
-            options=INITS, format_func=INIT_LABELS.get,
-        )  # fmt: skip
+        activation = field(FIELDS, "mn_act")
+        initializer = field(FIELDS, "mn_init")
     with c3:
-        dropout = keyed(
-            st.slider,
-            "mn_dropout",
-            0.0,
-            label=t("mnist.dropout"),
-            min_value=0.0,
-            max_value=0.9,
-            step=0.05,
-            help=t("mnist.dropout_help"),
-        )
-        batch_norm = keyed(st.toggle, "mn_bn", False, label=t("mnist.batch_norm"))
+        dropout = field(FIELDS, "mn_dropout")
+        batch_norm = field(FIELDS, "mn_bn")
     with c4:
-        batch = keyed(
-            st.select_slider,
-            "mn_batch",
-            128,
-            label=t("mnist.batch"),
-            options=BATCHES,
-            help=t("mnist.batch_help"),
-        )
-        seed = keyed(
-            st.number_input, "mn_seed", 0, label=t("mnist.seed"), min_value=0, max_value=9999
-        )
+        batch = field(FIELDS, "mn_batch")
+        seed = field(FIELDS, "mn_seed")
 
     c5, c6, c7 = st.columns([2, 3, 3])
     with c5:
-        optimizer = keyed(
-            st.selectbox,
-            "mn_opt",
-            "adam",
-            label=t("mnist.optimizer"),
-            options=OPTS,
-            format_func=OPT_LABELS.get,
-        )
+        optimizer = field(FIELDS, "mn_opt")
     with c6:
-        lr = keyed(
-            st.select_slider,
-            "mn_lr",
-            1e-3,
-            label=t("mnist.lr"),
-            options=LRS,
-            format_func=lambda v: f"{v:g}",
-            help=t("mnist.lr_help"),
-        )
+        lr = field(FIELDS, "mn_lr")
     with c7:
-        schedule = keyed(
-            st.selectbox,
-            "mn_sched",
-            "none",
-            label=t("mnist.schedule"),
-            options=SCHEDS,
-            format_func=SCHED_LABELS.get,
-            help=t("mnist.schedule_help"),
-        )
-    hps = {}
+        schedule = field(FIELDS, "mn_sched")
+    hps, sched_values = {}, {}
     with st.expander(t("mnist.hyperparameters", name=OPT_LABELS[optimizer])):
         columns = st.columns(3)
         for i, hp in enumerate(exposed(optimizer)):
-            h = HYPERPARAMETERS[hp]
-            label = t(f"mnist.hp.{hp}")
-            default = OPTIMIZER_DEFAULTS[optimizer][hp]
             with columns[i % 3]:
-                if h.kind == "bool":
-                    hps[hp] = keyed(st.checkbox, hp_key(optimizer, hp), default, label=label)
-                else:
-                    hps[hp] = keyed(
-                        st.number_input,
-                        hp_key(optimizer, hp),
-                        float(default),
-                        label=label,
-                        min_value=float(h.min),
-                        max_value=float(h.max),
-                        step=10 ** np.floor(np.log10(h.min)) if h.log_scale else 0.01,
-                        format="%g",
-                    )
-        sched_values = {}
-        for name, spec in SCHED_PARAMS.get(schedule, {}).items():
-            widget_args = {"min_value": spec.low, "max_value": spec.high}
-            if spec.kind == "float":
-                widget_args.update(step=0.05, format="%g")
-            sched_values[name] = keyed(
-                st.number_input,
-                f"mn_{schedule}_{name}",
-                spec.default,
-                label=t(f"mnist.sched_param.{name}"),
-                **widget_args,
-            )
+                hps[hp] = field(ENTRY_FIELDS, hp_key(optimizer, hp))
+        for name in SCHED_PARAMS.get(schedule, {}):
+            sched_values[name] = field(ENTRY_FIELDS, f"mn_{schedule}_{name}")
     try:
         make(optimizer, lr=lr, **hps)
     except ValueError as error:
@@ -721,14 +664,7 @@ def grid_panel(probs: np.ndarray, pred: np.ndarray) -> None:
         else:
             c1, c2, c3 = st.columns([2.2, 1, 1.2], vertical_alignment="bottom")
         with c1:
-            mode = keyed(
-                st.segmented_control,
-                "mn_pick",
-                "sample",
-                label=t("mnist.pick_label"),
-                options=PICK_MODES,
-                format_func=PICK_LABELS.get,
-            )
+            mode = field(VIEW_FIELDS, "mn_pick")
         c2.button(
             t("mnist.new_sample"),
             key="_mn_new_sample",
@@ -742,23 +678,17 @@ def grid_panel(probs: np.ndarray, pred: np.ndarray) -> None:
             help=t("mnist.test_accuracy_help", n=f"{len(y):,}"),
         )
         rng = np.random.default_rng(session().sample_seed)
-        idx = pick_examples(probs, y, mode or "sample", GRID_SIZE, rng)
+        idx = pick_examples(probs, y, mode, GRID_SIZE, rng)
         if len(idx) == 0:
             st.info(t("mnist.no_mistakes"))
         else:
-            digits_figure(idx, probs, t(f"mnist.grid_title.{mode or 'sample'}"), "mn_fig_grid")
+            digits_figure(idx, probs, t(f"mnist.grid_title.{mode}"), "mn_fig_grid")
 
 
 def pick_cell(matrix: np.ndarray, y: np.ndarray, pred: np.ndarray):
     """The normalise toggle, the worst-cell button and the chosen cell: (normalised, true,
     guess, indices of the test digits in that cell)."""
-    normalised = keyed(
-        st.toggle,
-        "mn_cm_norm",
-        False,
-        label=t("mnist.normalise"),
-        help=t("mnist.normalise_help"),
-    )
+    normalised = field(VIEW_FIELDS, "mn_cm_norm")
     worst_true, worst_pred, worst_n = most_confused(matrix)
     if worst_n > 0:
         st.button(
@@ -774,23 +704,9 @@ def pick_cell(matrix: np.ndarray, y: np.ndarray, pred: np.ndarray):
         )
     a, b = st.columns(2)
     with a:
-        true = keyed(
-            st.selectbox,
-            "mn_cm_true",
-            4,
-            label=t("mnist.cell_true"),
-            options=range(NUM_CLASSES),
-            format_func=CLASS_NAMES.__getitem__,
-        )
+        true = field(VIEW_FIELDS, "mn_cm_true", format_func=CLASS_NAMES.__getitem__)
     with b:
-        guess = keyed(
-            st.selectbox,
-            "mn_cm_pred",
-            9,
-            label=t("mnist.cell_pred"),
-            options=range(NUM_CLASSES),
-            format_func=CLASS_NAMES.__getitem__,
-        )
+        guess = field(VIEW_FIELDS, "mn_cm_pred", format_func=CLASS_NAMES.__getitem__)
     cell = np.flatnonzero((y == true) & (pred == guess))
     st.caption(
         t(
