@@ -10,33 +10,24 @@ import numpy as np
 import streamlit as st
 
 from core.activations import ACTIVATIONS
-from core.datasets import DATASETS, NUM_CLASSES, DatasetError, Split, to_float32
+from core.datasets import DATASETS, NUM_CLASSES, to_float32
 from core.digit_image import prepare_drawn_digit
-from core.download import data_dir, download_mnist
 from core.initializers import INITIALIZERS, default_kwargs
-from core.mlp import parameter_count, predict_proba
-from core.mnist_setup import MAX_LAYERS, MAX_WIDTH, exposed, nearest, parse_hidden
+from core.mlp import predict_proba
+from core.mnist_setup import exposed, train_config
+from core.mnist_setup import run_label as run_label_of
 from core.model_io import INPUT_SIZES, save_model
-from core.optimizers import HYPERPARAMETERS, OPTIMIZER_DEFAULTS, OPTIMIZERS, make
+from core.optimizers import HYPERPARAMETERS, OPTIMIZER_DEFAULTS, OPTIMIZERS
 from core.params import Param
-from core.schedules import SCHEDULES
 from core.session import (
     archive,
     checked_gradients,
     configure,
-    data_source,
     new_sample,
-    pause,
-    reset,
-    start,
     tick,
-    used_data,
 )
-from core.session import epoch as one_epoch
-from core.session import step as one_step
 from core.training import (
     PICK_MODES,
-    TrainConfig,
     confusion_matrix,
     loss_plateau,
     most_confused,
@@ -58,17 +49,14 @@ from ui.fair_share import BASE_EVERY, tick_plan
 from ui.fields import Field, bind_fields, field
 from ui.i18n import t
 from ui.mnist_session import (
-    load_dataset,
     on,
     on_model_upload,
-    on_reset_lower_lr,
-    read_uploads,
     save,
     session,
     start_session,
     trainer_registry,
-    with_train_size,
 )
+from ui.mnist_settings import controls_panel, data_panel, network_panel, snap_to_stops
 from ui.mnist_upload import NAME as UPLOAD
 from ui.plots.mnist import (
     class_probabilities,
@@ -106,7 +94,6 @@ BATCHES = (1, 8, 16, 32, 64, 128, 256, 512, 1024)
 HIGH_LR = 0.3  # above this a stuck loss is blamed on a too large lr, below it on a too small one
 TRAIN_SIZE_MIN = 100  # the training-set-size slider's lower end and step
 DEFAULT_HIDDEN = "128"
-EPOCH_BUDGET = 10.0  # seconds at most for the "one epoch" button
 SLOW_EVERY = 3.0  # the prediction grid, confusion matrix and inside view refresh more slowly
 GRID_SIZE = 24
 GRADCHECK_OK = (
@@ -208,16 +195,6 @@ def entry_fields(optimizer: str, schedule: str) -> dict[str, Field]:
     return fields
 
 
-def snap_to_stops(fields: dict[str, Field]) -> None:
-    """A number from a link that falls between a slider's stops (its Param's options) snaps to
-    the nearest stop, in log distance (the stops of lr and batch size are log-spaced)."""
-    for key, f in fields.items():
-        stops = f.param.options
-        if f.param.kind in ("int", "float") and stops and key in st.session_state:
-            if st.session_state[key] not in stops:
-                st.session_state[key] = type(stops[-1])(nearest(st.session_state[key], stops))
-
-
 # ---------------------------------------------------------------- the session and its buttons
 
 
@@ -235,9 +212,6 @@ def model_file_bytes(state, layer_sizes: tuple, activation: str, batch_norm: boo
 
 start_session()
 style = current_plot_style()
-DATA_LABELS = {k: t(f"mnist.data.{k}") for k in DATA_KEYS}
-OPT_LABELS = {k: t(f"mnist.opt.{k}") for k in OPTS}
-SCHED_LABELS = {k: t(f"mnist.sched.{k}") for k in SCHEDS}
 
 bind_fields(FIELDS)
 opt_now = st.session_state.get("mn_opt", "adam")
@@ -250,251 +224,26 @@ st.title(t("mnist.heading"))
 st.markdown(t("mnist.intro"))
 st.latex(FORMULA)
 
-# ---- data
 with guarded_panel(t("mnist.panel_data")):
-    st.subheader(t("mnist.data_heading"))
-    if style.projector:
-        c_data, c_size = st.columns(2)
-        c_note = st.container()
-    else:
-        c_data, c_size, c_note = st.columns([2, 2, 3])
-    with c_data:
-        data_key = field(FIELDS, "mn_data")
-    if data_key == UPLOAD:
-        with c_note:
-            files = st.file_uploader(
-                t("mnist.upload_label"),
-                key="_mn_upload",
-                accept_multiple_files=True,
-                help=t("mnist.upload_help"),
-            )
-        read_uploads(files or [])
-        if (problem := session().upload_error) is not None:
-            code, names = problem
-            c_note.error(
-                t("mnist.upload_failed", files=names, problem=t(f"mnist.upload_error.{code}")),
-                icon=":material/error:",
-            )
-    # No valid upload yet: the data in use before stays, and the network with it.
-    source, why = data_source(session(), data_key, UPLOAD)
-    if source == UPLOAD:
-        full, in_use = session().upload.dataset, UPLOAD
-    else:
-        try:
-            full = load_dataset(source)
-        except DatasetError as error:
-            st.error(t("mnist.data_error", code=t(f"mnist.dataset_error.{error.code}")))
-            full, why = None, "broken"
-        if full is None:
-            why = why if why in ("broken", "no_upload") else "missing"
-            in_use = "mnist_builtin"
-            full = load_dataset(in_use)
-        else:
-            in_use = source
-        save(used_data(session(), in_use))
-    n_max = len(full.train.y)
-    with c_size:
-        if n_max > TRAIN_SIZE_MIN:
-            if st.session_state.get("mn_train_size", 7000) > n_max:
-                st.session_state["mn_train_size"] = n_max
-            train_size = field(FIELDS, "mn_train_size", max_value=n_max)
-        else:
-            # An upload this small has nothing to choose from: all of it is used, and the
-            # slider's value is left alone for the next data.
-            train_size = n_max
-            st.caption(t("mnist.train_size_all", n=f"{n_max:,}"))
-    train_size = min(int(train_size), n_max)
-    if in_use == UPLOAD:
-        data = full._replace(train=Split(full.train.x[:train_size], full.train.y[:train_size]))
-    else:
-        data = with_train_size(in_use, train_size)
-    with c_note:
-        st.markdown(
-            t(
-                f"mnist.data_note.{in_use}",
-                train=f"{len(data.train.y):,}",
-                val=f"{len(data.val.y):,}",
-                test=f"{len(data.test.y):,}",
-                files=session().upload.names if in_use == UPLOAD else "",
-                size="×".join(str(n) for n in data.image_shape),
-            )
-        )
-        if why != "chosen":
-            st.info(
-                t(
-                    f"mnist.data_why.{why}",
-                    wanted=DATA_LABELS[data_key],
-                    used=DATA_LABELS[in_use],
-                )
-            )
-    if data_key == "mnist" and in_use != "mnist":
-        if st.button(t("mnist.download"), key="_mn_download", icon=":material/download:"):
-            bar = st.progress(0.0, text=t("mnist.downloading"))
-
-            def report(done: int, total: int | None) -> None:
-                if total:
-                    bar.progress(min(done / total, 1.0), text=t("mnist.downloading"))
-
-            result = download_mnist(data_dir(), progress=report)
-            if result.ok:
-                load_dataset.clear()
-                with_train_size.clear()
-                st.rerun()
-            st.error(t(f"mnist.download_error.{result.code}"))
-
-# ---- network and optimizer
+    used = data_panel(FIELDS, style)
 with guarded_panel(t("mnist.panel_network")):
-    st.subheader(t("mnist.network_heading"))
-    c1, c2, c3, c4 = st.columns(2) * 2 if style.projector else st.columns(4)
-    with c1:
-        hidden_text = field(
-            FIELDS, "mn_hidden", help=t("mnist.hidden_help", layers=MAX_LAYERS, width=MAX_WIDTH)
-        )
-        hidden = parse_hidden(hidden_text)
-        if hidden is None:
-            st.warning(
-                t(
-                    "mnist.hidden_bad",
-                    text=" ".join(hidden_text.split())[:40],
-                    layers=MAX_LAYERS,
-                    width=MAX_WIDTH,
-                )
-            )
-            hidden = parse_hidden(DEFAULT_HIDDEN)
-    with c2:
-        activation = field(FIELDS, "mn_act")
-        initializer = field(FIELDS, "mn_init")
-    with c3:
-        dropout = field(FIELDS, "mn_dropout")
-        batch_norm = field(FIELDS, "mn_bn")
-    with c4:
-        batch = field(FIELDS, "mn_batch")
-        seed = field(FIELDS, "mn_seed")
+    net = network_panel(FIELDS, ENTRY_FIELDS, style)
 
-    c5, c6, c7 = st.columns([2, 3, 3])
-    with c5:
-        optimizer = field(FIELDS, "mn_opt")
-    with c6:
-        lr = field(FIELDS, "mn_lr")
-    with c7:
-        schedule = field(FIELDS, "mn_sched")
-    hps, sched_values = {}, {}
-    with st.expander(t("mnist.hyperparameters", name=OPT_LABELS[optimizer])):
-        columns = st.columns(3)
-        for i, hp in enumerate(exposed(optimizer)):
-            with columns[i % 3]:
-                hps[hp] = field(ENTRY_FIELDS, hp_key(optimizer, hp))
-        for name in SCHED_PARAMS.get(schedule, {}):
-            sched_values[name] = field(ENTRY_FIELDS, f"mn_{schedule}_{name}")
-    try:
-        make(optimizer, lr=lr, **hps)
-    except ValueError as error:
-        st.warning(t("mnist.invalid_hp", message=str(error)))
-        hps = {hp: v for hp, v in OPTIMIZER_DEFAULTS[optimizer].items() if hp != "lr"}
-    lr_value = SCHEDULES[schedule](lr=lr, **sched_values) if schedule != "none" else lr
-
-layer_sizes = (int(np.prod(data.image_shape)), *hidden, NUM_CLASSES)
-config = TrainConfig(
-    layer_sizes=layer_sizes,
-    initializer=initializer,
-    init_kwargs=tuple(default_kwargs(initializer).items()),
-    batch_norm=bool(batch_norm),
-    activation=activation,
-    dropout=float(dropout),
-    optimizer=optimizer,
-    hyperparameters=tuple(hps.items()),
-    lr=lr_value,
-    schedule_unit="epoch",
-    batch_size=int(batch),
-)
-# A new upload is new data: its file ids make a new architecture key, hence a fresh network.
-data_id = (in_use, session().upload.ids) if in_use == UPLOAD else in_use
-arch = (data_id, train_size, layer_sizes, initializer, bool(batch_norm), int(seed))
-run_label = " · ".join(
-    [
-        OPT_LABELS[optimizer],
-        f"lr={lr:g}" + ("" if schedule == "none" else f" ({SCHED_LABELS[schedule]})"),
-        "-".join(str(s) for s in layer_sizes),
-        activation,
-        f"bs={batch}",
-        *([f"dropout={dropout:g}"] if dropout else []),
-        *(["BN"] if batch_norm else []),
-        *([f"n={train_size}"] if train_size != n_max else []),
-    ]
-)
-save(configure(session(), data, config, arch, run_label))
+config = train_config(used.data.image_shape, net, tuple(default_kwargs(net.initializer).items()))
+arch = (used.id, used.train_size, config.layer_sizes, net.initializer, net.batch_norm, net.seed)
+names = (t(f"mnist.opt.{net.optimizer}"), t(f"mnist.sched.{net.schedule}"))
+run_label = run_label_of(net, config.layer_sizes, used.train_size, used.n_max, names)
+save(configure(session(), used.data, config, arch, run_label))
 running = session().running
 # How often this session updates while training depends on how many train on this server now.
 plan = tick_plan(trainer_registry().count(including=session().id)) if running else tick_plan(1)
 slow_every = SLOW_EVERY * plan.every / BASE_EVERY
+# What the views below read.
+data, in_use, data_id = used.data, used.name, used.id
+activation, batch_norm, lr, layer_sizes = net.activation, net.batch_norm, net.lr, config.layer_sizes
 
-# ---- controls
 with guarded_panel(t("mnist.panel_controls")):
-    # A projector's large type needs two rows for five labelled buttons.
-    b = st.columns(3) + st.columns(3) if style.projector else st.columns(5)
-    b[0].button(
-        t("mnist.start"),
-        key="_mn_start",
-        on_click=on,
-        args=(start,),
-        type="primary",
-        icon=":material/play_arrow:",
-        disabled=running or session().train.stopped is not None,
-        width="stretch",
-    )
-    b[1].button(
-        t("mnist.pause"),
-        key="_mn_pause",
-        on_click=on,
-        args=(pause,),
-        icon=":material/pause:",
-        disabled=not running,
-        width="stretch",
-    )
-    b[2].button(
-        t("mnist.one_step"),
-        key="_mn_step",
-        on_click=on,
-        args=(one_step, data, config),
-        icon=":material/skip_next:",
-        width="stretch",
-    )
-    b[3].button(
-        t("mnist.one_epoch"),
-        key="_mn_epoch",
-        on_click=on,
-        args=(one_epoch, data, config, EPOCH_BUDGET),
-        icon=":material/fast_forward:",
-        width="stretch",
-    )
-    b[4].button(
-        t("mnist.reset"),
-        key="_mn_reset",
-        on_click=on,
-        args=(reset, data, config),
-        icon=":material/restart_alt:",
-        width="stretch",
-        help=t("mnist.reset_help"),
-    )
-    st.markdown(
-        t(
-            "mnist.param_count",
-            count=f"{parameter_count(session().train.params):,}",
-            arch="–".join(str(s) for s in layer_sizes),
-        )
-    )
-    state = session().train
-    if state.diverged_at is not None:
-        st.error(
-            t("mnist.exploded", step=state.diverged_at, lr=f"{lr:g}"), icon=":material/warning:"
-        )
-        st.button(
-            t("mnist.reset_lower", lr=f"{nearest(lr / 10, LRS):g}"),
-            key="_mn_reset_lower",
-            on_click=on_reset_lower_lr,
-            args=(data, config, LRS),
-            type="primary",
-        )
+    controls_panel(data, config, lr, LRS, style)
 
 
 def live_numbers(state, last) -> None:
