@@ -17,7 +17,7 @@ from core.mnist_setup import exposed, run_label, train_config
 from core.optimizers import HYPERPARAMETERS, OPTIMIZER_DEFAULTS, OPTIMIZERS
 from core.params import Param
 from core.session import configure
-from ui.controls import current_plot_style, enter_through_shell, guided_experiment
+from ui.controls import current_plot_style, enter_through_shell
 from ui.errors import guarded_panel
 from ui.fair_share import BASE_EVERY, tick_plan
 from ui.fields import Field, bind_fields
@@ -33,6 +33,7 @@ from ui.mnist_views import (
     model_panel,
     predictions_view,
 )
+from ui.panels import experiments
 
 enter_through_shell()
 
@@ -157,16 +158,7 @@ with guarded_panel(t("mnist.panel_controls")):
 live_view(live)
 
 with guarded_panel(t("mnist.panel_experiments")):
-    st.subheader(t("mnist.experiments_heading"))
-    for name, values in EXPERIMENTS.items():
-        guided_experiment(
-            t(f"mnist.exp.{name}.title"),
-            t(f"mnist.exp.{name}.predict"),
-            t(f"mnist.exp.{name}.explain"),
-            values,
-            key=f"_exp_mn_{name}",
-            owned=("mn_",),
-        )
+    experiments("mnist", EXPERIMENTS, owned=("mn_",))
 
 predictions_view(live)
 draw_view(live)
