@@ -26,14 +26,10 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -45,19 +41,9 @@ from threadpoolctl import threadpool_info
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._server import CHROMIUM, CHROMIUM_ARGS, running_server  # noqa: E402
 from ui.navigation import PAGES  # noqa: E402
 
-CHROMIUM = os.environ.get("DLP_CHROMIUM", "/usr/bin/chromium")
-# Same flags as tests/e2e/conftest.py: no network beyond loopback.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 LOAD_PAGES = tuple(
     e.url_path for e in PAGES if e.url_path in ("optimizers", "schedules", "activations", "mnist")
 )
@@ -75,50 +61,6 @@ FINISHED = ForwardMsg.ScriptFinishedStatus
 
 
 # ---------------------------------------------------------------------------- server
-
-
-def free_port() -> int:
-    """A free TCP port on the loopback interface."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextlib.contextmanager
-def running_server(log_path: Path) -> Iterator[tuple[str, int]]:
-    """Start ``streamlit run app.py`` headless on a free loopback port; yield (url, pid); stop it."""
-    port = free_port()
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("w") as log_file:
-        server = subprocess.Popen(
-            [
-                sys.executable, "-m", "streamlit", "run", "app.py",
-                "--server.address=127.0.0.1", f"--server.port={port}",
-                "--server.headless=true", "--browser.gatherUsageStats=false",
-                "--server.fileWatcherType=none",
-            ],
-            cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"streamlit did not start, see {log_path}") from None
-                time.sleep(0.3)
-        yield url, server.pid
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 def process_tree(pid: int) -> list[int]:

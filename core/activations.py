@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from core.params import Param
+from core.params import Param, ParamError
 
 ArrayFn = Callable[[np.ndarray], np.ndarray]
 
@@ -197,7 +197,9 @@ def leaky_relu(negative_slope: float = 0.01) -> Activation:
     """f(z) = z for z ≥ 0, else negative_slope·z (torch.nn.LeakyReLU; PReLU learns the slope)."""
     negative_slope = float(negative_slope)  # a NumPy scalar would upcast float32 inputs
     if not np.isfinite(negative_slope):
-        raise ValueError(f"{negative_slope=} must be finite")
+        raise ParamError(
+            "negative_slope", "finite", f"{negative_slope=} must be finite", value=negative_slope
+        )
 
     def fn(z):
         z = _float(z)
@@ -214,7 +216,13 @@ def hardtanh(min_val: float = -1.0, max_val: float = 1.0) -> Activation:
     """f(z) = clip(z, min_val, max_val) (torch.nn.Hardtanh); grad 0 at the two corners."""
     min_val, max_val = float(min_val), float(max_val)
     if not min_val < max_val:
-        raise ValueError(f"{min_val=} must be less than {max_val=}")
+        raise ParamError(
+            "min_val",
+            "lt_max_val",
+            f"{min_val=} must be less than {max_val=}",
+            min_val=min_val,
+            max_val=max_val,
+        )
 
     def fn(z):
         z = _float(z)
@@ -265,7 +273,7 @@ def elu(alpha: float = 1.0) -> Activation:
     # The paper requires alpha > 0; alpha = 0 is allowed as the ReLU limit.
     alpha = float(alpha)
     if not alpha >= 0:
-        raise ValueError(f"{alpha=} must be >= 0")
+        raise ParamError("alpha", "ge_0", f"{alpha=} must be >= 0", value=alpha)
 
     def fn(z):
         z = _float(z)
@@ -354,7 +362,7 @@ def silu(beta: float = 1.0) -> Activation:
     # beta = 0 gives z/2 and beta → ∞ approaches ReLU; negative beta is not a Swish.
     beta = float(beta)
     if not beta >= 0:
-        raise ValueError(f"{beta=} must be >= 0")
+        raise ParamError("beta", "ge_0", f"{beta=} must be >= 0", value=beta)
 
     def fn(z):
         z = _float(z)
@@ -372,9 +380,9 @@ def softplus(beta: float = 1.0, threshold: float = 20.0) -> Activation:
     """f(z) = log(1 + e^(beta·z)) / beta, or z where beta·z > threshold (torch.nn.Softplus)."""
     beta, threshold = float(beta), float(threshold)
     if not beta > 0:
-        raise ValueError(f"{beta=} must be > 0")
+        raise ParamError("beta", "gt_0", f"{beta=} must be > 0", value=beta)
     if not np.isfinite(threshold):
-        raise ValueError(f"{threshold=} must be finite")
+        raise ParamError("threshold", "finite", f"{threshold=} must be finite", value=threshold)
 
     def fn(z):
         z = _float(z)

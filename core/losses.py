@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from core.activations import sigmoid
-from core.params import Param
+from core.params import Param, ParamError
 
 _expit = sigmoid().fn
 
@@ -69,7 +69,7 @@ def _loss(value, grad) -> Loss:
 
 def _check_temperature(temperature: float) -> None:
     if not temperature > 0:
-        raise ValueError(f"{temperature=} must be > 0")
+        raise ParamError("temperature", "gt_0", f"{temperature=} must be > 0", value=temperature)
 
 
 def logsumexp(x, axis: int = -1, keepdims: bool = False) -> np.ndarray:
@@ -150,7 +150,7 @@ def huber(delta: float = 1.0) -> Loss:
     """½r² for |r| < delta, else delta·(|r| − ½delta), averaged (torch.nn.HuberLoss)."""
     delta = float(delta)
     if not delta > 0:
-        raise ValueError(f"{delta=} must be > 0")
+        raise ParamError("delta", "gt_0", f"{delta=} must be > 0", value=delta)
 
     def value(y_true, y_pred):
         y, p = _pair(y_true, y_pred)
@@ -169,7 +169,7 @@ def smooth_l1(beta: float = 1.0) -> Loss:
     """½r²/beta for |r| < beta, else |r| − ½beta, averaged (torch.nn.SmoothL1Loss)."""
     beta = float(beta)
     if not beta >= 0:
-        raise ValueError(f"{beta=} must be >= 0")
+        raise ParamError("beta", "ge_0", f"{beta=} must be >= 0", value=beta)
     if beta == 0:
         return mae()  # torch: "when beta is set to 0, this is equivalent to L1Loss"
 
@@ -335,7 +335,7 @@ def contrastive(margin: float = 1.0) -> Loss:
     # similar), here 1 = similar as in most current code. No torch class.
     margin = float(margin)
     if not margin > 0:
-        raise ValueError(f"{margin=} must be > 0")
+        raise ParamError("margin", "gt_0", f"{margin=} must be > 0", value=margin)
 
     def check(y_true, y_pred):
         y, d = _pair(y_true, y_pred)

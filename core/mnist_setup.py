@@ -10,7 +10,7 @@ import numpy as np
 from core.activations import ACTIVATIONS
 from core.datasets import NUM_CLASSES
 from core.mlp import predict_proba
-from core.optimizers import OPTIMIZER_DEFAULTS, make
+from core.optimizers import OPTIMIZER_ENTRIES, make
 from core.schedules import SCHEDULES
 from core.training import TrainConfig
 
@@ -62,7 +62,7 @@ def nearest(value: Any, options: tuple, log: bool = True) -> Any:
 
 def exposed(optimizer: str) -> list[str]:
     """The optimizer's hyperparameters the page shows (lr has its own slider)."""
-    return [hp for hp in OPTIMIZER_DEFAULTS[optimizer] if hp != "lr"]
+    return [hp for hp in OPTIMIZER_ENTRIES[optimizer].hyperparameters if hp != "lr"]
 
 
 def checked_hyperparameters(
@@ -72,7 +72,9 @@ def checked_hyperparameters(
     try:
         make(optimizer, lr=lr, **hyperparameters)
     except ValueError as error:
-        defaults = {hp: v for hp, v in OPTIMIZER_DEFAULTS[optimizer].items() if hp != "lr"}
+        defaults = {
+            hp: v for hp, v in OPTIMIZER_ENTRIES[optimizer].defaults().items() if hp != "lr"
+        }
         return defaults, str(error)
     return hyperparameters, None
 

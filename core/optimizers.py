@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from core.params import Param
 from core.schedules import as_schedule
 
 
@@ -535,107 +536,99 @@ def update_layers(optimizer: Optimizer, params, grads, states):
 # Registry and UI metadata (data only: labels and help texts live in the locales)
 
 
-OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
-    "sgd": sgd,
-    "momentum": momentum,
-    "nesterov": nesterov,
-    "adagrad": adagrad,
-    "rmsprop": rmsprop,
-    "adadelta": adadelta,
-    "adam": adam,
-    "adamw": adamw,
-    "nadam": nadam,
-    "radam": radam,
-    "adamax": adamax,
+class OptimizerEntry(NamedTuple):
+    """Everything the app says about one optimizer: its factory, the hyperparameters a user may
+    set (torch's names, order and defaults, ``betas`` as ``beta1``/``beta2``; a test checks them
+    against the factory's signature and torch's) and the equivalent torch call, a ``str.format``
+    template over those names."""
+
+    factory: Callable[..., Optimizer]
+    hyperparameters: dict[str, Param]
+    torch_call: str
+
+    def defaults(self) -> dict[str, Any]:
+        """Each hyperparameter's default, in torch's argument order."""
+        return {name: param.default for name, param in self.hyperparameters.items()}
+
+
+# What a widget offers for each hyperparameter, the same for every optimizer that has it; each
+# entry sets its own default. A log-scaled one steps by the decade of its smallest value.
+RANGES: dict[str, Param] = {
+    "lr": Param("float", 1e-3, 1e-5, 10.0, log=True, step=1e-5),
+    "momentum": Param("float", 0.9, 0.0, 0.999, step=0.01),
+    "dampening": Param("float", 0.0, 0.0, 0.99, step=0.01),
+    "nesterov": Param("bool", False),
+    "weight_decay": Param("float", 0.0, 0.0, 0.1, step=0.01),
+    "alpha": Param("float", 0.99, 0.0, 0.999, step=0.01),
+    "eps": Param("float", 1e-8, 1e-12, 1e-1, log=True, step=1e-12),
+    "centered": Param("bool", False),
+    "lr_decay": Param("float", 0.0, 0.0, 0.1, step=0.01),
+    "initial_accumulator_value": Param("float", 0.0, 0.0, 1.0, step=0.01),
+    "rho": Param("float", 0.9, 0.0, 0.999, step=0.01),
+    "beta1": Param("float", 0.9, 0.0, 0.999, step=0.01),
+    "beta2": Param("float", 0.999, 0.0, 0.9999, step=0.01),
+    "amsgrad": Param("bool", False),
+    "momentum_decay": Param("float", 4e-3, 0.0, 0.1, step=0.01),
 }
 
 
-class Hyperparameter(NamedTuple):
-    kind: str  # "float" or "bool"
-    default: float | bool  # typical value; each optimizer's own default is in OPTIMIZER_DEFAULTS
-    min: float | None
-    max: float | None
-    log_scale: bool
+def _entry(factory: Callable[..., Optimizer], torch_call: str, **defaults: Any) -> OptimizerEntry:
+    hyperparameters = {
+        name: RANGES[name]._replace(default=value) for name, value in defaults.items()
+    }
+    return OptimizerEntry(factory, hyperparameters, torch_call)
 
 
-# `betas` appears as two scalar entries, beta1 and beta2; `make` folds them back into `betas`.
-HYPERPARAMETERS: dict[str, Hyperparameter] = {
-    "lr": Hyperparameter("float", 1e-3, 1e-5, 10.0, True),
-    "momentum": Hyperparameter("float", 0.9, 0.0, 0.999, False),
-    "dampening": Hyperparameter("float", 0.0, 0.0, 0.99, False),
-    "nesterov": Hyperparameter("bool", False, None, None, False),
-    "weight_decay": Hyperparameter("float", 0.0, 0.0, 0.1, False),
-    "alpha": Hyperparameter("float", 0.99, 0.0, 0.999, False),
-    "eps": Hyperparameter("float", 1e-8, 1e-12, 1e-1, True),
-    "centered": Hyperparameter("bool", False, None, None, False),
-    "lr_decay": Hyperparameter("float", 0.0, 0.0, 0.1, False),
-    "initial_accumulator_value": Hyperparameter("float", 0.0, 0.0, 1.0, False),
-    "rho": Hyperparameter("float", 0.9, 0.0, 0.999, False),
-    "beta1": Hyperparameter("float", 0.9, 0.0, 0.999, False),
-    "beta2": Hyperparameter("float", 0.999, 0.0, 0.9999, False),
-    "amsgrad": Hyperparameter("bool", False, None, None, False),
-    "momentum_decay": Hyperparameter("float", 4e-3, 0.0, 0.1, False),
-}
-
-_ADAM_LIKE = {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0}
 _SGD = {"lr": 1e-3, "momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False}
-
-# Hyperparameters each optimizer exposes, in torch's argument order, with torch's defaults
-# (a test checks them against the factories' signatures).
-OPTIMIZER_DEFAULTS: dict[str, dict[str, float | bool]] = {
-    "sgd": _SGD,
-    "momentum": _SGD | {"momentum": 0.9},
-    "nesterov": _SGD | {"momentum": 0.9, "nesterov": True},
-    "adagrad": {
-        "lr": 1e-2,
-        "lr_decay": 0.0,
-        "weight_decay": 0.0,
-        "initial_accumulator_value": 0.0,
-        "eps": 1e-10,
-    },
-    "rmsprop": {
-        "lr": 1e-2,
-        "alpha": 0.99,
-        "eps": 1e-8,
-        "weight_decay": 0.0,
-        "momentum": 0.0,
-        "centered": False,
-    },
-    "adadelta": {"lr": 1.0, "rho": 0.9, "eps": 1e-6, "weight_decay": 0.0},
-    "adam": _ADAM_LIKE | {"amsgrad": False},
-    "adamw": _ADAM_LIKE | {"weight_decay": 1e-2, "amsgrad": False},
-    "nadam": _ADAM_LIKE | {"lr": 2e-3, "momentum_decay": 4e-3},
-    "radam": dict(_ADAM_LIKE),
-    "adamax": _ADAM_LIKE | {"lr": 2e-3},
-}
-
+_ADAM_LIKE = {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0}
 _SGD_CALL = (
     "torch.optim.SGD(params, lr={lr}, momentum={momentum}, dampening={dampening}, "
     "weight_decay={weight_decay}, nesterov={nesterov})"
 )
 _BETAS = "betas=({beta1}, {beta2}), eps={eps}, weight_decay={weight_decay}"
 
-# The equivalent torch call, to be filled with str.format(**values) using the names above.
-TORCH_CALL: dict[str, str] = {
-    "sgd": _SGD_CALL,
-    "momentum": _SGD_CALL,
-    "nesterov": _SGD_CALL,
-    "adagrad": (
+# In the order of the module (and of the UI): from plain SGD to the Adam family.
+OPTIMIZER_ENTRIES: dict[str, OptimizerEntry] = {
+    "sgd": _entry(sgd, _SGD_CALL, **_SGD),
+    "momentum": _entry(momentum, _SGD_CALL, **_SGD | {"momentum": 0.9}),
+    "nesterov": _entry(nesterov, _SGD_CALL, **_SGD | {"momentum": 0.9, "nesterov": True}),
+    "adagrad": _entry(
+        adagrad,
         "torch.optim.Adagrad(params, lr={lr}, lr_decay={lr_decay}, weight_decay={weight_decay}, "
-        "initial_accumulator_value={initial_accumulator_value}, eps={eps})"
+        "initial_accumulator_value={initial_accumulator_value}, eps={eps})",
+        lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10,
     ),
-    "rmsprop": (
+    "rmsprop": _entry(
+        rmsprop,
         "torch.optim.RMSprop(params, lr={lr}, alpha={alpha}, eps={eps}, "
-        "weight_decay={weight_decay}, momentum={momentum}, centered={centered})"
+        "weight_decay={weight_decay}, momentum={momentum}, centered={centered})",
+        lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False,
     ),
-    "adadelta": (
-        "torch.optim.Adadelta(params, lr={lr}, rho={rho}, eps={eps}, weight_decay={weight_decay})"
+    "adadelta": _entry(
+        adadelta,
+        "torch.optim.Adadelta(params, lr={lr}, rho={rho}, eps={eps}, weight_decay={weight_decay})",
+        lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0,
     ),
-    "adam": "torch.optim.Adam(params, lr={lr}, " + _BETAS + ", amsgrad={amsgrad})",
-    "adamw": "torch.optim.AdamW(params, lr={lr}, " + _BETAS + ", amsgrad={amsgrad})",
-    "nadam": "torch.optim.NAdam(params, lr={lr}, " + _BETAS + ", momentum_decay={momentum_decay})",
-    "radam": "torch.optim.RAdam(params, lr={lr}, " + _BETAS + ")",
-    "adamax": "torch.optim.Adamax(params, lr={lr}, " + _BETAS + ")",
+    "adam": _entry(
+        adam, "torch.optim.Adam(params, lr={lr}, " + _BETAS + ", amsgrad={amsgrad})",
+        **_ADAM_LIKE | {"amsgrad": False},
+    ),
+    "adamw": _entry(
+        adamw, "torch.optim.AdamW(params, lr={lr}, " + _BETAS + ", amsgrad={amsgrad})",
+        **_ADAM_LIKE | {"weight_decay": 1e-2, "amsgrad": False},
+    ),
+    "nadam": _entry(
+        nadam, "torch.optim.NAdam(params, lr={lr}, " + _BETAS + ", momentum_decay={momentum_decay})",
+        **_ADAM_LIKE | {"lr": 2e-3, "momentum_decay": 4e-3},
+    ),
+    "radam": _entry(radam, "torch.optim.RAdam(params, lr={lr}, " + _BETAS + ")", **_ADAM_LIKE),
+    "adamax": _entry(
+        adamax, "torch.optim.Adamax(params, lr={lr}, " + _BETAS + ")", **_ADAM_LIKE | {"lr": 2e-3}
+    ),
+}  # fmt: skip
+# The factories by name, for the many callers that only build optimizers.
+OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
+    name: entry.factory for name, entry in OPTIMIZER_ENTRIES.items()
 }
 
 
@@ -645,7 +638,7 @@ def make(name: str, **hyperparameters) -> Optimizer:
         raise ValueError(f"Unknown optimizer: {name=}")
     kwargs = dict(hyperparameters)
     if "beta1" in kwargs or "beta2" in kwargs:
-        defaults = OPTIMIZER_DEFAULTS[name]
+        defaults = OPTIMIZER_ENTRIES[name].defaults()
         kwargs["betas"] = (
             kwargs.pop("beta1", defaults["beta1"]),
             kwargs.pop("beta2", defaults["beta2"]),

@@ -6,7 +6,8 @@ none), the first step that reached the target, and ``diverged_at`` copied from t
 is the one ``core.descent.convergence_map`` uses: ``f - f_min < eps`` when ``f_min`` is known,
 otherwise within ``eps`` of a listed minimum, otherwise none (``reached_at`` is None).
 ``effective_step`` divides each coordinate's update by minus its gradient: the learning rate that
-plain SGD would have needed for the same move, which shows Adam's per-coordinate scaling.
+plain SGD would have needed for the same move, which shows Adam's per-coordinate scaling;
+``finite_step`` says whether a step has a finite gradient and update to show at all.
 Nothing here warns or raises for diverged (NaN) paths; they are reported.
 """
 
@@ -63,6 +64,11 @@ def effective_step(path: Path, step: int) -> np.ndarray:
     with np.errstate(all="ignore"):
         ratio = -u / g
     return np.where(np.isfinite(ratio) & (np.abs(g) > 1e-12), ratio, np.nan)
+
+
+def finite_step(path: Path, step: int) -> bool:
+    """Whether the gradient and the update at ``step`` are both finite (not past divergence)."""
+    return bool(np.all(np.isfinite(path.grads[step])) and np.all(np.isfinite(path.updates[step])))
 
 
 def clamp_start(start, bounds) -> tuple[tuple[float, float], bool]:

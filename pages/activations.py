@@ -18,7 +18,7 @@ from core.losses import (
     softmax_naive,
 )
 from core.losses import TORCH_NAMES as LOSS_TORCH
-from core.params import Param
+from core.params import Param, ParamError
 from core.robust_fit import fit_constant, outlier_sample
 from ui.controls import (
     current_plot_style,
@@ -203,11 +203,10 @@ def parameter_widgets(name: str, specs: dict, key_of) -> tuple:
     return tuple(sorted(values.items()))
 
 
-def bad_parameter(name: str, error: ValueError) -> None:
-    """Name the parameter that makes the function undefined (core quotes it as ``param=value``)."""
-    param = str(error).split("=", 1)[0].strip()
+def bad_parameter(name: str, error: ParamError) -> None:
+    """Name the parameter that makes the function undefined."""
     st.warning(
-        t("activations.bad_param", function=t(f"activations.names.{name}"), param=param),
+        t("activations.bad_param", function=t(f"activations.names.{name}"), param=error.param),
         icon=":material/warning:",
     )
 
@@ -234,6 +233,46 @@ tab_act, tab_loss, tab_stab = st.tabs(
 
 
 # ================================================================ activations
+def activation_chart(names: list, params: dict, zmax: float, trace_x: float) -> None:
+    """Each chosen activation and its derivative over [-zmax, zmax], with their values at the
+    trace point and the finite-difference check."""
+    series, rows = [], []
+    for name in names:
+        try:
+            z, y, dy, intervals, check, at = activation_data(
+                name, params.get(name, ()), zmax, trace_x
+            )
+        except ParamError as error:
+            bad_parameter(name, error)
+            continue
+        label = t(f"activations.names.{name}")
+        series.append(Series(label, y, dy, intervals, at))
+        rows.append(
+            {
+                t("activations.col_function"): label,
+                "f(x)": format_number(at[0]),
+                "f′(x)": format_number(at[1]),
+                t("activations.col_check"): fd_badge(check),
+            }
+        )
+    if series:
+        fig = shared_figure(
+            curves_with_derivatives,
+            z,
+            series,
+            trace_x,
+            title=t("activations.fig_title"),
+            x_title=t("activations.axis_z"),
+            y_title=t("activations.axis_value"),
+            derivative_name=t("activations.derivative_name"),
+            saturation_name=t("activations.saturation", threshold=SATURATION),
+            style=style,
+        )
+        show_figure(fig, key="act_figure")
+        st.markdown(t("activations.trace_caption", x=format_number(trace_x)))
+        st.dataframe(rows, hide_index=True, width="stretch")
+
+
 @panel_fragment
 def activations_panel() -> None:
     with guarded_panel(t("activations.panel_activations")):
@@ -255,42 +294,7 @@ def activations_panel() -> None:
             if not names:
                 st.info(t("activations.empty_selection"), icon=":material/touch_app:")
             else:
-                series, rows, drawn = [], [], []
-                for name in names:
-                    try:
-                        z, y, dy, intervals, check, at = activation_data(
-                            name, params.get(name, ()), zmax, trace_x
-                        )
-                    except ValueError as error:
-                        bad_parameter(name, error)
-                        continue
-                    label = t(f"activations.names.{name}")
-                    series.append(Series(label, y, dy, intervals, at))
-                    drawn.append(name)
-                    rows.append(
-                        {
-                            t("activations.col_function"): label,
-                            "f(x)": format_number(at[0]),
-                            "f′(x)": format_number(at[1]),
-                            t("activations.col_check"): fd_badge(check),
-                        }
-                    )
-                if series:
-                    fig = shared_figure(
-                        curves_with_derivatives,
-                        z,
-                        series,
-                        trace_x,
-                        title=t("activations.fig_title"),
-                        x_title=t("activations.axis_z"),
-                        y_title=t("activations.axis_value"),
-                        derivative_name=t("activations.derivative_name"),
-                        saturation_name=t("activations.saturation", threshold=SATURATION),
-                        style=style,
-                    )
-                    show_figure(fig, key="act_figure")
-                    st.markdown(t("activations.trace_caption", x=format_number(trace_x)))
-                    st.dataframe(rows, hide_index=True, width="stretch")
+                activation_chart(names, params, zmax, trace_x)
         if names:
             st.subheader(t("activations.formulas"))
             torch_calls = {
@@ -306,6 +310,66 @@ with tab_act:
 
 
 # ================================================================ losses
+def loss_axis(task: str, target: float, half_width: float) -> tuple[tuple, tuple]:
+    """What the x axis of a group of losses spans, and where its values may go (``target`` is
+    the regression target, or the label of the other tasks)."""
+    if task == "regression":
+        return (target - half_width, target + half_width), (-np.inf, np.inf)
+    if task == "classification":
+        return (-half_width, half_width), (-np.inf, np.inf)
+    if task == "probability":
+        # Not 0 and 1 themselves: BCE is clamped at 100 there and its slope explodes.
+        return (0.005, 0.995), (0.0, 1.0)
+    return (0.0, half_width), (0.0, np.inf)
+
+
+def loss_chart(task: str, loss_names: list, loss_params: dict, target, half_width: float) -> None:
+    """Each chosen loss and its gradient along the prediction, with its torch call and check;
+    ``target`` is the regression target, or the label of the other tasks."""
+    x_range, domain = loss_axis(task, target, half_width)
+    series, rows = [], []
+    for name in loss_names:
+        if task == "regression":
+            y_target = target
+        elif LOSS_KINDS[name] == "margin":
+            y_target = 2.0 * target - 1.0  # hinge losses use labels −1 / +1
+        else:
+            y_target = float(target)
+        try:
+            x, values, slopes, check = loss_data(
+                name, loss_params.get(name, ()), x_range, domain, y_target
+            )
+        except ParamError as error:
+            bad_parameter(name, error)
+            continue
+        label = t(f"activations.names.{name}")
+        series.append(Series(label, values, slopes, []))
+        rows.append(
+            {
+                t("activations.col_function"): label,
+                t("activations.col_torch"): LOSS_TORCH[name].format(
+                    **dict(loss_params.get(name, ()))
+                ),
+                t("activations.col_check"): fd_badge(check),
+            }
+        )
+    if series:
+        fig = shared_figure(
+            curves_with_derivatives,
+            x,
+            series,
+            None,
+            title=t(f"activations.loss_fig_title.{task}"),
+            x_title=t(f"activations.loss_axis.{task}"),
+            y_title=t("activations.axis_loss"),
+            derivative_name=t("activations.gradient_name"),
+            saturation_name="",
+            style=style,
+        )
+        show_figure(fig, key="loss_figure")
+        st.dataframe(rows, hide_index=True, width="stretch")
+
+
 @panel_fragment
 def losses_panel() -> None:
     with guarded_panel(t("activations.panel_losses")):
@@ -321,7 +385,7 @@ def losses_panel() -> None:
             if task == "regression":
                 target = field(FIELDS, "loss_target")
             else:
-                label_value = field(
+                target = field(
                     FIELDS, "loss_label", label=t(f"activations.label_title.{task}"),
                     format_func={v: t(f"activations.label_{task}_{v}") for v in (0, 1)}.__getitem__,
                     horizontal=True,
@@ -331,61 +395,11 @@ def losses_panel() -> None:
             for name in loss_names:
                 if LOSS_PARAMS[name]:
                     loss_params[name] = parameter_widgets(name, LOSS_PARAMS[name], loss_param_key)
-        # What x is, and where it may go, for each group of losses.
-        if task == "regression":
-            x_range, domain = (target - half_width, target + half_width), (-np.inf, np.inf)
-        elif task == "classification":
-            x_range, domain = (-half_width, half_width), (-np.inf, np.inf)
-        elif task == "probability":
-            # Not 0 and 1 themselves: BCE is clamped at 100 there and its slope explodes.
-            x_range, domain = (0.005, 0.995), (0.0, 1.0)
-        else:
-            x_range, domain = (0.0, half_width), (0.0, np.inf)
         with chart:
             if not loss_names:
                 st.info(t("activations.empty_losses"), icon=":material/touch_app:")
             else:
-                series, rows = [], []
-                for name in loss_names:
-                    if task == "regression":
-                        y_target = target
-                    elif LOSS_KINDS[name] == "margin":
-                        y_target = 2.0 * label_value - 1.0  # hinge losses use labels −1 / +1
-                    else:
-                        y_target = float(label_value)
-                    try:
-                        x, values, slopes, check = loss_data(
-                            name, loss_params.get(name, ()), x_range, domain, y_target
-                        )
-                    except ValueError as error:
-                        bad_parameter(name, error)
-                        continue
-                    label = t(f"activations.names.{name}")
-                    series.append(Series(label, values, slopes, []))
-                    rows.append(
-                        {
-                            t("activations.col_function"): label,
-                            t("activations.col_torch"): LOSS_TORCH[name].format(
-                                **dict(loss_params.get(name, ()))
-                            ),
-                            t("activations.col_check"): fd_badge(check),
-                        }
-                    )
-                if series:
-                    fig = shared_figure(
-                        curves_with_derivatives,
-                        x,
-                        series,
-                        None,
-                        title=t(f"activations.loss_fig_title.{task}"),
-                        x_title=t(f"activations.loss_axis.{task}"),
-                        y_title=t("activations.axis_loss"),
-                        derivative_name=t("activations.gradient_name"),
-                        saturation_name="",
-                        style=style,
-                    )
-                    show_figure(fig, key="loss_figure")
-                    st.dataframe(rows, hide_index=True, width="stretch")
+                loss_chart(task, loss_names, loss_params, target, half_width)
         if loss_names:
             st.subheader(t("activations.formulas"))
             loss_calls = {
@@ -448,6 +462,84 @@ with tab_loss:
 
 
 # ================================================================ numerical stability
+def softmax_view(log_scale: float, label: int) -> None:
+    """The logits scaled by 10^log_scale through the naive and the log-sum-exp softmax, and the
+    cross-entropy of ``label`` both ways."""
+    scale = 10.0**log_scale
+    logits = np.array(STABILITY_LOGITS) * scale
+    naive = softmax_naive(logits)
+    stable = softmax(logits)
+    ce_naive = cross_entropy_naive(logits, label)
+    ce_stable = cross_entropy_stable(logits, label)
+    classes = [t("activations.class_name", index=i) for i in range(len(logits))]
+    st.markdown(
+        t(
+            "activations.stab_logits",
+            scale=format_number(scale),
+            logits=", ".join(format_number(v) for v in logits),
+        )
+    )
+    left, right = st.columns([1.2, 1])
+    with left:
+        show_figure(
+            shared_figure(
+                probability_bars,
+                classes,
+                [(t("activations.naive"), naive), (t("activations.stable"), stable)],
+                title=t("activations.stab_fig_title"),
+                x_title=t("activations.axis_class"),
+                y_title=t("activations.axis_probability"),
+                style=style,
+            ),
+            key="stab_figure",
+        )
+    with right:
+        table = [
+            {
+                t("activations.axis_class"): classes[i],
+                t("activations.col_logit"): format_number(logits[i]),
+                t("activations.naive"): format_number(naive[i]),
+                t("activations.stable"): format_number(stable[i]),
+            }
+            for i in range(len(logits))
+        ]
+        st.table(table)
+        m1, m2 = st.columns(2)
+        m1.metric(t("activations.ce_naive"), format_number(ce_naive))
+        m2.metric(t("activations.ce_stable"), format_number(ce_stable))
+        if not (np.all(np.isfinite(naive)) and np.isfinite(ce_naive)):
+            st.warning(t("activations.stab_overflow"), icon=":material/warning:")
+        else:
+            st.success(t("activations.stab_fine"), icon=":material/check_circle:")
+
+
+def temperature_view() -> None:
+    """softmax(z / T) beside softmax(z): how the temperature sharpens or flattens the choice."""
+    st.subheader(t("activations.temperature_heading"))
+    temperature = field(FIELDS, "stab_temperature")
+    base = np.array(STABILITY_LOGITS)
+    show_figure(
+        shared_figure(
+            probability_bars,
+            [t("activations.class_name", index=i) for i in range(len(base))],
+            [
+                (t("activations.temperature_one"), softmax(base)),
+                (
+                    t("activations.temperature_t", T=format_number(temperature)),
+                    softmax(base, temperature),
+                ),
+            ],
+            title=t("activations.temperature_fig_title"),
+            x_title=t("activations.axis_class"),
+            y_title=t("activations.axis_probability"),
+            style=style,
+        ),
+        key="temp_figure",
+    )
+    st.latex(r"p_i = \frac{e^{z_i / T}}{\sum_j e^{z_j / T}}")
+    st.caption(t("activations.temperature_caption"))
+
+
 @panel_fragment
 def stability_panel() -> None:
     with guarded_panel(t("activations.panel_stability")):
@@ -457,52 +549,7 @@ def stability_panel() -> None:
             log_scale = field(FIELDS, "stab_log_scale")
         with c2:
             label = field(FIELDS, "stab_label")
-        scale = 10.0**log_scale
-        logits = np.array(STABILITY_LOGITS) * scale
-        naive = softmax_naive(logits)
-        stable = softmax(logits)
-        ce_naive = cross_entropy_naive(logits, label)
-        ce_stable = cross_entropy_stable(logits, label)
-        classes = [t("activations.class_name", index=i) for i in range(len(logits))]
-        st.markdown(
-            t(
-                "activations.stab_logits",
-                scale=format_number(scale),
-                logits=", ".join(format_number(v) for v in logits),
-            )
-        )
-        left, right = st.columns([1.2, 1])
-        with left:
-            show_figure(
-                shared_figure(
-                    probability_bars,
-                    classes,
-                    [(t("activations.naive"), naive), (t("activations.stable"), stable)],
-                    title=t("activations.stab_fig_title"),
-                    x_title=t("activations.axis_class"),
-                    y_title=t("activations.axis_probability"),
-                    style=style,
-                ),
-                key="stab_figure",
-            )
-        with right:
-            table = [
-                {
-                    t("activations.axis_class"): classes[i],
-                    t("activations.col_logit"): format_number(logits[i]),
-                    t("activations.naive"): format_number(naive[i]),
-                    t("activations.stable"): format_number(stable[i]),
-                }
-                for i in range(len(logits))
-            ]
-            st.table(table)
-            m1, m2 = st.columns(2)
-            m1.metric(t("activations.ce_naive"), format_number(ce_naive))
-            m2.metric(t("activations.ce_stable"), format_number(ce_stable))
-            if not (np.all(np.isfinite(naive)) and np.isfinite(ce_naive)):
-                st.warning(t("activations.stab_overflow"), icon=":material/warning:")
-            else:
-                st.success(t("activations.stab_fine"), icon=":material/check_circle:")
+        softmax_view(log_scale, label)
         st.latex(
             r"\operatorname{softmax}(z)_i = \frac{e^{z_i}}{\sum_j e^{z_j}} = "
             r"\frac{e^{z_i - m}}{\sum_j e^{z_j - m}}, \quad m = \max_j z_j, \qquad "
@@ -513,29 +560,7 @@ def stability_panel() -> None:
             language="python",
         )
 
-        st.subheader(t("activations.temperature_heading"))
-        temperature = field(FIELDS, "stab_temperature")
-        base = np.array(STABILITY_LOGITS)
-        show_figure(
-            shared_figure(
-                probability_bars,
-                [t("activations.class_name", index=i) for i in range(len(base))],
-                [
-                    (t("activations.temperature_one"), softmax(base)),
-                    (
-                        t("activations.temperature_t", T=format_number(temperature)),
-                        softmax(base, temperature),
-                    ),
-                ],
-                title=t("activations.temperature_fig_title"),
-                x_title=t("activations.axis_class"),
-                y_title=t("activations.axis_probability"),
-                style=style,
-            ),
-            key="temp_figure",
-        )
-        st.latex(r"p_i = \frac{e^{z_i / T}}{\sum_j e^{z_j / T}}")
-        st.caption(t("activations.temperature_caption"))
+        temperature_view()
 
         experiments("activations", STABILITY_EXPERIMENTS, owned=("stab_",))
 

@@ -323,14 +323,10 @@ with guarded_panel(t("initialization.panel_setup")):
         st.info(t("initialization.same_setups"), icon=":material/info:")
 valid = {setup: config for setup, config in configs.items() if setup not in invalid}
 
+
 # ---------------------------------------------------------------- signals through depth
-with guarded_panel(t("initialization.panel_signals")):
-    st.subheader(t("initialization.signals_heading", depth=depth, width=width))
-    lr = float(st.session_state.get("in_lr", 0.01))
-    results = {s: at_lr(signals(c, depth, width, data, int(seed)), lr) for s, c in valid.items()}
-    if not results:
-        st.info(t("initialization.nothing_valid"), icon=":material/info:")
-    names = {setup: setup_name(setup, configs[setup]) for setup in results}
+def explosions(results: dict, names: dict, depth: int) -> None:
+    """An error for each setup whose signals overflowed, naming the layer."""
     for setup, r in results.items():
         if r.exploded_at is not None:
             where = (
@@ -342,74 +338,86 @@ with guarded_panel(t("initialization.panel_signals")):
                 t("initialization.exploded", setup=names[setup], where=where),
                 icon=":material/local_fire_department:",
             )
-    if results:
-        series = [
-            SetupSeries(names[s], r.a_std, r.weight_grad_norm, r.update_ratio)
-            for s, r in results.items()
-        ]
-        fig = shared_figure(
-            signals_vs_depth,
-            series,
-            panel_titles=(
-                t("initialization.panel_act_std"),
-                t("initialization.panel_grad_norm"),
-                t("initialization.panel_update_ratio", lr=f"{lr:g}"),
-            ),
-            x_title=t("initialization.layer"),
-            output_label=t("initialization.output_short"),
-            style=style,
-        )
-        show_figure(fig, key="in_signals_chart")
-        st.caption(t("initialization.signals_caption"))
-        rows = {
-            t("initialization.col_setup"): [names[s] for s in results],
-            t("initialization.col_std_first"): [_fmt(r.a_std, 0) for r in results.values()],
-            t("initialization.col_std_last"): [_fmt(r.a_std, -1) for r in results.values()],
-            t("initialization.col_grad_first"): [
-                _fmt(r.weight_grad_norm, 0) for r in results.values()
-            ],
-            t("initialization.col_grad_last_hidden"): [
-                _fmt(r.weight_grad_norm, -2) for r in results.values()
-            ],
-            t("initialization.col_loss"): [
-                f"{r.loss:.3g}" if np.isfinite(r.loss) else "—" for r in results.values()
-            ],
-        }
-        st.dataframe(rows, hide_index=True, key="in_signals_table")
 
-        st.markdown(f"**{t('initialization.dist_heading')}**")
-        which = field(FIELDS, "in_dist")
-        zmax = largest_share([r.a_hist if which == "a" else r.z_hist for r in results.values()])
-        for column, (setup, r) in zip(st.columns(len(results)), results.items(), strict=True):
-            with column:
-                hist, edges = (r.a_hist, r.a_edges) if which == "a" else (r.z_hist, r.z_edges)
-                if len(hist) == 0:
-                    st.info(t("initialization.no_layers", setup=names[setup]))
-                    continue
-                fig = shared_figure(
-                    distribution_over_depth,
-                    hist,
-                    edges,
-                    title=names[setup],
-                    x_title=DIST_LABELS[which],
-                    y_title=t("initialization.layer"),
-                    colorbar_title=t("initialization.share"),
-                    style=style,
-                    zmax=zmax,
-                )
-                show_figure(fig, key=f"in_dist_{setup}")
-        st.caption(t("initialization.dist_caption"))
-        fig = shared_figure(
-            unit_shares,
-            [(names[s], r.dead_fraction, r.saturated_fraction) for s, r in results.items()],
-            panel_titles=(t("initialization.dead"), t("initialization.saturated")),
-            x_title=t("initialization.layer"),
-            y_title=t("initialization.share"),
-            empty_note=t("initialization.no_saturation"),
-            style=style,
-        )
-        show_figure(fig, key="in_shares_chart")
-        st.caption(t("initialization.shares_caption"))
+
+def signals_view(results: dict, names: dict, lr: float) -> None:
+    """Activation std, gradient norm and update ratio per layer, and their first/last values."""
+    series = [
+        SetupSeries(names[s], r.a_std, r.weight_grad_norm, r.update_ratio)
+        for s, r in results.items()
+    ]
+    fig = shared_figure(
+        signals_vs_depth,
+        series,
+        panel_titles=(
+            t("initialization.panel_act_std"),
+            t("initialization.panel_grad_norm"),
+            t("initialization.panel_update_ratio", lr=f"{lr:g}"),
+        ),
+        x_title=t("initialization.layer"),
+        output_label=t("initialization.output_short"),
+        style=style,
+    )
+    show_figure(fig, key="in_signals_chart")
+    st.caption(t("initialization.signals_caption"))
+    rows = {
+        t("initialization.col_setup"): [names[s] for s in results],
+        t("initialization.col_std_first"): [_fmt(r.a_std, 0) for r in results.values()],
+        t("initialization.col_std_last"): [_fmt(r.a_std, -1) for r in results.values()],
+        t("initialization.col_grad_first"): [_fmt(r.weight_grad_norm, 0) for r in results.values()],
+        t("initialization.col_grad_last_hidden"): [
+            _fmt(r.weight_grad_norm, -2) for r in results.values()
+        ],
+        t("initialization.col_loss"): [
+            f"{r.loss:.3g}" if np.isfinite(r.loss) else "—" for r in results.values()
+        ],
+    }
+    st.dataframe(rows, hide_index=True, key="in_signals_table")
+
+
+def distributions_view(results: dict, names: dict) -> None:
+    """Each setup's distribution of activations (or pre-activations) over depth, and the shares
+    of dead and saturated units per layer."""
+    st.markdown(f"**{t('initialization.dist_heading')}**")
+    which = field(FIELDS, "in_dist")
+    zmax = largest_share([r.a_hist if which == "a" else r.z_hist for r in results.values()])
+    for column, (setup, r) in zip(st.columns(len(results)), results.items(), strict=True):
+        with column:
+            hist, edges = (r.a_hist, r.a_edges) if which == "a" else (r.z_hist, r.z_edges)
+            if len(hist) == 0:
+                st.info(t("initialization.no_layers", setup=names[setup]))
+                continue
+            fig = shared_figure(
+                distribution_over_depth, hist, edges, title=names[setup],
+                x_title=DIST_LABELS[which], y_title=t("initialization.layer"),
+                colorbar_title=t("initialization.share"), style=style, zmax=zmax,
+            )  # fmt: skip
+            show_figure(fig, key=f"in_dist_{setup}")
+    st.caption(t("initialization.dist_caption"))
+    fig = shared_figure(
+        unit_shares,
+        [(names[s], r.dead_fraction, r.saturated_fraction) for s, r in results.items()],
+        panel_titles=(t("initialization.dead"), t("initialization.saturated")),
+        x_title=t("initialization.layer"),
+        y_title=t("initialization.share"),
+        empty_note=t("initialization.no_saturation"),
+        style=style,
+    )
+    show_figure(fig, key="in_shares_chart")
+    st.caption(t("initialization.shares_caption"))
+
+
+with guarded_panel(t("initialization.panel_signals")):
+    st.subheader(t("initialization.signals_heading", depth=depth, width=width))
+    lr = float(st.session_state.get("in_lr", 0.01))
+    results = {s: at_lr(signals(c, depth, width, data, int(seed)), lr) for s, c in valid.items()}
+    if not results:
+        st.info(t("initialization.nothing_valid"), icon=":material/info:")
+    names = {setup: setup_name(setup, configs[setup]) for setup in results}
+    explosions(results, names, depth)
+    if results:
+        signals_view(results, names, lr)
+        distributions_view(results, names)
 
 
 # ---------------------------------------------------------------- symmetry
@@ -471,7 +479,37 @@ def symmetry_panel() -> None:
 
 symmetry_panel()
 
+
 # ---------------------------------------------------------------- training consequence
+def training_results(runs: list) -> None:
+    """The loss curves of the short training runs, a note for each that diverged, and the mean
+    loss of the last 20 steps."""
+    for name, curve in runs:
+        if curve.diverged_at is not None:
+            st.error(
+                t("initialization.train_diverged", setup=name, step=curve.diverged_at + 1),
+                icon=":material/local_fire_department:",
+            )
+    drawable = [(name, curve.loss) for name, curve in runs if len(curve.loss)]
+    if not drawable:
+        return
+    fig = shared_figure(
+        training_losses, drawable, title=t("initialization.train_title"),
+        x_title=t("initialization.step"), y_title=t("initialization.loss_axis"), style=style,
+    )  # fmt: skip
+    show_figure(fig, key="in_train_chart")
+    st.dataframe(
+        {
+            t("initialization.col_setup"): [name for name, _ in drawable],
+            t("initialization.col_final_loss"): [
+                f"{np.mean(loss[-20:]):.3f}" for _, loss in drawable
+            ],
+        },
+        hide_index=True,
+        key="in_train_table",
+    )
+
+
 with guarded_panel(t("initialization.panel_train")):
     st.subheader(t("initialization.train_heading"))
     st.markdown(
@@ -499,33 +537,7 @@ with guarded_panel(t("initialization.panel_train")):
         hint=t("initialization.train_hint"), stale=t("initialization.train_stale"),
     )  # fmt: skip
     if runs is not None:
-        for name, curve in runs:
-            if curve.diverged_at is not None:
-                st.error(
-                    t("initialization.train_diverged", setup=name, step=curve.diverged_at + 1),
-                    icon=":material/local_fire_department:",
-                )
-        drawable = [(name, curve.loss) for name, curve in runs if len(curve.loss)]
-        if drawable:
-            fig = shared_figure(
-                training_losses,
-                drawable,
-                title=t("initialization.train_title"),
-                x_title=t("initialization.step"),
-                y_title=t("initialization.loss_axis"),
-                style=style,
-            )
-            show_figure(fig, key="in_train_chart")
-            st.dataframe(
-                {
-                    t("initialization.col_setup"): [name for name, _ in drawable],
-                    t("initialization.col_final_loss"): [
-                        f"{np.mean(loss[-20:]):.3f}" for _, loss in drawable
-                    ],
-                },
-                hide_index=True,
-                key="in_train_table",
-            )
+        training_results(runs)
 
 # ---------------------------------------------------------------- guided experiments
 EXPERIMENTS = {

@@ -7,14 +7,13 @@ then the panels of ui.mnist_settings and ui.mnist_views. Datasets are shared rea
 visitor through ``st.cache_resource``.
 """
 
-import numpy as np
 import streamlit as st
 
 from core.activations import ACTIVATIONS
 from core.datasets import DATASETS, NUM_CLASSES
 from core.initializers import INITIALIZERS, default_kwargs
 from core.mnist_setup import exposed, run_label, train_config
-from core.optimizers import HYPERPARAMETERS, OPTIMIZER_DEFAULTS, OPTIMIZERS
+from core.optimizers import OPTIMIZER_ENTRIES, OPTIMIZERS
 from core.params import Param
 from core.session import configure
 from ui.controls import current_plot_style, enter_through_shell
@@ -89,16 +88,9 @@ def entry_fields(optimizer: str, schedule: str) -> dict[str, Field]:
     """The chosen optimizer's hyperparameters (but lr) and the chosen schedule's parameters."""
     fields = {}
     for hp in exposed(optimizer):
-        h, default = HYPERPARAMETERS[hp], OPTIMIZER_DEFAULTS[optimizer][hp]
-        step = float(10 ** np.floor(np.log10(h.min))) if h.log_scale else 0.01
-        param = (
-            Param("bool", default)
-            if h.kind == "bool"
-            else Param("float", float(default), low=h.min, high=h.max, step=step)
-        )
-        fields[f"mn_{optimizer}_{hp}"] = Field(
-            param, "checkbox" if h.kind == "bool" else "number", f"mnist.hp.{hp}"
-        )
+        param = OPTIMIZER_ENTRIES[optimizer].hyperparameters[hp]
+        widget = "checkbox" if param.kind == "bool" else "number"
+        fields[f"mn_{optimizer}_{hp}"] = Field(param, widget, f"mnist.hp.{hp}")
     for name, param in SCHED_PARAMS.get(schedule, {}).items():
         fields[f"mn_{schedule}_{name}"] = Field(param, "number", f"mnist.sched_param.{name}")
     return fields

@@ -29,3 +29,11 @@ def run_page(page: str, language: str = "en", **query: str) -> AppTest:
     for name, value in query.items():
         at.query_params[name] = value
     return at.run()
+
+
+def assert_link_opens(page: str, query: dict[str, str], expected: dict) -> None:
+    """``page`` opened with ``query`` in its URL shows no error or notice, and its settings hold
+    exactly ``expected`` (a link saved from an earlier version of the page, say)."""
+    at = run_page(page, **query)
+    assert not at.exception and not at.warning
+    assert {key: at.session_state[key] for key in expected} == expected

@@ -15,6 +15,8 @@ from core.activations import (
     TORCH_NAMES,
     value_and_grad,
 )
+from core.params import ParamError
+from tests.param_cases import defaults, param_sets
 
 KEYS = [
     "identity",
@@ -35,22 +37,6 @@ KEYS = [
 ]
 
 
-def defaults(key: str) -> dict:
-    return {name: spec.default for name, spec in ACTIVATION_PARAMS[key].items()}
-
-
-def param_sets(key: str) -> list[dict]:
-    """Defaults, then each parameter moved alone to an interior value or to another option."""
-    sets = [defaults(key)]
-    for name, spec in ACTIVATION_PARAMS[key].items():
-        if spec.kind == "choice":
-            values = [o for o in spec.options if o != spec.default]
-        else:
-            values = [spec.low + 0.3 * (spec.high - spec.low)]
-        sets += [{**defaults(key), name: v} for v in values]
-    return sets
-
-
 def corner_sets(key: str) -> list[dict]:
     """Every combination of each numeric parameter's widget min and max (choices at each option)."""
     specs = ACTIVATION_PARAMS[key]
@@ -60,7 +46,7 @@ def corner_sets(key: str) -> list[dict]:
     return [dict(zip(specs, combo, strict=True)) for combo in itertools.product(*axes)]
 
 
-CASES = [(k, p) for k in ACTIVATIONS for p in param_sets(k)]
+CASES = [(k, p) for k in ACTIVATIONS for p in param_sets(ACTIVATION_PARAMS[k])]
 CORNERS = [(k, p) for k in ACTIVATIONS for p in corner_sets(k)]
 
 
@@ -113,7 +99,7 @@ def test_fused_value_and_grad_where_the_derivative_shares_the_work():
 
 def test_every_parametrised_entry_gets_a_non_default_case():
     for key, specs in ACTIVATION_PARAMS.items():
-        assert len(param_sets(key)) == 1 + len(specs), key
+        assert len(param_sets(specs)) == 1 + len(specs), key
 
 
 EXTREMES = [-1e6, -1e4, -1e3, -100.0, -1.0, -1e-8, 0.0, 1e-8, 1.0, 100.0, 1e3, 1e4, 1e6]
@@ -135,7 +121,7 @@ def test_extreme_inputs_are_finite_silent_and_keep_dtype(key, params, dtype):
 
 @pytest.mark.parametrize("key", ACTIVATIONS)
 def test_float32_agrees_with_float64(key):
-    act = ACTIVATIONS[key](**defaults(key))
+    act = ACTIVATIONS[key](**defaults(ACTIVATION_PARAMS[key]))
     z = np.linspace(-10, 10, 201) + 0.013
     z32 = z.astype(np.float32)
     np.testing.assert_allclose(act.fn(z32), act.fn(z32.astype(np.float64)), rtol=1e-5, atol=1e-6)
@@ -146,7 +132,7 @@ def test_float32_agrees_with_float64(key):
 
 @pytest.mark.parametrize("key", ACTIVATIONS)
 def test_any_shape_scalars_and_integers(key):
-    act = ACTIVATIONS[key](**defaults(key))
+    act = ACTIVATIONS[key](**defaults(ACTIVATION_PARAMS[key]))
     grid = np.linspace(-3, 3, 12).reshape(3, 4)
     assert act.fn(grid).shape == (3, 4) and act.grad(grid).shape == (3, 4)
     np.testing.assert_array_equal(act.fn(grid)[1], act.fn(grid[1]))
@@ -341,9 +327,9 @@ def test_metadata_matches_factory_signature(key):
 
 @pytest.mark.parametrize("key", ACTIVATIONS)
 def test_torch_name_template_formats_with_the_parameters(key):
-    text = TORCH_NAMES[key].format(**defaults(key))
+    text = TORCH_NAMES[key].format(**defaults(ACTIVATION_PARAMS[key]))
     assert text.startswith("torch.nn.") and "{" not in text
-    for name, value in defaults(key).items():
+    for name, value in defaults(ACTIVATION_PARAMS[key]).items():
         if key != "silu":  # torch's SiLU has no beta: Swish with beta = 1
             assert f"{name}=" in text and str(value) in text
 
@@ -354,3 +340,17 @@ def test_torch_name_examples():
         == "torch.nn.LeakyReLU(negative_slope=0.2)"
     )
     assert TORCH_NAMES["gelu"].format(approximate="tanh") == "torch.nn.GELU(approximate='tanh')"
+
+
+@pytest.mark.parametrize(
+    ("key", "kwargs", "param", "rule"),
+    [
+        ("hardtanh", {"min_val": 1.0, "max_val": 0.5}, "min_val", "lt_max_val"),
+        ("elu", {"alpha": -1.0}, "alpha", "ge_0"),
+        ("softplus", {"beta": 0.0}, "beta", "gt_0"),
+    ],
+)
+def test_a_refused_parameter_is_named_with_its_rule(key, kwargs, param, rule):
+    with pytest.raises(ParamError) as raised:
+        ACTIVATIONS[key](**kwargs)
+    assert (raised.value.param, raised.value.rule) == (param, rule)

@@ -9,6 +9,7 @@ from core.batchnorm import (
     batch_norm_forward,
     init_running_stats,
 )
+from tests.numeric import numeric_grad
 
 N, D = 6, 4
 
@@ -24,19 +25,6 @@ def case():
     return x, gamma, beta, running, dy
 
 
-def _numeric(f, arr, eps=1e-6):
-    g = np.zeros_like(arr)
-    for i in np.ndindex(arr.shape):
-        old = arr[i]
-        arr[i] = old + eps
-        plus = f()
-        arr[i] = old - eps
-        minus = f()
-        arr[i] = old
-        g[i] = (plus - minus) / (2 * eps)
-    return g
-
-
 @pytest.mark.parametrize("train", [True, False])
 def test_backward_matches_central_differences(case, train):
     x, gamma, beta, running, dy = case
@@ -46,9 +34,9 @@ def test_backward_matches_central_differences(case, train):
 
     _, cache, _ = batch_norm_forward(x, gamma, beta, running, train=train)
     dx, dgamma, dbeta = batch_norm_backward(dy, cache)
-    np.testing.assert_allclose(dx, _numeric(loss, x), rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(dgamma, _numeric(loss, gamma), rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(dbeta, _numeric(loss, beta), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(dx, numeric_grad(loss, x), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(dgamma, numeric_grad(loss, gamma), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(dbeta, numeric_grad(loss, beta), rtol=1e-6, atol=1e-8)
 
 
 def test_train_output_is_standardized(case):

@@ -95,50 +95,37 @@ def test_truncated_gzip_stream(tiny, tmp_path):
     assert e.value.code == "truncated"
 
 
-def test_truncated_header(tmp_path):
-    lab = write(tmp_path / "l", idx_bytes(np.zeros(3, np.uint8)), False)
+TWO_IMAGES = idx_bytes(np.zeros((2, 28, 28), np.uint8))
+TWO_LABELS = idx_bytes(np.zeros(2, np.uint8))
+
+
+@pytest.mark.parametrize(
+    ("images", "labels", "code"),
+    [
+        pytest.param(
+            struct.pack(">II", 2051, 3),
+            idx_bytes(np.zeros(3, np.uint8)),
+            "truncated",
+            id="truncated_header",
+        ),
+        # labels file passed as images: magic 2049 where 2051 is expected
+        pytest.param(TWO_LABELS, TWO_IMAGES, "bad_magic", id="wrong_magic"),
+        pytest.param(TWO_IMAGES + b"\0" * 7, TWO_LABELS, "bad_shape", id="extra_bytes"),
+        pytest.param(
+            idx_bytes(np.zeros((3, 28, 28), np.uint8)),
+            idx_bytes(np.zeros(4, np.uint8)),
+            "label_mismatch",
+            id="count_mismatch",
+        ),
+        pytest.param(
+            TWO_IMAGES, idx_bytes(np.array([1, 10], np.uint8)), "bad_label", id="label_out_of_range"
+        ),
+    ],
+)
+def test_malformed_plain_files_are_refused_with_their_code(tmp_path, images, labels, code):
     with pytest.raises(DatasetError) as e:
-        load_idx(write(tmp_path / "i", struct.pack(">II", 2051, 3), False), lab)
-    assert e.value.code == "truncated"
-
-
-def test_wrong_magic(tmp_path):
-    x = np.zeros((2, 28, 28), np.uint8)
-    y = np.zeros(2, np.uint8)
-    # labels file passed as images: magic 2049 where 2051 is expected
-    with pytest.raises(DatasetError) as e:
-        load_idx(
-            write(tmp_path / "l", idx_bytes(y), False), write(tmp_path / "i", idx_bytes(x), False)
-        )
-    assert e.value.code == "bad_magic"
-
-
-def test_extra_bytes_are_bad_shape(tmp_path):
-    x = np.zeros((2, 28, 28), np.uint8)
-    lab = write(tmp_path / "l", idx_bytes(np.zeros(2, np.uint8)), False)
-    with pytest.raises(DatasetError) as e:
-        load_idx(write(tmp_path / "i", idx_bytes(x) + b"\0" * 7, False), lab)
-    assert e.value.code == "bad_shape"
-
-
-def test_count_mismatch(tmp_path):
-    x = np.zeros((3, 28, 28), np.uint8)
-    y = np.zeros(4, np.uint8)
-    with pytest.raises(DatasetError) as e:
-        load_idx(
-            write(tmp_path / "i", idx_bytes(x), False), write(tmp_path / "l", idx_bytes(y), False)
-        )
-    assert e.value.code == "label_mismatch"
-
-
-def test_label_out_of_range(tmp_path):
-    x = np.zeros((2, 28, 28), np.uint8)
-    y = np.array([1, 10], np.uint8)
-    with pytest.raises(DatasetError) as e:
-        load_idx(
-            write(tmp_path / "i", idx_bytes(x), False), write(tmp_path / "l", idx_bytes(y), False)
-        )
-    assert e.value.code == "bad_label"
+        load_idx(write(tmp_path / "i", images, False), write(tmp_path / "l", labels, False))
+    assert e.value.code == code
 
 
 def test_not_gzip(tmp_path):

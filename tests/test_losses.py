@@ -25,6 +25,9 @@ from core.losses import (
     softmax,
     softmax_naive,
 )
+from core.params import ParamError
+from tests.numeric import numeric_grad
+from tests.param_cases import defaults, param_sets
 
 KEYS = [
     "mse",
@@ -42,19 +45,7 @@ KEYS = [
 ]
 
 
-def defaults(key: str) -> dict:
-    return {name: spec.default for name, spec in LOSS_PARAMS[key].items()}
-
-
-def param_sets(key: str) -> list[dict]:
-    """Defaults, then each parameter moved alone to an interior value of its widget range."""
-    sets = [defaults(key)]
-    for name, spec in LOSS_PARAMS[key].items():
-        sets.append({**defaults(key), name: spec.low + 0.3 * (spec.high - spec.low)})
-    return sets
-
-
-CASES = [(k, p) for k in LOSSES for p in param_sets(k)]
+CASES = [(k, p) for k in LOSSES for p in param_sets(LOSS_PARAMS[k])]
 
 
 def case_id(case) -> str:
@@ -101,14 +92,10 @@ def samples(key: str, params: dict, rng: np.random.Generator) -> list[tuple]:
 @pytest.mark.parametrize(("key", "params"), CASES, ids=map(case_id, CASES))
 def test_grad_matches_central_difference(key, params, rng):
     loss = LOSSES[key](**params)
-    h = 1e-6
     for y_true, y_pred in samples(key, params, rng):
-        numeric = np.zeros_like(y_pred)
-        for i in np.ndindex(y_pred.shape):
-            up, down = y_pred.copy(), y_pred.copy()
-            up[i] += h
-            down[i] -= h
-            numeric[i] = (loss.value(y_true, up) - loss.value(y_true, down)) / (2 * h)
+        numeric = numeric_grad(
+            lambda y_true=y_true, y_pred=y_pred: loss.value(y_true, y_pred), y_pred
+        )
         grad = loss.grad(y_true, y_pred)
         assert grad.shape == y_pred.shape
         np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-9)
@@ -116,7 +103,7 @@ def test_grad_matches_central_difference(key, params, rng):
 
 def test_every_parametrised_entry_gets_a_non_default_case():
     for key, specs in LOSS_PARAMS.items():
-        assert len(param_sets(key)) == 1 + len(specs), key
+        assert len(param_sets(specs)) == 1 + len(specs), key
 
 
 # --- hand-computed values on tiny arrays -------------------------------------------------------
@@ -379,8 +366,8 @@ def test_extreme_predictions_give_finite_loss_without_warnings(key, params, dtyp
 
 @pytest.mark.parametrize("key", LOSSES)
 def test_float32_agrees_with_float64(key, rng):
-    loss = LOSSES[key](**defaults(key))
-    y_true, y_pred = samples(key, defaults(key), rng)[0]
+    loss = LOSSES[key](**defaults(LOSS_PARAMS[key]))
+    y_true, y_pred = samples(key, defaults(LOSS_PARAMS[key]), rng)[0]
     p32 = y_pred.astype(np.float32)
     assert loss.value(y_true, p32) == pytest.approx(loss.value(y_true, p32.astype(float)), rel=1e-5)
     np.testing.assert_allclose(
@@ -463,8 +450,15 @@ def test_metadata_matches_factory_signature(key):
 
 @pytest.mark.parametrize("key", LOSSES)
 def test_torch_name_template_formats_with_the_parameters(key):
-    text = TORCH_NAMES[key].format(**defaults(key))
+    text = TORCH_NAMES[key].format(**defaults(LOSS_PARAMS[key]))
     assert "torch." in text and "{" not in text
-    for name, value in defaults(key).items():
+    for name, value in defaults(LOSS_PARAMS[key]).items():
         assert str(value) in text, name
     assert TORCH_NAMES["huber"].format(delta=2.0) == "torch.nn.HuberLoss(delta=2.0)"
+
+
+@pytest.mark.parametrize(("key", "param"), [("huber", "delta"), ("contrastive", "margin")])
+def test_a_refused_parameter_is_named_with_its_rule(key, param):
+    with pytest.raises(ParamError) as raised:
+        LOSSES[key](**{param: 0.0})
+    assert (raised.value.param, raised.value.rule) == (param, "gt_0")

@@ -18,6 +18,7 @@ from core.mlp import (
     predict_proba,
     softmax_cross_entropy,
 )
+from tests.numeric import numeric_grad
 
 SIZES = [3, 5, 4, 3]
 N = 6
@@ -50,23 +51,8 @@ def _net(seed, batch_norm=False):
     return params, x, y
 
 
-def _numeric_grads(loss_fn, params, eps=1e-6):
-    out = []
-    for layer in params:
-        g_layer = {}
-        for key, arr in layer.items():
-            g = np.zeros_like(arr)
-            for i in np.ndindex(arr.shape):
-                old = arr[i]
-                arr[i] = old + eps
-                plus = loss_fn()
-                arr[i] = old - eps
-                minus = loss_fn()
-                arr[i] = old
-                g[i] = (plus - minus) / (2 * eps)
-            g_layer[key] = g
-        out.append(g_layer)
-    return out
+def _numeric_grads(loss_fn, params):
+    return [{key: numeric_grad(loss_fn, arr) for key, arr in layer.items()} for layer in params]
 
 
 def _away_from_kinks(name, cache, margin=1e-3):

@@ -21,7 +21,7 @@ from core.mnist_setup import (
     signal_series,
     train_config,
 )
-from core.optimizers import OPTIMIZER_DEFAULTS, OPTIMIZERS
+from core.optimizers import OPTIMIZER_ENTRIES, OPTIMIZERS
 from core.schedules import step_lr
 
 NET = Network(
@@ -60,7 +60,9 @@ def test_nearest_is_in_log_distance_and_forgives_junk():
 
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
 def test_exposed_is_every_hyperparameter_but_lr(optimizer):
-    assert exposed(optimizer) == [hp for hp in OPTIMIZER_DEFAULTS[optimizer] if hp != "lr"]
+    assert exposed(optimizer) == [
+        hp for hp in OPTIMIZER_ENTRIES[optimizer].hyperparameters if hp != "lr"
+    ]
     assert "lr" not in exposed(optimizer)
 
 
@@ -70,7 +72,7 @@ def test_refused_hyperparameters_fall_back_to_the_defaults_with_the_reason():
     # torch's rule: Nesterov needs a momentum and no dampening.
     bad = good | {"dampening": 0.5}
     hps, reason = checked_hyperparameters("sgd", 0.1, bad)
-    assert hps == {k: v for k, v in OPTIMIZER_DEFAULTS["sgd"].items() if k != "lr"}
+    assert hps == {k: v for k, v in OPTIMIZER_ENTRIES["sgd"].defaults().items() if k != "lr"}
     assert reason
 
 

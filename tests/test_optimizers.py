@@ -14,10 +14,9 @@ import pytest
 from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
 
 from core.optimizers import (
-    HYPERPARAMETERS,
-    OPTIMIZER_DEFAULTS,
+    OPTIMIZER_ENTRIES,
     OPTIMIZERS,
-    TORCH_CALL,
+    RANGES,
     adam,
     init_layers,
     make,
@@ -543,7 +542,10 @@ RACE_VALUES = {
     "beta2": [0.5, 0.9, 0.999],  # 0.5 puts RAdam's rho_inf below 4: never rectified
 }
 RACE_CASES = [
-    (key, name) for key in KEYS for name in RACE_VALUES if name in OPTIMIZER_DEFAULTS[key]
+    (key, name)
+    for key in KEYS
+    for name in RACE_VALUES
+    if name in OPTIMIZER_ENTRIES[key].hyperparameters
 ]
 
 
@@ -772,33 +774,34 @@ def test_defaults_are_torchs_and_the_ui_table_lists_them(key):
     if key in ("momentum", "nesterov"):
         torch_defaults |= OPTIMIZERS[key].keywords
     assert ours == torch_defaults
-    assert OPTIMIZER_DEFAULTS[key] == _unfold_betas(ours)
+    assert OPTIMIZER_ENTRIES[key].defaults() == _unfold_betas(ours)
 
 
 @pytest.mark.parametrize("key", KEYS)
 def test_every_exposed_hyperparameter_has_a_range_containing_its_default(key):
-    for name, default in OPTIMIZER_DEFAULTS[key].items():
-        spec = HYPERPARAMETERS[name]
+    for name, spec in OPTIMIZER_ENTRIES[key].hyperparameters.items():
+        shared = RANGES[name]
+        assert spec._replace(default=shared.default) == shared  # the range is the shared one
         if spec.kind == "bool":
-            assert isinstance(default, bool) and isinstance(spec.default, bool)
+            assert isinstance(spec.default, bool) and isinstance(shared.default, bool)
         else:
             assert spec.kind == "float"
-            assert spec.min <= default <= spec.max and spec.min <= spec.default <= spec.max
-            assert spec.min < spec.max
-            assert not spec.log_scale or spec.min > 0
+            assert spec.low <= spec.default <= spec.high and spec.low <= shared.default <= spec.high
+            assert spec.low < spec.high and spec.step > 0
+            assert not spec.log or spec.low > 0
 
 
 def test_every_table_entry_is_used():
-    used = {name for exposed in OPTIMIZER_DEFAULTS.values() for name in exposed}
-    assert used == set(HYPERPARAMETERS)
+    used = {name for entry in OPTIMIZER_ENTRIES.values() for name in entry.hyperparameters}
+    assert used == set(RANGES)
 
 
 @pytest.mark.parametrize("key", KEYS)
 def test_torch_call_template_is_valid_python_with_the_exposed_names(key):
-    template = TORCH_CALL[key]
+    template = OPTIMIZER_ENTRIES[key].torch_call
     fields = {f for _, f, _, _ in string.Formatter().parse(template) if f}
-    assert fields == set(OPTIMIZER_DEFAULTS[key])
-    code = template.format(**OPTIMIZER_DEFAULTS[key])
+    assert fields == set(OPTIMIZER_ENTRIES[key].hyperparameters)
+    code = template.format(**OPTIMIZER_ENTRIES[key].defaults())
     ast.parse(code)
     # Evaluate against a stand-in torch that records the call.
     calls = []

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tests.apptest import run_page
+from tests.apptest import assert_link_opens, run_page
 from ui.i18n import translate
 
 PAGE = "pages/activations.py"
@@ -154,3 +154,30 @@ def test_guided_experiments_set_up_the_page(button, key, value):
         assert metric(at, translate("zh", "activations.ce_naive")) == "inf"
     if button == "_exp_act_sigmoid":
         assert at.dataframe[0].value["f′(x)"][0] == "0.25"
+
+
+# Links as the page wrote them before its settings became ui.fields: each must open with exactly
+# these settings (the page before the change opened them the same way).
+SAVED_LINKS = [
+    (
+        {"act_names": "leaky_relu,gelu,softplus", "act_zmax": "12.5", "act_x": "-3",
+         "act_leaky_relu_negative_slope": "0.2", "act_gelu_approximate": "tanh",
+         "act_softplus_beta": "2", "act_softplus_threshold": "10"},
+        {"act_names": ["leaky_relu", "gelu", "softplus"], "act_zmax": 12.5, "act_x": -3.0,
+         "act_leaky_relu_negative_slope": 0.2, "act_gelu_approximate": "tanh",
+         "act_softplus_beta": 2.0, "act_softplus_threshold": 10.0},
+    ),
+    (
+        {"loss_task": "classification", "loss_names": "hinge,cross_entropy", "loss_label": "0",
+         "loss_range": "8", "out_share": "0.25", "out_offset": "30", "out_delta": "2.5",
+         "out_seed": "4", "stab_log_scale": "2.5", "stab_label": "1", "stab_temperature": "0.5"},
+        {"loss_task": "classification", "loss_names": ["hinge", "cross_entropy"], "loss_label": 0,
+         "loss_range": 8.0, "out_share": 0.25, "out_offset": 30.0, "out_delta": 2.5, "out_seed": 4,
+         "stab_log_scale": 2.5, "stab_label": 1, "stab_temperature": 0.5},
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("query", "expected"), SAVED_LINKS)
+def test_a_saved_link_opens_the_same_settings(query, expected):
+    assert_link_opens(PAGE, query, expected)

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.apptest import run_page
+from tests.apptest import assert_link_opens, run_page
 from ui.i18n import translate
 
 PAGE = "pages/initialization.py"
@@ -208,3 +208,30 @@ def test_a_link_with_a_width_and_a_learning_rate_opens_them():
     assert not at.exception and not at.warning
     assert at.select_slider(key="in_width").value == 512
     assert at.session_state["in_lr"] == 0.1
+
+
+# Links as the page wrote them before its settings became ui.fields: each must open with exactly
+# these settings (the page before the change opened them the same way).
+SAVED_LINKS = [
+    (
+        {"in_depth": "35", "in_data": "gaussian", "in_seed": "7", "in_compare": "0",
+         "in_a_init": "kaiming_uniform", "in_a_act": "tanh", "in_a_bn": "1",
+         "in_a_kaiming_uniform_a": "0.2", "in_a_kaiming_uniform_mode": "fan_out",
+         "in_a_kaiming_uniform_nonlinearity": "tanh"},
+        {"in_depth": 35, "in_data": "gaussian", "in_seed": 7, "in_compare": False,
+         "in_a_init": "kaiming_uniform", "in_a_act": "tanh", "in_a_bn": True,
+         "in_a_kaiming_uniform_a": 0.2, "in_a_kaiming_uniform_mode": "fan_out",
+         "in_a_kaiming_uniform_nonlinearity": "tanh"},
+    ),
+    (
+        {"in_b_init": "trunc_normal", "in_b_trunc_normal_std": "0.5", "in_b_trunc_normal_a": "-1",
+         "in_b_act": "gelu", "in_opt": "adam", "in_sym_init": "zeros", "in_sym_val": "0.3"},
+        {"in_b_init": "trunc_normal", "in_b_trunc_normal_std": 0.5, "in_b_trunc_normal_a": -1.0,
+         "in_b_act": "gelu", "in_opt": "adam", "in_sym_init": "zeros", "in_sym_val": 0.3},
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("query", "expected"), SAVED_LINKS)
+def test_a_saved_link_opens_the_same_settings(query, expected):
+    assert_link_opens(PAGE, query, expected)

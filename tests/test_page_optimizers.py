@@ -5,7 +5,7 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.apptest import ROOT, TIMEOUT, run_page
+from tests.apptest import ROOT, TIMEOUT, assert_link_opens, run_page
 from ui.i18n import translate
 
 PAGE = "pages/optimizers.py"
@@ -210,6 +210,4 @@ SAVED_LINKS = [
 
 @pytest.mark.parametrize(("query", "expected"), SAVED_LINKS)
 def test_a_saved_link_opens_the_same_settings(query, expected):
-    at = run_page(PAGE, **query)
-    assert not at.exception and not at.warning
-    assert {key: at.session_state[key] for key in expected} == expected
+    assert_link_opens(PAGE, query, expected)

@@ -6,7 +6,7 @@ import pytest
 from core.descent import descend
 from core.expressions import compile_expression
 from core.optimizers import OPTIMIZERS
-from core.path_metrics import clamp_start, effective_step, loss_grid, summarize
+from core.path_metrics import clamp_start, effective_step, finite_step, loss_grid, summarize
 from core.surfaces import SURFACES, surface_from_expression
 
 
@@ -56,6 +56,15 @@ def test_effective_step_of_sgd_is_its_lr_and_adam_scales_per_coordinate():
     np.testing.assert_allclose(effective_step(adam_path, 0), 0.1 / np.abs(g), rtol=1e-6)
     with pytest.raises(ValueError, match="step="):
         effective_step(adam_path, 5)
+
+
+def test_finite_step_is_false_from_the_step_that_diverges():
+    s = SURFACES["rosenbrock"]()
+    path = descend(OPTIMIZERS["sgd"](lr=0.01), s, s.start, 50)
+    k = path.diverged_at
+    assert finite_step(path, 0)
+    assert not finite_step(path, k - 1)  # its update lands on the non-finite point
+    assert [finite_step(path, i) for i in range(k - 1)] == [True] * (k - 1)
 
 
 def test_clamp_start():

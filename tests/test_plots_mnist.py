@@ -152,11 +152,10 @@ def test_prediction_grid_scales_uint8_to_unit_range():
     assert np.nanmax(z) <= 1.0
 
 
-def test_confusion_matrix_figure():
-    m = np.arange(100).reshape(10, 10)
-    fig = confusion_matrix_figure(
-        m,
-        normalised=False,
+def confusion(matrix, *, normalised):
+    return confusion_matrix_figure(
+        matrix,
+        normalised=normalised,
         class_names=DIGITS,
         title="CM",
         x_title="Predicted",
@@ -164,19 +163,14 @@ def test_confusion_matrix_figure():
         hover="h",
         style=STYLE,
     )
+
+
+def test_confusion_matrix_figure():
+    fig = confusion(np.arange(100).reshape(10, 10), normalised=False)
     assert len(fig.data) == 1
     assert fig.data[0].text[2][3] == "23"
     assert fig.layout.xaxis.title.text == "Predicted" and fig.layout.yaxis.title.text == "True"
-    shares = confusion_matrix_figure(
-        np.eye(10) * 0.5,
-        normalised=True,
-        class_names=DIGITS,
-        title="CM",
-        x_title="x",
-        y_title="y",
-        hover="h",
-        style=STYLE,
-    )
+    shares = confusion(np.eye(10) * 0.5, normalised=True)
     assert shares.data[0].text[0][0] == "50%"
 
 

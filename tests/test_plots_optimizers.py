@@ -13,9 +13,11 @@ from ui.plots.optimizers import (
     contour_values,
     contour_with_paths,
     convergence_heatmap,
+    gap_curves,
     loss_curves,
     lr_search_curves,
     race_animation,
+    step_arrows,
     surface_3d,
 )
 from ui.theme import plot_style
@@ -48,6 +50,35 @@ def test_contour_draws_paths_up_to_the_last_finite_point(setup):
     assert np.all(np.isfinite(fig.data[2].x))
     assert len(fig.layout.annotations) == 2
     assert fig.layout.xaxis.title.text == "x" and fig.data[0].colorbar.title.text == "CB"
+
+
+def test_step_arrows_pair_the_plain_gradient_step_with_the_update(setup):
+    s, paths, *_ = setup
+    arrows = step_arrows(paths, [0.01, 0.05], 1)
+    assert [(a.color_index, a.faint) for a in arrows] == [
+        (0, True),
+        (0, False),
+        (1, True),
+        (1, False),
+    ]
+    g = s.grad(paths[1].points[1])
+    x, y = paths[1].points[1]
+    assert arrows[2] == Arrow(x, y, -0.05 * g[0], -0.05 * g[1], 1, True)
+    dx, dy = paths[1].points[2] - paths[1].points[1]
+    assert arrows[3][:4] == pytest.approx((x, y, dx, dy))
+    late = step_arrows(paths, [0.01, 0.05], 2)  # sgd's step into divergence: only Adam's pair
+    assert [a.color_index for a in late] == [1, 1]
+
+
+def test_gap_curves_subtract_f_min_and_choose_log_y(setup):
+    _, paths, *_ = setup
+    curves, log_y = gap_curves(["a", "b"], paths, 0.5)
+    assert [c[0] for c in curves] == ["a", "b"] and log_y
+    np.testing.assert_array_equal(curves[1][1], paths[1].losses - 0.5)
+    assert gap_curves(["a", "b"], paths, None)[1]  # Rosenbrock losses are positive
+    negative = paths[1]._replace(losses=paths[1].losses - 10.0)
+    curves, log_y = gap_curves(["b"], [negative], None)
+    assert not log_y and curves[0][1] is negative.losses
 
 
 def test_log_levels_use_log10_of_the_gap():

@@ -4,30 +4,15 @@ Screenshots land in ``screenshots/`` (git-ignored) so a person can look at what 
 """
 
 import contextlib
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from benchmarks._server import CHROMIUM, CHROMIUM_ARGS, running_server
+
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "screenshots"
-CHROMIUM = os.environ.get("DLP_CHROMIUM", "/usr/bin/chromium")
-# The machine has no network beyond package registries: keep chromium from phoning home.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def pytest_collection_modifyitems(items):
@@ -46,48 +31,13 @@ def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": {"width": 1400, "height": 900}, "locale": "en-US"}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
 def running_app(log_name: str = "server.log", script: str = "app.py") -> Iterator[str]:
-    """Start ``streamlit run <script>`` on a free loopback port; yield its base URL; stop it.
+    """Start ``streamlit run <script>`` (relative to the project root); yield its base URL; stop it.
 
-    ``script`` is relative to the project root, which is on the import path whatever folder the
-    script is in (a test's own small app imports ``ui`` as the pages do)."""
-    port = _free_port()
-    import_path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    SCREENSHOTS.mkdir(exist_ok=True)
-    with (SCREENSHOTS / log_name).open("w") as log_file:
-        server = subprocess.Popen(
-            [
-                sys.executable, "-m", "streamlit", "run", script,
-                "--server.address=127.0.0.1", f"--server.port={port}",
-                "--server.headless=true", "--browser.gatherUsageStats=false",
-                "--server.fileWatcherType=none",
-            ],
-            cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONPATH": import_path},
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"streamlit did not start: screenshots/{log_name}") from None
-                time.sleep(0.3)
+    The server's output goes to ``screenshots/<log_name>``."""
+    with running_server(SCREENSHOTS / log_name, script) as (url, _pid):
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
 
 
 @pytest.fixture(scope="session")

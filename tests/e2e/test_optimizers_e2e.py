@@ -16,20 +16,17 @@ def test_optimizers_in_english(page, app_url):
 
 def test_optimizers_in_chinese_and_projector_mode(page, app_url):
     # Opened from the home page through the navigation, as a student would.
-    page.goto(f"{app_url}/?lang=zh")
-    wait_for_app(page)
-    page.get_by_test_id("stSidebarNav").get_by_text("优化器").click()
-    wait_for_app(page)
-    expect(page.get_by_role("heading", level=1)).to_have_text("优化器在损失曲面上比赛")
-    page.wait_for_selector(".js-plotly-plot", timeout=30_000)
-    screenshot(page, "optimizers-zh")
-    page.goto(f"{app_url}/?lang=zh&projector=1")
-    wait_for_app(page)
-    page.get_by_test_id("stSidebarNav").get_by_text("优化器").click()
-    wait_for_app(page)
-    expect(page.get_by_role("heading", level=1)).to_have_text("优化器在损失曲面上比赛")
-    page.wait_for_selector(".js-plotly-plot", timeout=30_000)
-    screenshot(page, "optimizers-zh-projector")
+    for query, name in (
+        ("lang=zh", "optimizers-zh"),
+        ("lang=zh&projector=1", "optimizers-zh-projector"),
+    ):
+        page.goto(f"{app_url}/?{query}")
+        wait_for_app(page)
+        page.get_by_test_id("stSidebarNav").get_by_text("优化器").click()
+        wait_for_app(page)
+        expect(page.get_by_role("heading", level=1)).to_have_text("优化器在损失曲面上比赛")
+        page.wait_for_selector(".js-plotly-plot", timeout=30_000)
+        screenshot(page, name)
 
 
 def test_clicking_the_map_moves_the_start_and_every_path(page, app_url):

@@ -12,6 +12,8 @@ from typing import NamedTuple
 import numpy as np
 import plotly.graph_objects as go
 
+from core.descent import Path
+from core.path_metrics import finite_step
 from ui.theme import BAD_COLOR, PlotStyle, log_ticks
 
 CLICK_GRID = 30  # invisible clickable markers per axis on the contour
@@ -27,6 +29,32 @@ class Arrow(NamedTuple):
     dy: float
     color_index: int
     faint: bool
+
+
+def step_arrows(paths: Sequence[Path], lrs: Sequence[float], step: int) -> list[Arrow]:
+    """At ``step``, per path with a finite step: the plain-gradient step ``-lr * g`` (faint) and
+    the optimizer's update, both from the point and coloured by the path's index."""
+    arrows = []
+    for i, (path, lr) in enumerate(zip(paths, lrs, strict=True)):
+        if finite_step(path, step):
+            (x, y), g, u = path.points[step], path.grads[step], path.updates[step]
+            arrows.append(Arrow(x, y, -lr * g[0], -lr * g[1], i, True))
+            arrows.append(Arrow(x, y, u[0], u[1], i, False))
+    return arrows
+
+
+def gap_curves(
+    labels: Sequence[str], paths: Sequence[Path], f_min: float | None
+) -> tuple[list[tuple[str, np.ndarray]], bool]:
+    """Per path its losses, or ``f - f_min`` when ``f_min`` is known, and whether the curves want
+    a log y axis (the gap is known, or every finite value is positive)."""
+    gap = f_min is not None
+    curves = [
+        (label, p.losses - f_min if gap else p.losses)
+        for label, p in zip(labels, paths, strict=True)
+    ]
+    positive = all(np.all(c[np.isfinite(c)] > 0) for _, c in curves)
+    return curves, gap or positive
 
 
 def _finite(points: np.ndarray) -> np.ndarray:

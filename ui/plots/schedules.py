@@ -20,6 +20,18 @@ def _hover(x_title: str, y_title: str) -> str:
     return f"{x_title}: %{{x:.4g}}<br>{y_title}: %{{y:.6g}}<extra>%{{fullData.name}}</extra>"
 
 
+def _lr_curve(x, lrs, name: str, color: str, x_title: str, y_title: str, style) -> go.Scatter:
+    """A schedule's lr over ``x`` as a solid line, exact on hover."""
+    return go.Scatter(
+        x=x,
+        y=lrs,
+        name=name,
+        mode="lines",
+        line={"color": color, "width": style.line_width},
+        hovertemplate=_hover(x_title, y_title),
+    )
+
+
 def schedule_curves(
     x: np.ndarray,
     curves: Sequence[tuple[str, np.ndarray]],
@@ -35,16 +47,7 @@ def schedule_curves(
     fig = go.Figure()
     for i, (name, lrs) in enumerate(curves):
         color = style.color(color_indices[i] if color_indices is not None else i)
-        fig.add_trace(
-            go.Scatter(
-                x=x,
-                y=lrs,
-                name=name,
-                mode="lines",
-                line={"color": color, "width": style.line_width},
-                hovertemplate=_hover(x_title, y_title),
-            )
-        )
+        fig.add_trace(_lr_curve(x, lrs, name, color, x_title, y_title, style))
     fig.update_layout(
         title=title,
         hovermode="x unified" if len(curves) > 1 else "closest",
@@ -88,16 +91,7 @@ def chained_schedule(
         )
         if i > 0:
             fig.add_vline(x=start, line_dash="dash", line_color=style.text_color, line_width=1)
-    fig.add_trace(
-        go.Scatter(
-            x=x,
-            y=lrs,
-            name=name,
-            mode="lines",
-            line={"color": style.color(0), "width": style.line_width},
-            hovertemplate=_hover(x_title, y_title),
-        )
-    )
+    fig.add_trace(_lr_curve(x, lrs, name, style.color(0), x_title, y_title, style))
     fig.update_layout(title=title, showlegend=False)
     fig.update_xaxes(title=x_title)
     fig.update_yaxes(title=y_title, type="log" if log_y else "linear")
