@@ -1,1156 +1,161 @@
 """Live MNIST training: configure an MLP, Start / Pause / step, and watch it learn real digits.
 
-The whole training session (core.session.Session, immutable) lives under one session key and is
-replaced by core.session's transitions: the buttons' callbacks and each time-budgeted tick of a
-``st.fragment(run_every=…)``, so only the live panel reruns while training; the controls stay
-outside it. Datasets are shared read-only by every visitor through ``st.cache_resource``.
+Reads top to bottom: the settings as ``ui.fields`` fields (bound to the URL), the training session
+(core.session.Session, immutable, under one session key; buttons and each time-budgeted tick of a
+``st.fragment(run_every=…)`` apply its transitions, so only the live views rerun while training),
+then the panels of ui.mnist_settings and ui.mnist_views. Datasets are shared read-only by every
+visitor through ``st.cache_resource``.
 """
 
-import uuid
-
-import numpy as np
 import streamlit as st
 
 from core.activations import ACTIVATIONS
-from core.datasets import DATASETS, NUM_CLASSES, Dataset, DatasetError, Split, to_float32
-from core.digit_image import prepare_drawn_digit
-from core.download import data_dir, download_mnist
+from core.datasets import DATASETS, NUM_CLASSES
 from core.initializers import INITIALIZERS, default_kwargs
-from core.mlp import parameter_count, predict_proba
-from core.model_io import INPUT_SIZES, ModelFileError, load_model, save_model
-from core.optimizers import OPTIMIZER_ENTRIES, OPTIMIZERS, make
+from core.mnist_setup import exposed, run_label, train_config
+from core.optimizers import OPTIMIZER_ENTRIES, OPTIMIZERS
 from core.params import Param
-from core.schedules import SCHEDULES
-from core.session import (
-    Session,
-    archive,
-    checked_gradients,
-    configure,
-    data_source,
-    new_sample,
-    pause,
-    receive_model,
-    receive_upload,
-    reset,
-    start,
-    tick,
-    used_data,
-)
-from core.session import epoch as one_epoch
-from core.session import step as one_step
-from core.training import (
-    PICK_MODES,
-    TrainConfig,
-    confusion_matrix,
-    loss_plateau,
-    most_confused,
-    pick_examples,
-    smooth_ema,
-    top_k,
-)
-from ui.controls import (
-    bind_url,
-    current_plot_style,
-    enter_through_shell,
-    guided_experiment,
-    isolated_fragment,
-    keyed,
-    show_figure,
-)
-from ui.draw_canvas import draw_digit
+from core.session import configure
+from ui.controls import current_plot_style, enter_through_shell
 from ui.errors import guarded_panel
-from ui.fair_share import BASE_EVERY, TrainerRegistry, tick_plan
+from ui.fair_share import BASE_EVERY, tick_plan
+from ui.fields import Field, bind_fields
 from ui.i18n import t
+from ui.mnist_live import Live, live_view
+from ui.mnist_session import save, session, start_session, trainer_registry
+from ui.mnist_settings import controls_panel, data_panel, network_panel, snap_to_stops
 from ui.mnist_upload import NAME as UPLOAD
-from ui.mnist_upload import dataset_from_uploads
-from ui.plots.mnist import (
-    class_probabilities,
-    compare_runs,
-    confusion_matrix_figure,
-    layer_signals,
-    live_accuracy_chart,
-    live_loss_chart,
-    live_lr_chart,
-    model_input,
-    prediction_grid,
-    weight_images,
+from ui.mnist_views import (
+    compare_panel,
+    draw_view,
+    inside_view,
+    model_panel,
+    predictions_view,
 )
+from ui.panels import experiments
 
 enter_through_shell()
 
-# ---------------------------------------------------------------- what the page offers
+# ---------------------------------------------------------------- the settings
 
 DATA_KEYS = (*DATASETS, UPLOAD)  # UPLOAD: the visitor's own files, kept in their session
-ACTS = tuple(ACTIVATIONS)
-INITS = tuple(INITIALIZERS)
-OPTS = tuple(OPTIMIZERS)
 SCHEDS = ("none", "step_lr", "exponential_lr", "cosine_annealing_lr")
 # Schedule parameters in epochs (the page's schedule unit), with defaults that act within ~10 epochs.
 SCHED_PARAMS = {
     "step_lr": {
         "step_size": Param("int", 3, low=1, high=100),
-        "gamma": Param("float", 0.5, 0.01, 1.0),
+        "gamma": Param("float", 0.5, 0.01, 1.0, step=0.05),
     },
-    "exponential_lr": {"gamma": Param("float", 0.8, 0.01, 1.0)},
+    "exponential_lr": {"gamma": Param("float", 0.8, 0.01, 1.0, step=0.05)},
     "cosine_annealing_lr": {"T_max": Param("int", 10, low=1, high=200)},
 }
+# The stops of the lr and batch sliders; a link's value between two stops snaps to the nearest.
 LRS = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0)
 BATCHES = (1, 8, 16, 32, 64, 128, 256, 512, 1024)
-HIGH_LR = 0.3  # above this a stuck loss is blamed on a too large lr, below it on a too small one
-MAX_LAYERS, MAX_WIDTH = 6, 1024
-TRAIN_SIZE_MIN = 100  # the training-set-size slider's lower end and step
-DEFAULT_HIDDEN = "128"
-EPOCH_BUDGET = 10.0  # seconds at most for the "one epoch" button
 SLOW_EVERY = 3.0  # the prediction grid, confusion matrix and inside view refresh more slowly
-GRID_SIZE = 24
-GRADCHECK_OK = (
-    1e-4  # relative error; float64 central differences give ~1e-8 where backprop is right
-)
-KEY = "_mn_session"  # the one session key: a core.session.Session
-# The settings a loaded model brings (core.session.receive_model) and the widgets that show them.
-MODEL_SETTINGS = {
-    "data": "mn_data",
-    "hidden": "mn_hidden",
-    "activation": "mn_act",
-    "batch_norm": "mn_bn",
-}
+
+
+def _init_label(init: str) -> str:  # the same names as on the initialization page
+    return f"{init}_ — {t(f'initialization.init_name.{init}')}"
+
+
+FIELDS = {
+    "mn_data": Field(Param("choice", "mnist_builtin", options=DATA_KEYS), "select",
+                     "mnist.data_label", option_labels="mnist.data."),
+    "mn_train_size": Field(Param("int", 7000, low=100, high=60_000, step=100), "slider",
+                           "mnist.train_size", "mnist.train_size_help"),
+    "mn_hidden": Field(Param("text", "128"), "text", "mnist.hidden"),
+    "mn_act": Field(Param("choice", "relu", options=tuple(ACTIVATIONS)), "select",
+                    "mnist.activation", option_labels="activations.names."),
+    "mn_init": Field(Param("choice", "kaiming_uniform", options=tuple(INITIALIZERS)), "select",
+                     "mnist.initializer", option_labels=_init_label),
+    "mn_bn": Field(Param("bool", False), "toggle", "mnist.batch_norm"),
+    "mn_dropout": Field(Param("float", 0.0, low=0.0, high=0.9, step=0.05), "slider",
+                        "mnist.dropout", "mnist.dropout_help"),
+    "mn_opt": Field(Param("choice", "adam", options=tuple(OPTIMIZERS)), "select",
+                    "mnist.optimizer", option_labels="mnist.opt."),
+    "mn_lr": Field(Param("float", 1e-3, low=LRS[0], high=LRS[-1], options=LRS), "select_slider",
+                   "mnist.lr", "mnist.lr_help", option_labels=lambda lr: f"{lr:g}"),
+    "mn_batch": Field(Param("int", 128, low=BATCHES[0], high=BATCHES[-1], options=BATCHES),
+                      "select_slider", "mnist.batch", "mnist.batch_help"),
+    "mn_sched": Field(Param("choice", "none", options=SCHEDS), "select", "mnist.schedule",
+                      "mnist.schedule_help", option_labels="mnist.sched."),
+    "mn_seed": Field(Param("int", 0, low=0, high=9999), "number", "mnist.seed"),
+}  # fmt: skip
+
+
+def entry_fields(optimizer: str, schedule: str) -> dict[str, Field]:
+    """The chosen optimizer's hyperparameters (but lr) and the chosen schedule's parameters."""
+    fields = {}
+    for hp in exposed(optimizer):
+        param = OPTIMIZER_ENTRIES[optimizer].hyperparameters[hp]
+        widget = "checkbox" if param.kind == "bool" else "number"
+        fields[f"mn_{optimizer}_{hp}"] = Field(param, widget, f"mnist.hp.{hp}")
+    for name, param in SCHED_PARAMS.get(schedule, {}).items():
+        fields[f"mn_{schedule}_{name}"] = Field(param, "number", f"mnist.sched_param.{name}")
+    return fields
+
 
 EXPERIMENTS = {
-    "explode": {
-        "mn_act": "leaky_relu",
-        "mn_hidden": "128, 128",
-        "mn_opt": "sgd",
-        "mn_lr": 1.0,
-        "mn_sched": "none",
-        "mn_bn": False,
-    },
-    "sigmoid": {
-        "mn_act": "sigmoid",
-        "mn_hidden": "64, 64, 64, 64, 64",
-        "mn_opt": "sgd",
-        "mn_lr": 0.1,
-        "mn_sched": "none",
-        "mn_bn": False,
-    },
-    "dropout": {
-        "mn_train_size": 1000,
-        "mn_hidden": "512",
-        "mn_dropout": 0.5,
-        "mn_opt": "adam",
-        "mn_lr": 1e-3,
-        "mn_act": "relu",
-    },
-}
+    "explode": {"mn_act": "leaky_relu", "mn_hidden": "128, 128", "mn_opt": "sgd", "mn_lr": 1.0,
+                "mn_sched": "none", "mn_bn": False},
+    "sigmoid": {"mn_act": "sigmoid", "mn_hidden": "64, 64, 64, 64, 64", "mn_opt": "sgd",
+                "mn_lr": 0.1, "mn_sched": "none", "mn_bn": False},
+    "dropout": {"mn_train_size": 1000, "mn_hidden": "512", "mn_dropout": 0.5, "mn_opt": "adam",
+                "mn_lr": 1e-3, "mn_act": "relu"},
+}  # fmt: skip
 
 FORMULA = (
     r"\mathcal{L} = -\frac{1}{N}\sum_{n=1}^{N} \log \operatorname{softmax}(W_L\,h_{L-1} + b_L)"
     r"_{y_n},\qquad h_\ell = f(W_\ell\, h_{\ell-1} + b_\ell),\ h_0 = x"
 )
 
-
-def hp_key(optimizer: str, name: str) -> str:
-    return f"mn_{optimizer}_{name}"
-
-
-def exposed(optimizer: str) -> list[str]:
-    """The optimizer's hyperparameters the page shows (lr has its own slider)."""
-    return [hp for hp in OPTIMIZER_ENTRIES[optimizer].hyperparameters if hp != "lr"]
-
-
-def parse_hidden(text: str) -> tuple[int, ...] | None:
-    """Hidden widths from "256, 128" (comma, space or Chinese comma); None if not valid."""
-    parts = [p for p in text.replace("，", ",").replace(" ", ",").split(",") if p]
-    try:
-        widths = tuple(int(p) for p in parts)
-    except ValueError:
-        return None
-    if len(widths) > MAX_LAYERS or any(not 1 <= w <= MAX_WIDTH for w in widths):
-        return None
-    return widths
-
-
-def nearest(value: float, options: tuple, log: bool = True) -> float:
-    """The option closest to ``value`` (in log distance for lr-like values)."""
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return options[0]
-    if log:
-        value = max(value, 1e-30)
-        return min(options, key=lambda o: abs(np.log(o) - np.log(value)))
-    return min(options, key=lambda o: abs(o - value))
-
-
-# ---------------------------------------------------------------- data (shared by every visitor)
-
-
-@st.cache_resource(show_spinner=False)
-def load_dataset(name: str) -> Dataset | None:
-    """The dataset ``name`` as read-only uint8 arrays, or None when its files are not downloaded."""
-    return DATASETS[name](data_dir(), 0)
-
-
-@st.cache_resource(show_spinner=False, max_entries=16)
-def with_train_size(name: str, size: int) -> Dataset:
-    """The first ``size`` training images (views, not copies); validation and test unchanged."""
-    d = load_dataset(name)
-    return d._replace(train=Split(d.train.x[:size], d.train.y[:size]))
-
-
-def read_uploads(files: list) -> None:
-    """Read newly uploaded files once; a bad upload is reported and the previous data kept."""
-    ids = tuple(f.file_id for f in files)
-    if ids == session().upload_seen:
-        return
-    dataset, error = None, None
-    if files:  # files removed from the uploader: the last good upload stays in use
-        try:
-            dataset = dataset_from_uploads([(f.name, f.getvalue()) for f in files])
-        except DatasetError as problem:
-            error = problem.code
-    save(receive_upload(session(), ids, ", ".join(f.name for f in files), dataset, error))
-
-
-# ---------------------------------------------------------------- the session and its buttons
-
-
-@st.cache_resource(show_spinner=False)
-def trainer_registry() -> TrainerRegistry:
-    """The sessions of this process that are training now (one registry for every visitor)."""
-    return TrainerRegistry()
-
-
-def session() -> Session:
-    return st.session_state[KEY]
-
-
-def save(new: Session) -> None:
-    """Keep ``new``; a newly archived run is shown at once (the user may hide it again)."""
-    old = st.session_state[KEY]
-    if not new.running:
-        trainer_registry().leave(new.id)
-    if new.runs and (not old.runs or new.runs[-1] is not old.runs[-1]):
-        label = new.runs[-1].label
-        shown = [name for name in st.session_state.get("mn_compare", []) if name != label]
-        st.session_state["mn_compare"] = [*shown, label]
-    st.session_state[KEY] = new
-
-
-def vega(chart, key: str) -> None:
-    """A live chart; same spec each tick, so the browser swaps the data in place."""
-    st.vega_lite_chart(chart.data, chart.spec, key=key, theme=None, width="stretch")
-
-
-def on_reset_lower_lr(data, config) -> None:
-    lr = nearest(st.session_state["mn_lr"] / 10, LRS)
-    st.session_state["mn_lr"] = lr
-    save(reset(session(), data, config._replace(lr=lr)))
-
-
-def on_model_upload() -> None:
-    """Read an uploaded model; a good one sets the page's architecture to match (before widgets)."""
-    file = st.session_state.get("_mn_model_upload")
-    if file is None:
-        save(session()._replace(model_error=None))
-        return
-    try:
-        model, error = load_model(file.getvalue()), None
-    except ModelFileError as problem:
-        model, error = None, problem.code
-    new, settings = receive_model(session(), model, file.name, error)
-    for name, value in settings.items():
-        st.session_state[MODEL_SETTINGS[name]] = value
-    save(new)
-
-
-def model_file_bytes(state, layer_sizes: tuple, activation: str, batch_norm: bool):
-    """A callable for st.download_button: the model's .npz bytes, made only when clicked."""
-    return lambda: save_model(state.params, state.bn_state, layer_sizes, activation, batch_norm)
-
-
-def on(transition, *args) -> None:
-    """A button's callback: apply ``transition`` to the session."""
-    save(transition(session(), *args))
-
-
 # ---------------------------------------------------------------- page
 
-# The id names this visitor in the process-wide trainer registry (Streamlit's own is private).
-if KEY not in st.session_state:
-    st.session_state[KEY] = Session(uuid.uuid4().hex)
+start_session()
 style = current_plot_style()
-DATA_LABELS = {k: t(f"mnist.data.{k}") for k in DATA_KEYS}
-OPT_LABELS = {k: t(f"mnist.opt.{k}") for k in OPTS}
-# The same names as on the activations and initialization pages.
-ACT_LABELS = {k: t(f"activations.names.{k}") for k in ACTS}
-INIT_LABELS = {k: f"{k}_ — {t(f'initialization.init_name.{k}')}" for k in INITS}
-SCHED_LABELS = {k: t(f"mnist.sched.{k}") for k in SCHEDS}
-PICK_LABELS = {k: t(f"mnist.pick.{k}") for k in PICK_MODES}
-
-bind_url(
-    {
-        "mn_data": Param("choice", "mnist_builtin", options=DATA_KEYS),
-        "mn_train_size": Param("int", 7000, low=TRAIN_SIZE_MIN, high=60_000),
-        "mn_hidden": Param("text", DEFAULT_HIDDEN),
-        "mn_act": Param("choice", "relu", options=ACTS),
-        "mn_init": Param("choice", "kaiming_uniform", options=INITS),
-        "mn_bn": Param("bool", False),
-        "mn_dropout": Param("float", 0.0, low=0.0, high=0.9),
-        "mn_opt": Param("choice", "adam", options=OPTS),
-        "mn_lr": Param("float", 1e-3, low=LRS[0], high=LRS[-1]),
-        "mn_batch": Param("int", 128, low=BATCHES[0], high=BATCHES[-1]),
-        "mn_sched": Param("choice", "none", options=SCHEDS),
-        "mn_seed": Param("int", 0, low=0, high=9999),
-    }
-)
+bind_fields(FIELDS)
 opt_now = st.session_state.get("mn_opt", "adam")
-opt_now = opt_now if opt_now in OPTS else "adam"
-sched_now = st.session_state.get("mn_sched", "none")
-extra = {}
-for hp in exposed(opt_now):
-    extra[hp_key(opt_now, hp)] = OPTIMIZER_ENTRIES[opt_now].hyperparameters[hp]
-for name, spec in SCHED_PARAMS.get(sched_now, {}).items():
-    extra[f"mn_{sched_now}_{name}"] = spec
-bind_url(extra)
-# Values from a link that fall between the slider's stops snap to the nearest stop.
-for key, options, log in (("mn_lr", LRS, True), ("mn_batch", BATCHES, True)):
-    if key in st.session_state and st.session_state[key] not in options:
-        st.session_state[key] = type(options[-1])(nearest(st.session_state[key], options, log))
+opt_now = opt_now if opt_now in OPTIMIZERS else "adam"
+ENTRY_FIELDS = entry_fields(opt_now, st.session_state.get("mn_sched", "none"))
+bind_fields(ENTRY_FIELDS)
+snap_to_stops(FIELDS)
 
 st.title(t("mnist.heading"))
 st.markdown(t("mnist.intro"))
 st.latex(FORMULA)
 
-# ---- data
 with guarded_panel(t("mnist.panel_data")):
-    st.subheader(t("mnist.data_heading"))
-    if style.projector:
-        c_data, c_size = st.columns(2)
-        c_note = st.container()
-    else:
-        c_data, c_size, c_note = st.columns([2, 2, 3])
-    with c_data:
-        data_key = keyed(
-            st.selectbox,
-            "mn_data",
-            "mnist_builtin",
-            label=t("mnist.data_label"),
-            options=DATA_KEYS,
-            format_func=DATA_LABELS.get,
-        )
-    if data_key == UPLOAD:
-        with c_note:
-            files = st.file_uploader(
-                t("mnist.upload_label"),
-                key="_mn_upload",
-                accept_multiple_files=True,
-                help=t("mnist.upload_help"),
-            )
-        read_uploads(files or [])
-        if (problem := session().upload_error) is not None:
-            code, names = problem
-            c_note.error(
-                t("mnist.upload_failed", files=names, problem=t(f"mnist.upload_error.{code}")),
-                icon=":material/error:",
-            )
-    # No valid upload yet: the data in use before stays, and the network with it.
-    source, why = data_source(session(), data_key, UPLOAD)
-    if source == UPLOAD:
-        full, in_use = session().upload.dataset, UPLOAD
-    else:
-        try:
-            full = load_dataset(source)
-        except DatasetError as error:
-            st.error(t("mnist.data_error", code=t(f"mnist.dataset_error.{error.code}")))
-            full, why = None, "broken"
-        if full is None:
-            why = why if why in ("broken", "no_upload") else "missing"
-            in_use = "mnist_builtin"
-            full = load_dataset(in_use)
-        else:
-            in_use = source
-        save(used_data(session(), in_use))
-    n_max = len(full.train.y)
-    with c_size:
-        if n_max > TRAIN_SIZE_MIN:
-            if st.session_state.get("mn_train_size", 7000) > n_max:
-                st.session_state["mn_train_size"] = n_max
-            train_size = keyed(
-                st.slider,
-                "mn_train_size",
-                7000,
-                label=t("mnist.train_size"),
-                min_value=TRAIN_SIZE_MIN,
-                max_value=n_max,
-                step=100,
-                help=t("mnist.train_size_help"),
-            )
-        else:
-            # An upload this small has nothing to choose from: all of it is used, and the
-            # slider's value is left alone for the next data.
-            train_size = n_max
-            st.caption(t("mnist.train_size_all", n=f"{n_max:,}"))
-    train_size = min(int(train_size), n_max)
-    if in_use == UPLOAD:
-        data = full._replace(train=Split(full.train.x[:train_size], full.train.y[:train_size]))
-    else:
-        data = with_train_size(in_use, train_size)
-    with c_note:
-        st.markdown(
-            t(
-                f"mnist.data_note.{in_use}",
-                train=f"{len(data.train.y):,}",
-                val=f"{len(data.val.y):,}",
-                test=f"{len(data.test.y):,}",
-                files=session().upload.names if in_use == UPLOAD else "",
-                size="×".join(str(n) for n in data.image_shape),
-            )
-        )
-        if why != "chosen":
-            st.info(
-                t(
-                    f"mnist.data_why.{why}",
-                    wanted=DATA_LABELS[data_key],
-                    used=DATA_LABELS[in_use],
-                )
-            )
-    if data_key == "mnist" and in_use != "mnist":
-        if st.button(t("mnist.download"), key="_mn_download", icon=":material/download:"):
-            bar = st.progress(0.0, text=t("mnist.downloading"))
-
-            def report(done: int, total: int | None) -> None:
-                if total:
-                    bar.progress(min(done / total, 1.0), text=t("mnist.downloading"))
-
-            result = download_mnist(data_dir(), progress=report)
-            if result.ok:
-                load_dataset.clear()
-                with_train_size.clear()
-                st.rerun()
-            st.error(t(f"mnist.download_error.{result.code}"))
-
-# ---- network and optimizer
+    used = data_panel(FIELDS, style)
 with guarded_panel(t("mnist.panel_network")):
-    st.subheader(t("mnist.network_heading"))
-    c1, c2, c3, c4 = st.columns(2) * 2 if style.projector else st.columns(4)
-    with c1:
-        hidden_text = keyed(
-            st.text_input,
-            "mn_hidden",
-            DEFAULT_HIDDEN,
-            label=t("mnist.hidden"),
-            help=t("mnist.hidden_help", layers=MAX_LAYERS, width=MAX_WIDTH),
-        )
-        hidden = parse_hidden(hidden_text)
-        if hidden is None:
-            st.warning(
-                t(
-                    "mnist.hidden_bad",
-                    text=" ".join(hidden_text.split())[:40],
-                    layers=MAX_LAYERS,
-                    width=MAX_WIDTH,
-                )
-            )
-            hidden = parse_hidden(DEFAULT_HIDDEN)
-    with c2:
-        activation = keyed(
-            st.selectbox, "mn_act", "relu", label=t("mnist.activation"), options=ACTS,
-            format_func=ACT_LABELS.get,
-        )  # fmt: skip
-        initializer = keyed(
-            st.selectbox, "mn_init", "kaiming_uniform", label=t("mnist.initializer"),
-            options=INITS, format_func=INIT_LABELS.get,
-        )  # fmt: skip
-    with c3:
-        dropout = keyed(
-            st.slider,
-            "mn_dropout",
-            0.0,
-            label=t("mnist.dropout"),
-            min_value=0.0,
-            max_value=0.9,
-            step=0.05,
-            help=t("mnist.dropout_help"),
-        )
-        batch_norm = keyed(st.toggle, "mn_bn", False, label=t("mnist.batch_norm"))
-    with c4:
-        batch = keyed(
-            st.select_slider,
-            "mn_batch",
-            128,
-            label=t("mnist.batch"),
-            options=BATCHES,
-            help=t("mnist.batch_help"),
-        )
-        seed = keyed(
-            st.number_input, "mn_seed", 0, label=t("mnist.seed"), min_value=0, max_value=9999
-        )
+    net = network_panel(FIELDS, ENTRY_FIELDS, style)
 
-    c5, c6, c7 = st.columns([2, 3, 3])
-    with c5:
-        optimizer = keyed(
-            st.selectbox,
-            "mn_opt",
-            "adam",
-            label=t("mnist.optimizer"),
-            options=OPTS,
-            format_func=OPT_LABELS.get,
-        )
-    with c6:
-        lr = keyed(
-            st.select_slider,
-            "mn_lr",
-            1e-3,
-            label=t("mnist.lr"),
-            options=LRS,
-            format_func=lambda v: f"{v:g}",
-            help=t("mnist.lr_help"),
-        )
-    with c7:
-        schedule = keyed(
-            st.selectbox,
-            "mn_sched",
-            "none",
-            label=t("mnist.schedule"),
-            options=SCHEDS,
-            format_func=SCHED_LABELS.get,
-            help=t("mnist.schedule_help"),
-        )
-    hps = {}
-    with st.expander(t("mnist.hyperparameters", name=OPT_LABELS[optimizer])):
-        columns = st.columns(3)
-        for i, hp in enumerate(exposed(optimizer)):
-            h = OPTIMIZER_ENTRIES[optimizer].hyperparameters[hp]
-            label = t(f"mnist.hp.{hp}")
-            with columns[i % 3]:
-                if h.kind == "bool":
-                    hps[hp] = keyed(st.checkbox, hp_key(optimizer, hp), h.default, label=label)
-                else:
-                    hps[hp] = keyed(
-                        st.number_input, hp_key(optimizer, hp), float(h.default), label=label,
-                        min_value=float(h.low), max_value=float(h.high), step=h.step, format="%g",
-                    )  # fmt: skip
-        sched_values = {}
-        for name, spec in SCHED_PARAMS.get(schedule, {}).items():
-            widget_args = {"min_value": spec.low, "max_value": spec.high}
-            if spec.kind == "float":
-                widget_args.update(step=0.05, format="%g")
-            sched_values[name] = keyed(
-                st.number_input,
-                f"mn_{schedule}_{name}",
-                spec.default,
-                label=t(f"mnist.sched_param.{name}"),
-                **widget_args,
-            )
-    try:
-        make(optimizer, lr=lr, **hps)
-    except ValueError as error:
-        st.warning(t("mnist.invalid_hp", message=str(error)))
-        hps = {hp: v for hp, v in OPTIMIZER_ENTRIES[optimizer].defaults().items() if hp != "lr"}
-    lr_value = SCHEDULES[schedule](lr=lr, **sched_values) if schedule != "none" else lr
-
-layer_sizes = (int(np.prod(data.image_shape)), *hidden, NUM_CLASSES)
-config = TrainConfig(
-    layer_sizes=layer_sizes,
-    initializer=initializer,
-    init_kwargs=tuple(default_kwargs(initializer).items()),
-    batch_norm=bool(batch_norm),
-    activation=activation,
-    dropout=float(dropout),
-    optimizer=optimizer,
-    hyperparameters=tuple(hps.items()),
-    lr=lr_value,
-    schedule_unit="epoch",
-    batch_size=int(batch),
-)
-# A new upload is new data: its file ids make a new architecture key, hence a fresh network.
-data_id = (in_use, session().upload.ids) if in_use == UPLOAD else in_use
-arch = (data_id, train_size, layer_sizes, initializer, bool(batch_norm), int(seed))
-run_label = " · ".join(
-    [
-        OPT_LABELS[optimizer],
-        f"lr={lr:g}" + ("" if schedule == "none" else f" ({SCHED_LABELS[schedule]})"),
-        "-".join(str(s) for s in layer_sizes),
-        activation,
-        f"bs={batch}",
-        *([f"dropout={dropout:g}"] if dropout else []),
-        *(["BN"] if batch_norm else []),
-        *([f"n={train_size}"] if train_size != n_max else []),
-    ]
-)
-save(configure(session(), data, config, arch, run_label))
+config = train_config(used.data.image_shape, net, tuple(default_kwargs(net.initializer).items()))
+arch = (used.id, used.train_size, config.layer_sizes, net.initializer, net.batch_norm, net.seed)
+names = (t(f"mnist.opt.{net.optimizer}"), t(f"mnist.sched.{net.schedule}"))
+label = run_label(net, config.layer_sizes, used.train_size, used.n_max, names)
+save(configure(session(), used.data, config, arch, label))
 running = session().running
 # How often this session updates while training depends on how many train on this server now.
 plan = tick_plan(trainer_registry().count(including=session().id)) if running else tick_plan(1)
-slow_every = SLOW_EVERY * plan.every / BASE_EVERY
+live = Live(
+    used.data, used.id, config, net.lr, label,
+    [t(f"mnist.fashion.{i}") for i in range(NUM_CLASSES)] if used.name == "fashion_mnist"
+    else [str(i) for i in range(NUM_CLASSES)],
+    style, running, plan, SLOW_EVERY * plan.every / BASE_EVERY if running else None,
+)  # fmt: skip
 
-# ---- controls
 with guarded_panel(t("mnist.panel_controls")):
-    # A projector's large type needs two rows for five labelled buttons.
-    b = st.columns(3) + st.columns(3) if style.projector else st.columns(5)
-    b[0].button(
-        t("mnist.start"),
-        key="_mn_start",
-        on_click=on,
-        args=(start,),
-        type="primary",
-        icon=":material/play_arrow:",
-        disabled=running or session().train.stopped is not None,
-        width="stretch",
-    )
-    b[1].button(
-        t("mnist.pause"),
-        key="_mn_pause",
-        on_click=on,
-        args=(pause,),
-        icon=":material/pause:",
-        disabled=not running,
-        width="stretch",
-    )
-    b[2].button(
-        t("mnist.one_step"),
-        key="_mn_step",
-        on_click=on,
-        args=(one_step, data, config),
-        icon=":material/skip_next:",
-        width="stretch",
-    )
-    b[3].button(
-        t("mnist.one_epoch"),
-        key="_mn_epoch",
-        on_click=on,
-        args=(one_epoch, data, config, EPOCH_BUDGET),
-        icon=":material/fast_forward:",
-        width="stretch",
-    )
-    b[4].button(
-        t("mnist.reset"),
-        key="_mn_reset",
-        on_click=on,
-        args=(reset, data, config),
-        icon=":material/restart_alt:",
-        width="stretch",
-        help=t("mnist.reset_help"),
-    )
-    st.markdown(
-        t(
-            "mnist.param_count",
-            count=f"{parameter_count(session().train.params):,}",
-            arch="–".join(str(s) for s in layer_sizes),
-        )
-    )
-    state = session().train
-    if state.diverged_at is not None:
-        st.error(
-            t("mnist.exploded", step=state.diverged_at, lr=f"{lr:g}"), icon=":material/warning:"
-        )
-        st.button(
-            t("mnist.reset_lower", lr=f"{nearest(lr / 10, LRS):g}"),
-            key="_mn_reset_lower",
-            on_click=on_reset_lower_lr,
-            args=(data, config),
-            type="primary",
-        )
+    controls_panel(used.data, config, net.lr, LRS, style)
+live_view(live)
 
-
-def live_numbers(state, last) -> None:
-    """Step, epoch, lr, speed and validation accuracy of the live network."""
-    h = state.history
-    epochs = h.epochs
-    # Two rows of three on a projector: six large numbers do not fit in one row.
-    m = st.columns(3) * 2 if style.projector else st.columns(6)
-    m[0].metric(t("mnist.step"), f"{state.step:,}")
-    m[1].metric(t("mnist.epoch"), f"{state.epoch}", help=t("mnist.epoch_help"))
-    m[2].metric(t("mnist.current_lr"), f"{h.lr[-1]:.3g}" if len(h.lr) else f"{lr:g}")
-    speed = last.samples_per_s if last is not None else float("nan")
-    ms = last.ms_per_step if last is not None else float("nan")
-    m[3].metric(t("mnist.samples_per_s"), "–" if not np.isfinite(speed) else f"{speed:,.0f}")
-    m[4].metric(t("mnist.ms_per_step"), "–" if not np.isfinite(ms) else f"{ms:.2f}")
-    m[5].metric(t("mnist.val_accuracy"), f"{epochs[-1].val_accuracy:.1%}" if epochs else "–")
-    # Notices go into one container so the charts below keep their place in the element tree:
-    # an element appearing above them would make the browser rebuild them instead of
-    # updating them in place.
-
-
-def live_curves(h) -> None:
-    """The running / paused notices and the three live charts (Vega, updated in place)."""
-    epochs = h.epochs
-    notices = st.container()
-    notices.caption(t("mnist.running") if running else t("mnist.paused"))
-    if loss_plateau(h.loss):
-        # A stuck loss at a large lr is more often dead ReLUs or saturation than slowness.
-        which = "mnist.plateau_high" if lr >= HIGH_LR else "mnist.plateau"
-        notices.info(t(which, lr=f"{lr:g}"), icon=":material/hourglass_empty:")
-    if style.projector:
-        c_loss, c_acc = st.columns(2)
-        c_lr = st.container()
-    else:
-        c_loss, c_acc, c_lr = st.columns([3, 2, 2])
-    epoch_steps = np.array([e.step for e in epochs], dtype=float)
-    with c_loss:
-        vega(
-            live_loss_chart(
-                h.step,
-                smooth_ema(h.loss),
-                epoch_steps,
-                np.array([e.val_loss for e in epochs]),
-                names=(t("mnist.train_loss"), t("mnist.val_loss")),
-                title=t("mnist.loss_title"),
-                x_title=t("mnist.step"),
-                y_title=t("mnist.loss_axis"),
-                style=style,
-            ),
-            key="mn_chart_loss",
-        )
-    with c_acc:
-        vega(
-            live_accuracy_chart(
-                np.array([e.epoch for e in epochs], dtype=float),
-                np.array([e.train_accuracy for e in epochs]),
-                np.array([e.val_accuracy for e in epochs]),
-                names=(t("mnist.train_acc"), t("mnist.val_acc")),
-                title=t("mnist.acc_title"),
-                x_title=t("mnist.epoch"),
-                y_title=t("mnist.acc_axis"),
-                style=style,
-            ),
-            key="mn_chart_acc",
-        )
-    with c_lr:
-        vega(
-            live_lr_chart(
-                h.step,
-                h.lr,
-                name=t("mnist.lr_series"),
-                title=t("mnist.lr_title"),
-                x_title=t("mnist.step"),
-                y_title=t("mnist.lr_axis"),
-                style=style,
-            ),
-            key="mn_chart_lr",
-        )
-    if not epochs:
-        notices.caption(t("mnist.first_epoch_hint"))
-
-
-@isolated_fragment(run_every=plan.every if running else None)
-def live_view() -> None:
-    """Train one tick (when running) and redraw the counters and the live curves."""
-    with guarded_panel(t("mnist.panel_live")):
-        if session().running:
-            now = tick_plan(trainer_registry().tick(session().id))
-            save(tick(session(), data, config, time_budget=now.budget))
-            if not session().running:
-                st.rerun()  # stopped (diverged): the whole page shows why and stops ticking
-            if not 2 / 3 < now.every / plan.every < 3 / 2:
-                st.rerun()  # the class grew or shrank: re-plan the update rate for everyone
-            if now.trainers > 1:
-                st.caption(
-                    t("mnist.shared_server", trainers=now.trainers, every=f"{now.every:.1f}")
-                )
-        state, last = session().train, session().last
-        live_numbers(state, last)
-        live_curves(state.history)
-
-
-live_view()
-
-
-# ---- guided experiments
 with guarded_panel(t("mnist.panel_experiments")):
-    st.subheader(t("mnist.experiments_heading"))
-    for name, values in EXPERIMENTS.items():
-        guided_experiment(
-            t(f"mnist.exp.{name}.title"),
-            t(f"mnist.exp.{name}.predict"),
-            t(f"mnist.exp.{name}.explain"),
-            values,
-            key=f"_exp_mn_{name}",
-            owned=("mn_",),
-        )
+    experiments("mnist", EXPERIMENTS, owned=("mn_",))
 
-CLASS_NAMES = (
-    [t(f"mnist.fashion.{i}") for i in range(NUM_CLASSES)]
-    if in_use == "fashion_mnist"
-    else [str(i) for i in range(NUM_CLASSES)]
-)
-
-
-def probabilities_on_test() -> np.ndarray | None:
-    """Class probabilities of every test image under the live network; None once it diverged."""
-    state = session().train
-    with np.errstate(all="ignore"):
-        probs = predict_proba(
-            state.params,
-            to_float32(data.test.x),
-            activation=ACTIVATIONS[activation](),
-            bn_state=state.bn_state,
-        )
-    return probs if np.all(np.isfinite(probs)) else None
-
-
-def on_worst_cell(true: int, pred: int) -> None:
-    st.session_state["mn_cm_true"], st.session_state["mn_cm_pred"] = true, pred
-
-
-def digits_figure(idx: np.ndarray, probs: np.ndarray, title: str, key: str) -> None:
-    classes, top = top_k(probs[idx], 3)
-    fig = prediction_grid(
-        data.test.x[idx],
-        data.test.y[idx],
-        classes,
-        top,
-        class_names=CLASS_NAMES,
-        names=(t("mnist.grid_right"), t("mnist.grid_wrong"), t("mnist.grid_other")),
-        hover=t("mnist.grid_hover"),
-        title=title,
-        style=style,
-    )
-    show_figure(fig, key=key)
-
-
-def grid_panel(probs: np.ndarray, pred: np.ndarray) -> None:
-    """Test digits (a sample, the mistakes or the least sure) with their top-3, and the accuracy."""
-    y = data.test.y
-    with guarded_panel(t("mnist.panel_grid")):
-        st.subheader(t("mnist.grid_heading"))
-        if style.projector:
-            c1 = st.container()
-            c2, c3 = st.columns(2, vertical_alignment="bottom")
-        else:
-            c1, c2, c3 = st.columns([2.2, 1, 1.2], vertical_alignment="bottom")
-        with c1:
-            mode = keyed(
-                st.segmented_control,
-                "mn_pick",
-                "sample",
-                label=t("mnist.pick_label"),
-                options=PICK_MODES,
-                format_func=PICK_LABELS.get,
-            )
-        c2.button(
-            t("mnist.new_sample"),
-            key="_mn_new_sample",
-            on_click=on,
-            args=(new_sample,),
-            icon=":material/casino:",
-        )
-        c3.metric(
-            t("mnist.test_accuracy"),
-            f"{np.mean(pred == y):.1%}",
-            help=t("mnist.test_accuracy_help", n=f"{len(y):,}"),
-        )
-        rng = np.random.default_rng(session().sample_seed)
-        idx = pick_examples(probs, y, mode or "sample", GRID_SIZE, rng)
-        if len(idx) == 0:
-            st.info(t("mnist.no_mistakes"))
-        else:
-            digits_figure(idx, probs, t(f"mnist.grid_title.{mode or 'sample'}"), "mn_fig_grid")
-
-
-def pick_cell(matrix: np.ndarray, y: np.ndarray, pred: np.ndarray):
-    """The normalise toggle, the worst-cell button and the chosen cell: (normalised, true,
-    guess, indices of the test digits in that cell)."""
-    normalised = keyed(
-        st.toggle,
-        "mn_cm_norm",
-        False,
-        label=t("mnist.normalise"),
-        help=t("mnist.normalise_help"),
-    )
-    worst_true, worst_pred, worst_n = most_confused(matrix)
-    if worst_n > 0:
-        st.button(
-            t(
-                "mnist.worst_cell",
-                true=CLASS_NAMES[worst_true],
-                pred=CLASS_NAMES[worst_pred],
-                n=worst_n,
-            ),
-            key="_mn_worst",
-            on_click=on_worst_cell,
-            args=(worst_true, worst_pred),
-        )
-    a, b = st.columns(2)
-    with a:
-        true = keyed(
-            st.selectbox,
-            "mn_cm_true",
-            4,
-            label=t("mnist.cell_true"),
-            options=range(NUM_CLASSES),
-            format_func=CLASS_NAMES.__getitem__,
-        )
-    with b:
-        guess = keyed(
-            st.selectbox,
-            "mn_cm_pred",
-            9,
-            label=t("mnist.cell_pred"),
-            options=range(NUM_CLASSES),
-            format_func=CLASS_NAMES.__getitem__,
-        )
-    cell = np.flatnonzero((y == true) & (pred == guess))
-    st.caption(
-        t(
-            "mnist.cell_count",
-            n=len(cell),
-            true=CLASS_NAMES[true],
-            pred=CLASS_NAMES[guess],
-        )
-    )
-    return normalised, true, guess, cell
-
-
-def confusion_panel(probs: np.ndarray, pred: np.ndarray) -> None:
-    """The confusion matrix, its worst cell and the digits of a chosen cell."""
-    y = data.test.y
-    with guarded_panel(t("mnist.panel_confusion")):
-        st.subheader(t("mnist.confusion_heading"))
-        matrix = confusion_matrix(y, pred, NUM_CLASSES)
-        c_fig, c_pick = st.columns([3, 2])
-        with c_pick:
-            normalised, true, guess, cell = pick_cell(matrix, y, pred)
-        with c_fig:
-            shown = confusion_matrix(y, pred, NUM_CLASSES, normalize=True) if normalised else matrix
-            fig = confusion_matrix_figure(
-                shown,
-                normalised=bool(normalised),
-                class_names=CLASS_NAMES,
-                title=t("mnist.confusion_title"),
-                x_title=t("mnist.predicted"),
-                y_title=t("mnist.true"),
-                hover=t("mnist.confusion_hover"),
-                style=style,
-            )
-            show_figure(fig, key="mn_fig_confusion")
-        if len(cell):
-            digits_figure(
-                cell[:GRID_SIZE],
-                probs,
-                t("mnist.cell_title", true=CLASS_NAMES[true], pred=CLASS_NAMES[guess]),
-                "mn_fig_cell",
-            )
-
-
-@isolated_fragment(run_every=slow_every if running else None)
-def predictions_view() -> None:
-    """Test predictions: a grid of digits with top-3 bars, and the confusion matrix."""
-    probs = probabilities_on_test()
-    if probs is None:
-        st.warning(t("mnist.no_predictions"))
-        return
-    pred = probs.argmax(axis=1)
-    grid_panel(probs, pred)
-    confusion_panel(probs, pred)
-
-
-predictions_view()
-
-
-@isolated_fragment(run_every=slow_every if running else None)
-def draw_view() -> None:
-    """Draw a digit: the 28×28 image the network sees and its probabilities, on every stroke."""
-    with guarded_panel(t("mnist.panel_draw")):
-        st.subheader(t("mnist.draw_heading"))
-        if tuple(data.image_shape) != (28, 28):
-            st.info(t("mnist.draw_needs_28", rows=data.image_shape[0], cols=data.image_shape[1]))
-            return
-        if style.projector:
-            c_canvas, c_input = st.columns(2)
-            c_probs = st.container()
-        else:
-            c_canvas, c_input, c_probs = st.columns([1.1, 1, 1.3])
-        with c_canvas:
-            # The canvas's toolbar floats ~40 px above it: room for it, so it covers no text.
-            st.space(44)
-            image = draw_digit("_mn_canvas")
-            st.caption(t("mnist.draw_hint"))
-        digit = prepare_drawn_digit(image) if image is not None else None
-        if digit is None:
-            c_input.info(t("mnist.draw_empty"), icon=":material/draw:")
-            return
-        state = session().train
-        with np.errstate(all="ignore"):
-            probs = predict_proba(
-                state.params,
-                digit.reshape(1, -1),
-                activation=ACTIVATIONS[activation](),
-                bn_state=state.bn_state,
-            )[0]
-        with c_input:
-            fig = model_input(digit, title=t("mnist.draw_input"), style=style)
-            show_figure(fig, key="mn_fig_drawn")
-        with c_probs:
-            if not np.all(np.isfinite(probs)):
-                st.warning(t("mnist.no_predictions"))
-                return
-            fig = class_probabilities(
-                probs,
-                class_names=CLASS_NAMES,
-                title=t("mnist.draw_probs", label=CLASS_NAMES[int(probs.argmax())]),
-                x_title=t("mnist.probability"),
-                style=style,
-            )
-            show_figure(fig, key="mn_fig_drawn_probs")
-            if state.step == 0:
-                st.caption(t("mnist.draw_untrained"))
-
-
-draw_view()
-
-
-@isolated_fragment(run_every=slow_every if running else None)
-def inside_view() -> None:
-    """First-layer weights, per-layer gradient norms and update ratios, and a gradient check."""
-    with guarded_panel(t("mnist.panel_inside")):
-        st.subheader(t("mnist.inside_heading"))
-        state = session().train
-        with st.container():
-            rel, at_step = check_gradients()
-            if not np.isfinite(rel):
-                st.badge(t("mnist.gradcheck_na"), icon=":material/help:", color="gray")
-            elif rel < GRADCHECK_OK:
-                st.badge(
-                    t("mnist.gradcheck_ok", error=f"{rel:.1e}", step=f"{at_step:,}"),
-                    icon=":material/check_circle:",
-                    color="green",
-                )
-            else:
-                st.badge(
-                    t("mnist.gradcheck_bad", error=f"{rel:.1e}", step=f"{at_step:,}"),
-                    icon=":material/warning:",
-                    color="orange",
-                )
-            st.caption(t("mnist.gradcheck_help"))
-        with st.container():
-            if len(state.params) > 1:
-                fig = weight_images(
-                    state.params[0]["W"],
-                    data.image_shape,
-                    title=t("mnist.weights_title"),
-                    style=style,
-                )
-                show_figure(fig, key="mn_fig_weights")
-            else:
-                st.info(t("mnist.no_hidden"))
-        signals = session().signals
-        if len(signals) < 2:
-            st.info(t("mnist.signals_hint"))
-            return
-        steps = np.array([s for s, _, _ in signals], dtype=float)
-        fig = layer_signals(
-            steps,
-            np.array([g for _, g, _ in signals]),
-            np.array([r for _, _, r in signals]),
-            layer_names=[t("mnist.layer", i=i + 1) for i in range(len(signals[-1][1]))],
-            titles=(t("mnist.grad_norm_title"), t("mnist.update_ratio_title")),
-            x_title=t("mnist.step"),
-            y_titles=(t("mnist.grad_norm_axis"), t("mnist.update_ratio_axis")),
-            reference=t("mnist.ratio_reference"),
-            style=style,
-        )
-        show_figure(fig, key="mn_fig_signals")
-
-
-def check_gradients() -> tuple[float, int]:
-    """The gradient check of the live network (core.session.checked_gradients keeps it)."""
-    key = (activation, data_id, tuple(layer["W"].shape for layer in session().train.params))
-    new, rel, at_step = checked_gradients(
-        session(),
-        key,
-        to_float32(data.val.x[:16]),
-        data.val.y[:16],
-        ACTIVATIONS[activation](),
-    )
-    save(new)
-    return rel, at_step
-
-
-inside_view()
-
-# ---- compare runs
+predictions_view(live)
+draw_view(live)
+inside_view(live)
 with guarded_panel(t("mnist.panel_compare")):
-    st.subheader(t("mnist.compare_heading"))
-    runs, state = session().runs, session().train
-    current = t("mnist.current_run", label=run_label)
-    st.button(
-        t("mnist.keep_run"),
-        key="_mn_keep",
-        on_click=on,
-        args=(archive,),
-        disabled=state.step == 0,
-        help=t("mnist.keep_run_help"),
-    )
-    if not runs:
-        st.info(t("mnist.compare_hint"))
-    else:
-        labels = [r.label for r in runs]
-        chosen = keyed(
-            st.multiselect,
-            "mn_compare",
-            labels,
-            label=t("mnist.compare_label"),
-            options=labels,
-        )
-        curves = [tuple(r) for r in runs if r.label in chosen]
-        if state.step:
-            curves.append((current, np.array(state.history.step), smooth_ema(state.history.loss)))
-        if curves:
-            fig = compare_runs(
-                curves,
-                title=t("mnist.compare_title"),
-                x_title=t("mnist.step"),
-                y_title=t("mnist.loss_axis"),
-                style=style,
-            )
-            show_figure(fig, key="mn_fig_compare")
-
-
-@isolated_fragment(run_every=slow_every if running else None)
-def save_view() -> None:
-    """The download button; refreshed while training so the file holds recent weights."""
-    state = session().train
-    savable = layer_sizes[0] in INPUT_SIZES and state.diverged_at is None
-    st.download_button(
-        t("mnist.save"),
-        data=model_file_bytes(state, layer_sizes, activation, bool(batch_norm)),
-        file_name=f"mlp-{'-'.join(str(n) for n in layer_sizes)}-step{state.step}.npz",
-        mime="application/octet-stream",
-        key="_mn_save",
-        on_click="ignore",
-        icon=":material/download:",
-        disabled=not savable,
-    )
-    if layer_sizes[0] not in INPUT_SIZES:
-        st.info(t("mnist.save_needs_size", inputs=layer_sizes[0]))
-    elif state.diverged_at is not None:
-        st.info(t("mnist.save_diverged"))
-    elif (note := session().loaded_note) is not None:
-        st.caption(t("mnist.save_help_loaded", file=note[0], step=f"{state.step:,}"))
-    else:
-        st.caption(t("mnist.save_help", step=f"{state.step:,}"))
-
-
-# ---- save / load
+    compare_panel(live)
 with guarded_panel(t("mnist.panel_model")):
-    st.subheader(t("mnist.model_heading"))
-    c_save, c_load = st.columns(2)
-    with c_save:
-        save_view()
-    with c_load:
-        st.file_uploader(
-            t("mnist.load"),
-            type=["npz"],
-            key="_mn_model_upload",
-            on_change=on_model_upload,
-            help=t("mnist.load_help"),
-        )
-        if (problem := session().model_error) is not None:
-            code, file_name = problem
-            st.error(
-                t("mnist.load_failed", file=file_name, problem=t(f"mnist.model_error.{code}")),
-                icon=":material/error:",
-            )
-        elif (note := session().loaded_note) is not None:
-            st.success(t("mnist.loaded", file=note[0], arch=note[1]), icon=":material/check:")
+    model_panel(live)

@@ -540,3 +540,65 @@ def test_every_model_file_error_is_translated():
     for code in (*MODEL_ERROR_CODES, "activation_kwargs", "architecture"):
         for language in ("en", "zh"):
             assert translate(language, f"mnist.model_error.{code}") != f"mnist.model_error.{code}"
+
+
+# Links as the page writes them today: every kind of setting it binds, each name with the value
+# the widget must show when the link is opened again (a saved link is a promise).
+SAVED_LINKS = {
+    "network": (
+        {"mn_hidden": "256, 64", "mn_act": "tanh", "mn_init": "xavier_normal",
+         "mn_bn": "1", "mn_dropout": "0.25", "mn_seed": "42"},
+        {("text_input", "mn_hidden"): "256, 64", ("selectbox", "mn_act"): "tanh",
+         ("selectbox", "mn_init"): "xavier_normal", ("toggle", "mn_bn"): True,
+         ("slider", "mn_dropout"): 0.25, ("number_input", "mn_seed"): 42},
+        "784–256–64–10",
+    ),
+    "sgd_and_batch": (
+        {"mn_opt": "sgd", "mn_lr": "0.1", "mn_batch": "64", "mn_sgd_momentum": "0.9",
+         "mn_sgd_nesterov": "1", "mn_sgd_weight_decay": "0.001"},
+        {("selectbox", "mn_opt"): "sgd", ("select_slider", "mn_lr"): 0.1,
+         ("select_slider", "mn_batch"): 64, ("number_input", "mn_sgd_momentum"): 0.9,
+         ("checkbox", "mn_sgd_nesterov"): True, ("number_input", "mn_sgd_weight_decay"): 0.001,
+         ("number_input", "mn_sgd_dampening"): 0.0},
+        "784–128–10",
+    ),
+    "adamw_step_lr": (
+        {"mn_opt": "adamw", "mn_adamw_weight_decay": "0.05", "mn_adamw_amsgrad": "1",
+         "mn_sched": "step_lr", "mn_step_lr_step_size": "5", "mn_step_lr_gamma": "0.3"},
+        {("selectbox", "mn_opt"): "adamw", ("number_input", "mn_adamw_weight_decay"): 0.05,
+         ("checkbox", "mn_adamw_amsgrad"): True, ("selectbox", "mn_sched"): "step_lr",
+         ("number_input", "mn_step_lr_step_size"): 5, ("number_input", "mn_step_lr_gamma"): 0.3,
+         ("number_input", "mn_adamw_beta1"): 0.9, ("select_slider", "mn_lr"): 1e-3},
+        "784–128–10",
+    ),
+    "digits_cosine": (
+        {"mn_data": "digits_8x8", "mn_train_size": "500", "mn_sched": "cosine_annealing_lr",
+         "mn_cosine_annealing_lr_T_max": "20", "mn_hidden": "32, 32, 32"},
+        {("selectbox", "mn_data"): "digits_8x8", ("slider", "mn_train_size"): 500,
+         ("selectbox", "mn_sched"): "cosine_annealing_lr",
+         ("number_input", "mn_cosine_annealing_lr_T_max"): 20,
+         ("text_input", "mn_hidden"): "32, 32, 32"},
+        "64–32–32–32–10",
+    ),
+    # Values between the sliders' stops (a hand-edited link) snap to the nearest stop.
+    "between_stops": (
+        {"mn_lr": "0.002", "mn_batch": "100", "mn_opt": "rmsprop", "mn_rmsprop_centered": "1",
+         "mn_sched": "exponential_lr", "mn_exponential_lr_gamma": "0.9"},
+        {("select_slider", "mn_lr"): 3e-3, ("select_slider", "mn_batch"): 128,
+         ("selectbox", "mn_opt"): "rmsprop", ("checkbox", "mn_rmsprop_centered"): True,
+         ("number_input", "mn_rmsprop_alpha"): 0.99, ("selectbox", "mn_sched"): "exponential_lr",
+         ("number_input", "mn_exponential_lr_gamma"): 0.9},
+        "784–128–10",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", SAVED_LINKS)
+def test_saved_links_open_the_same_setup(name):
+    query, shown, arch = SAVED_LINKS[name]
+    at = run_page(PAGE, **query)
+    assert not at.exception
+    assert not at.warning  # every value in the link was accepted
+    for (kind, key), value in shown.items():
+        assert getattr(at, kind)(key=key).value == value, key
+    assert arch in " ".join(m.value for m in at.markdown)

@@ -1,0 +1,293 @@
+"""The MNIST page's setting panels: the data (with uploads and the full-MNIST download), the
+network and optimizer, and the training buttons. Each draws its page's ``ui.fields`` fields where
+they belong and returns plain values; none of them decides anything core.mnist_setup can.
+"""
+
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+import streamlit as st
+
+from core import download
+from core.datasets import Dataset, DatasetError, Split
+from core.mlp import parameter_count
+from core.mnist_setup import (
+    MAX_LAYERS,
+    MAX_WIDTH,
+    Network,
+    checked_hyperparameters,
+    nearest,
+    parse_hidden,
+)
+from core.session import data_source, pause, reset, start, used_data
+from core.session import epoch as one_epoch
+from core.session import step as one_step
+from core.training import TrainConfig
+from ui.fields import Field, field
+from ui.i18n import t
+from ui.mnist_session import (
+    load_dataset,
+    on,
+    on_reset_lower_lr,
+    read_uploads,
+    save,
+    session,
+    with_train_size,
+)
+from ui.mnist_upload import NAME as UPLOAD
+from ui.theme import PlotStyle
+
+Fields = Mapping[str, Field]
+EPOCH_BUDGET = 10.0  # seconds at most for the "one epoch" button
+
+
+class DataInUse(NamedTuple):
+    """The data the network trains on: ``name`` may differ from the one chosen (see data_why)."""
+
+    data: Dataset
+    name: str
+    id: Any  # names the data in the architecture key: an upload's file ids make a new one
+    train_size: int
+    n_max: int  # the training images there are
+
+
+def data_panel(fields: Fields, style: PlotStyle) -> DataInUse:
+    """The dataset, the training-set size and a note on what is in use (and why, if not chosen)."""
+    st.subheader(t("mnist.data_heading"))
+    if style.projector:
+        c_data, c_size = st.columns(2)
+        c_note = st.container()
+    else:
+        c_data, c_size, c_note = st.columns([2, 2, 3])
+    with c_data:
+        chosen = field(fields, "mn_data")
+    if chosen == UPLOAD:
+        upload_box(c_note)
+    full, name, why = resolve_data(chosen)
+    n_max = len(full.train.y)
+    with c_size:
+        train_size = train_size_slider(fields, n_max)
+    if name == UPLOAD:
+        data = full._replace(train=Split(full.train.x[:train_size], full.train.y[:train_size]))
+    else:
+        data = with_train_size(name, train_size)
+    with c_note:
+        data_note(data, name, chosen, why)
+    if chosen == "mnist" and name != "mnist":
+        download_button()
+    data_id = (name, session().upload.ids) if name == UPLOAD else name
+    return DataInUse(data, name, data_id, train_size, n_max)
+
+
+def upload_box(c_note) -> None:
+    """The uploader of the visitor's own files, and why the last upload was refused."""
+    with c_note:
+        files = st.file_uploader(
+            t("mnist.upload_label"),
+            key="_mn_upload",
+            accept_multiple_files=True,
+            help=t("mnist.upload_help"),
+        )
+    read_uploads(files or [])
+    if (problem := session().upload_error) is not None:
+        code, names = problem
+        c_note.error(
+            t("mnist.upload_failed", files=names, problem=t(f"mnist.upload_error.{code}")),
+            icon=":material/error:",
+        )
+
+
+def resolve_data(chosen: str) -> tuple[Dataset, str, str]:
+    """The full dataset in use, its name and why (core.session.data_source's reasons): with no
+    valid upload yet, the data in use before stays, and the network with it."""
+    source, why = data_source(session(), chosen, UPLOAD)
+    if source == UPLOAD:
+        return session().upload.dataset, UPLOAD, why
+    try:
+        full = load_dataset(source)
+    except DatasetError as error:
+        st.error(t("mnist.data_error", code=t(f"mnist.dataset_error.{error.code}")))
+        full, why = None, "broken"
+    if full is None:
+        why = why if why in ("broken", "no_upload") else "missing"
+        name, full = "mnist_builtin", load_dataset("mnist_builtin")
+    else:
+        name = source
+    save(used_data(session(), name))
+    return full, name, why
+
+
+def train_size_slider(fields: Fields, n_max: int) -> int:
+    """How many training images to use, at most ``n_max``."""
+    if n_max <= fields["mn_train_size"].param.low:
+        # An upload this small has nothing to choose from: all of it is used, and the
+        # slider's value is left alone for the next data.
+        st.caption(t("mnist.train_size_all", n=f"{n_max:,}"))
+        return n_max
+    if st.session_state.get("mn_train_size", fields["mn_train_size"].param.default) > n_max:
+        st.session_state["mn_train_size"] = n_max
+    return min(int(field(fields, "mn_train_size", max_value=n_max)), n_max)
+
+
+def data_note(data: Dataset, name: str, chosen: str, why: str) -> None:
+    """The sizes of the splits in use, and why the chosen data is not the one in use."""
+    st.markdown(
+        t(
+            f"mnist.data_note.{name}",
+            train=f"{len(data.train.y):,}",
+            val=f"{len(data.val.y):,}",
+            test=f"{len(data.test.y):,}",
+            files=session().upload.names if name == UPLOAD else "",
+            size="×".join(str(n) for n in data.image_shape),
+        )
+    )
+    if why != "chosen":
+        st.info(
+            t(
+                f"mnist.data_why.{why}",
+                wanted=t(f"mnist.data.{chosen}"),
+                used=t(f"mnist.data.{name}"),
+            )
+        )
+
+
+def download_button() -> None:
+    """Download full MNIST into the cache folder on request, with a progress bar."""
+    if st.button(t("mnist.download"), key="_mn_download", icon=":material/download:"):
+        bar = st.progress(0.0, text=t("mnist.downloading"))
+
+        def report(done: int, total: int | None) -> None:
+            if total:
+                bar.progress(min(done / total, 1.0), text=t("mnist.downloading"))
+
+        # Looked up when pressed, not at import, so a test can stand in for the network.
+        result = download.download_mnist(download.data_dir(), progress=report)
+        if result.ok:
+            load_dataset.clear()
+            with_train_size.clear()
+            st.rerun()
+        st.error(t(f"mnist.download_error.{result.code}"))
+
+
+def network_panel(fields: Fields, entry_fields: Fields, style: PlotStyle) -> Network:
+    """Architecture, regularisation, batch, seed, optimizer, lr and schedule; then the chosen
+    optimizer's and schedule's own parameters (``entry_fields``) in an expander."""
+    st.subheader(t("mnist.network_heading"))
+    c1, c2, c3, c4 = st.columns(2) * 2 if style.projector else st.columns(4)
+    with c1:
+        hidden = hidden_widths(fields)
+    with c2:
+        activation, initializer = field(fields, "mn_act"), field(fields, "mn_init")
+    with c3:
+        dropout, batch_norm = field(fields, "mn_dropout"), field(fields, "mn_bn")
+    with c4:
+        batch, seed = field(fields, "mn_batch"), field(fields, "mn_seed")
+    c5, c6, c7 = st.columns([2, 3, 3])
+    with c5:
+        optimizer = field(fields, "mn_opt")
+    with c6:
+        lr = field(fields, "mn_lr")
+    with c7:
+        schedule = field(fields, "mn_sched")
+    with st.expander(t("mnist.hyperparameters", name=t(f"mnist.opt.{optimizer}"))):
+        hps, schedule_params = entry_inputs(entry_fields, optimizer, schedule)
+    hps, problem = checked_hyperparameters(optimizer, lr, hps)
+    if problem is not None:
+        st.warning(t("mnist.invalid_hp", message=problem))
+    return Network(
+        hidden, activation, initializer, dropout, bool(batch_norm), batch, seed,
+        optimizer, lr, schedule, hps, schedule_params,
+    )  # fmt: skip
+
+
+def hidden_widths(fields: Fields) -> tuple[int, ...]:
+    """The typed hidden widths; a text that is not valid is said so and the default used."""
+    text = field(
+        fields, "mn_hidden", help=t("mnist.hidden_help", layers=MAX_LAYERS, width=MAX_WIDTH)
+    )
+    hidden = parse_hidden(text)
+    if hidden is None:
+        st.warning(
+            t(
+                "mnist.hidden_bad",
+                text=" ".join(text.split())[:40],
+                layers=MAX_LAYERS,
+                width=MAX_WIDTH,
+            )
+        )
+        hidden = parse_hidden(fields["mn_hidden"].param.default)
+    return hidden
+
+
+def entry_inputs(entry_fields: Fields, optimizer: str, schedule: str) -> tuple[dict, dict]:
+    """The optimizer's hyperparameters, three to a row, then the schedule's parameters, each by
+    its name (the field's key is ``mn_<optimizer>_<name>`` or ``mn_<schedule>_<name>``)."""
+    hps: dict[str, Any] = {}
+    schedule_params: dict[str, Any] = {}
+    columns = st.columns(3)
+    for key in entry_fields:
+        if key.startswith(prefix := f"mn_{optimizer}_"):
+            with columns[len(hps) % 3]:
+                hps[key.removeprefix(prefix)] = field(entry_fields, key)
+    for key in entry_fields:
+        if key.startswith(prefix := f"mn_{schedule}_"):
+            schedule_params[key.removeprefix(prefix)] = field(entry_fields, key)
+    return hps, schedule_params
+
+
+def controls_panel(
+    data: Dataset, config: TrainConfig, lr: float, lr_stops: tuple, style: PlotStyle
+) -> None:
+    """Start, Pause, one step, one epoch, Reset; the parameter count; a divergence and the way out."""
+    running = session().running
+    buttons = (
+        ("start", "_mn_start", (start,), ":material/play_arrow:"),
+        ("pause", "_mn_pause", (pause,), ":material/pause:"),
+        ("one_step", "_mn_step", (one_step, data, config), ":material/skip_next:"),
+        ("one_epoch", "_mn_epoch", (one_epoch, data, config, EPOCH_BUDGET), ":material/fast_forward:"),
+        ("reset", "_mn_reset", (reset, data, config), ":material/restart_alt:"),
+    )  # fmt: skip
+    extra = {
+        "_mn_start": {
+            "type": "primary",
+            "disabled": running or session().train.stopped is not None,
+        },
+        "_mn_pause": {"disabled": not running},
+        "_mn_reset": {"help": t("mnist.reset_help")},
+    }
+    # A projector's large type needs two rows for five labelled buttons.
+    columns = st.columns(3) + st.columns(3) if style.projector else st.columns(5)
+    for column, (name, key, args, icon) in zip(columns, buttons, strict=False):
+        column.button(
+            t(f"mnist.{name}"), key=key, on_click=on, args=args, icon=icon, width="stretch",
+            **extra.get(key, {}),
+        )  # fmt: skip
+    st.markdown(
+        t(
+            "mnist.param_count",
+            count=f"{parameter_count(session().train.params):,}",
+            arch="–".join(str(s) for s in config.layer_sizes),
+        )
+    )
+    state = session().train
+    if state.diverged_at is not None:
+        st.error(
+            t("mnist.exploded", step=state.diverged_at, lr=f"{lr:g}"), icon=":material/warning:"
+        )
+        st.button(
+            t("mnist.reset_lower", lr=f"{nearest(lr / 10, lr_stops):g}"),
+            key="_mn_reset_lower",
+            on_click=on_reset_lower_lr,
+            args=(data, config, lr_stops),
+            type="primary",
+        )
+
+
+def snap_to_stops(fields: Fields) -> None:
+    """A number from a link that falls between a slider's stops (its Param's options) snaps to
+    the nearest stop, in log distance (the stops of lr and batch size are log-spaced)."""
+    for key, f in fields.items():
+        stops = f.param.options
+        if f.param.kind in ("int", "float") and stops and key in st.session_state:
+            if st.session_state[key] not in stops:
+                st.session_state[key] = type(stops[-1])(nearest(st.session_state[key], stops))

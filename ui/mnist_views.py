@@ -1,0 +1,385 @@
+"""The MNIST page's slower views of the session: test predictions and the confusion matrix, a
+drawn digit, the inside of the network, compared runs, and saving or loading the model. Each is a
+function of the ``ui.mnist_live.Live`` bundle; the ones that refresh while training are fragments
+that rerun alone, every few live ticks.
+"""
+
+import numpy as np
+import streamlit as st
+
+from core.activations import ACTIVATIONS
+from core.datasets import NUM_CLASSES, to_float32
+from core.digit_image import prepare_drawn_digit
+from core.mnist_setup import finite_probabilities, gradcheck_verdict, signal_series
+from core.model_io import INPUT_SIZES, save_model
+from core.params import Param
+from core.session import archive, checked_gradients, new_sample
+from core.training import (
+    PICK_MODES,
+    confusion_matrix,
+    most_confused,
+    pick_examples,
+    smooth_ema,
+    top_k,
+)
+from ui.controls import isolated_fragment, keyed, show_figure
+from ui.draw_canvas import draw_digit
+from ui.errors import guarded_panel
+from ui.fields import Field, field
+from ui.i18n import t
+from ui.mnist_live import Live
+from ui.mnist_session import on, on_model_upload, save, session
+from ui.plots.mnist import (
+    class_probabilities,
+    compare_runs,
+    confusion_matrix_figure,
+    layer_signals,
+    model_input,
+    prediction_grid,
+    weight_images,
+)
+
+GRID_SIZE = 24
+CLASSES = tuple(range(NUM_CLASSES))
+# How the views are looked at; not settings of the run, so links do not carry them.
+VIEW_FIELDS = {
+    "mn_pick": Field(Param("choice", "sample", options=PICK_MODES), "segmented",
+                     "mnist.pick_label", option_labels="mnist.pick."),
+    "mn_cm_norm": Field(Param("bool", False), "toggle", "mnist.normalise", "mnist.normalise_help"),
+    "mn_cm_true": Field(Param("choice", 4, options=CLASSES), "select", "mnist.cell_true"),
+    "mn_cm_pred": Field(Param("choice", 9, options=CLASSES), "select", "mnist.cell_pred"),
+}  # fmt: skip
+
+
+def predictions_view(v: Live) -> None:
+    """Test predictions: a grid of digits with top-3 bars, and the confusion matrix."""
+
+    @isolated_fragment(run_every=v.slow_every)
+    def view() -> None:
+        state = session().train
+        x = to_float32(v.data.test.x)
+        probs = finite_probabilities(state.params, x, v.config.activation, state.bn_state)
+        if probs is None:
+            st.warning(t("mnist.no_predictions"))
+            return
+        pred = probs.argmax(axis=1)
+        grid_panel(probs, pred, v)
+        confusion_panel(probs, pred, v)
+
+    view()
+
+
+def digits_figure(idx: np.ndarray, probs: np.ndarray, title: str, key: str, v: Live) -> None:
+    """Test digits ``idx`` framed by right or wrong, with their top-3 guesses."""
+    classes, top = top_k(probs[idx], 3)
+    fig = prediction_grid(
+        v.data.test.x[idx],
+        v.data.test.y[idx],
+        classes,
+        top,
+        class_names=v.class_names,
+        names=(t("mnist.grid_right"), t("mnist.grid_wrong"), t("mnist.grid_other")),
+        hover=t("mnist.grid_hover"),
+        title=title,
+        style=v.style,
+    )
+    show_figure(fig, key=key)
+
+
+def grid_panel(probs: np.ndarray, pred: np.ndarray, v: Live) -> None:
+    """Test digits (a sample, the mistakes or the least sure) with their top-3, and the accuracy."""
+    y = v.data.test.y
+    with guarded_panel(t("mnist.panel_grid")):
+        st.subheader(t("mnist.grid_heading"))
+        if v.style.projector:
+            c1 = st.container()
+            c2, c3 = st.columns(2, vertical_alignment="bottom")
+        else:
+            c1, c2, c3 = st.columns([2.2, 1, 1.2], vertical_alignment="bottom")
+        with c1:
+            mode = field(VIEW_FIELDS, "mn_pick")
+        c2.button(
+            t("mnist.new_sample"),
+            key="_mn_new_sample",
+            on_click=on,
+            args=(new_sample,),
+            icon=":material/casino:",
+        )
+        c3.metric(
+            t("mnist.test_accuracy"),
+            f"{np.mean(pred == y):.1%}",
+            help=t("mnist.test_accuracy_help", n=f"{len(y):,}"),
+        )
+        rng = np.random.default_rng(session().sample_seed)
+        idx = pick_examples(probs, y, mode, GRID_SIZE, rng)
+        if len(idx) == 0:
+            st.info(t("mnist.no_mistakes"))
+        else:
+            digits_figure(idx, probs, t(f"mnist.grid_title.{mode}"), "mn_fig_grid", v)
+
+
+def on_worst_cell(true: int, pred: int) -> None:
+    st.session_state["mn_cm_true"], st.session_state["mn_cm_pred"] = true, pred
+
+
+def pick_cell(matrix: np.ndarray, y: np.ndarray, pred: np.ndarray, names: list[str]):
+    """The normalise toggle, the worst-cell button and the chosen cell: (normalised, true,
+    guess, indices of the test digits in that cell)."""
+    normalised = field(VIEW_FIELDS, "mn_cm_norm")
+    worst_true, worst_pred, worst_n = most_confused(matrix)
+    if worst_n > 0:
+        st.button(
+            t("mnist.worst_cell", true=names[worst_true], pred=names[worst_pred], n=worst_n),
+            key="_mn_worst",
+            on_click=on_worst_cell,
+            args=(worst_true, worst_pred),
+        )
+    a, b = st.columns(2)
+    with a:
+        true = field(VIEW_FIELDS, "mn_cm_true", format_func=names.__getitem__)
+    with b:
+        guess = field(VIEW_FIELDS, "mn_cm_pred", format_func=names.__getitem__)
+    cell = np.flatnonzero((y == true) & (pred == guess))
+    st.caption(t("mnist.cell_count", n=len(cell), true=names[true], pred=names[guess]))
+    return normalised, true, guess, cell
+
+
+def confusion_panel(probs: np.ndarray, pred: np.ndarray, v: Live) -> None:
+    """The confusion matrix, its worst cell and the digits of a chosen cell."""
+    y, names = v.data.test.y, v.class_names
+    with guarded_panel(t("mnist.panel_confusion")):
+        st.subheader(t("mnist.confusion_heading"))
+        matrix = confusion_matrix(y, pred, NUM_CLASSES)
+        c_fig, c_pick = st.columns([3, 2])
+        with c_pick:
+            normalised, true, guess, cell = pick_cell(matrix, y, pred, names)
+        with c_fig:
+            shown = confusion_matrix(y, pred, NUM_CLASSES, normalize=True) if normalised else matrix
+            fig = confusion_matrix_figure(
+                shown,
+                normalised=bool(normalised),
+                class_names=names,
+                title=t("mnist.confusion_title"),
+                x_title=t("mnist.predicted"),
+                y_title=t("mnist.true"),
+                hover=t("mnist.confusion_hover"),
+                style=v.style,
+            )
+            show_figure(fig, key="mn_fig_confusion")
+        if len(cell):
+            title = t("mnist.cell_title", true=names[true], pred=names[guess])
+            digits_figure(cell[:GRID_SIZE], probs, title, "mn_fig_cell", v)
+
+
+def draw_view(v: Live) -> None:
+    """Draw a digit: the 28×28 image the network sees and its probabilities, on every stroke."""
+
+    @isolated_fragment(run_every=v.slow_every)
+    def view() -> None:
+        with guarded_panel(t("mnist.panel_draw")):
+            st.subheader(t("mnist.draw_heading"))
+            shape = tuple(v.data.image_shape)
+            if shape != (28, 28):
+                st.info(t("mnist.draw_needs_28", rows=shape[0], cols=shape[1]))
+                return
+            drawn_digit(v)
+
+    view()
+
+
+def drawn_digit(v: Live) -> None:
+    """The canvas, the image the network is given and its class probabilities."""
+    if v.style.projector:
+        c_canvas, c_input = st.columns(2)
+        c_probs = st.container()
+    else:
+        c_canvas, c_input, c_probs = st.columns([1.1, 1, 1.3])
+    with c_canvas:
+        # The canvas's toolbar floats ~40 px above it: room for it, so it covers no text.
+        st.space(44)
+        image = draw_digit("_mn_canvas")
+        st.caption(t("mnist.draw_hint"))
+    digit = prepare_drawn_digit(image) if image is not None else None
+    if digit is None:
+        c_input.info(t("mnist.draw_empty"), icon=":material/draw:")
+        return
+    state = session().train
+    x = digit.reshape(1, -1)
+    probs = finite_probabilities(state.params, x, v.config.activation, state.bn_state)
+    with c_input:
+        show_figure(model_input(digit, title=t("mnist.draw_input"), style=v.style), "mn_fig_drawn")
+    with c_probs:
+        if probs is None:
+            st.warning(t("mnist.no_predictions"))
+            return
+        label = v.class_names[int(probs[0].argmax())]
+        fig = class_probabilities(
+            probs[0],
+            class_names=v.class_names,
+            title=t("mnist.draw_probs", label=label),
+            x_title=t("mnist.probability"),
+            style=v.style,
+        )
+        show_figure(fig, key="mn_fig_drawn_probs")
+        if state.step == 0:
+            st.caption(t("mnist.draw_untrained"))
+
+
+def inside_view(v: Live) -> None:
+    """First-layer weights, per-layer gradient norms and update ratios, and a gradient check."""
+
+    @isolated_fragment(run_every=v.slow_every)
+    def view() -> None:
+        with guarded_panel(t("mnist.panel_inside")):
+            st.subheader(t("mnist.inside_heading"))
+            with st.container():
+                gradient_check_badge(v)
+            with st.container():
+                first_layer_weights(v)
+            signals_figure(v)
+
+    view()
+
+
+def gradient_check_badge(v: Live) -> None:
+    """The gradient check of the live network (core.session.checked_gradients keeps it)."""
+    params = session().train.params
+    key = (v.config.activation, v.data_id, tuple(layer["W"].shape for layer in params))
+    x, y = to_float32(v.data.val.x[:16]), v.data.val.y[:16]
+    new, rel, at_step = checked_gradients(session(), key, x, y, ACTIVATIONS[v.config.activation]())
+    save(new)
+    verdict = gradcheck_verdict(rel)
+    if verdict == "na":
+        st.badge(t("mnist.gradcheck_na"), icon=":material/help:", color="gray")
+    else:
+        ok = verdict == "ok"
+        st.badge(
+            t(f"mnist.gradcheck_{verdict}", error=f"{rel:.1e}", step=f"{at_step:,}"),
+            icon=":material/check_circle:" if ok else ":material/warning:",
+            color="green" if ok else "orange",
+        )
+    st.caption(t("mnist.gradcheck_help"))
+
+
+def first_layer_weights(v: Live) -> None:
+    """Each first-layer unit's weights as an image of the input's shape."""
+    params = session().train.params
+    if len(params) > 1:
+        fig = weight_images(
+            params[0]["W"], v.data.image_shape, title=t("mnist.weights_title"), style=v.style
+        )
+        show_figure(fig, key="mn_fig_weights")
+    else:
+        st.info(t("mnist.no_hidden"))
+
+
+def signals_figure(v: Live) -> None:
+    """Per-layer gradient norms and update ratios over the steps (from two steps on)."""
+    signals = session().signals
+    if len(signals) < 2:
+        st.info(t("mnist.signals_hint"))
+        return
+    steps, norms, ratios = signal_series(signals)
+    fig = layer_signals(
+        steps,
+        norms,
+        ratios,
+        layer_names=[t("mnist.layer", i=i + 1) for i in range(norms.shape[1])],
+        titles=(t("mnist.grad_norm_title"), t("mnist.update_ratio_title")),
+        x_title=t("mnist.step"),
+        y_titles=(t("mnist.grad_norm_axis"), t("mnist.update_ratio_axis")),
+        reference=t("mnist.ratio_reference"),
+        style=v.style,
+    )
+    show_figure(fig, key="mn_fig_signals")
+
+
+def compare_panel(v: Live) -> None:
+    """Keep the current run, and its loss curve beside the kept runs the user picks."""
+    st.subheader(t("mnist.compare_heading"))
+    runs, state = session().runs, session().train
+    st.button(
+        t("mnist.keep_run"),
+        key="_mn_keep",
+        on_click=on,
+        args=(archive,),
+        disabled=state.step == 0,
+        help=t("mnist.keep_run_help"),
+    )
+    if not runs:
+        st.info(t("mnist.compare_hint"))
+        return
+    labels = [r.label for r in runs]
+    # Not a Field: every kept run is shown until the user hides some (save() adds new ones).
+    chosen = keyed(
+        st.multiselect, "mn_compare", labels, label=t("mnist.compare_label"), options=labels
+    )
+    curves = [tuple(r) for r in runs if r.label in chosen]
+    if state.step:
+        current = t("mnist.current_run", label=v.run_label)
+        curves.append((current, np.array(state.history.step), smooth_ema(state.history.loss)))
+    if curves:
+        fig = compare_runs(
+            curves,
+            title=t("mnist.compare_title"),
+            x_title=t("mnist.step"),
+            y_title=t("mnist.loss_axis"),
+            style=v.style,
+        )
+        show_figure(fig, key="mn_fig_compare")
+
+
+def model_panel(v: Live) -> None:
+    """Save the live model as .npz, or load one (which sets the page's architecture to match)."""
+    st.subheader(t("mnist.model_heading"))
+    c_save, c_load = st.columns(2)
+    with c_save:
+        save_view(v)
+    with c_load:
+        st.file_uploader(
+            t("mnist.load"),
+            type=["npz"],
+            key="_mn_model_upload",
+            on_change=on_model_upload,
+            help=t("mnist.load_help"),
+        )
+        if (problem := session().model_error) is not None:
+            code, file_name = problem
+            st.error(
+                t("mnist.load_failed", file=file_name, problem=t(f"mnist.model_error.{code}")),
+                icon=":material/error:",
+            )
+        elif (note := session().loaded_note) is not None:
+            st.success(t("mnist.loaded", file=note[0], arch=note[1]), icon=":material/check:")
+
+
+def save_view(v: Live) -> None:
+    """The download button; refreshed while training so the file holds recent weights."""
+
+    @isolated_fragment(run_every=v.slow_every)
+    def view() -> None:
+        state, sizes, c = session().train, v.config.layer_sizes, v.config
+        savable = sizes[0] in INPUT_SIZES and state.diverged_at is None
+        st.download_button(
+            t("mnist.save"),
+            # Made only when clicked: the model's .npz bytes.
+            data=lambda: save_model(
+                state.params, state.bn_state, sizes, c.activation, c.batch_norm
+            ),
+            file_name=f"mlp-{'-'.join(str(n) for n in sizes)}-step{state.step}.npz",
+            mime="application/octet-stream",
+            key="_mn_save",
+            on_click="ignore",
+            icon=":material/download:",
+            disabled=not savable,
+        )
+        if sizes[0] not in INPUT_SIZES:
+            st.info(t("mnist.save_needs_size", inputs=sizes[0]))
+        elif state.diverged_at is not None:
+            st.info(t("mnist.save_diverged"))
+        elif (note := session().loaded_note) is not None:
+            st.caption(t("mnist.save_help_loaded", file=note[0], step=f"{state.step:,}"))
+        else:
+            st.caption(t("mnist.save_help", step=f"{state.step:,}"))
+
+    view()
