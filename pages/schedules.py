@@ -4,34 +4,32 @@ and a short training run on the 8×8 digits with each schedule."""
 import numpy as np
 import streamlit as st
 
-from core.activations import ACTIVATIONS
-from core.datasets import load_digits_8x8
-from core.expressions import ExpressionError, compile_expression
-from core.params import Param, ParamError
+from core.params import Param
 from core.schedules import (
     LR_PARAM,
     SCHEDULE_PARAMS,
     SCHEDULES,
     TORCH_CLASS,
-    linear_warmup,
-    parse_milestones,
-    sequential_lr,
-    torch_code,
 )
-from core.training import TrainConfig, evaluate, init_train_state, train_for
 from ui.controls import (
     current_plot_style,
     enter_through_shell,
     panel_fragment,
-    show_figure,
 )
 from ui.errors import guarded_panel
 from ui.fields import Field, bind_fields, field
-from ui.figure_cache import shared_figure
-from ui.formulas import SCHEDULE_FORMULAS
 from ui.i18n import t
 from ui.panels import experiments, run_on_click
-from ui.plots.schedules import chained_schedule, loss_with_lr, schedule_curves
+from ui.schedule_panels import (
+    TRAIN_BATCH,
+    Axis,
+    chain_view,
+    checked_curve,
+    comparison,
+    run_label,
+    train_with,
+    training_results,
+)
 
 enter_through_shell()
 
@@ -47,8 +45,6 @@ DEFAULT_KINDS = dict(zip(IDS, ("step_lr", "cosine_annealing_lr", "exponential_lr
 CHAIN_MAINS = ("cosine_annealing_lr", "step_lr", "exponential_lr", "polynomial_lr")
 UNITS = ("step", "epoch")
 OPTIMIZERS = ("sgd", "momentum", "adam")
-TRAIN_LAYERS = (64, 32, 10)  # 8×8 digits → 32 ReLU units → 10 classes: ~0.3 ms a step
-TRAIN_BATCH = 64
 
 
 # Labels resolved once per run: AppTest (and Streamlit) may call format_func outside the script.
@@ -161,99 +157,6 @@ def _apply_seed_five() -> None:
     st.session_state.update(seed_five_values(int(st.session_state["sch_total"])))
 
 
-# ---------------------------------------------------------------- core calls (cached on primitives)
-
-
-def _build(kind: str, lr: float, params: tuple):
-    """The schedule ``kind`` from primitive parameters; ValueError / ExpressionError if invalid."""
-    kwargs = dict(params)
-    if "milestones" in kwargs:
-        kwargs["milestones"] = parse_milestones(kwargs["milestones"])
-    if "lr_lambda" in kwargs:
-        kwargs["lr_lambda"] = compile_expression(kwargs["lr_lambda"], variables=("epoch",)).fn
-    return SCHEDULES[kind](lr=lr, **kwargs)
-
-
-@st.cache_data(show_spinner=False, max_entries=256)
-def lr_curve(kind: str, lr: float, params: tuple, total: int) -> np.ndarray:
-    """lr at steps 0..total of one schedule (raises the core's ValueError for bad parameters)."""
-    schedule = _build(kind, lr, params)
-    # Overflow to inf (gamma > 1 over many steps) is reported by the page, not warned about.
-    with np.errstate(all="ignore"):
-        return np.asarray(schedule(np.arange(total + 1)), dtype=float)
-
-
-def _chain_children(main: str, cycle: int, gamma: float) -> dict:
-    return {
-        "cosine_annealing_lr": {"T_max": cycle},
-        "step_lr": {"step_size": max(cycle // 3, 1), "gamma": gamma},
-        "exponential_lr": {"gamma": gamma},
-        "polynomial_lr": {"total_iters": cycle, "power": 1.0},
-    }[main]
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def chain_curve(
-    main: str, lr: float, cycle: int, restarts: int, gamma: float, warmup: int, start: float, total
-) -> tuple[np.ndarray, str]:
-    """Warm-up → main schedule → restarts: lr at 0..total and the equivalent torch code."""
-    kwargs = _chain_children(main, cycle, gamma)
-    if restarts > 0:
-        children = tuple((main, kwargs) for _ in range(restarts + 1))
-        milestones = tuple(cycle * (k + 1) for k in range(restarts))
-        body = sequential_lr(lr, children, milestones)
-        code = torch_code(
-            "sequential_lr",
-            {"lr": lr, "schedulers": children, "milestones": milestones},
-            warmup_steps=warmup,
-            warmup_start_factor=start,
-        )
-    else:
-        body = SCHEDULES[main](lr=lr, **kwargs)
-        code = torch_code(main, {"lr": lr, **kwargs}, warmup, start)
-    schedule = linear_warmup(body, warmup, start, lr=lr)
-    with np.errstate(all="ignore"):
-        return np.asarray(schedule(np.arange(total + 1)), dtype=float), code
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def train_with(lrs: tuple, optimizer: str, seed: int) -> tuple[np.ndarray, np.ndarray, float, int]:
-    """Train the small MLP on the 8×8 digits for len(lrs) steps: (losses, lrs, test acc, diverged)."""
-    table = np.asarray(lrs, dtype=float)
-    config = TrainConfig(
-        layer_sizes=TRAIN_LAYERS,
-        optimizer=optimizer,
-        lr=lambda t: table[min(int(t), len(table) - 1)],
-        schedule_unit="step",
-        batch_size=TRAIN_BATCH,
-    )
-    data = load_digits_8x8(seed=0)
-    state = init_train_state(np.random.default_rng(seed), data, config)
-    state, _ = train_for(state, data, config, max_steps=len(table))
-    accuracy = float("nan")
-    if state.diverged_at is None:
-        _, accuracy = evaluate(state.params, state.bn_state, data.test, ACTIVATIONS["relu"]())
-    diverged = -1 if state.diverged_at is None else int(state.diverged_at)
-    return np.array(state.history.loss), np.array(state.history.lr), accuracy, diverged
-
-
-# ---------------------------------------------------------------- messages
-
-
-def _problem_text(label: str, error: Exception) -> str:
-    """A translated sentence naming the parameter the core refused and the rule it broke."""
-    if isinstance(error, ExpressionError):
-        return t("schedules.bad_lambda", schedule=label, reason=t(f"schedules.expr.{error.code}"))
-    if isinstance(error, ParamError):
-        rule = t(f"schedules.rule_{error.rule}", **error.values)
-        return t("schedules.bad_param", schedule=label, param=error.param, rule=rule)
-    return t("schedules.bad_value", schedule=label, reason=str(error))
-
-
-def _label(index: int, kind: str) -> str:
-    return f"{index + 1} · {TORCH_CLASS[kind]}"
-
-
 # ---------------------------------------------------------------- panels
 
 
@@ -304,124 +207,11 @@ def schedule_card(index: int, sid: str, full: bool) -> tuple[str, float, tuple]:
     return kind, lr, tuple(values.items())
 
 
-def checked_curve(label: str, kind: str, lr: float, params: tuple) -> np.ndarray | None:
-    """The schedule's lrs, or None after a warning naming what the core refused or overflowed."""
-    try:
-        lrs = lr_curve(kind, lr, params, total)
-    except (ValueError, ArithmeticError) as error:
-        st.warning(_problem_text(label, error), icon=":material/warning:")
-        return None
-    bad = np.flatnonzero(~np.isfinite(lrs))
-    if bad.size:
-        st.warning(t("schedules.not_finite", schedule=label, step=int(bad[0])),
-                   icon=":material/warning:")  # fmt: skip
-        return None
-    return lrs
-
-
-def comparison(built: list, ids: list[str]) -> None:
-    """The chart of every schedule that could be built, then each one's formula and torch code."""
-    if not built:
-        if ids:
-            st.info(t("schedules.nothing_to_draw"), icon=":material/info:")
-        return
-    curves = [(_label(i, kind), lrs) for i, kind, _, _, lrs in built]
-    fig = shared_figure(schedule_curves, x, curves, title=t("schedules.chart_title"),
-                        x_title=x_title, y_title=lr_title, log_y=log_y, style=style,
-                        color_indices=[i for i, *_ in built])  # fmt: skip
-    show_figure(fig, key="sch_chart")
-    if log_y and any(np.any(c <= 0) for _, c in curves):
-        st.caption(t("schedules.log_zero"))
-    if unit == "epoch":
-        st.caption(t("schedules.epoch_note", spe=steps_per_epoch))
-    st.markdown(f"**{t('schedules.formula_heading')}**")
-    tabs = st.tabs([label for label, _ in curves])
-    for tab, (_, kind, lr, params, _) in zip(tabs, built, strict=True):
-        with tab:
-            st.latex(SCHEDULE_FORMULAS[kind])
-            st.caption(t(f"schedules.about.{kind}"))
-            code_params = {"lr": lr, **dict(params)}
-            if "milestones" in code_params:
-                code_params["milestones"] = parse_milestones(code_params["milestones"])
-            st.code(torch_code(kind, code_params), language="python")
-
-
-def chain_phases(warmup: int, cycle: int, restarts: int) -> list[tuple[float, float, str]]:
-    """The chain's shaded bands (start, end, name) in the x axis' unit, cut at the total."""
-    spans = [(0, warmup, t("schedules.phase_warmup"))] if warmup else []
-    for k in range(restarts + 1):
-        a = warmup + k * cycle
-        b = total if k == restarts else min(warmup + (k + 1) * cycle, total)
-        if a >= total:
-            break
-        spans.append(
-            (a, b, t("schedules.phase_main") if k == 0 else t("schedules.phase_restart", k=k))
-        )
-    scale = steps_per_epoch if unit == "epoch" else 1
-    return [(a / scale, b / scale, name) for a, b, name in spans]
-
-
 @panel_fragment
 def chain_panel() -> None:
-    """Warm-up → main schedule → restarts, drawn with its phases and its SequentialLR code."""
+    """The chain builder, a panel of its own: its widgets rerun it alone."""
     with guarded_panel(t("schedules.panel_chain")):
-        st.subheader(t("schedules.chain_heading"))
-        st.markdown(t("schedules.chain_intro"))
-        left, right = st.columns([2, 3])
-        with left:
-            c1, c2 = st.columns(2)
-            with c1:
-                warmup = field(LOCAL_FIELDS, "sch_chain_warmup")
-                main = field(LOCAL_FIELDS, "sch_chain_main")
-                cycle = field(LOCAL_FIELDS, "sch_chain_cycle")
-            with c2:
-                start = field(LOCAL_FIELDS, "sch_chain_start", label="start_factor")
-                chain_lr = field(LOCAL_FIELDS, "sch_chain_lr", label="lr")
-                restarts = field(LOCAL_FIELDS, "sch_chain_restarts")
-            gamma = 0.8
-            if main in ("step_lr", "exponential_lr"):
-                gamma = field(LOCAL_FIELDS, "sch_chain_gamma", label="gamma")
-        with right:
-            if warmup >= total:
-                st.warning(t("schedules.warmup_too_long", warmup=warmup, total=total))
-                return
-            try:
-                chain, chain_code = chain_curve(
-                    main, float(chain_lr), int(cycle), int(restarts), float(gamma),
-                    int(warmup), float(start), total,
-                )  # fmt: skip
-            except ValueError as error:
-                st.warning(_problem_text(t("schedules.chain_name"), error))
-                return
-            fig = shared_figure(chained_schedule, x, chain, chain_phases(warmup, cycle, restarts),
-                                name=t("schedules.chain_name"), title=t("schedules.chain_title"),
-                                x_title=x_title, y_title=lr_title, log_y=log_y,
-                                style=style)  # fmt: skip
-            show_figure(fig, key="sch_chain_chart")
-            st.code(chain_code, language="python")
-
-
-def training_results(results: list) -> None:
-    """Loss and lr of each training run, and the table of accuracies and last losses."""
-    results = [(name, *result) for name, result in results]
-    runs = [(name, losses, lrs) for name, losses, lrs, _, _ in results]
-    longest = max(len(r[1]) for r in runs)
-    steps = np.arange(longest) / (steps_per_epoch if unit == "epoch" else 1)
-    fig = shared_figure(loss_with_lr, steps, runs, title=t("schedules.train_title"),
-                        x_title=x_title, loss_title=t("schedules.loss_axis"), lr_title=lr_title,
-                        lr_suffix=t("schedules.lr_suffix"), log_lr=log_y, style=style)  # fmt: skip
-    show_figure(fig, key="sch_train_chart")
-    rows = {
-        t("schedules.col_schedule"): [name for name, *_ in results],
-        t("schedules.col_accuracy"): [
-            f"{acc:.1%}" if diverged < 0 else t("schedules.diverged", step=diverged)
-            for *_, acc, diverged in results
-        ],
-        t("schedules.col_final_loss"): [
-            f"{losses[-1]:.4f}" if len(losses) else "—" for _, losses, *_ in results
-        ],
-    }
-    st.dataframe(rows, hide_index=True, key="sch_train_table")
+        chain_view(LOCAL_FIELDS, axis)
 
 
 # ---------------------------------------------------------------- page
@@ -442,9 +232,7 @@ st.markdown(t("schedules.intro"))
 
 with guarded_panel(t("schedules.panel_global")):
     total, unit, steps_per_epoch, log_y = settings_panel(ids)
-x_title = t(f"schedules.unit_{unit}")
-x = np.arange(total + 1) / (steps_per_epoch if unit == "epoch" else 1)
-lr_title = t("schedules.lr_axis")
+axis = Axis(total, unit, steps_per_epoch, log_y, style)
 
 built: list[tuple[int, str, float, tuple, np.ndarray]] = []  # (index, kind, lr, params, lrs)
 with guarded_panel(t("schedules.panel_compare")):
@@ -456,11 +244,11 @@ with guarded_panel(t("schedules.panel_compare")):
         for index, sid in enumerate(ids):
             with st.container(border=True):
                 kind, lr, params = schedule_card(index, sid, len(ids) >= len(IDS))
-                lrs = checked_curve(_label(index, kind), kind, lr, params)
+                lrs = checked_curve(run_label(index, kind), kind, lr, params, total)
                 if lrs is not None:
                     built.append((index, kind, lr, params, lrs))
     with chart:
-        comparison(built, ids)
+        comparison(built, ids, axis)
 
 chain_panel()
 
@@ -475,7 +263,7 @@ with guarded_panel(t("schedules.panel_train")):
     with c3:
         pressed = st.button(t("schedules.train_button"), key="_sch_train", type="primary",
                             icon=":material/play_arrow:", disabled=not built)  # fmt: skip
-    setup = (tuple((_label(i, k), tuple(lrs[:total])) for i, k, _, _, lrs in built), optimizer,
+    setup = (tuple((run_label(i, k), tuple(lrs[:total])) for i, k, _, _, lrs in built), optimizer,
              int(seed))  # fmt: skip
     results = run_on_click(
         pressed and bool(built), "_sch_train_result", setup,
@@ -484,7 +272,7 @@ with guarded_panel(t("schedules.panel_train")):
         hint=t("schedules.train_hint"), stale=t("schedules.train_stale"),
     )  # fmt: skip
     if results is not None:
-        training_results(results)
+        training_results(results, axis)
 
 # ---------------------------------------------------------------- guided experiments
 EXPERIMENTS = {
