@@ -211,3 +211,10 @@ SAVED_LINKS = [
 @pytest.mark.parametrize(("query", "expected"), SAVED_LINKS)
 def test_a_saved_link_opens_the_same_settings(query, expected):
     assert_link_opens(PAGE, query, expected)
+
+
+def test_a_link_whose_step_is_past_the_last_one_starts_at_step_zero():
+    # The scrub slider's max is steps − 1; opt_step=100 with 100 steps raised in the race panel.
+    at = run_page(PAGE, opt_steps="100", opt_step="100")
+    assert not at.exception and not at.error
+    assert at.slider(key="opt_step").value == 0

@@ -117,6 +117,10 @@ def keyed(widget: Callable, key: str, default: Any, **kwargs) -> Any:
         initial = _fitting_number(value, kwargs)
         if initial is None:
             initial = _fitting_number(default, kwargs)
+            # A value set before the widget existed (a link, a preset) that its bounds refuse:
+            # Streamlit raises for it rather than resetting it, so it falls back here.
+            if initial is not None:
+                st.session_state[key] = initial
         if initial is not None:
             kwargs[argument] = initial
     return widget(key=key, **kwargs)
