@@ -168,7 +168,8 @@ def parse_idx(data: bytes, magic: int, path: os.PathLike | str = "<bytes>") -> n
     dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     if ndim == 3 and (dims[1] == 0 or dims[2] == 0):
         raise DatasetError("bad_shape", path, f"dims {dims}")
-    expected = header + int(np.prod(dims))
+    # Python's exact product: np.prod wraps around in int64 for a header such as 2³¹ × 2³¹ × 4.
+    expected = header + math.prod(dims)
     if len(data) < expected:
         raise DatasetError("truncated", path, f"{len(data)} bytes, header promises {expected}")
     if len(data) > expected:

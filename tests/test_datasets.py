@@ -14,6 +14,7 @@ from core.datasets import (
     DATASETS,
     ERROR_CODES,
     IDX_NAMES,
+    IMAGES_MAGIC,
     MNIST_FILES,
     DatasetError,
     KnownFile,
@@ -23,6 +24,7 @@ from core.datasets import (
     load_digits_8x8,
     load_idx,
     load_npz,
+    parse_idx,
     stratified_split,
     to_float32,
 )
@@ -343,3 +345,11 @@ def test_registry_offline_entries_load(key, tmp_path):
 @pytest.mark.parametrize("key", ["mnist", "fashion_mnist"])
 def test_registry_download_entries_absent(key, tmp_path):
     assert DATASETS[key](tmp_path, 0) is None
+
+
+def test_a_header_whose_size_overflows_int64_is_a_dataset_error():
+    # 2³¹ × 2³¹ × 4 bytes: np.prod wrapped around to 0 and the reshape raised a bare ValueError.
+    data = struct.pack(">IIII", IMAGES_MAGIC, 2**31, 2**31, 4)
+    with pytest.raises(DatasetError) as raised:
+        parse_idx(data, IMAGES_MAGIC)
+    assert raised.value.code == "truncated"
