@@ -203,6 +203,8 @@ def _metadata(npz) -> dict[str, Any]:
         meta = json.loads(str(npz["metadata"]))
     except ValueError as e:
         raise ModelFileError("bad_metadata", f"not JSON: {e}") from None
+    except RecursionError:  # a few hundred bytes of "[[[[…" nest deeper than the parser recurses
+        raise ModelFileError("bad_metadata", "JSON nested too deeply") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
         raise ModelFileError("bad_metadata", "not a model saved by this app")
     version = meta.get("version")

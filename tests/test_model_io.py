@@ -555,3 +555,9 @@ def test_save_mutates_nothing(rng):
     for layer, old in zip(params, before, strict=True):
         for key in old:
             np.testing.assert_array_equal(layer[key], old[key])
+
+
+def test_metadata_nested_thousands_deep_is_a_model_file_error(rng):
+    # A few hundred bytes of "[[[[…" made json.loads raise RecursionError, not a ModelFileError.
+    deep = np.array("[" * 4000 + "]" * 4000)
+    assert _code(_npz(_arrays(rng), metadata=deep)) == "bad_metadata"
