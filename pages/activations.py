@@ -13,10 +13,14 @@ from core.losses import (
 from core.losses import TORCH_NAMES as LOSS_TORCH
 from core.params import Param
 from ui.activation_panels import (
+    FUNCTION_FIELDS,
     activation_chart,
+    activation_param_key,
     formula_cards,
     loss_chart,
+    loss_param_key,
     outliers_view,
+    parameter_widgets,
     softmax_view,
     temperature_view,
 )
@@ -81,26 +85,6 @@ FIELDS = {
 }  # fmt: skip
 
 
-def activation_param_key(name: str, param: str) -> str:
-    return f"act_{name}_{param}"
-
-
-def loss_param_key(name: str, param: str) -> str:
-    return f"loss_{name}_{param}"
-
-
-def function_fields(registry_params: dict, key_of) -> dict[str, Field]:
-    """A field for each parameter of each function in ``registry_params``, keyed by ``key_of``."""
-    return {
-        key_of(name, param): Field(
-            spec, "select" if spec.kind == "choice" else "slider", None,
-            None if spec.kind == "choice" else f"activations.param_help.{param}",
-        )
-        for name, params in registry_params.items()
-        for param, spec in params.items()
-    }  # fmt: skip
-
-
 # Guided experiments, one group per panel: each resets its own panel's settings (the panels rerun
 # alone, so another panel's widgets would not show the reset).
 ACTIVATION_EXPERIMENTS = {
@@ -114,21 +98,7 @@ STABILITY_EXPERIMENTS = {
     "temperature": {"stab_temperature": 0.1},
 }
 
-FUNCTION_FIELDS = function_fields(ACTIVATION_PARAMS, activation_param_key) | function_fields(
-    LOSS_PARAMS, loss_param_key
-)
 bind_fields(FIELDS | FUNCTION_FIELDS)
-
-
-def parameter_widgets(name: str, specs: dict, key_of) -> tuple:
-    """The widgets of one function's parameters; returns their values as a sorted tuple."""
-    function = t(f"activations.names.{name}")
-    values = {
-        param: field(FUNCTION_FIELDS, key_of(name, param),
-                     label=t("activations.param_label", function=function, param=param))
-        for param in specs
-    }  # fmt: skip
-    return tuple(sorted(values.items()))
 
 
 style = current_plot_style()

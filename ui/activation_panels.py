@@ -4,10 +4,11 @@ and its views, each a function of the values the page read from its fields."""
 import numpy as np
 import streamlit as st
 
-from core.activations import ACTIVATIONS
+from core.activations import ACTIVATION_PARAMS, ACTIVATIONS
 from core.gradcheck import gradient_check, low_gradient_intervals
 from core.losses import (
     LOSS_KINDS,
+    LOSS_PARAMS,
     cross_entropy_naive,
     cross_entropy_stable,
     loss_curve,
@@ -18,7 +19,7 @@ from core.losses import TORCH_NAMES as LOSS_TORCH
 from core.params import ParamError
 from core.robust_fit import fit_constant, outlier_sample
 from ui.controls import show_figure
-from ui.fields import field
+from ui.fields import Field, field
 from ui.figure_cache import shared_figure
 from ui.i18n import t
 from ui.plots.activations import (
@@ -33,6 +34,45 @@ GRID_POINTS = 401  # odd, so z = 0 is a grid point and ReLU's kink is drawn exac
 SATURATION = 0.05  # |f′| below this is shaded as "saturated"
 FD_TOLERANCE = 1e-5  # relative gap for a ✓; central differences are O(h) ≈ 6e-6 where f″ jumps
 STABILITY_LOGITS = (2.0, 1.0, 0.1)
+
+
+# ---------------------------------------------------------------- each function's parameters
+
+
+def activation_param_key(name: str, param: str) -> str:
+    return f"act_{name}_{param}"
+
+
+def loss_param_key(name: str, param: str) -> str:
+    return f"loss_{name}_{param}"
+
+
+def function_fields(registry_params: dict, key_of) -> dict[str, Field]:
+    """A field for each parameter of each function in ``registry_params``, keyed by ``key_of``."""
+    return {
+        key_of(name, param): Field(
+            spec, "select" if spec.kind == "choice" else "slider", None,
+            None if spec.kind == "choice" else f"activations.param_help.{param}",
+        )
+        for name, params in registry_params.items()
+        for param, spec in params.items()
+    }  # fmt: skip
+
+
+FUNCTION_FIELDS = function_fields(ACTIVATION_PARAMS, activation_param_key) | function_fields(
+    LOSS_PARAMS, loss_param_key
+)
+
+
+def parameter_widgets(name: str, specs: dict, key_of) -> tuple:
+    """The widgets of one function's parameters; returns their values as a sorted tuple."""
+    function = t(f"activations.names.{name}")
+    values = {
+        param: field(FUNCTION_FIELDS, key_of(name, param),
+                     label=t("activations.param_label", function=function, param=param))
+        for param in specs
+    }  # fmt: skip
+    return tuple(sorted(values.items()))
 
 
 # ---------------------------------------------------------------- cached core calls
