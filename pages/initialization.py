@@ -3,11 +3,10 @@ the symmetry that a constant init never breaks, and what each init does to a sho
 
 import streamlit as st
 
-from core.activations import ACTIVATIONS
 from core.deep_signals import (
     at_lr,
 )
-from core.initializers import INITIALIZER_INFO, INITIALIZERS
+from core.initializers import INITIALIZERS
 from core.params import Param
 from ui.controls import (
     current_plot_style,
@@ -26,8 +25,13 @@ from ui.initialization_panels import (
     distributions_view,
     explosions,
     formula_block,
+    init_param_fields,
+    setup_fields,
+    setup_key,
     setup_name,
     setup_problem,
+    setup_values,
+    setup_widgets,
     signals,
     signals_view,
     symmetry_view,
@@ -42,7 +46,6 @@ enter_through_shell()
 
 SETUPS = ("a", "b")
 INITS = tuple(INITIALIZERS)
-ACTS = tuple(ACTIVATIONS)
 DATA = ("mnist", "gaussian")
 WIDTHS = (16, 32, 64, 128, 256, 512)
 LRS = (0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
@@ -52,19 +55,6 @@ DEFAULTS = {
     "a": {"init": "kaiming_normal", "act": "relu", "bn": False},
     "b": {"init": "xavier_normal", "act": "relu", "bn": False},
 }
-
-
-def _key(setup: str, name: str) -> str:
-    return f"in_{setup}_{name}"
-
-
-def _param_key(setup: str, init: str, name: str) -> str:
-    # Per initializer: "a" is a bound for uniform but a slope for kaiming, with other ranges.
-    return f"in_{setup}_{init}_{name}"
-
-
-def _init_label(init: str) -> str:
-    return f"{init}_ — {t(f'initialization.init_name.{init}')}"
 
 
 FIELDS = {
@@ -89,55 +79,7 @@ FIELDS = {
     "in_lr": Field(Param("choice", 0.01, options=LRS), "select_slider", "initialization.lr",
                    "initialization.lr_help"),
 }  # fmt: skip
-for _setup, _d in DEFAULTS.items():
-    FIELDS |= {
-        _key(_setup, "init"): Field(Param("choice", _d["init"], options=INITS), "select",
-                                   "initialization.initializer", option_labels=_init_label),
-        _key(_setup, "act"): Field(Param("choice", _d["act"], options=ACTS), "select",
-                                  "initialization.activation", option_labels="activations.names."),
-        _key(_setup, "bn"): Field(Param("bool", _d["bn"]), "toggle", "initialization.batch_norm",
-                                 "initialization.batch_norm_help"),
-    }  # fmt: skip
-
-
-def init_param_fields(setup: str, init: str) -> dict[str, Field]:
-    """The fields of ``init``'s own parameters in ``setup``, labelled with their torch names."""
-    return {
-        _param_key(setup, init, name): Field(
-            param, "select" if param.kind == "choice" else "number", None,
-            f"initialization.param_help.{name}",
-        )
-        for name, param in INITIALIZER_INFO[init].params.items()
-    }  # fmt: skip
-
-
-def setup_values(setup: str, init: str, act: str, bn: bool = False, **params) -> dict:
-    """Session values for one setup: initializer (with ``params`` over its defaults), activation, BN."""
-    values = {_key(setup, "init"): init, _key(setup, "act"): act, _key(setup, "bn"): bn}
-    for name, spec in INITIALIZER_INFO[init].params.items():
-        values[_param_key(setup, init, name)] = params.get(name, spec.default)
-    return values
-
-
-# ---------------------------------------------------------------- widgets of one setup
-
-
-def setup_widgets(setup: str, projector: bool) -> tuple:
-    """Initializer, its parameters, activation and batch norm of one setup, as a hashable tuple."""
-    c1, c2 = st.columns([3, 2])
-    with c1:
-        init = field(FIELDS, _key(setup, "init"))
-    with c2:
-        act = field(FIELDS, _key(setup, "act"))
-    params = []
-    own = init_param_fields(setup, init)
-    if own:
-        columns = st.columns(2 if projector else min(len(own), 4))
-        for j, (key, name) in enumerate(zip(own, INITIALIZER_INFO[init].params, strict=True)):
-            with columns[j % len(columns)]:
-                params.append((name, field(own, key, label=name)))
-    bn = field(FIELDS, _key(setup, "bn"))
-    return init, tuple(params), act, bn
+FIELDS |= setup_fields(DEFAULTS)
 
 
 # ---------------------------------------------------------------- page
@@ -147,7 +89,7 @@ style = current_plot_style()
 bind_fields(FIELDS)
 per_init = {}
 for setup in SETUPS:
-    init = st.session_state.get(_key(setup, "init"), DEFAULTS[setup]["init"])
+    init = st.session_state.get(setup_key(setup, "init"), DEFAULTS[setup]["init"])
     per_init |= init_param_fields(setup, init if init in INITS else DEFAULTS[setup]["init"])
 bind_fields(per_init)
 
@@ -176,7 +118,7 @@ with guarded_panel(t("initialization.panel_setup")):
     for column, setup in zip(st.columns(len(shown)), shown, strict=True):
         with column, st.container(border=True):
             st.markdown(f"**{t(f'initialization.setup_{setup}_long')}**")
-            configs[setup] = setup_widgets(setup, style.projector)
+            configs[setup] = setup_widgets(FIELDS, setup, style.projector)
             problem = setup_problem(configs[setup])
             if problem:
                 st.warning(problem, icon=":material/warning:")

@@ -14,10 +14,10 @@ from core.deep_signals import (
     short_training,
     symmetry_experiment,
 )
-from core.initializers import INITIALIZERS, init_std, torch_call
-from core.params import ParamError
+from core.initializers import INITIALIZER_INFO, INITIALIZERS, init_std, torch_call
+from core.params import Param, ParamError
 from ui.controls import show_figure
-from ui.fields import field
+from ui.fields import Field, field
 from ui.figure_cache import shared_figure
 from ui.formulas import INITIALIZER_FORMULAS
 from ui.i18n import t
@@ -42,6 +42,81 @@ SYMMETRY_HIDDEN = (16, 16)
 # Identical units may still differ in the last bits of float32: BLAS sums columns in different
 # orders. Below this share of the weights' size, a difference is rounding, not learning.
 ROUNDING_SHARE = 1e-6
+
+
+# ---------------------------------------------------------------- the settings of a setup
+
+
+def setup_key(setup: str, name: str) -> str:
+    return f"in_{setup}_{name}"
+
+
+def init_param_key(setup: str, init: str, name: str) -> str:
+    # Per initializer: "a" is a bound for uniform but a slope for kaiming, with other ranges.
+    return f"in_{setup}_{init}_{name}"
+
+
+def init_label(init: str) -> str:
+    return f"{init}_ — {t(f'initialization.init_name.{init}')}"
+
+
+def setup_fields(defaults: dict[str, dict]) -> dict[str, Field]:
+    """The initializer, activation and batch-norm fields of each setup, from its defaults."""
+    fields = {}
+    for setup, d in defaults.items():
+        fields |= {
+            setup_key(setup, "init"): Field(Param("choice", d["init"], options=tuple(INITIALIZERS)),
+                                            "select", "initialization.initializer",
+                                            option_labels=init_label),
+            setup_key(setup, "act"): Field(Param("choice", d["act"], options=tuple(ACTIVATIONS)),
+                                           "select", "initialization.activation",
+                                           option_labels="activations.names."),
+            setup_key(setup, "bn"): Field(Param("bool", d["bn"]), "toggle",
+                                          "initialization.batch_norm",
+                                          "initialization.batch_norm_help"),
+        }  # fmt: skip
+    return fields
+
+
+def init_param_fields(setup: str, init: str) -> dict[str, Field]:
+    """The fields of ``init``'s own parameters in ``setup``, labelled with their torch names."""
+    return {
+        init_param_key(setup, init, name): Field(
+            param, "select" if param.kind == "choice" else "number", None,
+            f"initialization.param_help.{name}",
+        )
+        for name, param in INITIALIZER_INFO[init].params.items()
+    }  # fmt: skip
+
+
+def setup_values(setup: str, init: str, act: str, bn: bool = False, **params) -> dict:
+    """Session values for one setup: initializer (with ``params`` over its defaults), activation, BN."""
+    values = {
+        setup_key(setup, "init"): init,
+        setup_key(setup, "act"): act,
+        setup_key(setup, "bn"): bn,
+    }
+    for name, spec in INITIALIZER_INFO[init].params.items():
+        values[init_param_key(setup, init, name)] = params.get(name, spec.default)
+    return values
+
+
+def setup_widgets(fields: dict, setup: str, projector: bool) -> tuple:
+    """Initializer, its parameters, activation and batch norm of one setup, as a hashable tuple."""
+    c1, c2 = st.columns([3, 2])
+    with c1:
+        init = field(fields, setup_key(setup, "init"))
+    with c2:
+        act = field(fields, setup_key(setup, "act"))
+    params = []
+    own = init_param_fields(setup, init)
+    if own:
+        columns = st.columns(2 if projector else min(len(own), 4))
+        for j, (key, name) in enumerate(zip(own, INITIALIZER_INFO[init].params, strict=True)):
+            with columns[j % len(columns)]:
+                params.append((name, field(own, key, label=name)))
+    bn = field(fields, setup_key(setup, "bn"))
+    return init, tuple(params), act, bn
 
 
 # ---------------------------------------------------------------- core calls (cached on primitives)
