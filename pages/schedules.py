@@ -7,9 +7,6 @@ import streamlit as st
 from core.params import Param
 from core.schedules import (
     LR_PARAM,
-    SCHEDULE_PARAMS,
-    SCHEDULES,
-    TORCH_CLASS,
 )
 from ui.controls import (
     current_plot_style,
@@ -20,6 +17,21 @@ from ui.errors import guarded_panel
 from ui.fields import Field, bind_fields, field
 from ui.i18n import t
 from ui.panels import experiments, run_on_click
+from ui.schedule_list import (
+    DEFAULT_IDS,
+    DEFAULT_KINDS,
+    IDS,
+    KINDS,
+    LIST_KEY,
+    add_schedule,
+    apply_seed_five,
+    kind_field,
+    kind_label,
+    param_fields,
+    schedule_card,
+    schedule_key,
+    schedule_values,
+)
 from ui.schedule_panels import (
     TRAIN_BATCH,
     Axis,
@@ -35,20 +47,12 @@ enter_through_shell()
 
 # ---------------------------------------------------------------- what the page offers
 
-KINDS = tuple(k for k in SCHEDULES if k != "sequential_lr")  # chains have their own panel
-IDS = tuple(f"s{i}" for i in range(1, 9))
-LIST_KEY = "sch"
-DEFAULT_IDS = ["s1", "s2"]
-DEFAULT_KINDS = dict(zip(IDS, ("step_lr", "cosine_annealing_lr", "exponential_lr",
-    "cosine_annealing_warm_restarts", "one_cycle_lr", "cyclic_lr", "polynomial_lr", "linear_lr"),
-    strict=True))  # fmt: skip
 CHAIN_MAINS = ("cosine_annealing_lr", "step_lr", "exponential_lr", "polynomial_lr")
 UNITS = ("step", "epoch")
 OPTIMIZERS = ("sgd", "momentum", "adam")
 
 
 # Labels resolved once per run: AppTest (and Streamlit) may call format_func outside the script.
-KIND_LABELS = {k: f"{TORCH_CLASS[k]} — {t(f'schedules.kind.{k}')}" for k in KINDS}
 UNIT_LABELS = {u: t(f"schedules.unit_{u}") for u in UNITS}
 OPTIMIZER_LABELS = {o: t(f"optimizers.names.{o}") for o in OPTIMIZERS}
 
@@ -70,7 +74,7 @@ LOCAL_FIELDS = {
     "sch_chain_warmup": Field(Param("int", 10, low=0, high=5000), "number",
                               "schedules.chain_warmup", "schedules.chain_warmup_help"),
     "sch_chain_main": Field(Param("choice", "cosine_annealing_lr", options=CHAIN_MAINS), "select",
-                            "schedules.chain_main", option_labels=KIND_LABELS.get),
+                            "schedules.chain_main", option_labels=kind_label),
     "sch_chain_cycle": Field(Param("int", 30, low=1, high=5000), "number",
                              "schedules.chain_cycle", "schedules.chain_cycle_help"),
     "sch_chain_start": Field(Param("float", 0.1, low=0.0, high=1.0, step=0.05), "number", None,
@@ -84,77 +88,6 @@ LOCAL_FIELDS = {
                            "schedules.train_optimizer", option_labels=OPTIMIZER_LABELS.get),
     "sch_seed": Field(Param("int", 0, low=0, high=9999), "number", "schedules.seed"),
 }  # fmt: skip
-_WIDGET_OF_KIND = {"int": "number", "float": "number", "bool": "checkbox", "choice": "select",
-                   "text": "text"}  # fmt: skip
-
-
-def _key(sid: str, name: str) -> str:
-    return f"sch_{sid}_{name}"
-
-
-def kind_field(sid: str) -> dict[str, Field]:
-    """The choice of schedule ``sid``'s kind (labelled with its number where it is drawn)."""
-    kind = Param("choice", DEFAULT_KINDS[sid], options=KINDS)
-    return {_key(sid, "kind"): Field(kind, "select", None, option_labels=KIND_LABELS.get)}
-
-
-def param_fields(sid: str, kind: str) -> dict[str, Field]:
-    """lr and the registry's parameters of ``kind`` in schedule ``sid``, shown by torch name."""
-    return {
-        _key(sid, name): Field(param, _WIDGET_OF_KIND[param.kind], None, f"schedules.help.{name}")
-        for name, param in ({"lr": LR_PARAM} | SCHEDULE_PARAMS[kind]).items()
-    }
-
-
-def schedule_values(sid: str, kind: str, lr: float = 0.1, **params) -> dict:
-    """Session values for schedule ``sid``: ``kind``, ``lr`` and every parameter (defaults + given)."""
-    values = {_key(sid, "kind"): kind, _key(sid, "lr"): lr}
-    for name, param in SCHEDULE_PARAMS[kind].items():
-        values[_key(sid, name)] = params.get(name, param.default)
-    return values
-
-
-def _forget(sid: str) -> None:
-    for key in [k for k in st.session_state if str(k).startswith(f"sch_{sid}_")]:
-        del st.session_state[key]
-
-
-def _add() -> None:
-    ids = list(st.session_state[LIST_KEY])
-    new = next(i for i in IDS if i not in ids)
-    _forget(new)
-    st.session_state.update(schedule_values(new, DEFAULT_KINDS[new]))
-    st.session_state[LIST_KEY] = [*ids, new]
-
-
-def _duplicate(source: str) -> None:
-    ids = list(st.session_state[LIST_KEY])
-    new = next(i for i in IDS if i not in ids)
-    _forget(new)
-    prefix = f"sch_{source}_"
-    for key in [k for k in st.session_state if str(k).startswith(prefix)]:
-        st.session_state[_key(new, key[len(prefix) :])] = st.session_state[key]
-    st.session_state[LIST_KEY] = [*ids, new]
-
-
-def _remove(sid: str) -> None:
-    st.session_state[LIST_KEY] = [i for i in st.session_state[LIST_KEY] if i != sid]
-
-
-def seed_five_values(total: int) -> dict:
-    """The classic five for ``total`` steps: fixed, step, exponential, cosine, warm restarts."""
-    quarter = max(total // 4, 1)
-    values = {LIST_KEY: list(IDS[:5])}
-    values |= schedule_values("s1", "constant_lr", factor=1.0)
-    values |= schedule_values("s2", "step_lr", step_size=quarter, gamma=0.5)
-    values |= schedule_values("s3", "exponential_lr", gamma=round(0.01 ** (1 / total), 4))
-    values |= schedule_values("s4", "cosine_annealing_lr", T_max=total)
-    values |= schedule_values("s5", "cosine_annealing_warm_restarts", T_0=quarter)
-    return values
-
-
-def _apply_seed_five() -> None:
-    st.session_state.update(seed_five_values(int(st.session_state["sch_total"])))
 
 
 # ---------------------------------------------------------------- panels
@@ -173,38 +106,12 @@ def settings_panel(ids: list[str]) -> tuple[int, str, int, bool]:
     with c4:
         log_y = field(FIELDS, "sch_logy")
     with b1:
-        st.button(t("schedules.preset_five"), key="_sch_preset_five", on_click=_apply_seed_five,
+        st.button(t("schedules.preset_five"), key="_sch_preset_five", on_click=apply_seed_five,
                   help=t("schedules.preset_five_help"), icon=":material/auto_awesome:")  # fmt: skip
     with b2:
-        st.button(t("schedules.add"), key="_sch_add", on_click=_add,
+        st.button(t("schedules.add"), key="_sch_add", on_click=add_schedule,
                   disabled=len(ids) >= len(IDS), icon=":material/add:")  # fmt: skip
     return total, unit, steps_per_epoch, log_y
-
-
-def schedule_card(index: int, sid: str, full: bool) -> tuple[str, float, tuple]:
-    """Schedule ``sid``'s card: its kind, copy and remove buttons, lr and parameters."""
-    head, dup, rem = st.columns([6, 1, 1], vertical_alignment="bottom")
-    with head:
-        label = t("schedules.schedule_n", n=index + 1)
-        kind = field(kind_field(sid), _key(sid, "kind"), label=label)
-    with dup:
-        st.button("", key=f"_sch_dup_{sid}", icon=":material/content_copy:", disabled=full,
-                  help=t("schedules.duplicate"), on_click=_duplicate, args=(sid,))  # fmt: skip
-    with rem:
-        st.button("", key=f"_sch_rm_{sid}", icon=":material/delete:", help=t("schedules.remove"),
-                  on_click=_remove, args=(sid,))  # fmt: skip
-    own = param_fields(sid, kind)
-    if kind in ("cyclic_lr", "one_cycle_lr"):  # those two ignore lr, as in torch
-        del own[_key(sid, "lr")]
-    columns = st.columns(2 if style.projector else 3)
-    values = {}
-    for j, (key, f) in enumerate(own.items()):
-        name = key.removeprefix(f"sch_{sid}_")
-        same_as_up = {"placeholder": t("schedules.same_as_up")} if f.param.default is None else {}
-        with columns[j % len(columns)]:
-            values[name] = field(own, key, label=name, **same_as_up)
-    lr = float(values.pop("lr", None) or 0.1)
-    return kind, lr, tuple(values.items())
 
 
 @panel_fragment
@@ -223,7 +130,7 @@ ids = [i for i in st.session_state[LIST_KEY] if i in IDS]
 bind_fields({key: f for sid in ids for key, f in kind_field(sid).items()})
 per_schedule = {}
 for sid in ids:
-    kind = st.session_state.get(_key(sid, "kind"), DEFAULT_KINDS[sid])
+    kind = st.session_state.get(schedule_key(sid, "kind"), DEFAULT_KINDS[sid])
     per_schedule |= param_fields(sid, kind if kind in KINDS else DEFAULT_KINDS[sid])
 bind_fields(per_schedule)
 
@@ -243,7 +150,7 @@ with guarded_panel(t("schedules.panel_compare")):
     with cards:
         for index, sid in enumerate(ids):
             with st.container(border=True):
-                kind, lr, params = schedule_card(index, sid, len(ids) >= len(IDS))
+                kind, lr, params = schedule_card(index, sid, len(ids) >= len(IDS), style.projector)
                 lrs = checked_curve(run_label(index, kind), kind, lr, params, total)
                 if lrs is not None:
                     built.append((index, kind, lr, params, lrs))
