@@ -10,8 +10,9 @@ from one pass; ``value_and_grad`` uses it where it exists.
 The exact GELU computes float64 inputs with a float64 series (~1e-13) and float32 inputs with a
 float32 fit (within ~10 float32 ulps, tails included), which is ~5x faster on a network's layers.
 
-``ACTIVATION_PARAMS`` describes each factory's parameters for building widgets (data only, no UI
-text), and ``TORCH_NAMES[key].format(**params)`` gives the equivalent torch call.
+``ACTIVATION_ENTRIES`` holds one record per activation: its factory, its parameters for building
+widgets (data only, no UI text) and its torch call; ``ACTIVATIONS``, ``ACTIVATION_PARAMS`` and
+``TORCH_NAMES`` are views of it by name.
 """
 
 import math
@@ -415,23 +416,14 @@ def mish() -> Activation:
     return Activation(fn, grad)
 
 
-ACTIVATIONS: dict[str, Callable[..., Activation]] = {
-    "identity": identity,
-    "sigmoid": sigmoid,
-    "tanh": tanh,
-    "relu": relu,
-    "leaky_relu": leaky_relu,
-    "relu6": relu6,
-    "hardtanh": hardtanh,
-    "hardsigmoid": hardsigmoid,
-    "softsign": softsign,
-    "elu": elu,
-    "selu": selu,
-    "gelu": gelu,
-    "silu": silu,
-    "softplus": softplus,
-    "mish": mish,
-}
+class ActivationEntry(NamedTuple):
+    """One activation as the app offers it: its factory, its parameters (torch's names and
+    defaults, a test checks them against the factory) and the equivalent torch.nn module, a
+    ``str.format`` template over those parameters."""
+
+    factory: Callable[..., Activation]
+    params: dict[str, Param]
+    torch_call: str
 
 
 # Widget ranges; defaults equal the factory defaults (a test checks it). Ranges are chosen so that
@@ -440,46 +432,46 @@ def _number(default: float, low: float, high: float, step: float) -> Param:
     return Param("float", default, low, high, step=step)
 
 
-ACTIVATION_PARAMS: dict[str, dict[str, Param]] = {
-    "identity": {},
-    "sigmoid": {},
-    "tanh": {},
-    "relu": {},
-    "leaky_relu": {"negative_slope": _number(0.01, 0.0, 1.0, 0.01)},
-    "relu6": {},
-    "hardtanh": {
-        "min_val": _number(-1.0, -3.0, 0.0, 0.1),
-        "max_val": _number(1.0, 0.5, 6.0, 0.1),
-    },
-    "hardsigmoid": {},
-    "softsign": {},
-    "elu": {"alpha": _number(1.0, 0.0, 3.0, 0.1)},
-    "selu": {},
-    "gelu": {"approximate": Param("choice", "none", options=("none", "tanh"))},
-    "silu": {"beta": _number(1.0, 0.0, 10.0, 0.1)},
-    "softplus": {
-        "beta": _number(1.0, 0.1, 10.0, 0.1),
-        "threshold": _number(20.0, 1.0, 40.0, 1.0),
-    },
-    "mish": {},
+# torch has no class for Swish with beta ≠ 1 (SiLU is beta = 1), and PReLU is LeakyReLU with a
+# learned negative_slope.
+ACTIVATION_ENTRIES: dict[str, ActivationEntry] = {
+    "identity": ActivationEntry(identity, {}, "torch.nn.Identity()"),
+    "sigmoid": ActivationEntry(sigmoid, {}, "torch.nn.Sigmoid()"),
+    "tanh": ActivationEntry(tanh, {}, "torch.nn.Tanh()"),
+    "relu": ActivationEntry(relu, {}, "torch.nn.ReLU()"),
+    "leaky_relu": ActivationEntry(
+        leaky_relu,
+        {"negative_slope": _number(0.01, 0.0, 1.0, 0.01)},
+        "torch.nn.LeakyReLU(negative_slope={negative_slope})",
+    ),
+    "relu6": ActivationEntry(relu6, {}, "torch.nn.ReLU6()"),
+    "hardtanh": ActivationEntry(
+        hardtanh,
+        {"min_val": _number(-1.0, -3.0, 0.0, 0.1), "max_val": _number(1.0, 0.5, 6.0, 0.1)},
+        "torch.nn.Hardtanh(min_val={min_val}, max_val={max_val})",
+    ),
+    "hardsigmoid": ActivationEntry(hardsigmoid, {}, "torch.nn.Hardsigmoid()"),
+    "softsign": ActivationEntry(softsign, {}, "torch.nn.Softsign()"),
+    "elu": ActivationEntry(
+        elu, {"alpha": _number(1.0, 0.0, 3.0, 0.1)}, "torch.nn.ELU(alpha={alpha})"
+    ),
+    "selu": ActivationEntry(selu, {}, "torch.nn.SELU()"),
+    "gelu": ActivationEntry(
+        gelu,
+        {"approximate": Param("choice", "none", options=("none", "tanh"))},
+        "torch.nn.GELU(approximate='{approximate}')",
+    ),
+    "silu": ActivationEntry(silu, {"beta": _number(1.0, 0.0, 10.0, 0.1)}, "torch.nn.SiLU()"),
+    "softplus": ActivationEntry(
+        softplus,
+        {"beta": _number(1.0, 0.1, 10.0, 0.1), "threshold": _number(20.0, 1.0, 40.0, 1.0)},
+        "torch.nn.Softplus(beta={beta}, threshold={threshold})",
+    ),
+    "mish": ActivationEntry(mish, {}, "torch.nn.Mish()"),
 }
-
-# torch.nn equivalents as str.format templates over the parameters. torch has no class for Swish
-# with beta ≠ 1 (SiLU is beta = 1), and PReLU is LeakyReLU with a learned negative_slope.
-TORCH_NAMES: dict[str, str] = {
-    "identity": "torch.nn.Identity()",
-    "sigmoid": "torch.nn.Sigmoid()",
-    "tanh": "torch.nn.Tanh()",
-    "relu": "torch.nn.ReLU()",
-    "leaky_relu": "torch.nn.LeakyReLU(negative_slope={negative_slope})",
-    "relu6": "torch.nn.ReLU6()",
-    "hardtanh": "torch.nn.Hardtanh(min_val={min_val}, max_val={max_val})",
-    "hardsigmoid": "torch.nn.Hardsigmoid()",
-    "softsign": "torch.nn.Softsign()",
-    "elu": "torch.nn.ELU(alpha={alpha})",
-    "selu": "torch.nn.SELU()",
-    "gelu": "torch.nn.GELU(approximate='{approximate}')",
-    "silu": "torch.nn.SiLU()",
-    "softplus": "torch.nn.Softplus(beta={beta}, threshold={threshold})",
-    "mish": "torch.nn.Mish()",
+# Views of the records by what callers look up.
+ACTIVATIONS: dict[str, Callable[..., Activation]] = {
+    name: entry.factory for name, entry in ACTIVATION_ENTRIES.items()
 }
+ACTIVATION_PARAMS = {name: entry.params for name, entry in ACTIVATION_ENTRIES.items()}
+TORCH_NAMES = {name: entry.torch_call for name, entry in ACTIVATION_ENTRIES.items()}
