@@ -7,9 +7,9 @@ elements, the mean over samples for cross_entropy, and ``"batchmean"`` (sum / N)
 without a warning; the caller reports it. Malformed arguments (wrong shapes, labels outside their
 set, probabilities outside [0, 1]) raise ``ValueError``.
 
-Metadata, data only: ``LOSS_PARAMS`` (widget ranges), ``TORCH_NAMES`` (templates for
-``str.format(**params)``), ``LOSS_KINDS`` and ``LOSS_INPUTS`` (what the target and the prediction
-are). ``loss_curve`` evaluates any loss along one prediction axis for a fixed target, for plotting.
+Metadata, data only: ``LOSS_ENTRIES`` holds one record per loss (factory, widget ranges, torch
+template for ``str.format(**params)``, what the target and the prediction are); ``LOSSES``,
+``LOSS_PARAMS``, ``TORCH_NAMES``, ``LOSS_KINDS`` and ``LOSS_INPUTS`` are views of it. ``loss_curve`` evaluates any loss along one prediction axis for a fixed target, for plotting.
 """
 
 import functools
@@ -379,90 +379,76 @@ def kl_div() -> Loss:
     return _loss(value, grad)
 
 
-LOSSES: dict[str, Callable[..., Loss]] = {
-    "mse": mse,
-    "mae": mae,
-    "huber": huber,
-    "smooth_l1": smooth_l1,
-    "log_cosh": log_cosh,
-    "bce": bce,
-    "bce_with_logits": bce_with_logits,
-    "cross_entropy": cross_entropy,
-    "hinge": hinge,
-    "squared_hinge": squared_hinge,
-    "contrastive": contrastive,
-    "kl_div": kl_div,
-}
+class LossEntry(NamedTuple):
+    """One loss as the app offers it: its factory, its parameters (torch's names and defaults, a
+    test checks them against the factory), the equivalent torch code (a ``str.format`` template;
+    an expression where torch has no class), ``kind``, what the target of ``loss_curve`` is
+    ("regression" any real y; "binary" y ∈ [0, 1]; "multiclass" the probability that class 0 is
+    right; "margin" y ∈ {−1, +1}; "pair" y ∈ {0, 1} with 1 = similar) and ``input``, what y_pred
+    is (loss_curve's x, except for the two multiclass losses, whose x is the logit of class 0 in
+    a two-class problem with class 1's logit fixed at 0)."""
 
-# Widget ranges; defaults equal the factory defaults (a test checks it).
-LOSS_PARAMS: dict[str, dict[str, Param]] = {
-    "mse": {},
-    "mae": {},
-    "huber": {"delta": Param("float", 1.0, 0.1, 5.0, step=0.1)},
-    "smooth_l1": {"beta": Param("float", 1.0, 0.0, 5.0, step=0.1)},
-    "log_cosh": {},
-    "bce": {},
-    "bce_with_logits": {},
-    "cross_entropy": {},
-    "hinge": {},
-    "squared_hinge": {},
-    "contrastive": {"margin": Param("float", 1.0, 0.1, 5.0, step=0.1)},
-    "kl_div": {},
-}
+    factory: Callable[..., Loss]
+    params: dict[str, Param]
+    torch_call: str
+    kind: str
+    input: str
 
-# torch equivalents as str.format templates; an expression where torch has no class.
-TORCH_NAMES: dict[str, str] = {
-    "mse": "torch.nn.MSELoss()",
-    "mae": "torch.nn.L1Loss()",
-    "huber": "torch.nn.HuberLoss(delta={delta})",
-    "smooth_l1": "torch.nn.SmoothL1Loss(beta={beta})",
-    "log_cosh": "torch.log(torch.cosh(y_pred - y_true)).mean()",
-    "bce": "torch.nn.BCELoss()",
-    "bce_with_logits": "torch.nn.BCEWithLogitsLoss()",
-    "cross_entropy": "torch.nn.CrossEntropyLoss()",
-    "hinge": "torch.clamp(1 - y_true * y_pred, min=0).mean()",
-    "squared_hinge": "torch.clamp(1 - y_true * y_pred, min=0).pow(2).mean()",
-    "contrastive": (
-        "(0.5 * (y_true * y_pred**2"
-        " + (1 - y_true) * torch.clamp({margin} - y_pred, min=0)**2)).mean()"
+
+LOSS_ENTRIES: dict[str, LossEntry] = {
+    "mse": LossEntry(mse, {}, "torch.nn.MSELoss()", "regression", "prediction"),
+    "mae": LossEntry(mae, {}, "torch.nn.L1Loss()", "regression", "prediction"),
+    "huber": LossEntry(
+        huber,
+        {"delta": Param("float", 1.0, 0.1, 5.0, step=0.1)},
+        "torch.nn.HuberLoss(delta={delta})",
+        "regression",
+        "prediction",
     ),
-    "kl_div": "torch.nn.KLDivLoss(reduction='batchmean')",
+    "smooth_l1": LossEntry(
+        smooth_l1,
+        {"beta": Param("float", 1.0, 0.0, 5.0, step=0.1)},
+        "torch.nn.SmoothL1Loss(beta={beta})",
+        "regression",
+        "prediction",
+    ),
+    "log_cosh": LossEntry(
+        log_cosh, {}, "torch.log(torch.cosh(y_pred - y_true)).mean()", "regression", "prediction"
+    ),
+    "bce": LossEntry(bce, {}, "torch.nn.BCELoss()", "binary", "probability"),
+    "bce_with_logits": LossEntry(
+        bce_with_logits, {}, "torch.nn.BCEWithLogitsLoss()", "binary", "logit"
+    ),
+    "cross_entropy": LossEntry(
+        cross_entropy, {}, "torch.nn.CrossEntropyLoss()", "multiclass", "logits"
+    ),
+    "hinge": LossEntry(
+        hinge, {}, "torch.clamp(1 - y_true * y_pred, min=0).mean()", "margin", "score"
+    ),
+    "squared_hinge": LossEntry(
+        squared_hinge,
+        {},
+        "torch.clamp(1 - y_true * y_pred, min=0).pow(2).mean()",
+        "margin",
+        "score",
+    ),
+    "contrastive": LossEntry(
+        contrastive,
+        {"margin": Param("float", 1.0, 0.1, 5.0, step=0.1)},
+        "(0.5 * (y_true * y_pred**2 + (1 - y_true) * torch.clamp({margin} - y_pred, min=0)**2)).mean()",
+        "pair",
+        "distance",
+    ),
+    "kl_div": LossEntry(
+        kl_div, {}, "torch.nn.KLDivLoss(reduction='batchmean')", "multiclass", "log_probabilities"
+    ),
 }
-
-# What the target of loss_curve is: "regression" any real y; "binary" y ∈ [0, 1] (usually 0 or
-# 1); "multiclass" the probability that class 0 is right; "margin" y ∈ {−1, +1}; "pair" y ∈ {0, 1}
-# with 1 = similar.
-LOSS_KINDS: dict[str, str] = {
-    "mse": "regression",
-    "mae": "regression",
-    "huber": "regression",
-    "smooth_l1": "regression",
-    "log_cosh": "regression",
-    "bce": "binary",
-    "bce_with_logits": "binary",
-    "cross_entropy": "multiclass",
-    "hinge": "margin",
-    "squared_hinge": "margin",
-    "contrastive": "pair",
-    "kl_div": "multiclass",
-}
-
-# What y_pred is. loss_curve's x is that value, except for the two multiclass losses, whose x is
-# the logit of class 0 in a two-class problem (class 1's logit fixed at 0).
-LOSS_INPUTS: dict[str, str] = {
-    "mse": "prediction",
-    "mae": "prediction",
-    "huber": "prediction",
-    "smooth_l1": "prediction",
-    "log_cosh": "prediction",
-    "bce": "probability",
-    "bce_with_logits": "logit",
-    "cross_entropy": "logits",
-    "hinge": "score",
-    "squared_hinge": "score",
-    "contrastive": "distance",
-    "kl_div": "log_probabilities",
-}
+# Views of the records by what callers look up.
+LOSSES: dict[str, Callable[..., Loss]] = {name: e.factory for name, e in LOSS_ENTRIES.items()}
+LOSS_PARAMS = {name: entry.params for name, entry in LOSS_ENTRIES.items()}
+TORCH_NAMES = {name: entry.torch_call for name, entry in LOSS_ENTRIES.items()}
+LOSS_KINDS = {name: entry.kind for name, entry in LOSS_ENTRIES.items()}
+LOSS_INPUTS = {name: entry.input for name, entry in LOSS_ENTRIES.items()}
 
 
 def loss_curve(name: str, x, target: float, **params) -> tuple[np.ndarray, np.ndarray]:
