@@ -289,6 +289,8 @@ class _Builder:
             if isinstance(op, ast.FloorDiv):
                 return sp.floor(a / b)
             if isinstance(op, ast.Mod):
+                if b.is_zero:  # a − 0·floor(a/0) would simplify to a; a % 0 is undefined
+                    return sp.nan
                 # Python's (and NumPy's) modulo, written with floor so sympy can differentiate it.
                 return a - b * sp.floor(a / b)
             return a**b

@@ -245,6 +245,9 @@ def test_refuses_empty_and_constant_division_by_zero():
     assert refused("   ").code == "empty"
     assert refused("x/0").code == "undefined"
     assert refused("log(0)").code == "undefined"
+    # a - 0·floor(a/0) simplified to a: "x % 0" was accepted and drawn as x (issue #22 item 5).
+    assert refused("x % 0").code == "undefined"
+    assert refused("x % (y - y) + y").code == "undefined"
 
 
 def test_syntax_error_reports_its_column():
