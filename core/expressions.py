@@ -306,14 +306,18 @@ def _finite_numbers(expr: sp.Expr) -> bool:
 
 
 def _derivative(expr: sp.Expr, symbol: sp.Symbol) -> sp.Expr | None:
-    d = expr.diff(symbol)
-    # floor, ceil and sign are piecewise constant: derivative 0 wherever it exists (sympy
-    # leaves floor's unevaluated and gives sign's as a DiracDelta, which NumPy can't print).
-    d = d.replace(
-        lambda e: isinstance(e, sp.Derivative) and isinstance(e.expr, sp.floor | sp.ceiling),
-        lambda e: sp.S.Zero,
-    ).doit()
-    d = d.replace(sp.DiracDelta, lambda *args: sp.S.Zero)
+    try:
+        d = expr.diff(symbol)
+        # floor, ceil and sign are piecewise constant: derivative 0 wherever it exists (sympy
+        # leaves floor's unevaluated and gives sign's as a DiracDelta, which NumPy can't print).
+        d = d.replace(
+            lambda e: isinstance(e, sp.Derivative) and isinstance(e.expr, sp.floor | sp.ceiling),
+            lambda e: sp.S.Zero,
+        ).doit()
+        d = d.replace(sp.DiracDelta, lambda *args: sp.S.Zero)
+    except (TypeError, ValueError, ArithmeticError):
+        # sympy failing on what it built itself: x//y//x compares relationals while sorting.
+        return None
     if d.has(sp.Derivative, sp.Subs) or not _finite_numbers(d):
         return None
     return d
@@ -379,7 +383,12 @@ def compile_expression(text: str, variables: Sequence[str] = ("x", "y")) -> Comp
     if not expr.free_symbols and expr.is_extended_real is False:
         raise ExpressionError("not_real")
     args = [symbols[v] for v in variables]
-    fn = _vectorized(sp.lambdify(args, expr, modules="numpy"))
+    try:
+        fn = _vectorized(sp.lambdify(args, expr, modules="numpy"))
+    except (
+        sp.PrecisionExhausted
+    ):  # a constant such as floor(sin(10**299)*10**250) sympy can't round
+        raise ExpressionError("too_large") from None
     partials = [_derivative(expr, s) for s in args]
     grad = None
     if all(d is not None for d in partials):

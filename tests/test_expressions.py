@@ -303,3 +303,11 @@ def test_caret_is_a_power_with_the_precedence_of_double_star():
     assert c.fn(2.0, 1.0) == 7.0
     err = refused("x^2 + * y")  # the caret became two characters internally
     assert err.position == 7
+
+
+def test_sympy_failures_become_the_pages_own_errors():
+    # Issue #22 items 3 and 4: sympy raised TypeError differentiating x//y//x and
+    # PrecisionExhausted rounding the constant below; both reached the page as crashes.
+    floored = compile_expression("x//y//x", variables=("x", "y"))
+    assert floored.grad is None  # the page says "its gradient could not be computed"
+    assert refused("floor(sin(10**299)*10**250) + x").code == "too_large"

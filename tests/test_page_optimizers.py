@@ -218,3 +218,14 @@ def test_a_link_whose_step_is_past_the_last_one_starts_at_step_zero():
     at = run_page(PAGE, opt_steps="100", opt_step="100")
     assert not at.exception and not at.error
     assert at.slider(key="opt_step").value == 0
+
+
+@pytest.mark.parametrize(
+    ("formula", "reason"),
+    [("x//y//x", "not_differentiable"), ("floor(sin(10**299)*10**250) + x", "too_large")],
+)
+def test_a_formula_sympy_fails_on_gets_a_readable_message(formula, reason):
+    at = run_page(PAGE, opt_surface="custom", opt_formula=formula)
+    assert not at.exception
+    message = translate("en", f"optimizers.errors.{reason}")
+    assert translate("en", "optimizers.formula_error", reason=message) in messages(at)
