@@ -305,6 +305,29 @@ def _finite_numbers(expr: sp.Expr) -> bool:
     return all(abs(r.p) <= MAX_MAGNITUDE and r.q <= MAX_MAGNITUDE for r in expr.atoms(sp.Rational))
 
 
+def _fold(args: tuple, pick: int) -> sp.Expr:
+    """max (pick=+1) or min (pick=-1) of ``args`` as (a + b ± |a − b|)/2, folded as a balanced tree.
+
+    sympy differentiates an n-argument Max into nested Piecewise conditions that NumPy cannot
+    evaluate (``invalid entry 0 in condlist``) and that take minutes to lambdify from 5 arguments
+    on. |a − b| differentiates to sign(a − b)·(a′ − b′): at a tie the gradient is the mean of the
+    two, a subgradient. Only the gradient is built this way; the value keeps the exact Max/Min.
+    """
+    if len(args) == 1:
+        return args[0]
+    half = len(args) // 2
+    a, b = _fold(args[:half], pick), _fold(args[half:], pick)
+    return (a + b + pick * sp.Abs(a - b)) / 2
+
+
+def _fold_max(*args: sp.Expr) -> sp.Expr:
+    return _fold(args, 1)
+
+
+def _fold_min(*args: sp.Expr) -> sp.Expr:
+    return _fold(args, -1)
+
+
 def _derivative(expr: sp.Expr, symbol: sp.Symbol) -> sp.Expr | None:
     try:
         d = expr.diff(symbol)
@@ -389,7 +412,8 @@ def compile_expression(text: str, variables: Sequence[str] = ("x", "y")) -> Comp
         sp.PrecisionExhausted
     ):  # a constant such as floor(sin(10**299)*10**250) sympy can't round
         raise ExpressionError("too_large") from None
-    partials = [_derivative(expr, s) for s in args]
+    smooth = expr.replace(sp.Max, _fold_max).replace(sp.Min, _fold_min)
+    partials = [_derivative(smooth, s) for s in args]
     grad = None
     if all(d is not None for d in partials):
         raw_partials = [_vectorized(sp.lambdify(args, d, modules="numpy")) for d in partials]
