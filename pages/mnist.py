@@ -19,7 +19,7 @@ from core.session import configure
 from ui.controls import current_plot_style, enter_through_shell
 from ui.errors import guarded_panel
 from ui.fair_share import BASE_EVERY, tick_plan
-from ui.fields import Field, bind_fields
+from ui.fields import Field, bind_fields, widget_for
 from ui.i18n import t
 from ui.mnist_live import Live, live_view
 from ui.mnist_session import save, session, start_session, trainer_registry
@@ -89,8 +89,7 @@ def entry_fields(optimizer: str, schedule: str) -> dict[str, Field]:
     fields = {}
     for hp in exposed(optimizer):
         param = OPTIMIZER_ENTRIES[optimizer].hyperparameters[hp]
-        widget = "checkbox" if param.kind == "bool" else "number"
-        fields[f"mn_{optimizer}_{hp}"] = Field(param, widget, f"mnist.hp.{hp}")
+        fields[f"mn_{optimizer}_{hp}"] = Field(param, widget_for(param), f"mnist.hp.{hp}")
     for name, param in SCHED_PARAMS.get(schedule, {}).items():
         fields[f"mn_{schedule}_{name}"] = Field(param, "number", f"mnist.sched_param.{name}")
     return fields

@@ -7,7 +7,7 @@ from core.params import Param
 from core.surfaces import SURFACES
 from ui.controls import enter_through_shell
 from ui.errors import guarded_panel
-from ui.fields import Field, bind_fields, field
+from ui.fields import Field, bind_fields, field, widget_for
 from ui.i18n import t
 from ui.optimizer_panels import (
     CUSTOM,
@@ -71,8 +71,7 @@ FIELDS = {
 def hp_field(name: str, hp: str) -> Field:
     """The widget of one hyperparameter of ``name``: its range and default from the registry."""
     param = OPTIMIZER_ENTRIES[name].hyperparameters[hp]
-    widget = "checkbox" if param.kind == "bool" else "number"
-    return Field(param, widget, f"optimizers.hp.{hp}", f"optimizers.hp_help.{hp}")
+    return Field(param, widget_for(param), f"optimizers.hp.{hp}", f"optimizers.hp_help.{hp}")
 
 
 HP_FIELDS = {hp_key(name, hp): hp_field(name, hp) for name in OPTIMIZERS for hp in exposed(name)}

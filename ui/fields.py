@@ -43,6 +43,16 @@ class Field(NamedTuple):
     option_labels: str | Callable[[Any], str] | None = None
 
 
+# The widget a setting gets unless its page asks for another (a slider, a segmented control).
+_WIDGET_OF_KIND = {"float": "number", "int": "number", "bool": "checkbox", "choice": "select",
+                   "multi": "multiselect", "text": "text"}  # fmt: skip
+
+
+def widget_for(param: Param) -> str:
+    """The usual widget of ``param``'s kind."""
+    return _WIDGET_OF_KIND[param.kind]
+
+
 def bind_fields(fields: Mapping[str, Field]) -> None:
     """Bind every field to the URL under its key (before any of their widgets is drawn)."""
     bind_url({key: f.param for key, f in fields.items()})

@@ -17,7 +17,7 @@ from core.deep_signals import (
 from core.initializers import INITIALIZER_INFO, INITIALIZERS, init_std, torch_call
 from core.params import Param, ParamError
 from ui.controls import show_figure
-from ui.fields import Field, field
+from ui.fields import Field, field, widget_for
 from ui.figure_cache import shared_figure
 from ui.formulas import INITIALIZER_FORMULAS
 from ui.i18n import t
@@ -82,7 +82,7 @@ def init_param_fields(setup: str, init: str) -> dict[str, Field]:
     """The fields of ``init``'s own parameters in ``setup``, labelled with their torch names."""
     return {
         init_param_key(setup, init, name): Field(
-            param, "select" if param.kind == "choice" else "number", None,
+            param, widget_for(param), None,
             f"initialization.param_help.{name}",
         )
         for name, param in INITIALIZER_INFO[init].params.items()

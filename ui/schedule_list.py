@@ -6,7 +6,7 @@ import streamlit as st
 
 from core.params import Param
 from core.schedules import LR_PARAM, SCHEDULE_PARAMS, SCHEDULES, TORCH_CLASS
-from ui.fields import Field, field
+from ui.fields import Field, field, widget_for
 from ui.i18n import t
 
 KINDS = tuple(k for k in SCHEDULES if k != "sequential_lr")  # chains have their own panel
@@ -16,8 +16,6 @@ DEFAULT_IDS = ["s1", "s2"]
 DEFAULT_KINDS = dict(zip(IDS, ("step_lr", "cosine_annealing_lr", "exponential_lr",
     "cosine_annealing_warm_restarts", "one_cycle_lr", "cyclic_lr", "polynomial_lr", "linear_lr"),
     strict=True))  # fmt: skip
-_WIDGET_OF_KIND = {"int": "number", "float": "number", "bool": "checkbox", "choice": "select",
-                   "text": "text"}  # fmt: skip
 
 
 def kind_label(kind: str) -> str:
@@ -37,9 +35,7 @@ def kind_field(sid: str) -> dict[str, Field]:
 def param_fields(sid: str, kind: str) -> dict[str, Field]:
     """lr and the registry's parameters of ``kind`` in schedule ``sid``, shown by torch name."""
     return {
-        schedule_key(sid, name): Field(
-            param, _WIDGET_OF_KIND[param.kind], None, f"schedules.help.{name}"
-        )
+        schedule_key(sid, name): Field(param, widget_for(param), None, f"schedules.help.{name}")
         for name, param in ({"lr": LR_PARAM} | SCHEDULE_PARAMS[kind]).items()
     }
 
