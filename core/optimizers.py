@@ -119,13 +119,30 @@ def _nonzero(x) -> bool:
     return bool(np.any(np.asarray(x) != 0))
 
 
+def _decayed_gradient(weight_decay):
+    """``(params, grads) -> (params, g)`` as arrays, with torch's coupled (L2) weight decay
+    ``g = grads + weight_decay * params``; without decay ``g`` is the gradient itself."""
+    if not _nonzero(weight_decay):
+        return lambda params, grads: (np.asarray(params), np.asarray(grads))
+
+    def with_decay(params, grads):
+        params = np.asarray(params)
+        return params, np.asarray(grads) + weight_decay * params
+
+    return with_decay
+
+
 def _float_dtype(params: np.ndarray):
     """The dtype new params are returned in: their own if floating, else float64."""
     return params.dtype if params.dtype.kind == "f" else np.dtype(float)
 
 
 def _zeros(params) -> np.ndarray:
-    """Zero state buffer shaped like ``params`` in their float dtype (float32 stays float32)."""
+    """Zero state buffer shaped like ``params`` in their float dtype (float32 stays float32).
+
+    Each buffer of a state is its own array, never one shared zeros: the in-place fast paths
+    (``core.fast_optimizers``) write into a state's buffers, and m and v sharing memory would
+    make Adam's first step write m into v."""
     params = np.asarray(params)
     return np.zeros(params.shape, dtype=_float_dtype(params))
 
@@ -159,7 +176,7 @@ def sgd(lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False) 
             f"Nesterov momentum requires a momentum and zero dampening: {momentum=}, {dampening=}",
         )
     schedule = _lr_schedule(lr)
-    l2 = _nonzero(weight_decay)
+    gradient = _decayed_gradient(weight_decay)
     uses_momentum = _nonzero(momentum)
     has_momentum = np.asarray(momentum) != 0
     mixed = uses_momentum and not np.all(has_momentum)  # some runs of a race without momentum
@@ -169,9 +186,7 @@ def sgd(lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False) 
 
     @_quiet
     def update(params, grads, state):
-        params, g = np.asarray(params), np.asarray(grads)
-        if l2:
-            g = g + weight_decay * params
+        params, g = gradient(params, grads)
         buf = state.momentum_buffer
         if uses_momentum:
             if buf is None:
@@ -217,16 +232,14 @@ def adagrad(
         f"Invalid initial_accumulator_value value: {initial_accumulator_value=}",
     )
     schedule = _lr_schedule(lr)
-    l2 = _nonzero(weight_decay)
+    gradient = _decayed_gradient(weight_decay)
 
     def init(params):
         return AdagradState(0, _zeros(params) + initial_accumulator_value)
 
     @_quiet
     def update(params, grads, state):
-        params, g = np.asarray(params), np.asarray(grads)
-        if l2:
-            g = g + weight_decay * params
+        params, g = gradient(params, grads)
         clr = schedule(state.step) / (1 + state.step * lr_decay)  # step = t - 1 in torch's box
         state_sum = state.state_sum + g * g
         new_params = params - clr * g / (np.sqrt(state_sum) + eps)
@@ -255,18 +268,20 @@ def rmsprop(
     _check(np.asarray(momentum) >= 0, f"Invalid momentum value: {momentum=}")
     _check(np.asarray(alpha) >= 0, f"Invalid alpha value: {alpha=}")
     schedule = _lr_schedule(lr)
-    l2 = _nonzero(weight_decay)
+    gradient = _decayed_gradient(weight_decay)
     uses_momentum = _nonzero(momentum)
 
     def init(params):
-        zeros = _zeros(params)
-        return RMSpropState(0, zeros, zeros if centered else None, zeros if uses_momentum else None)
+        return RMSpropState(
+            0,
+            _zeros(params),
+            _zeros(params) if centered else None,
+            _zeros(params) if uses_momentum else None,
+        )
 
     @_quiet
     def update(params, grads, state):
-        params, g = np.asarray(params), np.asarray(grads)
-        if l2:
-            g = g + weight_decay * params
+        params, g = gradient(params, grads)
         square_avg = alpha * state.square_avg + (1 - alpha) * g * g
         grad_avg = None
         v = square_avg
@@ -305,17 +320,14 @@ def adadelta(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0) -> Optimizer:
     _check_common(lr, eps, weight_decay)
     _check((np.asarray(rho) >= 0) & (np.asarray(rho) <= 1), f"Invalid rho value: {rho=}")
     schedule = _lr_schedule(lr)
-    l2 = _nonzero(weight_decay)
+    gradient = _decayed_gradient(weight_decay)
 
     def init(params):
-        zeros = _zeros(params)
-        return AdadeltaState(0, zeros, zeros)
+        return AdadeltaState(0, _zeros(params), _zeros(params))
 
     @_quiet
     def update(params, grads, state):
-        params, g = np.asarray(params), np.asarray(grads)
-        if l2:
-            g = g + weight_decay * params
+        params, g = gradient(params, grads)
         square_avg = rho * state.square_avg + (1 - rho) * g * g
         delta = np.sqrt(state.acc_delta + eps) / np.sqrt(square_avg + eps) * g
         acc_delta = rho * state.acc_delta + (1 - rho) * delta * delta
@@ -344,18 +356,15 @@ def adam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False)
     _check_common(lr, eps, weight_decay)
     _check_betas(betas)
     schedule = _lr_schedule(lr)
-    l2 = _nonzero(weight_decay)
+    gradient = _decayed_gradient(weight_decay)
     beta1, beta2 = betas
 
     def init(params):
-        zeros = _zeros(params)
-        return AdamState(0, zeros, zeros, zeros if amsgrad else None)
+        return AdamState(0, _zeros(params), _zeros(params), _zeros(params) if amsgrad else None)
 
     @_quiet
     def update(params, grads, state):
-        params, g = np.asarray(params), np.asarray(grads)
-        if l2:
-            g = g + weight_decay * params
+        params, g = gradient(params, grads)
         t = state.step + 1
         m = beta1 * state.exp_avg + (1 - beta1) * g
         v = beta2 * state.exp_avg_sq + (1 - beta2) * g * g
@@ -403,18 +412,15 @@ def nadam(
     _check_betas(betas)
     _check(np.asarray(momentum_decay) >= 0, f"Invalid momentum_decay value: {momentum_decay=}")
     schedule = _lr_schedule(lr)
-    l2 = _nonzero(weight_decay)
+    gradient = _decayed_gradient(weight_decay)
     beta1, beta2 = betas
 
     def init(params):
-        zeros = _zeros(params)
-        return NAdamState(0, zeros, zeros, 1.0)
+        return NAdamState(0, _zeros(params), _zeros(params), 1.0)
 
     @_quiet
     def update(params, grads, state):
-        params, g = np.asarray(params), np.asarray(grads)
-        if l2:
-            g = g + weight_decay * params
+        params, g = gradient(params, grads)
         t = state.step + 1
         mu = beta1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))
         mu_next = beta1 * (1 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
@@ -435,19 +441,16 @@ def radam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0) -> Optimizer:
     _check_common(lr, eps, weight_decay)
     _check_betas(betas)
     schedule = _lr_schedule(lr)
-    l2 = _nonzero(weight_decay)
+    gradient = _decayed_gradient(weight_decay)
     beta1, beta2 = betas
     rho_inf = 2 / (1 - beta2) - 1
 
     def init(params):
-        zeros = _zeros(params)
-        return AdamState(0, zeros, zeros, None)
+        return AdamState(0, _zeros(params), _zeros(params), None)
 
     @_quiet
     def update(params, grads, state):
-        params, g = np.asarray(params), np.asarray(grads)
-        if l2:
-            g = g + weight_decay * params
+        params, g = gradient(params, grads)
         t = state.step + 1
         m = beta1 * state.exp_avg + (1 - beta1) * g
         v = beta2 * state.exp_avg_sq + (1 - beta2) * g * g
@@ -480,18 +483,15 @@ def adamax(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0) -> Optimizer
     _check_common(lr, eps, weight_decay)
     _check_betas(betas)
     schedule = _lr_schedule(lr)
-    l2 = _nonzero(weight_decay)
+    gradient = _decayed_gradient(weight_decay)
     beta1, beta2 = betas
 
     def init(params):
-        zeros = _zeros(params)
-        return AdamaxState(0, zeros, zeros)
+        return AdamaxState(0, _zeros(params), _zeros(params))
 
     @_quiet
     def update(params, grads, state):
-        params, g = np.asarray(params), np.asarray(grads)
-        if l2:
-            g = g + weight_decay * params
+        params, g = gradient(params, grads)
         t = state.step + 1
         m = beta1 * state.exp_avg + (1 - beta1) * g
         u = np.maximum(beta2 * state.exp_inf, np.abs(g) + eps)  # torch puts eps inside the max

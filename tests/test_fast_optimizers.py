@@ -15,7 +15,7 @@ import core.descent
 from core.descent import _families
 from core.fast_optimizers import FAST_PATHS, fast_paths
 from core.optimizers import OPTIMIZERS
-from tests.optimizer_states import assert_states_equal, copy_state
+from tests.optimizer_states import assert_states_equal
 
 STEPS = 8
 RUNS = 3  # rows of params, one lr each in the "lr column" mode
@@ -83,8 +83,9 @@ def test_fast_update_and_into_equal_the_readable_update_bit_for_bit(key, switch,
     p0 = np.linspace(-1.0, 2.0, RUNS * 4).reshape(RUNS, 4).astype(dtype)
     readable, readable_state = p0, opt.init(p0)
     fast, fast_state = p0, opt.init(p0)
-    # into gets one array per buffer and the trainer's ping-pong of params and output buffer
-    owned, owned_state = p0.copy(), copy_state(opt.init(p0))
+    # into writes into the state straight from init (each buffer its own array) and gets the
+    # trainer's ping-pong of params and output buffer
+    owned, owned_state = p0.copy(), opt.init(p0)
     out, scratch = np.empty_like(p0), np.empty_like(p0)
     with np.errstate(all="ignore"):  # the fast paths leave errstate to their caller
         for g in _gradients(p0.shape, dtype):
@@ -113,7 +114,7 @@ def test_into_runs_in_place_for_sgd_and_the_adam_family(key, dtype, lr):
     """The trainer's optimizers write into ``out`` (the speed of a training tick depends on it)."""
     opt = OPTIMIZERS[key](lr=LRS[lr], weight_decay=0.01)
     p = np.ones((2, 3), dtype)
-    state = copy_state(opt.init(p))
+    state = opt.init(p)
     for g in _gradients(p.shape, dtype)[:2]:
         out = np.empty_like(p)
         new, state = fast_paths(opt).into(p, g, state, out, np.empty_like(p))
@@ -125,7 +126,7 @@ def test_into_falls_back_to_update_where_buffers_do_not_fit():
     opt = OPTIMIZERS["adam"]()
     p, g = np.ones(3, np.float32), np.full(3, 0.5, np.float32)
     out64 = np.empty(3)  # a float64 buffer would change float32 arithmetic: not used
-    new, state = fast_paths(opt).into(p, g, copy_state(opt.init(p)), out64, np.empty(3))
+    new, state = fast_paths(opt).into(p, g, opt.init(p), out64, np.empty(3))
     expected, _ = opt.update(p, g, opt.init(p))
     assert new is not out64 and new.dtype == np.float32
     np.testing.assert_array_equal(new, expected)
