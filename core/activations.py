@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from core.params import Param, ParamError
+from core.params import Param, ParamError, checked_float
 
 ArrayFn = Callable[[np.ndarray], np.ndarray]
 
@@ -196,11 +196,7 @@ def relu() -> Activation:
 
 def leaky_relu(negative_slope: float = 0.01) -> Activation:
     """f(z) = z for z ≥ 0, else negative_slope·z (torch.nn.LeakyReLU; PReLU learns the slope)."""
-    negative_slope = float(negative_slope)  # a NumPy scalar would upcast float32 inputs
-    if not np.isfinite(negative_slope):
-        raise ParamError(
-            "negative_slope", "finite", f"{negative_slope=} must be finite", value=negative_slope
-        )
+    negative_slope = checked_float("negative_slope", negative_slope, "finite")
 
     def fn(z):
         z = _float(z)
@@ -272,9 +268,7 @@ def softsign() -> Activation:
 def elu(alpha: float = 1.0) -> Activation:
     """f(z) = z for z > 0, alpha·(e^z − 1) otherwise (torch.nn.ELU; Clevert et al. 2015)."""
     # The paper requires alpha > 0; alpha = 0 is allowed as the ReLU limit.
-    alpha = float(alpha)
-    if not alpha >= 0:
-        raise ParamError("alpha", "ge_0", f"{alpha=} must be >= 0", value=alpha)
+    alpha = checked_float("alpha", alpha, "ge_0")
 
     def fn(z):
         z = _float(z)
@@ -361,9 +355,7 @@ def gelu(approximate: str = "none") -> Activation:
 def silu(beta: float = 1.0) -> Activation:
     """f(z) = z·σ(beta·z): Swish (Ramachandran et al. 2017); beta = 1 is torch.nn.SiLU."""
     # beta = 0 gives z/2 and beta → ∞ approaches ReLU; negative beta is not a Swish.
-    beta = float(beta)
-    if not beta >= 0:
-        raise ParamError("beta", "ge_0", f"{beta=} must be >= 0", value=beta)
+    beta = checked_float("beta", beta, "ge_0")
 
     def fn(z):
         z = _float(z)
@@ -379,11 +371,8 @@ def silu(beta: float = 1.0) -> Activation:
 
 def softplus(beta: float = 1.0, threshold: float = 20.0) -> Activation:
     """f(z) = log(1 + e^(beta·z)) / beta, or z where beta·z > threshold (torch.nn.Softplus)."""
-    beta, threshold = float(beta), float(threshold)
-    if not beta > 0:
-        raise ParamError("beta", "gt_0", f"{beta=} must be > 0", value=beta)
-    if not np.isfinite(threshold):
-        raise ParamError("threshold", "finite", f"{threshold=} must be finite", value=threshold)
+    beta = checked_float("beta", beta, "gt_0")
+    threshold = checked_float("threshold", threshold, "finite")
 
     def fn(z):
         z = _float(z)

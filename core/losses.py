@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from core.activations import sigmoid
-from core.params import Param, ParamError
+from core.params import Param, checked_float
 
 _expit = sigmoid().fn
 
@@ -67,11 +67,6 @@ def _loss(value, grad) -> Loss:
     return Loss(quiet(value), quiet(grad))
 
 
-def _check_temperature(temperature: float) -> None:
-    if not temperature > 0:
-        raise ParamError("temperature", "gt_0", f"{temperature=} must be > 0", value=temperature)
-
-
 def logsumexp(x, axis: int = -1, keepdims: bool = False) -> np.ndarray:
     """log Σ exp(x) along ``axis``, shifted by the maximum so exp never overflows."""
     x = _float(x)
@@ -84,7 +79,7 @@ def logsumexp(x, axis: int = -1, keepdims: bool = False) -> np.ndarray:
 
 def softmax(logits, temperature: float = 1.0, axis: int = -1) -> np.ndarray:
     """exp(z/T) / Σ exp(z/T), computed after subtracting the maximum (same result, no overflow)."""
-    _check_temperature(temperature)
+    temperature = checked_float("temperature", temperature, "gt_0")
     z = _float(logits) / temperature
     e = np.exp(z - np.max(z, axis=axis, keepdims=True))
     return e / np.sum(e, axis=axis, keepdims=True)
@@ -92,14 +87,14 @@ def softmax(logits, temperature: float = 1.0, axis: int = -1) -> np.ndarray:
 
 def log_softmax(logits, temperature: float = 1.0, axis: int = -1) -> np.ndarray:
     """log softmax(z/T) = z/T − logsumexp(z/T): finite even where softmax underflows to 0."""
-    _check_temperature(temperature)
+    temperature = checked_float("temperature", temperature, "gt_0")
     z = _float(logits) / temperature
     return z - logsumexp(z, axis=axis, keepdims=True)
 
 
 def softmax_naive(logits, temperature: float = 1.0, axis: int = -1) -> np.ndarray:
     """The textbook exp(z/T) / Σ exp(z/T) without the shift: inf/inf = NaN for large logits."""
-    _check_temperature(temperature)
+    temperature = checked_float("temperature", temperature, "gt_0")
     # It exists to show the overflow, so the inf and NaN are the point; only the warning is muted.
     with np.errstate(over="ignore", invalid="ignore"):
         e = np.exp(_float(logits) / temperature)
@@ -148,9 +143,7 @@ def mae() -> Loss:
 
 def huber(delta: float = 1.0) -> Loss:
     """½r² for |r| < delta, else delta·(|r| − ½delta), averaged (torch.nn.HuberLoss)."""
-    delta = float(delta)
-    if not delta > 0:
-        raise ParamError("delta", "gt_0", f"{delta=} must be > 0", value=delta)
+    delta = checked_float("delta", delta, "gt_0")
 
     def value(y_true, y_pred):
         y, p = _pair(y_true, y_pred)
@@ -167,9 +160,7 @@ def huber(delta: float = 1.0) -> Loss:
 
 def smooth_l1(beta: float = 1.0) -> Loss:
     """½r²/beta for |r| < beta, else |r| − ½beta, averaged (torch.nn.SmoothL1Loss)."""
-    beta = float(beta)
-    if not beta >= 0:
-        raise ParamError("beta", "ge_0", f"{beta=} must be >= 0", value=beta)
+    beta = checked_float("beta", beta, "ge_0")
     if beta == 0:
         return mae()  # torch: "when beta is set to 0, this is equivalent to L1Loss"
 
@@ -333,9 +324,7 @@ def contrastive(margin: float = 1.0) -> Loss:
     # Convention: y_true = 1 marks a similar pair (pulled together), 0 a dissimilar one (pushed
     # beyond the margin). The ½ is kept from the paper; the paper's own label is flipped (Y = 0
     # similar), here 1 = similar as in most current code. No torch class.
-    margin = float(margin)
-    if not margin > 0:
-        raise ParamError("margin", "gt_0", f"{margin=} must be > 0", value=margin)
+    margin = checked_float("margin", margin, "gt_0")
 
     def check(y_true, y_pred):
         y, d = _pair(y_true, y_pred)

@@ -3,6 +3,7 @@ widgets and the URL that shares them all read the same ``Param``. ``ParamError``
 error for a value it refuses, carrying the parameter, the rule and the values.
 """
 
+import math
 from typing import Any, NamedTuple
 
 KINDS = ("float", "int", "bool", "choice", "multi", "text")
@@ -36,3 +37,21 @@ class ParamError(ValueError):
         self.param = param
         self.rule = rule
         self.values = values
+
+
+# The sign rules a number can break, as (words in the message, test). NaN breaks every rule.
+_NUMBER_RULES = {
+    "gt_0": ("> 0", lambda v: v > 0),
+    "ge_0": (">= 0", lambda v: v >= 0),
+    "finite": ("finite", math.isfinite),
+}
+
+
+def checked_float(param: str, value: Any, rule: str) -> float:
+    """``value`` as a Python float, or a ``ParamError`` when it breaks ``rule`` (a key of
+    ``_NUMBER_RULES``). A Python float, not a NumPy scalar: that would upcast float32 inputs."""
+    number = float(value)
+    words, holds = _NUMBER_RULES[rule]
+    if not holds(number):
+        raise ParamError(param, rule, f"{param}={number!r} must be {words}", value=number)
+    return number

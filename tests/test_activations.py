@@ -119,6 +119,16 @@ def test_extreme_inputs_are_finite_silent_and_keep_dtype(key, params, dtype):
     assert np.all(np.isfinite(y)) and np.all(np.isfinite(g))
 
 
+@pytest.mark.parametrize(("key", "params"), CASES, ids=map(case_id, CASES))
+def test_numpy_scalar_parameters_keep_float32(key, params):
+    # Widgets and links may hand over NumPy float64 scalars; the factory must not upcast with them.
+    act = ACTIVATIONS[key](
+        **{k: np.float64(v) if isinstance(v, float) else v for k, v in params.items()}
+    )
+    z = np.linspace(-3, 3, 7, dtype=np.float32)
+    assert act.fn(z).dtype == act.grad(z).dtype == np.float32
+
+
 @pytest.mark.parametrize("key", ACTIVATIONS)
 def test_float32_agrees_with_float64(key):
     act = ACTIVATIONS[key](**defaults(ACTIVATION_PARAMS[key]))
@@ -348,6 +358,9 @@ def test_torch_name_examples():
         ("hardtanh", {"min_val": 1.0, "max_val": 0.5}, "min_val", "lt_max_val"),
         ("elu", {"alpha": -1.0}, "alpha", "ge_0"),
         ("softplus", {"beta": 0.0}, "beta", "gt_0"),
+        ("softplus", {"threshold": np.inf}, "threshold", "finite"),
+        ("leaky_relu", {"negative_slope": np.nan}, "negative_slope", "finite"),
+        ("silu", {"beta": np.nan}, "beta", "ge_0"),  # NaN breaks every rule
     ],
 )
 def test_a_refused_parameter_is_named_with_its_rule(key, kwargs, param, rule):
