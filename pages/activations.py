@@ -30,7 +30,7 @@ from ui.controls import (
     panel_fragment,
 )
 from ui.errors import guarded_panel
-from ui.fields import Field, bind_fields, field
+from ui.fields import Field, bind_fields, field, fields_in_columns
 from ui.formulas import ACTIVATION_FORMULAS, LOSS_FORMULAS
 from ui.i18n import t
 from ui.panels import experiments
@@ -196,15 +196,10 @@ def outliers_panel() -> None:
     with guarded_panel(t("activations.panel_outliers")):
         st.subheader(t("activations.outliers_heading"))
         st.markdown(t("activations.outliers_intro"))
-        c1, c2, c3, c4 = st.columns(4)
-        with c1:
-            share = field(FIELDS, "out_share", format="%.3f")
-        with c2:
-            offset = field(FIELDS, "out_offset")
-        with c3:
-            delta = field(FIELDS, "out_delta")
-        with c4:
-            seed = field(FIELDS, "out_seed")
+        share, offset, delta, seed = fields_in_columns(
+            st.columns(4), FIELDS, ("out_share", "out_offset", "out_delta", "out_seed"),
+            out_share={"format": "%.3f"},
+        )  # fmt: skip
         outliers_view(share, offset, delta, int(seed), style)
         experiments("activations", OUTLIER_EXPERIMENTS, owned=("out_",))
 
@@ -218,11 +213,9 @@ with tab_loss:
 def stability_panel() -> None:
     with guarded_panel(t("activations.panel_stability")):
         st.markdown(t("activations.stab_intro"))
-        c1, c2 = st.columns(2)
-        with c1:
-            log_scale = field(FIELDS, "stab_log_scale")
-        with c2:
-            label = field(FIELDS, "stab_label")
+        log_scale, label = fields_in_columns(
+            st.columns(2), FIELDS, ("stab_log_scale", "stab_label")
+        )
         softmax_view(log_scale, label, style)
         st.latex(
             r"\operatorname{softmax}(z)_i = \frac{e^{z_i}}{\sum_j e^{z_j}} = "

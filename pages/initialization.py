@@ -14,7 +14,7 @@ from ui.controls import (
     panel_fragment,
 )
 from ui.errors import guarded_panel
-from ui.fields import Field, bind_fields, field
+from ui.fields import Field, bind_fields, field, fields_in_columns
 from ui.i18n import t
 from ui.initialization_panels import (
     BATCH,
@@ -99,18 +99,14 @@ st.markdown(t("initialization.intro"))
 # ---------------------------------------------------------------- the network and the two setups
 with guarded_panel(t("initialization.panel_setup")):
     if style.projector:  # two rows, so that the large labels and the data choice fit
-        c1, c2 = st.columns(2, vertical_alignment="bottom")
-        c3, c4 = st.columns([3, 2], vertical_alignment="bottom")
+        columns = [*st.columns(2, vertical_alignment="bottom"),
+                   *st.columns([3, 2], vertical_alignment="bottom")]  # fmt: skip
     else:
-        c1, c2, c3, c4 = st.columns([3, 2, 3, 2], vertical_alignment="bottom")
-    with c1:
-        depth = field(FIELDS, "in_depth")
-    with c2:
-        width = field(FIELDS, "in_width")
-    with c3:
-        data = field(FIELDS, "in_data", help=t("initialization.data_help", batch=BATCH))
-    with c4:
-        seed = field(FIELDS, "in_seed")
+        columns = st.columns([3, 2, 3, 2], vertical_alignment="bottom")
+    depth, width, data, seed = fields_in_columns(
+        columns, FIELDS, ("in_depth", "in_width", "in_data", "in_seed"),
+        in_data={"help": t("initialization.data_help", batch=BATCH)},
+    )  # fmt: skip
     compare = field(FIELDS, "in_compare")
     shown = SETUPS if compare else SETUPS[:1]
     configs: dict[str, tuple] = {}

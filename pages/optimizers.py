@@ -7,7 +7,7 @@ from core.params import Param
 from core.surfaces import SURFACES
 from ui.controls import enter_through_shell
 from ui.errors import guarded_panel
-from ui.fields import Field, bind_fields, field, widget_for
+from ui.fields import Field, bind_fields, field, fields_in_columns, widget_for
 from ui.i18n import t
 from ui.optimizer_panels import (
     CUSTOM,
@@ -109,17 +109,11 @@ with middle:
 with right:
     steps = field(FIELDS, "opt_steps")
 
-c1, c2, c3, c4, c5 = st.columns([1, 1, 1.3, 1.6, 1.4])
-with c1:
-    x0 = field(FIELDS, "opt_x0", format="%.3f")
-with c2:
-    y0 = field(FIELDS, "opt_y0", format="%.3f")
-with c3:
-    tolerance = field(FIELDS, "opt_tol")
-with c4:
-    use_best_lr = field(FIELDS, "opt_best_lr")
-with c5:
-    show_3d = field(FIELDS, "opt_show_3d")
+x0, y0, tolerance, use_best_lr, show_3d = fields_in_columns(
+    st.columns([1, 1, 1.3, 1.6, 1.4]), FIELDS,
+    ("opt_x0", "opt_y0", "opt_tol", "opt_best_lr", "opt_show_3d"),
+    opt_x0={"format": "%.3f"}, opt_y0={"format": "%.3f"},
+)  # fmt: skip
 
 formula, surface = surface_input(FIELDS, surface_key)
 # Hyperparameters: one column per chosen optimizer, widgets from the shared table.

@@ -9,7 +9,7 @@ def _fields_page():
     import streamlit as st
 
     from core.params import Param
-    from ui.fields import Field, bind_fields, field
+    from ui.fields import Field, bind_fields, field, fields_in_columns
 
     fields = {
         "f_depth": Field(Param("int", 20, low=1, high=50), "slider", "initialization.depth"),
@@ -22,8 +22,9 @@ def _fields_page():
         ),
     }
     bind_fields(fields)
-    depth = field(fields, "f_depth")
-    val = field(fields, "f_val", label="val")
+    depth, val = fields_in_columns(
+        st.columns(2), fields, ("f_depth", "f_val"), f_val={"label": "val"}
+    )
     data = field(fields, "f_data")
     st.write(f"{depth} {val} {data}")
 

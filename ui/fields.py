@@ -4,7 +4,7 @@ binds a page's fields to the URL and ``field`` draws one of them where the page 
 default and bounds that the widget offers are the ones the link accepts.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import streamlit as st
@@ -98,3 +98,19 @@ def field(fields: Mapping[str, Field], key: str, **overrides: Any) -> Any:
     if value is None and f.widget == "segmented":
         return f.param.default
     return value
+
+
+def fields_in_columns(
+    columns: Sequence[Any],
+    fields: Mapping[str, Field],
+    keys: Sequence[str],
+    **overrides: Mapping[str, Any],
+) -> list[Any]:
+    """Draw the widget of each of ``keys`` in the matching column (``st.columns``' containers,
+    laid out as the page wants them) and return their values in order. ``overrides[key]`` go to
+    that field's widget."""
+    values = []
+    for column, key in zip(columns, keys, strict=True):
+        with column:
+            values.append(field(fields, key, **overrides.get(key, {})))
+    return values

@@ -17,7 +17,7 @@ from core.deep_signals import (
 from core.initializers import INITIALIZER_INFO, INITIALIZERS, init_std, torch_call
 from core.params import Param, ParamError
 from ui.controls import show_figure
-from ui.fields import Field, field, widget_for
+from ui.fields import Field, field, fields_in_columns, widget_for
 from ui.figure_cache import shared_figure
 from ui.formulas import INITIALIZER_FORMULAS
 from ui.i18n import t
@@ -103,11 +103,9 @@ def setup_values(setup: str, init: str, act: str, bn: bool = False, **params) ->
 
 def setup_widgets(fields: dict, setup: str, projector: bool) -> tuple:
     """Initializer, its parameters, activation and batch norm of one setup, as a hashable tuple."""
-    c1, c2 = st.columns([3, 2])
-    with c1:
-        init = field(fields, setup_key(setup, "init"))
-    with c2:
-        act = field(fields, setup_key(setup, "act"))
+    init, act = fields_in_columns(
+        st.columns([3, 2]), fields, (setup_key(setup, "init"), setup_key(setup, "act"))
+    )
     params = []
     own = init_param_fields(setup, init)
     if own:

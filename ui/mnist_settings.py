@@ -23,7 +23,7 @@ from core.session import data_source, pause, reset, start, used_data
 from core.session import epoch as one_epoch
 from core.session import step as one_step
 from core.training import TrainConfig
-from ui.fields import Field, field
+from ui.fields import Field, field, fields_in_columns
 from ui.i18n import t
 from ui.mnist_session import (
     load_dataset,
@@ -182,13 +182,9 @@ def network_panel(fields: Fields, entry_fields: Fields, style: PlotStyle) -> Net
         dropout, batch_norm = field(fields, "mn_dropout"), field(fields, "mn_bn")
     with c4:
         batch, seed = field(fields, "mn_batch"), field(fields, "mn_seed")
-    c5, c6, c7 = st.columns([2, 3, 3])
-    with c5:
-        optimizer = field(fields, "mn_opt")
-    with c6:
-        lr = field(fields, "mn_lr")
-    with c7:
-        schedule = field(fields, "mn_sched")
+    optimizer, lr, schedule = fields_in_columns(
+        st.columns([2, 3, 3]), fields, ("mn_opt", "mn_lr", "mn_sched")
+    )
     with st.expander(t("mnist.hyperparameters", name=t(f"mnist.opt.{optimizer}"))):
         hps, schedule_params = entry_inputs(entry_fields, optimizer, schedule)
     hps, problem = checked_hyperparameters(optimizer, lr, hps)
