@@ -38,7 +38,7 @@ from ui.initialization_panels import (
     training,
     training_results,
 )
-from ui.panels import experiments, run_on_click
+from ui.panels import experiments, run_on_click, train_button
 
 enter_through_shell()
 
@@ -129,7 +129,7 @@ valid = {setup: config for setup, config in configs.items() if setup not in inva
 # ---------------------------------------------------------------- signals through depth
 with guarded_panel(t("initialization.panel_signals")):
     st.subheader(t("initialization.signals_heading", depth=depth, width=width))
-    lr = float(st.session_state.get("in_lr", 0.01))
+    lr = float(st.session_state.get("in_lr", FIELDS["in_lr"].param.default))
     results = {s: at_lr(signals(c, depth, width, data, int(seed)), lr) for s, c in valid.items()}
     if not results:
         st.info(t("initialization.nothing_valid"), icon=":material/info:")
@@ -156,26 +156,16 @@ with guarded_panel(t("initialization.panel_train")):
     st.markdown(
         t("initialization.train_intro", steps=TRAIN_STEPS, batch=TRAIN_BATCH, images=TRAIN_IMAGES)
     )
-    c1, c2, c3 = st.columns([2, 2, 2], vertical_alignment="bottom")
-    with c1:
-        optimizer = field(FIELDS, "in_opt")
-    with c2:
-        field(FIELDS, "in_lr")
-    with c3:
-        pressed = st.button(
-            t("initialization.train_button"),
-            key="_in_train",
-            type="primary",
-            icon=":material/play_arrow:",
-            disabled=not valid,
-        )
+    *columns, button_column = st.columns(3, vertical_alignment="bottom")
+    optimizer, _ = fields_in_columns(columns, FIELDS, ("in_opt", "in_lr"))  # lr was read above
+    with button_column:
+        pressed = train_button("initialization", "_in_train", disabled=not valid)
     plan = tuple((setup_name(s, c), c) for s, c in valid.items())
     runs = run_on_click(
         pressed, "_in_train_result", (plan, depth, width, int(seed), optimizer, lr),
         [(name, lambda c=config: training(c, depth, width, int(seed), optimizer, lr))
          for name, config in plan],
-        running=lambda name: t("initialization.training_n", setup=name),
-        hint=t("initialization.train_hint"), stale=t("initialization.train_stale"),
+        area="initialization",
     )  # fmt: skip
     if runs is not None:
         training_results(runs, style)

@@ -14,9 +14,9 @@ from ui.controls import (
     panel_fragment,
 )
 from ui.errors import guarded_panel
-from ui.fields import Field, bind_fields, field
+from ui.fields import Field, bind_fields, field, fields_in_columns
 from ui.i18n import t
-from ui.panels import experiments, run_on_click
+from ui.panels import experiments, run_on_click, train_button
 from ui.schedule_list import (
     DEFAULT_IDS,
     DEFAULT_KINDS,
@@ -162,21 +162,16 @@ chain_panel()
 with guarded_panel(t("schedules.panel_train")):
     st.subheader(t("schedules.train_heading"))
     st.markdown(t("schedules.train_intro", steps=total, batch=TRAIN_BATCH))
-    c1, c2, c3 = st.columns([2, 1, 2], vertical_alignment="bottom")
-    with c1:
-        optimizer = field(LOCAL_FIELDS, "sch_train_opt")
-    with c2:
-        seed = field(LOCAL_FIELDS, "sch_seed")
-    with c3:
-        pressed = st.button(t("schedules.train_button"), key="_sch_train", type="primary",
-                            icon=":material/play_arrow:", disabled=not built)  # fmt: skip
+    *columns, button_column = st.columns([2, 1, 2], vertical_alignment="bottom")
+    optimizer, seed = fields_in_columns(columns, LOCAL_FIELDS, ("sch_train_opt", "sch_seed"))
+    with button_column:
+        pressed = train_button("schedules", "_sch_train", disabled=not built)
     setup = (tuple((run_label(i, k), tuple(lrs[:total])) for i, k, _, _, lrs in built), optimizer,
              int(seed))  # fmt: skip
     results = run_on_click(
         pressed and bool(built), "_sch_train_result", setup,
         [(name, lambda lrs=lrs: train_with(lrs, optimizer, int(seed))) for name, lrs in setup[0]],
-        running=lambda name: t("schedules.training_n", schedule=name),
-        hint=t("schedules.train_hint"), stale=t("schedules.train_stale"),
+        area="schedules",
     )  # fmt: skip
     if results is not None:
         training_results(results, axis)
