@@ -12,15 +12,16 @@ milestone (checked against torch 2.13.0 to 1e-13 relative; only rounding differs
 choices where torch has none: ``one_cycle_lr`` holds its final lr past ``total_steps`` (torch
 raises); ``sequential_lr`` rejects the two schedulers that rewrite the optimizer's lr themselves.
 ``reduce_lr_on_plateau`` depends on the losses, so it maps a loss sequence to lrs instead.
-``SCHEDULE_PARAMS`` (``core.params.Param`` records), ``parse_milestones``, ``torch_code`` and
-``phase_boundaries`` are plain data and parsing for the UI.
+Each scheduler is one ``ScheduleEntry`` of ``SCHEDULE_ENTRIES`` (factory, ``core.params.Param``
+records, torch's class); ``SCHEDULES``, ``SCHEDULE_PARAMS`` and ``TORCH_CLASS`` are views of it.
+``parse_milestones``, ``torch_code`` and ``phase_boundaries`` are parsing and text for the UI.
 """
 
 import math
 import re
 from collections.abc import Callable, Sequence
 from itertools import pairwise
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -511,79 +512,6 @@ def _real(default: float, high: float = 10.0, log: bool = False) -> Param:
     return Param("float", default, -10.0, high, log=log, step=0.01)
 
 
-# Torch's defaults where torch has one; required arguments get values that draw well over ~100 steps.
-# ``milestones`` and ``lr_lambda`` are typed text: ``parse_milestones`` and core.expressions read it.
-SCHEDULE_PARAMS: dict[str, dict[str, Param]] = {
-    "constant_lr": {"factor": _real(1.0 / 3), "total_iters": _whole(5)},
-    "linear_lr": {
-        "start_factor": _real(1.0 / 3, log=True),
-        "end_factor": _real(1.0),
-        "total_iters": _whole(5),
-    },
-    "step_lr": {"step_size": _whole(30), "gamma": _real(0.1, log=True)},
-    "multi_step_lr": {"milestones": Param("text", "30, 80"), "gamma": _real(0.1, log=True)},
-    "exponential_lr": {"gamma": _real(0.95)},
-    "polynomial_lr": {"total_iters": _whole(5), "power": _real(1.0, high=50.0)},
-    "cosine_annealing_lr": {"T_max": _whole(100), "eta_min": _real(0.0)},
-    "cosine_annealing_warm_restarts": {
-        "T_0": _whole(20),
-        "T_mult": _whole(1),
-        "eta_min": _real(0.0),
-    },
-    "cyclic_lr": {
-        "base_lr": _real(0.001, log=True),
-        "max_lr": _real(0.1, high=100.0, log=True),
-        "step_size_up": _whole(2000),
-        "step_size_down": _whole(None),  # None: the same as step_size_up
-        "mode": Param("choice", "triangular", options=_CYCLIC_MODES),
-        "gamma": _real(1.0),
-    },
-    "one_cycle_lr": {
-        "max_lr": _real(0.1, high=100.0, log=True),
-        "total_steps": _whole(100),
-        "pct_start": _real(0.3),
-        "anneal_strategy": Param("choice", "cos", options=("cos", "linear")),
-        "div_factor": _real(25.0, high=10_000.0, log=True),
-        "final_div_factor": _real(1e4, high=1e7, log=True),
-        "three_phase": Param("bool", False),
-    },
-    "sequential_lr": {
-        # Not a page setting (the chain builder composes its own): the one chain on offer.
-        "schedulers": Param("choice", _DEFAULT_CHAIN, options=(_DEFAULT_CHAIN,)),
-        "milestones": Param("text", "10"),
-    },
-    # lr_lambda is the expression text the page turns into a callable of ``epoch``.
-    "lambda_lr": {"lr_lambda": Param("text", "0.95 ** epoch")},
-    "multiplicative_lr": {"lr_lambda": Param("text", "0.95")},
-    "reduce_lr_on_plateau": {
-        "mode": Param("choice", "min", options=("min", "max")),
-        "factor": _real(0.1),
-        "patience": _whole(10),
-        "threshold": _real(1e-4),
-        "threshold_mode": Param("choice", "rel", options=("rel", "abs")),
-        "cooldown": _whole(0),
-        "min_lr": _real(0.0),
-        "eps": _real(1e-8),
-    },
-}
-
-TORCH_CLASS = {
-    "constant_lr": "ConstantLR",
-    "linear_lr": "LinearLR",
-    "step_lr": "StepLR",
-    "multi_step_lr": "MultiStepLR",
-    "exponential_lr": "ExponentialLR",
-    "polynomial_lr": "PolynomialLR",
-    "cosine_annealing_lr": "CosineAnnealingLR",
-    "cosine_annealing_warm_restarts": "CosineAnnealingWarmRestarts",
-    "cyclic_lr": "CyclicLR",
-    "one_cycle_lr": "OneCycleLR",
-    "sequential_lr": "SequentialLR",
-    "lambda_lr": "LambdaLR",
-    "multiplicative_lr": "MultiplicativeLR",
-    "reduce_lr_on_plateau": "ReduceLROnPlateau",
-}
-
 _FLOAT_ARGS = {"pct_start", "div_factor", "final_div_factor", "gamma", "eta_min", "factor"}
 
 
@@ -689,18 +617,116 @@ def _boundaries(name: str, p: dict, steps: int) -> list[int]:
     raise ValueError(f"{name=} has no phase boundaries (not a SCHEDULES key)")
 
 
-SCHEDULES: dict[str, Callable[..., Schedule]] = {
-    "constant_lr": constant_lr,
-    "linear_lr": linear_lr,
-    "step_lr": step_lr,
-    "multi_step_lr": multi_step_lr,
-    "exponential_lr": exponential_lr,
-    "polynomial_lr": polynomial_lr,
-    "cosine_annealing_lr": cosine_annealing_lr,
-    "cosine_annealing_warm_restarts": cosine_annealing_warm_restarts,
-    "cyclic_lr": cyclic_lr,
-    "one_cycle_lr": one_cycle_lr,
-    "sequential_lr": sequential_lr,
-    "lambda_lr": lambda_lr,
-    "multiplicative_lr": multiplicative_lr,
+class ScheduleEntry(NamedTuple):
+    """One ``torch.optim.lr_scheduler`` class: our factory, its parameters (torch's names; torch's
+    defaults where torch has one) and torch's class name. A scheduler ``of_losses`` follows the
+    losses instead of the step (ReduceLROnPlateau): it is no closed-form curve of ``SCHEDULES``."""
+
+    factory: Callable
+    params: dict[str, Param]
+    torch_class: str
+    of_losses: bool = False
+
+
+# Required arguments get values that draw well over ~100 steps. ``milestones`` and ``lr_lambda``
+# are typed text: ``parse_milestones`` and core.expressions read it.
+SCHEDULE_ENTRIES: dict[str, ScheduleEntry] = {
+    "constant_lr": ScheduleEntry(
+        constant_lr, {"factor": _real(1.0 / 3), "total_iters": _whole(5)}, "ConstantLR"
+    ),
+    "linear_lr": ScheduleEntry(
+        linear_lr,
+        {
+            "start_factor": _real(1.0 / 3, log=True),
+            "end_factor": _real(1.0),
+            "total_iters": _whole(5),
+        },
+        "LinearLR",
+    ),
+    "step_lr": ScheduleEntry(
+        step_lr, {"step_size": _whole(30), "gamma": _real(0.1, log=True)}, "StepLR"
+    ),
+    "multi_step_lr": ScheduleEntry(
+        multi_step_lr,
+        {"milestones": Param("text", "30, 80"), "gamma": _real(0.1, log=True)},
+        "MultiStepLR",
+    ),
+    "exponential_lr": ScheduleEntry(exponential_lr, {"gamma": _real(0.95)}, "ExponentialLR"),
+    "polynomial_lr": ScheduleEntry(
+        polynomial_lr, {"total_iters": _whole(5), "power": _real(1.0, high=50.0)}, "PolynomialLR"
+    ),
+    "cosine_annealing_lr": ScheduleEntry(
+        cosine_annealing_lr, {"T_max": _whole(100), "eta_min": _real(0.0)}, "CosineAnnealingLR"
+    ),
+    "cosine_annealing_warm_restarts": ScheduleEntry(
+        cosine_annealing_warm_restarts,
+        {
+            "T_0": _whole(20),
+            "T_mult": _whole(1),
+            "eta_min": _real(0.0),
+        },
+        "CosineAnnealingWarmRestarts",
+    ),
+    "cyclic_lr": ScheduleEntry(
+        cyclic_lr,
+        {
+            "base_lr": _real(0.001, log=True),
+            "max_lr": _real(0.1, high=100.0, log=True),
+            "step_size_up": _whole(2000),
+            "step_size_down": _whole(None),  # None: the same as step_size_up
+            "mode": Param("choice", "triangular", options=_CYCLIC_MODES),
+            "gamma": _real(1.0),
+        },
+        "CyclicLR",
+    ),
+    "one_cycle_lr": ScheduleEntry(
+        one_cycle_lr,
+        {
+            "max_lr": _real(0.1, high=100.0, log=True),
+            "total_steps": _whole(100),
+            "pct_start": _real(0.3),
+            "anneal_strategy": Param("choice", "cos", options=("cos", "linear")),
+            "div_factor": _real(25.0, high=10_000.0, log=True),
+            "final_div_factor": _real(1e4, high=1e7, log=True),
+            "three_phase": Param("bool", False),
+        },
+        "OneCycleLR",
+    ),
+    "sequential_lr": ScheduleEntry(
+        sequential_lr,
+        {
+            # Not a page setting (the chain builder composes its own): the one chain on offer.
+            "schedulers": Param("choice", _DEFAULT_CHAIN, options=(_DEFAULT_CHAIN,)),
+            "milestones": Param("text", "10"),
+        },
+        "SequentialLR",
+    ),
+    # lr_lambda is the expression text the page turns into a callable of ``epoch``.
+    "lambda_lr": ScheduleEntry(
+        lambda_lr, {"lr_lambda": Param("text", "0.95 ** epoch")}, "LambdaLR"
+    ),
+    "multiplicative_lr": ScheduleEntry(
+        multiplicative_lr, {"lr_lambda": Param("text", "0.95")}, "MultiplicativeLR"
+    ),
+    "reduce_lr_on_plateau": ScheduleEntry(
+        reduce_lr_on_plateau,
+        {
+            "mode": Param("choice", "min", options=("min", "max")),
+            "factor": _real(0.1),
+            "patience": _whole(10),
+            "threshold": _real(1e-4),
+            "threshold_mode": Param("choice", "rel", options=("rel", "abs")),
+            "cooldown": _whole(0),
+            "min_lr": _real(0.0),
+            "eps": _real(1e-8),
+        },
+        "ReduceLROnPlateau",
+        of_losses=True,
+    ),
 }
+# Views of the records by what callers look up.
+SCHEDULES: dict[str, Callable[..., Schedule]] = {
+    name: e.factory for name, e in SCHEDULE_ENTRIES.items() if not e.of_losses
+}
+SCHEDULE_PARAMS = {name: entry.params for name, entry in SCHEDULE_ENTRIES.items()}
+TORCH_CLASS = {name: entry.torch_class for name, entry in SCHEDULE_ENTRIES.items()}
