@@ -73,7 +73,7 @@ FIELDS = {
     "mn_dropout": Field(Param("float", 0.0, low=0.0, high=0.9, step=0.05), "slider",
                         "mnist.dropout", "mnist.dropout_help"),
     "mn_opt": Field(Param("choice", "adam", options=tuple(OPTIMIZERS)), "select",
-                    "mnist.optimizer", option_labels="mnist.opt."),
+                    "mnist.optimizer", option_labels="optimizers.names."),
     "mn_lr": Field(Param("float", 1e-3, low=LRS[0], high=LRS[-1], options=LRS), "select_slider",
                    "mnist.lr", "mnist.lr_help", option_labels=lambda lr: f"{lr:g}"),
     "mn_batch": Field(Param("int", 128, low=BATCHES[0], high=BATCHES[-1], options=BATCHES),
@@ -131,7 +131,7 @@ with guarded_panel(t("mnist.panel_network")):
 
 config = train_config(used.data.image_shape, net, tuple(default_kwargs(net.initializer).items()))
 arch = (used.id, used.train_size, config.layer_sizes, net.initializer, net.batch_norm, net.seed)
-names = (t(f"mnist.opt.{net.optimizer}"), t(f"mnist.sched.{net.schedule}"))
+names = (t(f"optimizers.names.{net.optimizer}"), t(f"mnist.sched.{net.schedule}"))
 label = run_label(net, config.layer_sizes, used.train_size, used.n_max, names)
 save(configure(session(), used.data, config, arch, label))
 running = session().running

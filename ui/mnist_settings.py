@@ -185,7 +185,7 @@ def network_panel(fields: Fields, entry_fields: Fields, style: PlotStyle) -> Net
     optimizer, lr, schedule = fields_in_columns(
         st.columns([2, 3, 3]), fields, ("mn_opt", "mn_lr", "mn_sched")
     )
-    with st.expander(t("mnist.hyperparameters", name=t(f"mnist.opt.{optimizer}"))):
+    with st.expander(t("mnist.hyperparameters", name=t(f"optimizers.names.{optimizer}"))):
         hps, schedule_params = entry_inputs(entry_fields, optimizer, schedule)
     hps, problem = checked_hyperparameters(optimizer, lr, hps)
     if problem is not None:
