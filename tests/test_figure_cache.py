@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 
 from ui.figure_cache import FigureCache, shared_figure
 from ui.plots.activations import Series, curves_with_derivatives
-from ui.theme import plot_style
+from ui.theme import ChartText, plot_style
 
 
 class Counted:
@@ -128,9 +128,7 @@ def test_a_real_builder_through_the_shared_cache():
     z = np.linspace(-3, 3, 61)
     series = [Series("ReLU", np.maximum(z, 0), (z > 0).astype(float), [], (0.5, 1.0))]
     kwargs = dict(
-        title="t",
-        x_title="z",
-        y_title="f",
+        text=ChartText("t", "z", "f"),
         derivative_name="d",
         saturation_name="s",
         style=plot_style(),

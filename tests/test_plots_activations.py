@@ -10,7 +10,7 @@ from ui.plots.activations import (
     outlier_strip,
     probability_bars,
 )
-from ui.theme import plot_style
+from ui.theme import ChartText, plot_style
 
 STYLE = plot_style()
 X = np.linspace(-3, 3, 7)
@@ -22,7 +22,7 @@ def _curves(trace_x, intervals):
         Series("B", X**2, 2 * X, [], (0.0, 0.0)),
     ]
     return curves_with_derivatives(
-        X, series, trace_x, title="T", x_title="z", y_title="f",
+        X, series, trace_x, text=ChartText("T", "z", "f"),
         derivative_name="{name}′", saturation_name="flat", style=STYLE,
     )  # fmt: skip
 
@@ -49,7 +49,7 @@ def test_outlier_strip_has_points_and_one_line_per_fit():
     data = np.array([0.0, 1.0, 10.0])
     fig = outlier_strip(
         data, np.array([False, False, True]), [("mean", 11 / 3), ("median", 1.0)],
-        title="T", x_title="value", inlier_name="data", outlier_name="out", style=STYLE,
+        text=ChartText("T", "value"), inlier_name="data", outlier_name="out", style=STYLE,
     )  # fmt: skip
     assert [trace.name for trace in fig.data] == ["data", "out", "mean = 3.667", "median = 1"]
     assert list(fig.data[1].x) == [10.0]
@@ -59,7 +59,7 @@ def test_outlier_strip_has_points_and_one_line_per_fit():
 def test_probability_bars_write_nan_and_inf_as_text_on_empty_bars():
     fig = probability_bars(
         ["a", "b"], [("naive", np.array([np.nan, np.inf])), ("stable", np.array([0.25, 0.75]))],
-        title="T", x_title="class", y_title="p", style=STYLE,
+        text=ChartText("T", "class", "p"), style=STYLE,
     )  # fmt: skip
     assert [trace.name for trace in fig.data] == ["naive", "stable"]
     assert list(fig.data[0].y) == [0.0, 0.0]

@@ -13,7 +13,7 @@ from ui.plots.initialization import (
     training_losses,
     unit_shares,
 )
-from ui.theme import plot_style
+from ui.theme import ChartText, plot_style
 
 STYLE = plot_style()
 
@@ -92,7 +92,7 @@ def test_distribution_rows_are_shares_of_each_layer():
     hist = np.array([[1, 3, 0, 0], [0, 0, 0, 10], [0, 0, 0, 0]])
     edges = np.linspace(-2, 2, 5)
     fig = distribution_over_depth(
-        hist, edges, title="A", x_title="a", y_title="Layer", colorbar_title="Share", style=STYLE
+        hist, edges, text=ChartText("A", "a", "Layer"), colorbar_title="Share", style=STYLE
     )
     z = np.asarray(fig.data[0].z, dtype=float)
     np.testing.assert_allclose(z, [[25, 75, 0, 0], [0, 0, 0, 100], [0, 0, 0, 0]])
@@ -107,7 +107,7 @@ def test_largest_share_gives_side_by_side_maps_one_scale():
     assert largest_share([a, b]) == pytest.approx(75.0)
     assert largest_share([np.empty((0, 2))]) is None
     fig = distribution_over_depth(
-        b, np.array([0.0, 1.0, 2.0]), title="B", x_title="a", y_title="L",
+        b, np.array([0.0, 1.0, 2.0]), text=ChartText("B", "a", "L"),
         colorbar_title="S", style=STYLE, zmax=75.0,
     )  # fmt: skip
     assert fig.data[0].zmax == 75.0
@@ -116,9 +116,7 @@ def test_largest_share_gives_side_by_side_maps_one_scale():
 def test_symmetry_spread_starts_at_step_zero_on_a_linear_axis():
     fig = symmetry_spread(
         [("constant_", np.zeros(21)), ("kaiming_normal_", np.full(21, 0.3))],
-        title="t",
-        x_title="Step",
-        y_title="spread",
+        text=ChartText("t", "Step", "spread"),
         style=STYLE,
     )
     assert [tr.name for tr in fig.data] == ["constant_", "kaiming_normal_"]
@@ -129,9 +127,7 @@ def test_symmetry_spread_starts_at_step_zero_on_a_linear_axis():
 def test_training_losses_label_log_ticks_at_one_two_five():
     fig = training_losses(
         [("A", np.array([2.3, 1.0, 0.3])), ("B", np.array([35.0, 2.3]))],
-        title="t",
-        x_title="Step",
-        y_title="Loss",
+        text=ChartText("t", "Step", "Loss"),
         style=STYLE,
     )
     assert fig.layout.yaxis.type == "log"

@@ -18,7 +18,7 @@ from ui.plots.mnist import (
     thin,
     weight_images,
 )
-from ui.theme import BAD_COLOR, GOOD_COLOR, plot_style
+from ui.theme import BAD_COLOR, GOOD_COLOR, ChartText, plot_style
 
 STYLE = plot_style()
 DIGITS = [str(i) for i in range(10)]
@@ -42,9 +42,7 @@ def test_live_loss_chart_spec_and_data():
         np.array([49.0, 99.0]),
         np.array([0.5, np.nan]),  # a NaN validation loss is dropped, not drawn
         names=("train", "val"),
-        title="Loss",
-        x_title="Step",
-        y_title="CE",
+        text=ChartText("Loss", "Step", "CE"),
         style=STYLE,
     )
     assert chart.spec["title"] == "Loss"
@@ -63,9 +61,7 @@ def test_live_curves_drop_what_a_log_axis_cannot_draw_and_keep_each_point_with_i
         np.array([2.0, 4.0]),
         np.array([0.7, 0.6]),
         names=("train", "val"),
-        title="t",
-        x_title="x",
-        y_title="y",
+        text=ChartText("t", "x", "y"),
         style=STYLE,
     )
     rows = chart.data.astype({"series": str}).to_dict("records")
@@ -78,7 +74,7 @@ def test_live_curves_drop_what_a_log_axis_cannot_draw_and_keep_each_point_with_i
 
 
 def test_live_charts_keep_their_spec_when_only_data_changes():
-    kwargs = {"names": ("a", "b"), "title": "t", "x_title": "x", "y_title": "y", "style": STYLE}
+    kwargs = {"names": ("a", "b"), "text": ChartText("t", "x", "y"), "style": STYLE}
     one = live_accuracy_chart(np.array([1.0]), np.array([0.8]), np.array([0.7]), **kwargs)
     two = live_accuracy_chart(
         np.array([1.0, 2.0]), np.array([0.8, 0.9]), np.array([0.7, 0.85]), **kwargs
@@ -92,9 +88,7 @@ def test_live_lr_chart_has_one_series_and_no_legend():
         np.arange(10),
         np.full(10, 1e-3),
         name="lr",
-        title="t",
-        x_title="x",
-        y_title="y",
+        text=ChartText("t", "x", "y"),
         style=STYLE,
     )
     assert chart.spec["layer"][0]["encoding"]["color"]["legend"] is None
@@ -103,7 +97,7 @@ def test_live_lr_chart_has_one_series_and_no_legend():
 
 def test_projector_style_reaches_the_vega_charts():
     big = plot_style(projector=True)
-    kwargs = {"names": ("a", "b"), "title": "t", "x_title": "x", "y_title": "y"}
+    kwargs = {"names": ("a", "b"), "text": ChartText("t", "x", "y")}
     small = live_accuracy_chart(np.ones(1), np.ones(1), np.ones(1), style=STYLE, **kwargs)
     large = live_accuracy_chart(np.ones(1), np.ones(1), np.ones(1), style=big, **kwargs)
     assert (
@@ -157,9 +151,7 @@ def confusion(matrix, *, normalised):
         matrix,
         normalised=normalised,
         class_names=DIGITS,
-        title="CM",
-        x_title="Predicted",
-        y_title="True",
+        text=ChartText("CM", "Predicted", "True"),
         hover="h",
         style=STYLE,
     )
@@ -214,7 +206,7 @@ def test_layer_signals_two_panels_per_layer():
 
 def test_compare_runs():
     runs = [("a", np.arange(3), np.ones(3)), ("b", np.arange(5), np.ones(5))]
-    fig = compare_runs(runs, title="C", x_title="Step", y_title="Loss", style=STYLE)
+    fig = compare_runs(runs, text=ChartText("C", "Step", "Loss"), style=STYLE)
     assert [tr.name for tr in fig.data] == ["a", "b"]
     assert fig.data[0].line.color != fig.data[1].line.color
     assert fig.layout.yaxis.type == "log" and fig.layout.xaxis.title.text == "Step"
@@ -228,7 +220,7 @@ def test_model_input_and_class_probabilities():
     np.testing.assert_array_equal(np.asarray(fig.data[0].z, dtype=float), image)
     probs = np.full(10, 0.02)
     probs[7] = 0.82
-    bars = class_probabilities(probs, class_names=DIGITS, title="P", x_title="prob", style=STYLE)
+    bars = class_probabilities(probs, class_names=DIGITS, text=ChartText("P", "prob"), style=STYLE)
     assert list(bars.data[0].y) == DIGITS
     colors = bars.data[0].marker.color
     assert colors[7] == STYLE.color(0) and len(set(colors)) == 2
@@ -238,5 +230,5 @@ def test_model_input_and_class_probabilities():
     (frame,) = fig.layout.shapes
     assert (frame.x0, frame.y0, frame.x1, frame.y1) == (-0.5, -0.5, 27.5, 27.5)
     probs[0], probs[7] = 0.001, 0.801
-    bars = class_probabilities(probs, class_names=DIGITS, title="P", x_title="prob", style=STYLE)
+    bars = class_probabilities(probs, class_names=DIGITS, text=ChartText("P", "prob"), style=STYLE)
     assert bars.data[0].text[0] == "" and bars.data[0].text[1] == "2%"

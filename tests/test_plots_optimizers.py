@@ -20,7 +20,7 @@ from ui.plots.optimizers import (
     step_arrows,
     surface_3d,
 )
-from ui.theme import plot_style
+from ui.theme import ChartText, plot_style
 
 STYLE = plot_style()
 
@@ -97,8 +97,8 @@ def test_surface_3d_and_loss_curves(setup):
     assert [type(tr).__name__ for tr in fig.data] == ["Surface", "Scatter3d", "Scatter3d"]
     assert fig.layout.scene.zaxis.title.text == "Z"
     fig = loss_curves(
-        [("A", paths[0].losses), ("B", paths[1].losses)], log_y=True, title="L",
-        x_title="step", y_title="loss", style=STYLE,
+        [("A", paths[0].losses), ("B", paths[1].losses)], log_y=True,
+        text=ChartText("L", "step", "loss"), style=STYLE,
     )  # fmt: skip
     assert [tr.name for tr in fig.data] == ["A", "B"]
     assert fig.layout.yaxis.type == "log" and fig.layout.xaxis.title.text == "step"
@@ -126,8 +126,8 @@ def test_convergence_heatmap_marks_the_current_setting():
     lrs, momenta = np.logspace(-3, 0, 6), np.linspace(0, 0.9, 4)
     m = convergence_map(s, lrs, momenta, 100, 1e-3)
     fig = convergence_heatmap(
-        m.lrs, m.momenta, m.steps_to_reach, m.diverged_at, (0.01, 0.9), title="C",
-        x_title="LR", y_title="MOM", colorbar_title="STEPS", diverged_label="DIV",
+        m.lrs, m.momenta, m.steps_to_reach, m.diverged_at, (0.01, 0.9),
+        text=ChartText("C", "LR", "MOM"), colorbar_title="STEPS", diverged_label="DIV",
         never_label="NEVER", current_label="NOW", style=STYLE,
     )  # fmt: skip
     names = [tr.name for tr in fig.data]
@@ -140,7 +140,7 @@ def test_lr_search_curves():
     lrs = np.logspace(-3, 0, 4)
     fig = lr_search_curves(
         lrs, [("A", np.array([1.0, 0.1, np.nan, np.nan]), lrs[1]), ("B", np.ones(4), None)],
-        title="S", x_title="LR", y_title="F", best_label="best", style=STYLE,
+        text=ChartText("S", "LR", "F"), best_label="best", style=STYLE,
     )  # fmt: skip
     assert [tr.name for tr in fig.data] == ["A", "A: best", "B"]
     assert fig.layout.xaxis.type == "log"

@@ -5,7 +5,7 @@ import plotly.graph_objects as go
 import pytest
 
 from ui.plots.schedules import chained_schedule, loss_with_lr, schedule_curves, smoothed
-from ui.theme import plot_style
+from ui.theme import ChartText, plot_style
 
 
 @pytest.fixture(params=[False, True], ids=["screen", "projector"])
@@ -16,9 +16,7 @@ def style(request):
 def test_schedule_curves_one_trace_per_schedule(style):
     x = np.arange(11)
     curves = [("1 · StepLR", np.full(11, 0.1)), ("2 · ExponentialLR", 0.1 * 0.9**x)]
-    fig = schedule_curves(
-        x, curves, title="T", x_title="Steps", y_title="lr", log_y=True, style=style
-    )
+    fig = schedule_curves(x, curves, text=ChartText("T", "Steps", "lr"), log_y=True, style=style)
     assert isinstance(fig, go.Figure)
     assert [tr.name for tr in fig.data] == ["1 · StepLR", "2 · ExponentialLR"]
     assert fig.layout.xaxis.title.text == "Steps"
@@ -33,9 +31,7 @@ def test_schedule_curves_keep_colour_per_schedule_index(style):
     fig = schedule_curves(
         np.arange(3),
         [("3 · X", np.ones(3))],
-        title="T",
-        x_title="x",
-        y_title="y",
+        text=ChartText("T", "x", "y"),
         log_y=False,
         style=style,
         color_indices=[2],
@@ -52,9 +48,7 @@ def test_chained_schedule_marks_phases(style):
         np.linspace(0.1, 0.0, 101),
         phases,
         name="chain",
-        title="T",
-        x_title="Steps",
-        y_title="lr",
+        text=ChartText("T", "Steps", "lr"),
         log_y=False,
         style=style,
     )
@@ -75,9 +69,7 @@ def test_loss_with_lr_has_a_secondary_axis(style):
     fig = loss_with_lr(
         steps,
         runs,
-        title="T",
-        x_title="Steps",
-        loss_title="loss",
+        text=ChartText("T", "Steps", "loss"),
         lr_title="lr",
         lr_suffix="(lr)",
         log_lr=True,

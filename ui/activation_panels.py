@@ -29,6 +29,7 @@ from ui.plots.activations import (
     outlier_strip,
     probability_bars,
 )
+from ui.theme import ChartText
 
 GRID_POINTS = 401  # odd, so z = 0 is a grid point and ReLU's kink is drawn exactly
 SATURATION = 0.05  # |f′| below this is shaded as "saturated"
@@ -185,9 +186,9 @@ def activation_chart(names: list, params: dict, zmax: float, trace_x: float, sty
             z,
             series,
             trace_x,
-            title=t("activations.fig_title"),
-            x_title=t("activations.axis_z"),
-            y_title=t("activations.axis_value"),
+            text=ChartText(
+                t("activations.fig_title"), t("activations.axis_z"), t("activations.axis_value")
+            ),
             derivative_name=t("activations.derivative_name"),
             saturation_name=t("activations.saturation", threshold=SATURATION),
             style=style,
@@ -248,9 +249,11 @@ def loss_chart(
             x,
             series,
             None,
-            title=t(f"activations.loss_fig_title.{task}"),
-            x_title=t(f"activations.loss_axis.{task}"),
-            y_title=t("activations.axis_loss"),
+            text=ChartText(
+                t(f"activations.loss_fig_title.{task}"),
+                t(f"activations.loss_axis.{task}"),
+                t("activations.axis_loss"),
+            ),
             derivative_name=t("activations.gradient_name"),
             saturation_name="",
             style=style,
@@ -274,8 +277,10 @@ def outliers_view(share: float, offset: float, delta: float, seed: int, style) -
             data,
             is_outlier,
             fits,
-            title=t("activations.outliers_fig_title", count=int(is_outlier.sum()), n=data.size),
-            x_title=t("activations.axis_data"),
+            text=ChartText(
+                t("activations.outliers_fig_title", count=int(is_outlier.sum()), n=data.size),
+                t("activations.axis_data"),
+            ),
             inlier_name=t("activations.inliers"),
             outlier_name=t("activations.outliers"),
             style=style,
@@ -289,6 +294,11 @@ def outliers_view(share: float, offset: float, delta: float, seed: int, style) -
     if not fit.converged:
         st.warning(t("activations.huber_not_converged", iterations=fit.iterations))
     st.caption(t("activations.huber_method", iterations=fit.iterations))
+
+
+def probability_text(title_key: str) -> ChartText:
+    """The words of a chart of probability per class, titled by the string at ``title_key``."""
+    return ChartText(t(title_key), t("activations.axis_class"), t("activations.axis_probability"))
 
 
 def softmax_view(log_scale: float, label: int, style) -> None:
@@ -315,9 +325,7 @@ def softmax_view(log_scale: float, label: int, style) -> None:
                 probability_bars,
                 classes,
                 [(t("activations.naive"), naive), (t("activations.stable"), stable)],
-                title=t("activations.stab_fig_title"),
-                x_title=t("activations.axis_class"),
-                y_title=t("activations.axis_probability"),
+                text=probability_text("activations.stab_fig_title"),
                 style=style,
             ),
             key="stab_figure",
@@ -358,9 +366,7 @@ def temperature_view(fields: dict, style) -> None:
                     softmax(base, temperature),
                 ),
             ],
-            title=t("activations.temperature_fig_title"),
-            x_title=t("activations.axis_class"),
-            y_title=t("activations.axis_probability"),
+            text=probability_text("activations.temperature_fig_title"),
             style=style,
         ),
         key="temp_figure",

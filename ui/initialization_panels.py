@@ -30,6 +30,7 @@ from ui.plots.initialization import (
     training_losses,
     unit_shares,
 )
+from ui.theme import ChartText
 
 BATCH = 256  # images pushed through the network for the statistics
 INPUTS = 784  # 28 × 28 pixels, also the width of the Gaussian inputs
@@ -304,9 +305,11 @@ def distributions_view(results: dict, names: dict, fields: dict, style) -> None:
             if len(hist) == 0:
                 st.info(t("initialization.no_layers", setup=names[setup]))
                 continue
+            text = ChartText(
+                names[setup], t(f"initialization.dist_{which}"), t("initialization.layer")
+            )
             fig = shared_figure(
-                distribution_over_depth, hist, edges, title=names[setup],
-                x_title=t(f"initialization.dist_{which}"), y_title=t("initialization.layer"),
+                distribution_over_depth, hist, edges, text=text,
                 colorbar_title=t("initialization.share"), style=style, zmax=zmax,
             )  # fmt: skip
             show_figure(fig, key=f"in_dist_{setup}")
@@ -349,9 +352,11 @@ def symmetry_view(fields: dict, config_a: tuple, seed: int, style) -> None:
             fig = shared_figure(
                 symmetry_spread,
                 curves,
-                title=t("initialization.symmetry_title", act=t(f"activations.names.{a_act}")),
-                x_title=t("initialization.step"),
-                y_title=t("initialization.spread"),
+                text=ChartText(
+                    t("initialization.symmetry_title", act=t(f"activations.names.{a_act}")),
+                    t("initialization.step"),
+                    t("initialization.spread"),
+                ),
                 style=style,
             )
             show_figure(fig, key="in_symmetry_chart")
@@ -390,10 +395,10 @@ def training_results(runs: list, style) -> None:
     drawable = [(name, curve.loss) for name, curve in runs if len(curve.loss)]
     if not drawable:
         return
-    fig = shared_figure(
-        training_losses, drawable, title=t("initialization.train_title"),
-        x_title=t("initialization.step"), y_title=t("initialization.loss_axis"), style=style,
-    )  # fmt: skip
+    text = ChartText(
+        t("initialization.train_title"), t("initialization.step"), t("initialization.loss_axis")
+    )
+    fig = shared_figure(training_losses, drawable, text=text, style=style)
     show_figure(fig, key="in_train_chart")
     st.dataframe(
         {

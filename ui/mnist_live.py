@@ -17,7 +17,7 @@ from ui.fair_share import TickPlan, tick_plan
 from ui.i18n import t
 from ui.mnist_session import save, session, trainer_registry
 from ui.plots.mnist import live_accuracy_chart, live_loss_chart, live_lr_chart
-from ui.theme import PlotStyle
+from ui.theme import ChartText, PlotStyle
 
 HIGH_LR = 0.3  # above this a stuck loss is blamed on a too large lr, below it on a too small one
 
@@ -100,12 +100,12 @@ def live_curves(h, v: Live) -> None:
     else:
         c_loss, c_acc, c_lr = st.columns([3, 2, 2])
     epoch_steps = np.array([e.step for e in epochs], dtype=float)
-    titles = {"x_title": t("mnist.step"), "style": v.style}
+    step = t("mnist.step")
     with c_loss:
         chart = live_loss_chart(
             h.step, smooth_ema(h.loss), epoch_steps, np.array([e.val_loss for e in epochs]),
-            names=(t("mnist.train_loss"), t("mnist.val_loss")), title=t("mnist.loss_title"),
-            y_title=t("mnist.loss_axis"), **titles,
+            names=(t("mnist.train_loss"), t("mnist.val_loss")),
+            text=ChartText(t("mnist.loss_title"), step, t("mnist.loss_axis")), style=v.style,
         )  # fmt: skip
         vega(chart, key="mn_chart_loss")
     with c_acc:
@@ -113,14 +113,14 @@ def live_curves(h, v: Live) -> None:
             np.array([e.epoch for e in epochs], dtype=float),
             np.array([e.train_accuracy for e in epochs]),
             np.array([e.val_accuracy for e in epochs]),
-            names=(t("mnist.train_acc"), t("mnist.val_acc")), title=t("mnist.acc_title"),
-            x_title=t("mnist.epoch"), y_title=t("mnist.acc_axis"), style=v.style,
+            names=(t("mnist.train_acc"), t("mnist.val_acc")), style=v.style,
+            text=ChartText(t("mnist.acc_title"), t("mnist.epoch"), t("mnist.acc_axis")),
         )  # fmt: skip
         vega(chart, key="mn_chart_acc")
     with c_lr:
         chart = live_lr_chart(
-            h.step, h.lr, name=t("mnist.lr_series"), title=t("mnist.lr_title"),
-            y_title=t("mnist.lr_axis"), **titles,
+            h.step, h.lr, name=t("mnist.lr_series"),
+            text=ChartText(t("mnist.lr_title"), step, t("mnist.lr_axis")), style=v.style,
         )  # fmt: skip
         vega(chart, key="mn_chart_lr")
     if not epochs:

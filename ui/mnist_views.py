@@ -38,6 +38,7 @@ from ui.plots.mnist import (
     prediction_grid,
     weight_images,
 )
+from ui.theme import ChartText
 
 GRID_SIZE = 24
 CLASSES = tuple(range(NUM_CLASSES))
@@ -159,9 +160,7 @@ def confusion_panel(probs: np.ndarray, pred: np.ndarray, v: Live) -> None:
                 shown,
                 normalised=bool(normalised),
                 class_names=names,
-                title=t("mnist.confusion_title"),
-                x_title=t("mnist.predicted"),
-                y_title=t("mnist.true"),
+                text=ChartText(t("mnist.confusion_title"), t("mnist.predicted"), t("mnist.true")),
                 hover=t("mnist.confusion_hover"),
                 style=v.style,
             )
@@ -216,8 +215,7 @@ def drawn_digit(v: Live) -> None:
         fig = class_probabilities(
             probs[0],
             class_names=v.class_names,
-            title=t("mnist.draw_probs", label=label),
-            x_title=t("mnist.probability"),
+            text=ChartText(t("mnist.draw_probs", label=label), t("mnist.probability")),
             style=v.style,
         )
         show_figure(fig, key="mn_fig_drawn_probs")
@@ -321,9 +319,7 @@ def compare_panel(v: Live) -> None:
     if curves:
         fig = compare_runs(
             curves,
-            title=t("mnist.compare_title"),
-            x_title=t("mnist.step"),
-            y_title=t("mnist.loss_axis"),
+            text=ChartText(t("mnist.compare_title"), t("mnist.step"), t("mnist.loss_axis")),
             style=v.style,
         )
         show_figure(fig, key="mn_fig_compare")

@@ -45,7 +45,7 @@ from ui.plots.optimizers import (
     step_arrows,
     surface_3d,
 )
-from ui.theme import PlotStyle
+from ui.theme import ChartText, PlotStyle
 
 CUSTOM = "custom"
 CUSTOM_START = (1.5, 1.5)
@@ -387,9 +387,11 @@ def race_losses(scene: Scene, result: RaceResult) -> None:
             loss_curves,
             curves,
             log_y=log_y,
-            title=t("optimizers.loss_title"),
-            x_title=t("optimizers.step"),
-            y_title=t("optimizers.loss_gap") if gap else t("optimizers.loss"),
+            text=ChartText(
+                t("optimizers.loss_title"),
+                t("optimizers.step"),
+                t("optimizers.loss_gap") if gap else t("optimizers.loss"),
+            ),
             style=scene.style,
         ),
         key="opt_loss_chart",
@@ -488,9 +490,11 @@ def best_lr_report(scene: Scene, names: Sequence[str], searches: list, steps: in
             lr_search_curves,
             LR_GRID,
             curves,
-            title=t("optimizers.best_lr_title"),
-            x_title=t("optimizers.learning_rate"),
-            y_title=t("optimizers.loss_gap") if f_min is not None else t("optimizers.final_loss"),
+            text=ChartText(
+                t("optimizers.best_lr_title"),
+                t("optimizers.learning_rate"),
+                t("optimizers.loss_gap") if f_min is not None else t("optimizers.final_loss"),
+            ),
             best_label=t("optimizers.best"),
             style=scene.style,
         ),
@@ -539,9 +543,11 @@ def convergence(scene: Scene, map_steps: int, tolerance: float) -> None:
             result.steps_to_reach,
             result.diverged_at,
             current,
-            title=t("optimizers.convergence_title"),
-            x_title=t("optimizers.learning_rate"),
-            y_title=t("optimizers.momentum_axis"),
+            text=ChartText(
+                t("optimizers.convergence_title"),
+                t("optimizers.learning_rate"),
+                t("optimizers.momentum_axis"),
+            ),
             colorbar_title=t("optimizers.steps_to_reach"),
             diverged_label=t("optimizers.diverged_label"),
             never_label=t("optimizers.never_label"),

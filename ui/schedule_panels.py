@@ -25,6 +25,7 @@ from ui.figure_cache import shared_figure
 from ui.formulas import SCHEDULE_FORMULAS
 from ui.i18n import t
 from ui.plots.schedules import chained_schedule, loss_with_lr, schedule_curves
+from ui.theme import ChartText
 
 TRAIN_LAYERS = (64, 32, 10)  # 8×8 digits → 32 ReLU units → 10 classes: ~0.3 ms a step
 TRAIN_BATCH = 64
@@ -54,6 +55,10 @@ class Axis(NamedTuple):
     @property
     def lr_title(self) -> str:
         return t("schedules.lr_axis")
+
+    def lr_chart_text(self, title: str) -> ChartText:
+        """The words of a chart of lr over this axis, titled ``title``."""
+        return ChartText(title, self.x_title, self.lr_title)
 
 
 # ---------------------------------------------------------------- core calls (cached on primitives)
@@ -174,9 +179,9 @@ def comparison(built: list, ids: list[str], axis: Axis) -> None:
             st.info(t("schedules.nothing_to_draw"), icon=":material/info:")
         return
     curves = [(run_label(i, kind), lrs) for i, kind, _, _, lrs in built]
-    fig = shared_figure(schedule_curves, axis.x, curves, title=t("schedules.chart_title"),
-                        x_title=axis.x_title, y_title=axis.lr_title, log_y=axis.log_y, style=axis.style,
-                        color_indices=[i for i, *_ in built])  # fmt: skip
+    text = axis.lr_chart_text(t("schedules.chart_title"))
+    fig = shared_figure(schedule_curves, axis.x, curves, text=text, log_y=axis.log_y,
+                        style=axis.style, color_indices=[i for i, *_ in built])  # fmt: skip
     show_figure(fig, key="sch_chart")
     if axis.log_y and any(np.any(c <= 0) for _, c in curves):
         st.caption(t("schedules.log_zero"))
@@ -241,9 +246,9 @@ def chain_view(fields: dict, axis: Axis) -> None:
         except ValueError as error:
             st.warning(problem_text(t("schedules.chain_name"), error))
             return
+        text = axis.lr_chart_text(t("schedules.chain_title"))
         fig = shared_figure(chained_schedule, axis.x, chain, chain_phases(warmup, cycle, restarts, axis),
-                            name=t("schedules.chain_name"), title=t("schedules.chain_title"),
-                            x_title=axis.x_title, y_title=axis.lr_title,
+                            name=t("schedules.chain_name"), text=text,
                             log_y=axis.log_y, style=axis.style)  # fmt: skip
         show_figure(fig, key="sch_chain_chart")
         st.code(chain_code, language="python")
@@ -255,9 +260,8 @@ def training_results(results: list, axis: Axis) -> None:
     runs = [(name, losses, lrs) for name, losses, lrs, _, _ in results]
     longest = max(len(r[1]) for r in runs)
     steps = np.arange(longest) / axis.scale
-    fig = shared_figure(loss_with_lr, steps, runs, title=t("schedules.train_title"),
-                        x_title=axis.x_title, loss_title=t("schedules.loss_axis"),
-                        lr_title=axis.lr_title,
+    text = ChartText(t("schedules.train_title"), axis.x_title, t("schedules.loss_axis"))
+    fig = shared_figure(loss_with_lr, steps, runs, text=text, lr_title=axis.lr_title,
                         lr_suffix=t("schedules.lr_suffix"), log_lr=axis.log_y, style=axis.style)  # fmt: skip
     show_figure(fig, key="sch_train_chart")
     rows = {

@@ -3,9 +3,12 @@
 Figure builders take a ``PlotStyle`` and call ``style.apply(fig)`` last, so that projector mode
 (large type, thick lines, big markers) and the dark theme reach every chart the same way. Colours are
 the Okabe–Ito palette, which stays distinguishable for the common colour-vision deficiencies and on
-washed-out classroom projectors. Imports plotly, never streamlit.
+washed-out classroom projectors. A builder takes its translated words (title, axis titles) as one
+``ChartText``, which pickles like the rest of its arguments for the figure cache. Imports plotly,
+never streamlit.
 """
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -100,6 +103,18 @@ class PlotStyle(NamedTuple):
             axis.zerolinecolor = self.grid_color
             axis.automargin = True
         return fig
+
+
+class ChartText(NamedTuple):
+    """The words on a chart, already translated: its title and its axes' titles."""
+
+    title: str
+    x: str
+    y: str = ""
+
+
+# Named series, one (legend name, values) pair per line: what most builders draw.
+Curves = Sequence[tuple[str, np.ndarray]]
 
 
 def plot_style(projector: bool = False, dark: bool = False) -> PlotStyle:

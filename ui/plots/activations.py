@@ -11,7 +11,7 @@ from typing import NamedTuple
 import numpy as np
 import plotly.graph_objects as go
 
-from ui.theme import PlotStyle
+from ui.theme import ChartText, Curves, PlotStyle
 
 
 class Series(NamedTuple):
@@ -42,9 +42,7 @@ def curves_with_derivatives(
     series: list[Series],
     trace_x: float | None,
     *,
-    title: str,
-    x_title: str,
-    y_title: str,
+    text: ChartText,
     derivative_name: str,
     saturation_name: str,
     style: PlotStyle,
@@ -100,9 +98,9 @@ def curves_with_derivatives(
     if trace_x is not None:
         fig.add_vline(x=trace_x, line={"color": style.text_color, "width": 1.5, "dash": "dot"})
     fig.update_layout(
-        title=title,
-        xaxis_title=x_title,
-        yaxis_title=y_title,
+        title=text.title,
+        xaxis_title=text.x,
+        yaxis_title=text.y,
         hovermode="x unified",
         legend={"orientation": "h", "yanchor": "top", "y": -0.18, "xanchor": "left", "x": 0},
     )
@@ -114,8 +112,7 @@ def outlier_strip(
     is_outlier: np.ndarray,
     fits: list[tuple[str, float]],
     *,
-    title: str,
-    x_title: str,
+    text: ChartText,
     inlier_name: str,
     outlier_name: str,
     style: PlotStyle,
@@ -145,8 +142,8 @@ def outlier_strip(
             line={"color": style.color(i), "width": style.line_width * 1.3, "dash": dashes[i % 4]},
         )
     fig.update_layout(
-        title=title,
-        xaxis_title=x_title,
+        title=text.title,
+        xaxis_title=text.x,
         yaxis={"visible": False, "range": [-0.9, 0.9]},
         legend={"orientation": "h", "yanchor": "top", "y": -0.25, "xanchor": "left", "x": 0},
     )
@@ -154,13 +151,7 @@ def outlier_strip(
 
 
 def probability_bars(
-    classes: list[str],
-    series: list[tuple[str, np.ndarray]],
-    *,
-    title: str,
-    x_title: str,
-    y_title: str,
-    style: PlotStyle,
+    classes: list[str], series: Curves, *, text: ChartText, style: PlotStyle
 ) -> go.Figure:
     """Grouped bars of probabilities per class; a NaN or inf gets an empty bar labelled in text."""
     fig = go.Figure()
@@ -178,9 +169,9 @@ def probability_bars(
             cliponaxis=False,
         )
     fig.update_layout(
-        title=title,
-        xaxis_title=x_title,
-        yaxis={"title": y_title, "range": [0, 1.18]},
+        title=text.title,
+        xaxis_title=text.x,
+        yaxis={"title": text.y, "range": [0, 1.18]},
         barmode="group",
         legend={"orientation": "h", "yanchor": "top", "y": -0.2, "xanchor": "left", "x": 0},
     )

@@ -12,7 +12,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ui.theme import PlotStyle, log_ticks
+from ui.plots.lines import add_lines
+from ui.theme import ChartText, Curves, PlotStyle, log_ticks
 
 _DASHES = ("solid", "dash", "dot", "dashdot")
 
@@ -174,9 +175,7 @@ def distribution_over_depth(
     hist: np.ndarray,
     edges: np.ndarray,
     *,
-    title: str,
-    x_title: str,
-    y_title: str,
+    text: ChartText,
     colorbar_title: str,
     style: PlotStyle,
     zmax: float | None = None,
@@ -199,14 +198,14 @@ def distribution_over_depth(
             zmax=zmax,
             colorbar={"title": {"text": colorbar_title}, "ticksuffix": " %"},
             hovertemplate=(
-                f"{y_title} %{{y}}<br>{x_title} ≈ %{{x:.2f}}<br>%{{z:.1f}} %<extra></extra>"
+                f"{text.y} %{{y}}<br>{text.x} ≈ %{{x:.2f}}<br>%{{z:.1f}} %<extra></extra>"
             ),
         )
     )
-    fig.update_layout(title=title)
-    fig.update_xaxes(title=x_title)
+    fig.update_layout(title=text.title)
+    fig.update_xaxes(title=text.x)
     # Layer 1 at the top: the signal flows downwards through the network, as in a diagram.
-    fig.update_yaxes(title=y_title, autorange="reversed")
+    fig.update_yaxes(title=text.y, autorange="reversed")
     return style.apply(fig, height=380)
 
 
@@ -222,67 +221,46 @@ def largest_share(hists: Sequence[np.ndarray]) -> float | None:
     return max(shares) if shares else None
 
 
-def symmetry_spread(
-    curves: Sequence[tuple[str, np.ndarray]],
-    *,
-    title: str,
-    x_title: str,
-    y_title: str,
-    style: PlotStyle,
-) -> go.Figure:
+def symmetry_spread(curves: Curves, *, text: ChartText, style: PlotStyle) -> go.Figure:
     """Largest difference between two hidden units' weights, per training step, one line per init.
 
     Linear axis on purpose: "exactly 0" is the point, and a log axis cannot draw it.
     """
     fig = go.Figure()
-    for i, (name, spread) in enumerate(curves):
-        fig.add_trace(
-            go.Scatter(
-                x=np.arange(len(spread)),
-                y=spread,
-                name=name,
-                mode="lines+markers",
-                line=_line(style, i),
-                marker={"size": style.marker_size * 0.6},
-                hovertemplate=f"{x_title} %{{x}}: %{{y:.3g}}<extra>{name}</extra>",
-            )
-        )
-    fig.update_layout(
-        title=title, legend={"orientation": "h", "yanchor": "top", "y": -0.22, "x": 0}
+    add_lines(
+        fig,
+        curves,
+        style,
+        mode="lines+markers",
+        dashes=_DASHES,
+        marker={"size": style.marker_size * 0.6},
+        hovertemplate=f"{text.x} %{{x}}: %{{y:.3g}}<extra>%{{fullData.name}}</extra>",
     )
-    fig.update_xaxes(title=x_title)
-    fig.update_yaxes(title=y_title, rangemode="tozero")
+    fig.update_layout(
+        title=text.title, legend={"orientation": "h", "yanchor": "top", "y": -0.22, "x": 0}
+    )
+    fig.update_xaxes(title=text.x)
+    fig.update_yaxes(title=text.y, rangemode="tozero")
     return style.apply(fig, height=360)
 
 
-def training_losses(
-    curves: Sequence[tuple[str, np.ndarray]],
-    *,
-    title: str,
-    x_title: str,
-    y_title: str,
-    style: PlotStyle,
-) -> go.Figure:
+def training_losses(curves: Curves, *, text: ChartText, style: PlotStyle) -> go.Figure:
     """Minibatch loss per step for each setup (a curve stops where training diverged)."""
     fig = go.Figure()
-    for i, (name, loss) in enumerate(curves):
-        fig.add_trace(
-            go.Scatter(
-                x=np.arange(1, len(loss) + 1),
-                y=loss,
-                name=name,
-                mode="lines",
-                # Solid: dashes break up a noisy minibatch curve; colour tells the setups apart.
-                line={"color": style.color(i), "width": style.line_width},
-                hovertemplate=f"{x_title} %{{x}}: %{{y:.4g}}<extra>{name}</extra>",
-            )
-        )
+    # Solid: dashes break up a noisy minibatch curve; colour tells the setups apart.
+    add_lines(
+        fig,
+        curves,
+        style,
+        first_step=1,
+        hovertemplate=f"{text.x} %{{x}}: %{{y:.4g}}<extra>%{{fullData.name}}</extra>",
+    )
     fig.update_layout(
-        title=title,
+        title=text.title,
         hovermode="x unified" if len(curves) > 1 else "closest",
         legend={"orientation": "h", "yanchor": "top", "y": -0.22, "x": 0},
     )
-    fig.update_xaxes(title=x_title)
+    fig.update_xaxes(title=text.x)
     losses = np.concatenate([np.asarray(loss, dtype=float) for _, loss in curves] or [[]])
-    fig.update_yaxes(title=y_title, type="log", **log_ticks(losses))
+    fig.update_yaxes(title=text.y, type="log", **log_ticks(losses))
     return style.apply(fig, height=400)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ui.theme import BAD_COLOR, FONT_FAMILY, GOOD_COLOR, PlotStyle
+from ui.theme import BAD_COLOR, FONT_FAMILY, GOOD_COLOR, ChartText, PlotStyle
 
 MAX_POINTS = 1500  # per live curve: enough for a smooth line, small enough to resend every tick
 GREY = "#999999"
@@ -78,9 +78,7 @@ def _vega_config(style: PlotStyle) -> dict:
 def _lines(
     frame: pd.DataFrame,
     names: Sequence[str],
-    title: str,
-    x_title: str,
-    y_title: str,
+    text: ChartText,
     style: PlotStyle,
     *,
     log_y: bool = False,
@@ -88,8 +86,8 @@ def _lines(
     integer_x: bool = False,
     height: int = 240,
 ) -> VegaChart:
-    y_axis = {"title": y_title, **({"format": y_format} if y_format else {})}
-    x_axis = {"title": x_title, **({"format": "d", "tickMinStep": 1} if integer_x else {})}
+    y_axis = {"title": text.y, **({"format": y_format} if y_format else {})}
+    x_axis = {"title": text.x, **({"format": "d", "tickMinStep": 1} if integer_x else {})}
     encoding = {
         "x": {"field": "x", "type": "quantitative", "axis": x_axis, "scale": {"zero": False}},
         "y": {
@@ -107,12 +105,12 @@ def _lines(
         },
         "tooltip": [
             {"field": "series", "type": "nominal", "title": " "},
-            {"field": "x", "type": "quantitative", "title": x_title},
-            {"field": "value", "type": "quantitative", "title": y_title, "format": ".4g"},
+            {"field": "x", "type": "quantitative", "title": text.x},
+            {"field": "value", "type": "quantitative", "title": text.y, "format": ".4g"},
         ],
     }
     spec = {
-        "title": title,
+        "title": text.title,
         "autosize": {"type": "fit", "contains": "padding"},
         "height": round(height * (1.25 if style.projector else 1.0)),
         "layer": [
@@ -164,9 +162,7 @@ def live_loss_chart(
     val_loss: np.ndarray,
     *,
     names: tuple[str, str],
-    title: str,
-    x_title: str,
-    y_title: str,
+    text: ChartText,
     style: PlotStyle,
 ) -> VegaChart:
     """Smoothed training loss per step and validation loss at each epoch's last step."""
@@ -175,7 +171,7 @@ def live_loss_chart(
         [(names[0], steps, train_loss, False), (names[1], epoch_steps, val_loss, True)],
         positive=True,  # a log axis
     )
-    return _lines(frame, names, title, x_title, y_title, style, log_y=True)
+    return _lines(frame, names, text, style, log_y=True)
 
 
 def live_accuracy_chart(
@@ -184,25 +180,23 @@ def live_accuracy_chart(
     val_accuracy: np.ndarray,
     *,
     names: tuple[str, str],
-    title: str,
-    x_title: str,
-    y_title: str,
+    text: ChartText,
     style: PlotStyle,
 ) -> VegaChart:
     """Training (during the epoch) and validation accuracy per epoch."""
     frame = _frame(
         [(names[0], epochs, train_accuracy, True), (names[1], epochs, val_accuracy, True)]
     )
-    return _lines(frame, names, title, x_title, y_title, style, y_format=".0%", integer_x=True)
+    return _lines(frame, names, text, style, y_format=".0%", integer_x=True)
 
 
 def live_lr_chart(
-    steps: np.ndarray, lr: np.ndarray, *, name: str, title: str, x_title: str, y_title: str, style
+    steps: np.ndarray, lr: np.ndarray, *, name: str, text: ChartText, style: PlotStyle
 ) -> VegaChart:
     """The learning rate each step used."""
     steps, lr = thin(np.asarray(steps), np.asarray(lr))
     frame = _frame([(name, steps, lr, False)], positive=True)  # a log axis
-    return _lines(frame, [name], title, x_title, y_title, style, log_y=True, y_format=".0e")
+    return _lines(frame, [name], text, style, log_y=True, y_format=".0e")
 
 
 # ---------------------------------------------------------------- digits (plotly)
@@ -345,21 +339,19 @@ def confusion_matrix_figure(
     *,
     normalised: bool,
     class_names: Sequence[str],
-    title: str,
-    x_title: str,
-    y_title: str,
+    text: ChartText,
     hover: str,
     style: PlotStyle,
 ) -> go.Figure:
     """Rows = true class, columns = predicted; counts, or shares of each true class."""
     values = np.asarray(matrix, dtype=float)
-    text = [[f"{v:.0%}" if normalised else f"{int(v)}" for v in row] for row in values]
+    cells = [[f"{v:.0%}" if normalised else f"{int(v)}" for v in row] for row in values]
     fig = go.Figure(
         go.Heatmap(
             z=values,
             x=list(class_names),
             y=list(class_names),
-            text=text,
+            text=cells,
             texttemplate="%{text}",
             textfont={"size": max(style.font_size - 2, 9)},
             colorscale="Blues",
@@ -368,10 +360,10 @@ def confusion_matrix_figure(
             showscale=False,
         ),
         layout={
-            "title": title,
-            "xaxis": {"title": x_title, "type": "category", "side": "bottom"},
+            "title": text.title,
+            "xaxis": {"title": text.x, "type": "category", "side": "bottom"},
             "yaxis": {
-                "title": y_title,
+                "title": text.y,
                 "type": "category",
                 "autorange": "reversed",
                 "scaleanchor": "x",
@@ -496,12 +488,7 @@ def layer_signals(
 
 
 def compare_runs(
-    runs: Sequence[tuple[str, np.ndarray, np.ndarray]],
-    *,
-    title: str,
-    x_title: str,
-    y_title: str,
-    style: PlotStyle,
+    runs: Sequence[tuple[str, np.ndarray, np.ndarray]], *, text: ChartText, style: PlotStyle
 ) -> go.Figure:
     """Smoothed training loss of several runs, ``(name, steps, loss)`` each, on one log axis."""
     traces = []
@@ -519,10 +506,10 @@ def compare_runs(
     fig = go.Figure(
         traces,
         layout={
-            "title": title,
+            "title": text.title,
             "legend": {"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0},
-            "xaxis": {"title": x_title},
-            "yaxis": {"title": y_title, "type": "log"},
+            "xaxis": {"title": text.x},
+            "yaxis": {"title": text.y, "type": "log"},
         },
     )
     return style.apply(fig, height=420)
@@ -551,12 +538,7 @@ def model_input(image: np.ndarray, *, title: str, style: PlotStyle) -> go.Figure
 
 
 def class_probabilities(
-    probs: np.ndarray,
-    *,
-    class_names: Sequence[str],
-    title: str,
-    x_title: str,
-    style: PlotStyle,
+    probs: np.ndarray, *, class_names: Sequence[str], text: ChartText, style: PlotStyle
 ) -> go.Figure:
     """Horizontal bars of every class's probability; the most likely class highlighted."""
     probs = np.asarray(probs, dtype=float)
@@ -574,9 +556,9 @@ def class_probabilities(
             hovertemplate="%{y}: %{x:.1%}<extra></extra>",
         ),
         layout={
-            "title": title,
+            "title": text.title,
             "showlegend": False,
-            "xaxis": {"title": x_title, "range": [0, 1.15], "tickformat": ".0%"},
+            "xaxis": {"title": text.x, "range": [0, 1.15], "tickformat": ".0%"},
             "yaxis": {"type": "category", "autorange": "reversed", "ticksuffix": " "},
         },
     )

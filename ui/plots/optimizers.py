@@ -14,7 +14,8 @@ import plotly.graph_objects as go
 
 from core.descent import Path
 from core.path_metrics import finite_step
-from ui.theme import BAD_COLOR, PlotStyle, log_ticks
+from ui.plots.lines import add_lines
+from ui.theme import BAD_COLOR, ChartText, Curves, PlotStyle, log_ticks
 
 CLICK_GRID = 30  # invisible clickable markers per axis on the contour
 LOG_FLOOR = 1e-12  # relative floor under f - f_min before taking log10
@@ -45,7 +46,7 @@ def step_arrows(paths: Sequence[Path], lrs: Sequence[float], step: int) -> list[
 
 def gap_curves(
     labels: Sequence[str], paths: Sequence[Path], f_min: float | None
-) -> tuple[list[tuple[str, np.ndarray]], bool]:
+) -> tuple[Curves, bool]:
     """Per path its losses, or ``f - f_min`` when ``f_min`` is known, and whether the curves want
     a log y axis (the gap is known, or every finite value is positive)."""
     gap = f_min is not None
@@ -257,39 +258,25 @@ def surface_3d(
     return style.apply(fig, height=560)
 
 
-def loss_curves(
-    curves: Sequence[tuple[str, np.ndarray]],
-    *,
-    log_y: bool,
-    title: str,
-    x_title: str,
-    y_title: str,
-    style: PlotStyle,
-) -> go.Figure:
+def loss_curves(curves: Curves, *, log_y: bool, text: ChartText, style: PlotStyle) -> go.Figure:
     """Loss (or f - f_min) per step for every optimizer; log y when every value is positive."""
+    curves = [(name, np.asarray(values, dtype=float)) for name, values in curves]
+    # A log axis cannot place 0 or a negative value: gaps there, not a broken line.
+    shown = [(name, np.where(v > 0, v, np.nan)) for name, v in curves] if log_y else curves
     fig = go.Figure()
-    for i, (name, values) in enumerate(curves):
-        values = np.asarray(values, dtype=float)
-        if log_y:
-            values = np.where(values > 0, values, np.nan)
-        fig.add_trace(
-            go.Scatter(
-                x=np.arange(len(values)),
-                y=values,
-                name=name,
-                mode="lines",
-                line={"color": style.color(i), "width": style.line_width},
-                hovertemplate=f"{x_title}: %{{x}}<br>{y_title}: %{{y:.4g}}"
-                "<extra>%{fullData.name}</extra>",
-            )
-        )
-    fig.update_layout(title=title, legend={"orientation": "h", "yanchor": "top", "y": -0.2})
-    fig.update_xaxes(title=x_title)
+    add_lines(
+        fig,
+        shown,
+        style,
+        hovertemplate=f"{text.x}: %{{x}}<br>{text.y}: %{{y:.4g}}<extra>%{{fullData.name}}</extra>",
+    )
+    fig.update_layout(title=text.title, legend={"orientation": "h", "yanchor": "top", "y": -0.2})
+    fig.update_xaxes(title=text.x)
     if log_y:
-        every = np.concatenate([np.asarray(v, dtype=float) for _, v in curves] or [[]])
-        fig.update_yaxes(title=y_title, type="log", **log_ticks(every))
+        every = np.concatenate([v for _, v in curves] or [[]])
+        fig.update_yaxes(title=text.y, type="log", **log_ticks(every))
     else:
-        fig.update_yaxes(title=y_title, type="linear", exponentformat="power")
+        fig.update_yaxes(title=text.y, type="linear", exponentformat="power")
     return style.apply(fig, height=560)
 
 
@@ -427,9 +414,7 @@ def convergence_heatmap(
     diverged_at: np.ndarray,
     current: tuple[float, float] | None,
     *,
-    title: str,
-    x_title: str,
-    y_title: str,
+    text: ChartText,
     colorbar_title: str,
     diverged_label: str,
     never_label: str,
@@ -449,7 +434,7 @@ def convergence_heatmap(
             colorscale="Viridis_r",
             colorbar={"title": {"text": colorbar_title, "side": "right"}, "thickness": 14},
             name=colorbar_title,
-            hovertemplate=f"lr=%{{customdata:.3g}}<br>{y_title}=%{{y:.3f}}<br>"
+            hovertemplate=f"lr=%{{customdata:.3g}}<br>{text.y}=%{{y:.3f}}<br>"
             f"{colorbar_title}: %{{z}}<extra></extra>",
             customdata=np.broadcast_to(lrs, reached.shape),
         )
@@ -463,7 +448,7 @@ def convergence_heatmap(
                 colorscale=[[0, color], [1, color]],
                 showscale=False,
                 name=label,
-                hovertemplate=f"lr=%{{customdata:.3g}}<br>{y_title}=%{{y:.3f}}<br>{label}"
+                hovertemplate=f"lr=%{{customdata:.3g}}<br>{text.y}=%{{y:.3f}}<br>{label}"
                 "<extra></extra>",
                 customdata=np.broadcast_to(lrs, reached.shape),
             )
@@ -495,13 +480,13 @@ def convergence_heatmap(
         )
     decades = np.arange(np.floor(log_lr.min()), np.ceil(log_lr.max()) + 1)
     fig.update_xaxes(
-        title=x_title,
+        title=text.x,
         tickvals=decades,
         ticktext=[f"1e{int(d)}" for d in decades],
         range=[log_lr.min(), log_lr.max()],
     )
-    fig.update_yaxes(title=y_title)
-    fig.update_layout(title=title, legend={"orientation": "h", "yanchor": "top", "y": -0.18})
+    fig.update_yaxes(title=text.y)
+    fig.update_layout(title=text.title, legend={"orientation": "h", "yanchor": "top", "y": -0.18})
     return style.apply(fig, height=520)
 
 
@@ -509,9 +494,7 @@ def lr_search_curves(
     lrs: np.ndarray,
     searches: Sequence[tuple[str, np.ndarray, float | None]],
     *,
-    title: str,
-    x_title: str,
-    y_title: str,
+    text: ChartText,
     best_label: str,
     style: PlotStyle,
 ) -> go.Figure:
@@ -546,7 +529,7 @@ def lr_search_curves(
                     },
                 )
             )
-    fig.update_xaxes(title=x_title, type="log", exponentformat="power")
-    fig.update_yaxes(title=y_title, type="log", exponentformat="power")
-    fig.update_layout(title=title, legend={"orientation": "h", "yanchor": "top", "y": -0.2})
+    fig.update_xaxes(title=text.x, type="log", exponentformat="power")
+    fig.update_yaxes(title=text.y, type="log", exponentformat="power")
+    fig.update_layout(title=text.title, legend={"orientation": "h", "yanchor": "top", "y": -0.2})
     return style.apply(fig, height=420)

@@ -9,18 +9,18 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ui.theme import PlotStyle
+from ui.theme import ChartText, Curves, PlotStyle
 
 # Translucent fills for phase bands, cycled like the palette (alpha keeps the curve readable).
 _BAND_ALPHA = 0.12
 
 
-def _hover(x_title: str, y_title: str) -> str:
+def _hover(text: ChartText) -> str:
     # Exact lr on hover: 6 significant digits is more than any torch printout shows.
-    return f"{x_title}: %{{x:.4g}}<br>{y_title}: %{{y:.6g}}<extra>%{{fullData.name}}</extra>"
+    return f"{text.x}: %{{x:.4g}}<br>{text.y}: %{{y:.6g}}<extra>%{{fullData.name}}</extra>"
 
 
-def _lr_curve(x, lrs, name: str, color: str, x_title: str, y_title: str, style) -> go.Scatter:
+def _lr_curve(x, lrs, name: str, color: str, text: ChartText, style) -> go.Scatter:
     """A schedule's lr over ``x`` as a solid line, exact on hover."""
     return go.Scatter(
         x=x,
@@ -28,17 +28,15 @@ def _lr_curve(x, lrs, name: str, color: str, x_title: str, y_title: str, style) 
         name=name,
         mode="lines",
         line={"color": color, "width": style.line_width},
-        hovertemplate=_hover(x_title, y_title),
+        hovertemplate=_hover(text),
     )
 
 
 def schedule_curves(
     x: np.ndarray,
-    curves: Sequence[tuple[str, np.ndarray]],
+    curves: Curves,
     *,
-    title: str,
-    x_title: str,
-    y_title: str,
+    text: ChartText,
     log_y: bool,
     style: PlotStyle,
     color_indices: Sequence[int] | None = None,
@@ -47,15 +45,15 @@ def schedule_curves(
     fig = go.Figure()
     for i, (name, lrs) in enumerate(curves):
         color = style.color(color_indices[i] if color_indices is not None else i)
-        fig.add_trace(_lr_curve(x, lrs, name, color, x_title, y_title, style))
+        fig.add_trace(_lr_curve(x, lrs, name, color, text, style))
     fig.update_layout(
-        title=title,
+        title=text.title,
         hovermode="x unified" if len(curves) > 1 else "closest",
         # Below the plot: a side legend takes half the width of a column on a projector.
         legend={"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0},
     )
-    fig.update_xaxes(title=x_title)
-    fig.update_yaxes(title=y_title, type="log" if log_y else "linear")
+    fig.update_xaxes(title=text.x)
+    fig.update_yaxes(title=text.y, type="log" if log_y else "linear")
     return style.apply(fig, height=480)
 
 
@@ -70,9 +68,7 @@ def chained_schedule(
     phases: Sequence[tuple[float, float, str]],
     *,
     name: str,
-    title: str,
-    x_title: str,
-    y_title: str,
+    text: ChartText,
     log_y: bool,
     style: PlotStyle,
 ) -> go.Figure:
@@ -91,10 +87,10 @@ def chained_schedule(
         )
         if i > 0:
             fig.add_vline(x=start, line_dash="dash", line_color=style.text_color, line_width=1)
-    fig.add_trace(_lr_curve(x, lrs, name, style.color(0), x_title, y_title, style))
-    fig.update_layout(title=title, showlegend=False)
-    fig.update_xaxes(title=x_title)
-    fig.update_yaxes(title=y_title, type="log" if log_y else "linear")
+    fig.add_trace(_lr_curve(x, lrs, name, style.color(0), text, style))
+    fig.update_layout(title=text.title, showlegend=False)
+    fig.update_xaxes(title=text.x)
+    fig.update_yaxes(title=text.y, type="log" if log_y else "linear")
     return style.apply(fig, height=400)
 
 
@@ -113,16 +109,18 @@ def loss_with_lr(
     steps: np.ndarray,
     runs: Sequence[tuple[str, np.ndarray, np.ndarray]],
     *,
-    title: str,
-    x_title: str,
-    loss_title: str,
+    text: ChartText,
     lr_title: str,
     lr_suffix: str,
     log_lr: bool,
     style: PlotStyle,
     smoothing: float = 0.9,
 ) -> go.Figure:
-    """Smoothed training loss per ``(name, losses, lrs)`` run, its lr dotted on a second y axis."""
+    """Smoothed training loss per ``(name, losses, lrs)`` run, its lr dotted on a second y axis.
+
+    ``text.y`` titles the loss axis, ``lr_title`` the lr axis on the right.
+    """
+    lr_text = text._replace(y=lr_title)
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     for i, (name, losses, lrs) in enumerate(runs):
         color = style.color(i)
@@ -135,7 +133,7 @@ def loss_with_lr(
                 legendgroup=name,
                 mode="lines",
                 line={"color": color, "width": style.line_width},
-                hovertemplate=_hover(x_title, loss_title),
+                hovertemplate=_hover(text),
             ),
             secondary_y=False,
         )
@@ -147,16 +145,16 @@ def loss_with_lr(
                 legendgroup=name,
                 mode="lines",
                 line={"color": color, "width": max(style.line_width / 2, 1), "dash": "dot"},
-                hovertemplate=_hover(x_title, lr_title),
+                hovertemplate=_hover(lr_text),
             ),
             secondary_y=True,
         )
     fig.update_layout(
-        title=title,
+        title=text.title,
         hovermode="x unified",
         legend={"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0},
     )
-    fig.update_xaxes(title=x_title)
-    fig.update_yaxes(title=loss_title, secondary_y=False)
+    fig.update_xaxes(title=text.x)
+    fig.update_yaxes(title=text.y, secondary_y=False)
     fig.update_yaxes(title=lr_title, type="log" if log_lr else "linear", secondary_y=True)
     return style.apply(fig, height=460)
