@@ -110,10 +110,27 @@ def test_animation_has_frames_buttons_and_slider(setup):
         xs, ys, z, [("A", paths[0].points), ("B", paths[1].points)], [0, 10, 20, 40],
         bounds=s.bounds, f_min=0.0, log_levels=True, minima=s.minima, title="Anim",
         colorbar_title="CB", minimum_label="MIN", step_label="STEP", play_label="PLAY",
-        fast_label="FAST", pause_label="PAUSE", style=STYLE,
+        fast_label="FAST", pause_label="PAUSE", replay_label="REPLAY", style=STYLE,
     )  # fmt: skip
     assert len(fig.frames) == 4
-    assert [b.label for b in fig.layout.updatemenus[0].buttons] == ["PLAY", "FAST", "PAUSE"]
+    buttons = fig.layout.updatemenus[0].buttons
+    assert [b.label for b in buttons] == ["PLAY", "FAST", "PAUSE", "REPLAY"]
+    # Replay starts from the first frame whatever frame is shown; Play goes on from it.
+    assert (
+        list(buttons[3].args[0]) == ["0", "10", "20", "40"]
+        and not buttons[3].args[1]["fromcurrent"]
+    )
+    assert buttons[0].args[0] is None and buttons[0].args[1]["fromcurrent"]
+    # The map is a layout image, not a contour trace: plotly.js drops contour and heatmap
+    # traces when an animation plays without redrawing (the race kept its balls on white).
+    assert not [tr for tr in fig.data if tr.type in ("contour", "heatmap")]
+    (image,) = fig.layout.images
+    assert image.source.startswith("data:image/png;base64,") and image.layer == "below"
+    assert (image.x, image.y, image.sizex, image.sizey) == pytest.approx(
+        (xs[0], ys[-1], xs[-1] - xs[0], ys[-1] - ys[0])
+    )
+    colour_bar = fig.data[0]
+    assert colour_bar.marker.showscale and colour_bar.marker.colorbar.title.text == "CB"
     assert [st.label for st in fig.layout.sliders[0].steps] == ["0", "10", "20", "40"]
     # the moving trace holds one point per optimizer; a diverged one stays at its last point
     last = fig.frames[-1].data[0]
@@ -144,3 +161,28 @@ def test_lr_search_curves():
     )  # fmt: skip
     assert [tr.name for tr in fig.data] == ["A", "A: best", "B"]
     assert fig.layout.xaxis.type == "log"
+
+
+def test_animated_map_image_colours_values_in_bands_and_leaves_nan_clear():
+    import base64
+    import io
+
+    from PIL import Image
+
+    from ui.plots.optimizers import CONTOUR_LEVELS, MAP_PIXELS, _map_image
+
+    xs, ys = np.linspace(-1.0, 1.0, 21), np.linspace(0.0, 2.0, 11)
+    values = np.tile(xs, (len(ys), 1))  # grows to the right, constant upwards
+    values[-1, 0] = np.nan  # top-left corner: no value
+    image, (low, high) = _map_image(xs, ys, values)
+    assert (low, high) == (-1.0, 1.0)
+    png = base64.b64decode(image["source"].split(",", 1)[1])
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA")).astype(int)
+    assert pixels.shape == (MAP_PIXELS, MAP_PIXELS, 4)
+    middle = pixels[MAP_PIXELS // 2]
+    # Viridis runs from dark purple to light yellow: brightness grows with the value.
+    brightness = middle[:, :3].sum(axis=1)
+    assert brightness[-1] > brightness[MAP_PIXELS // 2] > brightness[0]
+    assert 20 <= len(np.unique(brightness)) <= 2 * CONTOUR_LEVELS + 1  # bands and their lines
+    # The NaN corner is transparent; image rows run downwards, so it is the top-left pixel.
+    assert pixels[0, 0, 3] == 0 and pixels[-1, 0, 3] > 0

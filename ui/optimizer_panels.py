@@ -131,7 +131,7 @@ def animation_figure(
     surface = build_surface(surface_key, formula)
     xs, ys, z = grid(surface_key, formula)
     paths = run_race(surface_key, formula, settings, start, steps)
-    title, minimum, step, play, fast, pause = texts
+    title, minimum, step, play, fast, pause, replay = texts
     return shared_figure(
         race_animation,
         xs,
@@ -150,6 +150,7 @@ def animation_figure(
         play_label=play,
         fast_label=fast,
         pause_label=pause,
+        replay_label=replay,
         style=style,
     )
 
@@ -507,7 +508,7 @@ def animation(scene: Scene, result: RaceResult, steps: int) -> None:
     st.subheader(t("optimizers.animation_title"))
     texts = tuple(
         t(f"optimizers.{key}")
-        for key in ("animation_title", "minimum", "step", "play", "fast", "pause")
+        for key in ("animation_title", "minimum", "step", "play", "fast", "pause", "replay")
     )
     figure = animation_figure(
         scene.surface_key,

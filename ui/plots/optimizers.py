@@ -6,11 +6,15 @@ No streamlit here. Grids come as ``xs`` (nx,), ``ys`` (ny,) and ``z`` (ny, nx) w
 its last finite point.
 """
 
+import base64
+import io
 from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
+import plotly.colors
 import plotly.graph_objects as go
+from PIL import Image
 
 from core.descent import Path
 from core.path_metrics import finite_step
@@ -19,6 +23,9 @@ from ui.theme import BAD_COLOR, ChartText, Curves, PlotStyle, log_ticks
 
 CLICK_GRID = 30  # invisible clickable markers per axis on the contour
 LOG_FLOOR = 1e-12  # relative floor under f - f_min before taking log10
+CONTOUR_LEVELS = 30  # colour bands of a contour map, as plotly's ncontours
+CONTOUR_OPACITY = 0.75
+MAP_PIXELS = 480  # side of the raster contour map under the animated race
 
 
 class Arrow(NamedTuple):
@@ -86,15 +93,75 @@ def _contour(xs, ys, z, f_min, log_levels, colorbar_title, style) -> go.Contour:
         x=xs,
         y=ys,
         z=contour_values(z, f_min, log_levels),
-        ncontours=30,
+        ncontours=CONTOUR_LEVELS,
         colorscale="Viridis",
-        opacity=0.75,
+        opacity=CONTOUR_OPACITY,
         contours={"coloring": "heatmap", "showlines": True},
         line={"width": 0.5},
         colorbar={"title": {"text": colorbar_title, "side": "right"}, "thickness": 14},
         hoverinfo="skip",
         showlegend=False,
     )
+
+
+def _resampled(z: np.ndarray, size: int) -> np.ndarray:
+    """``z`` bilinearly interpolated onto a ``size`` × ``size`` grid spanning the same box."""
+    rows, cols = z.shape
+    fy, fx = np.linspace(0, rows - 1, size), np.linspace(0, cols - 1, size)
+    y0, x0 = np.minimum(fy.astype(int), rows - 2), np.minimum(fx.astype(int), cols - 2)
+    wy, wx = (fy - y0)[:, None], (fx - x0)[None, :]
+    top = z[y0][:, x0] * (1 - wx) + z[y0][:, x0 + 1] * wx
+    bottom = z[y0 + 1][:, x0] * (1 - wx) + z[y0 + 1][:, x0 + 1] * wx
+    return top * (1 - wy) + bottom * wy
+
+
+def _map_image(xs, ys, values: np.ndarray) -> tuple[dict, tuple[float, float]]:
+    """The contour map as a layout image (Viridis bands, a darker line between bands) and its
+    colour range.
+
+    plotly.js removes contour and heatmap traces as soon as an animation plays without redrawing
+    (plotly.js issue 4491), and redrawing every frame stutters; a layout image stays put.
+    """
+    finite = values[np.isfinite(values)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    level = (_resampled(values, MAP_PIXELS) - low) / ((high - low) or 1.0)
+    band = np.clip(np.floor(level * CONTOUR_LEVELS), 0, CONTOUR_LEVELS - 1)
+    stops = np.array([plotly.colors.hex_to_rgb(c) for c in plotly.colors.sequential.Viridis])
+    positions = np.linspace(0, 1, len(stops))
+    t = np.nan_to_num((band + 0.5) / CONTOUR_LEVELS)
+    rgb = np.stack([np.interp(t, positions, stops[:, c]) for c in range(3)], axis=-1)
+    edge = np.zeros(band.shape, dtype=bool)
+    edge[:, 1:] |= band[:, 1:] != band[:, :-1]
+    edge[1:, :] |= band[1:, :] != band[:-1, :]
+    rgb[edge] *= 0.8
+    alpha = np.where(np.isfinite(level), 255 * CONTOUR_OPACITY, 0)
+    # Image rows run top to bottom, the y axis bottom to top.
+    pixels = np.dstack([rgb, alpha])[::-1].round().astype(np.uint8)
+    png = io.BytesIO()
+    Image.fromarray(pixels, "RGBA").save(png, format="PNG", optimize=True)
+    image = {
+        "source": "data:image/png;base64," + base64.b64encode(png.getvalue()).decode(),
+        "xref": "x", "yref": "y", "x": float(xs[0]), "y": float(ys[-1]),
+        "sizex": float(xs[-1] - xs[0]), "sizey": float(ys[-1] - ys[0]),
+        "sizing": "stretch", "layer": "below",
+    }  # fmt: skip
+    return image, (low, high)
+
+
+def _colour_bar(low: float, high: float, title: str) -> go.Scatter:
+    """A colour bar without a visible trace: two undrawn points carry the colour scale."""
+    return go.Scatter(
+        x=[np.nan, np.nan],
+        y=[np.nan, np.nan],
+        mode="markers",
+        marker={
+            "color": [low, high], "colorscale": "Viridis", "cmin": low, "cmax": high,
+            "showscale": True, "opacity": CONTOUR_OPACITY,
+            "colorbar": {"title": {"text": title, "side": "right"}, "thickness": 14},
+        },
+        hoverinfo="skip",
+        showlegend=False,
+    )  # fmt: skip
 
 
 def _path_trace(name, points, color, style, *, legendgroup=None, showlegend=True) -> go.Scatter:
@@ -298,9 +365,12 @@ def race_animation(
     play_label: str,
     fast_label: str,
     pause_label: str,
+    replay_label: str,
     style: PlotStyle,
 ) -> go.Figure:
-    """The race as a plotly animation: balls run along the paths; Play, Fast, Pause, a slider.
+    """The race as a plotly animation: balls run along the paths; Play, Fast, Pause, Replay (from
+    the first frame: Play and Fast go on from where the race stands, so at its end they have
+    nothing left to show) and a slider.
 
     The full paths are drawn once; each frame moves a single trace holding every optimizer's
     current point (one trace per frame keeps building 60 frames fast).
@@ -315,7 +385,8 @@ def race_animation(
         return {"type": "scatter", "x": p[:, 0], "y": p[:, 1]}
 
     first = frame_steps[0] if frame_steps else 0
-    fig = go.Figure([_contour(xs, ys, z, f_min, log_levels, colorbar_title, style)])
+    image, (low, high) = _map_image(xs, ys, contour_values(z, f_min, log_levels))
+    fig = go.Figure([_colour_bar(low, high, colorbar_title)])
     for trace in _markers(minima, (np.nan, np.nan), minimum_label, "", style)[:-1]:
         fig.add_trace(trace)
     for i, (name, points) in enumerate(paths):
@@ -340,12 +411,12 @@ def race_animation(
     moving = [len(fig.data) - 1]
     frames = [{"data": [heads(k)], "traces": moving, "name": str(k)} for k in frame_steps]
 
-    def play(duration):
+    def play(duration, frame_names=None, from_current=True):
         return [
-            None,
+            frame_names,
             {
                 "frame": {"duration": duration, "redraw": False},
-                "fromcurrent": True,
+                "fromcurrent": from_current,
                 "transition": {"duration": 0},
                 "mode": "immediate",
             },
@@ -373,6 +444,11 @@ def race_animation(
                             {"frame": {"duration": 0, "redraw": False}, "mode": "immediate"},
                         ],
                     },
+                    {
+                        "label": replay_label,
+                        "method": "animate",
+                        "args": play(120, [frame["name"] for frame in frames], from_current=False),
+                    },
                 ],
             }
         ],
@@ -398,10 +474,12 @@ def race_animation(
             }
         ],
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
+        images=[image],
     )
     (x_lo, x_hi), (y_lo, y_hi) = bounds
-    fig.update_xaxes(title="x", range=[x_lo, x_hi])
-    fig.update_yaxes(title="y", range=[y_lo, y_hi])
+    # No grid: it would be drawn over the map image.
+    fig.update_xaxes(title="x", range=[x_lo, x_hi], showgrid=False, zeroline=False)
+    fig.update_yaxes(title="y", range=[y_lo, y_hi], showgrid=False, zeroline=False)
     fig = style.apply(fig, height=620)
     fig.frames = frames
     return fig
