@@ -28,6 +28,8 @@ from ui.controls import (
     current_plot_style,
     enter_through_shell,
     panel_fragment,
+    show_code,
+    show_formula,
 )
 from ui.errors import guarded_panel
 from ui.fields import Field, bind_fields, field, fields_in_columns
@@ -217,14 +219,13 @@ def stability_panel() -> None:
             st.columns(2), FIELDS, ("stab_log_scale", "stab_label")
         )
         softmax_view(log_scale, label, style)
-        st.latex(
+        show_formula(
             r"\operatorname{softmax}(z)_i = \frac{e^{z_i}}{\sum_j e^{z_j}} = "
             r"\frac{e^{z_i - m}}{\sum_j e^{z_j - m}}, \quad m = \max_j z_j, \qquad "
             r"-\log \operatorname{softmax}(z)_y = \log \sum_j e^{z_j - m} + m - z_y"
         )
-        st.code(
-            "torch.nn.functional.cross_entropy(logits, label)  # fused log_softmax + nll_loss",
-            language="python",
+        show_code(
+            "torch.nn.functional.cross_entropy(logits, label)  # fused log_softmax + nll_loss"
         )
 
         temperature_view(FIELDS, style)

@@ -16,7 +16,7 @@ from core.mnist_setup import exposed, run_label, train_config
 from core.optimizers import OPTIMIZER_ENTRIES, OPTIMIZERS
 from core.params import Param
 from core.session import configure
-from ui.controls import current_plot_style, enter_through_shell
+from ui.controls import current_plot_style, enter_through_shell, show_formula
 from ui.errors import guarded_panel
 from ui.fair_share import BASE_EVERY, tick_plan
 from ui.fields import Field, bind_fields, widget_for
@@ -122,7 +122,7 @@ snap_to_stops(FIELDS)
 
 st.title(t("mnist.heading"))
 st.markdown(t("mnist.intro"))
-st.latex(FORMULA)
+show_formula(FORMULA)
 
 with guarded_panel(t("mnist.panel_data")):
     used = data_panel(FIELDS, style)

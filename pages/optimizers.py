@@ -5,7 +5,7 @@ import streamlit as st
 from core.optimizers import OPTIMIZER_ENTRIES, OPTIMIZERS
 from core.params import Param
 from core.surfaces import SURFACES
-from ui.controls import enter_through_shell
+from ui.controls import current_plot_style, enter_through_shell
 from ui.errors import guarded_panel
 from ui.fields import Field, bind_fields, field, fields_in_columns, widget_for
 from ui.i18n import t
@@ -109,8 +109,13 @@ with middle:
 with right:
     steps = field(FIELDS, "opt_steps")
 
+# On a projector the two switches get a row of their own, or their labels are cut.
+if current_plot_style().projector:
+    columns = [*st.columns(3), *st.columns(2)]
+else:
+    columns = st.columns([1, 1, 1.3, 1.6, 1.4])
 x0, y0, tolerance, use_best_lr, show_3d = fields_in_columns(
-    st.columns([1, 1, 1.3, 1.6, 1.4]), FIELDS,
+    columns, FIELDS,
     ("opt_x0", "opt_y0", "opt_tol", "opt_best_lr", "opt_show_3d"),
     opt_x0={"format": "%.3f"}, opt_y0={"format": "%.3f"},
 )  # fmt: skip

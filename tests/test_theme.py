@@ -4,7 +4,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from ui.theme import OKABE_ITO, log_ticks, plot_style
+from ui.theme import OKABE_ITO, log_ticks, plot_style, text_width, wrapped
 
 
 def test_projector_is_larger_and_thicker():
@@ -19,6 +19,34 @@ def test_apply_sets_cjk_font_palette_and_height():
     assert "Noto Sans CJK SC" in fig.layout.font.family
     assert list(fig.layout.colorway) == list(OKABE_ITO)
     assert fig.layout.height == 500
+
+
+def test_wrapped_uses_as_few_and_as_even_lines_as_fit():
+    assert wrapped("short", 30) == "short"
+    assert wrapped("SGD with momentum (lr=0.001, momentum=0.99)", 30) == (
+        "SGD with momentum<br>(lr=0.001, momentum=0.99)"
+    )
+    # Chinese without spaces breaks between characters, each as wide as two Latin ones.
+    lines = wrapped("这些激活函数都不是两侧有界的不会饱和", 20).split("<br>")
+    assert "".join(lines) == "这些激活函数都不是两侧有界的不会饱和"
+    assert len(lines) == 2 and all(text_width(line) <= 20 for line in lines)
+    assert wrapped("averyveryverylongword x", 10) == "averyveryverylongword<br>x"
+
+
+def test_long_legend_names_notes_and_titles_wrap_on_a_projector():
+    name = "SGD with momentum (lr=0.001, momentum=0.99)"
+    fig = go.Figure(go.Scatter(y=[1, 2], name=name), layout={"title": {"text": name * 2}})
+    fig.add_annotation(text="None of these activations is bounded on both sides", x=0, y=0)
+    style = plot_style(projector=True)
+    fig = style.apply(fig)
+    assert fig.data[0].name.replace("<br>", " ") == name and "<br>" in fig.data[0].name
+    assert "<br>" in fig.layout.annotations[0].text
+    title_lines = fig.layout.title.text.count("<br>") + 1
+    assert title_lines == 2
+    assert fig.layout.margin.t == 50 + style.font_size + round(1.3 * fig.layout.title.font.size)
+    # The same words fit a wide chart's legend on one line.
+    wide = plot_style().apply(go.Figure(go.Scatter(y=[1], name=name)))
+    assert wide.data[0].name == name
 
 
 def test_dark_theme_keeps_every_colour_visible():

@@ -18,7 +18,7 @@ from core.losses import (
 from core.losses import TORCH_NAMES as LOSS_TORCH
 from core.params import ParamError
 from core.robust_fit import fit_constant, outlier_sample
-from ui.controls import show_figure
+from ui.controls import show_code, show_figure, show_formula
 from ui.fields import Field, field
 from ui.figure_cache import shared_figure
 from ui.i18n import t
@@ -150,9 +150,9 @@ def formula_cards(names: list[str], formulas: dict, torch_calls: dict) -> None:
         for column, name in zip(columns, names[start : start + 2], strict=False):
             with column, st.container(border=True):
                 st.markdown(f"**{t(f'activations.names.{name}')}**")
-                st.latex(formulas[name])
+                show_formula(formulas[name])
                 st.caption(t(f"activations.when.{name}"))
-                st.code(torch_calls[name], language="python")
+                show_code(torch_calls[name])
 
 
 # ---------------------------------------------------------------- views

@@ -18,6 +18,7 @@ from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core.params import Param
+from ui.formulas import stacked
 from ui.i18n import t
 from ui.theme import PlotStyle, plot_style
 from ui.url_state import Problem, encode_params, parse_params
@@ -368,6 +369,17 @@ def guided_experiment(
         )
         with st.popover(t("experiments.explain_button")):
             st.markdown(explain)
+
+
+def show_formula(latex: str) -> None:
+    """A formula, one statement per line (``ui.formulas.stacked``)."""
+    st.latex(stacked(latex))
+
+
+def show_code(code: str) -> None:
+    """Copyable Python with its long lines wrapped: a torch call cut at a card's edge hid its last
+    arguments on a projector's narrow page."""
+    st.code(code, language="python", wrap_lines=True)
 
 
 def show_figure(fig, key: str) -> None:

@@ -1,5 +1,34 @@
 """The formulas users see, as LaTeX, one table per registry and keyed like it (a test checks
-that every registry entry has one). Presentation, so not in ``core/``; pure data, no streamlit."""
+that every registry entry has one). Presentation, so not in ``core/``; no streamlit."""
+
+import re
+
+# A comma or semicolon followed by a wide space (backslash-space, quad, qquad) ends a statement; a
+# comma followed by a thin space is inside one, as between a function's arguments.
+_STATEMENT_END = re.compile(r"[,;]\s*\\(?:qquad|quad|\s)\s*")
+
+
+def stacked(latex: str) -> str:
+    r"""``latex`` with one statement per line where it chains several (``a = …,\ b = …``).
+
+    A chain in one line ran past the right edge of a formula card on a projector's narrow page.
+    Statements are split only outside brackets of any kind and ``\left … \right`` pairs.
+    """
+    lines, start, depth = [], 0, 0
+    for match in re.finditer(r"\\left\b|\\right\b|[{}()[\]]|" + _STATEMENT_END.pattern, latex):
+        token = match.group()
+        if token in ("{", "(", "[", r"\left"):
+            depth += 1
+        elif token in ("}", ")", "]", r"\right"):
+            depth = max(depth - 1, 0)
+        elif depth == 0:
+            lines.append(latex[start : match.start()])
+            start = match.end()
+    if not lines:
+        return latex
+    lines.append(latex[start:])
+    return r"\begin{gathered}" + r" \\ ".join(lines) + r"\end{gathered}"
+
 
 ACTIVATION_FORMULAS = {
     "identity": r"f(z) = z",

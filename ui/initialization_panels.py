@@ -16,7 +16,7 @@ from core.deep_signals import (
 )
 from core.initializers import INITIALIZER_INFO, INITIALIZERS, init_std, torch_call
 from core.params import Param, ParamError
-from ui.controls import show_figure
+from ui.controls import show_code, show_figure, show_formula
 from ui.fields import Field, field, fields_in_columns, widget_for
 from ui.figure_cache import shared_figure
 from ui.formulas import INITIALIZER_FORMULAS
@@ -202,11 +202,11 @@ def setup_name(setup: str, config: tuple) -> str:
 
 def formula_block(config: tuple, width: int, valid: bool) -> None:
     init, params, _, _ = config
-    st.latex(INITIALIZER_FORMULAS[init])
+    show_formula(INITIALIZER_FORMULAS[init])
     if valid:
         std = init_std(init, width, width, **dict(params))
         st.caption(t("initialization.std_here", width=width, std=f"{std:.4g}"))
-    st.code(torch_call(init, **dict(params)), language="python")
+    show_code(torch_call(init, **dict(params)))
 
 
 def problem_text(error: ValueError) -> str:

@@ -30,7 +30,7 @@ from core.path_metrics import (
     summarize,
 )
 from core.surfaces import SURFACES, Surface, surface_from_expression
-from ui.controls import current_plot_style, show_figure
+from ui.controls import current_plot_style, show_code, show_figure, show_formula
 from ui.fields import Field, field
 from ui.figure_cache import shared_figure
 from ui.formulas import OPTIMIZER_FORMULAS
@@ -571,5 +571,5 @@ def formula_cards(names: Sequence[str]) -> None:
     st.caption(t("optimizers.formulas_note"))
     for name in names:
         st.markdown(f"**{name_of(name)}**")
-        st.latex(OPTIMIZER_FORMULAS[name])
-        st.code(torch_code(name, st.session_state), language="python")
+        show_formula(OPTIMIZER_FORMULAS[name])
+        show_code(torch_code(name, st.session_state))

@@ -98,16 +98,16 @@ def apply_seed_five() -> None:
 
 def schedule_card(index: int, sid: str, full: bool, projector: bool) -> tuple[str, float, tuple]:
     """Schedule ``sid``'s card: its kind, copy and remove buttons, lr and parameters."""
-    head, dup, rem = st.columns([6, 1, 1], vertical_alignment="bottom")
-    with head:
+    # A row that gives the two icon buttons their own width and the kind the rest: fixed column
+    # shares cut the icons in a projector's narrow card.
+    with st.container(horizontal=True, vertical_alignment="bottom"):
         label = t("schedules.schedule_n", n=index + 1)
         kind = field(kind_field(sid), schedule_key(sid, "kind"), label=label)
-    with dup:
         st.button("", key=f"_sch_dup_{sid}", icon=":material/content_copy:", disabled=full,
-                  help=t("schedules.duplicate"), on_click=duplicate_schedule, args=(sid,))  # fmt: skip
-    with rem:
+                  help=t("schedules.duplicate"), on_click=duplicate_schedule, args=(sid,),
+                  width="content")  # fmt: skip
         st.button("", key=f"_sch_rm_{sid}", icon=":material/delete:", help=t("schedules.remove"),
-                  on_click=remove_schedule, args=(sid,))  # fmt: skip
+                  on_click=remove_schedule, args=(sid,), width="content")  # fmt: skip
     own = param_fields(sid, kind)
     if kind in ("cyclic_lr", "one_cycle_lr"):  # those two ignore lr, as in torch
         del own[schedule_key(sid, "lr")]

@@ -19,7 +19,7 @@ from core.schedules import (
     torch_code,
 )
 from core.training import TrainConfig, evaluate, init_train_state, train_for
-from ui.controls import show_figure
+from ui.controls import show_code, show_figure, show_formula
 from ui.fields import field
 from ui.figure_cache import shared_figure
 from ui.formulas import SCHEDULE_FORMULAS
@@ -191,12 +191,12 @@ def comparison(built: list, ids: list[str], axis: Axis) -> None:
     tabs = st.tabs([label for label, _ in curves])
     for tab, (_, kind, lr, params, _) in zip(tabs, built, strict=True):
         with tab:
-            st.latex(SCHEDULE_FORMULAS[kind])
+            show_formula(SCHEDULE_FORMULAS[kind])
             st.caption(t(f"schedules.about.{kind}"))
             code_params = {"lr": lr, **dict(params)}
             if "milestones" in code_params:
                 code_params["milestones"] = parse_milestones(code_params["milestones"])
-            st.code(torch_code(kind, code_params), language="python")
+            show_code(torch_code(kind, code_params))
 
 
 def chain_phases(
@@ -251,7 +251,7 @@ def chain_view(fields: dict, axis: Axis) -> None:
                             name=t("schedules.chain_name"), text=text,
                             log_y=axis.log_y, style=axis.style)  # fmt: skip
         show_figure(fig, key="sch_chain_chart")
-        st.code(chain_code, language="python")
+        show_code(chain_code)
 
 
 def training_results(results: list, axis: Axis) -> None:

@@ -22,12 +22,18 @@ ICON = Path(__file__).parent / "assets" / "icon.svg"
 
 # Larger type for the whole page (the charts get theirs from ui/theme.py), and a sidebar wide enough
 # that the larger page titles and buttons stay on one line. st.metric's value is a markdown
-# paragraph too, and must not shrink below its label.
+# paragraph too, and must not shrink below its label. School projectors run at 1280 × 720 to
+# 1920 × 1080: below 1500 px the type, the sidebar and the page's side padding (in rem, so it grew
+# with the type) are smaller, or a 1280 px page kept 660 px for its content and cut its labels.
 PROJECTOR_CSS = (
     "<style>html { font-size: 22px; } "
     "[data-testid='stMarkdownContainer'] p { font-size: 1.1rem; } "
     "[data-testid='stMetricValue'] p { font-size: inherit; } "
-    "[data-testid='stSidebar'][data-collapsed='false'] { width: 400px !important; }</style>"
+    "[data-testid='stSidebar'][data-collapsed='false'] { width: 400px !important; } "
+    "[data-testid='stMainBlockContainer'] { padding-left: 2rem; padding-right: 2rem; } "
+    "@media (max-width: 1500px) { html { font-size: 18px; } "
+    "[data-testid='stSidebar'][data-collapsed='false'] { width: 300px !important; } "
+    "[data-testid='stMainBlockContainer'] { padding-left: 1rem; padding-right: 1rem; } }</style>"
 )
 
 

@@ -58,3 +58,25 @@ def test_clicking_the_map_moves_the_start_and_every_path(page, app_url):
         arg=[round(target[0], 3), round(target[1], 3)],
         timeout=15_000,
     )
+
+
+def test_the_animated_race_keeps_its_map_and_legend_clear_of_the_title(page, app_url):
+    # Projector mode at a projector's 1280 × 720, four optimizers: the legend wraps.
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.goto(f"{app_url}/optimizers?lang=zh&projector=1&opt_names=sgd,momentum,adam,rmsprop")
+    wait_for_app(page, timeout=60_000)
+    chart = page.locator(".st-key-opt_animation_chart .js-plotly-plot")
+    chart.wait_for(timeout=60_000)
+    chart.scroll_into_view_if_needed()
+    maps = chart.locator("g.imagelayer image, g.contourlayer path")
+    assert maps.count() > 0
+    chart.get_by_text("播放").click()
+    page.wait_for_timeout(2_000)  # a second and a half of frames at 120 ms
+    step = chart.evaluate("gd => gd._fullLayout.sliders[0].active")
+    assert step > 0  # it is playing
+    assert maps.count() > 0  # and the landscape is still under the balls
+    title, legend = (chart.locator(name).bounding_box() for name in ("g.g-gtitle", "g.legend"))
+    assert legend["y"] >= title["y"] + title["height"] - 1 or (
+        legend["x"] >= title["x"] + title["width"]
+    )
+    screenshot(page, "optimizers-zh-projector-animation")
