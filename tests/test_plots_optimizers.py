@@ -108,8 +108,7 @@ def test_animation_has_frames_buttons_and_slider(setup):
     s, paths, xs, ys, z = setup
     fig = race_animation(
         xs, ys, z, [("A", paths[0].points), ("B", paths[1].points)], [0, 10, 20, 40],
-        bounds=s.bounds, f_min=0.0, log_levels=True, minima=s.minima, title="Anim",
-        colorbar_title="CB", minimum_label="MIN", step_label="STEP", play_label="PLAY",
+        bounds=s.bounds, f_min=0.0, log_levels=True, minima=s.minima, colorbar_title="CB", minimum_label="MIN", step_label="STEP", play_label="PLAY",
         fast_label="FAST", pause_label="PAUSE", replay_label="REPLAY", style=STYLE,
     )  # fmt: skip
     assert len(fig.frames) == 4

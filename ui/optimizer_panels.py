@@ -131,7 +131,7 @@ def animation_figure(
     surface = build_surface(surface_key, formula)
     xs, ys, z = grid(surface_key, formula)
     paths = run_race(surface_key, formula, settings, start, steps)
-    title, minimum, step, play, fast, pause, replay = texts
+    minimum, step, play, fast, pause, replay = texts
     return shared_figure(
         race_animation,
         xs,
@@ -143,7 +143,6 @@ def animation_figure(
         f_min=surface.f_min,
         log_levels=log_levels,
         minima=surface.minima,
-        title=title,
         colorbar_title=colorbar,
         minimum_label=minimum,
         step_label=step,
@@ -507,8 +506,7 @@ def animation(scene: Scene, result: RaceResult, steps: int) -> None:
     """The race played as an animation on the contour."""
     st.subheader(t("optimizers.animation_title"))
     texts = tuple(
-        t(f"optimizers.{key}")
-        for key in ("animation_title", "minimum", "step", "play", "fast", "pause", "replay")
+        t(f"optimizers.{key}") for key in ("minimum", "step", "play", "fast", "pause", "replay")
     )
     figure = animation_figure(
         scene.surface_key,

@@ -60,7 +60,7 @@ def test_clicking_the_map_moves_the_start_and_every_path(page, app_url):
     )
 
 
-def test_the_animated_race_keeps_its_map_and_legend_clear_of_the_title(page, app_url):
+def test_the_animated_race_keeps_its_map_and_its_controls_clear_of_each_other(page, app_url):
     # Projector mode at a projector's 1280 × 720, four optimizers: the legend wraps.
     page.set_viewport_size({"width": 1280, "height": 720})
     page.goto(f"{app_url}/optimizers?lang=zh&projector=1&opt_names=sgd,momentum,adam,rmsprop")
@@ -75,8 +75,24 @@ def test_the_animated_race_keeps_its_map_and_legend_clear_of_the_title(page, app
     step = chart.evaluate("gd => gd._fullLayout.sliders[0].active")
     assert step > 0  # it is playing
     assert maps.count() > 0  # and the landscape is still under the balls
-    title, legend = (chart.locator(name).bounding_box() for name in ("g.g-gtitle", "g.legend"))
-    assert legend["y"] >= title["y"] + title["height"] - 1 or (
-        legend["x"] >= title["x"] + title["width"]
-    )
+    boxes = [
+        chart.locator(name).first.bounding_box()
+        for name in (
+            "g.legend",
+            "g.updatemenu-container",
+            "g.slider-container",
+            "g.xaxislayer-above",
+        )
+    ]
+    svg = chart.locator("svg.main-svg").first.bounding_box()
+    for i, a in enumerate(boxes):
+        assert svg["y"] <= a["y"] and a["y"] + a["height"] <= svg["y"] + svg["height"] + 1
+        for b in boxes[i + 1 :]:  # no two of legend, buttons, slider and x ticks overlap
+            apart = (
+                a["x"] + a["width"] <= b["x"] + 1
+                or b["x"] + b["width"] <= a["x"] + 1
+                or a["y"] + a["height"] <= b["y"] + 1
+                or b["y"] + b["height"] <= a["y"] + 1
+            )
+            assert apart, (a, b)
     screenshot(page, "optimizers-zh-projector-animation")

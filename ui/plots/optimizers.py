@@ -358,7 +358,6 @@ def race_animation(
     f_min: float | None,
     log_levels: bool,
     minima: Sequence[tuple[float, float]],
-    title: str,
     colorbar_title: str,
     minimum_label: str,
     step_label: str,
@@ -373,7 +372,11 @@ def race_animation(
     nothing left to show) and a slider.
 
     The full paths are drawn once; each frame moves a single trace holding every optimizer's
-    current point (one trace per frame keeps building 60 frames fast).
+    current point (one trace per frame keeps building 60 frames fast). On a projector's narrow
+    page the legend ran into the title and the buttons into the x axis's title, so: no title (the
+    page's heading says it), no axis titles (x and y, as on the map above), the legend above the
+    map naming each optimizer without its hyperparameters (the map above lists them), the
+    buttons and the slider side by side below it.
     """
     colors = [style.color(i) for i in range(len(paths))]
 
@@ -390,7 +393,7 @@ def race_animation(
     for trace in _markers(minima, (np.nan, np.nan), minimum_label, "", style)[:-1]:
         fig.add_trace(trace)
     for i, (name, points) in enumerate(paths):
-        trace = _path_trace(name, points, colors[i], style)
+        trace = _path_trace(name.split(" (")[0], points, colors[i], style)
         trace.update(opacity=0.55, marker={"size": 3})
         fig.add_trace(trace)
     start = heads(first)
@@ -423,13 +426,12 @@ def race_animation(
         ]
 
     fig.update_layout(
-        title=title,
         updatemenus=[
             {
                 "type": "buttons",
                 "direction": "left",
                 "x": 0,
-                "y": -0.12,
+                "y": -0.07,
                 "xanchor": "left",
                 "yanchor": "top",
                 "showactive": False,
@@ -455,11 +457,13 @@ def race_animation(
         sliders=[
             {
                 "active": 0,
-                "x": 0.3,
-                "len": 0.7,
-                "y": -0.08,
+                "x": 0.54,
+                "len": 0.46,
+                "y": -0.04,
                 "yanchor": "top",
-                "currentvalue": {"prefix": f"{step_label}: "},
+                "currentvalue": {"prefix": f"{step_label}: ", "font": {"color": style.text_color}},
+                # Up to 60 step numbers ran together under the slider; the current one is shown.
+                "font": {"color": "rgba(0,0,0,0)"},
                 "steps": [
                     {
                         "label": str(k),
@@ -473,13 +477,13 @@ def race_animation(
                 ],
             }
         ],
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
         images=[image],
     )
     (x_lo, x_hi), (y_lo, y_hi) = bounds
     # No grid: it would be drawn over the map image.
-    fig.update_xaxes(title="x", range=[x_lo, x_hi], showgrid=False, zeroline=False)
-    fig.update_yaxes(title="y", range=[y_lo, y_hi], showgrid=False, zeroline=False)
+    fig.update_xaxes(range=[x_lo, x_hi], showgrid=False, zeroline=False)
+    fig.update_yaxes(range=[y_lo, y_hi], showgrid=False, zeroline=False)
     fig = style.apply(fig, height=620)
     fig.frames = frames
     return fig
