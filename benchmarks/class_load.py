@@ -206,6 +206,7 @@ class LightSession:
         self.session_id = ""  # the server's id of this session (its new_session message)
         self.deferred_file_id = ""  # the MNIST page's model download, fetched only when asked for
         self.replies: dict[str, asyncio.Future] = {}  # request id -> the server's answer
+        self.notices: list[str] = []  # the text of every st.info/warning/error/success shown
 
     async def fetch(
         self, method: str, path: str, body: bytes = b"", headers: dict | None = None
@@ -351,6 +352,8 @@ class LightSession:
             if not self.step_times or step != self.step_times[-1][1]:
                 self.step_times.append((now, step))
             self.step = step
+        elif kind == "alert":
+            self.notices.append(element.alert.body)
         elif kind == "download_button" and element.download_button.deferred_file_id:
             self.deferred_file_id = element.download_button.deferred_file_id
         elif main_area and kind in ("button", "checkbox", "selectbox"):
