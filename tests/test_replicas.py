@@ -1,12 +1,28 @@
-"""A browser that reconnects to a process without its session is told that its run restarted,
-driven by the load benchmark's light clients, which speak Streamlit's websocket protocol."""
+"""The school's topology run natively: app replicas behind Debian's haproxy with
+``deploy/haproxy.cfg`` (``benchmarks._server.running_replicas``), driven by the load benchmark's
+light clients, which speak Streamlit's websocket protocol and keep cookies as a browser does.
+
+A session's websocket, its uploads and its model file must reach one replica; a replica that dies
+is taken out and its students reconnect to a new session on a live one, told so, with their
+settings from the URL, while the other replicas' students see nothing; a rolling update likewise.
+"""
+
+import asyncio
+import time
+
+import pytest
 
 from benchmarks import class_load
-from benchmarks._server import running_server
+from benchmarks._server import haproxy_binary, running_replicas, running_server
 from benchmarks.class_load import LightSession, SessionResult
 from ui.i18n import translate
 from ui.shell import resumed_session_id
 
+needs_haproxy = pytest.mark.skipif(
+    haproxy_binary() is None, reason="haproxy is not installed (.ci/run installs it)"
+)
+# deploy/haproxy.cfg: checks every 2 s, 2 failures take a replica out.
+TAKEN_OUT_WITHIN_S = 2 * 2 + 2  # + one check's worth of slack on a busy machine
 LOG_SCALE = "sch_logy"  # the schedules page's log-scale toggle, in the URL as sch_logy=1
 
 
@@ -56,3 +72,119 @@ def test_a_browser_reconnecting_to_a_new_process_is_told_its_run_restarted(tmp_p
     assert moved.notices.count(notice) == 1
     assert toggle_value(moved, LOG_SCALE) is True  # the settings came back from the URL
     assert fresh.result.errors == moved.result.errors == []
+
+
+@needs_haproxy
+def test_every_request_of_a_session_reaches_its_replica_under_load(tmp_path):
+    # Trainers and clickers at once; each uploads a file, the trainers download their model.
+    with running_replicas(2, tmp_path) as replicas:
+        load = [
+            "--browsers",
+            "0",
+            "--pages",
+            "mnist,schedules",
+            "--sessions",
+            "6",
+            "--seconds",
+            "8",
+        ]
+        (report,) = class_load.main(["--url", replicas.url, *load])
+    assert report["errors"] == 0, report["error_samples"]
+    assert report["held"] == 6
+    assert report["http_ok"] == 6 + 3  # six uploads, three model files
+    # leastconn spreads the class: neither replica holds more than two thirds.
+    assert set(report["by_replica"]) == {"app1", "app2"}
+    assert max(report["by_replica"].values()) <= 4
+
+
+@needs_haproxy
+def test_without_the_stickiness_cookie_an_upload_misses_its_session(tmp_path):
+    # The control for the test above: Streamlit's known failure under replicas without affinity.
+    async def scenario(url):
+        session, context = await hold(url)
+        await session.upload()
+        with_cookie = session.result.http_ok
+        del session.cookies[class_load.REPLICA_COOKIE]
+        await session.upload()
+        await context.__aexit__(None, None, None)
+        return with_cookie, session
+
+    with running_replicas(2, tmp_path) as replicas:
+        with_cookie, session = run(scenario(replicas.url))
+    assert with_cookie == 1
+    # leastconn sends a request without the cookie to the replica without our websocket.
+    assert session.result.http_ok == 1
+    assert any("upload refused: HTTP 400" in e for e in session.result.errors), (
+        session.result.errors
+    )
+
+
+async def one_on_each(url: str, count: int):
+    """Open sessions until each of ``count`` replicas holds one; (sessions, contexts)."""
+    sessions, contexts = {}, []
+    while len(sessions) < count and len(contexts) < 4 * count:
+        session, context = await hold(url, f"lang=zh&{LOG_SCALE}=1")
+        contexts.append(context)
+        sessions.setdefault(session.result.replica, session)
+    return sessions, contexts
+
+
+@needs_haproxy
+def test_a_replica_dies_mid_class(tmp_path):
+    async def scenario(replicas):
+        sessions, contexts = await one_on_each(replicas.url, 2)
+        victim, survivor = sessions["app1"], sessions["app2"]
+        replicas.kill(0)
+        killed = time.monotonic()
+        # The browser sees its websocket close and reconnects at once, before any health check
+        # has noticed: haproxy sends it on to the live replica (redispatch).
+        back, back_ctx = await hold(
+            replicas.url, victim.query, resume=victim.session_id, cookies=victim.cookies
+        )
+        await back.upload()
+        await asyncio.to_thread(replicas.wait_status, 0, "DOWN", TAKEN_OUT_WITHIN_S)
+        taken_out_s = time.monotonic() - killed
+        newcomer, newcomer_ctx = await hold(replicas.url)
+        # The other replica's student clicks on as if nothing happened.
+        state = survivor.widget_change(0)
+        await survivor.run_and_wait(state, survivor.widget_fragments.get(state.id, ""), False)
+        still_connected = survivor.ws.state.name == "OPEN"
+        for context in [*contexts, back_ctx, newcomer_ctx]:
+            await context.__aexit__(None, None, None)
+        return victim, survivor, back, newcomer, taken_out_s, still_connected
+
+    with running_replicas(2, tmp_path) as replicas:
+        victim, survivor, back, newcomer, taken_out_s, still_connected = run(scenario(replicas))
+        status = replicas.status()
+    assert status["app1"] == "DOWN" and status["app2"].startswith("UP")
+    assert taken_out_s <= TAKEN_OUT_WITHIN_S
+    # The victim's browser is on the live replica, in a new session, told so, settings kept.
+    assert back.result.replica == "app2"
+    assert back.session_id != victim.session_id
+    assert translate("zh", "app.restarted") in back.notices
+    assert toggle_value(back, LOG_SCALE) is True
+    assert back.result.http_ok == 1 and back.result.errors == []
+    assert newcomer.result.replica == "app2" and newcomer.result.errors == []
+    assert still_connected and survivor.result.errors == []
+    assert translate("zh", "app.restarted") not in survivor.notices
+
+
+@needs_haproxy
+def test_a_rolling_update_drops_no_session_on_the_replicas_that_stay(tmp_path):
+    async def scenario(replicas):
+        sessions, contexts = await one_on_each(replicas.url, 2)
+        stays = sessions["app2"]
+        await asyncio.to_thread(replicas.replace, 0)  # stop app1, start its successor, wait UP
+        state = stays.widget_change(0)
+        await stays.run_and_wait(state, stays.widget_fragments.get(state.id, ""), False)
+        connected = stays.ws.state.name == "OPEN"
+        newcomer, newcomer_ctx = await hold(replicas.url)  # leastconn: the new, empty app1
+        for context in [*contexts, newcomer_ctx]:
+            await context.__aexit__(None, None, None)
+        return stays, connected, newcomer
+
+    with running_replicas(2, tmp_path) as replicas:
+        stays, connected, newcomer = run(scenario(replicas))
+    assert connected and stays.result.errors == []
+    assert translate("zh", "app.restarted") not in stays.notices
+    assert newcomer.result.replica == "app1" and newcomer.result.errors == []
