@@ -8,12 +8,16 @@ settings from the URL, while the other replicas' students see nothing; a rolling
 """
 
 import asyncio
+import signal
+import subprocess
+import sys
 import time
+import urllib.request
 
 import pytest
 
 from benchmarks import class_load
-from benchmarks._server import haproxy_binary, running_replicas, running_server
+from benchmarks._server import ROOT, free_port, haproxy_binary, running_replicas, running_server
 from benchmarks.class_load import LightSession, SessionResult
 from ui.i18n import translate
 from ui.shell import resumed_session_id
@@ -188,3 +192,32 @@ def test_a_rolling_update_drops_no_session_on_the_replicas_that_stay(tmp_path):
     assert connected and stays.result.errors == []
     assert translate("zh", "app.restarted") not in stays.notices
     assert newcomer.result.replica == "app1" and newcomer.result.errors == []
+
+
+@needs_haproxy
+def test_the_native_runner_serves_and_stops_cleanly(tmp_path):
+    port = free_port()
+    options = ["--replicas", "2", "--port", str(port), "--hours", "0.05", "--logs", str(tmp_path)]
+    runner = subprocess.Popen(
+        [sys.executable, "deploy/run_local.py", *options],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = [runner.stdout.readline() for _ in range(3)]  # the URL, then each replica's
+        assert f"http://127.0.0.1:{port}" in lines[0], lines
+        urls = [line.split()[-1] for line in lines[1:]]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=10) as r:
+            cookies = r.headers.get_all("Set-Cookie")
+        assert any(cookie.startswith(f"{class_load.REPLICA_COOKIE}=app") for cookie in cookies)
+        runner.send_signal(signal.SIGTERM)
+        assert runner.wait(timeout=60) == 0
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait()
+    # haproxy and both replicas are gone with it.
+    for url in [f"http://127.0.0.1:{port}", *urls]:
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
