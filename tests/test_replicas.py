@@ -15,6 +15,7 @@ import time
 import urllib.request
 
 import pytest
+from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 from benchmarks import class_load
 from benchmarks._server import ROOT, free_port, haproxy_binary, running_replicas, running_server
@@ -28,6 +29,8 @@ needs_haproxy = pytest.mark.skipif(
 # deploy/haproxy.cfg: checks every 2 s, 2 failures take a replica out.
 TAKEN_OUT_WITHIN_S = 2 * 2 + 2  # + one check's worth of slack on a busy machine
 LOG_SCALE = "sch_logy"  # the schedules page's log-scale toggle, in the URL as sch_logy=1
+# MNIST with batch norm, in English (the light client reads the step counter by its English label).
+BATCH_NORM_LINK = "lang=en&mn_bn=1"
 
 
 def run(coroutine):
@@ -40,9 +43,11 @@ def toggle_value(session: LightSession, key: str) -> bool:
     return proto.default
 
 
-async def hold(url: str, query: str = "lang=en", resume: str = "", cookies=None):
-    """A light session on the schedules page, its websocket left open; (session, context)."""
-    session = LightSession(url, "schedules", SessionResult("light", "schedules"))
+async def hold(
+    url: str, query: str = "lang=en", page: str = "schedules", resume: str = "", cookies=None
+):
+    """A light session on ``page``, its websocket left open; (session, context)."""
+    session = LightSession(url, page, SessionResult("light", page))
     session.query, session.cookies = query, dict(cookies or {})
     context = session.connect(resume=resume)
     await context.__aenter__()
@@ -123,54 +128,71 @@ def test_without_the_stickiness_cookie_an_upload_misses_its_session(tmp_path):
     )
 
 
-async def one_on_each(url: str, count: int):
+async def one_on_each(url: str, count: int, page: str = "schedules", query: str = ""):
     """Open sessions until each of ``count`` replicas holds one; (sessions, contexts)."""
     sessions, contexts = {}, []
     while len(sessions) < count and len(contexts) < 4 * count:
-        session, context = await hold(url, f"lang=zh&{LOG_SCALE}=1")
+        session, context = await hold(url, query or f"lang=zh&{LOG_SCALE}=1", page=page)
         contexts.append(context)
         sessions.setdefault(session.result.replica, session)
     return sessions, contexts
 
 
+async def start_training(session: LightSession, seconds: float) -> asyncio.Task:
+    """Press Start and keep the live panel ticking, as the browser's timer does, in the background."""
+    start = next(wid for wid in session.widgets if wid.endswith(class_load.START_KEY))
+    await session.run_and_wait(WidgetState(id=start, trigger_value=True))
+    assert session.fragments, "Start did not schedule live updates"
+    return asyncio.create_task(session.fragment_loop(time.monotonic() + seconds))
+
+
 @needs_haproxy
 def test_a_replica_dies_mid_class(tmp_path):
+    # Two students train, one on each replica; the first one's replica is killed.
     async def scenario(replicas):
-        sessions, contexts = await one_on_each(replicas.url, 2)
+        sessions, contexts = await one_on_each(replicas.url, 2, "mnist", BATCH_NORM_LINK)
         victim, survivor = sessions["app1"], sessions["app2"]
+        ticking = [await start_training(s, 60) for s in (victim, survivor)]
+        await asyncio.sleep(2)
         replicas.kill(0)
-        killed = time.monotonic()
+        taken_out = asyncio.create_task(
+            asyncio.to_thread(replicas.wait_status, 0, "DOWN", TAKEN_OUT_WITHIN_S)
+        )
+        step_at_kill = survivor.step
         # The browser sees its websocket close and reconnects at once, before any health check
         # has noticed: haproxy sends it on to the live replica (redispatch).
         back, back_ctx = await hold(
-            replicas.url, victim.query, resume=victim.session_id, cookies=victim.cookies
+            replicas.url, victim.query, "mnist", resume=victim.session_id, cookies=victim.cookies
         )
         await back.upload()
-        await asyncio.to_thread(replicas.wait_status, 0, "DOWN", TAKEN_OUT_WITHIN_S)
-        taken_out_s = time.monotonic() - killed
+        taken_out_s = await taken_out
         newcomer, newcomer_ctx = await hold(replicas.url)
-        # The other replica's student clicks on as if nothing happened.
-        state = survivor.widget_change(0)
-        await survivor.run_and_wait(state, survivor.widget_fragments.get(state.id, ""), False)
-        still_connected = survivor.ws.state.name == "OPEN"
+        await asyncio.sleep(2)
+        survivor_steps = survivor.step - step_at_kill
+        for task in ticking:
+            task.cancel()
+        await asyncio.gather(*ticking, return_exceptions=True)
         for context in [*contexts, back_ctx, newcomer_ctx]:
             await context.__aexit__(None, None, None)
-        return victim, survivor, back, newcomer, taken_out_s, still_connected
+        return victim, survivor, back, newcomer, taken_out_s, survivor_steps
 
     with running_replicas(2, tmp_path) as replicas:
-        victim, survivor, back, newcomer, taken_out_s, still_connected = run(scenario(replicas))
+        victim, survivor, back, newcomer, taken_out_s, survivor_steps = run(scenario(replicas))
         status = replicas.status()
     assert status["app1"] == "DOWN" and status["app2"].startswith("UP")
     assert taken_out_s <= TAKEN_OUT_WITHIN_S
-    # The victim's browser is on the live replica, in a new session, told so, settings kept.
+    # The victim's browser is on the live replica, in a new session, told so, settings kept, and
+    # its training is not running any more (Start again).
     assert back.result.replica == "app2"
     assert back.session_id != victim.session_id
-    assert translate("zh", "app.restarted") in back.notices
-    assert toggle_value(back, LOG_SCALE) is True
+    assert translate("en", "app.restarted") in back.notices
+    assert toggle_value(back, "mn_bn") is True
+    assert not back.fragments and any(w.endswith(class_load.START_KEY) for w in back.widgets)
     assert back.result.http_ok == 1 and back.result.errors == []
     assert newcomer.result.replica == "app2" and newcomer.result.errors == []
-    assert still_connected and survivor.result.errors == []
-    assert translate("zh", "app.restarted") not in survivor.notices
+    # The other replica's student trained on throughout, told nothing.
+    assert survivor_steps > 0 and survivor.result.errors == []
+    assert translate("en", "app.restarted") not in survivor.notices
 
 
 @needs_haproxy
