@@ -304,8 +304,8 @@ class LightSession:
 
         Streamlit stores the made file unreferenced, and the cleanup after any two runs of any
         session deletes it: on a busy server the GET can come too late (404). A student would
-        click again, and so does this, once; the report counts those retries."""
-        for attempt in range(2):
+        click again, and so does this, up to twice; the report counts those retries."""
+        for attempt in range(3):
             msg = BackMsg()
             msg.backend_operation_request.request_id = request_id = f"model-{id(self)}-{attempt}"
             msg.backend_operation_request.session_id = self.session_id
