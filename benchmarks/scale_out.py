@@ -133,16 +133,18 @@ def projection(capacities: list[Capacity]) -> list[str]:
     idle = max(c.best.idle_mb / c.replicas for c in measured)
     planned = max(1, math.floor(per_replica * HEADROOM))
     replicas = math.ceil(STUDENTS / planned)
-    cores = math.ceil(STUDENTS * cpu / HEADROOM)
+    busy = math.ceil(STUDENTS * cpu)
     memory_gb = replicas * (idle + planned * mb) / 1024
     limit_mb = idle + per_replica * mb
     return [
         f"held per replica at the goals: {per_replica:.0f} sessions; planned at {HEADROOM:.0%}: "
         f"{planned} per replica",
         f"per session: {cpu:.3f} cores, {mb:.1f} MB; a warmed idle replica: {idle:.0f} MB",
-        f"{STUDENTS} concurrent students: {replicas} replicas ({STUDENTS} / {planned}), "
-        f"about {cores} cores ({STUDENTS} x {cpu:.3f} / {HEADROOM}; a replica is one process, "
-        f"at most one core), {memory_gb:.1f} GB ({replicas} x ({idle:.0f} + {planned} x {mb:.1f} MB))",
+        f"{STUDENTS} concurrent students: {replicas} replicas ({STUDENTS} / {planned}) on "
+        f"{replicas} cores (a replica is one Python process: one core, as the Deployment "
+        f"requests; the sessions themselves keep about {busy} busy, {STUDENTS} x {cpu:.3f}), "
+        f"{memory_gb:.1f} GB ({replicas} x ({idle:.0f} + {planned} x {mb:.1f} MB)), "
+        f"plus the load balancer",
         f"memory per replica at its goal: {limit_mb:.0f} MB (a Kubernetes limit with room: "
         f"{1.5 * limit_mb:.0f} MB)",
         *caveat,
