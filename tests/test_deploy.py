@@ -236,3 +236,10 @@ def test_the_image_has_what_the_app_reads_and_the_context_sends_it():
         if (ROOT / m).is_dir()
     }
     assert packages <= copied
+
+
+def test_compose_gives_a_replica_what_kubernetes_limits_it_to():
+    limits = compose()["services"]["app1"]["deploy"]["resources"]["limits"]
+    k8s = container()["resources"]["limits"]
+    assert float(limits["cpus"]) == float(k8s["cpu"])
+    assert limits["memory"].removesuffix("M") == k8s["memory"].removesuffix("Mi")
