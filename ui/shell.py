@@ -63,7 +63,8 @@ def tune_process():
 
 
 def shared_settings() -> None:
-    """The language (the browser's by default) and projector mode, in the sidebar and the URL."""
+    """The language (the browser's by default) and projector mode, in the sidebar and the URL; then
+    the notice for a browser that reconnected to a new session."""
     browser_language = language_from_locale(st.context.locale)
     bind_url(
         {
