@@ -105,7 +105,11 @@ def ramp(replicas: int, sizes: list[int], args) -> tuple[Capacity, list[Step]]:
         print(f"== {replicas} replica(s), {size} sessions")
         step = one_class(replicas, size, args)
         class_load.print_report(step.report)
-        print(f"   machine load average {step.load[0]:.2f} before, {step.load[1]:.2f} after")
+        print(
+            f"   goals with RSS per replica ({step.report['rss_peak_mb'] / replicas:.0f} MB): "
+            f"{'met' if step.met else 'MISSED'}; machine load average {step.load[0]:.2f} before, "
+            f"{step.load[1]:.2f} after"
+        )
         steps.append(step)
         if not step.met:
             break
