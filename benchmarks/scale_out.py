@@ -19,6 +19,7 @@ Bounded: at most 4 replicas, 200 sessions and 600 s per class; loopback only; al
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import math
 import os
@@ -82,16 +83,21 @@ def rss_mb(pids: list[int]) -> float:
     return sum(class_load.status_kb(pid, "VmRSS") for pid in pids) / 1024
 
 
+async def warm_up(urls: list[str], pages: tuple[str, ...]) -> list[class_load.SessionResult]:
+    """The teacher's check of every page, on every replica directly, all at once."""
+    warmed = await asyncio.gather(*(class_load.warm_up(url, pages) for url in urls))
+    return [result for results in warmed for result in results]
+
+
 def one_class(replicas: int, sessions: int, args) -> Step:
     """A fresh topology, each replica warmed directly, then one class through haproxy."""
     load_before = os.getloadavg()[0]
     with running_replicas(replicas, ROOT / "screenshots" / "scale_out") as topology:
         pages = tuple(args.pages.split(",")) if args.pages else class_load.LOAD_PAGES
-        for url in topology.server_urls:
-            warm = class_load.run_in_own_loop(class_load.warm_up(url, pages))
-            failed = [e for r in warm for e in r.errors]
-            if failed:
-                raise RuntimeError(f"warm-up of {url} failed: {failed}")
+        warm = class_load.run_in_own_loop(warm_up(topology.server_urls, pages))
+        failed = [e for r in warm for e in r.errors]
+        if failed:
+            raise RuntimeError(f"warm-up failed: {failed}")
         pids = [server.pid for server in topology.servers]
         idle = rss_mb(pids)
         report = class_load.measure(topology.url, pids, sessions, args)
