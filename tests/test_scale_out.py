@@ -27,3 +27,19 @@ def test_two_sessions_on_one_and_on_two_replicas(capsys):
     out = capsys.readouterr().out
     assert "2 replicas hold 1.00x the sessions of 1" in out
     assert "1000 concurrent students:" in out and "lower bound" in out
+
+
+def test_the_projection_from_known_figures():
+    # Two replicas held 180 sessions using 1.8 cores and 1,400 MB at peak, 500 MB when idle: 90 per
+    # replica, 62 planned (70 %), 0.01 cores and 5 MB per session, 250 MB per idle replica.
+    report = {"server_cores_used": 1.8, "rss_peak_mb": 1400.0}
+    best = scale_out.Step(2, 180, report, idle_mb=500.0, load=(0.0, 0.0))
+    lines = scale_out.projection([scale_out.Capacity(2, 180, best, saturated=True)])
+    assert lines[0] == "held per replica at the goals: 90 sessions; planned at 70%: 62 per replica"
+    assert lines[1] == "per session: 0.010 cores, 5.0 MB; a warmed idle replica: 250 MB"
+    assert lines[2].startswith("1000 concurrent students: 17 replicas (1000 / 62) on 17 cores")
+    assert "about 10 busy" in lines[2] and "9.3 GB (17 x (250 + 62 x 5.0 MB))" in lines[2]
+    assert (
+        lines[3] == "memory per replica at its goal: 700 MB (a Kubernetes limit with room: 1050 MB)"
+    )
+    assert len(lines) == 4  # saturated: no lower-bound caveat
