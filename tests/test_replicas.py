@@ -8,6 +8,8 @@ settings from the URL, while the other replicas' students see nothing; a rolling
 """
 
 import asyncio
+import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -220,11 +222,13 @@ def test_a_rolling_update_drops_no_session_on_the_replicas_that_stay(tmp_path):
 def test_the_native_runner_serves_and_stops_cleanly(tmp_path):
     port = free_port()
     options = ["--replicas", "2", "--port", str(port), "--hours", "0.05", "--logs", str(tmp_path)]
+    # Its own process group: whatever this test asserts, nothing it started outlives it.
     runner = subprocess.Popen(
         [sys.executable, "deploy/run_local.py", *options],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
+        start_new_session=True,
     )
     try:
         lines = [runner.stdout.readline() for _ in range(3)]  # the URL, then each replica's
@@ -235,11 +239,15 @@ def test_the_native_runner_serves_and_stops_cleanly(tmp_path):
         assert any(cookie.startswith(f"{class_load.REPLICA_COOKIE}=app") for cookie in cookies)
         runner.send_signal(signal.SIGTERM)
         assert runner.wait(timeout=60) == 0
+        # haproxy and both replicas are gone with it.
+        for url in [f"http://127.0.0.1:{port}", *urls]:
+            with pytest.raises(OSError):
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
     finally:
         if runner.poll() is None:
-            runner.kill()
-            runner.wait()
-    # haproxy and both replicas are gone with it.
-    for url in [f"http://127.0.0.1:{port}", *urls]:
-        with pytest.raises(OSError):
-            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+            runner.terminate()  # run_local stops haproxy and the replicas on SIGTERM
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                runner.wait(timeout=60)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(runner.pid, signal.SIGKILL)  # any left behind
+        runner.wait()
