@@ -2,7 +2,10 @@
 
 Most sessions are light clients that speak Streamlit's own websocket protocol (``/_stcore/stream``,
 BackMsg/ForwardMsg protobufs from ``streamlit.proto``, the ``websockets`` client streamlit already
-installs); ``--browsers`` of them are real chromium pages driven by Playwright. Each session opens
+installs); ``--browsers`` of them are real chromium pages driven by Playwright. A light client keeps
+its cookies as a browser does (a load balancer's stickiness cookie among them, see ``deploy/``) and
+makes the HTTP requests that belong to its session: it uploads a small file as ``st.file_uploader``
+does and, on MNIST, downloads the model file; each must reach the process holding the session. Each session opens
 home, then one page (round robin over the pages), changes a widget a few times and measures click ->
 end of that run; on the MNIST page (used automatically once it is in ``ui.navigation.PAGES``) it
 presses Start and trains for the remaining time, counting steps per second from the page's step
@@ -11,6 +14,7 @@ counter, and timing the interval between live-fragment updates.
     python benchmarks/class_load.py --sessions 30 --seconds 60
     python benchmarks/class_load.py --ramp 10,30,60 --seconds 60 --browsers 2
     python benchmarks/class_load.py --warm --think 5 --stagger 10   # the teacher opened it first
+    python benchmarks/class_load.py --url http://127.0.0.1:8080     # replicas behind deploy/'s haproxy
 
 A fresh server is cold: the first visitors wait for every import. ``--warm`` measures the class
 after one session (the teacher's) has opened each page.
@@ -30,6 +34,9 @@ import statistics
 import sys
 import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +65,8 @@ ERROR_SCREENSHOT = ROOT / "screenshots" / "class_load_browser_error.png"  # the 
 ERROR_TIMELINE = ERROR_SCREENSHOT.with_suffix(".log")
 GOALS = {"sessions": 30, "errors": 0, "p95_s": 2.0, "rss_mb": 600.0}
 FINISHED = ForwardMsg.ScriptFinishedStatus
+XSRF_COOKIE = "_streamlit_xsrf"  # Streamlit's; its value is also the token sent with requests
+REPLICA_COOKIE = "DLP_REPLICA"  # deploy/haproxy.cfg's stickiness cookie: the replica's name
 
 
 # ---------------------------------------------------------------------------- server
@@ -106,17 +115,21 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 class RssSampler:
-    """Peak resident memory of a process tree (max of summed VmRSS samples and of VmHWM), and
-    the cores it used on average while sampled."""
+    """Peak resident memory of process trees together (max of summed VmRSS samples and, for a
+    single process, of VmHWM), and the cores they used on average while sampled. Several pids are
+    the replicas behind a load balancer; none samples nothing."""
 
-    def __init__(self, pid: int | None, every: float = 0.25) -> None:
-        self.pid, self.every, self.peak_kb = pid, every, 0
+    def __init__(self, pids: list[int], every: float = 0.25) -> None:
+        self.pids, self.every, self.peak_kb = pids, every, 0
         self.cores_used = float("nan")
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
+    def _tree(self) -> list[int]:
+        return [p for pid in self.pids for p in process_tree(pid)]
+
     def _sample(self) -> None:
-        tree = process_tree(self.pid)
+        tree = self._tree()
         total = sum(status_kb(p, "VmRSS") for p in tree)
         # VmHWM catches a peak between samples; per process only, so it bounds from below.
         hwm = sum(status_kb(p, "VmHWM") for p in tree) if len(tree) == 1 else 0
@@ -128,18 +141,18 @@ class RssSampler:
             self._stop.wait(self.every)
 
     def __enter__(self) -> RssSampler:
-        if self.pid is not None:
-            self._cpu0 = cpu_seconds(process_tree(self.pid))
+        if self.pids:
+            self._cpu0 = cpu_seconds(self._tree())
             self._t0 = time.monotonic()
             self._thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.pid is not None:
+        if self.pids:
             self._stop.set()
             self._thread.join()
             self._sample()
-            used = cpu_seconds(process_tree(self.pid)) - self._cpu0
+            used = cpu_seconds(self._tree()) - self._cpu0
             self.cores_used = used / (time.monotonic() - self._t0)
 
 
@@ -159,6 +172,9 @@ class SessionResult:
     click_s: list[float] = dataclasses.field(default_factory=list)  # click -> end of that run
     fragment_gaps_s: list[float] = dataclasses.field(default_factory=list)  # live updates apart
     steps_per_s: float | None = None  # MNIST only
+    replica: str | None = None  # the replica a load balancer pinned the session to
+    http_ok: int = 0  # the session's own HTTP requests (upload, model download) that succeeded
+    download_retries: int = 0  # model files gone (404) before fetched, asked for again
 
 
 # ---------------------------------------------------------------------------- light client
@@ -186,6 +202,126 @@ class LightSession:
         self.fragments: dict[str, float] = {}  # run_every fragment id -> interval
         self.finished: asyncio.Queue[int] = asyncio.Queue()
         self.ws = None
+        self.base_url = url
+        self.cookies: dict[str, str] = {}
+        self.session_id = ""  # the server's id of this session (its new_session message)
+        self.deferred_file_id = ""  # the MNIST page's model download, fetched only when asked for
+        self.replies: dict[str, asyncio.Future] = {}  # request id -> the server's answer
+        self.notices: list[str] = []  # the text of every st.info/warning/error/success shown
+
+    async def fetch(
+        self, method: str, path: str, body: bytes = b"", headers: dict | None = None
+    ) -> tuple[int, bytes]:
+        """One HTTP request of this visitor's browser: its cookies and XSRF token go along, and the
+        cookies it is given are kept. Returns (status, body)."""
+        request = urllib.request.Request(
+            urllib.parse.urljoin(self.base_url, path),
+            data=body or None,
+            method=method,
+            headers={
+                "Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()),
+                "X-Xsrftoken": self.cookies.get(XSRF_COOKIE, ""),
+                **(headers or {}),
+            },
+        )
+
+        def send():
+            try:
+                with urllib.request.urlopen(request, timeout=RUN_TIMEOUT) as response:
+                    return response.status, response.read(), response.headers
+            except urllib.error.HTTPError as error:
+                return error.code, error.read(), error.headers
+
+        status, data, reply_headers = await asyncio.to_thread(send)
+        for cookie in reply_headers.get_all("Set-Cookie") or []:
+            name, _, value = cookie.split(";")[0].partition("=")
+            self.cookies[name.strip()] = value.strip()
+        self.result.replica = self.cookies.get(REPLICA_COOKIE, self.result.replica)
+        return status, data
+
+    @contextlib.asynccontextmanager
+    async def connect(self, resume: str = ""):
+        """Open the session's websocket as the browser does: after a first HTTP request (the page
+        itself, which brings the XSRF and any load balancer's cookie), with those cookies, and with
+        the id of the session to resume when it reconnects (``resume``)."""
+        await self.fetch("GET", "/_stcore/health")
+        protocols = ["streamlit", self.cookies.get(XSRF_COOKIE, "PLACEHOLDER_AUTH_TOKEN")]
+        cookie = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        async with websockets.connect(
+            self.ws_url,
+            subprotocols=[*protocols, resume] if resume else protocols,
+            additional_headers={"Cookie": cookie},
+            max_size=None,
+            open_timeout=RUN_TIMEOUT,
+        ) as ws:
+            self.ws = ws
+            reader = asyncio.create_task(self.reader())
+            try:
+                yield reader
+            finally:
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await reader
+
+    async def ask(self, msg: BackMsg, request_id: str):
+        """Send a request over the websocket and wait for the server's answer to ``request_id``."""
+        self.replies[request_id] = asyncio.get_running_loop().create_future()
+        await self.ws.send(msg.SerializeToString())
+        try:
+            return await asyncio.wait_for(self.replies[request_id], RUN_TIMEOUT)
+        finally:
+            del self.replies[request_id]
+
+    async def upload(self) -> None:
+        """Upload a small file as ``st.file_uploader`` does: the session hands out an upload URL
+        over the websocket, then the file goes there by HTTP PUT. Behind replicas the PUT works only
+        on the replica that holds the session (elsewhere: 400 'Invalid session_id')."""
+        msg = BackMsg()
+        msg.file_urls_request.request_id = request_id = f"upload-{id(self)}"
+        msg.file_urls_request.session_id = self.session_id
+        msg.file_urls_request.file_names.append("affinity.txt")
+        reply = await self.ask(msg, request_id)
+        boundary = "dlp-class-load"
+        body = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="UploadedFile"; '
+            f'filename="affinity.txt"\r\nContent-Type: text/plain\r\n\r\nhello\r\n'
+            f"--{boundary}--\r\n"
+        ).encode()
+        status, data = await self.fetch(
+            "PUT",
+            reply.file_urls[0].upload_url,
+            body,
+            {"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )
+        if status == 204:
+            self.result.http_ok += 1
+        else:
+            self.error(f"upload refused: HTTP {status} {data[:60]!r}")
+
+    async def download_model(self) -> None:
+        """Download the MNIST page's model file as its button does: the session makes the file and
+        names its URL over the websocket, then the browser GETs it from the same process.
+
+        Streamlit stores the made file unreferenced, and the cleanup after any two runs of any
+        session deletes it: on a busy server the GET can come too late (404). A student would
+        click again, and so does this, up to twice; the report counts those retries."""
+        for attempt in range(3):
+            msg = BackMsg()
+            msg.backend_operation_request.request_id = request_id = f"model-{id(self)}-{attempt}"
+            msg.backend_operation_request.session_id = self.session_id
+            msg.backend_operation_request.deferred_file.file_id = self.deferred_file_id
+            reply = await self.ask(msg, request_id)
+            if reply.error_msg:
+                self.error(f"model file not made: {reply.error_msg[:80]}")
+                return
+            status, data = await self.fetch("GET", reply.deferred_file.url)
+            if status == 200 and data[:2] == b"PK":  # an .npz is a zip file
+                self.result.http_ok += 1
+                return
+            if status != 404:
+                break
+            self.result.download_retries += 1
+        self.error(f"model download failed: HTTP {status}")
 
     async def send_rerun(self, widget_state=None, fragment_id: str = "", auto: bool = True) -> None:
         """Ask for a rerun of the current page (or of one fragment), as the browser does after a
@@ -225,6 +361,10 @@ class LightSession:
             if not self.step_times or step != self.step_times[-1][1]:
                 self.step_times.append((now, step))
             self.step = step
+        elif kind == "alert":
+            self.notices.append(element.alert.body)
+        elif kind == "download_button" and element.download_button.deferred_file_id:
+            self.deferred_file_id = element.download_button.deferred_file_id
         elif main_area and kind in ("button", "checkbox", "selectbox"):
             proto = getattr(element, kind)
             self.widgets[proto.id] = (kind, proto)
@@ -253,6 +393,20 @@ class LightSession:
                 self.fragments.clear()
             elif kind == "page_not_found":
                 self.error("page not found")
+            elif kind == "new_session":
+                self.session_id = msg.new_session.initialize.session_id
+            elif kind == "file_urls_response":
+                self.answer(msg.file_urls_response.response_id, msg.file_urls_response)
+            elif kind == "backend_operation_response":
+                self.answer(
+                    msg.backend_operation_response.request_id, msg.backend_operation_response
+                )
+
+    def answer(self, request_id: str, reply) -> None:
+        """Hand the server's answer to whoever asked (``ask``)."""
+        waiting = self.replies.get(request_id)
+        if waiting is not None and not waiting.done():
+            waiting.set_result(reply)
 
     async def run_and_wait(
         self, widget_state=None, fragment_id: str = "", auto: bool = True
@@ -313,42 +467,37 @@ class LightSession:
     async def session(
         self, until: float, clicks: int, think: float = 0.0, train: bool = True
     ) -> None:
-        """Home, then the page; a few widget changes; on MNIST, Start and train until the end
-        (with ``train=False`` the MNIST page is only opened)."""
+        """Home, then the page; the session's own HTTP requests (an upload; on MNIST, the model
+        file); a few widget changes; on MNIST, Start and train until the end (with ``train=False``
+        the MNIST page is only opened)."""
         try:
-            async with websockets.connect(
-                self.ws_url, subprotocols=["streamlit"], max_size=None, open_timeout=RUN_TIMEOUT
-            ) as ws:
-                self.ws = ws
-                reader = asyncio.create_task(self.reader())
-                try:
-                    page = self.page
-                    self.page = ""  # the default page (home) is the bare "/" in the browser
-                    await self.run_and_wait()
-                    self.page, self.page_script_hash = page, ""
-                    self.widgets.clear()
-                    await self.run_and_wait()
-                    if page == "mnist":
-                        if train:
-                            await self.train(until)
-                    else:
-                        for click in range(clicks):
-                            await asyncio.sleep(think)  # a student reads before changing more
-                            if time.monotonic() >= until:
-                                break
-                            state = self.widget_change(click)
-                            if state is None:
-                                self.error("no widget to change")
-                                break
-                            fragment = self.widget_fragments.get(state.id, "")
-                            seconds = await self.run_and_wait(state, fragment, auto=False)
-                            self.result.click_s.append(seconds)
-                    await asyncio.sleep(max(0.0, until - time.monotonic()))
-                    self.result.held = not reader.done()
-                finally:
-                    reader.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await reader
+            async with self.connect() as reader:
+                page = self.page
+                self.page = ""  # the default page (home) is the bare "/" in the browser
+                await self.run_and_wait()
+                self.page, self.page_script_hash = page, ""
+                self.widgets.clear()
+                await self.run_and_wait()
+                await self.upload()
+                if self.deferred_file_id:
+                    await self.download_model()
+                if page == "mnist":
+                    if train:
+                        await self.train(until)
+                else:
+                    for click in range(clicks):
+                        await asyncio.sleep(think)  # a student reads before changing more
+                        if time.monotonic() >= until:
+                            break
+                        state = self.widget_change(click)
+                        if state is None:
+                            self.error("no widget to change")
+                            break
+                        fragment = self.widget_fragments.get(state.id, "")
+                        seconds = await self.run_and_wait(state, fragment, auto=False)
+                        self.result.click_s.append(seconds)
+                await asyncio.sleep(max(0.0, until - time.monotonic()))
+                self.result.held = not reader.done()
         except TimeoutError:
             self.error("timeout")
         except websockets.ConnectionClosed as error:
@@ -544,6 +693,11 @@ async def drive(
         SessionResult("light", pages[i % len(pages)]) for i in range(sessions - browsers)
     ]
     until = time.monotonic() + seconds
+    # A thread per session for its blocking HTTP requests (urllib), so that none waits for
+    # another's: the default pool has cores + 4 threads.
+    asyncio.get_running_loop().set_default_executor(
+        concurrent.futures.ThreadPoolExecutor(max_workers=min(64, sessions + 4))
+    )
 
     async def later(i: int, coroutine):
         # Arrivals spread evenly over ``stagger`` seconds (0: the whole class clicks the link at once).
@@ -609,9 +763,14 @@ def summarize(
                 percentile(times, 50),
                 percentile(times, 95),
             )
+    replicas = sorted({r.replica for r in results if r.replica})
     return {
         "sessions": len(results),
         "by_page": by_page,
+        # Sessions each replica held (light sessions; empty without a load balancer's cookie).
+        "by_replica": {name: sum(r.replica == name for r in results) for name in replicas},
+        "http_ok": sum(r.http_ok for r in results),
+        "download_retries": sum(r.download_retries for r in results),
         "held": sum(r.held for r in results),
         "seconds": seconds,
         "errors": sum(len(r.errors) for r in results),
@@ -668,6 +827,12 @@ def print_report(report: dict) -> None:
     for name, (n, count, p50, p95) in report["by_page"].items():
         print(f"  {name}: {n} sessions, {count} clicks, median {p50:.3f} s, p95 {p95:.3f} s")
     print(
+        f"HTTP requests of the sessions (uploads, model files) that succeeded: {report['http_ok']}"
+        f" (model files gone before fetched and asked for again: {report['download_retries']})"
+    )
+    if report["by_replica"]:
+        print(f"sessions per replica: {report['by_replica']}")
+    print(
         f"live fragment updates apart: median {report['fragment_gap_p50_s']:.3f} s, "
         f"p95 {report['fragment_gap_p95_s']:.3f} s"
     )
@@ -709,7 +874,7 @@ async def warm_up(url: str, pages: tuple[str, ...]) -> list[SessionResult]:
     return results
 
 
-def measure(url: str, pid: int | None, sessions: int, args) -> dict:
+def measure(url: str, pids: list[int], sessions: int, args) -> dict:
     """One run at one size: drive the sessions while sampling the server's memory and CPU."""
     browsers = min(args.browsers, sessions)
     pages = tuple(args.pages.split(",")) if args.pages else LOAD_PAGES
@@ -718,7 +883,7 @@ def measure(url: str, pid: int | None, sessions: int, args) -> dict:
         if failed:
             raise RuntimeError(f"warm-up failed: {failed}")
     cpu0, t0 = time.process_time(), time.monotonic()
-    with RssSampler(pid) as rss:
+    with RssSampler(pids) as rss:
         results = run_in_own_loop(
             drive(
                 url,
@@ -733,16 +898,15 @@ def measure(url: str, pid: int | None, sessions: int, args) -> dict:
         )
     harness_cores = (time.process_time() - cpu0) / (time.monotonic() - t0)
     seconds = args.seconds
-    report = summarize(results, seconds, rss.peak_kb if pid is not None else None, rss.cores_used)
+    report = summarize(results, seconds, rss.peak_kb if pids else None, rss.cores_used)
     # This process parses every ForwardMsg of every light session: if it nears one core, the
     # measured latencies include the harness's own queueing.
     report["harness_cores_used"] = harness_cores
     return report
 
 
-def main(argv: list[str] | None = None) -> list[dict]:
-    """Command line: one size (--sessions) or several (--ramp); returns the reports."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_class_options(parser: argparse.ArgumentParser) -> None:
+    """The options that describe a class: its size, length, pages and pace."""
     parser.add_argument("--sessions", type=int, default=30)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--browsers", type=int, default=2)
@@ -762,8 +926,19 @@ def main(argv: list[str] | None = None) -> list[dict]:
     )
     parser.add_argument("--pages", help=f"comma-separated url paths (default {LOAD_PAGES})")
     parser.add_argument("--ramp", help="comma-separated session counts, e.g. 10,30,60")
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    """Command line: one size (--sessions) or several (--ramp); returns the reports."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_class_options(parser)
     parser.add_argument("--url", help="an already running server (loopback); none is started")
-    parser.add_argument("--pid", type=int, help="that server's pid, for its memory")
+    parser.add_argument(
+        "--pid",
+        type=lambda text: [int(pid) for pid in text.split(",")],
+        default=[],
+        help="that server's pid, for its memory and CPU (comma-separated: each replica's)",
+    )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.ramp.split(",")] if args.ramp else [args.sessions]
     if max(sizes) > 200 or args.seconds > 600:
@@ -783,7 +958,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         else:
             # A fresh server per size, so the peak RSS belongs to that size.
             with running_server(ROOT / "screenshots" / "class_load_server.log") as (url, pid):
-                report = measure(url, pid, size, args)
+                report = measure(url, [pid], size, args)
         print_report(report)
         reports.append(report)
     if len(sizes) > 1:

@@ -23,7 +23,8 @@ def test_report_has_every_field(report):
         "sessions", "by_page", "held", "seconds", "errors", "error_samples", "clicks", "click_p50_s",
         "click_p95_s", "fragment_gap_p50_s", "fragment_gap_p95_s", "training_sessions",
         "steps_per_s", "steps_per_s_browser", "steps_per_s_median", "steps_per_s_total",
-        "server_cores_used", "rss_peak_mb", "blas", "cores", "pages",
+        "server_cores_used", "rss_peak_mb", "blas", "cores", "pages", "by_replica", "http_ok",
+        "download_retries",
     }  # fmt: skip
     assert expected <= set(report)
 
@@ -32,6 +33,12 @@ def test_two_sessions_held_without_errors(report):
     assert report["sessions"] == 2
     assert report["held"] == 2
     assert report["errors"] == 0, report["error_samples"]
+
+
+def test_each_session_uploaded_a_file(report):
+    # Uploads go by HTTP to the process holding the session, named in a URL the session gave.
+    assert report["http_ok"] == 2
+    assert report["by_replica"] == {}  # no load balancer, no stickiness cookie
 
 
 def test_clicks_were_timed_and_memory_read(report):
@@ -72,3 +79,4 @@ def test_light_trainers_follow_a_full_rerun_the_live_panel_asks_for(tmp_path):
     assert report["errors"] == 0, report["error_samples"]
     assert report["training_sessions"] == 2
     assert all(rate > 0 for rate in report["steps_per_s"])
+    assert report["http_ok"] == 4  # each an upload and a download of its model file

@@ -1,5 +1,6 @@
 """The app's frame around every page: process tuning for a server that every visitor shares, the
-sidebar's shared settings and projector styles, and the navigation built from ``ui.navigation``."""
+sidebar's shared settings and projector styles, the notice after a reconnect to a new session, and
+the navigation built from ``ui.navigation``."""
 
 import gc
 import importlib
@@ -7,6 +8,7 @@ import pkgutil
 from pathlib import Path
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 from threadpoolctl import threadpool_limits
 
 from core.memory import tune_allocator
@@ -19,6 +21,7 @@ from ui.theme import make_light_template_the_default
 # A file of our own: a Material icon name makes the browser fetch the tab icon from Google's font
 # server, which a classroom offline or behind a school filter cannot reach.
 ICON = Path(__file__).parent / "assets" / "icon.svg"
+RESTARTED_KEY = "_restarted_notice_shown"
 
 # Larger type for the whole page (the charts get theirs from ui/theme.py), and a sidebar wide enough
 # that the larger page titles and buttons stay on one line. st.metric's value is a markdown
@@ -66,7 +69,8 @@ def tune_process():
 
 
 def shared_settings() -> None:
-    """The language (the browser's by default) and projector mode, in the sidebar and the URL."""
+    """The language (the browser's by default) and projector mode, in the sidebar and the URL; then
+    the notice for a browser that reconnected to a new session."""
     browser_language = language_from_locale(st.context.locale)
     bind_url(
         {
@@ -88,6 +92,31 @@ def shared_settings() -> None:
         )
     if st.session_state[PROJECTOR_KEY]:
         st.html(PROJECTOR_CSS)
+    restarted_notice()
+
+
+def resumed_session_id(protocols: str | None) -> str | None:
+    """The session a reconnecting browser asks for: Streamlit's frontend sends
+    ``streamlit, <xsrf token>, <session id>`` as its websocket subprotocols, the id only when it
+    reconnects."""
+    entries = [entry.strip() for entry in (protocols or "").split(",")]
+    return entries[2] if len(entries) > 2 and entries[2] else None
+
+
+def restarted_notice() -> None:
+    """Say once, in the session's first run, that this is a new session for a browser that had one.
+
+    The browser reconnected to a process that does not hold its session (behind a load balancer,
+    its replica died or was replaced; on one server, the server restarted), so everything kept in
+    the old session, a training run above all, is gone; the settings came back from the URL.
+    """
+    asked = resumed_session_id(st.context.headers.get("Sec-Websocket-Protocol"))
+    ctx = get_script_run_ctx()
+    if asked is None or ctx is None or asked == ctx.session_id:
+        return
+    if not st.session_state.get(RESTARTED_KEY):
+        st.session_state[RESTARTED_KEY] = True
+        st.info(t("app.restarted"), icon=":material/restart_alt:")
 
 
 def navigation():
