@@ -1,11 +1,16 @@
 """The MNIST page's figure builders: traces, names, axis titles; Vega specs for the live charts."""
 
+import re
+
 import numpy as np
 import plotly.graph_objects as go
 import pytest
 
 from ui.plots.mnist import (
+    MAX_DECADES,
     MAX_POINTS,
+    STEP_LABEL,
+    TITLE_WIDTH,
     class_probabilities,
     compare_runs,
     confusion_matrix_figure,
@@ -13,12 +18,13 @@ from ui.plots.mnist import (
     live_accuracy_chart,
     live_loss_chart,
     live_lr_chart,
+    log_decades,
     model_input,
     prediction_grid,
     thin,
     weight_images,
 )
-from ui.theme import BAD_COLOR, GOOD_COLOR, ChartText, plot_style
+from ui.theme import BAD_COLOR, GOOD_COLOR, ChartText, plot_style, text_width
 
 STYLE = plot_style()
 DIGITS = [str(i) for i in range(10)]
@@ -45,10 +51,10 @@ def test_live_loss_chart_spec_and_data():
         text=ChartText("Loss", "Step", "CE"),
         style=STYLE,
     )
-    assert chart.spec["title"] == "Loss"
+    assert chart.spec["title"]["text"] == ["Loss"]
     enc = chart.spec["layer"][0]["encoding"]
     assert enc["x"]["axis"]["title"] == "Step" and enc["y"]["axis"]["title"] == "CE"
-    assert enc["y"]["scale"] == {"type": "log"}
+    assert enc["y"]["scale"] == {"type": "log", "domain": [0.1, 10.0], "nice": False}
     assert enc["color"]["scale"]["domain"] == ["train", "val"]
     assert enc["color"]["scale"]["range"] == [STYLE.color(0), STYLE.color(1)]
     assert list(chart.data["series"].value_counts().sort_index()) == [100, 1]
@@ -107,7 +113,78 @@ def test_projector_style_reaches_the_vega_charts():
     assert large.spec["height"] > small.spec["height"]
 
 
-def grid(labels, top_classes):
+def loss_chart(loss, *, style=STYLE, title="Loss (log scale)"):
+    steps = np.arange(len(loss), dtype=float)
+    return live_loss_chart(
+        steps, loss, steps[-1:], loss[-1:], names=("train", "val"),
+        text=ChartText(title, "Step", "Cross-entropy"), style=style,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("values", "domain"),
+    [
+        ([2.3, 0.08], (0.01, 10.0)),
+        ([1e-3], (1e-4, 1e-2)),  # a constant lr sits mid-axis
+        ([1.0, 2.0], (0.1, 10.0)),  # at least two decades
+        ([2.3, 1e-6], (10.0 ** (1 - MAX_DECADES), 10.0)),  # six decades of overfitting: four
+        ([np.nan, 0.0, -1.0], (1e-3, 10.0)),  # nothing a log axis can draw
+    ],
+)
+def test_log_decades_are_whole_powers_of_ten_and_few(values, domain):
+    lo, hi = log_decades(np.array(values))
+    assert lo == pytest.approx(domain[0]) and hi == pytest.approx(domain[1])
+
+
+def test_live_loss_axis_labels_each_decade_once_and_no_more_than_its_domain():
+    # An overfitting run: 2.3 down to 1e-6 had six decades squeezed into ~100 px.
+    chart = loss_chart(np.geomspace(2.3, 1e-6, 5000))
+    enc = chart.spec["layer"][0]["encoding"]
+    lo, hi = enc["y"]["scale"]["domain"]
+    assert hi / lo == pytest.approx(10.0**MAX_DECADES)
+    values = enc["y"]["axis"]["values"]
+    assert len(values) == MAX_DECADES + 1 and values[0] == pytest.approx(lo)
+    assert all(layer["mark"]["clip"] for layer in chart.spec["layer"])  # not drawn below the axis
+    # Only whole decades change the spec: the browser keeps updating in place within one.
+    assert (
+        loss_chart(np.geomspace(2.3, 0.05, 100)).spec
+        == loss_chart(np.geomspace(2.0, 0.02, 90)).spec
+    )
+
+
+@pytest.mark.parametrize("projector", [False, True])
+def test_live_charts_are_tall_enough_and_their_ticks_cannot_run_together(projector):
+    style = plot_style(projector=projector)
+    chart = loss_chart(np.geomspace(2.3, 0.01, 3000), style=style)
+    assert chart.spec["height"] >= (375 if projector else 300)
+    enc = chart.spec["layer"][0]["encoding"]
+    x_axis, y_axis = enc["x"]["axis"], enc["y"]["axis"]
+    # "1,0001,200": steps as 1.2k, at most ~5 ticks, overlapping labels dropped.
+    assert x_axis["labelExpr"] == STEP_LABEL and x_axis["tickCount"] <= 5
+    assert x_axis["labelOverlap"] and y_axis["labelOverlap"]
+    # The y title ("lr") kept clear of the tick labels.
+    assert y_axis["titlePadding"] >= style.font_size / 2
+    acc = live_accuracy_chart(np.arange(1.0, 200), np.ones(199), np.ones(199),
+                              names=("a", "b"), text=ChartText("t", "Epoch", "y"), style=style)  # fmt: skip
+    acc_x = acc.spec["layer"][0]["encoding"]["x"]["axis"]
+    assert acc_x["format"] == "d" and acc_x["tickCount"] <= 5 and acc_x["labelOverlap"]
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Loss (log scale)",
+        "Learning rate (log scale) of the optimizer's steps",
+        "学习率（对数刻度）每一步的学习率",
+    ],
+)
+def test_live_chart_titles_wrap_rather_than_run_past_a_narrow_column(title):
+    lines = loss_chart(np.array([2.3, 0.5]), title=title).spec["title"]["text"]
+    assert "".join(lines).replace(" ", "") == title.replace(" ", "")
+    assert all(text_width(line) <= TITLE_WIDTH for line in lines)
+
+
+def grid(labels, top_classes, style=STYLE):
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (len(labels), 28, 28), dtype=np.uint8)
     probs = np.tile([0.7, 0.2, 0.1], (len(labels), 1))
@@ -120,7 +197,7 @@ def grid(labels, top_classes):
         names=("right", "wrong", "other"),
         hover="{label}: {prob}%",
         title="Grid",
-        style=STYLE,
+        style=style,
     )
 
 
@@ -134,10 +211,29 @@ def test_prediction_grid_frames_and_bars():
     assert green_frame.line.color == GOOD_COLOR and red_frame.line.color == BAD_COLOR
     assert np.isnan(green_frame.x).sum() == 1 and np.isnan(red_frame.x).sum() == 1
     assert [fig.data[i].name for i in (3, 4, 5)] == ["right", "wrong", "other"]
-    assert list(fig.data[6].text) == ["7", "1", "2", "5", "3", "8"]
+    assert list(fig.data[6].text) == ["7 70%", "1 20%", "2 10%", "5 70%", "3 20%", "8 10%"]
     assert fig.data[6].hovertext[0] == "7: 70.0%"
     assert fig.layout.title.text == "Grid"
     assert fig.layout.yaxis.autorange == "reversed"
+
+
+@pytest.mark.parametrize("projector", [False, True])
+def test_prediction_grid_labels_each_bar_at_the_style_font_size_in_a_row_that_holds_it(projector):
+    style = plot_style(projector=projector)
+    fig = grid([7] * 24, [[7, 1, 2]] * 24, style=style)
+    labels, bars = fig.data[6], fig.data[3]
+    # ~9 px before; every bar now says its class and probability.
+    assert labels.textfont.size >= style.font_size
+    assert all(re.fullmatch(r"\d \d+%", t) for t in labels.text)
+    # A bar's row on screen (image px × screen px per image px) holds one line of its label.
+    z = np.asarray(fig.data[0].z)
+    plot_height = fig.layout.height - fig.layout.margin.t - 2 * style.font_size * 1.25 - 110
+    px = plot_height / z.shape[0]
+    row = np.diff(np.unique(labels.y))[:2].min() * px
+    assert row >= 1.3 * style.font_size
+    assert bars.line.width >= style.font_size
+    # The legend sits under the digits, not on the title.
+    assert fig.layout.legend.yanchor == "top" and fig.layout.legend.y < 0
 
 
 def test_prediction_grid_scales_uint8_to_unit_range():

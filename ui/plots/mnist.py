@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ui.theme import BAD_COLOR, FONT_FAMILY, GOOD_COLOR, ChartText, PlotStyle
+from ui.theme import BAD_COLOR, FONT_FAMILY, GOOD_COLOR, ChartText, PlotStyle, wrapped
 
 MAX_POINTS = 1500  # per live curve: enough for a smooth line, small enough to resend every tick
 GREY = "#999999"
@@ -75,27 +75,74 @@ def _vega_config(style: PlotStyle) -> dict:
     }
 
 
+LIVE_HEIGHT = 300  # px of a live chart (×1.25 on a projector): its plot area, not the legend's
+MAX_DECADES = 4  # a live log axis spans at most this many powers of ten, each one labelled
+STEP_LABEL = "datum.value >= 1000 ? format(datum.value / 1000, '~g') + 'k' : datum.label"
+TITLE_WIDTH = 26  # a live chart's title wraps beyond this many Latin characters (a CJK one is 2)
+
+
+def log_decades(values: np.ndarray) -> tuple[float, float]:
+    """A log axis's domain: whole powers of ten around the finite positive ``values``, at least
+    two decades (a constant sits mid-axis) and at most ``MAX_DECADES`` below the top one.
+
+    Vega's own log domain spans every decade of the data: six decades of an overfitting loss
+    then shared ~100 px. Whole decades keep the spec the same tick after tick, so the browser
+    still updates the chart in place; the lowest points of a very long run fall below the axis.
+    """
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    if v.size == 0:
+        return 1e-3, 10.0
+    lo = int(np.floor(np.log10(v.min()) + 1e-9))
+    hi = int(np.ceil(np.log10(v.max()) - 1e-9))
+    while hi - lo < 2:
+        lo, hi = (lo - 1, hi) if hi - lo == 1 else (lo - 1, hi + 1)
+    return 10.0 ** max(lo, hi - MAX_DECADES), 10.0**hi
+
+
+def _log_axis(domain: tuple[float, float]) -> tuple[dict, dict]:
+    """(scale, axis) of a log y axis over ``domain``: a label at each power of ten, no others."""
+    lo, hi = (round(np.log10(d)) for d in domain)
+    scale = {"type": "log", "domain": [10.0**lo, 10.0**hi], "nice": False}
+    return scale, {"values": [10.0**e for e in range(lo, hi + 1)]}
+
+
 def _lines(
     frame: pd.DataFrame,
     names: Sequence[str],
     text: ChartText,
     style: PlotStyle,
     *,
-    log_y: bool = False,
+    log_domain: tuple[float, float] | None = None,
     y_format: str | None = None,
     integer_x: bool = False,
-    height: int = 240,
+    height: int = LIVE_HEIGHT,
 ) -> VegaChart:
-    y_axis = {"title": text.y, **({"format": y_format} if y_format else {})}
-    x_axis = {"title": text.x, **({"format": "d", "tickMinStep": 1} if integer_x else {})}
+    if log_domain is not None:
+        y_scale, y_ticks = _log_axis(log_domain)
+    else:
+        y_scale, y_ticks = {"zero": False}, {"tickCount": 5}
+    y_axis = {
+        "title": text.y,
+        **y_ticks,
+        "labelOverlap": "greedy",
+        "titlePadding": round(style.font_size * 0.6),  # the title kept off the tick labels
+        **({"format": y_format} if y_format else {}),
+    }
+    # A step axis says 1.2k rather than 1,200: five-digit labels at 20 px ran together in a third
+    # of a projector's page ("1,0001,200"). Labels that would still touch are dropped. Each label
+    # on its own (Vega's "~s" gives every tick the prefix of the largest: 0k, 0.2k, …).
+    x_axis = {
+        "title": text.x,
+        "tickCount": 5,
+        "labelOverlap": "greedy",
+        "labelFlush": True,
+        "format": "d",
+        **({"tickMinStep": 1} if integer_x else {"labelExpr": STEP_LABEL}),
+    }
     encoding = {
         "x": {"field": "x", "type": "quantitative", "axis": x_axis, "scale": {"zero": False}},
-        "y": {
-            "field": "value",
-            "type": "quantitative",
-            "axis": y_axis,
-            "scale": {"type": "log"} if log_y else {"zero": False},
-        },
+        "y": {"field": "value", "type": "quantitative", "axis": y_axis, "scale": y_scale},
         "color": {
             "field": "series",
             "type": "nominal",
@@ -109,15 +156,21 @@ def _lines(
             {"field": "value", "type": "quantitative", "title": text.y, "format": ".4g"},
         ],
     }
+    # Points below a log domain are clipped rather than drawn over the axis.
+    clip = {"clip": True} if log_domain is not None else {}
     spec = {
-        "title": text.title,
+        # Wrapped into lines, not cut: a narrow column cut "Loss (log scale)".
+        "title": {"text": wrapped(text.title, TITLE_WIDTH).split("<br>")},
         "autosize": {"type": "fit", "contains": "padding"},
         "height": round(height * (1.25 if style.projector else 1.0)),
         "layer": [
-            {"mark": {"type": "line", "strokeWidth": style.line_width}, "encoding": encoding},
+            {
+                "mark": {"type": "line", "strokeWidth": style.line_width, **clip},
+                "encoding": encoding,
+            },
             # Per-epoch series have few points: show them as dots too.
             {
-                "mark": {"type": "point", "filled": True, "size": style.marker_size**2},
+                "mark": {"type": "point", "filled": True, "size": style.marker_size**2, **clip},
                 "transform": [{"filter": "datum.dots > 0"}],
                 "encoding": encoding,
             },
@@ -171,7 +224,7 @@ def live_loss_chart(
         [(names[0], steps, train_loss, False), (names[1], epoch_steps, val_loss, True)],
         positive=True,  # a log axis
     )
-    return _lines(frame, names, text, style, log_y=True)
+    return _lines(frame, names, text, style, log_domain=log_decades(frame["value"].to_numpy()))
 
 
 def live_accuracy_chart(
@@ -196,7 +249,8 @@ def live_lr_chart(
     """The learning rate each step used."""
     steps, lr = thin(np.asarray(steps), np.asarray(lr))
     frame = _frame([(name, steps, lr, False)], positive=True)  # a log axis
-    return _lines(frame, [name], text, style, log_y=True, y_format=".0e")
+    domain = log_decades(frame["value"].to_numpy())
+    return _lines(frame, [name], text, style, log_domain=domain, y_format=".0e")
 
 
 # ---------------------------------------------------------------- digits (plotly)
@@ -211,14 +265,6 @@ def _mosaic(images: np.ndarray, columns: int, cell: tuple[int, int]) -> np.ndarr
         r, c = divmod(i, columns)
         out[r * cell[0] : r * cell[0] + h, c * cell[1] : c * cell[1] + w] = img
     return out
-
-
-def _image_height(rows_px: int, cols_px: int, extra: int, style: PlotStyle) -> int:
-    """Figure height that fits a ``rows_px`` × ``cols_px`` mosaic at the page's usual width, plus
-    ``extra`` for title and legend: square pixels leave no empty band above or below. Projector
-    mode has a wider sidebar (narrower page) and ``style.apply`` scales heights by 1.25."""
-    width, scale = (760, 1.25) if style.projector else (900, 1.0)
-    return round(extra + rows_px * width / cols_px / scale)
 
 
 def _image_layout(title: str, **layout) -> dict:
@@ -237,6 +283,25 @@ def _image_layout(title: str, **layout) -> dict:
     }
 
 
+def _page_width(style: PlotStyle) -> int:
+    """The width in px a full-width image figure is laid out for (``_image_height``)."""
+    return 760 if style.projector else 900
+
+
+def _image_height(rows_px: int, cols_px: int, extra: int, style: PlotStyle) -> int:
+    """Figure height that fits a ``rows_px`` × ``cols_px`` mosaic at the page's usual width, plus
+    ``extra`` for title and legend: square pixels leave no empty band above or below. Projector
+    mode has a wider sidebar (narrower page) and ``style.apply`` scales heights by 1.25."""
+    scale = 1.25 if style.projector else 1.0
+    return round(extra + rows_px * _page_width(style) / cols_px / scale)
+
+
+def _tint(color: str, alpha: float) -> str:
+    """``#rrggbb`` as a translucent ``rgba``: a bar the text on it can be read over."""
+    r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
 def prediction_grid(
     images: np.ndarray,
     labels: np.ndarray,
@@ -250,20 +315,25 @@ def prediction_grid(
     style: PlotStyle,
     columns: int = 8,
 ) -> go.Figure:
-    """Digits with their top-3 probability bars; a green frame when the top class is right, red
-    when wrong. ``top_classes``/``top_probs``: shape (n, k), best first. ``names``: right, wrong,
-    other classes (legend). ``hover`` is formatted with ``label`` and ``prob`` (percent)."""
+    """Digits with their top-3 guesses under them, each a bar as long as its probability and
+    labelled with the class and the probability ("7 95%"); a green frame when the top class is
+    right, red when wrong. ``top_classes``/``top_probs``: shape (n, k), best first. ``names``:
+    right, wrong, other classes (legend). ``hover`` is formatted with ``label`` and ``prob``."""
     images = np.asarray(images, dtype=float)
     images = images / 255.0 if images.max(initial=0) > 1.0 else images
     n, h, w = images.shape
-    # Each bar's row height in image pixels: taller on a projector, where the labels are larger.
-    bar_h = max(h // (4 if style.projector else 5), 2)
-    cell = (h + 3 * bar_h + 6, w + max(w // 3, 3))
+    k_top = top_classes.shape[1]
+    gap = max(w // 4, 3)
+    # Screen px per image px at the page's usual width, so that a bar's row holds its label at
+    # the style's font size (the labels were 9 px on a projector, the bars unlabelled).
+    px = _page_width(style) / (columns * (w + gap))
+    bar_h = int(np.ceil(1.4 * style.font_size / px))
+    cell = (h + k_top * bar_h + gap, w + gap)
     # Frames and bars are line segments joined by NaN gaps: a few traces instead of 100 shapes,
     # which plotly builds ~20× faster. As float arrays, not lists, plotly neither checks nor
     # deep-copies them point by point (the grid redraws every few seconds while training).
     frames = {True: ([], []), False: ([], [])}
-    bars = ([], [], []), ([], [], []), ([], [], [])  # right, wrong, other: xs, ys
+    bars = ([], []), ([], []), ([], [])  # right, wrong, other: xs, ys
     text_x, text_y, text, hovers = [], [], [], []
     for i in range(n):
         r, c = divmod(i, columns)
@@ -272,18 +342,17 @@ def prediction_grid(
         fx, fy = frames[right]
         fx += [x0, x0 + w, x0 + w, x0, x0, np.nan]
         fy += [y0, y0, y0 + h, y0 + h, y0, np.nan]
-        for k in range(top_classes.shape[1]):
-            xs, ys, _ = bars[(0 if right else 1) if k == 0 else 2]
-            y = y0 + h + 3 + (k + 0.5) * bar_h
-            left = x0 + w * 0.3
-            xs += [left, left + max(float(top_probs[i, k]), 0.005) * w * 0.7, np.nan]
+        for k in range(k_top):
+            xs, ys = bars[(0 if right else 1) if k == 0 else 2]
+            y = y0 + h + 2 + (k + 0.5) * bar_h
+            prob = float(top_probs[i, k])
+            xs += [x0, x0 + max(prob, 0.01) * (w + gap * 0.6), np.nan]
             ys += [y, y, np.nan]
             label = class_names[int(top_classes[i, k])]
-            text_x.append(x0 + w * 0.15)
+            text_x.append(x0 + 0.5)
             text_y.append(y)
-            text.append(label)
-            hovers.append(hover.format(label=label, prob=f"{100 * top_probs[i, k]:.1f}"))
-    bar_px = 3.2 * bar_h * (1.3 if style.projector else 1.0)
+            text.append(f"{label} {prob:.0%}")
+            hovers.append(hover.format(label=label, prob=f"{100 * prob:.1f}"))
     traces = [
         go.Heatmap(
             z=_mosaic(images, columns, cell),
@@ -305,13 +374,14 @@ def prediction_grid(
                 showlegend=False,
             )
         )
-    for (xs, ys, _), name, color in zip(bars, names, (GOOD_COLOR, BAD_COLOR, GREY), strict=True):
+    # Light bars under dark labels: the label stays readable wherever the bar ends.
+    for (xs, ys), name, color in zip(bars, names, (GOOD_COLOR, BAD_COLOR, GREY), strict=True):
         traces.append(
             go.Scatter(
                 x=np.array(xs, dtype=float),
                 y=np.array(ys, dtype=float),
                 mode="lines",
-                line={"color": color, "width": bar_px},
+                line={"color": _tint(color, 0.45), "width": 0.85 * bar_h * px},
                 name=name,
                 hoverinfo="skip",
             )
@@ -322,16 +392,19 @@ def prediction_grid(
             y=np.array(text_y),
             mode="text",
             text=np.array(text),
+            textposition="middle right",
             hovertext=np.array(hovers),
             hoverinfo="text",
-            textfont={"size": 15 if style.projector else 11, "color": style.text_color},
+            textfont={"size": style.font_size, "color": style.text_color},
             showlegend=False,
         )
     )
-    legend = {"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0.0}
+    # The legend under the digits: above them it ran into a two-line title.
+    legend = {"orientation": "h", "yanchor": "top", "y": -0.01, "x": 0.0}
     fig = go.Figure(data=traces, layout=_image_layout(title, legend=legend))
     rows = -(-n // columns)
-    return style.apply(fig, height=_image_height(rows * cell[0], columns * cell[1], 110, style))
+    extra = 110 + 2 * style.font_size
+    return style.apply(fig, height=_image_height(rows * cell[0], columns * cell[1], extra, style))
 
 
 def confusion_matrix_figure(
