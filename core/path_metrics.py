@@ -79,6 +79,17 @@ def clamp_start(start, bounds) -> tuple[tuple[float, float], bool]:
     return clamped, clamped != (x, y)
 
 
+def left_box_at(path: Path, bounds) -> int | None:
+    """The first step at which ``path`` is outside the box ``bounds`` (or not finite), or None
+    if it stays inside: the map shows only the box."""
+    (x_lo, x_hi), (y_lo, y_hi) = bounds
+    x, y = path.points[:, 0], path.points[:, 1]
+    with np.errstate(invalid="ignore"):
+        inside = (x >= x_lo) & (x <= x_hi) & (y >= y_lo) & (y <= y_hi)
+    outside = np.flatnonzero(~inside)
+    return int(outside[0]) if outside.size else None
+
+
 def loss_grid(surface: Surface, resolution: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Axis values xs, ys (``resolution`` each) over ``surface.bounds`` and ``f`` on that grid."""
     if resolution < 2:

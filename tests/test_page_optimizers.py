@@ -173,6 +173,42 @@ def test_typed_formula_travels_in_the_link():
     assert charts(at)[0]["data"][0]["z"] != charts(default)[0]["data"][0]["z"]
 
 
+def test_the_colour_bar_names_the_minimum_its_levels_start_from():
+    # A typed formula has no known minimum: the levels start at the smallest f on the map.
+    typed = charts(run_page(PAGE, opt_surface="custom", opt_formula="x**2 + 3*y**2"))[0]
+    assert typed["data"][0]["colorbar"]["title"]["text"] == translate(
+        "en", "optimizers.colorbar_log_nomin"
+    )
+    known = charts(run_page(PAGE))[0]  # Rosenbrock, minimum 0 at (1, 1)
+    assert known["data"][0]["colorbar"]["title"]["text"] == translate(
+        "en", "optimizers.colorbar_log"
+    )
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_a_path_that_leaves_the_map_is_named(language):
+    at = run_page(
+        PAGE,
+        language,
+        opt_surface="custom",
+        opt_formula="-x",
+        opt_names="sgd",
+        opt_sgd_lr="0.25",
+        opt_x0="0",
+        opt_y0="0",
+    )
+    assert not at.exception
+    one = translate(
+        language,
+        "optimizers.left_map_one",
+        name=translate(language, "optimizers.names.sgd"),
+        step=9,
+    )
+    assert one in messages(at)
+    stays = run_page(PAGE, language)  # Rosenbrock's default race stays on the map
+    assert one not in messages(stays)
+
+
 def test_hostile_formula_from_a_link_gets_the_typed_formula_message():
     at = run_page(PAGE, "zh", opt_surface="custom", opt_formula="__import__('os').system('id')")
     assert not at.exception

@@ -405,3 +405,23 @@ def test_a_saved_link_opens_the_same_widget_values(link):
     listed = dict(parse_qsl(query)).get("sch", "s1,s2").split(",")
     assert at.session_state["sch"] == listed
     assert {k.split("_")[1] for k in values if k.endswith("_kind")} == set(listed)
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_restarts_that_do_not_fit_the_steps_are_said(language):
+    # 100 steps, warm-up 10, cycles of 30: restarts 1 and 2 start at 40 and 70, 3 and 4 would
+    # start at 100 and 130. The chain builder's settings stay out of links: set them by hand.
+    at = run_page(PAGE, language, sch_total="100")
+    for key, value in (
+        ("sch_chain_warmup", 10),
+        ("sch_chain_cycle", 30),
+        ("sch_chain_restarts", 4),
+    ):
+        at.number_input(key=key).set_value(value)
+    at.run()
+    expected = translate(
+        language, "schedules.restarts_cut", asked=4, shown=2, total=100, warmup=10, cycle=30
+    )
+    assert expected in [c.value for c in at.caption]
+    at.number_input(key="sch_chain_restarts").set_value(2).run()
+    assert not [c.value for c in at.caption if c.value[:8] == expected[:8]]

@@ -6,7 +6,14 @@ import pytest
 from core.descent import descend
 from core.expressions import compile_expression
 from core.optimizers import OPTIMIZERS
-from core.path_metrics import clamp_start, effective_step, finite_step, loss_grid, summarize
+from core.path_metrics import (
+    clamp_start,
+    effective_step,
+    finite_step,
+    left_box_at,
+    loss_grid,
+    summarize,
+)
 from core.surfaces import SURFACES, surface_from_expression
 
 
@@ -44,6 +51,17 @@ def test_custom_surface_without_f_min_has_no_target():
     s = surface_from_expression(compile_expression("x**2 + y**2"))
     summary = summarize(descend(OPTIMIZERS["sgd"](lr=0.1), s, s.start, 10), s, 1e-3)
     assert summary.reached_at is None and summary.final_loss > 0
+
+
+def test_left_box_at_is_the_first_step_outside_the_map():
+    s = surface_from_expression(compile_expression("-x"))  # a constant slope towards +x
+    path = descend(OPTIMIZERS["sgd"](lr=0.25), s, (0.0, 0.0), 20)  # x = 0.25 t
+    (_, x_hi), _ = s.bounds
+    assert left_box_at(path, s.bounds) == int(x_hi / 0.25) + 1
+    bowl = SURFACES["quadratic_bowl"]()
+    assert (
+        left_box_at(descend(OPTIMIZERS["sgd"](lr=0.1), bowl, bowl.start, 20), bowl.bounds) is None
+    )
 
 
 def test_effective_step_of_sgd_is_its_lr_and_adam_scales_per_coordinate():

@@ -185,3 +185,20 @@ def test_animated_map_image_colours_values_in_bands_and_leaves_nan_clear():
     assert 20 <= len(np.unique(brightness)) <= 2 * CONTOUR_LEVELS + 1  # bands and their lines
     # The NaN corner is transparent; image rows run downwards, so it is the top-left pixel.
     assert pixels[0, 0, 3] == 0 and pixels[-1, 0, 3] > 0
+
+
+def test_step_arrows_are_clipped_to_the_map(setup):
+    s, paths, xs, ys, z = setup  # Rosenbrock's box: x in [-2, 2], y in [-1, 3]
+    arrows = [
+        Arrow(0.0, 0.0, 1.0, 1.0, 0, False),  # inside: as it is
+        Arrow(1.0, 0.0, 4.0, 0.0, 0, False),  # leaves through x = 2: cut there, no head
+        Arrow(5.0, 5.0, 1.0, 1.0, 1, True),  # outside: not drawn
+        Arrow(-3.0, 0.0, 2.0, 0.0, 1, True),  # enters at x = -2: starts there, keeps its head
+    ]
+    fig = contour_with_paths(
+        xs, ys, z, [("A", paths[1].points)], bounds=s.bounds, f_min=0.0, log_levels=True,
+        minima=s.minima, start=s.start, arrows=arrows, title="T", colorbar_title="CB",
+        minimum_label="MIN", start_label="START", click_label="CLICK", style=STYLE,
+    )  # fmt: skip
+    drawn = [(a.ax, a.ay, a.x, a.y, a.arrowhead) for a in fig.layout.annotations]
+    assert drawn == [(0.0, 0.0, 1.0, 1.0, 2), (1.0, 0.0, 2.0, 0.0, 0), (-2.0, 0.0, -1.0, 0.0, 2)]

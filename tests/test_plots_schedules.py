@@ -60,6 +60,35 @@ def test_chained_schedule_marks_phases(style):
     assert [a.text for a in fig.layout.annotations] == ["warm-up", "main", "restart 1"]
 
 
+def test_chained_schedule_labels_short_phases_in_two_rows_and_skips_slivers(style):
+    # 400 steps: a 20-step warm-up and restarts every 95 steps, a 5-step sliver at the end.
+    phases = [(0, 20, "warm-up"), (20, 115, "main"), (115, 210, "restart 1"),
+              (210, 305, "restart 2"), (305, 395, "restart 3"), (395, 400, "restart 4")]  # fmt: skip
+    fig = chained_schedule(
+        np.arange(401), np.full(401, 0.1), phases, name="chain",
+        text=ChartText("T", "Steps", "lr"), log_y=False, style=style,
+    )  # fmt: skip
+    labels = {a.text: a for a in fig.layout.annotations}
+    assert list(labels) == ["warm-up", "main", "restart 1", "restart 2", "restart 3"]
+    # Neighbours alternate rows, each label centred on its band.
+    assert labels["warm-up"].yshift == 0 and labels["main"].yshift < 0
+    assert labels["restart 1"].yshift == 0 and labels["restart 1"].x == (115 + 210) / 2
+
+
+def test_the_lr_axis_starts_at_zero_with_round_ticks(style):
+    runs = [("A", np.ones(4), np.array([0.02, 0.015, 0.01, 0.005]))]
+    fig = loss_with_lr(
+        np.arange(4), runs, text=ChartText("T", "Steps", "loss"), lr_title="lr",
+        lr_suffix="(lr)", log_lr=False, style=style,
+    )  # fmt: skip
+    assert fig.layout.yaxis2.rangemode == "tozero" and fig.layout.yaxis2.tickformat == "~g"
+    log = loss_with_lr(
+        np.arange(4), runs, text=ChartText("T", "Steps", "loss"), lr_title="lr",
+        lr_suffix="(lr)", log_lr=True, style=style,
+    )  # fmt: skip
+    assert list(log.layout.yaxis2.ticktext) == ["0.005", "0.01", "0.02"]
+
+
 def test_loss_with_lr_has_a_secondary_axis(style):
     steps = np.arange(5)
     runs = [

@@ -26,6 +26,7 @@ from core.path_metrics import (
     clamp_start,
     effective_step,
     finite_step,
+    left_box_at,
     loss_grid,
     summarize,
 )
@@ -293,7 +294,13 @@ def scene_for(surface_key: str, formula: str, surface: Surface, x0: float, y0: f
     if bad_share > 0:
         st.warning(t("optimizers.formula_nonfinite", percent=f"{bad_share:.1%}"))
     log_levels = surface.log_scale or (surface_key == CUSTOM and bool(np.nanmin(z) >= 0))
-    colorbar = t("optimizers.colorbar_log") if log_levels else t("optimizers.colorbar")
+    # Without a known minimum the levels are measured from the smallest f on the map.
+    if not log_levels:
+        colorbar = t("optimizers.colorbar")
+    elif surface.f_min is None:
+        colorbar = t("optimizers.colorbar_log_nomin")
+    else:
+        colorbar = t("optimizers.colorbar_log")
     style = current_plot_style()
     return Scene(surface_key, formula, surface, start, xs, ys, z, log_levels, colorbar, style)
 
@@ -403,6 +410,15 @@ def race_map(scene: Scene, result: RaceResult, step: int, on_select: Callable[[]
     map_col, loss_col = st.columns([3, 2])
     with map_col:
         race_contour(scene, result, step, on_select)
+        left = [
+            t("optimizers.left_map_one", name=name_of(name), step=at)
+            for (name, _), path in zip(result.settings, result.paths, strict=True)
+            if (at := left_box_at(path, scene.surface.bounds)) is not None
+        ]
+        if left:
+            (x_lo, x_hi), (y_lo, y_hi) = scene.surface.bounds
+            box = f"x ∈ [{fmt(x_lo)}, {fmt(x_hi)}], y ∈ [{fmt(y_lo)}, {fmt(y_hi)}]"
+            st.info(t("optimizers.left_map", box=box, who="; ".join(left)), icon=":material/info:")
     with loss_col:
         race_losses(scene, result)
     st.markdown(f"**{t('optimizers.effective_title', step=step)}**")

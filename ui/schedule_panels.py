@@ -247,10 +247,15 @@ def chain_view(fields: dict, axis: Axis) -> None:
             st.warning(problem_text(t("schedules.chain_name"), error))
             return
         text = axis.lr_chart_text(t("schedules.chain_title"))
-        fig = shared_figure(chained_schedule, axis.x, chain, chain_phases(warmup, cycle, restarts, axis),
+        phases = chain_phases(warmup, cycle, restarts, axis)
+        fig = shared_figure(chained_schedule, axis.x, chain, phases,
                             name=t("schedules.chain_name"), text=text,
                             log_y=axis.log_y, style=axis.style)  # fmt: skip
         show_figure(fig, key="sch_chain_chart")
+        shown = len(phases) - (1 if warmup else 0) - 1
+        if shown < restarts:
+            st.caption(t("schedules.restarts_cut", asked=int(restarts), shown=shown,
+                         total=axis.total, warmup=int(warmup), cycle=int(cycle)))  # fmt: skip
         show_code(chain_code)
 
 

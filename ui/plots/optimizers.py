@@ -51,6 +51,36 @@ def step_arrows(paths: Sequence[Path], lrs: Sequence[float], step: int) -> list[
     return arrows
 
 
+def _inside_part(arrow: Arrow, bounds) -> tuple[float, float, float, float, bool] | None:
+    """The part of ``arrow`` inside the plot's box: its tail and head points and whether the head
+    is the arrow's own; None when none of it is inside (Liang–Barsky clipping).
+
+    plotly draws annotations wherever their coordinates are, over the axes and the colour bar;
+    an arrow of a diverging step reached across the page.
+    """
+    (x_lo, x_hi), (y_lo, y_hi) = bounds
+    t0, t1 = 0.0, 1.0
+    for delta, distance in (
+        (-arrow.dx, arrow.x - x_lo),
+        (arrow.dx, x_hi - arrow.x),
+        (-arrow.dy, arrow.y - y_lo),
+        (arrow.dy, y_hi - arrow.y),
+    ):
+        if delta == 0:
+            if distance < 0:
+                return None
+            continue
+        t = distance / delta
+        if delta < 0:
+            t0 = max(t0, t)
+        else:
+            t1 = min(t1, t)
+    if not (np.isfinite(t0) and np.isfinite(t1)) or t0 >= t1:
+        return None
+    x, y, dx, dy = arrow.x, arrow.y, arrow.dx, arrow.dy
+    return x + t0 * dx, y + t0 * dy, x + t1 * dx, y + t1 * dy, t1 == 1.0
+
+
 def gap_curves(
     labels: Sequence[str], paths: Sequence[Path], f_min: float | None
 ) -> tuple[Curves, bool]:
@@ -256,17 +286,21 @@ def contour_with_paths(
     for trace in _markers(minima, start, minimum_label, start_label, style):
         fig.add_trace(trace)
     for arrow in arrows:
+        inside = _inside_part(arrow, bounds)
+        if inside is None:
+            continue
+        tail_x, tail_y, head_x, head_y, whole_head = inside
         fig.add_annotation(
-            x=arrow.x + arrow.dx,
-            y=arrow.y + arrow.dy,
-            ax=arrow.x,
-            ay=arrow.y,
+            x=head_x,
+            y=head_y,
+            ax=tail_x,
+            ay=tail_y,
             xref="x",
             yref="y",
             axref="x",
             ayref="y",
             showarrow=True,
-            arrowhead=2,
+            arrowhead=2 if whole_head else 0,  # no head where the step goes on out of view
             arrowsize=1.2,
             arrowwidth=style.line_width * (0.8 if arrow.faint else 1.4),
             arrowcolor=style.color(arrow.color_index),

@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ui.theme import ChartText, Curves, PlotStyle
+from ui.theme import ChartText, Curves, PlotStyle, log_ticks
 
 # Translucent fills for phase bands, cycled like the palette (alpha keeps the curve readable).
 _BAND_ALPHA = 0.12
@@ -57,6 +57,9 @@ def schedule_curves(
     return style.apply(fig, height=480)
 
 
+MIN_LABELLED_BAND = 0.03  # of the x axis: a narrower phase band gets no label
+
+
 def _hex_to_rgba(color: str, alpha: float) -> str:
     r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgba({r},{g},{b},{alpha})"
@@ -72,8 +75,17 @@ def chained_schedule(
     log_y: bool,
     style: PlotStyle,
 ) -> go.Figure:
-    """The chained curve with each phase ``(start, end, label)`` shaded, labelled and bounded."""
+    """The chained curve with each phase ``(start, end, label)`` shaded, labelled and bounded.
+
+    Labels sit at the top of their band, in two alternating rows, and a band narrower than
+    ``MIN_LABELLED_BAND`` of the axis has none: side by side in one row, the labels of short
+    phases ran into each other ("warm-u|main").
+    """
     fig = go.Figure()
+    span = (
+        max((end for _, end, _ in phases), default=1.0)
+        - min((s for s, _, _ in phases), default=0.0)
+    ) or 1.0
     for i, (start, end, label) in enumerate(phases):
         fig.add_vrect(
             x0=start,
@@ -81,10 +93,18 @@ def chained_schedule(
             fillcolor=_hex_to_rgba(style.color(i + 1), _BAND_ALPHA),
             line_width=0,
             layer="below",
-            annotation_text=label,
-            annotation_position="top left",
-            annotation_font_size=style.font_size,
         )
+        if (end - start) / span >= MIN_LABELLED_BAND:
+            fig.add_annotation(
+                x=(start + end) / 2,
+                y=1,
+                yref="paper",
+                yanchor="top",
+                yshift=-round(1.5 * style.font_size) * (i % 2),
+                text=label,
+                showarrow=False,
+                font={"size": style.font_size},
+            )
         if i > 0:
             fig.add_vline(x=start, line_dash="dash", line_color=style.text_color, line_width=1)
     fig.add_trace(_lr_curve(x, lrs, name, style.color(0), text, style))
@@ -156,5 +176,14 @@ def loss_with_lr(
     )
     fig.update_xaxes(title=text.x)
     fig.update_yaxes(title=text.y, secondary_y=False)
-    fig.update_yaxes(title=lr_title, type="log" if log_lr else "linear", secondary_y=True)
+    # An lr is never negative, and its ticks are round numbers (autorange had padded the axis below
+    # 0 and labelled it 0.0163, −0.0018).
+    if log_lr:
+        every_lr = np.concatenate([np.asarray(lrs, dtype=float) for _, _, lrs in runs] or [[]])
+        fig.update_yaxes(title=lr_title, type="log", secondary_y=True, **log_ticks(every_lr))
+    else:
+        fig.update_yaxes(
+            title=lr_title, type="linear", rangemode="tozero", nticks=5, tickformat="~g",
+            secondary_y=True,
+        )  # fmt: skip
     return style.apply(fig, height=460)
