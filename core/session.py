@@ -7,6 +7,8 @@ network), ``start``, ``pause``, ``tick`` (one time-budgeted chunk while running)
 ``epoch``, ``reset``, ``archive`` (keep a run's curve for comparison), ``receive_model`` and
 ``configure`` again to load a saved model's weights, ``receive_upload`` for the visitor's own data,
 ``new_sample`` for the prediction grid, ``checked_gradients`` for the gradient-check memo.
+``paced_tick`` is ``tick`` at a pace a class can watch (``PACES``): how many steps a tick may take
+follows from the time since the last one, which the caller passes in (``now``).
 
 All randomness comes from the seed in ``arch`` (the network) or from ``sample_seed`` (the grid); the
 training rng itself is carried in ``core.training.TrainState``.
@@ -72,6 +74,8 @@ class Session(NamedTuple):
     upload_seen: tuple | None = None  # file ids last read
     upload_error: tuple[str, str] | None = None  # (code, file names)
     prev_data: str = BUILTIN  # the built-in data last in use, kept while no upload is valid
+    paced_at: float | None = None  # the clock (``paced_tick``'s ``now``) at the last paced tick
+    credit: float = 0.0  # steps earned by the pace and not yet taken (a fraction, mostly)
 
 
 # ---------------------------------------------------------------- the network
@@ -147,8 +151,25 @@ def receive_model(s: Session, model: LoadedModel | None, name: str, error: str |
 # ---------------------------------------------------------------- training
 
 
+def resumed(s: Session) -> Session:
+    """A run that ended by itself (its epoch limit, early stopping) may go on: the stop is lifted,
+    with a fresh patience. The epoch limit is checked again by the next step; a diverged run stays
+    stopped."""
+    if s.train is None or s.train.stopped not in ("epochs", "early_stopping"):
+        return s
+    return s._replace(train=s.train._replace(stopped=None, bad_epochs=0))
+
+
+def can_go_on(s: Session, config: TrainConfig) -> bool:
+    """Whether Start would train: a network that has not diverged, below its epoch limit."""
+    if s.train is None or s.train.stopped == "diverged":
+        return False
+    return config.epochs is None or s.train.epoch < config.epochs
+
+
 def start(s: Session) -> Session:
     """Training ticks from now on, unless it has stopped (diverged)."""
+    s = resumed(s)
     stopped = s.train is None or s.train.stopped is not None
     return s if stopped else s._replace(running=True)
 
@@ -173,12 +194,61 @@ def tick(s: Session, data: Dataset, config: TrainConfig, **limits) -> Session:
 
 def step(s: Session, data: Dataset, config: TrainConfig) -> Session:
     """Pause and train exactly one minibatch."""
-    return tick(pause(s), data, config, max_steps=1)
+    return tick(pause(resumed(s)), data, config, max_steps=1)
 
 
 def epoch(s: Session, data: Dataset, config: TrainConfig, budget: float) -> Session:
     """Pause and train to the end of the epoch, at most ``budget`` seconds."""
-    return tick(pause(s), data, config, until_epoch_end=True, time_budget=budget)
+    return tick(pause(resumed(s)), data, config, until_epoch_end=True, time_budget=budget)
+
+
+# ---------------------------------------------------------------- pace
+
+PACES = ("slow", "class", "fast")  # slow motion, a class's pace, as fast as the server allows
+CLASS_EPOCH_SECONDS = 15.0  # class pace: an epoch unfolds over this long, whatever its size
+SLOW_STEPS_PER_S = 2.0  # slow motion: a step at a time, with time to look at each
+MAX_CATCH_UP = 1.0  # seconds a late tick catches up at most: a pause or a busy server banks nothing
+
+
+def steps_per_epoch(data: Dataset, config: TrainConfig) -> int:
+    """Minibatches in one pass over the training images (the last one may be smaller)."""
+    return -(-len(data.train.y) // config.batch_size)
+
+
+def steps_per_s(pace: str, epoch_steps: int) -> float | None:
+    """Training steps a second at ``pace``; None for as fast as the server allows.
+
+    Class pace spreads one epoch over ``CLASS_EPOCH_SECONDS``, so the validation accuracy gets a
+    new point every ~15 s on any data size; slow motion never goes faster than class pace.
+    """
+    if pace == "fast":
+        return None
+    if pace == "class":
+        return epoch_steps / CLASS_EPOCH_SECONDS
+    if pace == "slow":
+        return min(SLOW_STEPS_PER_S, epoch_steps / CLASS_EPOCH_SECONDS)
+    raise ValueError(f"{pace=} is not one of {PACES}")
+
+
+def paced_tick(
+    s: Session, data: Dataset, config: TrainConfig, *, pace: str, now: float, budget: float
+) -> Session:
+    """``tick`` at ``pace``: the steps the time since the last paced tick earned (``now`` is a
+    clock in seconds; the first tick counts as ``MAX_CATCH_UP`` late), at most ``budget``
+    seconds of training. Fractions of a step carry over to the next tick, so two steps a second
+    at three ticks a second take a step on two ticks of three."""
+    rate = steps_per_s(pace, steps_per_epoch(data, config))
+    if rate is None:
+        return tick(s._replace(paced_at=now, credit=0.0), data, config, time_budget=budget)
+    late = MAX_CATCH_UP if s.paced_at is None else min(max(now - s.paced_at, 0.0), MAX_CATCH_UP)
+    credit = s.credit + rate * late
+    s = s._replace(paced_at=now)
+    if credit < 1.0:
+        return s._replace(credit=credit)
+    before = s.train.step
+    s = tick(s, data, config, max_steps=int(credit), time_budget=budget)
+    # Steps the budget did not allow are not owed beyond one tick's worth of catching up.
+    return s._replace(credit=min(credit - (s.train.step - before), max(1.0, rate * MAX_CATCH_UP)))
 
 
 # ---------------------------------------------------------------- data and views

@@ -1,14 +1,19 @@
 """core.session: each transition of the MNIST training session on a small real-digit data set."""
 
 import numpy as np
+import pytest
 
 from core.activations import ACTIVATIONS
 from core.datasets import to_float32
 from core.model_io import LoadedModel
 from core.session import (
     BUILTIN,
+    CLASS_EPOCH_SECONDS,
     DIGITS_8X8,
+    MAX_CATCH_UP,
     MAX_RUNS,
+    PACES,
+    SLOW_STEPS_PER_S,
     Session,
     archive,
     checked_gradients,
@@ -17,12 +22,15 @@ from core.session import (
     epoch,
     load_weights,
     new_sample,
+    paced_tick,
     pause,
     receive_model,
     receive_upload,
     reset,
     start,
     step,
+    steps_per_epoch,
+    steps_per_s,
     tick,
     used_data,
 )
@@ -199,3 +207,85 @@ def test_the_gradient_check_is_kept_while_training_and_redone_once_paused(small)
     paused = pause(running)
     assert checked_gradients(paused, ("relu",), x, y, relu)[2] == 2  # redone once paused
     assert checked_gradients(running, ("tanh",), x, y, relu)[2] == 2  # another key: redone
+
+
+# ---------------------------------------------------------------- pace and the end of a run
+
+
+def test_steps_a_second_at_each_pace():
+    # The page's default: 7,000 images in batches of 128 are 55 steps an epoch, over 15 s.
+    assert steps_per_s("class", 55) == pytest.approx(55 / 15)
+    assert steps_per_s("slow", 55) == SLOW_STEPS_PER_S
+    assert steps_per_s("slow", 10) == pytest.approx(10 / CLASS_EPOCH_SECONDS)  # never above class
+    assert steps_per_s("class", 469) == pytest.approx(469 / 15)  # full MNIST: same epoch time
+    assert steps_per_s("fast", 55) is None
+    with pytest.raises(ValueError, match="pace="):
+        steps_per_s("warp", 55)
+
+
+def paced_run(small, pace: str, ticks: list[float]) -> list[int]:
+    """The step count after a paced tick at each clock time in ``ticks``."""
+    s, counts = start(configured(small)), []
+    for now in ticks:
+        s = paced_tick(s, small, CONFIG, pace=pace, now=now, budget=10.0)
+        counts.append(s.train.step)
+    return counts
+
+
+def test_class_pace_spreads_an_epoch_over_fifteen_seconds_whatever_the_tick_rate(small):
+    assert steps_per_epoch(small, CONFIG) == 12  # 600 / 50: 0.8 steps a second at class pace
+    # Ticks every 0.3 s for 30 s: the first counts one catch-up second, then 0.8 steps a second.
+    ticks = list(np.arange(0.0, 30.0, 0.3))
+    counts = paced_run(small, "class", ticks)
+    expected = np.floor(0.8 * (np.array(ticks) + MAX_CATCH_UP) + 1e-9)
+    assert counts == expected.astype(int).tolist()
+    # The first epoch's 12 steps are done 15 s after Start (the first tick counts as 1 s late).
+    assert ticks[counts.index(12)] + MAX_CATCH_UP == pytest.approx(CLASS_EPOCH_SECONDS, abs=0.3)
+    # Ticks at other intervals earn the same steps for the same time: fractions carry over.
+    assert paced_run(small, "class", [0.0, 1.0, 10.0 / 3, 29.7])[-1] < counts[-1]  # late ticks lose
+    assert paced_run(small, "class", list(np.arange(0.0, 30.0, 0.5)))[-1] == counts[-1]
+
+
+def test_slow_motion_and_as_fast_as_possible(small):
+    # Slow motion at 12 steps an epoch is class pace too (0.8 < 2 steps a second).
+    assert paced_run(small, "slow", [0.0, 1.0, 2.0]) == paced_run(small, "class", [0.0, 1.0, 2.0])
+    fast = paced_run(small, "fast", [0.0])
+    assert fast[0] >= 12  # a whole 10 s budget, at least this small epoch
+
+
+def test_a_late_tick_does_not_make_up_for_a_pause(small):
+    counts = paced_run(small, "class", [0.0, 0.5, 600.0])
+    assert counts[0] == 0 and counts[1] == 1  # 0.8 after the first tick, 1.2 after the second
+    assert counts[2] - counts[1] == int(0.2 + 0.8 * MAX_CATCH_UP)  # ten minutes later: 1 s
+
+
+@pytest.mark.parametrize("pace", PACES)
+def test_a_stopped_run_does_not_tick_at_any_pace(small, pace):
+    wild = CONFIG._replace(optimizer="sgd", lr=1e20)
+    s = tick(start(configured(small, config=wild)), small, wild, max_steps=20)
+    after = paced_tick(start(s), small, wild, pace=pace, now=5.0, budget=1.0)
+    assert after.train.step == s.train.step and not after.running
+
+
+def test_the_epoch_limit_ends_a_run_and_a_higher_limit_lets_it_go_on(small):
+    two = CONFIG._replace(epochs=2)
+    s = start(configured(small))
+    for _ in range(4):
+        s = tick(s, small, two, time_budget=10.0)
+    assert s.train.epoch == 2 and s.train.stopped == "epochs" and not s.running
+    assert not tick(start(s), small, two, max_steps=1).train.step > s.train.step  # still the limit
+    three = two._replace(epochs=3)
+    on = tick(start(s), small, three, max_steps=1)
+    assert on.running and on.train.step == s.train.step + 1
+    assert step(s, small, three).train.step == s.train.step + 1  # One step goes on too
+
+
+def test_early_stopping_ends_a_run_and_start_gives_it_a_fresh_patience(small):
+    # lr 0 never improves the validation loss after the first epoch: patience 2 stops at epoch 3.
+    still = CONFIG._replace(lr=0.0, patience=2)
+    s = start(configured(small))
+    for _ in range(5):
+        s = tick(s, small, still, time_budget=10.0)
+    assert s.train.stopped == "early_stopping" and s.train.epoch == 3 and not s.running
+    again = start(s)
+    assert again.running and again.train.bad_epochs == 0 and again.train.stopped is None
