@@ -15,7 +15,7 @@ from core.initializers import INITIALIZERS, default_kwargs
 from core.mnist_setup import exposed, run_label, train_config
 from core.optimizers import OPTIMIZER_ENTRIES, OPTIMIZERS
 from core.params import Param
-from core.session import configure
+from core.session import PACES, configure
 from ui.controls import current_plot_style, enter_through_shell, show_formula
 from ui.errors import guarded_panel
 from ui.fair_share import BASE_EVERY, tick_plan
@@ -81,6 +81,13 @@ FIELDS = {
     "mn_sched": Field(Param("choice", "none", options=SCHEDS), "select", "mnist.schedule",
                       "mnist.schedule_help", option_labels="mnist.sched."),
     "mn_seed": Field(Param("int", 0, low=0, high=9999), "number", "mnist.seed"),
+    # Class pace by default: on full speed the first epoch was over in under a second.
+    "mn_pace": Field(Param("choice", "class", options=PACES), "segmented", "mnist.pace",
+                     "mnist.pace_help", option_labels="mnist.paces."),
+    "mn_epochs": Field(Param("int", 20, low=1, high=1000), "number", "mnist.epochs_limit",
+                       "mnist.epochs_limit_help"),
+    "mn_patience": Field(Param("int", 3, low=0, high=100), "number", "mnist.patience",
+                         "mnist.patience_help"),
 }  # fmt: skip
 
 
@@ -100,8 +107,9 @@ EXPERIMENTS = {
                 "mn_sched": "none", "mn_bn": False},
     "sigmoid": {"mn_act": "sigmoid", "mn_hidden": "64, 64, 64, 64, 64", "mn_opt": "sgd",
                 "mn_lr": 0.1, "mn_sched": "none", "mn_bn": False},
+    # No early stopping: the widening gap between training and validation is the lesson.
     "dropout": {"mn_train_size": 1000, "mn_hidden": "512", "mn_dropout": 0.5, "mn_opt": "adam",
-                "mn_lr": 1e-3, "mn_act": "relu"},
+                "mn_lr": 1e-3, "mn_act": "relu", "mn_patience": 0},
 }  # fmt: skip
 
 FORMULA = (
@@ -134,6 +142,9 @@ arch = (used.id, used.train_size, config.layer_sizes, net.initializer, net.batch
 names = (t(f"optimizers.names.{net.optimizer}"), t(f"mnist.sched.{net.schedule}"))
 label = run_label(net, config.layer_sizes, used.train_size, used.n_max, names)
 save(configure(session(), used.data, config, arch, label))
+
+with guarded_panel(t("mnist.panel_controls")):
+    config, pace = controls_panel(FIELDS, used.data, config, net.lr, LRS, style)
 running = session().running
 # How often this session updates while training depends on how many train on this server now.
 plan = tick_plan(trainer_registry().count(including=session().id)) if running else tick_plan(1)
@@ -141,11 +152,8 @@ live = Live(
     used.data, used.id, config, net.lr, label,
     [t(f"mnist.fashion.{i}") for i in range(NUM_CLASSES)] if used.name == "fashion_mnist"
     else [str(i) for i in range(NUM_CLASSES)],
-    style, running, plan, SLOW_EVERY * plan.every / BASE_EVERY if running else None,
+    style, running, plan, SLOW_EVERY * plan.every / BASE_EVERY if running else None, pace,
 )  # fmt: skip
-
-with guarded_panel(t("mnist.panel_controls")):
-    controls_panel(used.data, config, net.lr, LRS, style)
 live_view(live)
 
 with guarded_panel(t("mnist.panel_experiments")):

@@ -4,6 +4,7 @@ import base64
 import gzip
 import io
 import json
+import time
 
 import numpy as np
 import pytest
@@ -602,3 +603,67 @@ def test_saved_links_open_the_same_setup(name):
     for (kind, key), value in shown.items():
         assert getattr(at, kind)(key=key).value == value, key
     assert arch in " ".join(m.value for m in at.markdown)
+
+
+# ---------------------------------------------------------------- pace, epoch limit, epoch button
+
+
+def test_class_pace_is_the_default_and_trains_a_class_can_watch():
+    at = run_page(PAGE)
+    assert at.session_state["mn_pace"] == "class"
+    clock = time.monotonic()
+    at.button(key="_mn_start").click().run()
+    at.run()
+    # 55 steps an epoch over 15 s, the first tick one second late: a few steps, not hundreds.
+    allowed = 55 / 15 * (time.monotonic() - clock + 1.0) + 1
+    assert 0 < step_count(at) <= allowed
+    fast = run_page(PAGE, mn_pace="fast")  # bound to the URL like every setting
+    assert fast.session_state["mn_pace"] == "fast"
+    fast.button(key="_mn_start").click().run()
+    assert step_count(fast) > 0  # as many as its 0.1 s budget allows (core tests the paces)
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_the_pace_and_the_limits_are_labelled_in_both_languages(language):
+    at = run_page(PAGE, language)
+    pace = at.get("button_group")[0]
+    assert pace.label == translate(language, "mnist.pace")
+    assert list(pace.options) == [
+        translate(language, f"mnist.paces.{key}") for key in ("slow", "class", "fast")
+    ]
+    numbers = {n.label for n in at.number_input}
+    assert translate(language, "mnist.epochs_limit") in numbers
+    assert translate(language, "mnist.patience") in numbers
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_a_run_ends_by_itself_at_its_epoch_limit_and_says_so(language):
+    # 500 images in batches of 128: 4 steps an epoch; as fast as possible, one epoch allowed.
+    at = run_page(PAGE, language, mn_train_size="500", mn_epochs="1", mn_pace="fast")
+    at.button(key="_mn_start").click().run()
+    for _ in range(5):
+        if step_count(at, language) >= 4:
+            break
+        at.run()
+    assert not at.exception
+    assert step_count(at, language) == 4
+    done = translate(language, "mnist.stopped_epochs", epochs=1)
+    assert done in [s.value for s in at.success]
+    assert at.button(key="_mn_start").disabled  # the limit first
+    at.number_input(key="mn_epochs").set_value(2).run()
+    assert not at.button(key="_mn_start").disabled
+    at.button(key="_mn_start").click().run()
+    assert step_count(at, language) > 4
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_mid_epoch_the_epoch_button_says_it_finishes_this_epoch(language):
+    at = run_page(PAGE, language)
+    assert at.button(key="_mn_epoch").label == translate(language, "mnist.one_epoch")
+    at.button(key="_mn_step").click().run()
+    button = at.button(key="_mn_epoch")
+    assert button.label == translate(language, "mnist.finish_epoch", epoch=1)
+    assert "55" in button.help  # where this epoch ends: ceil(7000 / 128)
+    button.click().run()
+    assert step_count(at, language) == 55
+    assert at.button(key="_mn_epoch").label == translate(language, "mnist.one_epoch")

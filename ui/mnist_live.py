@@ -1,15 +1,16 @@
 """The MNIST page's live view: each time-budgeted tick of a ``st.fragment(run_every=…)`` trains
-the session a little (core.session.tick) and redraws the counters and the three live curves, so only
-this view reruns while training. ``Live`` bundles what every view of the session is given.
+the session a little at the chosen pace (core.session.paced_tick) and redraws the counters and
+the three live curves, so only this view reruns while training. ``Live`` bundles what every view of the session is given.
 """
 
+import time
 from typing import Any, NamedTuple
 
 import numpy as np
 import streamlit as st
 
 from core.datasets import Dataset
-from core.session import tick
+from core.session import paced_tick
 from core.training import TrainConfig, loss_plateau, smooth_ema
 from ui.controls import isolated_fragment
 from ui.errors import guarded_panel
@@ -35,6 +36,7 @@ class Live(NamedTuple):
     running: bool
     plan: TickPlan
     slow_every: float | None  # seconds between refreshes of the slower views; None when paused
+    pace: str  # core.session.PACES: how fast Start trains
 
 
 def vega(chart, key: str) -> None:
@@ -50,9 +52,14 @@ def live_view(v: Live) -> None:
         with guarded_panel(t("mnist.panel_live")):
             if session().running:
                 now = tick_plan(trainer_registry().tick(session().id))
-                save(tick(session(), v.data, v.config, time_budget=now.budget))
+                save(
+                    paced_tick(
+                        session(), v.data, v.config,
+                        pace=v.pace, now=time.monotonic(), budget=now.budget,
+                    )
+                )  # fmt: skip
                 if not session().running:
-                    st.rerun()  # stopped (diverged): the whole page shows why and stops ticking
+                    st.rerun()  # stopped (diverged, done): the whole page shows why, stops ticking
                 if not 2 / 3 < now.every / v.plan.every < 3 / 2:
                     st.rerun()  # the class grew or shrank: re-plan the update rate for everyone
                 if now.trainers > 1:

@@ -19,7 +19,7 @@ from core.mnist_setup import (
     nearest,
     parse_hidden,
 )
-from core.session import data_source, pause, reset, start, used_data
+from core.session import can_go_on, data_source, pause, reset, start, used_data
 from core.session import epoch as one_epoch
 from core.session import step as one_step
 from core.training import TrainConfig
@@ -232,9 +232,23 @@ def entry_inputs(entry_fields: Fields, optimizer: str, schedule: str) -> tuple[d
 
 
 def controls_panel(
-    data: Dataset, config: TrainConfig, lr: float, lr_stops: tuple, style: PlotStyle
-) -> None:
-    """Start, Pause, one step, one epoch, Reset; the parameter count; a divergence and the way out."""
+    fields: Fields, data: Dataset, config: TrainConfig, lr: float, lr_stops: tuple, style: PlotStyle
+) -> tuple[TrainConfig, str]:
+    """The pace, the epoch limit and early stopping; Start, Pause, one step, the epoch button,
+    Reset; the parameter count; why a run ended, and the way out. Returns the config with the
+    run's limits, and the pace."""
+    if style.projector:
+        c_pace = st.container()
+        c_epochs, c_patience = st.columns(2)
+    else:
+        c_pace, c_epochs, c_patience = st.columns([3, 2, 2], vertical_alignment="bottom")
+    with c_pace:
+        pace = field(fields, "mn_pace")
+    with c_epochs:
+        epochs = int(field(fields, "mn_epochs"))
+    with c_patience:
+        patience = int(field(fields, "mn_patience"))
+    config = config._replace(epochs=epochs, patience=patience or None)
     running = session().running
     buttons = (
         ("start", "_mn_start", (start,), ":material/play_arrow:"),
@@ -244,19 +258,23 @@ def controls_panel(
         ("reset", "_mn_reset", (reset, data, config), ":material/restart_alt:"),
     )  # fmt: skip
     extra = {
-        "_mn_start": {
-            "type": "primary",
-            "disabled": running or session().train.stopped is not None,
-        },
+        "_mn_start": {"type": "primary", "disabled": running or not can_go_on(session(), config)},
         "_mn_pause": {"disabled": not running},
         "_mn_reset": {"help": t("mnist.reset_help")},
     }
+    state = session().train
+    labels = {}
+    if state.pos > 0:
+        # Mid-epoch the button finishes this epoch (1,411 → 1,430), and says so.
+        end = state.step + -(-(len(data.train.y) - state.pos) // config.batch_size)
+        labels["one_epoch"] = t("mnist.finish_epoch", epoch=state.epoch + 1)
+        extra["_mn_epoch"] = {"help": t("mnist.finish_epoch_help", end=end)}
     # A projector's large type needs two rows for five labelled buttons.
     columns = st.columns(3) + st.columns(3) if style.projector else st.columns(5)
     for column, (name, key, args, icon) in zip(columns, buttons, strict=False):
         column.button(
-            t(f"mnist.{name}"), key=key, on_click=on, args=args, icon=icon, width="stretch",
-            **extra.get(key, {}),
+            labels.get(name, t(f"mnist.{name}")), key=key, on_click=on, args=args, icon=icon,
+            width="stretch", **extra.get(key, {}),
         )  # fmt: skip
     st.markdown(
         t(
@@ -277,6 +295,19 @@ def controls_panel(
             args=(data, config, lr_stops),
             type="primary",
         )
+    elif state.stopped == "epochs":
+        st.success(t("mnist.stopped_epochs", epochs=state.epoch), icon=":material/flag:")
+    elif state.stopped == "early_stopping":
+        st.info(
+            t(
+                "mnist.stopped_early",
+                patience=state.bad_epochs,
+                best=state.best_epoch,
+                loss=f"{state.best_val_loss:.3f}",
+            ),
+            icon=":material/flag:",
+        )
+    return config, pace
 
 
 def snap_to_stops(fields: Fields) -> None:
