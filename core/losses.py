@@ -9,7 +9,8 @@ set, probabilities outside [0, 1]) raise ``ValueError``.
 
 Metadata, data only: ``LOSS_ENTRIES`` holds one record per loss (factory, widget ranges, torch
 template for ``str.format(**params)``, what the target and the prediction are); ``LOSSES``,
-``LOSS_PARAMS``, ``TORCH_NAMES``, ``LOSS_KINDS`` and ``LOSS_INPUTS`` are views of it. ``loss_curve`` evaluates any loss along one prediction axis for a fixed target, for plotting.
+``LOSS_PARAMS``, ``TORCH_NAMES``, ``LOSS_KINDS`` and ``LOSS_INPUTS`` are views of it. ``loss_curve`` evaluates any loss along one prediction axis for a fixed target, for plotting;
+``loss_gradient_check`` checks the whole gradient there (every class's partial for multiclass).
 """
 
 import functools
@@ -19,6 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from core.activations import sigmoid
+from core.gradcheck import GradCheck, gradient_check, gradient_check_partials
 from core.params import Param, checked_float
 
 _expit = sigmoid().fn
@@ -465,3 +467,41 @@ def loss_curve(name: str, x, target: float, **params) -> tuple[np.ndarray, np.nd
             values[i] = loss.value(y_true, logq)
             slopes[i] = g[0] - p0 * (g[0] + g[1])  # d log q_j / dx = [j = 0] − q_0
     return values, slopes
+
+
+def _curve_inputs(name: str, x: np.ndarray) -> np.ndarray:
+    """loss_curve's whole prediction at each x, one row each: x itself, or for the multiclass
+    losses the logits (x, 0) of a two-class problem (their log-probabilities for kl_div)."""
+    if LOSS_KINDS[name] != "multiclass":
+        return x.reshape(-1, 1)
+    logits = np.stack([x, np.zeros_like(x)], axis=1)
+    return logits if LOSS_INPUTS[name] == "logits" else log_softmax(logits)
+
+
+def loss_gradient_check(
+    name: str, x, target: float, domain: tuple = (-np.inf, np.inf), **params
+) -> GradCheck:
+    """The loss's ``grad`` against central differences of its ``value`` at each point of
+    loss_curve: along x inside ``domain`` for one prediction, and in every coordinate of the
+    prediction (each class's logit or log-probability) for the multiclass losses."""
+    loss = LOSSES[name](**params)
+    x = np.asarray(x, dtype=np.float64).ravel()
+    if LOSS_KINDS[name] != "multiclass":
+        return gradient_check(
+            lambda v: loss_curve(name, v, target, **params)[0],
+            lambda v: loss_curve(name, v, target, **params)[1],
+            x,
+            low=domain[0],
+            high=domain[1],
+        )
+    y_true = np.array([[target, 1 - target]])
+
+    def values(rows):
+        return np.array([loss.value(y_true, row[None]) for row in rows])
+
+    def grads(rows):
+        # Both losses average over samples (kl_div's "batchmean" too), so one call on all rows
+        # gives each row's own gradient divided by the number of rows.
+        return loss.grad(np.repeat(y_true, len(rows), axis=0), rows) * len(rows)
+
+    return gradient_check_partials(values, grads, _curve_inputs(name, x))
