@@ -526,9 +526,17 @@ def _literal(key: str, value: Any) -> str:
     return repr(value)
 
 
+# torch's CyclicLR and OneCycleLR default to cycle_momentum=True: they would overwrite the SGD's
+# momentum (0 in our code) with values cycling between base_momentum and max_momentum
+# (0.8–0.9, 0.85–0.95) every step, which no chart here shows. Our curves are the lr alone.
+_CYCLES_MOMENTUM = ("CyclicLR", "OneCycleLR")
+
+
 def _constructor(name: str, params: dict) -> str:
     _check(name in TORCH_CLASS, f"{name=} is not a known schedule")
     args = ["optimizer"] + [f"{k}={_literal(k, v)}" for k, v in params.items() if k != "lr"]
+    if TORCH_CLASS[name] in _CYCLES_MOMENTUM:
+        args.append("cycle_momentum=False")
     return f"torch.optim.lr_scheduler.{TORCH_CLASS[name]}({', '.join(args)})"
 
 

@@ -791,6 +791,31 @@ def test_torch_code_is_valid_python_naming_the_class(name, warmup_steps):
         assert "LinearLR(optimizer, start_factor=0.3333333333333333, total_iters=5)" in code
 
 
+# From the torch docs: these two classes take cycle_momentum=True by default and then rewrite the
+# optimizer's momentum every step (SGD has a "momentum" default, 0, so torch does not refuse).
+MOMENTUM_CYCLERS = {"CyclicLR", "OneCycleLR"}
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULE_PARAMS))
+@pytest.mark.parametrize("warmup_steps", [0, 5])
+def test_torch_code_leaves_the_momentum_of_plain_sgd_alone(name, warmup_steps):
+    """The chart shows the lr of an SGD without momentum; the code must build exactly that."""
+    params = {"lr": 0.05, **_default_kwargs(name)}
+    if "lr_lambda" in params:
+        params["lr_lambda"] = SCHEDULE_PARAMS[name]["lr_lambda"].default
+    calls = [
+        node
+        for node in ast.walk(ast.parse(torch_code(name, params, warmup_steps=warmup_steps)))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+    ]
+    (sgd,) = [c for c in calls if c.func.attr == "SGD"]
+    assert "momentum" not in {k.arg for k in sgd.keywords}
+    for call in calls:
+        if call.func.attr in MOMENTUM_CYCLERS:
+            keywords = {k.arg: k.value for k in call.keywords}
+            assert ast.literal_eval(keywords.get("cycle_momentum", ast.Constant(True))) is False
+
+
 def test_torch_code_examples():
     code = torch_code("step_lr", {"lr": 0.05, "step_size": 30, "gamma": 0.1})
     assert code.splitlines()[-1] == (
