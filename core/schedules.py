@@ -130,6 +130,21 @@ def _check_milestones(name: str, milestones: Sequence[int], low: int) -> tuple[i
     return ms
 
 
+def _counted_milestones(milestones: Sequence[int]) -> tuple[int, ...]:
+    """MultiStepLR's milestones as torch keeps them, a ``Counter``: any order, and a step listed
+    k times decays k times; sorted here. Negative ones are refused (torch never reaches them)."""
+    ms = tuple(sorted(int(m) for m in milestones))
+    _refuse(
+        not ms or ms[0] >= 0,
+        "milestones",
+        "milestones_ge",
+        f"milestones must be integers >= 0, got {list(milestones)}",
+        milestones=", ".join(str(m) for m in milestones),
+        low=0,
+    )
+    return ms
+
+
 # ---------------------------------------------------------------------------------------------
 # schedules, simple to complex
 
@@ -162,8 +177,8 @@ def step_lr(lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
 
 
 def multi_step_lr(lr: float, milestones: Sequence[int], gamma: float = 0.1) -> Schedule:
-    """MultiStepLR: multiply by gamma at each milestone."""
-    ms = np.array(_check_milestones("milestones", milestones, 0), dtype=np.int64)
+    """MultiStepLR: multiply by gamma at each milestone, once per time it is listed."""
+    ms = np.array(_counted_milestones(milestones), dtype=np.int64)
     _above("gamma", gamma)
     return _make(lambda t: lr * gamma ** np.searchsorted(ms, t, side="right"))
 
@@ -596,7 +611,7 @@ def _boundaries(name: str, p: dict, steps: int) -> list[int]:
     if name == "step_lr":
         return list(range(int(p["step_size"]), steps + 1, int(p["step_size"])))
     if name == "multi_step_lr":
-        return [int(m) for m in p["milestones"]]
+        return sorted({int(m) for m in p["milestones"]})
     if name == "cosine_annealing_lr":
         return list(range(int(p["T_max"]), steps + 1, int(p["T_max"])))
     if name == "cosine_annealing_warm_restarts":

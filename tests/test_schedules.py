@@ -8,6 +8,7 @@ torch is not a dependency; nothing here imports it.
 
 import ast
 import inspect
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -662,8 +663,7 @@ def test_plateau_nan_loss_counts_as_bad_not_error():
         ("step_lr", {"step_size": 0}, "step_size=0"),
         ("step_lr", {"step_size": 5, "gamma": 0.0}, "gamma=0.0"),
         ("exponential_lr", {"gamma": -0.5}, "gamma=-0.5"),
-        ("multi_step_lr", {"milestones": [30, 30]}, "milestones=[30, 30]"),
-        ("multi_step_lr", {"milestones": [80, 30]}, "milestones=[80, 30]"),
+        ("multi_step_lr", {"milestones": [30, -1]}, "milestones must be integers >= 0"),
         ("constant_lr", {"factor": 1.5}, "factor=1.5"),
         ("linear_lr", {"start_factor": 0.0}, "start_factor=0.0"),
         ("linear_lr", {"total_iters": 0}, "total_iters=0"),
@@ -746,8 +746,10 @@ def test_params_metadata_matches_factory_signature(name):
         ("linear_lr", {"end_factor": 2.0}, "end_factor", "between",
          {"value": 2.0, "low": 0, "high": 1}),
         ("polynomial_lr", {"power": -1.0}, "power", "ge", {"value": -1.0, "low": 0}),
-        ("multi_step_lr", {"milestones": [80, 30]}, "milestones", "increasing",
-         {"milestones": "80, 30", "low": 0}),
+        ("multi_step_lr", {"milestones": [80, -1]}, "milestones", "milestones_ge",
+         {"milestones": "80, -1", "low": 0}),
+        ("sequential_lr", {"schedulers": [("step_lr", {"step_size": 3})] * 2, "milestones": [0]},
+         "milestones", "increasing", {"milestones": "0", "low": 1}),
         ("cyclic_lr", {"base_lr": 0.1, "max_lr": 0.01}, "max_lr", "max_ge_base",
          {"max_lr": 0.01, "base_lr": 0.1}),
         ("one_cycle_lr", {"max_lr": 0.1, "total_steps": 10, "pct_start": 0.1}, "pct_start",
@@ -760,6 +762,28 @@ def test_refused_values_name_the_parameter_the_rule_and_the_values(
     with pytest.raises(ParamError) as raised:
         SCHEDULES[name](lr=0.1, **kwargs)
     assert (raised.value.param, raised.value.rule, raised.value.values) == (param, rule, values)
+
+
+def _multi_step_recursive(lr, milestones, gamma, steps):
+    """torch's MultiStepLR.get_lr: milestones kept in a Counter; at an epoch listed k times the
+    lr is multiplied by gamma**k, otherwise kept."""
+    counts, out = Counter(milestones), []
+    for t in range(steps):
+        lr = lr * gamma ** counts[t] if t in counts else lr
+        out.append(lr)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("milestones", [[5, 5, 10], [10, 5, 5], [0, 0, 3, 7, 7, 7], [4]])
+def test_multi_step_lr_decays_once_per_listed_milestone_as_torch_counts_them(milestones):
+    s = SCHEDULES["multi_step_lr"](lr=0.1, milestones=milestones, gamma=0.5)
+    expected = _multi_step_recursive(0.1, milestones, 0.5, 20)
+    np.testing.assert_allclose(s(np.arange(20)), expected, rtol=1e-14)
+    if sorted(milestones) == [5, 5, 10]:  # the issue's example: 0.1 → 0.025 at t = 5
+        assert s(4) == 0.1 and s(5) == pytest.approx(0.025) and s(10) == pytest.approx(0.0125)
+    assert phase_boundaries("multi_step_lr", {"milestones": milestones}, 20) == sorted(
+        {m for m in milestones if m > 0}
+    )
 
 
 def test_typed_milestones_are_parsed_or_refused_by_name():
