@@ -302,7 +302,9 @@ def hinge() -> Loss:
 
     def grad(y_true, y_pred):
         y, f = _margin_pair(y_true, y_pred)
-        return np.where(1 - y * f > 0, -y, 0) / f.size
+        # At the margin (1 − y·f = 0) the subgradient is −y, as in the torch code shown: the
+        # backward of torch.clamp(u, min=0) passes the gradient where u >= min, the boundary too.
+        return np.where(1 - y * f >= 0, -y, 0) / f.size
 
     return _loss(value, grad)
 

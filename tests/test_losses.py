@@ -217,6 +217,23 @@ def test_hinge_and_squared_hinge_by_hand():
     np.testing.assert_allclose(LOSSES["squared_hinge"]().grad(y, f), [0, 1.0, -4 / 3])
 
 
+def _clamp_min_backward(u, grad, low=0.0):
+    """torch's clamp_backward with only ``min`` (FunctionsManual.cpp): where(u >= min, grad, 0)."""
+    return np.where(u >= low, grad, 0.0)
+
+
+def test_hinge_at_the_margin_takes_the_subgradient_of_the_torch_code_shown():
+    # Reference: autograd through torch.clamp(1 - y_true * y_pred, min=0).mean(), by hand:
+    # d mean / d clamp = 1/N, then clamp's backward, then d(1 − y·f)/df = −y.
+    y = np.array([1.0, -1.0, 1.0, -1.0, 1.0, -1.0])
+    f = np.array([1.0, -1.0, 0.5, 0.5, 3.0, -2.0])  # the first two sit exactly on the margin
+    expected = _clamp_min_backward(1 - y * f, np.full(6, 1 / 6)) * -y
+    got = LOSSES["hinge"]().grad(y, f)
+    np.testing.assert_array_equal(got, expected)
+    assert got[0] == -1 / 6 and got[1] == 1 / 6
+    assert "torch.clamp(1 - y_true * y_pred, min=0)" in TORCH_NAMES["hinge"]
+
+
 def test_contrastive_convention_half_and_label_one_is_similar():
     # Hadsell et al. form with the ½: similar (1) pays ½d², dissimilar (0) pays ½max(0, m − d)².
     y, d = np.array([1.0, 0.0, 0.0]), np.array([0.5, 0.25, 2.0])

@@ -29,7 +29,7 @@ LOSS_FORMULAS = {
     "bce_with_logits": r"\ell = \max(z, 0) - z\,y + \log\bigl(1 + e^{-|z|}\bigr) \quad (p = \sigma(z))",
     "cross_entropy": r"\ell = -\sum_c y_c \log \operatorname{softmax}(z)_c = \operatorname{logsumexp}(z) - z_{\text{label}}",
     "kl_div": r"\ell = \sum_c y_c \bigl(\log y_c - \log q_c\bigr)",
-    "hinge": r"\ell = \max(0,\ 1 - y f), \quad y \in \{-1, +1\}",
+    "hinge": r"\ell = \max(0,\ 1 - y f), \quad \frac{\partial \ell}{\partial f} = -y\,[\,y f \le 1\,], \quad y \in \{-1, +1\}",
     "squared_hinge": r"\ell = \max(0,\ 1 - y f)^2, \quad y \in \{-1, +1\}",
     "contrastive": r"\ell = \tfrac12 \bigl[y\,d^2 + (1 - y) \max(0,\ m - d)^2\bigr]",
 }
