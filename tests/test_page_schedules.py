@@ -149,7 +149,7 @@ BAD_INPUTS = [
     ("cosine_annealing_lr", "sch_s2_T_max", 0, "T_max"),
     ("step_lr", "sch_s2_gamma", -0.5, "gamma"),
     ("exponential_lr", "sch_s2_gamma", 0.0, "gamma"),
-    ("multi_step_lr", "sch_s2_milestones", "80, 30", "milestones"),
+    ("multi_step_lr", "sch_s2_milestones", "80, -30", "milestones"),
     ("cyclic_lr", "sch_s2_max_lr", 0.0001, "max_lr"),
 ]
 
