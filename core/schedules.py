@@ -96,15 +96,11 @@ def _make(curve: Callable[[np.ndarray], np.ndarray]) -> Schedule:
 
 
 def _call_lambda(lr_lambda: Callable, epochs: np.ndarray) -> np.ndarray:
-    """Evaluate ``lr_lambda`` at integer ``epochs``: vectorized if it accepts arrays, else per epoch."""
-    # Float input keeps expressions like 2 ** epoch from overflowing int64 silently.
-    x = epochs.astype(np.float64)
-    try:
-        values = np.broadcast_to(np.asarray(lr_lambda(x), dtype=np.float64), x.shape)
-    except (TypeError, ValueError, IndexError):
-        # A plain Python callable (if/else, math.*, list lookups) gets torch's Python ints.
-        values = np.array([lr_lambda(int(e)) for e in epochs], dtype=np.float64)
-    return np.array(values, dtype=np.float64)
+    """``lr_lambda`` at each of the integer ``epochs``, called as torch calls it: once per epoch,
+    with a Python int. Not once on a float array: a lambda may tell an int from a float
+    (``isinstance``, exact big-int powers), and torch only ever passes ints. A typed formula takes
+    ~20 ms for the page's longest curve (2,000 steps)."""
+    return np.array([lr_lambda(int(e)) for e in epochs], dtype=np.float64)
 
 
 def parse_milestones(text: str) -> tuple[int, ...]:

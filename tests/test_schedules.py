@@ -22,6 +22,7 @@ from core.schedules import (
     cosine_annealing_lr,
     cosine_annealing_warm_restarts,
     cyclic_lr,
+    lambda_lr,
     linear_lr,
     linear_warmup,
     multiplicative_lr,
@@ -563,6 +564,23 @@ def test_cyclic_triangular_and_exp_range():
     t = np.arange(40)
     # exp_range scales the height by gamma**t (iterations, not cycles)
     np.testing.assert_allclose(exp(t) - 0.1, (tri(t) - 0.1) * 0.9**t, rtol=1e-12, atol=1e-17)
+
+
+def test_lambdas_get_python_int_epochs_as_in_torch():
+    # torch's LambdaLR computes base_lr * lr_lambda(self.last_epoch) and MultiplicativeLR
+    # group["lr"] * lr_lambda(self.last_epoch), with last_epoch a Python int.
+    seen = []
+
+    def int_aware(epoch):
+        seen.append(type(epoch))
+        return 0.5 if isinstance(epoch, int) else 1.0
+
+    t = np.arange(6)
+    np.testing.assert_array_equal(lambda_lr(0.1, int_aware)(t), np.full(6, 0.05))
+    np.testing.assert_allclose(multiplicative_lr(0.1, int_aware)(t), 0.1 * 0.5**t, rtol=1e-15)
+    assert set(seen) == {int}
+    exact = lambda_lr(1.0, lambda e: (10**20 + e) - 10**20 + 1)  # e + 1 in ints; 1.0 in floats
+    np.testing.assert_array_equal(exact(np.arange(5)), [1.0, 2.0, 3.0, 4.0, 5.0])
 
 
 def test_multiplicative_lr_vectorized_lambda_equals_python_lambda():
