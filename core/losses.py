@@ -56,7 +56,8 @@ def _require(ok: bool, name: str, what: str, a: np.ndarray) -> None:
 
 
 def _loss(value, grad) -> Loss:
-    """Wrap value and grad so overflow from diverged predictions yields inf/NaN silently."""
+    """Wrap value and grad so overflow from diverged predictions yields inf/NaN silently, and a
+    zero loss is 0, never −0.0 (−mean(log 1) of a perfect prediction would show as "-0")."""
 
     def quiet(fn):
         @functools.wraps(fn)
@@ -66,7 +67,10 @@ def _loss(value, grad) -> Loss:
 
         return wrapped
 
-    return Loss(quiet(value), quiet(grad))
+    def unsigned_zero(y_true, y_pred):
+        return value(y_true, y_pred) + 0.0  # −0.0 + 0.0 is +0.0; every other value is unchanged
+
+    return Loss(quiet(unsigned_zero), quiet(grad))
 
 
 def logsumexp(x, axis: int = -1, keepdims: bool = False) -> np.ndarray:
@@ -106,7 +110,7 @@ def softmax_naive(logits, temperature: float = 1.0, axis: int = -1) -> np.ndarra
 def cross_entropy_naive(logits, label: int) -> float:
     """−log(softmax_naive(logits)[label]) for one sample; inf or NaN once exp overflows."""
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        return float(-np.log(softmax_naive(logits)[label]))
+        return float(-np.log(softmax_naive(logits)[label])) + 0.0  # not −0.0
 
 
 def cross_entropy_stable(logits, label: int) -> float:
@@ -188,7 +192,8 @@ def log_cosh() -> Loss:
     def value(y_true, y_pred):
         y, p = _pair(y_true, y_pred)
         a = np.abs(p - y)
-        # log cosh a = a + log(1 + e^(−2a)) − log 2: cosh itself overflows for a > 710.
+        # log cosh a = a + log(1 + e^(−2a)) − log 2: cosh itself overflows for a > 710, e^(−2a)
+        # never does. The torch code shown is this same expression, operation for operation.
         return float(np.mean(a + np.log1p(np.exp(-2 * a)) - _LOG_2))
 
     def grad(y_true, y_pred):
@@ -406,7 +411,12 @@ LOSS_ENTRIES: dict[str, LossEntry] = {
         "prediction",
     ),
     "log_cosh": LossEntry(
-        log_cosh, {}, "torch.log(torch.cosh(y_pred - y_true)).mean()", "regression", "prediction"
+        log_cosh,
+        {},
+        "(torch.abs(y_pred - y_true) + torch.log1p(torch.exp(-2 * torch.abs(y_pred - y_true)))"
+        " - math.log(2)).mean()",
+        "regression",
+        "prediction",
     ),
     "bce": LossEntry(bce, {}, "torch.nn.BCELoss()", "binary", "probability"),
     "bce_with_logits": LossEntry(

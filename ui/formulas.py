@@ -24,7 +24,7 @@ LOSS_FORMULAS = {
     "mae": r"\ell = |\hat y - y|",
     "huber": r"\ell = \begin{cases} \tfrac12 r^2 & |r| < \delta \\ \delta\,(|r| - \tfrac12 \delta) & \text{otherwise} \end{cases}, \quad r = \hat y - y",
     "smooth_l1": r"\ell = \begin{cases} \tfrac12 r^2 / \beta & |r| < \beta \\ |r| - \tfrac12 \beta & \text{otherwise} \end{cases}, \quad r = \hat y - y",
-    "log_cosh": r"\ell = \log \cosh(\hat y - y)",
+    "log_cosh": r"\ell = \log \cosh r = |r| + \log\bigl(1 + e^{-2|r|}\bigr) - \log 2, \quad r = \hat y - y",
     "bce": r"\ell = -\bigl[y \log p + (1 - y) \log(1 - p)\bigr]",
     "bce_with_logits": r"\ell = \max(z, 0) - z\,y + \log\bigl(1 + e^{-|z|}\bigr) \quad (p = \sigma(z))",
     "cross_entropy": r"\ell = -\sum_c y_c \log \operatorname{softmax}(z)_c = \operatorname{logsumexp}(z) - z_{\text{label}}",
