@@ -11,7 +11,8 @@ mathematically identical to that recursion, including past ``T_max`` / ``total_i
 milestone (checked against torch 2.13.0 to 1e-13 relative; only rounding differs). Deliberate
 choices where torch has none: ``one_cycle_lr`` holds its final lr past ``total_steps`` (torch
 raises); ``sequential_lr`` rejects the two schedulers that rewrite the optimizer's lr themselves.
-``reduce_lr_on_plateau`` depends on the losses, so it maps a loss sequence to lrs instead.
+ReduceLROnPlateau depends on the losses: ``plateau`` is its pure ``(init, step)`` transition (the
+trainer feeds it a loss per epoch) and ``reduce_lr_on_plateau`` maps a loss sequence to lrs.
 Each scheduler is one ``ScheduleEntry`` of ``SCHEDULE_ENTRIES`` (factory, ``core.params.Param``
 records, torch's class); ``SCHEDULES``, ``SCHEDULE_PARAMS`` and ``TORCH_CLASS`` are views of it.
 ``parse_milestones``, ``torch_code`` and ``phase_boundaries`` are parsing and text for the UI.
@@ -453,9 +454,25 @@ def linear_warmup(
     return _make(curve)
 
 
-def reduce_lr_on_plateau(
+class PlateauState(NamedTuple):
+    """ReduceLROnPlateau between two ``step(loss)`` calls: the lr in force, the best loss so far
+    (sign-flipped in max mode), bad epochs since then and cooldown epochs left."""
+
+    lr: float
+    best: float = math.inf
+    bad: int = 0
+    cooling: int = 0
+
+
+class Plateau(NamedTuple):
+    """``init`` is the state before any loss; ``step(state, loss)`` is torch's ``step(loss)``."""
+
+    init: PlateauState
+    step: Callable[[PlateauState, float], PlateauState]
+
+
+def plateau(
     lr: float,
-    losses: Sequence[float] | np.ndarray,
     mode: str = "min",
     factor: float = 0.1,
     patience: int = 10,
@@ -464,8 +481,8 @@ def reduce_lr_on_plateau(
     cooldown: int = 0,
     min_lr: float = 0.0,
     eps: float = 1e-8,
-) -> np.ndarray:
-    """ReduceLROnPlateau: the lr after each ``step(loss)``, shape ``(len(losses),)``."""
+) -> Plateau:
+    """ReduceLROnPlateau as a pure transition: the trainer steps it with each loss as it comes."""
     _check(mode in ("min", "max"), f"{mode=} must be 'min' or 'max'")
     _check(threshold_mode in ("rel", "abs"), f"{threshold_mode=} must be 'rel' or 'abs'")
     _within("factor", factor, 0, 1, "[)")
@@ -474,17 +491,15 @@ def reduce_lr_on_plateau(
     _at_least("threshold", threshold, 0)
     _at_least("min_lr", min_lr, 0)
     _at_least("eps", eps, 0)
-    values = np.asarray(losses, dtype=np.float64).reshape(-1)
     # Flip the sign in max mode so one test covers all four cases, bitwise as torch computes them:
     # min/rel a < best·(1−thr); max/rel −a < −best·(1+thr); abs: a < best − thr (signs flipped).
     sign = 1.0 if mode == "min" else -1.0
     k = (1.0 - threshold if mode == "min" else threshold + 1.0) if threshold_mode == "rel" else 1.0
     d = threshold if threshold_mode == "abs" else 0.0
 
-    # The decision at each step depends on the running best and counters: a loop is the logic.
-    best, bad, cooling, current = math.inf, 0, 0, float(lr)
-    out = []
-    for a in (sign * values).tolist():
+    def step(state: PlateauState, loss: float) -> PlateauState:
+        a = sign * float(loss)
+        best, bad, cooling, current = state.best, state.bad, state.cooling, state.lr
         if a < best * k - d:
             best, bad = a, 0
         else:
@@ -497,7 +512,19 @@ def reduce_lr_on_plateau(
             if current - new > eps:
                 current = new
             cooling, bad = cooldown, 0
-        out.append(current)
+        return PlateauState(current, best, bad, cooling)
+
+    return Plateau(PlateauState(float(lr)), step)
+
+
+def reduce_lr_on_plateau(lr: float, losses: Sequence[float] | np.ndarray, **settings) -> np.ndarray:
+    """ReduceLROnPlateau: the lr after each ``step(loss)``, shape ``(len(losses),)``."""
+    scheduler = plateau(lr, **settings)  # torch's arguments, with torch's defaults
+    # The decision at each step depends on the running best and counters: a loop is the logic.
+    state, out = scheduler.init, []
+    for loss in np.asarray(losses, dtype=np.float64).reshape(-1).tolist():
+        state = scheduler.step(state, loss)
+        out.append(state.lr)
     return np.array(out, dtype=np.float64)
 
 
@@ -573,6 +600,8 @@ def torch_code(
         children.append((name, params))
     if not children:
         lines.append(f"scheduler = {_constructor(name, params)}")
+        if SCHEDULE_ENTRIES[name].of_losses:
+            lines.append("# after each epoch: scheduler.step(val_loss)")
         return "\n".join(lines) + "\n"
     for i, (child, kwargs) in enumerate(children):
         lines.append(f"scheduler{i + 1} = {_constructor(child, kwargs)}")
@@ -728,7 +757,7 @@ SCHEDULE_ENTRIES: dict[str, ScheduleEntry] = {
         multiplicative_lr, {"lr_lambda": Param("text", "0.95")}, "MultiplicativeLR"
     ),
     "reduce_lr_on_plateau": ScheduleEntry(
-        reduce_lr_on_plateau,
+        plateau,
         {
             "mode": Param("choice", "min", options=("min", "max")),
             "factor": _real(0.1),

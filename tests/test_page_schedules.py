@@ -405,3 +405,26 @@ def test_a_saved_link_opens_the_same_widget_values(link):
     listed = dict(parse_qsl(query)).get("sch", "s1,s2").split(",")
     assert at.session_state["sch"] == listed
     assert {k.split("_")[1] for k in values if k.endswith("_kind")} == set(listed)
+
+
+def test_reduce_lr_on_plateau_is_listed_and_follows_the_training_losses():
+    at = run_page(PAGE)
+    at.selectbox(key="sch_s2_kind").set_value("reduce_lr_on_plateau").run()
+    at.slider(key="sch_total").set_value(200).run()
+    at.number_input(key="sch_s2_patience").set_value(1).run()
+    at.number_input(key="sch_s2_factor").set_value(0.5).run()
+    assert not at.exception
+    assert any(c.value == translate("en", "schedules.plateau_note") for c in at.caption)
+    assert trace_names(at) == ["1 · StepLR", "2 · ReduceLROnPlateau"]
+    assert any("scheduler.step(val_loss)" in c.value for c in at.code)
+    at.button(key="_sch_train").click().run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table[translate("en", "schedules.col_schedule")]) == [
+        "1 · StepLR",
+        "2 · ReduceLROnPlateau",
+    ]
+    used = ys(at, -1)[3]  # the lr ReduceLROnPlateau gave the trainer, step by step
+    assert len(used) == 200 and used[0] == 0.1
+    assert set(np.round(used / 0.1, 12)) <= {0.5**k for k in range(12)}
+    assert used[-1] < 0.1  # with patience 1 the validation loss stalls at least once in ~10 epochs

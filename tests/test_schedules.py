@@ -29,6 +29,7 @@ from core.schedules import (
     one_cycle_lr,
     parse_milestones,
     phase_boundaries,
+    plateau,
     reduce_lr_on_plateau,
     sequential_lr,
     step_lr,
@@ -813,9 +814,9 @@ def test_typed_milestones_are_parsed_or_refused_by_name():
 
 
 def test_plateau_metadata_matches_signature():
-    signature = inspect.signature(reduce_lr_on_plateau)
+    signature = inspect.signature(plateau)
     params = SCHEDULE_PARAMS["reduce_lr_on_plateau"]
-    assert set(params) == set(signature.parameters) - {"lr", "losses"}
+    assert set(params) == set(signature.parameters) - {"lr"}
     assert all(p.default == signature.parameters[k].default for k, p in params.items())
 
 

@@ -5,11 +5,11 @@ buttons, and a schedule's card."""
 import streamlit as st
 
 from core.params import Param
-from core.schedules import LR_PARAM, SCHEDULE_PARAMS, SCHEDULES, TORCH_CLASS
+from core.schedules import LR_PARAM, SCHEDULE_ENTRIES, SCHEDULE_PARAMS, TORCH_CLASS
 from ui.fields import Field, field, widget_for
-from ui.i18n import t
+from ui.i18n import load_locale, t
 
-KINDS = tuple(k for k in SCHEDULES if k != "sequential_lr")  # chains have their own panel
+KINDS = tuple(k for k in SCHEDULE_ENTRIES if k != "sequential_lr")  # chains have their own panel
 IDS = tuple(f"s{i}" for i in range(1, 9))
 LIST_KEY = "sch"
 DEFAULT_IDS = ["s1", "s2"]
@@ -32,10 +32,17 @@ def kind_field(sid: str) -> dict[str, Field]:
     return {schedule_key(sid, "kind"): Field(kind, "select", None, option_labels=kind_label)}
 
 
+def help_key(kind: str, name: str) -> str:
+    """The help text of parameter ``name``: the kind's own (ReduceLROnPlateau's ``factor`` is not
+    ConstantLR's) if it has one, else the one shared by every schedule with that parameter."""
+    own = f"schedules.help.{kind}.{name}"
+    return own if own in load_locale("en") else f"schedules.help.{name}"
+
+
 def param_fields(sid: str, kind: str) -> dict[str, Field]:
     """lr and the registry's parameters of ``kind`` in schedule ``sid``, shown by torch name."""
     return {
-        schedule_key(sid, name): Field(param, widget_for(param), None, f"schedules.help.{name}")
+        schedule_key(sid, name): Field(param, widget_for(param), None, help_key(kind, name))
         for name, param in ({"lr": LR_PARAM} | SCHEDULE_PARAMS[kind]).items()
     }
 
