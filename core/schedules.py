@@ -248,8 +248,14 @@ def cyclic_lr(
     step_size_down: int | None = None,
     mode: str = "triangular",
     gamma: float = 1.0,
+    scale_fn: Callable[[int], float] | None = None,
+    scale_mode: str = "cycle",
 ) -> Schedule:
-    """CyclicLR (Smith 2017): triangles between base_lr and max_lr; ignores ``lr`` like torch."""
+    """CyclicLR (Smith 2017): triangles between base_lr and max_lr; ignores ``lr`` like torch.
+
+    A ``scale_fn`` replaces ``mode``: the triangle's height is multiplied by ``scale_fn(cycle)``
+    (cycle = 1, 2, …) or, with ``scale_mode="iterations"``, by ``scale_fn(t)``; torch calls it with
+    a Python int, and so do we."""
     _at_least("base_lr", base_lr, 0)
     _refuse(max_lr >= base_lr, "max_lr", "max_ge_base", f"{max_lr=} must be >= {base_lr=}",
             max_lr=max_lr, base_lr=base_lr)  # fmt: skip
@@ -258,6 +264,8 @@ def cyclic_lr(
         _at_least("step_size_down", step_size_down, 0, whole=True)
     _check(mode in _CYCLIC_MODES, f"{mode=} must be one of {_CYCLIC_MODES}")
     _above("gamma", gamma)
+    _check(scale_fn is None or callable(scale_fn), f"{scale_fn=} must be None or callable")
+    _check(scale_mode in ("cycle", "iterations"), f"{scale_mode=} must be 'cycle' or 'iterations'")
     up = float(step_size_up)
     total_size = up + (float(step_size_down) if step_size_down is not None else up)
     step_ratio = up / total_size
@@ -270,7 +278,12 @@ def cyclic_lr(
         falling = np.divide(x - 1, step_ratio - 1, out=np.zeros_like(x), where=~rising)
         scale_factor = np.where(rising, x / step_ratio, falling)
         base_height = (max_lr - base_lr) * scale_factor
-        if mode == "triangular":
+        if scale_fn is not None:
+            at = cycle.astype(np.int64) if scale_mode == "cycle" else t
+            # One call per distinct cycle or step, with Python ints as torch makes them.
+            points, where = np.unique(at, return_inverse=True)
+            scale = _call_lambda(scale_fn, points)[where.reshape(at.shape)]
+        elif mode == "triangular":
             scale = 1.0
         elif mode == "triangular2":
             scale = 1 / (2.0 ** (cycle - 1))
@@ -553,10 +566,13 @@ def _real(default: float, high: float = 10.0, log: bool = False) -> Param:
 _FLOAT_ARGS = {"pct_start", "div_factor", "final_div_factor", "gamma", "eta_min", "factor"}
 
 
+_LAMBDA_VARIABLE = {"lr_lambda": "epoch", "scale_fn": "x"}  # typed formulas and their variable
+
+
 def _literal(key: str, value: Any) -> str:
-    if key == "lr_lambda":
-        _check(isinstance(value, str), f"lr_lambda must be the expression text, got {value!r}")
-        return f"lambda epoch: {value}"
+    if key in _LAMBDA_VARIABLE:
+        _check(isinstance(value, str), f"{key} must be the expression text, got {value!r}")
+        return f"lambda {_LAMBDA_VARIABLE[key]}: {value}"
     if isinstance(value, tuple | list):
         return "[" + ", ".join(_literal("", v) for v in value) + "]"
     if key in _FLOAT_ARGS and isinstance(value, int) and not isinstance(value, bool):
@@ -572,6 +588,8 @@ _CYCLES_MOMENTUM = ("CyclicLR", "OneCycleLR")
 
 def _constructor(name: str, params: dict) -> str:
     _check(name in TORCH_CLASS, f"{name=} is not a known schedule")
+    if not params.get("scale_fn"):  # empty text: torch's own scale for the mode (scale_mode unused)
+        params = {k: v for k, v in params.items() if k not in ("scale_fn", "scale_mode")}
     args = ["optimizer"] + [f"{k}={_literal(k, v)}" for k, v in params.items() if k != "lr"]
     if TORCH_CLASS[name] in _CYCLES_MOMENTUM:
         args.append("cycle_momentum=False")
@@ -724,6 +742,9 @@ SCHEDULE_ENTRIES: dict[str, ScheduleEntry] = {
             "step_size_down": _whole(None),  # None: the same as step_size_up
             "mode": Param("choice", "triangular", options=_CYCLIC_MODES),
             "gamma": _real(1.0),
+            # A formula in x typed on the page; empty text is torch's None (the mode's own scale).
+            "scale_fn": Param("text", ""),
+            "scale_mode": Param("choice", "cycle", options=("cycle", "iterations")),
         },
         "CyclicLR",
     ),

@@ -428,3 +428,18 @@ def test_reduce_lr_on_plateau_is_listed_and_follows_the_training_losses():
     assert len(used) == 200 and used[0] == 0.1
     assert set(np.round(used / 0.1, 12)) <= {0.5**k for k in range(12)}
     assert used[-1] < 0.1  # with patience 1 the validation loss stalls at least once in ~10 epochs
+
+
+def test_cyclic_lr_takes_a_typed_scale_fn():
+    at = run_page(PAGE, sch="s1", sch_s1_kind="cyclic_lr", sch_s1_step_size_up="5", sch_total="60")
+    triangular = ys(at)[0]
+    at.text_input(key="sch_s1_scale_fn").set_value("1 / 2 ** (x - 1)").run()
+    assert not at.exception
+    halved = ys(at)[0]
+    at.text_input(key="sch_s1_scale_fn").set_value("").run()
+    at.selectbox(key="sch_s1_mode").set_value("triangular2").run()
+    np.testing.assert_allclose(halved, ys(at)[0], rtol=1e-15)  # that scale_fn is triangular2
+    assert not np.allclose(halved, triangular)
+    at.text_input(key="sch_s1_scale_fn").set_value("epoch").run()
+    assert "scale_fn" in translate("en", "schedules.expr.unknown_name")
+    assert translate("en", "schedules.expr.unknown_name") in warnings(at)

@@ -8,6 +8,7 @@ torch is not a dependency; nothing here imports it.
 
 import ast
 import inspect
+import math
 from collections import Counter
 
 import numpy as np
@@ -384,6 +385,8 @@ def _default_kwargs(name: str) -> dict:
         kwargs["lr_lambda"] = eval("lambda epoch: " + kwargs["lr_lambda"])  # test-only
     if "milestones" in kwargs:
         kwargs["milestones"] = tuple(int(m) for m in kwargs["milestones"].split(","))
+    if kwargs.get("scale_fn") == "":  # empty typed formula: torch's None
+        kwargs["scale_fn"] = None
     return kwargs
 
 
@@ -567,6 +570,48 @@ def test_cyclic_triangular_and_exp_range():
     np.testing.assert_allclose(exp(t) - 0.1, (tri(t) - 0.1) * 0.9**t, rtol=1e-12, atol=1e-17)
 
 
+def _cyclic_reference(t, base_lr, max_lr, up, down, scale_fn, scale_mode):
+    """torch's CyclicLR.get_lr with a custom scale_fn, line by line (Python ints and floats)."""
+    total_size = float(up + down)
+    step_ratio = up / total_size
+    cycle = math.floor(1 + t / total_size)
+    x = 1.0 + t / total_size - cycle
+    if x <= step_ratio:
+        scale_factor = x / step_ratio
+    else:
+        scale_factor = (x - 1) / (step_ratio - 1)
+    base_height = (max_lr - base_lr) * scale_factor
+    return base_lr + base_height * scale_fn(cycle if scale_mode == "cycle" else t)
+
+
+@pytest.mark.parametrize("scale_mode", ["cycle", "iterations"])
+def test_cyclic_lr_with_a_scale_fn_follows_torchs_get_lr(scale_mode):
+    seen = []
+
+    def scale_fn(x):
+        seen.append(type(x))
+        return 0.5 * (1 + math.sin(x * math.pi / 2))  # the torch docs' example
+
+    s = cyclic_lr(0.0, base_lr=0.01, max_lr=0.1, step_size_up=5, step_size_down=3,
+                  mode="exp_range", gamma=0.5, scale_fn=scale_fn, scale_mode=scale_mode)  # fmt: skip
+    expected = [_cyclic_reference(t, 0.01, 0.1, 5, 3, scale_fn, scale_mode) for t in range(60)]
+    np.testing.assert_allclose(s(np.arange(60)), expected, rtol=1e-14)  # mode is ignored
+    assert set(seen) == {int}
+    # triangular2 is the scale_fn 1 / 2 ** (x - 1) over cycles
+    halved = cyclic_lr(0.0, 0.01, 0.1, 5, scale_fn=lambda x: 1 / 2 ** (x - 1))
+    np.testing.assert_allclose(halved(np.arange(60)),
+                               cyclic_lr(0.0, 0.01, 0.1, 5, mode="triangular2")(np.arange(60)),
+                               rtol=1e-15)  # fmt: skip
+
+
+def test_cyclic_lr_torch_code_passes_the_typed_scale_fn_only_when_given():
+    base = {"base_lr": 0.01, "max_lr": 0.1, "step_size_up": 5, "scale_mode": "iterations"}
+    assert "scale" not in torch_code("cyclic_lr", {**base, "scale_fn": ""})
+    code = torch_code("cyclic_lr", {**base, "scale_fn": "0.99 ** x"})
+    assert "scale_fn=lambda x: 0.99 ** x" in code and "scale_mode='iterations'" in code
+    ast.parse(code)
+
+
 def test_lambdas_get_python_int_epochs_as_in_torch():
     # torch's LambdaLR computes base_lr * lr_lambda(self.last_epoch) and MultiplicativeLR
     # group["lr"] * lr_lambda(self.last_epoch), with last_epoch a Python int.
@@ -744,7 +789,9 @@ def test_params_metadata_matches_factory_signature(name):
     assert set(SCHEDULE_PARAMS[name]) == set(signature.parameters) - {"lr"}
     for key, param in SCHEDULE_PARAMS[name].items():
         torch_default = signature.parameters[key].default
-        if torch_default is not inspect.Parameter.empty:
+        if param.kind == "text" and torch_default is None:
+            assert param.default == "", key  # a typed formula: empty text stands for None
+        elif torch_default is not inspect.Parameter.empty:
             assert param.default == torch_default, key
         assert param.kind in KINDS, key
         if param.kind in ("int", "float") and param.default is not None:
@@ -752,7 +799,7 @@ def test_params_metadata_matches_factory_signature(name):
             assert isinstance(param.default, int if param.kind == "int" else float), key
         if param.kind == "choice":
             assert param.default in param.options, key
-        if key in ("milestones", "lr_lambda"):
+        if key in ("milestones", "lr_lambda", "scale_fn"):
             assert param.kind == "text" and isinstance(param.default, str), key
 
 

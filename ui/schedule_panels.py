@@ -73,6 +73,9 @@ def _build(kind: str, lr: float, params: tuple):
         kwargs["milestones"] = parse_milestones(kwargs["milestones"])
     if "lr_lambda" in kwargs:
         kwargs["lr_lambda"] = compile_expression(kwargs["lr_lambda"], variables=("epoch",)).fn
+    if "scale_fn" in kwargs:  # empty: None, the mode's own scale
+        text = kwargs["scale_fn"].strip()
+        kwargs["scale_fn"] = compile_expression(text, variables=("x",)).fn if text else None
     return SCHEDULES[kind](lr=lr, **kwargs)
 
 
