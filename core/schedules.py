@@ -314,15 +314,26 @@ def _one_cycle_phases(total_steps, pct_start, div_factor, final_div_factor, thre
 def one_cycle_lr(
     lr: float,
     max_lr: float,
-    total_steps: int,
+    total_steps: int | None = None,
+    epochs: int | None = None,
+    steps_per_epoch: int | None = None,
     pct_start: float = 0.3,
     anneal_strategy: str = "cos",
     div_factor: float = 25.0,
     final_div_factor: float = 1e4,
     three_phase: bool = False,
 ) -> Schedule:
-    """OneCycleLR: max_lr/div_factor up to max_lr, then down to that/final_div_factor; ignores lr."""
+    """OneCycleLR: max_lr/div_factor up to max_lr, then down to that/final_div_factor; ignores lr.
+
+    The cycle lasts ``total_steps``, or ``epochs · steps_per_epoch`` when total_steps is None
+    (torch's rule: total_steps wins when both are given)."""
     _above("max_lr", max_lr)
+    if total_steps is None:
+        _refuse(epochs is not None and steps_per_epoch is not None, "total_steps", "cycle_length",
+                "define either total_steps or (epochs and steps_per_epoch)")  # fmt: skip
+        _at_least("epochs", epochs, 1, whole=True)
+        _at_least("steps_per_epoch", steps_per_epoch, 1, whole=True)
+        total_steps = int(epochs) * int(steps_per_epoch)
     _at_least("total_steps", total_steps, 2, whole=True)
     _within("pct_start", pct_start, 0, 1, "[]")
     _check(anneal_strategy in ("cos", "linear"), f"{anneal_strategy=} must be 'cos' or 'linear'")
@@ -666,9 +677,10 @@ def _boundaries(name: str, p: dict, steps: int) -> list[int]:
             b for c in range(0, steps + 1, up + down) for b in (c, c + up) if 0 < b <= steps
         )
     if name == "one_cycle_lr":
-        phases = _one_cycle_phases(
-            int(p["total_steps"]), p["pct_start"], 1.0, 1.0, p["three_phase"], 1.0
-        )
+        total = p["total_steps"]
+        if total is None:
+            total = p["epochs"] * p["steps_per_epoch"]
+        phases = _one_cycle_phases(int(total), p["pct_start"], 1.0, 1.0, p["three_phase"], 1.0)
         return [math.floor(end) for end, _, _ in phases]
     if name == "sequential_lr":
         starts = [0, *p["milestones"]]
@@ -752,7 +764,10 @@ SCHEDULE_ENTRIES: dict[str, ScheduleEntry] = {
         one_cycle_lr,
         {
             "max_lr": _real(0.1, high=100.0, log=True),
-            "total_steps": _whole(100),
+            # torch's defaults are None; 10 epochs of 10 steps draw well (total_steps wins if set).
+            "total_steps": _whole(None),
+            "epochs": _whole(10),
+            "steps_per_epoch": _whole(10),
             "pct_start": _real(0.3),
             "anneal_strategy": Param("choice", "cos", options=("cos", "linear")),
             "div_factor": _real(25.0, high=10_000.0, log=True),

@@ -604,6 +604,24 @@ def test_cyclic_lr_with_a_scale_fn_follows_torchs_get_lr(scale_mode):
                                rtol=1e-15)  # fmt: skip
 
 
+def test_one_cycle_lr_length_from_epochs_and_steps_per_epoch_as_in_torch():
+    # torch: total_steps if it is given, else epochs * steps_per_epoch, else ValueError.
+    by_total = one_cycle_lr(0.0, max_lr=0.5, total_steps=120, pct_start=0.25)
+    t = np.arange(130)
+    np.testing.assert_array_equal(
+        one_cycle_lr(0.0, 0.5, None, 12, 10, pct_start=0.25)(t), by_total(t)
+    )
+    np.testing.assert_array_equal(one_cycle_lr(0.0, 0.5, 120, 3, 7, pct_start=0.25)(t), by_total(t))
+    with pytest.raises(ParamError) as raised:
+        one_cycle_lr(0.0, max_lr=0.5, epochs=12)
+    assert (raised.value.param, raised.value.rule) == ("total_steps", "cycle_length")
+    code = torch_code("one_cycle_lr", {"max_lr": 0.5, "total_steps": None, "epochs": 12,
+                                       "steps_per_epoch": 10})  # fmt: skip
+    assert "total_steps=None, epochs=12, steps_per_epoch=10" in code
+    assert phase_boundaries("one_cycle_lr", {"total_steps": None, "epochs": 12,
+                                             "steps_per_epoch": 10, "pct_start": 0.25}, 200) == [29, 119]  # fmt: skip
+
+
 def test_cyclic_lr_torch_code_passes_the_typed_scale_fn_only_when_given():
     base = {"base_lr": 0.01, "max_lr": 0.1, "step_size_up": 5, "scale_mode": "iterations"}
     assert "scale" not in torch_code("cyclic_lr", {**base, "scale_fn": ""})
@@ -783,6 +801,11 @@ def test_invalid_steps_and_plateau_args():
 # --- UI metadata -----------------------------------------------------------------------------
 
 
+# Where torch's default (None) would draw nothing: OneCycleLR raises without total_steps or
+# epochs and steps_per_epoch, so the page starts from 10 epochs of 10 steps.
+DRAWING_DEFAULTS = {("one_cycle_lr", "epochs"): 10, ("one_cycle_lr", "steps_per_epoch"): 10}
+
+
 @pytest.mark.parametrize("name", sorted(SCHEDULES))
 def test_params_metadata_matches_factory_signature(name):
     signature = inspect.signature(SCHEDULES[name])
@@ -791,6 +814,8 @@ def test_params_metadata_matches_factory_signature(name):
         torch_default = signature.parameters[key].default
         if param.kind == "text" and torch_default is None:
             assert param.default == "", key  # a typed formula: empty text stands for None
+        elif (name, key) in DRAWING_DEFAULTS:
+            assert torch_default is None and param.default == DRAWING_DEFAULTS[name, key]
         elif torch_default is not inspect.Parameter.empty:
             assert param.default == torch_default, key
         assert param.kind in KINDS, key

@@ -18,6 +18,10 @@ DEFAULT_KINDS = dict(zip(IDS, ("step_lr", "cosine_annealing_lr", "exponential_lr
     strict=True))  # fmt: skip
 
 
+# What an empty number field (torch's None) means, as the field's placeholder.
+EMPTY_MEANS = {"step_size_down": "schedules.same_as_up", "total_steps": "schedules.from_epochs"}
+
+
 def kind_label(kind: str) -> str:
     return f"{TORCH_CLASS[kind]} — {t(f'schedules.kind.{kind}')}"
 
@@ -122,8 +126,8 @@ def schedule_card(index: int, sid: str, full: bool, projector: bool) -> tuple[st
     values = {}
     for j, (key, f) in enumerate(own.items()):
         name = key.removeprefix(f"sch_{sid}_")
-        same_as_up = {"placeholder": t("schedules.same_as_up")} if f.param.default is None else {}
+        empty = {"placeholder": t(EMPTY_MEANS[name])} if f.param.default is None else {}
         with columns[j % len(columns)]:
-            values[name] = field(own, key, label=name, **same_as_up)
+            values[name] = field(own, key, label=name, **empty)
     lr = float(values.pop("lr", None) or 0.1)
     return kind, lr, tuple(values.items())
