@@ -401,7 +401,8 @@ def multiplicative_lr(lr: float, lr_lambda: Callable[[int], float]) -> Schedule:
     return _make(curve)
 
 
-_NOT_IN_SEQUENCE = ("cyclic_lr", "one_cycle_lr", "sequential_lr")
+# ChainedScheduler too: SequentialLR restarts a child with step(0), which it does not take.
+_NOT_IN_SEQUENCE = ("cyclic_lr", "one_cycle_lr", "sequential_lr", "chained_scheduler")
 
 
 def sequential_lr(
@@ -444,6 +445,41 @@ def sequential_lr(
             here = which == k
             if here.any():
                 out[here] = child(t[here] - starts[k])
+        return out
+
+    return _make(curve)
+
+
+# Schedulers whose torch step multiplies the lr in force by a factor that depends on the step
+# only (their recursive get_lr), so that a chain of them multiplies their curves.
+_CHAINABLE = (
+    "constant_lr",
+    "linear_lr",
+    "step_lr",
+    "multi_step_lr",
+    "exponential_lr",
+    "polynomial_lr",
+    "multiplicative_lr",
+)
+
+
+def chained_scheduler(lr: float, schedulers: Sequence[tuple[str, dict]]) -> Schedule:
+    """ChainedScheduler: every scheduler of ``schedulers`` (``(name, kwargs)`` pairs) steps at once.
+
+    Each of them multiplies the lr in force by its own factor at each step (ConstantLR by
+    ``factor`` at construction, ExponentialLR by γ, …), so the lr is ``lr·Π_i child_i(t)/lr``:
+    each child computed from lr = 1. Schedulers that set the lr instead of multiplying it
+    (LambdaLR, the cosine and cyclic ones) are refused: their chain depends on the order.
+    """
+    _check(len(schedulers) >= 1, f"schedulers must not be empty, got {schedulers=}")
+    for name, _ in schedulers:
+        _check(name in _CHAINABLE, f"schedulers entry {name=} must be one of {_CHAINABLE}")
+    factors = [SCHEDULES[name](lr=1.0, **kwargs) for name, kwargs in schedulers]
+
+    def curve(t: np.ndarray) -> np.ndarray:
+        out = np.full(t.shape, float(lr))
+        for factor in factors:
+            out *= factor(t)
         return out
 
     return _make(curve)
@@ -560,6 +596,11 @@ _DEFAULT_CHAIN = (
     ("linear_lr", {"start_factor": 0.1, "total_iters": 10}),
     ("cosine_annealing_lr", {"T_max": 90}),
 )
+# The torch docs' example of ChainedScheduler, the decay stretched to draw over ~100 steps.
+_DEFAULT_PRODUCT = (
+    ("constant_lr", {"factor": 0.1, "total_iters": 20}),
+    ("exponential_lr", {"gamma": 0.97}),
+)
 LR_PARAM = Param("float", 0.1, 1e-6, 10.0, log=True, step=0.01)
 
 
@@ -621,6 +662,16 @@ def torch_code(
             ("linear_lr", {"start_factor": warmup_start_factor, "total_iters": warmup_steps})
         )
         milestones.append(warmup_steps)
+    if name == "chained_scheduler":
+        # torch's SequentialLR restarts a child with step(0), which ChainedScheduler does not take.
+        _check(warmup_steps == 0, "a ChainedScheduler cannot follow a warm-up in a SequentialLR")
+        for i, (child, kwargs) in enumerate(params["schedulers"]):
+            lines.append(f"scheduler{i + 1} = {_constructor(child, dict(kwargs))}")
+        names = ", ".join(f"scheduler{i + 1}" for i in range(len(params["schedulers"])))
+        lines.append(
+            f"scheduler = torch.optim.lr_scheduler.ChainedScheduler([{names}], optimizer=optimizer)"
+        )
+        return "\n".join(lines) + "\n"
     if name == "sequential_lr":
         # Flattened, because torch cannot restart a nested SequentialLR at a milestone.
         children += [(n, dict(kw)) for n, kw in params["schedulers"]]
@@ -682,6 +733,14 @@ def _boundaries(name: str, p: dict, steps: int) -> list[int]:
             total = p["epochs"] * p["steps_per_epoch"]
         phases = _one_cycle_phases(int(total), p["pct_start"], 1.0, 1.0, p["three_phase"], 1.0)
         return [math.floor(end) for end, _, _ in phases]
+    if name == "chained_scheduler":
+        return sorted(
+            {
+                b
+                for child, kwargs in p["schedulers"]
+                for b in _boundaries(child, _factory_defaults(child) | dict(kwargs), steps)
+            }
+        )
     if name == "sequential_lr":
         starts = [0, *p["milestones"]]
         ends = [*p["milestones"], steps]
@@ -784,6 +843,12 @@ SCHEDULE_ENTRIES: dict[str, ScheduleEntry] = {
             "milestones": Param("text", "10"),
         },
         "SequentialLR",
+    ),
+    "chained_scheduler": ScheduleEntry(
+        chained_scheduler,
+        # Like SequentialLR's: not a page setting, the one product on offer.
+        {"schedulers": Param("choice", _DEFAULT_PRODUCT, options=(_DEFAULT_PRODUCT,))},
+        "ChainedScheduler",
     ),
     # lr_lambda is the expression text the page turns into a callable of ``epoch``.
     "lambda_lr": ScheduleEntry(

@@ -443,3 +443,20 @@ def test_cyclic_lr_takes_a_typed_scale_fn():
     at.text_input(key="sch_s1_scale_fn").set_value("epoch").run()
     assert "scale_fn" in translate("en", "schedules.expr.unknown_name")
     assert translate("en", "schedules.expr.unknown_name") in warnings(at)
+
+
+def test_chained_scheduler_is_listed_with_its_chain_and_trains():
+    at = run_page(PAGE, "zh")
+    at.selectbox(key="sch_s2_kind").set_value("chained_scheduler").run()
+    at.slider(key="sch_total").set_value(40).run()
+    assert not at.exception
+    assert trace_names(at) == ["1 · StepLR", "2 · ChainedScheduler"]
+    lrs = ys(at)[1]
+    np.testing.assert_allclose(lrs[:3], [0.01, 0.0097, 0.009409], rtol=1e-12)  # 0.1·0.1·0.97^t
+    np.testing.assert_allclose(lrs[20], 0.1 * 0.97**20, rtol=1e-12)  # ConstantLR undone at 20
+    assert any("ConstantLR(factor=0.1, total_iters=20) × ExponentialLR(gamma=0.97)" in c.value
+               for c in at.caption)  # fmt: skip
+    assert any("ChainedScheduler([scheduler1, scheduler2]" in c.value for c in at.code)
+    at.button(key="_sch_train").click().run()
+    assert not at.exception
+    np.testing.assert_allclose(ys(at, -1)[3], lrs[:40])  # the trainer used the chart's lrs

@@ -404,7 +404,9 @@ def test_matches_torch_get_last_lr(name, kwargs, lr, expected):
 
 
 def test_every_registry_entry_has_torch_reference():
-    assert {c[0] for c in TORCH_VALUES} == set(SCHEDULES)
+    # ChainedScheduler came after the torch runs: it is checked against a step-by-step reference
+    # written from each child's recursive get_lr (test_chained_scheduler_matches_torchs_…).
+    assert {c[0] for c in TORCH_VALUES} == set(SCHEDULES) - {"chained_scheduler"}
 
 
 # --- torch docstring examples (lr = 0.05) ---------------------------------------------------
@@ -493,6 +495,8 @@ def test_t0_is_initial_lr_times_first_factor(name):
     }.get(name, 1.0)
     if name == "sequential_lr":
         first = kwargs["schedulers"][0][1]["start_factor"]
+    if name == "chained_scheduler":  # ConstantLR's factor, then ExponentialLR's γ⁰
+        first = kwargs["schedulers"][0][1]["factor"]
     assert SCHEDULES[name](lr=0.3, **kwargs)(0) == pytest.approx(0.3 * first, rel=1e-15)
 
 
@@ -604,6 +608,87 @@ def test_cyclic_lr_with_a_scale_fn_follows_torchs_get_lr(scale_mode):
                                rtol=1e-15)  # fmt: skip
 
 
+def _chainable_step(name, kw, lr, t):
+    """One torch scheduler step at last_epoch = t (t = 0: construction), from each class's
+    recursive get_lr (the form ChainedScheduler runs): the new lr from the lr in force."""
+    if name == "constant_lr":
+        if t == 0:
+            return lr * kw["factor"]
+        return lr / kw["factor"] if t == kw["total_iters"] else lr
+    if name == "linear_lr":
+        s, e, n = kw["start_factor"], kw.get("end_factor", 1.0), kw["total_iters"]
+        if t == 0:
+            return lr * s
+        return lr if t > n else lr * (1.0 + (e - s) / (n * s + (t - 1) * (e - s)))
+    if name == "step_lr":
+        return lr * kw["gamma"] if t and t % kw["step_size"] == 0 else lr
+    if name == "multi_step_lr":
+        counts = Counter(kw["milestones"])
+        return lr * kw["gamma"] ** counts[t] if t in counts else lr
+    if name == "exponential_lr":
+        return lr * kw["gamma"] if t else lr
+    if name == "polynomial_lr":
+        n, p = kw["total_iters"], kw["power"]
+        if t == 0 or t > n:
+            return lr
+        return lr * ((1.0 - t / n) / (1.0 - (t - 1) / n)) ** p
+    if name == "multiplicative_lr":
+        return lr * kw["lr_lambda"](t) if t > 0 else lr
+    raise AssertionError(name)
+
+
+def _chained_reference(lr, schedulers, steps):
+    """torch's ChainedScheduler: the children are built in order (each one's initial step), then
+    every step() steps each child in order; lr after t steps."""
+    for name, kw in schedulers:
+        lr = _chainable_step(name, kw, lr, 0)
+    out = [lr]
+    for t in range(1, steps):
+        for name, kw in schedulers:
+            lr = _chainable_step(name, kw, lr, t)
+        out.append(lr)
+    return np.array(out)
+
+
+@pytest.mark.parametrize(
+    "schedulers",
+    [
+        [("constant_lr", {"factor": 0.1, "total_iters": 2}), ("exponential_lr", {"gamma": 0.9})],
+        [
+            ("linear_lr", {"start_factor": 0.25, "end_factor": 1.0, "total_iters": 8}),
+            ("step_lr", {"step_size": 5, "gamma": 0.5}),
+            ("multi_step_lr", {"milestones": [3, 3, 12], "gamma": 0.7}),
+        ],
+        [
+            ("polynomial_lr", {"total_iters": 30, "power": 2.0}),
+            ("multiplicative_lr", {"lr_lambda": lambda e: 0.99 if e % 2 else 1.0}),
+            ("exponential_lr", {"gamma": 0.97}),
+        ],
+    ],
+)
+def test_chained_scheduler_matches_torchs_step_by_step_chain(schedulers):
+    s = SCHEDULES["chained_scheduler"](lr=0.1, schedulers=schedulers)
+    expected = _chained_reference(0.1, schedulers, 40)
+    np.testing.assert_allclose(s(np.arange(40)), expected, rtol=1e-13, atol=1e-18)
+
+
+def test_chained_scheduler_of_the_torch_docs_example():
+    # ConstantLR(factor=0.1, total_iters=2) and ExponentialLR(gamma=0.9) from lr = 1: 0.1 while
+    # built, ×0.9 per step, the factor undone at step 2. (The docs' old comment listed the values
+    # one step late with the factor held a step longer: 0.09, 0.081, 0.729.)
+    chain = [("constant_lr", {"factor": 0.1, "total_iters": 2}), ("exponential_lr", {"gamma": 0.9})]
+    s = SCHEDULES["chained_scheduler"](lr=1.0, schedulers=chain)
+    np.testing.assert_allclose(s(np.arange(5)), [0.1, 0.09, 0.81, 0.729, 0.6561], rtol=1e-15)
+    code = torch_code("chained_scheduler", {"lr": 1.0, "schedulers": chain})
+    assert code.splitlines()[-1] == (
+        "scheduler = torch.optim.lr_scheduler.ChainedScheduler([scheduler1, scheduler2], "
+        "optimizer=optimizer)"
+    )
+    with pytest.raises(ValueError, match="cosine_annealing_lr"):
+        SCHEDULES["chained_scheduler"](1.0, [("cosine_annealing_lr", {"T_max": 10})])
+    assert phase_boundaries("chained_scheduler", {"schedulers": chain}, 10) == [2]
+
+
 def test_one_cycle_lr_length_from_epochs_and_steps_per_epoch_as_in_torch():
     # torch: total_steps if it is given, else epochs * steps_per_epoch, else ValueError.
     by_total = one_cycle_lr(0.0, max_lr=0.5, total_steps=120, pct_start=0.25)
@@ -668,7 +753,10 @@ def test_linear_warmup_matches_torch_sequential_and_sequential_lr():
 
 @pytest.mark.parametrize(
     "name",
-    sorted(set(SCHEDULES) - {"one_cycle_lr", "sequential_lr", "multiplicative_lr", "cyclic_lr"}),
+    sorted(
+        set(SCHEDULES)
+        - {"one_cycle_lr", "sequential_lr", "multiplicative_lr", "cyclic_lr", "chained_scheduler"}
+    ),
 )
 def test_linear_warmup_equals_sequential_lr_with_linear_lr(name):
     kwargs = _default_kwargs(name)
@@ -895,12 +983,15 @@ def test_plateau_metadata_matches_signature():
 @pytest.mark.parametrize("name", sorted(SCHEDULE_PARAMS))
 @pytest.mark.parametrize("warmup_steps", [0, 5])
 def test_torch_code_is_valid_python_naming_the_class(name, warmup_steps):
+    if name == "chained_scheduler" and warmup_steps:
+        pytest.skip("torch's SequentialLR cannot restart a ChainedScheduler (step(0))")
     params = {"lr": 0.05, **_default_kwargs(name)}
     if "lr_lambda" in params:
         params["lr_lambda"] = SCHEDULE_PARAMS[name]["lr_lambda"].default
     code = torch_code(name, params, warmup_steps=warmup_steps)
     ast.parse(code)
-    assert f"torch.optim.lr_scheduler.{TORCH_CLASS[name]}(optimizer" in code
+    first_argument = "[" if name == "chained_scheduler" else "optimizer"
+    assert f"torch.optim.lr_scheduler.{TORCH_CLASS[name]}({first_argument}" in code
     assert "lr=0.05" in code
     if warmup_steps:
         assert "LinearLR(optimizer, start_factor=0.3333333333333333, total_iters=5)" in code
@@ -915,6 +1006,8 @@ MOMENTUM_CYCLERS = {"CyclicLR", "OneCycleLR"}
 @pytest.mark.parametrize("warmup_steps", [0, 5])
 def test_torch_code_leaves_the_momentum_of_plain_sgd_alone(name, warmup_steps):
     """The chart shows the lr of an SGD without momentum; the code must build exactly that."""
+    if name == "chained_scheduler" and warmup_steps:
+        pytest.skip("torch's SequentialLR cannot restart a ChainedScheduler (step(0))")
     params = {"lr": 0.05, **_default_kwargs(name)}
     if "lr_lambda" in params:
         params["lr_lambda"] = SCHEDULE_PARAMS[name]["lr_lambda"].default

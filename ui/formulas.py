@@ -75,6 +75,7 @@ SCHEDULE_FORMULAS = {
     "one_cycle_lr": r"\eta:\ \tfrac{\text{max\_lr}}{\text{div\_factor}} \nearrow \text{max\_lr}"
     r"\searrow \tfrac{\text{max\_lr}}{\text{div\_factor}\cdot\text{final\_div\_factor}}"
     r"\quad(\text{cos or linear})",
+    "chained_scheduler": r"\eta_t = \eta_0 \prod_i \frac{\text{scheduler}_i(t)}{\eta_0}",
     "reduce_lr_on_plateau": r"\eta_{e+1} = \begin{cases} \max(\text{factor}\cdot\eta_e,\ "
     r"\text{min\_lr}) & b_e > \text{patience} \\ \eta_e & b_e \le \text{patience} \end{cases}",
     "sequential_lr": r"\eta_t = \text{scheduler}_i\,(t - m_i)\quad\text{for}\ m_i \le t < m_{i+1},"

@@ -44,11 +44,21 @@ def help_key(kind: str, name: str) -> str:
 
 
 def param_fields(sid: str, kind: str) -> dict[str, Field]:
-    """lr and the registry's parameters of ``kind`` in schedule ``sid``, shown by torch name."""
+    """lr and the registry's parameters of ``kind`` in schedule ``sid``, shown by torch name.
+    A chain of schedulers is no setting of the card: ChainedScheduler's is the registry's own."""
     return {
         schedule_key(sid, name): Field(param, widget_for(param), None, help_key(kind, name))
         for name, param in ({"lr": LR_PARAM} | SCHEDULE_PARAMS[kind]).items()
+        if name != "schedulers"
     }
+
+
+def chain_text(schedulers) -> str:
+    """ "ConstantLR(factor=0.1, total_iters=20) × ExponentialLR(gamma=0.97)" for a chain."""
+    return " × ".join(
+        f"{TORCH_CLASS[name]}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
+        for name, kwargs in schedulers
+    )
 
 
 def schedule_values(sid: str, kind: str, lr: float = 0.1, **params) -> dict:
@@ -129,5 +139,8 @@ def schedule_card(index: int, sid: str, full: bool, projector: bool) -> tuple[st
         empty = {"placeholder": t(EMPTY_MEANS[name])} if f.param.default is None else {}
         with columns[j % len(columns)]:
             values[name] = field(own, key, label=name, **empty)
+    if "schedulers" in SCHEDULE_PARAMS[kind]:
+        values["schedulers"] = SCHEDULE_PARAMS[kind]["schedulers"].default
+        st.caption(t("schedules.chained_children", chain=chain_text(values["schedulers"])))
     lr = float(values.pop("lr", None) or 0.1)
     return kind, lr, tuple(values.items())
