@@ -8,9 +8,12 @@ Contract: ``SCHEDULES[name](lr=..., **torch_kwargs)`` returns ``schedule(t)``; a
 an integer array gives a float array of the same shape, equal elementwise to the scalar calls.
 Torch's schedulers are recursive (``lr_t`` computed from ``lr_{t-1}``); we use closed forms that are
 mathematically identical to that recursion, including past ``T_max`` / ``total_iters`` / the last
-milestone (checked against torch 2.13.0 to 1e-13 relative; only rounding differs). Deliberate
-choices where torch has none: ``one_cycle_lr`` holds its final lr past ``total_steps`` (torch
-raises); ``sequential_lr`` rejects the two schedulers that rewrite the optimizer's lr themselves.
+milestone (checked against torch 2.13.0 to 1e-13 relative; only rounding differs; the later
+``chained_scheduler`` against its children's recursive forms step by step). A user's lambda
+(``lr_lambda``, CyclicLR's ``scale_fn``) is called once per step with a Python int, as torch does.
+Deliberate choices where torch has none: ``one_cycle_lr`` holds its final lr past ``total_steps``
+(torch raises); ``sequential_lr`` rejects the two schedulers that rewrite the optimizer's lr
+themselves, and ChainedScheduler (torch would restart it with ``step(0)``, which it does not take).
 ReduceLROnPlateau depends on the losses: ``plateau`` is its pure ``(init, step)`` transition (the
 trainer feeds it a loss per epoch) and ``reduce_lr_on_plateau`` maps a loss sequence to lrs.
 Each scheduler is one ``ScheduleEntry`` of ``SCHEDULE_ENTRIES`` (factory, ``core.params.Param``
