@@ -260,6 +260,34 @@ class _Checker:
         raise AssertionError  # unreachable: fail raises
 
 
+class _FloorDiv(sp.Function):
+    """``a // b`` computed as Python and NumPy do: the floor of the correctly rounded quotient.
+
+    sympy's ``floor(a/b)`` prints as ``floor((1/49)*a)``, which is 0 at a = 49, so ``epoch // 49``
+    differed from the int arithmetic torch runs a typed lambda with; ``numpy.floor_divide`` is
+    exact for whole numbers below 2**53. Piecewise constant: derivative 0 wherever it exists.
+    """
+
+    @classmethod
+    def eval(cls, a, b):
+        if b.is_zero:
+            return sp.nan  # refused as undefined, as a / 0 is
+        if a.is_Number and b.is_Number:
+            return sp.floor(a / b)  # constants fold exactly
+        return None
+
+    def fdiff(self, argindex=1):
+        return sp.S.Zero
+
+    def _numpycode(self, printer):
+        a, b = (printer._print(arg) for arg in self.args)
+        return f"{printer._module_format('numpy.floor_divide')}({a}, {b})"
+
+    def _latex(self, printer):
+        a, b = (printer._print(arg) for arg in self.args)
+        return rf"\left\lfloor \frac{{{a}}}{{{b}}} \right\rfloor"
+
+
 class _Builder:
     """Builds the sympy expression from a tree the _Checker accepted."""
 
@@ -287,12 +315,12 @@ class _Builder:
             if isinstance(op, ast.Div):
                 return a / b
             if isinstance(op, ast.FloorDiv):
-                return sp.floor(a / b)
+                return _FloorDiv(a, b)
             if isinstance(op, ast.Mod):
-                if b.is_zero:  # a − 0·floor(a/0) would simplify to a; a % 0 is undefined
+                if b.is_zero:  # a − 0·(a // 0) would simplify to a; a % 0 is undefined
                     return sp.nan
-                # Python's (and NumPy's) modulo, written with floor so sympy can differentiate it.
-                return a - b * sp.floor(a / b)
+                # Python's (and NumPy's) modulo, written with // so sympy can differentiate it.
+                return a - b * _FloorDiv(a, b)
             return a**b
         fn = _FUNCTIONS[node.func.id][0]
         return fn(*(self.build(a) for a in node.args))

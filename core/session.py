@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from core.datasets import Dataset
-from core.mlp import gradient_check
+from core.mlp import TensorCheck, gradient_check
 from core.model_io import LoadedModel
 from core.training import TrainConfig, TrainState, init_train_state, smooth_ema, train_for
 
@@ -47,7 +47,7 @@ class GradCheckMemo(NamedTuple):
 
     params: list
     key: tuple
-    rel: float
+    checks: list[TensorCheck]
     step: int
 
 
@@ -217,21 +217,19 @@ def new_sample(s: Session) -> Session:
 
 def checked_gradients(
     s: Session, key: tuple, x: np.ndarray, y: np.ndarray, activation
-) -> tuple[Session, float, int]:
-    """Backprop vs central differences on 12 sampled parameters of the live network; the relative
-    error and the step of the network it was computed on.
+) -> tuple[Session, list[TensorCheck], int]:
+    """Backprop vs central differences on two entries of every parameter tensor of the live
+    network (core.mlp.gradient_check); the per-tensor errors and the step they were computed on.
 
-    ~0.15 s of 26 float64 forward passes, so it is not repeated for the same params (replaced,
+    Tens of float64 forward passes, so it is not repeated for the same params (replaced,
     never mutated: the same object means the same answer) nor while training: every tick has new
     params, and with a class training on one server a check on every refresh cost more than the
     prediction grid. It is redone once paused. ``key`` names what else the answer depends on.
     """
     memo, params = s.gradcheck, s.train.params
     if memo is not None and memo.key == key and (memo.params is params or s.running):
-        return s, memo.rel, memo.step
+        return s, memo.checks, memo.step
     with np.errstate(all="ignore"):
-        rel = gradient_check(
-            params, x, y, activation=activation, rng=np.random.default_rng(0), n_samples=12
-        )
-    memo = GradCheckMemo(params, key, rel, s.train.step)
-    return s._replace(gradcheck=memo), rel, memo.step
+        checks = gradient_check(params, x, y, activation=activation, rng=np.random.default_rng(0))
+    memo = GradCheckMemo(params, key, checks, s.train.step)
+    return s._replace(gradcheck=memo), checks, memo.step

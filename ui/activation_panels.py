@@ -12,6 +12,7 @@ from core.losses import (
     cross_entropy_naive,
     cross_entropy_stable,
     loss_curve,
+    loss_gradient_check,
     softmax,
     softmax_naive,
 )
@@ -98,18 +99,11 @@ def activation_data(name: str, params: tuple, zmax: float, trace_x: float):
 
 @st.cache_data(max_entries=512, show_spinner=False)
 def loss_data(name: str, params: tuple, x_range: tuple, domain: tuple, target: float):
-    """Loss and slope along x for a fixed target, and the FD check of the slope."""
+    """Loss and slope along x for a fixed target, and the FD check of the whole gradient."""
     kwargs = dict(params)
     x = np.linspace(*x_range, GRID_POINTS)
     values, slopes = loss_curve(name, x, target, **kwargs)
-
-    def fn(v):
-        return loss_curve(name, v, target, **kwargs)[0]
-
-    def grad(v):
-        return loss_curve(name, v, target, **kwargs)[1]
-
-    return x, values, slopes, gradient_check(fn, grad, x, low=domain[0], high=domain[1])
+    return x, values, slopes, loss_gradient_check(name, x, target, domain, **kwargs)
 
 
 @st.cache_data(max_entries=128, show_spinner=False)

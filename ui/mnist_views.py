@@ -244,19 +244,35 @@ def gradient_check_badge(v: Live) -> None:
     params = session().train.params
     key = (v.config.activation, v.data_id, tuple(layer["W"].shape for layer in params))
     x, y = to_float32(v.data.val.x[:16]), v.data.val.y[:16]
-    new, rel, at_step = checked_gradients(session(), key, x, y, ACTIVATIONS[v.config.activation]())
+    new, checks, at_step = checked_gradients(
+        session(), key, x, y, ACTIVATIONS[v.config.activation]()
+    )
     save(new)
-    verdict = gradcheck_verdict(rel)
+    verdict, worst, failed = gradcheck_verdict(checks)
     if verdict == "na":
         st.badge(t("mnist.gradcheck_na"), icon=":material/help:", color="gray")
     else:
         ok = verdict == "ok"
         st.badge(
-            t(f"mnist.gradcheck_{verdict}", error=f"{rel:.1e}", step=f"{at_step:,}"),
+            t(
+                f"mnist.gradcheck_{verdict}",
+                error=f"{worst.rel:.1e}",
+                step=f"{at_step:,}",
+                tensor=tensor_name(worst),
+                tensors=t("mnist.gradcheck_join").join(tensor_name(c) for c in failed),
+            ),
             icon=":material/check_circle:" if ok else ":material/warning:",
             color="green" if ok else "orange",
         )
     st.caption(t("mnist.gradcheck_help"))
+
+
+TENSOR_SYMBOLS = {"W": "W", "b": "b", "gamma": "γ", "beta": "β"}
+
+
+def tensor_name(check) -> str:
+    """ "W of layer 2" for a core.mlp.TensorCheck (layers counted from 1, as the page shows them)."""
+    return t("mnist.gradcheck_tensor", name=TENSOR_SYMBOLS[check.name], layer=check.layer + 1)
 
 
 def first_layer_weights(v: Live) -> None:
