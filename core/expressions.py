@@ -9,7 +9,8 @@ happens before any sympy object exists (sympy evaluates integer powers eagerly).
 sympy expression built node by node from the checked tree and turned into a NumPy function with
 ``sympy.lambdify``; ``max``, ``min`` and ``%`` stay opaque to sympy (its Max compares every pair of
 arguments through the assumptions system, seconds for a few dozen). The built expression's tree is
-counted before it is printed, so printing is bounded too. The gradient is not sympy's: symbolic
+counted before it is printed, so printing is bounded too, and sympy's whole part runs under a
+hard time limit (``core.deadline``): its evaluation of some constants never ends. The gradient is not sympy's: symbolic
 derivatives grow with the formula (a tower of powers, max of max of ...) and took minutes to
 print; it is forward-mode differentiation over the same checked tree, one value and one partial
 per node, so its cost is linear in the (bounded) formula. The user's text never reaches ``eval``,
@@ -31,6 +32,8 @@ from typing import NamedTuple
 import numpy as np
 import sympy as sp
 
+from core.deadline import TimeUp, within
+
 MAX_LENGTH = 500  # characters
 MAX_NODES = 200  # AST nodes
 MAX_DEPTH = 20  # nesting of operators and calls
@@ -43,7 +46,10 @@ MAX_EXACT_BITS = 4096
 # log(a)/log(10)). About 10x what 200 AST nodes normally give; printing 5000 parts takes ~0.3 s.
 MAX_TREE = 5000
 _INT64_MAX = 2**63 - 1
-CACHE_SIZE = 256  # compiled formulas kept (each a few kB)
+CACHE_SIZE = 256
+# Hard limit on sympy's part (build, print). Typical formulas take 5-50 ms, the worst hostile
+# ones found 0.3 s; sympy's evaluation of some constants never ends (tanh(log(acos(5)))).
+COMPILE_SECONDS = 1.0  # compiled formulas kept (each a few kB)
 
 ERROR_MESSAGES = {
     "empty": "the formula is empty",
@@ -59,19 +65,21 @@ ERROR_MESSAGES = {
     "not_real": "the formula contains a complex number",
     "undefined": "the formula is undefined everywhere (e.g. division by zero)",
     "too_big": "the formula grows to more than {limit} parts once written out",
+    "too_slow": "the formula took more than {limit} s to prepare",
     "not_differentiable": "the formula could not be differentiated",
+    "unprocessable": "the computer algebra failed on the formula",
 }
 
 
 class ExpressionError(ValueError):
     """A refused formula: ``code`` for the UI, 1-based column ``position``, offending ``names``;
-    ``limit`` is the bound a 'too_big' formula went past, for the message."""
+    ``limit`` is the bound a 'too_big' or 'too_slow' formula went past, for the message."""
 
     def __init__(self, code: str, position: int | None = None, names: Sequence[str] = ()):
         self.code = code
         self.position = position
         self.names = tuple(names)
-        self.limit = MAX_TREE if code == "too_big" else None
+        self.limit = {"too_big": MAX_TREE, "too_slow": COMPILE_SECONDS}.get(code)
         message = ERROR_MESSAGES.get(code, code).format(limit=self.limit)
         if names:
             message += ": " + ", ".join(self.names)
@@ -338,7 +346,8 @@ class _Builder:
 
 
 def _finite_numbers(expr: sp.Expr) -> bool:
-    if expr.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
+    # An AccumBounds is what sympy makes of atan(zoo) (arctan(log2(0))): an interval, no number.
+    if expr.has(sp.zoo, sp.oo, -sp.oo, sp.nan) or expr.atoms(sp.AccumBounds):
         return False
     # lambdify prints rationals as Python ints, which NumPy cannot convert beyond ~1e308.
     return all(abs(r.p) <= MAX_MAGNITUDE and r.q <= MAX_MAGNITUDE for r in expr.atoms(sp.Rational))
@@ -456,11 +465,9 @@ def _dual(node: ast.AST, variables: tuple[str, ...]) -> Callable[[Sequence[np.nd
         unit = tuple(1.0 if j == i else None for j in range(len(variables)))
         return lambda xs: (xs[i], unit)
     if isinstance(node, ast.Constant | ast.Name):
-        c = (
-            float(node.value)
-            if isinstance(node, ast.Constant)
-            else float(ALLOWED_CONSTANTS[node.id])
-        )
+        c = node.value if isinstance(node, ast.Constant) else ALLOWED_CONSTANTS[node.id]
+        # NumPy's float, not Python's: 1/0.0 is inf and (-8.0)**(1/3) NaN, not an exception.
+        c = np.float64(float(c))
         return lambda xs: (c, zero)
     if isinstance(node, ast.UnaryOp):
         f = _dual(node.operand, variables)
@@ -481,7 +488,9 @@ def _dual(node: ast.AST, variables: tuple[str, ...]) -> Callable[[Sequence[np.nd
     def call(xs):
         a, p = arg(xs)
         v = value_fn(a)
-        return v, zero if derivative is None else _scaled(p, derivative(a, v))
+        if derivative is None or all(q is None for q in p):
+            return v, zero
+        return v, _scaled(p, derivative(a, v))
 
     return call
 
@@ -510,7 +519,12 @@ def _vectorized(raw: Callable) -> Callable[..., np.ndarray]:
         arrays = [np.asarray(a, dtype=float) for a in arrays]
         shape = np.broadcast_shapes(*(a.shape for a in arrays))
         with np.errstate(all="ignore"):
-            out = np.asarray(raw(*arrays))
+            try:
+                out = np.asarray(raw(*arrays))
+            except TypeError:
+                # A complex constant fed to floor or % (ceil(asin(1e300))//x): NumPy refuses
+                # what is outside the real formula's domain everywhere.
+                out = np.full(shape, np.nan)
             if np.iscomplexobj(out):
                 # A complex value is outside the real formula's domain, like log of a negative.
                 out = np.where(out.imag == 0, out.real, np.nan)
@@ -559,13 +573,14 @@ def _checked_tree(text: str, variables: tuple[str, ...]) -> tuple[str, ast.Expre
     return typed, tree
 
 
-@functools.lru_cache(maxsize=CACHE_SIZE)
-def _compiled(normalised: str, variables: tuple[str, ...], gradient: bool):
-    """CompiledExpression of a checked formula's normalised text, or the ExpressionError it gets.
+# What sympy itself raises on some checked formulas: arcsin(sin(10**299)) compares a relational
+# while evaluating (TypeError, re-raised by sympy's cache as an AttributeError); printing an
+# interval it made is a NotImplementedError.
+_SYMPY_FAILURES = (TypeError, ValueError, AttributeError, NotImplementedError, RecursionError)
 
-    Refusals are cached too: a class sending the same link pays once either way."""
-    tree = ast.parse(normalised, mode="eval")  # already checked, and within the same bounds
-    symbols = {v: sp.Symbol(v, real=True) for v in variables}
+
+def _sympy_function(tree: ast.Expression, symbols: dict[str, sp.Symbol]):
+    """``(fn, latex, size)`` of the value, or the ExpressionError it gets."""
     expr = _Builder(symbols).build(tree.body)
     size = tree_size(expr)
     if size > MAX_TREE:
@@ -574,15 +589,33 @@ def _compiled(normalised: str, variables: tuple[str, ...], gradient: bool):
         return ExpressionError("undefined")
     if not expr.free_symbols and expr.is_extended_real is False:
         return ExpressionError("not_real")
-    args = [symbols[v] for v in variables]
     # lambdify prints integers as Python ints, which NumPy's functions refuse beyond int64
     # (numpy.sin(10**280) is a TypeError); as floats they are what NumPy would compute with.
     wide = {i: sp.Float(i) for i in expr.atoms(sp.Integer) if abs(i) > _INT64_MAX}
+    raw = sp.lambdify(list(symbols.values()), expr.xreplace(wide), modules=[_NUMPY_NAMES, "numpy"])
+    return _vectorized(raw), sp.latex(expr), size
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def _compiled(normalised: str, variables: tuple[str, ...], gradient: bool):
+    """CompiledExpression of a checked formula's normalised text, or the ExpressionError it gets.
+
+    Refusals are cached too: a class sending the same link pays once either way."""
+    tree = ast.parse(normalised, mode="eval")  # already checked, and within the same bounds
+    symbols = {v: sp.Symbol(v, real=True) for v in variables}
     try:
-        fn = _vectorized(sp.lambdify(args, expr.xreplace(wide), modules=[_NUMPY_NAMES, "numpy"]))
-        latex = sp.latex(expr)
+        value = within(COMPILE_SECONDS, _sympy_function, tree, symbols)
+    except TimeUp:  # sympy looping on a constant: tanh(log(acos(5))) ran for minutes
+        return ExpressionError("too_slow")
     except sp.PrecisionExhausted:  # a constant such as floor(sin(10**299)*10**250)
         return ExpressionError("too_large")
+    except ZeroDivisionError:  # sympy's floats divide exactly: 0.0/0.0 raises
+        return ExpressionError("undefined")
+    except _SYMPY_FAILURES:
+        return ExpressionError("unprocessable")
+    if isinstance(value, ExpressionError):
+        return value
+    fn, latex, size = value
     grad = _gradient(tree.body, variables) if gradient else None
     return CompiledExpression(fn, grad, normalised, latex, variables, size)
 

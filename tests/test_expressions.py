@@ -430,3 +430,36 @@ def test_a_formula_compiles_once_however_it_is_spaced():
     for _ in range(2):
         assert refused("floor(sin(10**299)*10**250) + x").code == "too_large"
     assert _compiled.cache_info().misses == 2
+
+
+# Found by tests/test_expressions_fuzz.py (issue #22): each raised out of compile_expression or
+# out of evaluating its result, or (the first) kept sympy busy for minutes.
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("tanh(log(acos(5)))", "too_slow"),  # sympy's evaluation of the constant never ends
+        ("arcsin(sin(10**299))", "unprocessable"),  # TypeError comparing a relational
+        ("floor(arctan(log2(0)))", "undefined"),  # an AccumBounds that NumPy cannot print
+        ("sqrt((0.0/0.0))", "undefined"),  # sympy's float division raised ZeroDivisionError
+    ],
+)
+def test_sympy_hangs_and_crashes_found_by_fuzzing_are_coded_refusals(text, code):
+    err = refused(text)
+    assert err.code == code
+    if code == "too_slow":
+        assert f"more than {err.limit} s" in str(err)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(ceil(asin(1e+300))//log(x))",  # NumPy's floor refused a complex constant: all NaN
+        "max(log2((2.225073858507203e-309^23)), -x)",  # the gradient divided a Python 0.0
+        "(log10(log(log2(0)))**floor(asin(0)))",
+    ],
+)
+def test_formulas_that_raised_on_evaluation_give_nan_instead(text):
+    c = compile_expression(text)
+    x, y = np.meshgrid(np.linspace(-2, 2, 9), np.linspace(-2, 2, 9))
+    assert c.fn(x, y).shape == x.shape
+    assert all(g.shape == x.shape for g in c.grad(x, y))
