@@ -155,15 +155,37 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+# Verdicts of file_matches per (path, size, mtime, known): a corrupt cached mnist.npz was re-hashed
+# on every rerun of the page (0.29 s for 150 MB), since a failed load is not cached by the UI.
+_VERDICTS: dict[tuple, bool] = {}
+MAX_VERDICTS = 64
+
+
+def _verdict_key(path: Path, known: KnownFile) -> tuple:
+    stat = path.stat()
+    return (str(path.resolve()), stat.st_size, stat.st_mtime_ns, known)
+
+
+def remembered_verdict(path: Path, known: KnownFile) -> bool | None:
+    """What ``file_matches`` found for this very file (same size and mtime), None if not yet."""
+    return _VERDICTS.get(_verdict_key(path, known))
+
+
 def file_matches(path: Path, known: KnownFile, content: bytes | None = None) -> bool:
-    """True when the file's bytes or its decompressed ``content`` match a published sha256."""
-    if known.sha256 is not None and sha256_hex(path.read_bytes()) == known.sha256:
-        return True
-    if known.content_sha256 is not None:
+    """True when the file's bytes or its decompressed ``content`` match a published sha256;
+    remembered until the file changes."""
+    key = _verdict_key(path, known)
+    if key in _VERDICTS:
+        return _VERDICTS[key]
+    verdict = known.sha256 is not None and sha256_hex(path.read_bytes()) == known.sha256
+    if not verdict and known.content_sha256 is not None:
         if content is None:
             content = _read_bytes(path)
-        return sha256_hex(content) == known.content_sha256
-    return False
+        verdict = sha256_hex(content) == known.content_sha256
+    if len(_VERDICTS) >= MAX_VERDICTS:
+        del _VERDICTS[next(iter(_VERDICTS))]  # the oldest
+    _VERDICTS[key] = verdict
+    return verdict
 
 
 def parse_idx(data: bytes, magic: int, path: os.PathLike | str = "<bytes>") -> np.ndarray:
@@ -216,6 +238,9 @@ def load_idx(
     """Images and labels from two IDX files (.gz or raw); sha256-checked if ``known`` lists them.
     Both together unpack to at most ``max_bytes``."""
     paths = Path(images_path), Path(labels_path)
+    for p in paths:  # a file already found corrupt is refused before it is read again
+        if known is not None and p.name in known and remembered_verdict(p, known[p.name]) is False:
+            raise DatasetError("checksum", p)
     images = _read_bytes(paths[0], max_bytes)
     contents = [images, _read_bytes(paths[1], max_bytes - len(images))]
     if known is not None:

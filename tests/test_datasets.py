@@ -3,6 +3,7 @@
 import gzip
 import hashlib
 import io
+import os
 import struct
 import tomllib
 import tracemalloc
@@ -465,3 +466,31 @@ def test_uploads_over_the_upload_limit_are_refused_unread_and_streamlit_accepts_
     config = tomllib.loads((Path(__file__).parents[1] / ".streamlit" / "config.toml").read_text())
     limit = config["server"]["maxUploadSize"] * 1024 * 1024
     assert max(MAX_BYTES, MAX_UPLOAD_BYTES) <= limit < 200 * 1024 * 1024  # Streamlit's default
+
+
+@pytest.mark.parametrize("layout", ["npz", "idx"])
+def test_a_corrupt_cached_file_is_hashed_once_until_it_changes(tmp_path, monkeypatch, layout):
+    # Issue #22 item 10: a corrupt cached mnist.npz was re-hashed on every rerun of the page.
+    import core.datasets
+
+    folder = tmp_path / "mnist"
+    if layout == "npz":
+        folder.mkdir()
+        npz_file(folder / "mnist.npz")
+        known = {"mnist.npz": KnownFile("mnist.npz", sha256="0" * 64)}  # never matches
+    else:
+        write_full(folder)
+        known = {n: KnownFile(n, content_sha256="0" * 64) for n in IDX_NAMES}
+    hashed, reads = [], []
+    monkeypatch.setattr(core.datasets, "sha256_hex", lambda data: hashed.append(1) or "x")
+    real_read = core.datasets._read_bytes
+    monkeypatch.setattr(core.datasets, "_read_bytes", lambda *a: reads.append(1) or real_read(*a))
+    for _ in range(3):
+        with pytest.raises(DatasetError, match="checksum"):
+            cached_mnist(tmp_path, known=known)
+    assert len(hashed) == 1 and len(reads) <= 2  # the first load only
+    changed = folder / ("mnist.npz" if layout == "npz" else IDX_NAMES[0])
+    os.utime(changed, ns=(0, changed.stat().st_mtime_ns + 10**9))  # the file was replaced
+    with pytest.raises(DatasetError, match="checksum"):
+        cached_mnist(tmp_path, known=known)
+    assert len(hashed) == 2
