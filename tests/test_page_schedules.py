@@ -405,3 +405,17 @@ def test_a_saved_link_opens_the_same_widget_values(link):
     listed = dict(parse_qsl(query)).get("sch", "s1,s2").split(",")
     assert at.session_state["sch"] == listed
     assert {k.split("_")[1] for k in values if k.endswith("_kind")} == set(listed)
+
+
+def test_a_lambda_lr_never_builds_a_gradient(monkeypatch):
+    # Issue #22 item 1: LambdaLR needs only the formula's value; its gradient was built anyway.
+    import core.expressions
+    from ui.schedule_panels import lr_curve
+
+    def no_gradient(*args):
+        raise AssertionError("a schedule built a gradient")
+
+    monkeypatch.setattr(core.expressions, "_gradient", no_gradient)
+    core.expressions._compiled.cache_clear()
+    lrs = lr_curve("lambda_lr", 0.1, (("lr_lambda", "max(abs(epoch), abs(epoch - 4))"),), 8)
+    np.testing.assert_allclose(lrs, 0.1 * np.maximum(np.arange(9), np.abs(np.arange(9) - 4)))
