@@ -47,9 +47,11 @@ MAX_EXACT_BITS = 4096
 MAX_TREE = 5000
 _INT64_MAX = 2**63 - 1
 CACHE_SIZE = 256
-# Hard limit on sympy's part (build, print). Typical formulas take 5-50 ms, the worst hostile
-# ones found 0.3 s; sympy's evaluation of some constants never ends (tanh(log(acos(5)))).
-COMPILE_SECONDS = 1.0  # compiled formulas kept (each a few kB)
+# Hard limit, in CPU seconds of the compiling thread, on sympy's part (build, print): typical
+# formulas take 5-50 ms, the first of a process 0.3 s, the worst hostile ones found 0.3 s; sympy's
+# evaluation of some constants never ends (tanh(log(acos(5)))). CPU time, so that a loaded server
+# does not refuse a formula that fits, and the refusal can be cached like any other.
+COMPILE_SECONDS = 0.8  # compiled formulas kept (each a few kB)
 
 ERROR_MESSAGES = {
     "empty": "the formula is empty",

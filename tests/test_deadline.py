@@ -64,3 +64,14 @@ def test_many_threads_at_the_edge_of_their_deadlines_never_get_a_stray_interrupt
     for t in threads:
         t.join()
     assert strays == []
+
+
+def test_the_limit_is_cpu_time_so_waiting_is_not_counted_up_to_the_wall_clock_cap():
+    def mostly_waiting():
+        for _ in range(20):  # 0.2 s of wall-clock time, next to no CPU time
+            time.sleep(0.01)
+        return "done"
+
+    assert within(0.05, mostly_waiting) == "done"  # 0.05 CPU s; cut at 10 x 0.05 s of wall clock
+    with pytest.raises(TimeUp):
+        within(0.01, mostly_waiting)  # the wall-clock cap: 0.1 s
