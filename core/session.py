@@ -4,7 +4,7 @@ Every transition takes a ``Session`` and returns a new one; nothing is mutated, 
 the old session when a rerun is abandoned. The page keeps one ``Session`` under one session key and
 wires each button to a transition: ``configure`` (every run: a new architecture or seed is a new
 network), ``start``, ``pause``, ``tick`` (one time-budgeted chunk while running), ``step``,
-``epoch``, ``reset``, ``archive`` (keep a run's curve for comparison), ``receive_model`` and
+``epoch`` (a chunk now, the rest of the epoch in later ticks), ``reset``, ``archive`` (keep a run's curve for comparison), ``receive_model`` and
 ``configure`` again to load a saved model's weights, ``receive_upload`` for the visitor's own data,
 ``new_sample`` for the prediction grid, ``checked_gradients`` for the gradient-check memo.
 
@@ -59,6 +59,7 @@ class Session(NamedTuple):
     arch: tuple | None = None  # (data id, train size, layer sizes, initializer, bn, seed)
     label: str | None = None  # the current run's name in "compare runs"
     running: bool = False
+    to_epoch_end: bool = False  # running only to the end of the current epoch ("One epoch")
     last: Any = None  # the last tick's core.training.TickMetrics
     signals: tuple = ()  # (step, grad norms, update ratios) per tick
     runs: tuple[Run, ...] = ()
@@ -150,24 +151,32 @@ def receive_model(s: Session, model: LoadedModel | None, name: str, error: str |
 def start(s: Session) -> Session:
     """Training ticks from now on, unless it has stopped (diverged)."""
     stopped = s.train is None or s.train.stopped is not None
-    return s if stopped else s._replace(running=True)
+    return s if stopped else s._replace(running=True, to_epoch_end=False)
 
 
 def pause(s: Session) -> Session:
-    return s._replace(running=False)
+    return s._replace(running=False, to_epoch_end=False)
 
 
 def tick(s: Session, data: Dataset, config: TrainConfig, **limits) -> Session:
-    """One training chunk (``core.training.train_for`` limits); a stop (divergence) pauses."""
+    """One training chunk (``core.training.train_for`` limits); a stop (divergence) pauses, and so
+    does the end of the epoch a session runs to (``to_epoch_end``)."""
     if s.train.stopped is not None:
         return pause(s)
-    train, metrics = train_for(s.train, data, config, **limits)
+    train, metrics = train_for(s.train, data, config, until_epoch_end=s.to_epoch_end, **limits)
     signals = s.signals
     if metrics.grad_norms:
         sig = (train.step, metrics.grad_norms, metrics.update_ratios)
         signals = (*signals[-(MAX_SIGNALS - 1) :], sig)
+    running = s.running and train.stopped is None
+    if s.to_epoch_end and train.epoch > s.train.epoch:
+        running = False
     return s._replace(
-        train=train, last=metrics, signals=signals, running=s.running and train.stopped is None
+        train=train,
+        last=metrics,
+        signals=signals,
+        running=running,
+        to_epoch_end=s.to_epoch_end and running,
     )
 
 
@@ -177,8 +186,12 @@ def step(s: Session, data: Dataset, config: TrainConfig) -> Session:
 
 
 def epoch(s: Session, data: Dataset, config: TrainConfig, budget: float) -> Session:
-    """Pause and train to the end of the epoch, at most ``budget`` seconds."""
-    return tick(pause(s), data, config, until_epoch_end=True, time_budget=budget)
+    """Train to the end of the epoch: ``budget`` seconds now, then, if the epoch is not over (a
+    large network with batch size 1 takes minutes), running to its end over the page's ticks, so
+    that no click holds the session longer than ``budget``."""
+    if s.train is None or s.train.stopped is not None:
+        return pause(s)
+    return tick(s._replace(running=True, to_epoch_end=True), data, config, time_budget=budget)
 
 
 # ---------------------------------------------------------------- data and views

@@ -480,3 +480,17 @@ def test_chained_scheduler_is_listed_with_its_chain_and_trains():
     at.button(key="_sch_train").click().run()
     assert not at.exception
     np.testing.assert_allclose(ys(at, -1)[3], lrs[:40])  # the trainer used the chart's lrs
+
+
+def test_a_lambda_lr_never_builds_a_gradient(monkeypatch):
+    # Issue #22 item 1: LambdaLR needs only the formula's value; its gradient was built anyway.
+    import core.expressions
+    from ui.schedule_panels import lr_curve
+
+    def no_gradient(*args):
+        raise AssertionError("a schedule built a gradient")
+
+    monkeypatch.setattr(core.expressions, "_gradient", no_gradient)
+    core.expressions._compiled.cache_clear()
+    lrs = lr_curve("lambda_lr", 0.1, (("lr_lambda", "max(abs(epoch), abs(epoch - 4))"),), 8)
+    np.testing.assert_allclose(lrs, 0.1 * np.maximum(np.arange(9), np.abs(np.arange(9) - 4)))

@@ -199,3 +199,26 @@ def test_the_gradient_check_is_kept_while_training_and_redone_once_paused(small)
     paused = pause(running)
     assert checked_gradients(paused, ("relu",), x, y, relu)[2] == 2  # redone once paused
     assert checked_gradients(running, ("tanh",), x, y, relu)[2] == 2  # another key: redone
+
+
+def test_one_epoch_trains_its_budget_now_and_the_rest_in_later_ticks(small):
+    # Issue #22 item 10: 6 x 1024 units with batch size 1 held the session 11 s per click. The
+    # click now trains one chunk (here the minimum: one step) and the session runs to the epoch's
+    # end over the live view's ticks, then pauses by itself.
+    s = epoch(configured(small), small, CONFIG, budget=0.0)
+    assert s.train.step == 1 and s.running and s.to_epoch_end
+    steps = []
+    for _ in range(10):  # bounded: a session that never stops fails, not hangs
+        s = tick(s, small, CONFIG, max_steps=5)
+        steps.append(s.train.step)
+        if not s.running:
+            break
+    assert steps == [6, 11, 12] and s.train.epoch == 1  # exactly one epoch: 600 / 50 steps
+    assert not s.to_epoch_end
+    assert tick(start(s), small, CONFIG, max_steps=13).train.epoch == 2  # Start runs on
+
+
+def test_start_or_pause_during_one_epoch_end_its_stop_at_the_epoch(small):
+    s = epoch(configured(small), small, CONFIG, budget=0.0)
+    assert not pause(s).running and not pause(s).to_epoch_end
+    assert start(s).running and not start(s).to_epoch_end

@@ -10,7 +10,13 @@ import streamlit as st
 from core.activations import ACTIVATIONS
 from core.datasets import NUM_CLASSES, to_float32
 from core.digit_image import prepare_drawn_digit
-from core.mnist_setup import finite_probabilities, gradcheck_verdict, signal_series
+from core.mnist_setup import (
+    MAX_LAYERS,
+    MAX_WIDTH,
+    finite_probabilities,
+    gradcheck_verdict,
+    signal_series,
+)
 from core.model_io import INPUT_SIZES, save_model
 from core.params import Param
 from core.session import archive, checked_gradients, new_sample
@@ -357,9 +363,9 @@ def model_panel(v: Live) -> None:
         )
         if (problem := session().model_error) is not None:
             code, file_name = problem
+            reason = t(f"mnist.model_error.{code}", layers=MAX_LAYERS, width=MAX_WIDTH)
             st.error(
-                t("mnist.load_failed", file=file_name, problem=t(f"mnist.model_error.{code}")),
-                icon=":material/error:",
+                t("mnist.load_failed", file=file_name, problem=reason), icon=":material/error:"
             )
         elif (note := session().loaded_note) is not None:
             st.success(t("mnist.loaded", file=note[0], arch=note[1]), icon=":material/check:")

@@ -72,10 +72,13 @@ def _build(kind: str, lr: float, params: tuple):
     if "milestones" in kwargs:
         kwargs["milestones"] = parse_milestones(kwargs["milestones"])
     if "lr_lambda" in kwargs:
-        kwargs["lr_lambda"] = compile_expression(kwargs["lr_lambda"], variables=("epoch",)).fn
+        # A schedule needs only the value: no gradient is built.
+        formula = compile_expression(kwargs["lr_lambda"], variables=("epoch",), gradient=False)
+        kwargs["lr_lambda"] = formula.fn
     if "scale_fn" in kwargs:  # empty: None, the mode's own scale
         text = kwargs["scale_fn"].strip()
-        kwargs["scale_fn"] = compile_expression(text, variables=("x",)).fn if text else None
+        compiled = compile_expression(text, variables=("x",), gradient=False) if text else None
+        kwargs["scale_fn"] = compiled.fn if compiled else None
     return SCHEDULES[kind](lr=lr, **kwargs)
 
 
@@ -161,7 +164,8 @@ def train_with(plan: tuple, optimizer: str, seed: int) -> tuple[np.ndarray, np.n
 def problem_text(label: str, error: Exception) -> str:
     """A translated sentence naming the parameter the core refused and the rule it broke."""
     if isinstance(error, ExpressionError):
-        return t("schedules.bad_lambda", schedule=label, reason=t(f"schedules.expr.{error.code}"))
+        reason = t(f"schedules.expr.{error.code}", limit=error.limit)
+        return t("schedules.bad_lambda", schedule=label, reason=reason)
     if isinstance(error, ParamError):
         rule = t(f"schedules.rule_{error.rule}", **error.values)
         return t("schedules.bad_param", schedule=label, param=error.param, rule=rule)
