@@ -349,17 +349,15 @@ def temperature_view(fields: dict, style) -> None:
     st.subheader(t("activations.temperature_heading"))
     temperature = field(fields, "stab_temperature")
     base = np.array(STABILITY_LOGITS)
+    series = [(t("activations.temperature_one"), softmax(base))]
+    if temperature != 1.0:  # at T = 1 a second series would repeat the first under the same name
+        label = t("activations.temperature_t", T=format_number(temperature))
+        series.append((label, softmax(base, temperature)))
     show_figure(
         shared_figure(
             probability_bars,
             [t("activations.class_name", index=i) for i in range(len(base))],
-            [
-                (t("activations.temperature_one"), softmax(base)),
-                (
-                    t("activations.temperature_t", T=format_number(temperature)),
-                    softmax(base, temperature),
-                ),
-            ],
+            series,
             text=probability_text("activations.temperature_fig_title"),
             style=style,
         ),
