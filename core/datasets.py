@@ -32,12 +32,18 @@ ERROR_CODES = (
     "bad_label",  # a label outside 0..9
     "checksum",  # sha256 differs from the published value
     "label_mismatch",  # image and label counts differ
+    "too_large",  # over MAX_IMAGES images, or unpacks to over MAX_UNPACKED_BYTES (seen unpacked)
 )
 
 IMAGES_MAGIC = 2051
 LABELS_MAGIC = 2049
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "data" / "mnist"
 NUM_CLASSES = 10
+MAX_IMAGES = 70_000  # full MNIST: 60,000 training and 10,000 test images
+# What full MNIST needs unpacked (uint8 images, labels up to int64, headers): no file may unpack to
+# more. Checked against the sizes a file declares before anything is unpacked, and while
+# decompressing a .gz (a 1 MB upload of zeros declared a million images: 935 MB held).
+MAX_UNPACKED_BYTES = MAX_IMAGES * (28 * 28 + 8) + 64 * 1024
 
 
 class DatasetError(ValueError):
@@ -123,19 +129,25 @@ FASHION_MD5 = {
 # ---------------------------------------------------------------- reading and checking files
 
 
-def _read_bytes(path: Path) -> bytes:
-    """Whole file, transparently gunzipped when the name ends in .gz."""
+def _read_bytes(path: Path, max_bytes: int = MAX_UNPACKED_BYTES) -> bytes:
+    """Whole file, transparently gunzipped when the name ends in .gz; DatasetError('too_large')
+    as soon as it would pass ``max_bytes``, before reading more."""
     if not path.is_file():
         raise DatasetError("missing", path)
-    raw = path.read_bytes()
     if path.suffix != ".gz":
-        return raw
+        if path.stat().st_size > max_bytes:
+            raise DatasetError("too_large", path, f"{path.stat().st_size} bytes")
+        return path.read_bytes()
     try:
-        return gzip.decompress(raw)
+        with gzip.open(path) as stream:
+            data = stream.read(max_bytes + 1)  # decompresses only this far
     except EOFError as e:  # the gzip stream ends early: a cut-off download
         raise DatasetError("truncated", path, str(e)) from None
     except (OSError, zlib.error) as e:
         raise DatasetError("bad_format", path, str(e)) from None
+    if len(data) > max_bytes:
+        raise DatasetError("too_large", path, f"unpacks to over {max_bytes} bytes")
+    return data
 
 
 def sha256_hex(data: bytes) -> str:
@@ -143,15 +155,37 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+# Verdicts of file_matches per (path, size, mtime, known): a corrupt cached mnist.npz was re-hashed
+# on every rerun of the page (0.29 s for 150 MB), since a failed load is not cached by the UI.
+_VERDICTS: dict[tuple, bool] = {}
+MAX_VERDICTS = 64
+
+
+def _verdict_key(path: Path, known: KnownFile) -> tuple:
+    stat = path.stat()
+    return (str(path.resolve()), stat.st_size, stat.st_mtime_ns, known)
+
+
+def remembered_verdict(path: Path, known: KnownFile) -> bool | None:
+    """What ``file_matches`` found for this very file (same size and mtime), None if not yet."""
+    return _VERDICTS.get(_verdict_key(path, known))
+
+
 def file_matches(path: Path, known: KnownFile, content: bytes | None = None) -> bool:
-    """True when the file's bytes or its decompressed ``content`` match a published sha256."""
-    if known.sha256 is not None and sha256_hex(path.read_bytes()) == known.sha256:
-        return True
-    if known.content_sha256 is not None:
+    """True when the file's bytes or its decompressed ``content`` match a published sha256;
+    remembered until the file changes."""
+    key = _verdict_key(path, known)
+    if key in _VERDICTS:
+        return _VERDICTS[key]
+    verdict = known.sha256 is not None and sha256_hex(path.read_bytes()) == known.sha256
+    if not verdict and known.content_sha256 is not None:
         if content is None:
             content = _read_bytes(path)
-        return sha256_hex(content) == known.content_sha256
-    return False
+        verdict = sha256_hex(content) == known.content_sha256
+    if len(_VERDICTS) >= MAX_VERDICTS:
+        del _VERDICTS[next(iter(_VERDICTS))]  # the oldest
+    _VERDICTS[key] = verdict
+    return verdict
 
 
 def parse_idx(data: bytes, magic: int, path: os.PathLike | str = "<bytes>") -> np.ndarray:
@@ -166,6 +200,8 @@ def parse_idx(data: bytes, magic: int, path: os.PathLike | str = "<bytes>") -> n
     if len(data) < header:
         raise DatasetError("truncated", path, f"{len(data)} header bytes")
     dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    if dims[0] > MAX_IMAGES:
+        raise DatasetError("too_large", path, f"{dims[0]} items, at most {MAX_IMAGES}")
     if ndim == 3 and (dims[1] == 0 or dims[2] == 0):
         raise DatasetError("bad_shape", path, f"dims {dims}")
     # Python's exact product: np.prod wraps around in int64 for a header such as 2³¹ × 2³¹ × 4.
@@ -197,10 +233,16 @@ def load_idx(
     labels_path: os.PathLike | str,
     *,
     known: Mapping[str, KnownFile] | None = None,
+    max_bytes: int = MAX_UNPACKED_BYTES,
 ) -> Split:
-    """Images and labels from two IDX files (.gz or raw); sha256-checked if ``known`` lists them."""
+    """Images and labels from two IDX files (.gz or raw); sha256-checked if ``known`` lists them.
+    Both together unpack to at most ``max_bytes``."""
     paths = Path(images_path), Path(labels_path)
-    contents = [_read_bytes(p) for p in paths]
+    for p in paths:  # a file already found corrupt is refused before it is read again
+        if known is not None and p.name in known and remembered_verdict(p, known[p.name]) is False:
+            raise DatasetError("checksum", p)
+    images = _read_bytes(paths[0], max_bytes)
+    contents = [images, _read_bytes(paths[1], max_bytes - len(images))]
     if known is not None:
         for p, content in zip(paths, contents, strict=True):
             if p.name in known and not file_matches(p, known[p.name], content):
@@ -210,21 +252,64 @@ def load_idx(
     return _check_pair(x, y, paths[1])
 
 
+class UnsupportedNpy(ValueError):
+    """A .npy format version other than 1.0 and 2.0."""
+
+
+def npy_header(npz, name: str) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from the .npy header of member ``name`` of an open NpzFile, without reading
+    its data; ValueError for a damaged header, UnsupportedNpy for another format version."""
+    with npz.zip.open(name + ".npy") as f:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+        else:  # 3.0 only exists for utf-8 field names of structured dtypes
+            raise UnsupportedNpy(f"{name}: .npy format {version}")
+    return shape, dtype
+
+
+_NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def _check_npz_sizes(npz, path: Path, max_bytes: int) -> None:
+    """Refuse, from the zip directory and the .npy headers alone, an archive that would unpack to
+    over ``max_bytes`` or hold over MAX_IMAGES images. (NumPy allocates the header's shape before
+    reading, and zipfile never reads past a member's declared size.)"""
+    declared = sum(info.file_size for info in npz.zip.infolist())
+    if declared > max_bytes:
+        raise DatasetError("too_large", path, f"unpacks to {declared} bytes")
+    headers = {k: npy_header(npz, k) for k in _NPZ_KEYS}
+    needed = sum(math.prod(shape) * dtype.itemsize for shape, dtype in headers.values())
+    images = sum(headers[k][0][0] if headers[k][0] else 0 for k in ("x_train", "x_test"))
+    if needed > max_bytes or images > MAX_IMAGES:
+        raise DatasetError("too_large", path, f"{images} images, {needed} bytes")
+
+
 def load_npz(
-    path: os.PathLike | str, *, known: Mapping[str, KnownFile] | None = None
+    path: os.PathLike | str,
+    *,
+    known: Mapping[str, KnownFile] | None = None,
+    max_bytes: int = MAX_UNPACKED_BYTES,
 ) -> tuple[Split, Split]:
-    """``(train, test)`` from a Keras-style .npz with keys x_train, y_train, x_test, y_test."""
+    """``(train, test)`` from a Keras-style .npz with keys x_train, y_train, x_test, y_test,
+    unpacking to at most ``max_bytes``."""
     path = Path(path)
     if not path.is_file():
         raise DatasetError("missing", path)
     if known is not None and path.name in known and not file_matches(path, known[path.name]):
         raise DatasetError("checksum", path)
+    if not zipfile.is_zipfile(path):
+        # np.load would read a plain .npy (or a pickle header) whole, whatever its size.
+        raise DatasetError("bad_format", path, "not a zip archive")
     try:
         with np.load(path, allow_pickle=False) as f:
-            missing = {"x_train", "y_train", "x_test", "y_test"} - set(f.files)
+            missing = set(_NPZ_KEYS) - set(f.files)
             if missing:
                 raise DatasetError("bad_format", path, f"missing keys {sorted(missing)}")
-            arrays = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+            _check_npz_sizes(f, path, max_bytes)
+            arrays = {k: f[k] for k in _NPZ_KEYS}
     except DatasetError:
         raise
     except EOFError as e:

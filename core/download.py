@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import os
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import zlib
@@ -32,6 +33,9 @@ ERROR_CODES = (
     "read_only",  # the cache folder is not writable
 )
 CHUNK = 1 << 16
+# A .part older than this is left by a download that died (a killed server): removed at the next
+# download's start. Younger ones may belong to another visitor's download in progress.
+STALE_PART_SECONDS = 15 * 60
 
 
 class Mirror(NamedTuple):
@@ -103,6 +107,20 @@ def _verified(path: Path, known: KnownFile) -> bool:
             return False
         return h.hexdigest() == known.content_sha256
     return False
+
+
+def remove_stale_parts(folder: Path, now: float | None = None) -> list[Path]:
+    """Delete ``.*.part`` files in ``folder`` older than STALE_PART_SECONDS; the ones removed."""
+    now = time.time() if now is None else now
+    removed = []
+    for part in folder.glob(".*.part"):
+        try:
+            if now - part.stat().st_mtime > STALE_PART_SECONDS:
+                part.unlink()
+                removed.append(part)
+        except OSError:  # gone meanwhile, or not ours to delete: the download does not need it
+            continue
+    return removed
 
 
 def _disk_code(e: OSError) -> str:
@@ -218,6 +236,7 @@ def download_mnist(
     except OSError as e:
         code = _disk_code(e)
         return DownloadResult(False, None, (), code, (Attempt("", code, str(e)),))
+    remove_stale_parts(folder)
     for m in sources:
         if all(_verified(folder / f.name, f) for f in m.files):
             paths = tuple(folder / f.name for f in m.files)

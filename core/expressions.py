@@ -6,9 +6,17 @@ numbers, the caller's variable names, the constants ``pi`` and ``e``, calls of t
 as a power, as in math notation) and unary ``+ -``. Everything else is refused. The same walk
 bounds the size of the input, of the tree and of every constant, so nothing can hang: all of that
 happens before any sympy object exists (sympy evaluates integer powers eagerly). Only then is a
-sympy expression built node by node from the checked tree, differentiated symbolically and turned
-into NumPy functions with ``sympy.lambdify``. The user's text never reaches ``eval``, ``exec`` or
-sympy's own parser; lambdify executes only the code sympy prints from the checked expression.
+sympy expression built node by node from the checked tree and turned into a NumPy function with
+``sympy.lambdify``; ``max``, ``min`` and ``%`` stay opaque to sympy (its Max compares every pair of
+arguments through the assumptions system, seconds for a few dozen). The built expression's tree is
+counted before it is printed, so printing is bounded too, and sympy's whole part runs under a
+hard time limit (``core.deadline``): its evaluation of some constants never ends. The gradient is not sympy's: symbolic
+derivatives grow with the formula (a tower of powers, max of max of ...) and took minutes to
+print; it is forward-mode differentiation over the same checked tree, one value and one partial
+per node, so its cost is linear in the (bounded) formula. The user's text never reaches ``eval``,
+``exec`` or sympy's own parser; lambdify executes only the code sympy prints from the checked
+expression. Results are cached by the formula's normalised text, so a class opening one link
+compiles it once.
 
 Refusals raise ``ExpressionError`` whose ``code`` is machine-readable so the UI can translate it;
 undefined points (division by zero, log of a negative, complex results) evaluate to NaN or inf
@@ -16,12 +24,15 @@ silently, and ``nonfinite_fraction`` reports how much of a grid they cover.
 """
 
 import ast
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import numpy as np
 import sympy as sp
+
+from core.deadline import TimeUp, within
 
 MAX_LENGTH = 500  # characters
 MAX_NODES = 200  # AST nodes
@@ -31,6 +42,16 @@ MAX_EXPONENT = 1e6  # constant exponent of a power whose base holds a variable
 # Bits an exact rational constant may need: (1 + 10**-15)**(10**15) is near e in floating point
 # but its exact value has ~10**16 digits, which sympy would try to compute.
 MAX_EXACT_BITS = 4096
+# Parts of the sympy expression once built (sympy may rewrite a little: log10(a) is
+# log(a)/log(10)). About 10x what 200 AST nodes normally give; printing 5000 parts takes ~0.3 s.
+MAX_TREE = 5000
+_INT64_MAX = 2**63 - 1
+CACHE_SIZE = 256
+# Hard limit, in CPU seconds of the compiling thread, on sympy's part (build, print): typical
+# formulas take 5-50 ms, the first of a process 0.3 s, the worst hostile ones found 0.3 s; sympy's
+# evaluation of some constants never ends (tanh(log(acos(5)))). CPU time, so that a loaded server
+# does not refuse a formula that fits, and the refusal can be cached like any other.
+COMPILE_SECONDS = 0.8  # compiled formulas kept (each a few kB)
 
 ERROR_MESSAGES = {
     "empty": "the formula is empty",
@@ -45,18 +66,23 @@ ERROR_MESSAGES = {
     "too_large": "the formula contains a number too large to compute",
     "not_real": "the formula contains a complex number",
     "undefined": "the formula is undefined everywhere (e.g. division by zero)",
+    "too_big": "the formula grows to more than {limit} parts once written out",
+    "too_slow": "the formula took more than {limit} s to prepare",
     "not_differentiable": "the formula could not be differentiated",
+    "unprocessable": "the computer algebra failed on the formula",
 }
 
 
 class ExpressionError(ValueError):
-    """A refused formula: ``code`` for the UI, 1-based column ``position``, offending ``names``."""
+    """A refused formula: ``code`` for the UI, 1-based column ``position``, offending ``names``;
+    ``limit`` is the bound a 'too_big' or 'too_slow' formula went past, for the message."""
 
     def __init__(self, code: str, position: int | None = None, names: Sequence[str] = ()):
         self.code = code
         self.position = position
         self.names = tuple(names)
-        message = ERROR_MESSAGES.get(code, code)
+        self.limit = {"too_big": MAX_TREE, "too_slow": COMPILE_SECONDS}.get(code)
+        message = ERROR_MESSAGES.get(code, code).format(limit=self.limit)
         if names:
             message += ": " + ", ".join(self.names)
         if position is not None:
@@ -67,13 +93,15 @@ class ExpressionError(ValueError):
 class CompiledExpression(NamedTuple):
     """``fn(*arrays)`` and ``grad(*arrays)`` take one array per variable, positionally in the order
     of ``variables``, broadcast them, and return a float array (``grad``: a tuple of partials, one
-    per variable). ``grad`` is None if sympy could not differentiate the formula."""
+    per variable). ``grad`` is None unless the gradient was asked for. ``size``: parts of the
+    expression sympy built (at most MAX_TREE), what printing it cost."""
 
     fn: Callable[..., np.ndarray]
     grad: Callable[..., tuple[np.ndarray, ...]] | None
     text: str
     latex: str
     variables: tuple[str, ...]
+    size: int = 0
 
 
 def _log(base):
@@ -260,6 +288,55 @@ class _Checker:
         raise AssertionError  # unreachable: fail raises
 
 
+class _FloorDiv(sp.Function):
+    """``a // b`` computed as Python and NumPy do: the floor of the correctly rounded quotient.
+
+    sympy's ``floor(a/b)`` prints as ``floor((1/49)*a)``, which is 0 at a = 49, so ``epoch // 49``
+    differed from the int arithmetic torch runs a typed lambda with; ``numpy.floor_divide`` is
+    exact for whole numbers below 2**53. Piecewise constant: derivative 0 wherever it exists.
+    """
+
+    @classmethod
+    def eval(cls, a, b):
+        if b.is_zero:
+            return sp.nan  # refused as undefined, as a / 0 is
+        if a.is_Number and b.is_Number:
+            return sp.floor(a / b)  # constants fold exactly
+        return None
+
+    def fdiff(self, argindex=1):
+        return sp.S.Zero
+
+    def _numpycode(self, printer):
+        a, b = (printer._print(arg) for arg in self.args)
+        return f"{printer._module_format('numpy.floor_divide')}({a}, {b})"
+
+    def _latex(self, printer):
+        a, b = (printer._print(arg) for arg in self.args)
+        return rf"\left\lfloor \frac{{{a}}}{{{b}}} \right\rfloor"
+
+
+# Opaque to sympy (no pairwise comparisons, no floor rewriting); printed as calls of these names
+# and bound to the NumPy functions in _NUMPY_NAMES.
+_MAX, _MIN, _MOD = sp.Function("max"), sp.Function("min"), sp.Function("mod")
+
+
+def _maximum(*args):
+    return functools.reduce(np.maximum, args)
+
+
+def _minimum(*args):
+    return functools.reduce(np.minimum, args)
+
+
+def _mod(a, b):
+    # Python's (and NumPy's) modulo: the sign of the divisor; a % 0 is NaN.
+    return np.mod(a, b)
+
+
+_NUMPY_NAMES = {"max": _maximum, "min": _minimum, "mod": _mod}
+
+
 class _Builder:
     """Builds the sympy expression from a tree the _Checker accepted."""
 
@@ -287,63 +364,184 @@ class _Builder:
             if isinstance(op, ast.Div):
                 return a / b
             if isinstance(op, ast.FloorDiv):
-                return sp.floor(a / b)
+                return _FloorDiv(a, b)
             if isinstance(op, ast.Mod):
-                if b.is_zero:  # a − 0·floor(a/0) would simplify to a; a % 0 is undefined
-                    return sp.nan
-                # Python's (and NumPy's) modulo, written with floor so sympy can differentiate it.
-                return a - b * sp.floor(a / b)
+                # a % 0 is undefined. Not a - b*floor(a/b): that repeats a and b, so nested
+                # modulos doubled in size at each level.
+                return sp.nan if b.is_zero else _MOD(a, b)
             return a**b
-        fn = _FUNCTIONS[node.func.id][0]
+        name = node.func.id
+        fn = {"max": _MAX, "min": _MIN}.get(name, _FUNCTIONS[name][0])
         return fn(*(self.build(a) for a in node.args))
 
 
 def _finite_numbers(expr: sp.Expr) -> bool:
-    if expr.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
+    # An AccumBounds is what sympy makes of atan(zoo) (arctan(log2(0))): an interval, no number.
+    if expr.has(sp.zoo, sp.oo, -sp.oo, sp.nan) or expr.atoms(sp.AccumBounds):
         return False
     # lambdify prints rationals as Python ints, which NumPy cannot convert beyond ~1e308.
     return all(abs(r.p) <= MAX_MAGNITUDE and r.q <= MAX_MAGNITUDE for r in expr.atoms(sp.Rational))
 
 
-def _fold(args: tuple, pick: int) -> sp.Expr:
-    """max (pick=+1) or min (pick=-1) of ``args`` as (a + b ± |a − b|)/2, folded as a balanced tree.
-
-    sympy differentiates an n-argument Max into nested Piecewise conditions that NumPy cannot
-    evaluate (``invalid entry 0 in condlist``) and that take minutes to lambdify from 5 arguments
-    on. |a − b| differentiates to sign(a − b)·(a′ − b′): at a tie the gradient is the mean of the
-    two, a subgradient. Only the gradient is built this way; the value keeps the exact Max/Min.
-    """
-    if len(args) == 1:
-        return args[0]
-    half = len(args) // 2
-    a, b = _fold(args[:half], pick), _fold(args[half:], pick)
-    return (a + b + pick * sp.Abs(a - b)) / 2
+def tree_size(expr: sp.Basic, limit: int | None = None) -> int:
+    """Parts of ``expr`` counted as a tree (as sympy prints it), stopping once past ``limit``
+    (default MAX_TREE), so counting is bounded even where sympy shares repeated subtrees."""
+    limit = MAX_TREE if limit is None else limit
+    count, stack = 0, [expr]
+    while stack and count <= limit:
+        count += 1
+        stack.extend(stack.pop().args)
+    return count
 
 
-def _fold_max(*args: sp.Expr) -> sp.Expr:
-    return _fold(args, 1)
+# ---------------------------------------------------------------------------------------------
+# The gradient: forward-mode differentiation over the checked tree. Each node compiles to a
+# function of the variables' arrays returning (value, partials), a partial None where it is zero.
+
+Dual = tuple[np.ndarray, tuple[np.ndarray | None, ...]]
 
 
-def _fold_min(*args: sp.Expr) -> sp.Expr:
-    return _fold(args, -1)
+def _scaled(partials, factor) -> tuple:
+    return tuple(None if p is None else p * factor for p in partials)
 
 
-def _derivative(expr: sp.Expr, symbol: sp.Symbol) -> sp.Expr | None:
-    try:
-        d = expr.diff(symbol)
-        # floor, ceil and sign are piecewise constant: derivative 0 wherever it exists (sympy
-        # leaves floor's unevaluated and gives sign's as a DiracDelta, which NumPy can't print).
-        d = d.replace(
-            lambda e: isinstance(e, sp.Derivative) and isinstance(e.expr, sp.floor | sp.ceiling),
-            lambda e: sp.S.Zero,
-        ).doit()
-        d = d.replace(sp.DiracDelta, lambda *args: sp.S.Zero)
-    except (TypeError, ValueError, ArithmeticError):
-        # sympy failing on what it built itself: x//y//x compares relationals while sorting.
-        return None
-    if d.has(sp.Derivative, sp.Subs) or not _finite_numbers(d):
-        return None
-    return d
+def _summed(*terms: tuple) -> tuple:
+    """Elementwise sum of partial tuples, None + None staying None."""
+    out = []
+    for ps in zip(*terms, strict=True):
+        present = [p for p in ps if p is not None]
+        out.append(functools.reduce(np.add, present) if present else None)
+    return tuple(out)
+
+
+# name -> (NumPy value, derivative from (argument, value)); None: zero wherever it exists.
+_DUAL_FUNCTIONS: dict[str, tuple[Callable, Callable | None]] = {
+    "sin": (np.sin, lambda a, v: np.cos(a)),
+    "cos": (np.cos, lambda a, v: -np.sin(a)),
+    "tan": (np.tan, lambda a, v: 1 + v * v),
+    "asin": (np.arcsin, lambda a, v: 1 / np.sqrt(1 - a * a)),
+    "acos": (np.arccos, lambda a, v: -1 / np.sqrt(1 - a * a)),
+    "atan": (np.arctan, lambda a, v: 1 / (1 + a * a)),
+    "sinh": (np.sinh, lambda a, v: np.cosh(a)),
+    "cosh": (np.cosh, lambda a, v: np.sinh(a)),
+    "tanh": (np.tanh, lambda a, v: 1 - v * v),
+    "exp": (np.exp, lambda a, v: v),
+    "log": (np.log, lambda a, v: 1 / a),
+    "log10": (np.log10, lambda a, v: 1 / (a * math.log(10))),
+    "log2": (np.log2, lambda a, v: 1 / (a * math.log(2))),
+    "sqrt": (np.sqrt, lambda a, v: 0.5 / v),
+    "abs": (np.abs, lambda a, v: np.sign(a)),
+    "sign": (np.sign, None),
+    "floor": (np.floor, None),
+    "ceil": (np.ceil, None),
+}
+_DUAL_FUNCTIONS.update(
+    arcsin=_DUAL_FUNCTIONS["asin"],
+    arccos=_DUAL_FUNCTIONS["acos"],
+    arctan=_DUAL_FUNCTIONS["atan"],
+    ln=_DUAL_FUNCTIONS["log"],
+)
+
+
+def _extreme(pick: Callable) -> Callable[..., Dual]:
+    """max or min: the partials of the arguments that attain it; at a tie, their mean."""
+
+    def dual(*args: Dual) -> Dual:
+        value = functools.reduce(pick, (v for v, _ in args))
+        ties = [np.asarray(v == value, dtype=float) for v, _ in args]
+        count = functools.reduce(np.add, ties)
+        return value, _scaled(
+            _summed(*(_scaled(p, w) for (_, p), w in zip(args, ties, strict=True))), 1 / count
+        )
+
+    return dual
+
+
+def _power(a: Dual, b: Dual) -> Dual:
+    (u, du), (w, dw) = a, b
+    value = u**w
+    terms = []
+    if any(p is not None for p in du):
+        # d(u^w) = w u^(w-1) du; written so that u = 0 with w = 2 gives 0, not 0 * inf.
+        terms.append(_scaled(du, np.where(w == 0, 0.0, w * u ** (w - 1))))
+    if any(p is not None for p in dw):
+        terms.append(_scaled(dw, value * np.log(u)))
+    return value, _summed(*terms) if terms else du
+
+
+def _binary(op: ast.operator, a: Dual, b: Dual) -> Dual:
+    (u, du), (w, dw) = a, b
+    if isinstance(op, ast.Add):
+        return u + w, _summed(du, dw)
+    if isinstance(op, ast.Sub):
+        return u - w, _summed(du, _scaled(dw, -1.0))
+    if isinstance(op, ast.Mult):
+        return u * w, _summed(_scaled(du, w), _scaled(dw, u))
+    if isinstance(op, ast.Div):
+        q = u / w
+        return q, _scaled(_summed(du, _scaled(dw, -q)), 1 / w)
+    if isinstance(op, ast.FloorDiv):
+        return np.floor_divide(u, w), (None,) * len(du)
+    if isinstance(op, ast.Mod):
+        return np.mod(u, w), _summed(du, _scaled(dw, -np.floor(u / w)))
+    return _power(a, b)
+
+
+def _dual(node: ast.AST, variables: tuple[str, ...]) -> Callable[[Sequence[np.ndarray]], Dual]:
+    """Compile a checked node into ``f(arrays) -> (value, partials)``."""
+    zero = (None,) * len(variables)
+    if isinstance(node, ast.Constant | ast.Name) and getattr(node, "id", None) in variables:
+        i = variables.index(node.id)
+        unit = tuple(1.0 if j == i else None for j in range(len(variables)))
+        return lambda xs: (xs[i], unit)
+    if isinstance(node, ast.Constant | ast.Name):
+        c = node.value if isinstance(node, ast.Constant) else ALLOWED_CONSTANTS[node.id]
+        # NumPy's float, not Python's: 1/0.0 is inf and (-8.0)**(1/3) NaN, not an exception.
+        c = np.float64(float(c))
+        return lambda xs: (c, zero)
+    if isinstance(node, ast.UnaryOp):
+        f = _dual(node.operand, variables)
+        if isinstance(node.op, ast.UAdd):
+            return f
+        return lambda xs: (lambda v, p: (-v, _scaled(p, -1.0)))(*f(xs))
+    if isinstance(node, ast.BinOp):
+        left, right, op = _dual(node.left, variables), _dual(node.right, variables), node.op
+        return lambda xs: _binary(op, left(xs), right(xs))
+    name = node.func.id
+    args = [_dual(a, variables) for a in node.args]
+    if name in ("max", "min"):
+        combine = _extreme(np.maximum if name == "max" else np.minimum)
+        return lambda xs: combine(*(a(xs) for a in args))
+    value_fn, derivative = _DUAL_FUNCTIONS[name]
+    (arg,) = args
+
+    def call(xs):
+        a, p = arg(xs)
+        v = value_fn(a)
+        if derivative is None or all(q is None for q in p):
+            return v, zero
+        return v, _scaled(p, derivative(a, v))
+
+    return call
+
+
+def _gradient(node: ast.AST, variables: tuple[str, ...]) -> Callable[..., tuple[np.ndarray, ...]]:
+    dual = _dual(node, variables)
+
+    def grad(*arrays):
+        arrays = [np.asarray(a, dtype=float) for a in arrays]
+        shape = np.broadcast_shapes(*(a.shape for a in arrays))
+        with np.errstate(all="ignore"):
+            _, partials = dual(arrays)
+            return tuple(
+                np.zeros(shape) if p is None else np.array(np.broadcast_to(p, shape), dtype=float)
+                for p in partials
+            )
+
+    return grad
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 def _vectorized(raw: Callable) -> Callable[..., np.ndarray]:
@@ -351,7 +549,12 @@ def _vectorized(raw: Callable) -> Callable[..., np.ndarray]:
         arrays = [np.asarray(a, dtype=float) for a in arrays]
         shape = np.broadcast_shapes(*(a.shape for a in arrays))
         with np.errstate(all="ignore"):
-            out = np.asarray(raw(*arrays))
+            try:
+                out = np.asarray(raw(*arrays))
+            except TypeError:
+                # A complex constant fed to floor or % (ceil(asin(1e300))//x): NumPy refuses
+                # what is outside the real formula's domain everywhere.
+                out = np.full(shape, np.nan)
             if np.iscomplexobj(out):
                 # A complex value is outside the real formula's domain, like log of a negative.
                 out = np.where(out.imag == 0, out.real, np.nan)
@@ -360,9 +563,8 @@ def _vectorized(raw: Callable) -> Callable[..., np.ndarray]:
     return fn
 
 
-def compile_expression(text: str, variables: Sequence[str] = ("x", "y")) -> CompiledExpression:
-    """Check ``text`` against the whitelist and compile it and its gradient to NumPy functions."""
-    variables = tuple(variables)
+def _checked_tree(text: str, variables: tuple[str, ...]) -> tuple[str, ast.Expression]:
+    """The typed text (full-width forms read as ASCII) and its tree, checked; ExpressionError."""
     for v in variables:
         if not v.isidentifier() or v.startswith("_") or v in _FUNCTIONS or v in ALLOWED_CONSTANTS:
             raise ValueError(f"unusable variable name {v=}")
@@ -398,30 +600,67 @@ def compile_expression(text: str, variables: Sequence[str] = ("x", "y")) -> Comp
     if checker.unknown:
         names = sorted(checker.unknown, key=checker.unknown.get)
         raise ExpressionError("unknown_name", user_column(checker.unknown[names[0]]), names)
+    return typed, tree
 
-    symbols = {v: sp.Symbol(v, real=True) for v in variables}
+
+# What sympy itself raises on some checked formulas: arcsin(sin(10**299)) compares a relational
+# while evaluating (TypeError, re-raised by sympy's cache as an AttributeError); printing an
+# interval it made is a NotImplementedError.
+_SYMPY_FAILURES = (TypeError, ValueError, AttributeError, NotImplementedError, RecursionError)
+
+
+def _sympy_function(tree: ast.Expression, symbols: dict[str, sp.Symbol]):
+    """``(fn, latex, size)`` of the value, or the ExpressionError it gets."""
     expr = _Builder(symbols).build(tree.body)
+    size = tree_size(expr)
+    if size > MAX_TREE:
+        return ExpressionError("too_big")
     if not _finite_numbers(expr):
-        raise ExpressionError("undefined")
+        return ExpressionError("undefined")
     if not expr.free_symbols and expr.is_extended_real is False:
-        raise ExpressionError("not_real")
-    args = [symbols[v] for v in variables]
+        return ExpressionError("not_real")
+    # lambdify prints integers as Python ints, which NumPy's functions refuse beyond int64
+    # (numpy.sin(10**280) is a TypeError); as floats they are what NumPy would compute with.
+    wide = {i: sp.Float(i) for i in expr.atoms(sp.Integer) if abs(i) > _INT64_MAX}
+    raw = sp.lambdify(list(symbols.values()), expr.xreplace(wide), modules=[_NUMPY_NAMES, "numpy"])
+    return _vectorized(raw), sp.latex(expr), size
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def _compiled(normalised: str, variables: tuple[str, ...], gradient: bool):
+    """CompiledExpression of a checked formula's normalised text, or the ExpressionError it gets.
+
+    Refusals are cached too: a class sending the same link pays once either way."""
+    tree = ast.parse(normalised, mode="eval")  # already checked, and within the same bounds
+    symbols = {v: sp.Symbol(v, real=True) for v in variables}
     try:
-        fn = _vectorized(sp.lambdify(args, expr, modules="numpy"))
-    except (
-        sp.PrecisionExhausted
-    ):  # a constant such as floor(sin(10**299)*10**250) sympy can't round
-        raise ExpressionError("too_large") from None
-    smooth = expr.replace(sp.Max, _fold_max).replace(sp.Min, _fold_min)
-    partials = [_derivative(smooth, s) for s in args]
-    grad = None
-    if all(d is not None for d in partials):
-        raw_partials = [_vectorized(sp.lambdify(args, d, modules="numpy")) for d in partials]
+        value = within(COMPILE_SECONDS, _sympy_function, tree, symbols)
+    except TimeUp:  # sympy looping on a constant: tanh(log(acos(5))) ran for minutes
+        return ExpressionError("too_slow")
+    except sp.PrecisionExhausted:  # a constant such as floor(sin(10**299)*10**250)
+        return ExpressionError("too_large")
+    except ZeroDivisionError:  # sympy's floats divide exactly: 0.0/0.0 raises
+        return ExpressionError("undefined")
+    except _SYMPY_FAILURES:
+        return ExpressionError("unprocessable")
+    if isinstance(value, ExpressionError):
+        return value
+    fn, latex, size = value
+    grad = _gradient(tree.body, variables) if gradient else None
+    return CompiledExpression(fn, grad, normalised, latex, variables, size)
 
-        def grad(*arrays):
-            return tuple(p(*arrays) for p in raw_partials)
 
-    return CompiledExpression(fn, grad, typed, sp.latex(expr), variables)
+def compile_expression(
+    text: str, variables: Sequence[str] = ("x", "y"), gradient: bool = True
+) -> CompiledExpression:
+    """Check ``text`` against the whitelist and compile it (and its gradient, if asked for) to
+    NumPy functions; ``grad`` is None when ``gradient`` is False."""
+    variables = tuple(variables)
+    typed, tree = _checked_tree(text, variables)
+    result = _compiled(ast.unparse(tree), variables, gradient)
+    if isinstance(result, ExpressionError):
+        raise ExpressionError(result.code, result.position, result.names)
+    return result._replace(text=typed)
 
 
 def nonfinite_fraction(values: np.ndarray) -> float:

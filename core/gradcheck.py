@@ -7,6 +7,8 @@ kink (the analytic derivative jumps across it) or leaves the domain ``[low, high
 counted, because a central difference there measures the average of two slopes, not a mistake.
 Where only f″ jumps (softsign or ELU at 0) the difference is first-order accurate, so gaps of about
 h ≈ 6e-6 are expected there; a wrong formula gives gaps of order 0.1.
+``gradient_check_partials`` does the same for each partial derivative of a function of several
+variables (the loss page checks the whole gradient of a multiclass loss with it).
 ``low_gradient_intervals`` returns the x-intervals where |f′| stays below a threshold
 (saturation, vanishing gradient).
 """
@@ -95,6 +97,42 @@ def gradient_check(
         checked=checked,
         skipped_kinks=int(np.count_nonzero(kink)),
         skipped_edges=int(np.count_nonzero(~inside)),
+    )
+
+
+def gradient_check_partials(fn, grad, points, kink_tol: float = 1e-3) -> GradCheck:
+    """``gradient_check`` of every partial derivative of fn: R^k → R at each row of ``points``.
+
+    ``fn`` maps rows ``(n, k)`` to values ``(n,)`` and ``grad`` maps them to gradients ``(n, k)``.
+    Coordinate j is checked along its own axis through every point, on an unbounded domain (so
+    every point is evaluated and ``fn`` always gets whole rows); the result is the worst
+    coordinate's, with the checked and skipped counts summed over the coordinates.
+    """
+    points = np.array(points, dtype=np.float64)
+    if points.ndim != 2 or not np.all(np.isfinite(points)):
+        raise ValueError(f"points must be a finite (n, k) array, got {points.shape=}")
+
+    def moved(v, j):
+        rows = points.copy()
+        rows[:, j] = v
+        return rows
+
+    checks = [
+        gradient_check(
+            lambda v, j=j: fn(moved(v, j)),
+            lambda v, j=j: np.asarray(grad(moved(v, j)))[:, j],
+            points[:, j],
+            kink_tol=kink_tol,
+        )
+        for j in range(points.shape[1])
+    ]
+    worst = max(
+        checks, key=lambda c: np.inf if np.isnan(c.max_relative_gap) else c.max_relative_gap
+    )
+    return worst._replace(
+        checked=sum(c.checked for c in checks),
+        skipped_kinks=sum(c.skipped_kinks for c in checks),
+        skipped_edges=sum(c.skipped_edges for c in checks),
     )
 
 

@@ -9,7 +9,8 @@ set, probabilities outside [0, 1]) raise ``ValueError``.
 
 Metadata, data only: ``LOSS_ENTRIES`` holds one record per loss (factory, widget ranges, torch
 template for ``str.format(**params)``, what the target and the prediction are); ``LOSSES``,
-``LOSS_PARAMS``, ``TORCH_NAMES``, ``LOSS_KINDS`` and ``LOSS_INPUTS`` are views of it. ``loss_curve`` evaluates any loss along one prediction axis for a fixed target, for plotting.
+``LOSS_PARAMS``, ``TORCH_NAMES``, ``LOSS_KINDS`` and ``LOSS_INPUTS`` are views of it. ``loss_curve`` evaluates any loss along one prediction axis for a fixed target, for plotting;
+``loss_gradient_check`` checks the whole gradient there (every class's partial for multiclass).
 """
 
 import functools
@@ -19,6 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from core.activations import sigmoid
+from core.gradcheck import GradCheck, gradient_check, gradient_check_partials
 from core.params import Param, checked_float
 
 _expit = sigmoid().fn
@@ -54,7 +56,8 @@ def _require(ok: bool, name: str, what: str, a: np.ndarray) -> None:
 
 
 def _loss(value, grad) -> Loss:
-    """Wrap value and grad so overflow from diverged predictions yields inf/NaN silently."""
+    """Wrap value and grad so overflow from diverged predictions yields inf/NaN silently, and a
+    zero loss is 0, never −0.0 (−mean(log 1) of a perfect prediction would show as "-0")."""
 
     def quiet(fn):
         @functools.wraps(fn)
@@ -64,7 +67,10 @@ def _loss(value, grad) -> Loss:
 
         return wrapped
 
-    return Loss(quiet(value), quiet(grad))
+    def unsigned_zero(y_true, y_pred):
+        return value(y_true, y_pred) + 0.0  # −0.0 + 0.0 is +0.0; every other value is unchanged
+
+    return Loss(quiet(unsigned_zero), quiet(grad))
 
 
 def logsumexp(x, axis: int = -1, keepdims: bool = False) -> np.ndarray:
@@ -104,7 +110,7 @@ def softmax_naive(logits, temperature: float = 1.0, axis: int = -1) -> np.ndarra
 def cross_entropy_naive(logits, label: int) -> float:
     """−log(softmax_naive(logits)[label]) for one sample; inf or NaN once exp overflows."""
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        return float(-np.log(softmax_naive(logits)[label]))
+        return float(-np.log(softmax_naive(logits)[label])) + 0.0  # not −0.0
 
 
 def cross_entropy_stable(logits, label: int) -> float:
@@ -186,7 +192,8 @@ def log_cosh() -> Loss:
     def value(y_true, y_pred):
         y, p = _pair(y_true, y_pred)
         a = np.abs(p - y)
-        # log cosh a = a + log(1 + e^(−2a)) − log 2: cosh itself overflows for a > 710.
+        # log cosh a = a + log(1 + e^(−2a)) − log 2: cosh itself overflows for a > 710, e^(−2a)
+        # never does. The torch code shown is this same expression, operation for operation.
         return float(np.mean(a + np.log1p(np.exp(-2 * a)) - _LOG_2))
 
     def grad(y_true, y_pred):
@@ -300,7 +307,9 @@ def hinge() -> Loss:
 
     def grad(y_true, y_pred):
         y, f = _margin_pair(y_true, y_pred)
-        return np.where(1 - y * f > 0, -y, 0) / f.size
+        # At the margin (1 − y·f = 0) the subgradient is −y, as in the torch code shown: the
+        # backward of torch.clamp(u, min=0) passes the gradient where u >= min, the boundary too.
+        return np.where(1 - y * f >= 0, -y, 0) / f.size
 
     return _loss(value, grad)
 
@@ -402,7 +411,12 @@ LOSS_ENTRIES: dict[str, LossEntry] = {
         "prediction",
     ),
     "log_cosh": LossEntry(
-        log_cosh, {}, "torch.log(torch.cosh(y_pred - y_true)).mean()", "regression", "prediction"
+        log_cosh,
+        {},
+        "(torch.abs(y_pred - y_true) + torch.log1p(torch.exp(-2 * torch.abs(y_pred - y_true)))"
+        " - math.log(2)).mean()",
+        "regression",
+        "prediction",
     ),
     "bce": LossEntry(bce, {}, "torch.nn.BCELoss()", "binary", "probability"),
     "bce_with_logits": LossEntry(
@@ -465,3 +479,41 @@ def loss_curve(name: str, x, target: float, **params) -> tuple[np.ndarray, np.nd
             values[i] = loss.value(y_true, logq)
             slopes[i] = g[0] - p0 * (g[0] + g[1])  # d log q_j / dx = [j = 0] − q_0
     return values, slopes
+
+
+def _curve_inputs(name: str, x: np.ndarray) -> np.ndarray:
+    """loss_curve's whole prediction at each x, one row each: x itself, or for the multiclass
+    losses the logits (x, 0) of a two-class problem (their log-probabilities for kl_div)."""
+    if LOSS_KINDS[name] != "multiclass":
+        return x.reshape(-1, 1)
+    logits = np.stack([x, np.zeros_like(x)], axis=1)
+    return logits if LOSS_INPUTS[name] == "logits" else log_softmax(logits)
+
+
+def loss_gradient_check(
+    name: str, x, target: float, domain: tuple = (-np.inf, np.inf), **params
+) -> GradCheck:
+    """The loss's ``grad`` against central differences of its ``value`` at each point of
+    loss_curve: along x inside ``domain`` for one prediction, and in every coordinate of the
+    prediction (each class's logit or log-probability) for the multiclass losses."""
+    loss = LOSSES[name](**params)
+    x = np.asarray(x, dtype=np.float64).ravel()
+    if LOSS_KINDS[name] != "multiclass":
+        return gradient_check(
+            lambda v: loss_curve(name, v, target, **params)[0],
+            lambda v: loss_curve(name, v, target, **params)[1],
+            x,
+            low=domain[0],
+            high=domain[1],
+        )
+    y_true = np.array([[target, 1 - target]])
+
+    def values(rows):
+        return np.array([loss.value(y_true, row[None]) for row in rows])
+
+    def grads(rows):
+        # Both losses average over samples (kl_div's "batchmean" too), so one call on all rows
+        # gives each row's own gradient divided by the number of rows.
+        return loss.grad(np.repeat(y_true, len(rows), axis=0), rows) * len(rows)
+
+    return gradient_check_partials(values, grads, _curve_inputs(name, x))

@@ -9,14 +9,12 @@ import numpy as np
 
 from core.activations import ACTIVATIONS
 from core.datasets import NUM_CLASSES
-from core.mlp import predict_proba
+from core.mlp import GRADIENT_OK, TensorCheck, predict_proba, worst_check
 from core.optimizers import OPTIMIZER_ENTRIES, make
 from core.schedules import SCHEDULES
 from core.training import TrainConfig
 
 MAX_LAYERS, MAX_WIDTH = 6, 1024  # the hidden layers a typed architecture may ask for
-# Relative error; float64 central differences give ~1e-8 where backprop is right.
-GRADCHECK_OK = 1e-4
 
 
 class Network(NamedTuple):
@@ -132,11 +130,14 @@ def finite_probabilities(
     return probs if np.all(np.isfinite(probs)) else None
 
 
-def gradcheck_verdict(relative_error: float) -> str:
-    """ "na" (no number to judge), "ok" or "bad" for a gradient check's relative error."""
-    if not np.isfinite(relative_error):
-        return "na"
-    return "ok" if relative_error < GRADCHECK_OK else "bad"
+def gradcheck_verdict(checks: list[TensorCheck]) -> tuple[str, TensorCheck, list[TensorCheck]]:
+    """ "na" (no number to judge), "ok" or "bad" for a gradient check of every parameter tensor,
+    the tensor with the worst error and the tensors that failed (NaN counts as failed)."""
+    worst = worst_check(checks)
+    failed = [c for c in checks if not c.rel < GRADIENT_OK]
+    if all(np.isnan(c.rel) for c in checks):
+        return "na", worst, failed
+    return ("bad" if failed else "ok"), worst, failed
 
 
 def signal_series(

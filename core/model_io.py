@@ -30,6 +30,8 @@ import numpy as np
 
 from core.activations import ACTIVATION_PARAMS, ACTIVATIONS
 from core.batchnorm import RunningStats
+from core.datasets import UnsupportedNpy, npy_header
+from core.mnist_setup import MAX_LAYERS, MAX_WIDTH
 
 ERROR_CODES = (
     "empty",  # no bytes at all
@@ -41,6 +43,7 @@ ERROR_CODES = (
     "unknown_activation",  # activation key not in ACTIVATIONS
     "bad_input_size",  # first layer size is not one the datasets produce
     "bad_output_size",  # last layer size is not the number of classes
+    "too_wide",  # more hidden layers or wider ones than the MNIST page offers
     "missing_array",  # an array the architecture needs is absent
     "extra_array",  # an array the architecture does not have
     "bad_dtype",  # not float32/float64 (object arrays, i.e. pickles, land here unread)
@@ -181,15 +184,10 @@ def save_model(
 
 def _header(npz, name: str) -> tuple[tuple[int, ...], np.dtype]:
     """Shape and dtype from a member's .npy header, without reading its data."""
-    with npz.zip.open(name + ".npy") as f:
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(f)
-        elif version == (2, 0):
-            shape, _, dtype = np.lib.format.read_array_header_2_0(f)
-        else:  # 3.0 only exists for utf-8 field names of structured dtypes: never a model tensor
-            raise ModelFileError("bad_dtype", f"{name}: .npy format {version}")
-    return shape, dtype
+    try:
+        return npy_header(npz, name)
+    except UnsupportedNpy as e:  # 3.0 is for utf-8 field names: never a model tensor
+        raise ModelFileError("bad_dtype", str(e)) from None
 
 
 def _metadata(npz) -> dict[str, Any]:
@@ -229,6 +227,10 @@ def _metadata(npz) -> dict[str, Any]:
         raise ModelFileError("bad_input_size", f"{sizes[0]} inputs, expected one of {INPUT_SIZES}")
     if sizes[-1] != NUM_CLASSES:
         raise ModelFileError("bad_output_size", f"{sizes[-1]} outputs, expected {NUM_CLASSES}")
+    # The MNIST page's own limits, before any array is read: 784-60000-10 held 258 MB.
+    hidden = sizes[1:-1]
+    if len(hidden) > MAX_LAYERS or any(w > MAX_WIDTH for w in hidden):
+        raise ModelFileError("too_wide", f"hidden layers {hidden}")
     return meta
 
 

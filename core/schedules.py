@@ -8,10 +8,14 @@ Contract: ``SCHEDULES[name](lr=..., **torch_kwargs)`` returns ``schedule(t)``; a
 an integer array gives a float array of the same shape, equal elementwise to the scalar calls.
 Torch's schedulers are recursive (``lr_t`` computed from ``lr_{t-1}``); we use closed forms that are
 mathematically identical to that recursion, including past ``T_max`` / ``total_iters`` / the last
-milestone (checked against torch 2.13.0 to 1e-13 relative; only rounding differs). Deliberate
-choices where torch has none: ``one_cycle_lr`` holds its final lr past ``total_steps`` (torch
-raises); ``sequential_lr`` rejects the two schedulers that rewrite the optimizer's lr themselves.
-``reduce_lr_on_plateau`` depends on the losses, so it maps a loss sequence to lrs instead.
+milestone (checked against torch 2.13.0 to 1e-13 relative; only rounding differs; the later
+``chained_scheduler`` against its children's recursive forms step by step). A user's lambda
+(``lr_lambda``, CyclicLR's ``scale_fn``) is called once per step with a Python int, as torch does.
+Deliberate choices where torch has none: ``one_cycle_lr`` holds its final lr past ``total_steps``
+(torch raises); ``sequential_lr`` rejects the two schedulers that rewrite the optimizer's lr
+themselves, and ChainedScheduler (torch would restart it with ``step(0)``, which it does not take).
+ReduceLROnPlateau depends on the losses: ``plateau`` is its pure ``(init, step)`` transition (the
+trainer feeds it a loss per epoch) and ``reduce_lr_on_plateau`` maps a loss sequence to lrs.
 Each scheduler is one ``ScheduleEntry`` of ``SCHEDULE_ENTRIES`` (factory, ``core.params.Param``
 records, torch's class); ``SCHEDULES``, ``SCHEDULE_PARAMS`` and ``TORCH_CLASS`` are views of it.
 ``parse_milestones``, ``torch_code`` and ``phase_boundaries`` are parsing and text for the UI.
@@ -96,15 +100,11 @@ def _make(curve: Callable[[np.ndarray], np.ndarray]) -> Schedule:
 
 
 def _call_lambda(lr_lambda: Callable, epochs: np.ndarray) -> np.ndarray:
-    """Evaluate ``lr_lambda`` at integer ``epochs``: vectorized if it accepts arrays, else per epoch."""
-    # Float input keeps expressions like 2 ** epoch from overflowing int64 silently.
-    x = epochs.astype(np.float64)
-    try:
-        values = np.broadcast_to(np.asarray(lr_lambda(x), dtype=np.float64), x.shape)
-    except (TypeError, ValueError, IndexError):
-        # A plain Python callable (if/else, math.*, list lookups) gets torch's Python ints.
-        values = np.array([lr_lambda(int(e)) for e in epochs], dtype=np.float64)
-    return np.array(values, dtype=np.float64)
+    """``lr_lambda`` at each of the integer ``epochs``, called as torch calls it: once per epoch,
+    with a Python int. Not once on a float array: a lambda may tell an int from a float
+    (``isinstance``, exact big-int powers), and torch only ever passes ints. A typed formula takes
+    ~20 ms for the page's longest curve (2,000 steps)."""
+    return np.array([lr_lambda(int(e)) for e in epochs], dtype=np.float64)
 
 
 def parse_milestones(text: str) -> tuple[int, ...]:
@@ -126,6 +126,21 @@ def _check_milestones(name: str, milestones: Sequence[int], low: int) -> tuple[i
         f"{name} must be strictly increasing integers >= {low}, got {name}={list(milestones)}",
         milestones=", ".join(str(m) for m in ms),
         low=low,
+    )
+    return ms
+
+
+def _counted_milestones(milestones: Sequence[int]) -> tuple[int, ...]:
+    """MultiStepLR's milestones as torch keeps them, a ``Counter``: any order, and a step listed
+    k times decays k times; sorted here. Negative ones are refused (torch never reaches them)."""
+    ms = tuple(sorted(int(m) for m in milestones))
+    _refuse(
+        not ms or ms[0] >= 0,
+        "milestones",
+        "milestones_ge",
+        f"milestones must be integers >= 0, got {list(milestones)}",
+        milestones=", ".join(str(m) for m in milestones),
+        low=0,
     )
     return ms
 
@@ -162,8 +177,8 @@ def step_lr(lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
 
 
 def multi_step_lr(lr: float, milestones: Sequence[int], gamma: float = 0.1) -> Schedule:
-    """MultiStepLR: multiply by gamma at each milestone."""
-    ms = np.array(_check_milestones("milestones", milestones, 0), dtype=np.int64)
+    """MultiStepLR: multiply by gamma at each milestone, once per time it is listed."""
+    ms = np.array(_counted_milestones(milestones), dtype=np.int64)
     _above("gamma", gamma)
     return _make(lambda t: lr * gamma ** np.searchsorted(ms, t, side="right"))
 
@@ -236,8 +251,14 @@ def cyclic_lr(
     step_size_down: int | None = None,
     mode: str = "triangular",
     gamma: float = 1.0,
+    scale_fn: Callable[[int], float] | None = None,
+    scale_mode: str = "cycle",
 ) -> Schedule:
-    """CyclicLR (Smith 2017): triangles between base_lr and max_lr; ignores ``lr`` like torch."""
+    """CyclicLR (Smith 2017): triangles between base_lr and max_lr; ignores ``lr`` like torch.
+
+    A ``scale_fn`` replaces ``mode``: the triangle's height is multiplied by ``scale_fn(cycle)``
+    (cycle = 1, 2, …) or, with ``scale_mode="iterations"``, by ``scale_fn(t)``; torch calls it with
+    a Python int, and so do we."""
     _at_least("base_lr", base_lr, 0)
     _refuse(max_lr >= base_lr, "max_lr", "max_ge_base", f"{max_lr=} must be >= {base_lr=}",
             max_lr=max_lr, base_lr=base_lr)  # fmt: skip
@@ -246,6 +267,8 @@ def cyclic_lr(
         _at_least("step_size_down", step_size_down, 0, whole=True)
     _check(mode in _CYCLIC_MODES, f"{mode=} must be one of {_CYCLIC_MODES}")
     _above("gamma", gamma)
+    _check(scale_fn is None or callable(scale_fn), f"{scale_fn=} must be None or callable")
+    _check(scale_mode in ("cycle", "iterations"), f"{scale_mode=} must be 'cycle' or 'iterations'")
     up = float(step_size_up)
     total_size = up + (float(step_size_down) if step_size_down is not None else up)
     step_ratio = up / total_size
@@ -258,7 +281,12 @@ def cyclic_lr(
         falling = np.divide(x - 1, step_ratio - 1, out=np.zeros_like(x), where=~rising)
         scale_factor = np.where(rising, x / step_ratio, falling)
         base_height = (max_lr - base_lr) * scale_factor
-        if mode == "triangular":
+        if scale_fn is not None:
+            at = cycle.astype(np.int64) if scale_mode == "cycle" else t
+            # One call per distinct cycle or step, with Python ints as torch makes them.
+            points, where = np.unique(at, return_inverse=True)
+            scale = _call_lambda(scale_fn, points)[where.reshape(at.shape)]
+        elif mode == "triangular":
             scale = 1.0
         elif mode == "triangular2":
             scale = 1 / (2.0 ** (cycle - 1))
@@ -289,15 +317,26 @@ def _one_cycle_phases(total_steps, pct_start, div_factor, final_div_factor, thre
 def one_cycle_lr(
     lr: float,
     max_lr: float,
-    total_steps: int,
+    total_steps: int | None = None,
+    epochs: int | None = None,
+    steps_per_epoch: int | None = None,
     pct_start: float = 0.3,
     anneal_strategy: str = "cos",
     div_factor: float = 25.0,
     final_div_factor: float = 1e4,
     three_phase: bool = False,
 ) -> Schedule:
-    """OneCycleLR: max_lr/div_factor up to max_lr, then down to that/final_div_factor; ignores lr."""
+    """OneCycleLR: max_lr/div_factor up to max_lr, then down to that/final_div_factor; ignores lr.
+
+    The cycle lasts ``total_steps``, or ``epochs · steps_per_epoch`` when total_steps is None
+    (torch's rule: total_steps wins when both are given)."""
     _above("max_lr", max_lr)
+    if total_steps is None:
+        _refuse(epochs is not None and steps_per_epoch is not None, "total_steps", "cycle_length",
+                "define either total_steps or (epochs and steps_per_epoch)")  # fmt: skip
+        _at_least("epochs", epochs, 1, whole=True)
+        _at_least("steps_per_epoch", steps_per_epoch, 1, whole=True)
+        total_steps = int(epochs) * int(steps_per_epoch)
     _at_least("total_steps", total_steps, 2, whole=True)
     _within("pct_start", pct_start, 0, 1, "[]")
     _check(anneal_strategy in ("cos", "linear"), f"{anneal_strategy=} must be 'cos' or 'linear'")
@@ -365,7 +404,8 @@ def multiplicative_lr(lr: float, lr_lambda: Callable[[int], float]) -> Schedule:
     return _make(curve)
 
 
-_NOT_IN_SEQUENCE = ("cyclic_lr", "one_cycle_lr", "sequential_lr")
+# ChainedScheduler too: SequentialLR restarts a child with step(0), which it does not take.
+_NOT_IN_SEQUENCE = ("cyclic_lr", "one_cycle_lr", "sequential_lr", "chained_scheduler")
 
 
 def sequential_lr(
@@ -413,6 +453,41 @@ def sequential_lr(
     return _make(curve)
 
 
+# Schedulers whose torch step multiplies the lr in force by a factor that depends on the step
+# only (their recursive get_lr), so that a chain of them multiplies their curves.
+_CHAINABLE = (
+    "constant_lr",
+    "linear_lr",
+    "step_lr",
+    "multi_step_lr",
+    "exponential_lr",
+    "polynomial_lr",
+    "multiplicative_lr",
+)
+
+
+def chained_scheduler(lr: float, schedulers: Sequence[tuple[str, dict]]) -> Schedule:
+    """ChainedScheduler: every scheduler of ``schedulers`` (``(name, kwargs)`` pairs) steps at once.
+
+    Each of them multiplies the lr in force by its own factor at each step (ConstantLR by
+    ``factor`` at construction, ExponentialLR by γ, …), so the lr is ``lr·Π_i child_i(t)/lr``:
+    each child computed from lr = 1. Schedulers that set the lr instead of multiplying it
+    (LambdaLR, the cosine and cyclic ones) are refused: their chain depends on the order.
+    """
+    _check(len(schedulers) >= 1, f"schedulers must not be empty, got {schedulers=}")
+    for name, _ in schedulers:
+        _check(name in _CHAINABLE, f"schedulers entry {name=} must be one of {_CHAINABLE}")
+    factors = [SCHEDULES[name](lr=1.0, **kwargs) for name, kwargs in schedulers]
+
+    def curve(t: np.ndarray) -> np.ndarray:
+        out = np.full(t.shape, float(lr))
+        for factor in factors:
+            out *= factor(t)
+        return out
+
+    return _make(curve)
+
+
 def linear_warmup(
     schedule: Schedule, warmup_steps: int, start_factor: float = 1.0 / 3, lr: float | None = None
 ) -> Schedule:
@@ -442,9 +517,25 @@ def linear_warmup(
     return _make(curve)
 
 
-def reduce_lr_on_plateau(
+class PlateauState(NamedTuple):
+    """ReduceLROnPlateau between two ``step(loss)`` calls: the lr in force, the best loss so far
+    (sign-flipped in max mode), bad epochs since then and cooldown epochs left."""
+
+    lr: float
+    best: float = math.inf
+    bad: int = 0
+    cooling: int = 0
+
+
+class Plateau(NamedTuple):
+    """``init`` is the state before any loss; ``step(state, loss)`` is torch's ``step(loss)``."""
+
+    init: PlateauState
+    step: Callable[[PlateauState, float], PlateauState]
+
+
+def plateau(
     lr: float,
-    losses: Sequence[float] | np.ndarray,
     mode: str = "min",
     factor: float = 0.1,
     patience: int = 10,
@@ -453,8 +544,8 @@ def reduce_lr_on_plateau(
     cooldown: int = 0,
     min_lr: float = 0.0,
     eps: float = 1e-8,
-) -> np.ndarray:
-    """ReduceLROnPlateau: the lr after each ``step(loss)``, shape ``(len(losses),)``."""
+) -> Plateau:
+    """ReduceLROnPlateau as a pure transition: the trainer steps it with each loss as it comes."""
     _check(mode in ("min", "max"), f"{mode=} must be 'min' or 'max'")
     _check(threshold_mode in ("rel", "abs"), f"{threshold_mode=} must be 'rel' or 'abs'")
     _within("factor", factor, 0, 1, "[)")
@@ -463,17 +554,15 @@ def reduce_lr_on_plateau(
     _at_least("threshold", threshold, 0)
     _at_least("min_lr", min_lr, 0)
     _at_least("eps", eps, 0)
-    values = np.asarray(losses, dtype=np.float64).reshape(-1)
     # Flip the sign in max mode so one test covers all four cases, bitwise as torch computes them:
     # min/rel a < best·(1−thr); max/rel −a < −best·(1+thr); abs: a < best − thr (signs flipped).
     sign = 1.0 if mode == "min" else -1.0
     k = (1.0 - threshold if mode == "min" else threshold + 1.0) if threshold_mode == "rel" else 1.0
     d = threshold if threshold_mode == "abs" else 0.0
 
-    # The decision at each step depends on the running best and counters: a loop is the logic.
-    best, bad, cooling, current = math.inf, 0, 0, float(lr)
-    out = []
-    for a in (sign * values).tolist():
+    def step(state: PlateauState, loss: float) -> PlateauState:
+        a = sign * float(loss)
+        best, bad, cooling, current = state.best, state.bad, state.cooling, state.lr
         if a < best * k - d:
             best, bad = a, 0
         else:
@@ -486,7 +575,19 @@ def reduce_lr_on_plateau(
             if current - new > eps:
                 current = new
             cooling, bad = cooldown, 0
-        out.append(current)
+        return PlateauState(current, best, bad, cooling)
+
+    return Plateau(PlateauState(float(lr)), step)
+
+
+def reduce_lr_on_plateau(lr: float, losses: Sequence[float] | np.ndarray, **settings) -> np.ndarray:
+    """ReduceLROnPlateau: the lr after each ``step(loss)``, shape ``(len(losses),)``."""
+    scheduler = plateau(lr, **settings)  # torch's arguments, with torch's defaults
+    # The decision at each step depends on the running best and counters: a loop is the logic.
+    state, out = scheduler.init, []
+    for loss in np.asarray(losses, dtype=np.float64).reshape(-1).tolist():
+        state = scheduler.step(state, loss)
+        out.append(state.lr)
     return np.array(out, dtype=np.float64)
 
 
@@ -497,6 +598,11 @@ def reduce_lr_on_plateau(
 _DEFAULT_CHAIN = (
     ("linear_lr", {"start_factor": 0.1, "total_iters": 10}),
     ("cosine_annealing_lr", {"T_max": 90}),
+)
+# The torch docs' example of ChainedScheduler, the decay stretched to draw over ~100 steps.
+_DEFAULT_PRODUCT = (
+    ("constant_lr", {"factor": 0.1, "total_iters": 20}),
+    ("exponential_lr", {"gamma": 0.97}),
 )
 LR_PARAM = Param("float", 0.1, 1e-6, 10.0, log=True, step=0.01)
 
@@ -515,10 +621,13 @@ def _real(default: float, high: float = 10.0, log: bool = False) -> Param:
 _FLOAT_ARGS = {"pct_start", "div_factor", "final_div_factor", "gamma", "eta_min", "factor"}
 
 
+_LAMBDA_VARIABLE = {"lr_lambda": "epoch", "scale_fn": "x"}  # typed formulas and their variable
+
+
 def _literal(key: str, value: Any) -> str:
-    if key == "lr_lambda":
-        _check(isinstance(value, str), f"lr_lambda must be the expression text, got {value!r}")
-        return f"lambda epoch: {value}"
+    if key in _LAMBDA_VARIABLE:
+        _check(isinstance(value, str), f"{key} must be the expression text, got {value!r}")
+        return f"lambda {_LAMBDA_VARIABLE[key]}: {value}"
     if isinstance(value, tuple | list):
         return "[" + ", ".join(_literal("", v) for v in value) + "]"
     if key in _FLOAT_ARGS and isinstance(value, int) and not isinstance(value, bool):
@@ -526,9 +635,19 @@ def _literal(key: str, value: Any) -> str:
     return repr(value)
 
 
+# torch's CyclicLR and OneCycleLR default to cycle_momentum=True: they would overwrite the SGD's
+# momentum (0 in our code) with values cycling between base_momentum and max_momentum
+# (0.8–0.9, 0.85–0.95) every step, which no chart here shows. Our curves are the lr alone.
+_CYCLES_MOMENTUM = ("CyclicLR", "OneCycleLR")
+
+
 def _constructor(name: str, params: dict) -> str:
     _check(name in TORCH_CLASS, f"{name=} is not a known schedule")
+    if not params.get("scale_fn"):  # empty text: torch's own scale for the mode (scale_mode unused)
+        params = {k: v for k, v in params.items() if k not in ("scale_fn", "scale_mode")}
     args = ["optimizer"] + [f"{k}={_literal(k, v)}" for k, v in params.items() if k != "lr"]
+    if TORCH_CLASS[name] in _CYCLES_MOMENTUM:
+        args.append("cycle_momentum=False")
     return f"torch.optim.lr_scheduler.{TORCH_CLASS[name]}({', '.join(args)})"
 
 
@@ -546,6 +665,16 @@ def torch_code(
             ("linear_lr", {"start_factor": warmup_start_factor, "total_iters": warmup_steps})
         )
         milestones.append(warmup_steps)
+    if name == "chained_scheduler":
+        # torch's SequentialLR restarts a child with step(0), which ChainedScheduler does not take.
+        _check(warmup_steps == 0, "a ChainedScheduler cannot follow a warm-up in a SequentialLR")
+        for i, (child, kwargs) in enumerate(params["schedulers"]):
+            lines.append(f"scheduler{i + 1} = {_constructor(child, dict(kwargs))}")
+        names = ", ".join(f"scheduler{i + 1}" for i in range(len(params["schedulers"])))
+        lines.append(
+            f"scheduler = torch.optim.lr_scheduler.ChainedScheduler([{names}], optimizer=optimizer)"
+        )
+        return "\n".join(lines) + "\n"
     if name == "sequential_lr":
         # Flattened, because torch cannot restart a nested SequentialLR at a milestone.
         children += [(n, dict(kw)) for n, kw in params["schedulers"]]
@@ -554,6 +683,8 @@ def torch_code(
         children.append((name, params))
     if not children:
         lines.append(f"scheduler = {_constructor(name, params)}")
+        if SCHEDULE_ENTRIES[name].of_losses:
+            lines.append("# after each epoch: scheduler.step(val_loss)")
         return "\n".join(lines) + "\n"
     for i, (child, kwargs) in enumerate(children):
         lines.append(f"scheduler{i + 1} = {_constructor(child, kwargs)}")
@@ -588,7 +719,7 @@ def _boundaries(name: str, p: dict, steps: int) -> list[int]:
     if name == "step_lr":
         return list(range(int(p["step_size"]), steps + 1, int(p["step_size"])))
     if name == "multi_step_lr":
-        return [int(m) for m in p["milestones"]]
+        return sorted({int(m) for m in p["milestones"]})
     if name == "cosine_annealing_lr":
         return list(range(int(p["T_max"]), steps + 1, int(p["T_max"])))
     if name == "cosine_annealing_warm_restarts":
@@ -600,10 +731,19 @@ def _boundaries(name: str, p: dict, steps: int) -> list[int]:
             b for c in range(0, steps + 1, up + down) for b in (c, c + up) if 0 < b <= steps
         )
     if name == "one_cycle_lr":
-        phases = _one_cycle_phases(
-            int(p["total_steps"]), p["pct_start"], 1.0, 1.0, p["three_phase"], 1.0
-        )
+        total = p["total_steps"]
+        if total is None:
+            total = p["epochs"] * p["steps_per_epoch"]
+        phases = _one_cycle_phases(int(total), p["pct_start"], 1.0, 1.0, p["three_phase"], 1.0)
         return [math.floor(end) for end, _, _ in phases]
+    if name == "chained_scheduler":
+        return sorted(
+            {
+                b
+                for child, kwargs in p["schedulers"]
+                for b in _boundaries(child, _factory_defaults(child) | dict(kwargs), steps)
+            }
+        )
     if name == "sequential_lr":
         starts = [0, *p["milestones"]]
         ends = [*p["milestones"], steps]
@@ -676,6 +816,9 @@ SCHEDULE_ENTRIES: dict[str, ScheduleEntry] = {
             "step_size_down": _whole(None),  # None: the same as step_size_up
             "mode": Param("choice", "triangular", options=_CYCLIC_MODES),
             "gamma": _real(1.0),
+            # A formula in x typed on the page; empty text is torch's None (the mode's own scale).
+            "scale_fn": Param("text", ""),
+            "scale_mode": Param("choice", "cycle", options=("cycle", "iterations")),
         },
         "CyclicLR",
     ),
@@ -683,7 +826,10 @@ SCHEDULE_ENTRIES: dict[str, ScheduleEntry] = {
         one_cycle_lr,
         {
             "max_lr": _real(0.1, high=100.0, log=True),
-            "total_steps": _whole(100),
+            # torch's defaults are None; 10 epochs of 10 steps draw well (total_steps wins if set).
+            "total_steps": _whole(None),
+            "epochs": _whole(10),
+            "steps_per_epoch": _whole(10),
             "pct_start": _real(0.3),
             "anneal_strategy": Param("choice", "cos", options=("cos", "linear")),
             "div_factor": _real(25.0, high=10_000.0, log=True),
@@ -701,6 +847,12 @@ SCHEDULE_ENTRIES: dict[str, ScheduleEntry] = {
         },
         "SequentialLR",
     ),
+    "chained_scheduler": ScheduleEntry(
+        chained_scheduler,
+        # Like SequentialLR's: not a page setting, the one product on offer.
+        {"schedulers": Param("choice", _DEFAULT_PRODUCT, options=(_DEFAULT_PRODUCT,))},
+        "ChainedScheduler",
+    ),
     # lr_lambda is the expression text the page turns into a callable of ``epoch``.
     "lambda_lr": ScheduleEntry(
         lambda_lr, {"lr_lambda": Param("text", "0.95 ** epoch")}, "LambdaLR"
@@ -709,7 +861,7 @@ SCHEDULE_ENTRIES: dict[str, ScheduleEntry] = {
         multiplicative_lr, {"lr_lambda": Param("text", "0.95")}, "MultiplicativeLR"
     ),
     "reduce_lr_on_plateau": ScheduleEntry(
-        reduce_lr_on_plateau,
+        plateau,
         {
             "mode": Param("choice", "min", options=("min", "max")),
             "factor": _real(0.1),

@@ -4,7 +4,7 @@ Every transition takes a ``Session`` and returns a new one; nothing is mutated, 
 the old session when a rerun is abandoned. The page keeps one ``Session`` under one session key and
 wires each button to a transition: ``configure`` (every run: a new architecture or seed is a new
 network), ``start``, ``pause``, ``tick`` (one time-budgeted chunk while running), ``step``,
-``epoch``, ``reset``, ``archive`` (keep a run's curve for comparison), ``receive_model`` and
+``epoch`` (a chunk now, the rest of the epoch in later ticks), ``reset``, ``archive`` (keep a run's curve for comparison), ``receive_model`` and
 ``configure`` again to load a saved model's weights, ``receive_upload`` for the visitor's own data,
 ``new_sample`` for the prediction grid, ``checked_gradients`` for the gradient-check memo.
 ``paced_tick`` is ``tick`` at a pace a class can watch (``PACES``): how many steps a tick may take
@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from core.datasets import Dataset
-from core.mlp import gradient_check
+from core.mlp import TensorCheck, gradient_check
 from core.model_io import LoadedModel
 from core.training import TrainConfig, TrainState, init_train_state, smooth_ema, train_for
 
@@ -49,7 +49,7 @@ class GradCheckMemo(NamedTuple):
 
     params: list
     key: tuple
-    rel: float
+    checks: list[TensorCheck]
     step: int
 
 
@@ -61,6 +61,7 @@ class Session(NamedTuple):
     arch: tuple | None = None  # (data id, train size, layer sizes, initializer, bn, seed)
     label: str | None = None  # the current run's name in "compare runs"
     running: bool = False
+    to_epoch_end: bool = False  # running only to the end of the current epoch ("One epoch")
     last: Any = None  # the last tick's core.training.TickMetrics
     signals: tuple = ()  # (step, grad norms, update ratios) per tick
     runs: tuple[Run, ...] = ()
@@ -171,24 +172,32 @@ def start(s: Session) -> Session:
     """Training ticks from now on, unless it has stopped (diverged)."""
     s = resumed(s)
     stopped = s.train is None or s.train.stopped is not None
-    return s if stopped else s._replace(running=True)
+    return s if stopped else s._replace(running=True, to_epoch_end=False)
 
 
 def pause(s: Session) -> Session:
-    return s._replace(running=False)
+    return s._replace(running=False, to_epoch_end=False)
 
 
 def tick(s: Session, data: Dataset, config: TrainConfig, **limits) -> Session:
-    """One training chunk (``core.training.train_for`` limits); a stop (divergence) pauses."""
+    """One training chunk (``core.training.train_for`` limits); a stop (divergence) pauses, and so
+    does the end of the epoch a session runs to (``to_epoch_end``)."""
     if s.train.stopped is not None:
         return pause(s)
-    train, metrics = train_for(s.train, data, config, **limits)
+    train, metrics = train_for(s.train, data, config, until_epoch_end=s.to_epoch_end, **limits)
     signals = s.signals
     if metrics.grad_norms:
         sig = (train.step, metrics.grad_norms, metrics.update_ratios)
         signals = (*signals[-(MAX_SIGNALS - 1) :], sig)
+    running = s.running and train.stopped is None
+    if s.to_epoch_end and train.epoch > s.train.epoch:
+        running = False
     return s._replace(
-        train=train, last=metrics, signals=signals, running=s.running and train.stopped is None
+        train=train,
+        last=metrics,
+        signals=signals,
+        running=running,
+        to_epoch_end=s.to_epoch_end and running,
     )
 
 
@@ -198,8 +207,13 @@ def step(s: Session, data: Dataset, config: TrainConfig) -> Session:
 
 
 def epoch(s: Session, data: Dataset, config: TrainConfig, budget: float) -> Session:
-    """Pause and train to the end of the epoch, at most ``budget`` seconds."""
-    return tick(pause(resumed(s)), data, config, until_epoch_end=True, time_budget=budget)
+    """Train to the end of the epoch: ``budget`` seconds now, then, if the epoch is not over (a
+    large network with batch size 1 takes minutes), running to its end over the page's ticks, so
+    that no click holds the session longer than ``budget``."""
+    s = resumed(s)
+    if s.train is None or s.train.stopped is not None:
+        return pause(s)
+    return tick(s._replace(running=True, to_epoch_end=True), data, config, time_budget=budget)
 
 
 # ---------------------------------------------------------------- pace
@@ -236,8 +250,10 @@ def paced_tick(
     """``tick`` at ``pace``: the steps the time since the last paced tick earned (``now`` is a
     clock in seconds; the first tick counts as ``MAX_CATCH_UP`` late), at most ``budget``
     seconds of training. Fractions of a step carry over to the next tick, so two steps a second
-    at three ticks a second take a step on two ticks of three."""
-    rate = steps_per_s(pace, steps_per_epoch(data, config))
+    at three ticks a second take a step on two ticks of three. A run to the end of the epoch
+    (the epoch button's) is not paced."""
+    # The rest of an epoch the epoch button asked for goes as fast as its click did.
+    rate = None if s.to_epoch_end else steps_per_s(pace, steps_per_epoch(data, config))
     if rate is None:
         return tick(s._replace(paced_at=now, credit=0.0), data, config, time_budget=budget)
     late = MAX_CATCH_UP if s.paced_at is None else min(max(now - s.paced_at, 0.0), MAX_CATCH_UP)
@@ -287,21 +303,19 @@ def new_sample(s: Session) -> Session:
 
 def checked_gradients(
     s: Session, key: tuple, x: np.ndarray, y: np.ndarray, activation
-) -> tuple[Session, float, int]:
-    """Backprop vs central differences on 12 sampled parameters of the live network; the relative
-    error and the step of the network it was computed on.
+) -> tuple[Session, list[TensorCheck], int]:
+    """Backprop vs central differences on two entries of every parameter tensor of the live
+    network (core.mlp.gradient_check); the per-tensor errors and the step they were computed on.
 
-    ~0.15 s of 26 float64 forward passes, so it is not repeated for the same params (replaced,
+    Tens of float64 forward passes, so it is not repeated for the same params (replaced,
     never mutated: the same object means the same answer) nor while training: every tick has new
     params, and with a class training on one server a check on every refresh cost more than the
     prediction grid. It is redone once paused. ``key`` names what else the answer depends on.
     """
     memo, params = s.gradcheck, s.train.params
     if memo is not None and memo.key == key and (memo.params is params or s.running):
-        return s, memo.rel, memo.step
+        return s, memo.checks, memo.step
     with np.errstate(all="ignore"):
-        rel = gradient_check(
-            params, x, y, activation=activation, rng=np.random.default_rng(0), n_samples=12
-        )
-    memo = GradCheckMemo(params, key, rel, s.train.step)
-    return s._replace(gradcheck=memo), rel, memo.step
+        checks = gradient_check(params, x, y, activation=activation, rng=np.random.default_rng(0))
+    memo = GradCheckMemo(params, key, checks, s.train.step)
+    return s._replace(gradcheck=memo), checks, memo.step

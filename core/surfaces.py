@@ -269,7 +269,7 @@ def surface_from_expression(
 
     Its minima are unknown, so ``minima`` is empty and ``f_min`` is None. Points where the formula
     is undefined give NaN or inf, never an exception. Raises
-    ``ExpressionError("not_differentiable")`` if sympy could not differentiate the formula.
+    ``ExpressionError("not_differentiable")`` if it was compiled without its gradient.
     """
     if tuple(expr.variables) != ("x", "y"):
         raise ValueError(f"a surface needs variables ('x', 'y'), got {expr.variables=}")

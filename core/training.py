@@ -33,7 +33,7 @@ from core.datasets import Dataset, Split, to_float32
 from core.fast_optimizers import fast_paths
 from core.mlp import backward, forward, init_bn_state, init_params, softmax_cross_entropy
 from core.optimizers import Optimizer, init_layers, make
-from core.schedules import as_schedule
+from core.schedules import Plateau, as_schedule
 
 EVAL_BATCH = 2000  # rows per forward pass in evaluation: bounds memory on 10k-image splits
 STOP_REASONS = ("epochs", "early_stopping", "diverged")
@@ -491,6 +491,29 @@ def _layer_signals(last, params_after) -> dict:
             for a, b in zip(params_after, before, strict=True)
         )
     return {"grad_norms": norms, "update_ratios": ratios}
+
+
+def train_on_plateau(
+    state: TrainState, data: Dataset, config: TrainConfig, steps: int, scheduler: Plateau
+) -> TrainState:
+    """``steps`` more optimizer steps at ReduceLROnPlateau's lr, the scheduler stepped with the
+    validation loss at the end of every epoch, as in torch's usual loop (``train_one_epoch(...);
+    scheduler.step(val_loss)``). ``config.lr`` is ignored; stops early if training stops."""
+    plateau_state, end = scheduler.init, len(state.history.loss) + steps
+    while len(state.history.loss) < end:
+        taken, epochs = len(state.history.loss), len(state.history.epochs)
+        state, _ = train_for(
+            state,
+            data,
+            config._replace(lr=plateau_state.lr),
+            max_steps=end - taken,
+            until_epoch_end=True,
+        )
+        if len(state.history.loss) == taken:  # no step was taken: training stopped
+            break
+        if len(state.history.epochs) > epochs:
+            plateau_state = scheduler.step(plateau_state, state.history.epochs[-1].val_loss)
+    return state
 
 
 def smooth_ema(values: np.ndarray, weight: float = 0.9) -> np.ndarray:

@@ -40,6 +40,7 @@ from ui.schedule_panels import (
     comparison,
     run_label,
     train_with,
+    training_plan,
     training_results,
 )
 
@@ -166,11 +167,13 @@ with guarded_panel(t("schedules.panel_train")):
     optimizer, seed = fields_in_columns(columns, LOCAL_FIELDS, ("sch_train_opt", "sch_seed"))
     with button_column:
         pressed = train_button("schedules", "_sch_train", disabled=not built)
-    setup = (tuple((run_label(i, k), tuple(lrs[:total])) for i, k, _, _, lrs in built), optimizer,
-             int(seed))  # fmt: skip
+    plans = tuple(
+        (run_label(i, k), training_plan(k, lr, p, lrs, total)) for i, k, lr, p, lrs in built
+    )
+    setup = (plans, optimizer, int(seed))
     results = run_on_click(
         pressed and bool(built), "_sch_train_result", setup,
-        [(name, lambda lrs=lrs: train_with(lrs, optimizer, int(seed))) for name, lrs in setup[0]],
+        [(name, lambda plan=plan: train_with(plan, optimizer, int(seed))) for name, plan in plans],
         area="schedules",
     )  # fmt: skip
     if results is not None:

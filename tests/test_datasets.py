@@ -2,7 +2,12 @@
 
 import gzip
 import hashlib
+import io
+import os
 import struct
+import tomllib
+import tracemalloc
+import zipfile
 from collections import Counter
 from pathlib import Path
 
@@ -15,9 +20,12 @@ from core.datasets import (
     ERROR_CODES,
     IDX_NAMES,
     IMAGES_MAGIC,
+    MAX_IMAGES,
+    MAX_UNPACKED_BYTES,
     MNIST_FILES,
     DatasetError,
     KnownFile,
+    _read_bytes,
     builtin_mnist,
     cached_fashion_mnist,
     cached_mnist,
@@ -28,6 +36,7 @@ from core.datasets import (
     stratified_split,
     to_float32,
 )
+from ui.mnist_upload import dataset_from_uploads
 
 
 def idx_bytes(arr: np.ndarray, magic: int | None = None) -> bytes:
@@ -349,7 +358,139 @@ def test_registry_download_entries_absent(key, tmp_path):
 
 def test_a_header_whose_size_overflows_int64_is_a_dataset_error():
     # 2³¹ × 2³¹ × 4 bytes: np.prod wrapped around to 0 and the reshape raised a bare ValueError.
+    # 2³¹ images are now refused as more than full MNIST before the size is even computed.
     data = struct.pack(">IIII", IMAGES_MAGIC, 2**31, 2**31, 4)
     with pytest.raises(DatasetError) as raised:
         parse_idx(data, IMAGES_MAGIC)
+    assert raised.value.code == "too_large"
+    data = struct.pack(">IIII", IMAGES_MAGIC, 1000, 2**31, 2**31)
+    with pytest.raises(DatasetError) as raised:
+        parse_idx(data, IMAGES_MAGIC)
     assert raised.value.code == "truncated"
+
+
+# ---------------------------------------------------------------- issue #22 item 9: bounded unpacking
+
+
+def _lying_npz(path: Path, n_images: int) -> Path:
+    """An .npz whose x_train header declares ``n_images`` 28×28 images over 16 bytes of data (a
+    zip member's .npy header is all NumPy reads before allocating the declared shape)."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "|u1", "fortran_order": False, "shape": (n_images, 28, 28)}
+    )
+    small = {k: np.zeros(2, np.uint8) for k in ("y_train", "y_test")} | {
+        "x_test": np.zeros((2, 28, 28), np.uint8)
+    }
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("x_train.npy", header.getvalue() + bytes(16))
+        for name, a in small.items():
+            buffer = io.BytesIO()
+            np.save(buffer, a)
+            z.writestr(f"{name}.npy", buffer.getvalue())
+    return path
+
+
+def _peak_bytes(fn, *args) -> tuple[int, str]:
+    tracemalloc.start()
+    try:
+        with pytest.raises(DatasetError) as raised:
+            fn(*args)
+        return tracemalloc.get_traced_memory()[1], raised.value.code
+    finally:
+        tracemalloc.stop()
+
+
+def test_an_npz_declaring_a_million_images_is_refused_before_anything_is_allocated(tmp_path):
+    # The issue's 0.95 MB upload was accepted as 1,041,667 images and held 935 MB.
+    path = _lying_npz(tmp_path / "bomb.npz", 1_041_667)
+    peak, code = _peak_bytes(load_npz, path)
+    assert code == "too_large"
+    assert peak < 1_000_000  # the declared shape alone is 817 MB
+
+
+def test_an_npz_over_full_mnist_in_images_or_in_bytes_is_refused(tmp_path):
+    npz_file(
+        tmp_path / "many.npz",
+        x_train=np.zeros((MAX_IMAGES, 2, 2), np.uint8),
+        y_train=np.zeros(MAX_IMAGES, np.uint8),
+    )  # 70,000 + 4 test images
+    with pytest.raises(DatasetError, match="too_large"):
+        load_npz(tmp_path / "many.npz")
+    npz_file(tmp_path / "ok.npz")  # 6 + 4 images of 784 bytes, ~8 kB unpacked
+    load_npz(tmp_path / "ok.npz", max_bytes=10_000)
+    with pytest.raises(DatasetError, match="too_large"):
+        load_npz(tmp_path / "ok.npz", max_bytes=7_000)
+    assert MAX_UNPACKED_BYTES >= 70_000 * 784 + 70_000 * 8  # full MNIST itself fits
+
+
+def test_a_gz_is_decompressed_only_up_to_the_limit(tmp_path):
+    x = np.zeros((2_000, 28, 28), np.uint8)  # 1.5 MB of zeros, 1.5 kB compressed
+    path = write(tmp_path / "img.gz", idx_bytes(x), gz=True)
+    peak, code = _peak_bytes(_read_bytes, path, 100_000)
+    assert code == "too_large" and peak < 400_000
+    assert len(_read_bytes(path, 2_000 * 784 + 16)) == 2_000 * 784 + 16
+
+
+def test_an_idx_header_declaring_more_than_full_mnist_is_refused(tmp_path):
+    data = struct.pack(">IIII", IMAGES_MAGIC, MAX_IMAGES + 1, 2, 2) + bytes(4 * (MAX_IMAGES + 1))
+    with pytest.raises(DatasetError, match="too_large"):
+        parse_idx(data, IMAGES_MAGIC)
+
+
+def test_four_idx_uploads_together_hold_at_most_full_mnist(tmp_path):
+    def files(n_train, n_test, side=2):
+        made = []
+        for split, n in (("train", n_train), ("t10k", n_test)):
+            x, y = np.zeros((n, side, side), np.uint8), np.zeros(n, np.uint8)
+            made += [
+                (f"{split}-images-idx3-ubyte.gz", gzip.compress(idx_bytes(x))),
+                (f"{split}-labels-idx1-ubyte.gz", gzip.compress(idx_bytes(y))),
+            ]
+        return made
+
+    assert dataset_from_uploads(files(60_000, 10_000)).test.x.shape == (10_000, 2, 2)
+    with pytest.raises(DatasetError, match="too_large"):
+        dataset_from_uploads(files(60_000, 10_001))
+    # 60,000 training images of 30×30 are 54 MB: the test files get only what is left.
+    with pytest.raises(DatasetError, match="too_large"):
+        dataset_from_uploads(files(60_000, 10_000, side=30))
+
+
+def test_uploads_over_the_upload_limit_are_refused_unread_and_streamlit_accepts_no_more():
+    from core.model_io import MAX_BYTES
+    from ui.mnist_upload import MAX_UPLOAD_BYTES
+
+    with pytest.raises(DatasetError, match="too_large"):
+        dataset_from_uploads([("mnist.npz", bytes(MAX_UPLOAD_BYTES + 1))])
+    config = tomllib.loads((Path(__file__).parents[1] / ".streamlit" / "config.toml").read_text())
+    limit = config["server"]["maxUploadSize"] * 1024 * 1024
+    assert max(MAX_BYTES, MAX_UPLOAD_BYTES) <= limit < 200 * 1024 * 1024  # Streamlit's default
+
+
+@pytest.mark.parametrize("layout", ["npz", "idx"])
+def test_a_corrupt_cached_file_is_hashed_once_until_it_changes(tmp_path, monkeypatch, layout):
+    # Issue #22 item 10: a corrupt cached mnist.npz was re-hashed on every rerun of the page.
+    import core.datasets
+
+    folder = tmp_path / "mnist"
+    if layout == "npz":
+        folder.mkdir()
+        npz_file(folder / "mnist.npz")
+        known = {"mnist.npz": KnownFile("mnist.npz", sha256="0" * 64)}  # never matches
+    else:
+        write_full(folder)
+        known = {n: KnownFile(n, content_sha256="0" * 64) for n in IDX_NAMES}
+    hashed, reads = [], []
+    monkeypatch.setattr(core.datasets, "sha256_hex", lambda data: hashed.append(1) or "x")
+    real_read = core.datasets._read_bytes
+    monkeypatch.setattr(core.datasets, "_read_bytes", lambda *a: reads.append(1) or real_read(*a))
+    for _ in range(3):
+        with pytest.raises(DatasetError, match="checksum"):
+            cached_mnist(tmp_path, known=known)
+    assert len(hashed) == 1 and len(reads) <= 2  # the first load only
+    changed = folder / ("mnist.npz" if layout == "npz" else IDX_NAMES[0])
+    os.utime(changed, ns=(0, changed.stat().st_mtime_ns + 10**9))  # the file was replaced
+    with pytest.raises(DatasetError, match="checksum"):
+        cached_mnist(tmp_path, known=known)
+    assert len(hashed) == 2

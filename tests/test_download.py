@@ -6,6 +6,7 @@ import hashlib
 import http.server
 import os
 import threading
+import time
 import urllib.request
 from pathlib import Path
 
@@ -218,3 +219,16 @@ def test_real_mirrors_carry_published_hashes():
     for m in MIRRORS:
         assert m.base_url.startswith("https://") and m.base_url.endswith("/")
         assert all(f.sha256 and len(f.sha256) == 64 and f.size for f in m.files)
+
+
+def test_a_stale_part_file_is_removed_when_a_download_starts_and_a_fresh_one_kept(server, tmp_path):
+    # Issue #22 item 10: a server killed mid-download left .mnist.npz.*.part files for good.
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    stale, fresh = folder / ".mnist.npz.abc123.part", folder / ".a.gz.def456.part"
+    stale.write_bytes(b"half a download")
+    fresh.write_bytes(b"another visitor's download in progress")
+    old = time.time() - download_module.STALE_PART_SECONDS - 60
+    os.utime(stale, (old, old))
+    assert download_mnist(tmp_path, sources=[mirror(server, "good")]).ok
+    assert not stale.exists() and fresh.exists()

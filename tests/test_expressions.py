@@ -1,5 +1,6 @@
 """Typed formulas: values vs NumPy, gradients vs central differences, one test per hostile input."""
 
+import ast
 import warnings
 
 import numpy as np
@@ -305,11 +306,26 @@ def test_caret_is_a_power_with_the_precedence_of_double_star():
     assert err.position == 7
 
 
+def test_floor_division_and_modulo_are_exact_for_whole_numbers_as_in_python():
+    # sympy's floor(a/b) printed floor((1/49)*a): 49 // 49 gave 0, so a typed lambda
+    # 1 / (1 + epoch // 49) differed from the int arithmetic torch runs it with.
+    epochs = np.arange(100_000)
+    for text in ("1 / (1 + epoch // 49)", "epoch % 7", "0.5 ** (epoch // 3)", "-epoch // 10"):
+        compiled = compile_expression(text, variables=("epoch",))
+        python = eval(f"lambda epoch: {text}")  # the reference: Python's own int arithmetic
+        expected = np.array([python(int(e)) for e in epochs], dtype=float)
+        np.testing.assert_array_equal(compiled.fn(epochs), expected, err_msg=text)
+    assert r"\lfloor" in compile_expression("x // 3").latex
+    assert refused("x // 0").code == "undefined"
+
+
 def test_sympy_failures_become_the_pages_own_errors():
     # Issue #22 items 3 and 4: sympy raised TypeError differentiating x//y//x and
     # PrecisionExhausted rounding the constant below; both reached the page as crashes.
     floored = compile_expression("x//y//x", variables=("x", "y"))
-    assert floored.grad is None  # the page says "its gradient could not be computed"
+    # The gradient is no longer sympy's: a floor is flat wherever it is not jumping.
+    gx, gy = floored.grad(np.array([0.5, 3.0]), np.array([0.7, -2.0]))
+    assert np.all(gx == 0) and np.all(gy == 0)
     assert refused("floor(sin(10**299)*10**250) + x").code == "too_large"
 
 
@@ -339,3 +355,124 @@ def test_max_and_min_have_a_gradient_equal_to_finite_differences(text):
         smooth = np.abs(central(1e-5) - central(5e-6)) < 1e-6
         assert smooth.mean() > 0.9
         np.testing.assert_allclose(analytic[smooth], central(5e-6)[smooth], atol=1e-5)
+
+
+def _ast_nodes(text: str) -> int:
+    return sum(1 for _ in ast.walk(ast.parse(text.replace("^", "**"), mode="eval")))
+
+
+def _balanced(terms: list[str], op: str = "+") -> str:
+    """t1 op t2 op ... parenthesised as a balanced tree, to stay within the depth limit."""
+    if len(terms) == 1:
+        return terms[0]
+    half = len(terms) // 2
+    return f"({_balanced(terms[:half], op)}{op}{_balanced(terms[half:], op)})"
+
+
+# Issue #22 item 1: formulas within every input limit whose sympy pipeline took seconds to minutes
+# (symbolic gradients of n-ary and nested max/min, towers of powers, nested modulo). The work is now
+# bounded by the formula's size: what sympy builds and prints has at most a few parts per node of
+# the typed formula, and the gradient is evaluated node by node. Timings: benchmarks/bench_formulas.py.
+HOSTILE_FORMULAS = [
+    "max(abs(x),abs(x-1),abs(x-2),abs(x-3),abs(x-4))",
+    "max(" + ",".join(f"abs(x-{i})" for i in range(30)) + ")",
+    "max(" + ",".join(f"x**{i}" for i in range(40)) + ")",
+    "max(" + ",".join(f"abs(x-{i})*abs(y-{i})" for i in range(20)) + ")",
+    "max(min(max(min(max(min(max(min(max(min(x,y),x*y),x-y),x+y),sin(x)),cos(y)),x*x),y*y),exp(x)),exp(y))",
+    "x%(x%(x%(x%(x%(x%(x%(x%(x%(x%(x%(x%(x%(x%(x%(x%(x%(x%y)))))))))))))))))",
+    "x//(x//(x//(x//(x//(x//(x//(x//(x//(x//(x//(x//(x//(x//(x//(x//(x//(x//y)))))))))))))))))",
+    "x**" * 15 + "x",
+    "(x+y)**(x+y)**(x+y)**(x+y)**(x+y)**(x+y)**(x+y)**(x+y)**(x+y)**(x+y)**(x+y)**(x+y)",
+    "sin(x)**sin(y)**cos(x)**cos(y)**tan(x)**tan(y)**exp(x)**exp(y)**log(x)**log(y)",
+    "1/(1/(1/(1/(1/(1/(1/(1/(1/(1/(1/(1/(1/(1/(1/(1/(1/(x+y)))))))))))))))))",
+    "log(abs(" * 9 + "x*y" + "))" * 9,
+    "acos(" * 9 + "x" + ")" * 9 + "+" + "asin(" * 9 + "y" + ")" * 9,
+    "abs(abs(abs(abs(abs(x**2+y**2+1)-1)-2)-3)-4)*abs(abs(abs(abs(x*y-1)-2)-3)-4)",
+    "(x*y+sin(x))**999999 + (x-y)**777777",
+    "2*(3*(4*(5*(6*(7*(8*(9*(10*(11*(12*(13*(14*(15*(16*(17*(18*(x+y+1)))))))))))))))))",
+    _balanced([f"floor(sin(10**{k})*10**{k - 1})" for k in range(20, 36)]) + "+x",
+    _balanced([f"x//(sin(10**{k})*10**{k - 50})" for k in range(280, 296)]),
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE_FORMULAS)
+def test_hostile_formulas_build_a_bounded_expression_and_a_gradient(text):
+    compiled = compile_expression(text)
+    # A planted symbolic fold of max (a + b + |a - b|)/2 or a % b as a - b*floor(a/b) doubles at
+    # every level: 10,389 parts for the 40-argument max, 2^18 for the nested modulo.
+    assert compiled.size <= 4 * _ast_nodes(text)
+    x, y = np.meshgrid(np.linspace(-2, 2, 41), np.linspace(-2, 2, 41))
+    assert compiled.fn(x, y).shape == x.shape
+    assert all(g.shape == x.shape for g in compiled.grad(x, y))
+
+
+def test_a_formula_sympy_would_write_out_too_large_is_refused_naming_the_limit(monkeypatch):
+    import core.expressions as expressions
+
+    monkeypatch.setattr(expressions, "MAX_TREE", 10)
+    text = "x*y + sin(x) + cos(y) + exp(x*y)"  # 12 parts: Add, Mul x y, sin x, cos y, exp Mul x y
+    err = refused(text)
+    assert err.code == "too_big" and err.limit == 10
+    assert "more than 10 parts" in str(err)
+    assert compile_expression("x*y + sin(x)").size == 6  # Add, Mul x y, sin x
+
+
+@pytest.mark.parametrize("text", ["x**2 + 3*sin(y)", "max(x, y) * x % 3", "x**y - y**x"])
+def test_the_gradient_is_exact_on_smooth_formulas(text, rng):
+    c = compile_expression(text)
+    x, y = sample(rng)
+    for analytic, numeric in zip(c.grad(x, y), central_differences(c.fn, x, y), strict=True):
+        np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-6)
+
+
+def test_the_gradient_is_built_only_when_asked_for():
+    assert compile_expression("epoch**2", variables=("epoch",), gradient=False).grad is None
+    assert compile_expression("epoch**2", variables=("epoch",)).grad is not None
+
+
+def test_a_formula_compiles_once_however_it_is_spaced():
+    from core.expressions import _compiled
+
+    _compiled.cache_clear()
+    first = compile_expression("x**2 + y")
+    second = compile_expression(" x^2+y ")
+    assert _compiled.cache_info().misses == 1 and _compiled.cache_info().hits == 1
+    assert first.fn is second.fn
+    assert (first.text, second.text) == ("x**2 + y", "x^2+y")
+    # Refusals are remembered too: the same hostile link costs one refusal.
+    for _ in range(2):
+        assert refused("floor(sin(10**299)*10**250) + x").code == "too_large"
+    assert _compiled.cache_info().misses == 2
+
+
+# Found by tests/test_expressions_fuzz.py (issue #22): each raised out of compile_expression or
+# out of evaluating its result, or (the first) kept sympy busy for minutes.
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("tanh(log(acos(5)))", "too_slow"),  # sympy's evaluation of the constant never ends
+        ("arcsin(sin(10**299))", "unprocessable"),  # TypeError comparing a relational
+        ("floor(arctan(log2(0)))", "undefined"),  # an AccumBounds that NumPy cannot print
+        ("sqrt((0.0/0.0))", "undefined"),  # sympy's float division raised ZeroDivisionError
+    ],
+)
+def test_sympy_hangs_and_crashes_found_by_fuzzing_are_coded_refusals(text, code):
+    err = refused(text)
+    assert err.code == code
+    if code == "too_slow":
+        assert f"more than {err.limit} s" in str(err)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(ceil(asin(1e+300))//log(x))",  # NumPy's floor refused a complex constant: all NaN
+        "max(log2((2.225073858507203e-309^23)), -x)",  # the gradient divided a Python 0.0
+        "(log10(log(log2(0)))**floor(asin(0)))",
+    ],
+)
+def test_formulas_that_raised_on_evaluation_give_nan_instead(text):
+    c = compile_expression(text)
+    x, y = np.meshgrid(np.linspace(-2, 2, 9), np.linspace(-2, 2, 9))
+    assert c.fn(x, y).shape == x.shape
+    assert all(g.shape == x.shape for g in c.grad(x, y))

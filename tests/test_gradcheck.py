@@ -3,9 +3,17 @@
 import numpy as np
 import pytest
 
+import core.losses
 from core.activations import ACTIVATION_PARAMS, ACTIVATIONS
-from core.gradcheck import central_difference, gradient_check, low_gradient_intervals, step_sizes
-from core.losses import LOSSES, loss_curve
+from core.gradcheck import (
+    central_difference,
+    gradient_check,
+    gradient_check_partials,
+    low_gradient_intervals,
+    step_sizes,
+)
+from core.losses import LOSS_KINDS, LOSSES, Loss, loss_gradient_check
+from ui.activation_panels import FD_TOLERANCE
 
 GRID = np.linspace(-6, 6, 401)  # contains 0 and ±3: the kinks of relu and hardsigmoid
 
@@ -74,20 +82,60 @@ def test_domain_edge_is_skipped_and_steps_shrink_towards_it():
         ("bce", np.linspace(0, 1, 201), 1.0, 0.0, 1.0),
         ("bce_with_logits", GRID, 1.0, -np.inf, np.inf),
         ("cross_entropy", GRID, 1.0, -np.inf, np.inf),
+        ("cross_entropy", GRID, 0.3, -np.inf, np.inf),
+        ("kl_div", GRID, 0.3, -np.inf, np.inf),
         ("hinge", GRID, 1.0, -np.inf, np.inf),
         ("contrastive", np.linspace(0, 4, 201), 0.0, 0.0, np.inf),
     ],
 )
 def test_loss_curves_pass(name, x, target, low, high):
-    def fn(z):
-        return loss_curve(name, z, target)[0]
+    check = loss_gradient_check(name, x, target, (low, high))
+    assert check.max_relative_gap < FD_TOLERANCE, check  # O(h) where f″ jumps (contrastive)
+    expected = x.size * (2 if LOSS_KINDS[name] == "multiclass" else 1)  # every class's partial
+    assert check.checked + check.skipped_kinks + check.skipped_edges == expected
 
-    def grad(z):
-        return loss_curve(name, z, target)[1]
 
-    check = gradient_check(fn, grad, x, low=low, high=high)
-    assert check.max_relative_gap < 1e-5, check  # O(h) where f″ jumps (contrastive margin)
-    assert name in LOSSES
+@pytest.mark.parametrize("column", [0, 1])
+@pytest.mark.parametrize("factor", [3.0, 1.001])
+@pytest.mark.parametrize("name", ["cross_entropy", "kl_div"])
+def test_the_loss_page_check_fails_with_any_single_gradient_column_scaled(
+    monkeypatch, name, column, factor
+):
+    real = LOSSES[name]
+
+    def planted(**params):
+        loss = real(**params)
+
+        def grad(y_true, y_pred):
+            g = loss.grad(y_true, y_pred).copy()
+            g[:, column] *= factor
+            return g
+
+        return Loss(loss.value, grad)
+
+    monkeypatch.setitem(core.losses.LOSSES, name, planted)
+    check = loss_gradient_check(name, GRID, 0.3)
+    assert not check.max_relative_gap < FD_TOLERANCE, check
+
+
+def test_gradient_check_partials_checks_each_coordinate():
+    points = np.stack([GRID, GRID[::-1]], axis=1)
+
+    def fn(rows):
+        return np.sin(rows[:, 0]) * rows[:, 1]
+
+    def right(rows):
+        return np.stack([np.cos(rows[:, 0]) * rows[:, 1], np.sin(rows[:, 0])], axis=1)
+
+    assert gradient_check_partials(fn, right, points).max_relative_gap < 1e-8
+    for j in (0, 1):
+
+        def wrong(rows, j=j):
+            g = right(rows)
+            g[:, j] *= 1.01
+            return g
+
+        assert gradient_check_partials(fn, wrong, points).max_relative_gap > 1e-3
 
 
 def test_non_finite_values_give_nan_not_an_exception():

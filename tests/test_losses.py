@@ -152,6 +152,55 @@ def test_log_cosh_matches_formula_and_is_stable():
     )
 
 
+class _TorchStandIn:
+    """The few torch functions the shown expressions call, elementwise as NumPy's."""
+
+    abs, log1p, exp = staticmethod(np.abs), staticmethod(np.log1p), staticmethod(np.exp)
+    log, cosh = staticmethod(np.log), staticmethod(np.cosh)
+
+
+def _run_torch_expression(template, y_true, y_pred):
+    namespace = {"torch": _TorchStandIn, "math": math, "y_true": y_true, "y_pred": y_pred}
+    with np.errstate(over="ignore"):
+        return float(eval(template.format(), namespace))  # our own registry text, not user input
+
+
+def test_the_torch_code_shown_for_log_cosh_is_stable_and_is_what_core_computes():
+    y = np.zeros(7)
+    for r in (np.linspace(-3, 3, 7), np.array([-1e4, -800.0, -711.0, 0.0, 711.0, 800.0, 1e4])):
+        shown = _run_torch_expression(TORCH_NAMES["log_cosh"], y, r)
+        assert math.isfinite(shown)
+        assert shown == LOSSES["log_cosh"]().value(y, r)
+    small = np.linspace(-3, 3, 7)
+    assert _run_torch_expression(TORCH_NAMES["log_cosh"], y, small) == pytest.approx(
+        np.mean(np.log(np.cosh(small))), rel=1e-14
+    )
+    assert not math.isfinite(  # what the page showed before: cosh overflows past |r| ≈ 710
+        _run_torch_expression("torch.log(torch.cosh(y_pred - y_true)).mean()", y[:1], [800.0])
+    )
+
+
+@pytest.mark.parametrize("name", ["cross_entropy", "bce_with_logits", "kl_div", "mse", "bce"])
+def test_a_perfect_prediction_costs_plus_zero_not_minus_zero(name):
+    y_true, y_pred = {
+        "cross_entropy": (np.array([0]), np.array([[800.0, 0.0]])),
+        "bce_with_logits": (np.array([1.0]), np.array([800.0])),
+        "kl_div": (np.array([[1.0, 0.0]]), np.array([[0.0, -800.0]])),
+        "mse": (np.array([0.5]), np.array([0.5])),
+        "bce": (np.array([1.0]), np.array([1.0])),
+    }[name]
+    value = LOSSES[name]().value(y_true, y_pred)
+    assert value == 0 and math.copysign(1.0, value) == 1.0, value
+    assert f"{value:g}" == "0"
+
+
+def test_the_softmax_panels_cross_entropy_of_a_sure_prediction_is_plus_zero():
+    # softmax_naive([30, −30])[0] rounds to 1.0 and −log 1.0 is −0.0, which showed as "-0".
+    for ce in (cross_entropy_naive, cross_entropy_stable):
+        value = ce(np.array([30.0, -30.0]), 0)
+        assert value == 0 and f"{value:g}" == "0", ce
+
+
 def test_bce_by_hand_and_torch_clamp():
     bce = LOSSES["bce"]()
     expected = -(math.log(0.9) + math.log(0.8)) / 2
@@ -215,6 +264,23 @@ def test_hinge_and_squared_hinge_by_hand():
     np.testing.assert_allclose(LOSSES["hinge"]().grad(y, f), [0, 1 / 3, -1 / 3])
     assert LOSSES["squared_hinge"]().value(y, f) == pytest.approx((0 + 2.25 + 4) / 3)
     np.testing.assert_allclose(LOSSES["squared_hinge"]().grad(y, f), [0, 1.0, -4 / 3])
+
+
+def _clamp_min_backward(u, grad, low=0.0):
+    """torch's clamp_backward with only ``min`` (FunctionsManual.cpp): where(u >= min, grad, 0)."""
+    return np.where(u >= low, grad, 0.0)
+
+
+def test_hinge_at_the_margin_takes_the_subgradient_of_the_torch_code_shown():
+    # Reference: autograd through torch.clamp(1 - y_true * y_pred, min=0).mean(), by hand:
+    # d mean / d clamp = 1/N, then clamp's backward, then d(1 − y·f)/df = −y.
+    y = np.array([1.0, -1.0, 1.0, -1.0, 1.0, -1.0])
+    f = np.array([1.0, -1.0, 0.5, 0.5, 3.0, -2.0])  # the first two sit exactly on the margin
+    expected = _clamp_min_backward(1 - y * f, np.full(6, 1 / 6)) * -y
+    got = LOSSES["hinge"]().grad(y, f)
+    np.testing.assert_array_equal(got, expected)
+    assert got[0] == -1 / 6 and got[1] == 1 / 6
+    assert "torch.clamp(1 - y_true * y_pred, min=0)" in TORCH_NAMES["hinge"]
 
 
 def test_contrastive_convention_half_and_label_one_is_similar():

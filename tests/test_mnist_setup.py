@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from core.activations import ACTIVATIONS
-from core.mlp import init_params, predict_proba
+from core.mlp import TensorCheck, init_params, predict_proba
 from core.mnist_setup import (
     MAX_LAYERS,
     MAX_WIDTH,
@@ -110,10 +110,19 @@ def test_finite_probabilities_or_none_once_diverged(rng):
     assert finite_probabilities(params, x, "relu", None) is None
 
 
-def test_gradcheck_verdict():
-    assert gradcheck_verdict(float("nan")) == "na"
-    assert gradcheck_verdict(1e-8) == "ok"
-    assert gradcheck_verdict(1e-2) == "bad"
+def test_gradcheck_verdict_names_the_worst_and_the_failed_tensors():
+    w0, b0, w1 = (
+        TensorCheck(0, "W", 1e-9, 2),
+        TensorCheck(0, "b", 1e-8, 2),
+        TensorCheck(1, "W", 0, 2),
+    )
+    assert gradcheck_verdict([w0, b0, w1]) == ("ok", b0, [])
+    bad = b0._replace(rel=1e-2)
+    assert gradcheck_verdict([w0, bad, w1]) == ("bad", bad, [bad])
+    lost = w1._replace(rel=float("nan"))
+    assert gradcheck_verdict([w0, bad, lost]) == ("bad", lost, [bad, lost])
+    nothing = [c._replace(rel=float("nan")) for c in (w0, b0)]
+    assert gradcheck_verdict(nothing)[0] == "na"
 
 
 def test_signal_series_splits_rows_into_arrays():

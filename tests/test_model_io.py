@@ -344,6 +344,13 @@ CASES = {
     "bad_output_size": [
         lambda rng: _file(rng, sizes=(64, 12, 9), meta=_meta(sizes=(64, 12, 9))),
     ],
+    # Issue #22 item 9: refused from the metadata, before any array is read (784-60000-10 held
+    # 258 MB in load_model before the page refused the width).
+    "too_wide": [
+        lambda rng: _npz({}, _meta(sizes=(784, 60000, 10))),
+        lambda rng: _npz({}, _meta(sizes=(784, *[16] * 7, 10))),
+        lambda rng: _file(rng, sizes=(64, 1025, 10), meta=_meta(sizes=(64, 1025, 10))),
+    ],
     "missing_array": [
         lambda rng: _file(rng, drop=["layer1_b"]),
         lambda rng: _file(rng, batch_norm=True, drop=["layer0_running_var"]),

@@ -181,3 +181,10 @@ SAVED_LINKS = [
 @pytest.mark.parametrize(("query", "expected"), SAVED_LINKS)
 def test_a_saved_link_opens_the_same_settings(query, expected):
     assert_link_opens(PAGE, query, expected)
+
+
+def test_temperature_chart_compares_only_a_different_temperature():
+    one = [trace["name"] for trace in chart(run_page(PAGE), "temp_figure")["data"]]
+    assert one == ["T = 1"]  # the default T = 1: no second, identical series
+    two = chart(run_page(PAGE, stab_temperature="2.5"), "temp_figure")["data"]
+    assert [trace["name"] for trace in two] == ["T = 1", "T = 2.5"]

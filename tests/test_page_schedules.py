@@ -149,7 +149,7 @@ BAD_INPUTS = [
     ("cosine_annealing_lr", "sch_s2_T_max", 0, "T_max"),
     ("step_lr", "sch_s2_gamma", -0.5, "gamma"),
     ("exponential_lr", "sch_s2_gamma", 0.0, "gamma"),
-    ("multi_step_lr", "sch_s2_milestones", "80, 30", "milestones"),
+    ("multi_step_lr", "sch_s2_milestones", "80, -30", "milestones"),
     ("cyclic_lr", "sch_s2_max_lr", 0.0001, "max_lr"),
 ]
 
@@ -425,3 +425,72 @@ def test_restarts_that_do_not_fit_the_steps_are_said(language):
     assert expected in [c.value for c in at.caption]
     at.number_input(key="sch_chain_restarts").set_value(2).run()
     assert not [c.value for c in at.caption if c.value[:8] == expected[:8]]
+
+
+def test_reduce_lr_on_plateau_is_listed_and_follows_the_training_losses():
+    at = run_page(PAGE)
+    at.selectbox(key="sch_s2_kind").set_value("reduce_lr_on_plateau").run()
+    at.slider(key="sch_total").set_value(200).run()
+    at.number_input(key="sch_s2_patience").set_value(1).run()
+    at.number_input(key="sch_s2_factor").set_value(0.5).run()
+    assert not at.exception
+    assert any(c.value == translate("en", "schedules.plateau_note") for c in at.caption)
+    assert trace_names(at) == ["1 · StepLR", "2 · ReduceLROnPlateau"]
+    assert any("scheduler.step(val_loss)" in c.value for c in at.code)
+    at.button(key="_sch_train").click().run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table[translate("en", "schedules.col_schedule")]) == [
+        "1 · StepLR",
+        "2 · ReduceLROnPlateau",
+    ]
+    used = ys(at, -1)[3]  # the lr ReduceLROnPlateau gave the trainer, step by step
+    assert len(used) == 200 and used[0] == 0.1
+    assert set(np.round(used / 0.1, 12)) <= {0.5**k for k in range(12)}
+    assert used[-1] < 0.1  # with patience 1 the validation loss stalls at least once in ~10 epochs
+
+
+def test_cyclic_lr_takes_a_typed_scale_fn():
+    at = run_page(PAGE, sch="s1", sch_s1_kind="cyclic_lr", sch_s1_step_size_up="5", sch_total="60")
+    triangular = ys(at)[0]
+    at.text_input(key="sch_s1_scale_fn").set_value("1 / 2 ** (x - 1)").run()
+    assert not at.exception
+    halved = ys(at)[0]
+    at.text_input(key="sch_s1_scale_fn").set_value("").run()
+    at.selectbox(key="sch_s1_mode").set_value("triangular2").run()
+    np.testing.assert_allclose(halved, ys(at)[0], rtol=1e-15)  # that scale_fn is triangular2
+    assert not np.allclose(halved, triangular)
+    at.text_input(key="sch_s1_scale_fn").set_value("epoch").run()
+    assert "scale_fn" in translate("en", "schedules.expr.unknown_name")
+    assert translate("en", "schedules.expr.unknown_name") in warnings(at)
+
+
+def test_chained_scheduler_is_listed_with_its_chain_and_trains():
+    at = run_page(PAGE, "zh")
+    at.selectbox(key="sch_s2_kind").set_value("chained_scheduler").run()
+    at.slider(key="sch_total").set_value(40).run()
+    assert not at.exception
+    assert trace_names(at) == ["1 · StepLR", "2 · ChainedScheduler"]
+    lrs = ys(at)[1]
+    np.testing.assert_allclose(lrs[:3], [0.01, 0.0097, 0.009409], rtol=1e-12)  # 0.1·0.1·0.97^t
+    np.testing.assert_allclose(lrs[20], 0.1 * 0.97**20, rtol=1e-12)  # ConstantLR undone at 20
+    assert any("ConstantLR(factor=0.1, total_iters=20) × ExponentialLR(gamma=0.97)" in c.value
+               for c in at.caption)  # fmt: skip
+    assert any("ChainedScheduler([scheduler1, scheduler2]" in c.value for c in at.code)
+    at.button(key="_sch_train").click().run()
+    assert not at.exception
+    np.testing.assert_allclose(ys(at, -1)[3], lrs[:40])  # the trainer used the chart's lrs
+
+
+def test_a_lambda_lr_never_builds_a_gradient(monkeypatch):
+    # Issue #22 item 1: LambdaLR needs only the formula's value; its gradient was built anyway.
+    import core.expressions
+    from ui.schedule_panels import lr_curve
+
+    def no_gradient(*args):
+        raise AssertionError("a schedule built a gradient")
+
+    monkeypatch.setattr(core.expressions, "_gradient", no_gradient)
+    core.expressions._compiled.cache_clear()
+    lrs = lr_curve("lambda_lr", 0.1, (("lr_lambda", "max(abs(epoch), abs(epoch - 4))"),), 8)
+    np.testing.assert_allclose(lrs, 0.1 * np.maximum(np.arange(9), np.abs(np.arange(9) - 4)))

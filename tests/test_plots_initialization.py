@@ -44,6 +44,7 @@ def test_signals_vs_depth_has_three_log_panels_per_setup():
     assert list(fig.data[0].x) == [1, 2, 3, 4, 5]
     assert list(fig.data[1].x) == [1, 2, 3, 4, 5, 6]
     assert fig.layout.xaxis2.ticktext[-1] == "out"
+    assert {fig.layout[f"xaxis{i}"].tickangle for i in ("", "2", "3")} == {0}  # "输出" upright
     assert fig.layout.xaxis.title.text == "Layer"
     # Setups differ by dash as well as colour (black-and-white projectors).
     assert fig.data[0].line.dash != fig.data[3].line.dash

@@ -9,7 +9,7 @@ from core.initializers import INITIALIZERS, torch_call
 from core.losses import LOSSES
 from core.losses import TORCH_NAMES as LOSS_TORCH
 from core.optimizers import OPTIMIZER_ENTRIES, OPTIMIZERS
-from core.schedules import SCHEDULES, TORCH_CLASS
+from core.schedules import SCHEDULE_ENTRIES, TORCH_CLASS
 from ui.formulas import (
     ACTIVATION_FORMULAS,
     INITIALIZER_FORMULAS,
@@ -24,7 +24,7 @@ REGISTRIES = {
     "activations": (ACTIVATIONS, "activations.names.{}", ACTIVATION_FORMULAS, ACTIVATION_TORCH.get),
     "losses": (LOSSES, "activations.names.{}", LOSS_FORMULAS, LOSS_TORCH.get),
     "initializers": (INITIALIZERS, "initialization.init_name.{}", INITIALIZER_FORMULAS, torch_call),
-    "schedules": (SCHEDULES, "schedules.kind.{}", SCHEDULE_FORMULAS, TORCH_CLASS.get),
+    "schedules": (SCHEDULE_ENTRIES, "schedules.kind.{}", SCHEDULE_FORMULAS, TORCH_CLASS.get),
     "optimizers": (
         OPTIMIZERS,
         "optimizers.names.{}",

@@ -10,7 +10,7 @@ from core.activations import ACTIVATIONS
 from core.datasets import to_float32
 from core.mlp import accuracy, loss_and_grads
 from core.optimizers import OPTIMIZERS, AdamState, SGDState, init_layers, make, update_layers
-from core.schedules import step_lr
+from core.schedules import plateau, reduce_lr_on_plateau, step_lr
 from core.training import (
     TrainConfig,
     evaluate,
@@ -380,3 +380,23 @@ def test_pick_examples(rng):
     assert len(training.pick_examples(probs, pred, "mistakes", 24, rng)) == 0  # all right
     with pytest.raises(ValueError, match="mode='best'"):
         training.pick_examples(probs, y, "best", 3, rng)
+
+
+def test_train_on_plateau_steps_the_scheduler_with_each_epochs_validation_loss():
+    from core.datasets import load_digits_8x8
+
+    data = load_digits_8x8(seed=0)
+    config = TrainConfig(layer_sizes=(64, 32, 10), optimizer="momentum", lr=0.0, batch_size=64)
+    start = init_train_state(np.random.default_rng(0), data, config)
+    scheduler = plateau(0.1, patience=1, factor=0.5, threshold=0.05)
+    state = training.train_on_plateau(start, data, config, 230, scheduler)
+    h = state.history
+    assert len(h.loss) == 230 and len(h.epochs) >= 10
+    # Reference: the loss-sequence form (checked against torch) on the epochs' validation losses;
+    # the lr during epoch e is the one after e calls of step(val_loss).
+    after = reduce_lr_on_plateau(0.1, [e.val_loss for e in h.epochs], patience=1, factor=0.5,
+                                 threshold=0.05)  # fmt: skip
+    epoch_of_step = np.searchsorted([e.step for e in h.epochs], np.arange(230), side="right")
+    expected = np.array([0.1, *after])[epoch_of_step]
+    np.testing.assert_array_equal(h.lr, expected)
+    assert h.lr[-1] < 0.1  # it did reduce

@@ -12,6 +12,7 @@ from core.losses import (
     cross_entropy_naive,
     cross_entropy_stable,
     loss_curve,
+    loss_gradient_check,
     softmax,
     softmax_naive,
 )
@@ -98,18 +99,11 @@ def activation_data(name: str, params: tuple, zmax: float, trace_x: float):
 
 @st.cache_data(max_entries=512, show_spinner=False)
 def loss_data(name: str, params: tuple, x_range: tuple, domain: tuple, target: float):
-    """Loss and slope along x for a fixed target, and the FD check of the slope."""
+    """Loss and slope along x for a fixed target, and the FD check of the whole gradient."""
     kwargs = dict(params)
     x = np.linspace(*x_range, GRID_POINTS)
     values, slopes = loss_curve(name, x, target, **kwargs)
-
-    def fn(v):
-        return loss_curve(name, v, target, **kwargs)[0]
-
-    def grad(v):
-        return loss_curve(name, v, target, **kwargs)[1]
-
-    return x, values, slopes, gradient_check(fn, grad, x, low=domain[0], high=domain[1])
+    return x, values, slopes, loss_gradient_check(name, x, target, domain, **kwargs)
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
@@ -355,17 +349,15 @@ def temperature_view(fields: dict, style) -> None:
     st.subheader(t("activations.temperature_heading"))
     temperature = field(fields, "stab_temperature")
     base = np.array(STABILITY_LOGITS)
+    series = [(t("activations.temperature_one"), softmax(base))]
+    if temperature != 1.0:  # at T = 1 a second series would repeat the first under the same name
+        label = t("activations.temperature_t", T=format_number(temperature))
+        series.append((label, softmax(base, temperature)))
     show_figure(
         shared_figure(
             probability_bars,
             [t("activations.class_name", index=i) for i in range(len(base))],
-            [
-                (t("activations.temperature_one"), softmax(base)),
-                (
-                    t("activations.temperature_t", T=format_number(temperature)),
-                    softmax(base, temperature),
-                ),
-            ],
+            series,
             text=probability_text("activations.temperature_fig_title"),
             style=style,
         ),

@@ -53,12 +53,12 @@ LOSS_FORMULAS = {
     "mae": r"\ell = |\hat y - y|",
     "huber": r"\ell = \begin{cases} \tfrac12 r^2 & |r| < \delta \\ \delta\,(|r| - \tfrac12 \delta) & \text{otherwise} \end{cases}, \quad r = \hat y - y",
     "smooth_l1": r"\ell = \begin{cases} \tfrac12 r^2 / \beta & |r| < \beta \\ |r| - \tfrac12 \beta & \text{otherwise} \end{cases}, \quad r = \hat y - y",
-    "log_cosh": r"\ell = \log \cosh(\hat y - y)",
+    "log_cosh": r"\ell = \log \cosh r = |r| + \log\bigl(1 + e^{-2|r|}\bigr) - \log 2, \quad r = \hat y - y",
     "bce": r"\ell = -\bigl[y \log p + (1 - y) \log(1 - p)\bigr]",
     "bce_with_logits": r"\ell = \max(z, 0) - z\,y + \log\bigl(1 + e^{-|z|}\bigr) \quad (p = \sigma(z))",
     "cross_entropy": r"\ell = -\sum_c y_c \log \operatorname{softmax}(z)_c = \operatorname{logsumexp}(z) - z_{\text{label}}",
     "kl_div": r"\ell = \sum_c y_c \bigl(\log y_c - \log q_c\bigr)",
-    "hinge": r"\ell = \max(0,\ 1 - y f), \quad y \in \{-1, +1\}",
+    "hinge": r"\ell = \max(0,\ 1 - y f), \quad \frac{\partial \ell}{\partial f} = -y\,[\,y f \le 1\,], \quad y \in \{-1, +1\}",
     "squared_hinge": r"\ell = \max(0,\ 1 - y f)^2, \quad y \in \{-1, +1\}",
     "contrastive": r"\ell = \tfrac12 \bigl[y\,d^2 + (1 - y) \max(0,\ m - d)^2\bigr]",
 }
@@ -104,6 +104,9 @@ SCHEDULE_FORMULAS = {
     "one_cycle_lr": r"\eta:\ \tfrac{\text{max\_lr}}{\text{div\_factor}} \nearrow \text{max\_lr}"
     r"\searrow \tfrac{\text{max\_lr}}{\text{div\_factor}\cdot\text{final\_div\_factor}}"
     r"\quad(\text{cos or linear})",
+    "chained_scheduler": r"\eta_t = \eta_0 \prod_i \frac{\text{scheduler}_i(t)}{\eta_0}",
+    "reduce_lr_on_plateau": r"\eta_{e+1} = \begin{cases} \max(\text{factor}\cdot\eta_e,\ "
+    r"\text{min\_lr}) & b_e > \text{patience} \\ \eta_e & b_e \le \text{patience} \end{cases}",
     "sequential_lr": r"\eta_t = \text{scheduler}_i\,(t - m_i)\quad\text{for}\ m_i \le t < m_{i+1},"
     r"\ \ m_0 = 0,\ m_1, m_2, \ldots = \text{milestones}",
     "lambda_lr": r"\eta_t = \eta_0\cdot\lambda(t)",

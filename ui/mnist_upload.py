@@ -16,7 +16,15 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from core.datasets import Dataset, DatasetError, Split, load_idx, load_npz
+from core.datasets import (
+    MAX_IMAGES,
+    MAX_UNPACKED_BYTES,
+    Dataset,
+    DatasetError,
+    Split,
+    load_idx,
+    load_npz,
+)
 
 NAME = "upload"
 UPLOAD_ERROR_CODES = (
@@ -24,8 +32,11 @@ UPLOAD_ERROR_CODES = (
     "file_set",  # not one .npz and not the four IDX files, or names that don't say which is which
     "too_few",  # too few training or test images to split and evaluate
     "image_size",  # images too large (or too small) for the page's network
-)
+)  # and core.datasets' "too_large": over MAX_UPLOAD_BYTES uploaded, or over full MNIST unpacked
 MIN_TRAIN = 12  # 10 training + 2 validation images at least
+# The uploaded bytes stay in memory as long as the uploader shows them (Streamlit keeps them), on
+# top of the unpacked dataset: a class of 30 must fit in 2.7 GB. MNIST's own files are 11 MB.
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_SIDE = 64  # px; 784 inputs is MNIST, 64×64 = 4,096 still trains in a shared server's ticks
 VAL_FRACTION = 1 / 6
 
@@ -47,6 +58,8 @@ def _validation_cut(train: Split, test: Split, name: str, image_shape: tuple) ->
     """The last sixth of ``train`` as validation; sizes and image shape checked."""
     if len(train.y) < MIN_TRAIN or len(test.y) < 1:
         raise DatasetError("too_few", name, f"{len(train.y)} training, {len(test.y)} test images")
+    if len(train.y) + len(test.y) > MAX_IMAGES:
+        raise DatasetError("too_large", name, f"{len(train.y) + len(test.y)} images")
     rows, cols = image_shape
     if not (2 <= rows <= MAX_SIDE and 2 <= cols <= MAX_SIDE):
         raise DatasetError("image_size", name, f"{rows}×{cols}")
@@ -67,6 +80,8 @@ def dataset_from_uploads(files: Sequence[tuple[str, bytes]]) -> Dataset:
     for name, (_, content) in zip(names, files, strict=True):
         if len(content) == 0:
             raise DatasetError("empty", name)
+    if (total := sum(len(content) for _, content in files)) > MAX_UPLOAD_BYTES:
+        raise DatasetError("too_large", listed, f"{total} bytes uploaded")
     is_npz = [n.lower().endswith(".npz") for n in names]
     if not (len(files) == 1 and is_npz[0]) and not (len(files) == 4 and not any(is_npz)):
         raise DatasetError("file_set", listed, f"{len(files)} files")
@@ -86,8 +101,10 @@ def dataset_from_uploads(files: Sequence[tuple[str, bytes]]) -> Dataset:
         if set(roles) != wanted:
             raise DatasetError("file_set", listed, "names do not say which file is which")
         # Read into memory (np.frombuffer over the bytes) before the folder is deleted.
+        # The four files together unpack to at most what full MNIST needs.
         train = load_idx(roles["train", "images"], roles["train", "labels"])
-        test = load_idx(roles["test", "images"], roles["test", "labels"])
+        left = MAX_UNPACKED_BYTES - train.x.nbytes - len(train.y)
+        test = load_idx(roles["test", "images"], roles["test", "labels"], max_bytes=left)
     if train.x.shape[1:] != test.x.shape[1:]:
         raise DatasetError(
             "bad_shape", listed, f"train {train.x.shape[1:]}, test {test.x.shape[1:]}"

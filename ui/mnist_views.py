@@ -10,7 +10,13 @@ import streamlit as st
 from core.activations import ACTIVATIONS
 from core.datasets import NUM_CLASSES, to_float32
 from core.digit_image import prepare_drawn_digit
-from core.mnist_setup import finite_probabilities, gradcheck_verdict, signal_series
+from core.mnist_setup import (
+    MAX_LAYERS,
+    MAX_WIDTH,
+    finite_probabilities,
+    gradcheck_verdict,
+    signal_series,
+)
 from core.model_io import INPUT_SIZES, save_model
 from core.params import Param
 from core.session import archive, checked_gradients, new_sample
@@ -244,19 +250,35 @@ def gradient_check_badge(v: Live) -> None:
     params = session().train.params
     key = (v.config.activation, v.data_id, tuple(layer["W"].shape for layer in params))
     x, y = to_float32(v.data.val.x[:16]), v.data.val.y[:16]
-    new, rel, at_step = checked_gradients(session(), key, x, y, ACTIVATIONS[v.config.activation]())
+    new, checks, at_step = checked_gradients(
+        session(), key, x, y, ACTIVATIONS[v.config.activation]()
+    )
     save(new)
-    verdict = gradcheck_verdict(rel)
+    verdict, worst, failed = gradcheck_verdict(checks)
     if verdict == "na":
         st.badge(t("mnist.gradcheck_na"), icon=":material/help:", color="gray")
     else:
         ok = verdict == "ok"
         st.badge(
-            t(f"mnist.gradcheck_{verdict}", error=f"{rel:.1e}", step=f"{at_step:,}"),
+            t(
+                f"mnist.gradcheck_{verdict}",
+                error=f"{worst.rel:.1e}",
+                step=f"{at_step:,}",
+                tensor=tensor_name(worst),
+                tensors=t("mnist.gradcheck_join").join(tensor_name(c) for c in failed),
+            ),
             icon=":material/check_circle:" if ok else ":material/warning:",
             color="green" if ok else "orange",
         )
     st.caption(t("mnist.gradcheck_help"))
+
+
+TENSOR_SYMBOLS = {"W": "W", "b": "b", "gamma": "γ", "beta": "β"}
+
+
+def tensor_name(check) -> str:
+    """ "W of layer 2" for a core.mlp.TensorCheck (layers counted from 1, as the page shows them)."""
+    return t("mnist.gradcheck_tensor", name=TENSOR_SYMBOLS[check.name], layer=check.layer + 1)
 
 
 def first_layer_weights(v: Live) -> None:
@@ -341,9 +363,9 @@ def model_panel(v: Live) -> None:
         )
         if (problem := session().model_error) is not None:
             code, file_name = problem
+            reason = t(f"mnist.model_error.{code}", layers=MAX_LAYERS, width=MAX_WIDTH)
             st.error(
-                t("mnist.load_failed", file=file_name, problem=t(f"mnist.model_error.{code}")),
-                icon=":material/error:",
+                t("mnist.load_failed", file=file_name, problem=reason), icon=":material/error:"
             )
         elif (note := session().loaded_note) is not None:
             st.success(t("mnist.loaded", file=note[0], arch=note[1]), icon=":material/check:")

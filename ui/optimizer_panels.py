@@ -201,7 +201,8 @@ def torch_code(name: str, chosen: Mapping[str, Any]) -> str:
 
 def formula_error(error: ExpressionError, formula: str) -> None:
     """Say why the typed formula was refused, with a caret under the position."""
-    st.error(t("optimizers.formula_error", reason=t(f"optimizers.errors.{error.code}")))
+    reason = t(f"optimizers.errors.{error.code}", limit=error.limit)
+    st.error(t("optimizers.formula_error", reason=reason))
     if error.names:
         st.markdown(t("optimizers.formula_unknown", names=", ".join(f"`{n}`" for n in error.names)))
     if error.position is not None and len(formula) <= 200:

@@ -5,17 +5,21 @@ buttons, and a schedule's card."""
 import streamlit as st
 
 from core.params import Param
-from core.schedules import LR_PARAM, SCHEDULE_PARAMS, SCHEDULES, TORCH_CLASS
+from core.schedules import LR_PARAM, SCHEDULE_ENTRIES, SCHEDULE_PARAMS, TORCH_CLASS
 from ui.fields import Field, field, widget_for
-from ui.i18n import t
+from ui.i18n import load_locale, t
 
-KINDS = tuple(k for k in SCHEDULES if k != "sequential_lr")  # chains have their own panel
+KINDS = tuple(k for k in SCHEDULE_ENTRIES if k != "sequential_lr")  # chains have their own panel
 IDS = tuple(f"s{i}" for i in range(1, 9))
 LIST_KEY = "sch"
 DEFAULT_IDS = ["s1", "s2"]
 DEFAULT_KINDS = dict(zip(IDS, ("step_lr", "cosine_annealing_lr", "exponential_lr",
     "cosine_annealing_warm_restarts", "one_cycle_lr", "cyclic_lr", "polynomial_lr", "linear_lr"),
     strict=True))  # fmt: skip
+
+
+# What an empty number field (torch's None) means, as the field's placeholder.
+EMPTY_MEANS = {"step_size_down": "schedules.same_as_up", "total_steps": "schedules.from_epochs"}
 
 
 def kind_label(kind: str) -> str:
@@ -32,12 +36,29 @@ def kind_field(sid: str) -> dict[str, Field]:
     return {schedule_key(sid, "kind"): Field(kind, "select", None, option_labels=kind_label)}
 
 
+def help_key(kind: str, name: str) -> str:
+    """The help text of parameter ``name``: the kind's own (ReduceLROnPlateau's ``factor`` is not
+    ConstantLR's) if it has one, else the one shared by every schedule with that parameter."""
+    own = f"schedules.help.{kind}.{name}"
+    return own if own in load_locale("en") else f"schedules.help.{name}"
+
+
 def param_fields(sid: str, kind: str) -> dict[str, Field]:
-    """lr and the registry's parameters of ``kind`` in schedule ``sid``, shown by torch name."""
+    """lr and the registry's parameters of ``kind`` in schedule ``sid``, shown by torch name.
+    A chain of schedulers is no setting of the card: ChainedScheduler's is the registry's own."""
     return {
-        schedule_key(sid, name): Field(param, widget_for(param), None, f"schedules.help.{name}")
+        schedule_key(sid, name): Field(param, widget_for(param), None, help_key(kind, name))
         for name, param in ({"lr": LR_PARAM} | SCHEDULE_PARAMS[kind]).items()
+        if name != "schedulers"
     }
+
+
+def chain_text(schedulers) -> str:
+    """ "ConstantLR(factor=0.1, total_iters=20) × ExponentialLR(gamma=0.97)" for a chain."""
+    return " × ".join(
+        f"{TORCH_CLASS[name]}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
+        for name, kwargs in schedulers
+    )
 
 
 def schedule_values(sid: str, kind: str, lr: float = 0.1, **params) -> dict:
@@ -115,8 +136,11 @@ def schedule_card(index: int, sid: str, full: bool, projector: bool) -> tuple[st
     values = {}
     for j, (key, f) in enumerate(own.items()):
         name = key.removeprefix(f"sch_{sid}_")
-        same_as_up = {"placeholder": t("schedules.same_as_up")} if f.param.default is None else {}
+        empty = {"placeholder": t(EMPTY_MEANS[name])} if f.param.default is None else {}
         with columns[j % len(columns)]:
-            values[name] = field(own, key, label=name, **same_as_up)
+            values[name] = field(own, key, label=name, **empty)
+    if "schedulers" in SCHEDULE_PARAMS[kind]:
+        values["schedulers"] = SCHEDULE_PARAMS[kind]["schedulers"].default
+        st.caption(t("schedules.chained_children", chain=chain_text(values["schedulers"])))
     lr = float(values.pop("lr", None) or 0.1)
     return kind, lr, tuple(values.items())

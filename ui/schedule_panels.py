@@ -11,14 +11,16 @@ from core.datasets import load_digits_8x8
 from core.expressions import ExpressionError, compile_expression
 from core.params import ParamError
 from core.schedules import (
+    SCHEDULE_ENTRIES,
     SCHEDULES,
     TORCH_CLASS,
     linear_warmup,
     parse_milestones,
+    plateau,
     sequential_lr,
     torch_code,
 )
-from core.training import TrainConfig, evaluate, init_train_state, train_for
+from core.training import TrainConfig, evaluate, init_train_state, train_for, train_on_plateau
 from ui.controls import show_code, show_figure, show_formula
 from ui.fields import field
 from ui.figure_cache import shared_figure
@@ -70,7 +72,13 @@ def _build(kind: str, lr: float, params: tuple):
     if "milestones" in kwargs:
         kwargs["milestones"] = parse_milestones(kwargs["milestones"])
     if "lr_lambda" in kwargs:
-        kwargs["lr_lambda"] = compile_expression(kwargs["lr_lambda"], variables=("epoch",)).fn
+        # A schedule needs only the value: no gradient is built.
+        formula = compile_expression(kwargs["lr_lambda"], variables=("epoch",), gradient=False)
+        kwargs["lr_lambda"] = formula.fn
+    if "scale_fn" in kwargs:  # empty: None, the mode's own scale
+        text = kwargs["scale_fn"].strip()
+        compiled = compile_expression(text, variables=("x",), gradient=False) if text else None
+        kwargs["scale_fn"] = compiled.fn if compiled else None
     return SCHEDULES[kind](lr=lr, **kwargs)
 
 
@@ -116,20 +124,33 @@ def chain_curve(
         return np.asarray(schedule(np.arange(total + 1)), dtype=float), code
 
 
+def training_plan(kind: str, lr: float, params: tuple, lrs: np.ndarray, total: int) -> tuple:
+    """What ``train_with`` runs for one schedule, as primitives: its lr table, or ReduceLROnPlateau's
+    settings (its lr follows the losses, so it has no table before training)."""
+    if SCHEDULE_ENTRIES[kind].of_losses:
+        return ("plateau", float(lr), params, int(total))
+    return ("table", tuple(lrs[:total]))
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
-def train_with(lrs: tuple, optimizer: str, seed: int) -> tuple[np.ndarray, np.ndarray, float, int]:
-    """Train the small MLP on the 8×8 digits for len(lrs) steps: (losses, lrs, test acc, diverged)."""
-    table = np.asarray(lrs, dtype=float)
+def train_with(plan: tuple, optimizer: str, seed: int) -> tuple[np.ndarray, np.ndarray, float, int]:
+    """Train the small MLP on the 8×8 digits as ``plan`` says (see ``training_plan``): (losses,
+    lrs, test acc, diverged)."""
+    table = np.asarray(plan[1], dtype=float) if plan[0] == "table" else None
     config = TrainConfig(
         layer_sizes=TRAIN_LAYERS,
         optimizer=optimizer,
-        lr=lambda t: table[min(int(t), len(table) - 1)],
+        lr=0.0 if table is None else (lambda t: table[min(int(t), len(table) - 1)]),
         schedule_unit="step",
         batch_size=TRAIN_BATCH,
     )
     data = load_digits_8x8(seed=0)
     state = init_train_state(np.random.default_rng(seed), data, config)
-    state, _ = train_for(state, data, config, max_steps=len(table))
+    if table is None:
+        _, lr, params, total = plan
+        state = train_on_plateau(state, data, config, total, plateau(lr, **dict(params)))
+    else:
+        state, _ = train_for(state, data, config, max_steps=len(table))
     accuracy = float("nan")
     if state.diverged_at is None:
         _, accuracy = evaluate(state.params, state.bn_state, data.test, ACTIVATIONS["relu"]())
@@ -143,7 +164,8 @@ def train_with(lrs: tuple, optimizer: str, seed: int) -> tuple[np.ndarray, np.nd
 def problem_text(label: str, error: Exception) -> str:
     """A translated sentence naming the parameter the core refused and the rule it broke."""
     if isinstance(error, ExpressionError):
-        return t("schedules.bad_lambda", schedule=label, reason=t(f"schedules.expr.{error.code}"))
+        reason = t(f"schedules.expr.{error.code}", limit=error.limit)
+        return t("schedules.bad_lambda", schedule=label, reason=reason)
     if isinstance(error, ParamError):
         rule = t(f"schedules.rule_{error.rule}", **error.values)
         return t("schedules.bad_param", schedule=label, param=error.param, rule=rule)
@@ -158,8 +180,13 @@ def run_label(index: int, kind: str) -> str:
 
 
 def checked_curve(label: str, kind: str, lr: float, params: tuple, total: int) -> np.ndarray | None:
-    """The schedule's lrs, or None after a warning naming what the core refused or overflowed."""
+    """The schedule's lrs, or None after a warning naming what the core refused or overflowed.
+    ReduceLROnPlateau has no curve before training: its settings are checked and its starting lr
+    stands in for it (the comparison says so)."""
     try:
+        if SCHEDULE_ENTRIES[kind].of_losses:
+            plateau(lr, **dict(params))
+            return np.full(total + 1, float(lr))
         lrs = lr_curve(kind, lr, params, total)
     except (ValueError, ArithmeticError) as error:
         st.warning(problem_text(label, error), icon=":material/warning:")
@@ -187,6 +214,8 @@ def comparison(built: list, ids: list[str], axis: Axis) -> None:
         st.caption(t("schedules.log_zero"))
     if axis.unit == "epoch":
         st.caption(t("schedules.epoch_note", spe=axis.steps_per_epoch))
+    if any(SCHEDULE_ENTRIES[kind].of_losses for _, kind, *_ in built):
+        st.caption(t("schedules.plateau_note"))
     st.markdown(f"**{t('schedules.formula_heading')}**")
     tabs = st.tabs([label for label, _ in curves])
     for tab, (_, kind, lr, params, _) in zip(tabs, built, strict=True):

@@ -88,7 +88,10 @@ def signals_vs_depth(
         )
     # Whole-numbered layers; the output layer (one past the last hidden layer) gets its own label.
     ticks = _layer_ticks(depth)
-    fig.update_xaxes(tickmode="array", tickvals=ticks, ticktext=[str(k) for k in ticks])
+    # Upright labels: plotly turned "输出" (output) on its side when it judged the ticks crowded.
+    fig.update_xaxes(
+        tickmode="array", tickvals=ticks, ticktext=[str(k) for k in ticks], tickangle=0
+    )
     for panel in (2, 3):
         fig.update_xaxes(
             tickvals=[*ticks, depth + 1],
