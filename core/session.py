@@ -245,18 +245,27 @@ def steps_per_s(pace: str, epoch_steps: int) -> float | None:
 
 
 def paced_tick(
-    s: Session, data: Dataset, config: TrainConfig, *, pace: str, now: float, budget: float
+    s: Session,
+    data: Dataset,
+    config: TrainConfig,
+    *,
+    pace: str,
+    now: float,
+    budget: float,
+    every: float = 0.0,
 ) -> Session:
     """``tick`` at ``pace``: the steps the time since the last paced tick earned (``now`` is a
     clock in seconds; the first tick counts as ``MAX_CATCH_UP`` late), at most ``budget``
-    seconds of training. Fractions of a step carry over to the next tick, so two steps a second
+    seconds of training. ``every`` is the planned time between ticks (ui.fair_share: seconds
+    apart when a class trains on one server), which a tick may take without losing steps. Fractions of a step carry over to the next tick, so two steps a second
     at three ticks a second take a step on two ticks of three. A run to the end of the epoch
     (the epoch button's) is not paced."""
     # The rest of an epoch the epoch button asked for goes as fast as its click did.
     rate = None if s.to_epoch_end else steps_per_s(pace, steps_per_epoch(data, config))
     if rate is None:
         return tick(s._replace(paced_at=now, credit=0.0), data, config, time_budget=budget)
-    late = MAX_CATCH_UP if s.paced_at is None else min(max(now - s.paced_at, 0.0), MAX_CATCH_UP)
+    late = now - s.paced_at if s.paced_at is not None else MAX_CATCH_UP
+    late = min(max(late, 0.0), every + MAX_CATCH_UP)
     credit = s.credit + rate * late
     s = s._replace(paced_at=now)
     if credit < 1.0:
@@ -264,7 +273,8 @@ def paced_tick(
     before = s.train.step
     s = tick(s, data, config, max_steps=int(credit), time_budget=budget)
     # Steps the budget did not allow are not owed beyond one tick's worth of catching up.
-    return s._replace(credit=min(credit - (s.train.step - before), max(1.0, rate * MAX_CATCH_UP)))
+    owed = max(1.0, rate * (every + MAX_CATCH_UP))
+    return s._replace(credit=min(credit - (s.train.step - before), owed))
 
 
 # ---------------------------------------------------------------- data and views

@@ -246,11 +246,11 @@ def test_steps_a_second_at_each_pace():
         steps_per_s("warp", 55)
 
 
-def paced_run(small, pace: str, ticks: list[float]) -> list[int]:
+def paced_run(small, pace: str, ticks: list[float], every: float = 0.3) -> list[int]:
     """The step count after a paced tick at each clock time in ``ticks``."""
     s, counts = start(configured(small)), []
     for now in ticks:
-        s = paced_tick(s, small, CONFIG, pace=pace, now=now, budget=10.0)
+        s = paced_tick(s, small, CONFIG, pace=pace, now=now, budget=10.0, every=every)
         counts.append(s.train.step)
     return counts
 
@@ -267,6 +267,10 @@ def test_class_pace_spreads_an_epoch_over_fifteen_seconds_whatever_the_tick_rate
     # Ticks at other intervals earn the same steps for the same time: fractions carry over.
     assert paced_run(small, "class", [0.0, 1.0, 10.0 / 3, 29.7])[-1] < counts[-1]  # late ticks lose
     assert paced_run(small, "class", list(np.arange(0.0, 30.0, 0.5)))[-1] == counts[-1]
+    # A class on one server: ticks 5 s apart (ui.fair_share) keep the pace too.
+    assert paced_run(small, "class", list(np.arange(0.0, 30.0, 5.0)), every=5.0)[-1] == int(
+        0.8 * (25.0 + MAX_CATCH_UP)
+    )
 
 
 def test_slow_motion_and_as_fast_as_possible(small):
@@ -279,7 +283,8 @@ def test_slow_motion_and_as_fast_as_possible(small):
 def test_a_late_tick_does_not_make_up_for_a_pause(small):
     counts = paced_run(small, "class", [0.0, 0.5, 600.0])
     assert counts[0] == 0 and counts[1] == 1  # 0.8 after the first tick, 1.2 after the second
-    assert counts[2] - counts[1] == int(0.2 + 0.8 * MAX_CATCH_UP)  # ten minutes later: 1 s
+    # Ten minutes later: one tick interval and one second.
+    assert counts[2] - counts[1] == int(0.2 + 0.8 * (0.3 + MAX_CATCH_UP))
 
 
 @pytest.mark.parametrize("pace", PACES)

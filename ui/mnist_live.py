@@ -55,7 +55,7 @@ def live_view(v: Live) -> None:
                 save(
                     paced_tick(
                         session(), v.data, v.config,
-                        pace=v.pace, now=time.monotonic(), budget=now.budget,
+                        pace=v.pace, now=time.monotonic(), budget=now.budget, every=now.every,
                     )
                 )  # fmt: skip
                 if not session().running:
