@@ -119,9 +119,13 @@ def _nonzero(x) -> bool:
     return bool(np.any(np.asarray(x) != 0))
 
 
-def _decayed_gradient(weight_decay):
+def _decayed_gradient(weight_decay, maximize=False):
     """``(params, grads) -> (params, g)`` as arrays, with torch's coupled (L2) weight decay
-    ``g = grads + weight_decay * params``; without decay ``g`` is the gradient itself."""
+    ``g = grads + weight_decay * params``; without decay ``g`` is the gradient itself. With
+    ``maximize`` the gradient is negated first (torch negates it before the decay is added)."""
+    if maximize:
+        ascent = _decayed_gradient(weight_decay)
+        return lambda params, grads: ascent(params, -np.asarray(grads))
     if not _nonzero(weight_decay):
         return lambda params, grads: (np.asarray(params), np.asarray(grads))
 
@@ -165,7 +169,9 @@ class SGDState(NamedTuple):
 
 
 @_recorded
-def sgd(lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False) -> Optimizer:
+def sgd(
+    lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, *, maximize=False
+) -> Optimizer:
     """Stochastic gradient descent with optional (Nesterov) momentum, as ``torch.optim.SGD``."""
     _check_lr(lr)
     _check(np.asarray(momentum) >= 0, f"Invalid momentum value: {momentum=}")
@@ -176,7 +182,7 @@ def sgd(lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False) 
             f"Nesterov momentum requires a momentum and zero dampening: {momentum=}, {dampening=}",
         )
     schedule = _lr_schedule(lr)
-    gradient = _decayed_gradient(weight_decay)
+    gradient = _decayed_gradient(weight_decay, maximize)
     uses_momentum = _nonzero(momentum)
     has_momentum = np.asarray(momentum) != 0
     mixed = uses_momentum and not np.all(has_momentum)  # some runs of a race without momentum
@@ -212,6 +218,58 @@ nesterov = partial(sgd, momentum=0.9, nesterov=True)
 
 
 # ---------------------------------------------------------------------------------------------
+# Rprop
+
+
+class RpropState(NamedTuple):
+    step: int
+    prev: np.ndarray  # the previous gradient (0 where a sign change skipped the step)
+    step_size: np.ndarray | None  # per-coordinate step, set to lr at the first update as torch
+
+
+@_recorded
+def rprop(lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *, maximize=False) -> Optimizer:
+    """Rprop (Riedmiller & Braun 1993): steps of ``step_size * sign(g)``, each coordinate's step
+    grown by etaplus while its gradient keeps its sign and cut by etaminus when it flips."""
+    _check_lr(lr)
+    etaminus, etaplus = etas
+    _check(
+        (np.asarray(etaminus) > 0) & (np.asarray(etaminus) < 1) & (np.asarray(etaplus) > 1),
+        f"Invalid eta values: {etas=}",
+    )
+    step_size_min, step_size_max = step_sizes
+    schedule = _lr_schedule(lr)
+    gradient = _decayed_gradient(0.0, maximize)
+
+    def init(params):
+        return RpropState(0, _zeros(params), None)
+
+    @_quiet
+    def update(params, grads, state):
+        params, g = gradient(params, grads)
+        step_size = state.step_size
+        if step_size is None:
+            # torch fills the step sizes with the lr in force at the first step; later lrs
+            # (a schedule) do not change them.
+            step_size = np.full(params.shape, schedule(state.step), dtype=_float_dtype(params))
+        sign = np.sign(g * state.prev)
+        # sign is NaN where g or prev is not finite (0·inf); torch keeps that NaN as the factor.
+        factor = np.where(
+            sign > 0, etaplus, np.where(sign < 0, etaminus, np.where(sign == 0, 1, sign))
+        )
+        step_size = np.clip(
+            step_size * factor.astype(step_size.dtype), step_size_min, step_size_max
+        )
+        # After a sign change torch takes no step in that coordinate and forgets the gradient,
+        # so the next step counts as "no previous sign" there.
+        g = np.where(sign < 0, 0, g)
+        new_params = params - np.sign(g) * step_size
+        return _like_params(params, new_params), RpropState(state.step + 1, g, step_size)
+
+    return Optimizer(init, update)
+
+
+# ---------------------------------------------------------------------------------------------
 # Adagrad
 
 
@@ -222,7 +280,13 @@ class AdagradState(NamedTuple):
 
 @_recorded
 def adagrad(
-    lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10
+    lr=1e-2,
+    lr_decay=0.0,
+    weight_decay=0.0,
+    initial_accumulator_value=0.0,
+    eps=1e-10,
+    *,
+    maximize=False,
 ) -> Optimizer:
     """Adagrad: per-coordinate lr scaled by the root of the summed squared gradients."""
     _check_common(lr, eps, weight_decay)
@@ -232,7 +296,7 @@ def adagrad(
         f"Invalid initial_accumulator_value value: {initial_accumulator_value=}",
     )
     schedule = _lr_schedule(lr)
-    gradient = _decayed_gradient(weight_decay)
+    gradient = _decayed_gradient(weight_decay, maximize)
 
     def init(params):
         return AdagradState(0, _zeros(params) + initial_accumulator_value)
@@ -261,14 +325,21 @@ class RMSpropState(NamedTuple):
 
 @_recorded
 def rmsprop(
-    lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False
+    lr=1e-2,
+    alpha=0.99,
+    eps=1e-8,
+    weight_decay=0.0,
+    momentum=0.0,
+    centered=False,
+    *,
+    maximize=False,
 ) -> Optimizer:
     """RMSprop (Hinton), optionally centered and with momentum, as ``torch.optim.RMSprop``."""
     _check_common(lr, eps, weight_decay)
     _check(np.asarray(momentum) >= 0, f"Invalid momentum value: {momentum=}")
     _check(np.asarray(alpha) >= 0, f"Invalid alpha value: {alpha=}")
     schedule = _lr_schedule(lr)
-    gradient = _decayed_gradient(weight_decay)
+    gradient = _decayed_gradient(weight_decay, maximize)
     uses_momentum = _nonzero(momentum)
 
     def init(params):
@@ -315,12 +386,12 @@ class AdadeltaState(NamedTuple):
 
 
 @_recorded
-def adadelta(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0) -> Optimizer:
+def adadelta(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, *, maximize=False) -> Optimizer:
     """Adadelta (Zeiler 2012): updates scaled by RMS of past updates over RMS of gradients."""
     _check_common(lr, eps, weight_decay)
     _check((np.asarray(rho) >= 0) & (np.asarray(rho) <= 1), f"Invalid rho value: {rho=}")
     schedule = _lr_schedule(lr)
-    gradient = _decayed_gradient(weight_decay)
+    gradient = _decayed_gradient(weight_decay, maximize)
 
     def init(params):
         return AdadeltaState(0, _zeros(params), _zeros(params))
@@ -350,13 +421,40 @@ class AdamState(NamedTuple):
     max_exp_avg_sq: np.ndarray | None  # running max of v, only when amsgrad
 
 
+def _decoupled(without_decay: Optimizer, lr, weight_decay) -> Optimizer:
+    """``without_decay`` after shrinking the params by ``1 - lr * weight_decay`` (Loshchilov &
+    Hutter 2019): decay decoupled from the gradient, so the moments never see it."""
+    schedule = _lr_schedule(lr)
+    inner = inspect.unwrap(without_decay.update)
+
+    @_quiet
+    def update(params, grads, state):
+        decayed = np.asarray(params) * (1 - schedule(state.step) * weight_decay)
+        new_params, state = inner(decayed, grads, state)
+        return _like_params(params, new_params), state  # a float64 lr may have upcast `decayed`
+
+    return Optimizer(without_decay.init, update)
+
+
 @_recorded
-def adam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False) -> Optimizer:
-    """Adam (Kingma & Ba 2014) with eps outside the root of the bias-corrected v, as torch."""
+def adam(
+    lr=1e-3,
+    betas=(0.9, 0.999),
+    eps=1e-8,
+    weight_decay=0.0,
+    amsgrad=False,
+    *,
+    maximize=False,
+    decoupled_weight_decay=False,
+) -> Optimizer:
+    """Adam (Kingma & Ba 2014) with eps outside the root of the bias-corrected v, as torch;
+    ``decoupled_weight_decay=True`` is AdamW."""
     _check_common(lr, eps, weight_decay)
     _check_betas(betas)
+    if decoupled_weight_decay:
+        return _decoupled(adam(lr, betas, eps, 0.0, amsgrad, maximize=maximize), lr, weight_decay)
     schedule = _lr_schedule(lr)
-    gradient = _decayed_gradient(weight_decay)
+    gradient = _decayed_gradient(weight_decay, maximize)
     beta1, beta2 = betas
 
     def init(params):
@@ -379,21 +477,13 @@ def adam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False)
 
 
 @_recorded
-def adamw(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False) -> Optimizer:
+def adamw(
+    lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *, maximize=False
+) -> Optimizer:
     """AdamW (Loshchilov & Hutter 2019): Adam with weight decay decoupled from the gradient."""
-    _check_common(lr, eps, weight_decay)
-    _check_betas(betas)
-    schedule = _lr_schedule(lr)
-    without_decay = adam(lr, betas, eps, 0.0, amsgrad)
-
-    @_quiet
-    def update(params, grads, state):
-        # Decay shrinks the params directly (scaled by lr, as torch does); m and v never see it.
-        decayed = np.asarray(params) * (1 - schedule(state.step) * weight_decay)
-        new_params, state = without_decay.update(decayed, grads, state)
-        return _like_params(params, new_params), state  # a float64 lr may have upcast `decayed`
-
-    return Optimizer(without_decay.init, update)
+    return adam(
+        lr, betas, eps, weight_decay, amsgrad, maximize=maximize, decoupled_weight_decay=True
+    )
 
 
 class NAdamState(NamedTuple):
@@ -405,14 +495,24 @@ class NAdamState(NamedTuple):
 
 @_recorded
 def nadam(
-    lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, momentum_decay=4e-3
+    lr=2e-3,
+    betas=(0.9, 0.999),
+    eps=1e-8,
+    weight_decay=0.0,
+    momentum_decay=4e-3,
+    decoupled_weight_decay=False,
+    *,
+    maximize=False,
 ) -> Optimizer:
     """NAdam (Dozat 2016): Adam with Nesterov momentum and torch's momentum-decay schedule mu_t."""
     _check_common(lr, eps, weight_decay)
     _check_betas(betas)
     _check(np.asarray(momentum_decay) >= 0, f"Invalid momentum_decay value: {momentum_decay=}")
+    if decoupled_weight_decay:
+        without = nadam(lr, betas, eps, 0.0, momentum_decay, maximize=maximize)
+        return _decoupled(without, lr, weight_decay)
     schedule = _lr_schedule(lr)
-    gradient = _decayed_gradient(weight_decay)
+    gradient = _decayed_gradient(weight_decay, maximize)
     beta1, beta2 = betas
 
     def init(params):
@@ -436,12 +536,22 @@ def nadam(
 
 
 @_recorded
-def radam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0) -> Optimizer:
+def radam(
+    lr=1e-3,
+    betas=(0.9, 0.999),
+    eps=1e-8,
+    weight_decay=0.0,
+    decoupled_weight_decay=False,
+    *,
+    maximize=False,
+) -> Optimizer:
     """RAdam (Liu et al. 2019): Adam whose adaptive term is switched on once rho_t > 5."""
     _check_common(lr, eps, weight_decay)
     _check_betas(betas)
+    if decoupled_weight_decay:
+        return _decoupled(radam(lr, betas, eps, 0.0, maximize=maximize), lr, weight_decay)
     schedule = _lr_schedule(lr)
-    gradient = _decayed_gradient(weight_decay)
+    gradient = _decayed_gradient(weight_decay, maximize)
     beta1, beta2 = betas
     rho_inf = 2 / (1 - beta2) - 1
 
@@ -478,12 +588,12 @@ class AdamaxState(NamedTuple):
 
 
 @_recorded
-def adamax(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0) -> Optimizer:
+def adamax(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, *, maximize=False) -> Optimizer:
     """Adamax (Kingma & Ba 2014, sec. 7): Adam with the infinity norm in place of v."""
     _check_common(lr, eps, weight_decay)
     _check_betas(betas)
     schedule = _lr_schedule(lr)
-    gradient = _decayed_gradient(weight_decay)
+    gradient = _decayed_gradient(weight_decay, maximize)
     beta1, beta2 = betas
 
     def init(params):
@@ -559,6 +669,10 @@ RANGES: dict[str, Param] = {
     "dampening": Param("float", 0.0, 0.0, 0.99, step=0.01),
     "nesterov": Param("bool", False),
     "weight_decay": Param("float", 0.0, 0.0, 0.1, step=0.01),
+    "etaminus": Param("float", 0.5, 0.01, 0.99, step=0.01),
+    "etaplus": Param("float", 1.2, 1.01, 5.0, step=0.01),
+    "step_size_min": Param("float", 1e-6, 1e-9, 1e-2, log=True, step=1e-9),
+    "step_size_max": Param("float", 50.0, 0.01, 100.0, log=True, step=0.01),
     "alpha": Param("float", 0.99, 0.0, 0.999, step=0.01),
     "eps": Param("float", 1e-8, 1e-12, 1e-1, log=True, step=1e-12),
     "centered": Param("bool", False),
@@ -569,6 +683,14 @@ RANGES: dict[str, Param] = {
     "beta2": Param("float", 0.999, 0.0, 0.9999, step=0.01),
     "amsgrad": Param("bool", False),
     "momentum_decay": Param("float", 4e-3, 0.0, 0.1, step=0.01),
+    "decoupled_weight_decay": Param("bool", False),
+    "maximize": Param("bool", False),
+}
+# torch's tuple arguments and the two widgets each is split into (first, second).
+PAIRS = {
+    "betas": ("beta1", "beta2"),
+    "etas": ("etaminus", "etaplus"),
+    "step_sizes": ("step_size_min", "step_size_max"),
 }
 
 
@@ -579,51 +701,74 @@ def _entry(factory: Callable[..., Optimizer], torch_call: str, **defaults: Any) 
     return OptimizerEntry(factory, hyperparameters, torch_call)
 
 
+_MAX = {"maximize": False}
 _SGD = {"lr": 1e-3, "momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False}
 _ADAM_LIKE = {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0}
+_DECOUPLED = {"decoupled_weight_decay": False}
 _SGD_CALL = (
     "torch.optim.SGD(params, lr={lr}, momentum={momentum}, dampening={dampening}, "
-    "weight_decay={weight_decay}, nesterov={nesterov})"
+    "weight_decay={weight_decay}, nesterov={nesterov}, maximize={maximize})"
 )
 _BETAS = "betas=({beta1}, {beta2}), eps={eps}, weight_decay={weight_decay}"
+_SGD_ALL = _SGD | _MAX
 
 # In the order of the module (and of the UI): from plain SGD to the Adam family.
 OPTIMIZER_ENTRIES: dict[str, OptimizerEntry] = {
-    "sgd": _entry(sgd, _SGD_CALL, **_SGD),
-    "momentum": _entry(momentum, _SGD_CALL, **_SGD | {"momentum": 0.9}),
-    "nesterov": _entry(nesterov, _SGD_CALL, **_SGD | {"momentum": 0.9, "nesterov": True}),
+    "sgd": _entry(sgd, _SGD_CALL, **_SGD_ALL),
+    "momentum": _entry(momentum, _SGD_CALL, **_SGD_ALL | {"momentum": 0.9}),
+    "nesterov": _entry(nesterov, _SGD_CALL, **_SGD_ALL | {"momentum": 0.9, "nesterov": True}),
+    "rprop": _entry(
+        rprop,
+        "torch.optim.Rprop(params, lr={lr}, etas=({etaminus}, {etaplus}), "
+        "step_sizes=({step_size_min}, {step_size_max}), maximize={maximize})",
+        lr=1e-2, etaminus=0.5, etaplus=1.2, step_size_min=1e-6, step_size_max=50.0, **_MAX,
+    ),
     "adagrad": _entry(
         adagrad,
         "torch.optim.Adagrad(params, lr={lr}, lr_decay={lr_decay}, weight_decay={weight_decay}, "
-        "initial_accumulator_value={initial_accumulator_value}, eps={eps})",
-        lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10,
+        "initial_accumulator_value={initial_accumulator_value}, eps={eps}, maximize={maximize})",
+        lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10, **_MAX,
     ),
     "rmsprop": _entry(
         rmsprop,
         "torch.optim.RMSprop(params, lr={lr}, alpha={alpha}, eps={eps}, "
-        "weight_decay={weight_decay}, momentum={momentum}, centered={centered})",
-        lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False,
+        "weight_decay={weight_decay}, momentum={momentum}, centered={centered}, "
+        "maximize={maximize})",
+        lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False, **_MAX,
     ),
     "adadelta": _entry(
         adadelta,
-        "torch.optim.Adadelta(params, lr={lr}, rho={rho}, eps={eps}, weight_decay={weight_decay})",
-        lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0,
+        "torch.optim.Adadelta(params, lr={lr}, rho={rho}, eps={eps}, weight_decay={weight_decay}, "
+        "maximize={maximize})",
+        lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, **_MAX,
     ),
     "adam": _entry(
-        adam, "torch.optim.Adam(params, lr={lr}, " + _BETAS + ", amsgrad={amsgrad})",
-        **_ADAM_LIKE | {"amsgrad": False},
+        adam,
+        "torch.optim.Adam(params, lr={lr}, " + _BETAS + ", amsgrad={amsgrad}, "
+        "maximize={maximize}, decoupled_weight_decay={decoupled_weight_decay})",
+        **_ADAM_LIKE | {"amsgrad": False} | _MAX | _DECOUPLED,
     ),
     "adamw": _entry(
-        adamw, "torch.optim.AdamW(params, lr={lr}, " + _BETAS + ", amsgrad={amsgrad})",
-        **_ADAM_LIKE | {"weight_decay": 1e-2, "amsgrad": False},
+        adamw,
+        "torch.optim.AdamW(params, lr={lr}, " + _BETAS + ", amsgrad={amsgrad}, "
+        "maximize={maximize})",
+        **_ADAM_LIKE | {"weight_decay": 1e-2, "amsgrad": False} | _MAX,
     ),
     "nadam": _entry(
-        nadam, "torch.optim.NAdam(params, lr={lr}, " + _BETAS + ", momentum_decay={momentum_decay})",
-        **_ADAM_LIKE | {"lr": 2e-3, "momentum_decay": 4e-3},
+        nadam,
+        "torch.optim.NAdam(params, lr={lr}, " + _BETAS + ", momentum_decay={momentum_decay}, "
+        "decoupled_weight_decay={decoupled_weight_decay}, maximize={maximize})",
+        **_ADAM_LIKE | {"lr": 2e-3, "momentum_decay": 4e-3} | _DECOUPLED | _MAX,
     ),
-    "radam": _entry(radam, "torch.optim.RAdam(params, lr={lr}, " + _BETAS + ")", **_ADAM_LIKE),
+    "radam": _entry(
+        radam,
+        "torch.optim.RAdam(params, lr={lr}, " + _BETAS + ", "
+        "decoupled_weight_decay={decoupled_weight_decay}, maximize={maximize})",
+        **_ADAM_LIKE | _DECOUPLED | _MAX,
+    ),
     "adamax": _entry(
-        adamax, "torch.optim.Adamax(params, lr={lr}, " + _BETAS + ")", **_ADAM_LIKE | {"lr": 2e-3}
+        adamax, "torch.optim.Adamax(params, lr={lr}, " + _BETAS + ", maximize={maximize})",
+        **_ADAM_LIKE | {"lr": 2e-3} | _MAX,
     ),
 }  # fmt: skip
 # The factories by name, for the many callers that only build optimizers.
@@ -633,14 +778,14 @@ OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
 
 
 def make(name: str, **hyperparameters) -> Optimizer:
-    """Build ``OPTIMIZERS[name]`` from UI-table names (``beta1``/``beta2`` become ``betas``)."""
+    """Build ``OPTIMIZERS[name]`` from UI-table names (``beta1``/``beta2`` become ``betas``, and
+    so on for every pair of ``PAIRS``; a half not given keeps the factory's default)."""
     if name not in OPTIMIZERS:
         raise ValueError(f"Unknown optimizer: {name=}")
     kwargs = dict(hyperparameters)
-    if "beta1" in kwargs or "beta2" in kwargs:
-        defaults = OPTIMIZER_ENTRIES[name].defaults()
-        kwargs["betas"] = (
-            kwargs.pop("beta1", defaults["beta1"]),
-            kwargs.pop("beta2", defaults["beta2"]),
-        )
+    signature = inspect.signature(OPTIMIZERS[name]).parameters
+    for pair, (first, second) in PAIRS.items():
+        if first in kwargs or second in kwargs:
+            default = signature[pair].default
+            kwargs[pair] = (kwargs.pop(first, default[0]), kwargs.pop(second, default[1]))
     return OPTIMIZERS[name](**kwargs)

@@ -152,13 +152,17 @@ def _members(key, kwargs, lr, factor):
     ``factor`` (zeros stay zeros, so flags such as "uses momentum" stay the same)."""
     first = OPTIMIZERS[key](**kwargs, lr=LRS[lr])
     factory, arguments = first.recipe
-    second = {
-        name: tuple(v * factor for v in value) if isinstance(value, tuple) else value * factor
-        for name, value in arguments.items()
-        if not isinstance(value, bool)
-    }
-    second["lr"] = 2 * LRS[lr]
-    return [first, factory(**(arguments | second))]
+    second = dict(arguments, lr=2 * LRS[lr])
+    for name, value in arguments.items():
+        if isinstance(value, bool) or name == "lr":
+            continue
+        scaled = tuple(v * factor for v in value) if isinstance(value, tuple) else value * factor
+        try:  # Rprop's etaplus · 0.8 would fall below 1, which torch refuses: keep that one
+            factory(**(second | {name: scaled}))
+        except ValueError:
+            continue
+        second[name] = scaled
+    return [first, factory(**second)]
 
 
 def _gradient(p, t):

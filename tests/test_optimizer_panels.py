@@ -21,5 +21,5 @@ def test_torch_code_takes_chosen_values_and_keeps_the_fixed_nesterov():
     chosen = {"opt_momentum_lr": 0.05, "opt_momentum_nesterov": True, "opt_sgd_lr": 9.0}
     assert torch_code("momentum", chosen) == (
         "torch.optim.SGD(params, lr=0.05, momentum=0.9, dampening=0, weight_decay=0, "
-        "nesterov=False)"
+        "nesterov=False, maximize=False)"
     )

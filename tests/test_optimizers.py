@@ -16,6 +16,7 @@ from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOpti
 from core.optimizers import (
     OPTIMIZER_ENTRIES,
     OPTIMIZERS,
+    PAIRS,
     RANGES,
     adam,
     init_layers,
@@ -183,10 +184,29 @@ def ref_adamax(theta, grads, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay
     return out
 
 
+def ref_rprop(theta, grads, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50)):
+    """torch 2.x's box: a sign change shrinks the step, skips the move and zeroes g_prev."""
+    (eta_minus, eta_plus), (step_min, step_max) = etas, step_sizes
+    out, g_prev, eta = [], 0.0, lr
+    for g in grads:
+        if g_prev * g > 0:
+            eta = min(eta * eta_plus, step_max)
+        elif g_prev * g < 0:
+            eta = max(eta * eta_minus, step_min)
+            g = 0.0
+        else:
+            eta = min(max(eta, step_min), step_max)  # torch clamps at every step, the first too
+        theta = theta - eta * math.copysign(1.0, g) * (g != 0)
+        g_prev = g
+        out.append(theta)
+    return out
+
+
 REFERENCES = {
     "sgd": ref_sgd,
     "momentum": partial(ref_sgd, momentum=0.9),
     "nesterov": partial(ref_sgd, momentum=0.9, nesterov=True),
+    "rprop": ref_rprop,
     "adagrad": ref_adagrad,
     "rmsprop": ref_rmsprop,
     "adadelta": ref_adadelta,
@@ -205,6 +225,10 @@ HAND_CASES = [
     ("sgd", dict(lr=0.1, momentum=0.8, dampening=0.3, weight_decay=0.05)),
     ("momentum", dict(lr=0.05)),
     ("nesterov", dict(lr=0.05, weight_decay=0.1)),
+    ("rprop", {}),
+    # a step size that hits the upper bound, then the lower one after the sign flips
+    ("rprop", dict(lr=0.3, etas=(0.2, 1.9), step_sizes=(0.05, 0.5))),
+    ("rprop", dict(lr=1e-7, step_sizes=(1e-6, 50))),  # the first step is clamped up to 1e-6
     ("adagrad", {}),
     ("adagrad", dict(lr=0.3, lr_decay=0.1, weight_decay=0.02, initial_accumulator_value=0.5)),
     ("rmsprop", {}),
@@ -251,6 +275,42 @@ def test_steps_match_the_torch_docs_formula(key, kwargs):
     expected = np.array([REFERENCES[key](P0[i], G[:, i], **kwargs) for i in range(3)]).T
     np.testing.assert_allclose(path, expected, rtol=1e-12, atol=1e-15)
     assert state.step == len(G)
+
+
+@pytest.mark.parametrize(("key", "kwargs"), HAND_CASES)
+def test_maximize_follows_the_negated_gradient(key, kwargs):
+    # torch's boxes begin "if maximize: g_t = -grad f(theta_{t-1})"; weight decay comes after.
+    path, _ = run(OPTIMIZERS[key](**kwargs, maximize=True), P0, lambda t, p: G[t], len(G))
+    expected = np.array([REFERENCES[key](P0[i], -G[:, i], **kwargs) for i in range(3)]).T
+    np.testing.assert_allclose(path, expected, rtol=1e-12, atol=1e-15)
+
+
+DECOUPLED_CASES = [
+    ("adam", dict(lr=0.1, betas=(0.8, 0.9), eps=1e-3, weight_decay=0.3)),
+    ("nadam", dict(lr=0.1, betas=(0.8, 0.9), eps=1e-3, weight_decay=0.3, momentum_decay=0.05)),
+    ("radam", dict(lr=0.1, betas=(0.8, 0.9), eps=1e-3, weight_decay=0.3)),
+]
+
+
+@pytest.mark.parametrize(("key", "kwargs"), DECOUPLED_CASES)
+def test_decoupled_weight_decay_shrinks_theta_outside_the_moments(key, kwargs):
+    path, _ = run(
+        OPTIMIZERS[key](**kwargs, decoupled_weight_decay=True), P0, lambda t, p: G[t], len(G)
+    )
+    # torch 2.x's decoupled branch: theta_t = theta_{t-1}(1 - lr * wd) - step_t, where without
+    # L2 on g the moves step_t depend on the gradients alone: the reference's moves at wd = 0.
+    wd, lr = kwargs["weight_decay"], kwargs["lr"]
+    plain = {k: v for k, v in kwargs.items() if k != "weight_decay"}
+    for i in range(3):
+        moves = np.diff(REFERENCES[key](0.0, G[:, i], **plain), prepend=0.0)
+        theta, expected = P0[i], []
+        for move in moves:
+            theta = theta * (1 - lr * wd) + move
+            expected.append(theta)
+        np.testing.assert_allclose(path[:, i], expected, rtol=1e-12, atol=1e-15)
+    if key == "adam":  # Adam with decoupled decay is AdamW
+        adamw_path, _ = run(OPTIMIZERS["adamw"](**kwargs), P0, lambda t, p: G[t], len(G))
+        np.testing.assert_array_equal(path, adamw_path)
 
 
 def test_adam_first_step_is_lr_times_sign_of_g():
@@ -445,6 +505,7 @@ SENSIBLE = {
     "sgd": dict(lr=0.03),
     "momentum": dict(lr=0.01),
     "nesterov": dict(lr=0.01),
+    "rprop": dict(lr=0.01),
     "adagrad": dict(lr=0.5),
     "rmsprop": dict(lr=0.01, momentum=0.5),
     "adadelta": dict(lr=5.0, rho=0.95),
@@ -645,15 +706,16 @@ def test_params_keep_their_float_dtype(key):
 # ---------------------------------------------------------------------------------------------
 # Invalid hyperparameters raise ValueError quoting the value, where torch refuses them
 
+
+def _takes(key, name):
+    return name in inspect.signature(OPTIMIZERS[key]).parameters
+
+
 ADAM_FAMILY = ["adam", "adamw", "nadam", "radam", "adamax"]
 INVALID = (
     [(key, {"lr": -0.1}, "-0.1") for key in KEYS]
-    + [
-        (key, {"eps": -1e-3}, "-0.001")
-        for key in KEYS
-        if key not in ("sgd", "momentum", "nesterov")
-    ]
-    + [(key, {"weight_decay": -0.5}, "-0.5") for key in KEYS]
+    + [(key, {"eps": -1e-3}, "-0.001") for key in KEYS if _takes(key, "eps")]
+    + [(key, {"weight_decay": -0.5}, "-0.5") for key in KEYS if _takes(key, "weight_decay")]
     + [(key, {"betas": (1.0, 0.999)}, "1.0") for key in ADAM_FAMILY]
     + [(key, {"betas": (-0.1, 0.999)}, "-0.1") for key in ADAM_FAMILY]
     + [(key, {"betas": (0.9, 1.0)}, "1.0") for key in ADAM_FAMILY]
@@ -669,6 +731,9 @@ INVALID = (
         ("adadelta", {"rho": 1.5}, "1.5"),
         ("adadelta", {"rho": -0.1}, "-0.1"),
         ("nadam", {"momentum_decay": -1.0}, "-1.0"),
+        ("rprop", {"etas": (1.0, 1.2)}, "1.0"),
+        ("rprop", {"etas": (0.5, 0.9)}, "0.9"),
+        ("rprop", {"etas": (0.0, 1.2)}, "0.0"),
         ("adam", {"lr": np.array([[0.1], [-0.2]])}, "-0.2"),
         ("momentum", {"momentum": np.array([[0.5], [-0.2]])}, "-0.2"),
     ]
@@ -713,6 +778,7 @@ TORCH_CLASS = {
     "sgd": "SGD",
     "momentum": "SGD",
     "nesterov": "SGD",
+    "rprop": "Rprop",
     "adagrad": "Adagrad",
     "rmsprop": "RMSprop",
     "adadelta": "Adadelta",
@@ -723,27 +789,36 @@ TORCH_CLASS = {
     "adamax": "Adamax",
 }
 _TORCH_ADAM = dict(lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0)
+_MAX = dict(maximize=False)
+_DECOUPLED = dict(decoupled_weight_decay=False)
 TORCH_DEFAULTS = {
-    "SGD": dict(lr=0.001, momentum=0, dampening=0, weight_decay=0, nesterov=False),
-    "Adagrad": dict(lr=0.01, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10),
-    "RMSprop": dict(lr=0.01, alpha=0.99, eps=1e-08, weight_decay=0, momentum=0, centered=False),
-    "Adadelta": dict(lr=1.0, rho=0.9, eps=1e-06, weight_decay=0),
-    "Adam": _TORCH_ADAM | dict(amsgrad=False),
-    "AdamW": _TORCH_ADAM | dict(weight_decay=0.01, amsgrad=False),
-    "NAdam": _TORCH_ADAM | dict(lr=0.002, momentum_decay=0.004),  # and decoupled_weight_decay
-    "RAdam": _TORCH_ADAM,  # and decoupled_weight_decay (not offered)
-    "Adamax": _TORCH_ADAM | dict(lr=0.002),
+    "SGD": dict(lr=0.001, momentum=0, dampening=0, weight_decay=0, nesterov=False) | _MAX,
+    "Rprop": dict(lr=0.01, etas=(0.5, 1.2), step_sizes=(1e-06, 50)) | _MAX,
+    "Adagrad": dict(lr=0.01, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10)
+    | _MAX,
+    "RMSprop": dict(lr=0.01, alpha=0.99, eps=1e-08, weight_decay=0, momentum=0, centered=False)
+    | _MAX,
+    "Adadelta": dict(lr=1.0, rho=0.9, eps=1e-06, weight_decay=0) | _MAX,
+    "Adam": _TORCH_ADAM | dict(amsgrad=False) | _MAX | _DECOUPLED,
+    "AdamW": _TORCH_ADAM | dict(weight_decay=0.01, amsgrad=False) | _MAX,
+    "NAdam": _TORCH_ADAM | dict(lr=0.002, momentum_decay=0.004) | _DECOUPLED | _MAX,
+    "RAdam": _TORCH_ADAM | _DECOUPLED | _MAX,
+    "Adamax": _TORCH_ADAM | dict(lr=0.002) | _MAX,
 }
+# Where torch puts each flag: keyword-only (after *) or positional, as in torch 2.x's signatures.
+KEYWORD_ONLY = {"maximize", "decoupled_weight_decay"}
+POSITIONAL_FLAGS = {("nadam", "decoupled_weight_decay"), ("radam", "decoupled_weight_decay")}
 
 
 def _signature_defaults(factory):
     return {n: p.default for n, p in inspect.signature(factory).parameters.items()}
 
 
-def _unfold_betas(values):
+def _unfold_pairs(values):
     values = dict(values)
-    if "betas" in values:
-        values["beta1"], values["beta2"] = values.pop("betas")
+    for pair, (first, second) in PAIRS.items():
+        if pair in values:
+            values[first], values[second] = values.pop(pair)
     return values
 
 
@@ -752,6 +827,7 @@ def test_registry_order_is_simple_to_complex():
         "sgd",
         "momentum",
         "nesterov",
+        "rprop",
         "adagrad",
         "rmsprop",
         "adadelta",
@@ -774,7 +850,7 @@ def test_defaults_are_torchs_and_the_ui_table_lists_them(key):
     if key in ("momentum", "nesterov"):
         torch_defaults |= OPTIMIZERS[key].keywords
     assert ours == torch_defaults
-    assert OPTIMIZER_ENTRIES[key].defaults() == _unfold_betas(ours)
+    assert OPTIMIZER_ENTRIES[key].defaults() == _unfold_pairs(ours)
 
 
 @pytest.mark.parametrize("key", KEYS)
@@ -808,3 +884,15 @@ def test_torch_call_template_is_valid_python_with_the_exposed_names(key):
     fake_class = {TORCH_CLASS[key]: lambda params, **kw: calls.append(kw)}
     eval(code, {"torch": SimpleNamespace(optim=SimpleNamespace(**fake_class)), "params": None})
     assert calls == [_signature_defaults(OPTIMIZERS[key])]
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_flags_sit_where_torch_puts_them(key):
+    parameters = inspect.signature(OPTIMIZERS[key]).parameters
+    for name in KEYWORD_ONLY & set(parameters):
+        kind = parameters[name].kind
+        if (key, name) in POSITIONAL_FLAGS:
+            assert kind is inspect.Parameter.POSITIONAL_OR_KEYWORD, name
+        else:
+            assert kind is inspect.Parameter.KEYWORD_ONLY, name
+    assert "maximize" in parameters  # every torch optimizer has it

@@ -87,6 +87,10 @@ OPTIMIZER_FORMULAS = {
     "momentum": r"b_t = \mu\, b_{t-1} + (1-\tau)\, g_t, \qquad \theta_t = \theta_{t-1} - \gamma\, b_t"
     r"\quad (b_1 = g_1)",
     "nesterov": r"b_t = \mu\, b_{t-1} + g_t, \qquad \theta_t = \theta_{t-1} - \gamma\,(g_t + \mu\, b_t)",
+    "rprop": r"\eta_t = \begin{cases}\min(\eta_{t-1}\eta_+, \Gamma_{max}) & g_{t-1} g_t > 0\\ "
+    r"\max(\eta_{t-1}\eta_-, \Gamma_{min}),\ g_t \leftarrow 0 & g_{t-1} g_t < 0\\ "
+    r"\eta_{t-1} & \text{else}\end{cases},\quad "
+    r"\theta_t = \theta_{t-1} - \eta_t \operatorname{sign}(g_t)\quad (\eta_0 = \gamma)",
     "adagrad": r"\tilde\gamma = \frac{\gamma}{1+(t-1)\eta}, \quad s_t = s_{t-1} + g_t^2, \quad "
     r"\theta_t = \theta_{t-1} - \tilde\gamma\, \frac{g_t}{\sqrt{s_t}+\epsilon}",
     "rmsprop": r"v_t = \alpha\, v_{t-1} + (1-\alpha)\, g_t^2, \qquad "
