@@ -20,7 +20,8 @@ RMSprop, Adadelta, Adam, AdamW, NAdam, Adamax) become a single family whose upda
 optimizer's formula as coefficient tables over all of their rows. With 2-D points an update costs
 NumPy's per-call overhead, not arithmetic, so fewer calls is what makes it fast. Elementwise
 arithmetic is the same per run, in each optimizer's own order of operations, so results equal
-those of separate ``descend`` calls.
+those of separate ``descend`` calls. An optimizer that reads its whole array (Adafactor) runs
+each run's point as its own array.
 """
 
 from collections.abc import Callable, Sequence
@@ -100,6 +101,30 @@ def descend(optimizer: Optimizer, surface: Surface, start, steps: int) -> Path:
             points[t + 1], losses[t + 1], updates[t] = new, loss, new - p
             p = new
     return Path(points, losses, grads, updates, None)
+
+
+def _row_by_row(optimizer: Optimizer, runs: int) -> Optimizer:
+    """An optimizer that reads its whole array (``elementwise`` False: Adafactor's RMS) applied
+    to each run's point on its own, as ``descend`` would; a per-run (runs, 1) hyperparameter
+    array (an lr search) gives run r its r-th value."""
+    factory, arguments = optimizer.recipe
+
+    def own(value, r):
+        per_run = isinstance(value, np.ndarray) and value.shape == (runs, 1)
+        return float(value[r, 0]) if per_run else value
+
+    members = [factory(**{k: own(v, r) for k, v in arguments.items()}) for r in range(runs)]
+
+    def init(points):
+        return [m.init(p) for m, p in zip(members, points, strict=True)]
+
+    def update(points, grads, states):
+        pairs = [
+            m.update(p, g, s) for m, p, g, s in zip(members, points, grads, states, strict=True)
+        ]
+        return np.array([p for p, _ in pairs]), [s for _, s in pairs]
+
+    return Optimizer(init, update)
 
 
 def _per_run(value, runs: int) -> np.ndarray | None:
@@ -328,6 +353,7 @@ def race(optimizers: Sequence[Optimizer], surface: Surface, starts, steps: int) 
     if starts.ndim != 2 or starts.shape[1] != 2:
         raise ValueError(f"starts must have shape (R, 2) or (2,), got {starts.shape=}")
     runs = len(starts)
+    optimizers = [opt if opt.elementwise else _row_by_row(opt, runs) for opt in optimizers]
     families = _families(optimizers, runs, steps)
     # All runs live in one buffer, family by family, so each step needs a single surface call.
     slices, family_slices, row = [None] * len(optimizers), [], 0

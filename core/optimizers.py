@@ -42,6 +42,9 @@ class Optimizer(NamedTuple):
     init: Callable[[np.ndarray], Any]
     update: Callable[[np.ndarray, np.ndarray, Any], tuple[np.ndarray, Any]]
     recipe: Recipe | None = None  # set by every factory below
+    # False where the update reads the whole array (an RMS, a factored moment, a matrix
+    # function): then arrays may not be concatenated, nor runs stacked as rows of one array.
+    elementwise: bool = True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -215,6 +218,47 @@ def sgd(
 
 momentum = partial(sgd, momentum=0.9)
 nesterov = partial(sgd, momentum=0.9, nesterov=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# ASGD
+
+
+class ASGDState(NamedTuple):
+    step: int
+    eta: np.ndarray | float | None  # the step size of the next update (None: lr, at the first)
+    mu: float  # the averaging weight of the next update
+    ax: np.ndarray  # the averaged iterate, ASGD's answer (the path itself is theta)
+
+
+@_recorded
+def asgd(lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0, *, maximize=False) -> Optimizer:
+    """Averaged SGD (Polyak & Juditsky 1992): SGD with the decaying step
+    ``eta_t = lr / (1 + lambd * lr * t) ** alpha`` whose iterates are averaged from step ``t0``."""
+    _check_lr(lr)
+    _check(np.asarray(weight_decay) >= 0, f"Invalid weight_decay value: {weight_decay=}")
+    schedule = _lr_schedule(lr)
+    gradient = _decayed_gradient(weight_decay, maximize)
+
+    def init(params):
+        return ASGDState(0, None, 1.0, _zeros(params))
+
+    @_quiet
+    def update(params, grads, state):
+        params, g = gradient(params, grads)
+        t = state.step + 1
+        lr_t = schedule(state.step)
+        eta = lr_t if state.eta is None else state.eta
+        new_params = params * (1 - lambd * eta) - eta * g
+        # torch copies theta into ax while mu is 1 (before t0) and averages afterwards; np.where
+        # and np.maximum so that a race may give each run its own t0.
+        ax = np.where(state.mu == 1, new_params, state.ax + (new_params - state.ax) * state.mu)
+        next_eta = lr_t / (1 + lambd * lr_t * t) ** alpha
+        next_mu = 1 / np.maximum(1, t - t0)
+        new_params = _like_params(params, new_params)
+        return new_params, ASGDState(t, next_eta, next_mu, np.array(ax, dtype=new_params.dtype))
+
+    return Optimizer(init, update)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -612,6 +656,85 @@ def adamax(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, *, maximize=
 
 
 # ---------------------------------------------------------------------------------------------
+# Adafactor: reads the whole array (its RMS, and row and column factors of a matrix)
+
+
+class AdafactorState(NamedTuple):
+    step: int
+    row_var: np.ndarray | None  # mean of g² over the last axis, for arrays of 2+ dimensions
+    col_var: np.ndarray | None  # mean of g² over the second-to-last axis
+    variance: np.ndarray | None  # g² itself (smoothed), for vectors and scalars
+
+
+def _rms(x) -> float:
+    """Root mean square of all entries."""
+    return float(np.sqrt(np.mean(np.square(x)))) if np.size(x) else 0.0
+
+
+@_recorded
+def adafactor(
+    lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0, weight_decay=0.0, *, maximize=False
+) -> Optimizer:
+    """Adafactor (Shazeer & Stern 2018) as ``torch.optim.Adafactor``: the second moment of a
+    matrix kept as row and column means only; steps relative to the params' RMS, with lr capping
+    the relative step (torch's choice) and clipping updates whose RMS exceeds ``d``."""
+    _check_lr(lr)
+    eps1, eps2 = eps
+    _check(np.asarray(beta2_decay) <= 0, f"Invalid beta2_decay value: {beta2_decay=}")
+    _check(eps1 is None or np.asarray(eps1) >= 0, f"Invalid epsilon1 value: {eps1=}")
+    _check(np.asarray(eps2) >= 0, f"Invalid epsilon2 value: {eps2=}")
+    _check(np.asarray(d) >= 1, f"Invalid clipping threshold d: {d=}")
+    _check(np.asarray(weight_decay) >= 0, f"Invalid weight_decay value: {weight_decay=}")
+    schedule = _lr_schedule(lr)
+
+    def init(params):
+        params = np.asarray(params)
+        if params.ndim > 1:
+            dtype = _float_dtype(params)
+            row = np.zeros((*params.shape[:-1], 1), dtype)
+            col = np.zeros((*params.shape[:-2], 1, params.shape[-1]), dtype)
+            return AdafactorState(0, row, col, None)
+        return AdafactorState(0, None, None, _zeros(params))
+
+    @_quiet
+    def update(params, grads, state):
+        params, g = np.asarray(params), np.asarray(grads)
+        g = -g if maximize else g
+        dtype = _float_dtype(params)
+        epsilon1 = np.finfo(dtype).eps if eps1 is None else eps1  # torch: the dtype's eps
+        t = state.step + 1
+        lr_t = schedule(state.step)
+        one_minus_beta2 = t**beta2_decay  # beta2_t = 1 - t^beta2_decay
+        rho = min(lr_t, 1 / t**0.5)
+        alpha = max(eps2, _rms(params)) * rho
+        decayed = params * (1 - lr_t * weight_decay) if weight_decay else params
+        row_var = col_var = variance = None
+        if params.ndim > 1:
+            # Means instead of the paper's sums: the same estimate, R C / mean(R) = R C / sum(R)
+            # for sums, with smaller numbers.
+            row_var = (
+                state.row_var
+                + (np.mean(g * g, axis=-1, keepdims=True) - state.row_var) * one_minus_beta2
+            )
+            col_var = (
+                state.col_var
+                + (np.mean(g * g, axis=-2, keepdims=True) - state.col_var) * one_minus_beta2
+            )
+            v_hat = (
+                row_var * col_var / np.maximum(np.mean(row_var, axis=-2, keepdims=True), epsilon1)
+            )
+        else:
+            variance = state.variance + (g * g - state.variance) * one_minus_beta2
+            v_hat = variance
+        u = g / np.sqrt(np.maximum(v_hat, epsilon1 * epsilon1))  # eps1 squared under the root
+        u_hat = u / max(1.0, _rms(u) / d)
+        new_params = decayed - alpha * u_hat
+        return _like_params(params, new_params), AdafactorState(t, row_var, col_var, variance)
+
+    return Optimizer(init, update, elementwise=False)
+
+
+# ---------------------------------------------------------------------------------------------
 # Applying one optimizer to every array of an MLP
 
 
@@ -673,7 +796,9 @@ RANGES: dict[str, Param] = {
     "etaplus": Param("float", 1.2, 1.01, 5.0, step=0.01),
     "step_size_min": Param("float", 1e-6, 1e-9, 1e-2, log=True, step=1e-9),
     "step_size_max": Param("float", 50.0, 0.01, 100.0, log=True, step=0.01),
+    "lambd": Param("float", 1e-4, 0.0, 1.0, step=1e-4),
     "alpha": Param("float", 0.99, 0.0, 0.999, step=0.01),
+    "t0": Param("float", 1e6, 0.0, 1e6, step=1.0),
     "eps": Param("float", 1e-8, 1e-12, 1e-1, log=True, step=1e-12),
     "centered": Param("bool", False),
     "lr_decay": Param("float", 0.0, 0.0, 0.1, step=0.01),
@@ -683,6 +808,9 @@ RANGES: dict[str, Param] = {
     "beta2": Param("float", 0.999, 0.0, 0.9999, step=0.01),
     "amsgrad": Param("bool", False),
     "momentum_decay": Param("float", 4e-3, 0.0, 0.1, step=0.01),
+    "beta2_decay": Param("float", -0.8, -1.0, 0.0, step=0.05),
+    "eps2": Param("float", 1e-3, 1e-8, 1e-1, log=True, step=1e-8),
+    "d": Param("float", 1.0, 1.0, 10.0, step=0.1),
     "decoupled_weight_decay": Param("bool", False),
     "maximize": Param("bool", False),
 }
@@ -691,6 +819,7 @@ PAIRS = {
     "betas": ("beta1", "beta2"),
     "etas": ("etaminus", "etaplus"),
     "step_sizes": ("step_size_min", "step_size_max"),
+    "eps": ("eps1", "eps2"),  # Adafactor's; eps1's default None (the dtype's eps) has no widget
 }
 
 
@@ -717,6 +846,12 @@ OPTIMIZER_ENTRIES: dict[str, OptimizerEntry] = {
     "sgd": _entry(sgd, _SGD_CALL, **_SGD_ALL),
     "momentum": _entry(momentum, _SGD_CALL, **_SGD_ALL | {"momentum": 0.9}),
     "nesterov": _entry(nesterov, _SGD_CALL, **_SGD_ALL | {"momentum": 0.9, "nesterov": True}),
+    "asgd": _entry(
+        asgd,
+        "torch.optim.ASGD(params, lr={lr}, lambd={lambd}, alpha={alpha}, t0={t0}, "
+        "weight_decay={weight_decay}, maximize={maximize})",
+        lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0, **_MAX,
+    ),
     "rprop": _entry(
         rprop,
         "torch.optim.Rprop(params, lr={lr}, etas=({etaminus}, {etaplus}), "
@@ -770,6 +905,12 @@ OPTIMIZER_ENTRIES: dict[str, OptimizerEntry] = {
         adamax, "torch.optim.Adamax(params, lr={lr}, " + _BETAS + ", maximize={maximize})",
         **_ADAM_LIKE | {"lr": 2e-3} | _MAX,
     ),
+    "adafactor": _entry(
+        adafactor,
+        "torch.optim.Adafactor(params, lr={lr}, beta2_decay={beta2_decay}, eps=(None, {eps2}), "
+        "d={d}, weight_decay={weight_decay}, maximize={maximize})",
+        lr=1e-2, beta2_decay=-0.8, eps2=1e-3, d=1.0, weight_decay=0.0, **_MAX,
+    ),
 }  # fmt: skip
 # The factories by name, for the many callers that only build optimizers.
 OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
@@ -785,7 +926,7 @@ def make(name: str, **hyperparameters) -> Optimizer:
     kwargs = dict(hyperparameters)
     signature = inspect.signature(OPTIMIZERS[name]).parameters
     for pair, (first, second) in PAIRS.items():
-        if first in kwargs or second in kwargs:
+        if pair in signature and (first in kwargs or second in kwargs):
             default = signature[pair].default
             kwargs[pair] = (kwargs.pop(first, default[0]), kwargs.pop(second, default[1]))
     return OPTIMIZERS[name](**kwargs)

@@ -28,6 +28,7 @@ from core.optimizers import (
 from tests.optimizer_states import assert_states_equal, copy_state
 
 KEYS = list(OPTIMIZERS)
+ELEMENTWISE = [key for key in KEYS if OPTIMIZERS[key]().elementwise]
 
 
 def run(optimizer, p0, grad_fn, steps):
@@ -202,8 +203,20 @@ def ref_rprop(theta, grads, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50)):
     return out
 
 
+def ref_asgd(theta, grads, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0):
+    """torch's ASGD: eta starts at lr and decays as lr / (1 + lambd lr t)^alpha after step t."""
+    out, eta = [], lr
+    for t, g in enumerate(grads, start=1):
+        g = g + weight_decay * theta
+        theta = theta * (1 - lambd * eta) - eta * g
+        eta = lr / (1 + lambd * lr * t) ** alpha
+        out.append(theta)
+    return out
+
+
 REFERENCES = {
     "sgd": ref_sgd,
+    "asgd": ref_asgd,
     "momentum": partial(ref_sgd, momentum=0.9),
     "nesterov": partial(ref_sgd, momentum=0.9, nesterov=True),
     "rprop": ref_rprop,
@@ -225,6 +238,8 @@ HAND_CASES = [
     ("sgd", dict(lr=0.1, momentum=0.8, dampening=0.3, weight_decay=0.05)),
     ("momentum", dict(lr=0.05)),
     ("nesterov", dict(lr=0.05, weight_decay=0.1)),
+    ("asgd", {}),
+    ("asgd", dict(lr=0.2, lambd=0.3, alpha=0.5, t0=2.0, weight_decay=0.1)),
     ("rprop", {}),
     # a step size that hits the upper bound, then the lower one after the sign flips
     ("rprop", dict(lr=0.3, etas=(0.2, 1.9), step_sizes=(0.05, 0.5))),
@@ -265,8 +280,9 @@ G = np.array(
 
 
 def test_every_optimizer_has_a_reference_and_a_hand_case():
-    assert set(REFERENCES) == set(OPTIMIZERS)
-    assert {key for key, _ in HAND_CASES} == set(OPTIMIZERS)
+    assert set(REFERENCES) == set(ELEMENTWISE)
+    assert {key for key, _ in HAND_CASES} == set(ELEMENTWISE)
+    assert {key for key, _, _ in TENSOR_CASES} == set(KEYS) - set(ELEMENTWISE)
 
 
 @pytest.mark.parametrize(("key", "kwargs"), HAND_CASES)
@@ -311,6 +327,96 @@ def test_decoupled_weight_decay_shrinks_theta_outside_the_moments(key, kwargs):
     if key == "adam":  # Adam with decoupled decay is AdamW
         adamw_path, _ = run(OPTIMIZERS["adamw"](**kwargs), P0, lambda t, p: G[t], len(G))
         np.testing.assert_array_equal(path, adamw_path)
+
+
+def test_asgd_averages_the_iterates_from_t0_on():
+    # mu_t = 1 / max(1, t - t0): ax copies theta through step t0 + 2, then is their running mean.
+    opt = OPTIMIZERS["asgd"](lr=0.1, t0=3.0)
+    path, state = run(opt, P0, lambda t, p: G[t], len(G))
+    np.testing.assert_allclose(state.ax, path[4:].mean(axis=0), rtol=1e-14)
+    path, state = run(OPTIMIZERS["asgd"](lr=0.1), P0, lambda t, p: G[t], len(G))
+    np.testing.assert_array_equal(state.ax, path[-1])  # before t0 (default 1e6) ax is theta
+
+
+# ---------------------------------------------------------------------------------------------
+# Optimizers that read the whole array, against references over Python lists
+
+
+def ref_adafactor(
+    theta, grads, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0, weight_decay=0.0
+):
+    """torch's Adafactor box with the paper's sums: R = (G∘G)1, C = 1ᵀ(G∘G), V = R Cᵀ / 1ᵀR
+    for a matrix (a list of rows), V smoothed directly for a vector. eps1 None = float64 eps."""
+    eps1 = 2.0**-52 if eps[0] is None else eps[0]
+    eps2 = eps[1]
+    matrix = isinstance(theta[0], list)
+    flat = (lambda x: [v for row in x for v in row]) if matrix else (lambda x: list(x))
+    shape = (
+        (
+            lambda values: [
+                values[i * len(theta[0]) : (i + 1) * len(theta[0])] for i in range(len(theta))
+            ]
+        )
+        if matrix
+        else (lambda values: values)
+    )
+    rms = lambda xs: math.sqrt(sum(x * x for x in xs) / len(xs))  # noqa: E731
+    n, m = (len(theta), len(theta[0])) if matrix else (len(theta), 1)
+    R, C, V = [0.0] * n, [0.0] * m, [0.0] * n
+    out = []
+    for t, G in enumerate(grads, start=1):
+        b2 = 1 - t**beta2_decay
+        alpha = max(eps2, rms(flat(theta))) * min(lr, 1 / math.sqrt(t))
+        theta = shape([x - lr * weight_decay * x for x in flat(theta)])
+        if matrix:
+            R = [b2 * R[i] + (1 - b2) * sum(G[i][j] ** 2 for j in range(m)) for i in range(n)]
+            C = [b2 * C[j] + (1 - b2) * sum(G[i][j] ** 2 for i in range(n)) for j in range(m)]
+            total = max(sum(R), eps1)
+            v_hat = [R[i] * C[j] / total for i in range(n) for j in range(m)]
+        else:
+            V = [b2 * V[i] + (1 - b2) * G[i] ** 2 for i in range(n)]
+            v_hat = V
+        U = [g / max(math.sqrt(v), eps1) for g, v in zip(flat(G), v_hat, strict=True)]
+        clip = max(1.0, rms(U) / d)
+        theta = shape([x - alpha * u / clip for x, u in zip(flat(theta), U, strict=True)])
+        out.append(theta)
+    return out
+
+
+TENSOR_REFERENCES = {"adafactor": ref_adafactor}
+_GM = [G[t].reshape(1, 3) * np.array([[1.0], [-0.5]]) + 0.1 * t for t in range(len(G))]
+TENSOR_CASES = [
+    ("adafactor", {}, "vector"),
+    ("adafactor", {}, "matrix"),
+    (
+        "adafactor",
+        dict(lr=0.5, beta2_decay=-0.5, eps=(1e-3, 0.05), d=1.5, weight_decay=0.1),
+        "vector",
+    ),
+    (
+        "adafactor",
+        dict(lr=0.5, beta2_decay=-0.5, eps=(1e-3, 0.05), d=1.5, weight_decay=0.1),
+        "matrix",
+    ),
+]
+
+
+@pytest.mark.parametrize(("key", "kwargs", "kind"), TENSOR_CASES)
+def test_tensor_steps_match_the_torch_docs_formula(key, kwargs, kind):
+    p0 = P0 if kind == "vector" else np.stack([P0, -2 * P0])
+    grads = G if kind == "vector" else np.array(_GM)
+    path, state = run(OPTIMIZERS[key](**kwargs), p0, lambda t, p: grads[t], len(grads))
+    expected = TENSOR_REFERENCES[key](p0.tolist(), grads.tolist(), **kwargs)
+    np.testing.assert_allclose(path, np.array(expected), rtol=1e-12, atol=1e-15)
+    assert state.step == len(grads)
+
+
+def test_adafactor_clips_the_first_step_to_rms_lr_times_the_params_rms():
+    # Step 1: V = g², so U = sign(g) with RMS 1 <= d: every coordinate moves by alpha =
+    # max(eps2, RMS(theta)) * min(lr, 1) whatever the gradient's size.
+    p0, g = np.array([3.0, -4.0]), np.array([1e-3, 200.0])
+    new, _ = OPTIMIZERS["adafactor"](lr=0.01).update(p0, g, OPTIMIZERS["adafactor"]().init(p0))
+    np.testing.assert_allclose(p0 - new, 0.01 * math.sqrt(12.5) * np.sign(g), rtol=1e-12)
 
 
 def test_adam_first_step_is_lr_times_sign_of_g():
@@ -505,7 +611,9 @@ SENSIBLE = {
     "sgd": dict(lr=0.03),
     "momentum": dict(lr=0.01),
     "nesterov": dict(lr=0.01),
+    "asgd": dict(lr=0.03),
     "rprop": dict(lr=0.01),
+    "adafactor": dict(lr=0.1),
     "adagrad": dict(lr=0.5),
     "rmsprop": dict(lr=0.01, momentum=0.5),
     "adadelta": dict(lr=5.0, rho=0.95),
@@ -557,7 +665,7 @@ def test_non_finite_gradients_give_non_finite_params_without_raising(key, bad):
 # Purity, shapes, vectorized hyperparameters, schedules, layers
 
 
-@pytest.mark.parametrize(("key", "kwargs"), HAND_CASES)
+@pytest.mark.parametrize(("key", "kwargs"), HAND_CASES + [(k, kw) for k, kw, _ in TENSOR_CASES])
 @pytest.mark.parametrize("first", [True, False], ids=["from_init", "with_buffers"])
 def test_update_mutates_nothing_and_aliases_nothing(key, kwargs, first, rng):
     opt = OPTIMIZERS[key](**kwargs)
@@ -581,7 +689,7 @@ def test_update_mutates_nothing_and_aliases_nothing(key, kwargs, first, rng):
     assert_states_equal(new_state, new_state_copy)
 
 
-@pytest.mark.parametrize("key", KEYS)
+@pytest.mark.parametrize("key", ELEMENTWISE)
 @pytest.mark.parametrize("shape", [(), (3,), (4, 5)])
 def test_any_shape_equals_the_flattened_run(key, shape, rng):
     p0 = rng.normal(size=shape)
@@ -604,7 +712,7 @@ RACE_VALUES = {
 }
 RACE_CASES = [
     (key, name)
-    for key in KEYS
+    for key in ELEMENTWISE
     for name in RACE_VALUES
     if name in OPTIMIZER_ENTRIES[key].hyperparameters
 ]
@@ -714,7 +822,7 @@ def _takes(key, name):
 ADAM_FAMILY = ["adam", "adamw", "nadam", "radam", "adamax"]
 INVALID = (
     [(key, {"lr": -0.1}, "-0.1") for key in KEYS]
-    + [(key, {"eps": -1e-3}, "-0.001") for key in KEYS if _takes(key, "eps")]
+    + [(key, {"eps": -1e-3}, "-0.001") for key in KEYS if _takes(key, "eps") and key != "adafactor"]
     + [(key, {"weight_decay": -0.5}, "-0.5") for key in KEYS if _takes(key, "weight_decay")]
     + [(key, {"betas": (1.0, 0.999)}, "1.0") for key in ADAM_FAMILY]
     + [(key, {"betas": (-0.1, 0.999)}, "-0.1") for key in ADAM_FAMILY]
@@ -732,6 +840,10 @@ INVALID = (
         ("adadelta", {"rho": -0.1}, "-0.1"),
         ("nadam", {"momentum_decay": -1.0}, "-1.0"),
         ("rprop", {"etas": (1.0, 1.2)}, "1.0"),
+        ("adafactor", {"eps": (None, -1e-3)}, "-0.001"),
+        ("adafactor", {"eps": (-1e-3, 1e-3)}, "-0.001"),
+        ("adafactor", {"beta2_decay": 0.5}, "0.5"),
+        ("adafactor", {"d": 0.5}, "0.5"),
         ("rprop", {"etas": (0.5, 0.9)}, "0.9"),
         ("rprop", {"etas": (0.0, 1.2)}, "0.0"),
         ("adam", {"lr": np.array([[0.1], [-0.2]])}, "-0.2"),
@@ -778,7 +890,9 @@ TORCH_CLASS = {
     "sgd": "SGD",
     "momentum": "SGD",
     "nesterov": "SGD",
+    "asgd": "ASGD",
     "rprop": "Rprop",
+    "adafactor": "Adafactor",
     "adagrad": "Adagrad",
     "rmsprop": "RMSprop",
     "adadelta": "Adadelta",
@@ -793,6 +907,8 @@ _MAX = dict(maximize=False)
 _DECOUPLED = dict(decoupled_weight_decay=False)
 TORCH_DEFAULTS = {
     "SGD": dict(lr=0.001, momentum=0, dampening=0, weight_decay=0, nesterov=False) | _MAX,
+    "ASGD": dict(lr=0.01, lambd=0.0001, alpha=0.75, t0=1000000.0, weight_decay=0) | _MAX,
+    "Adafactor": dict(lr=0.01, beta2_decay=-0.8, eps=(None, 0.001), d=1.0, weight_decay=0.0) | _MAX,
     "Rprop": dict(lr=0.01, etas=(0.5, 1.2), step_sizes=(1e-06, 50)) | _MAX,
     "Adagrad": dict(lr=0.01, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10)
     | _MAX,
@@ -817,9 +933,10 @@ def _signature_defaults(factory):
 def _unfold_pairs(values):
     values = dict(values)
     for pair, (first, second) in PAIRS.items():
-        if pair in values:
+        if isinstance(values.get(pair), tuple):
             values[first], values[second] = values.pop(pair)
-    return values
+    # A torch default of None (Adafactor's eps1: the dtype's machine epsilon) has no widget.
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def test_registry_order_is_simple_to_complex():
@@ -827,6 +944,7 @@ def test_registry_order_is_simple_to_complex():
         "sgd",
         "momentum",
         "nesterov",
+        "asgd",
         "rprop",
         "adagrad",
         "rmsprop",
@@ -836,6 +954,7 @@ def test_registry_order_is_simple_to_complex():
         "nadam",
         "radam",
         "adamax",
+        "adafactor",
     ]
     assert OPTIMIZERS["momentum"].func is sgd and OPTIMIZERS["momentum"].keywords == {
         "momentum": 0.9

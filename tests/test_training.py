@@ -242,6 +242,8 @@ def test_every_optimizer_reduces_the_loss(small, name):
         "adadelta": 1.0,
         "adagrad": 0.05,
         "radam": 0.03,
+        "asgd": 0.1,
+        "adafactor": 0.1,  # a relative step: each array moves by ~lr times its own RMS
     }
     cfg = TINY._replace(optimizer=name, lr=lr.get(name, 3e-3))
     state = init_train_state(np.random.default_rng(0), small, cfg)
@@ -380,3 +382,16 @@ def test_pick_examples(rng):
     assert len(training.pick_examples(probs, pred, "mistakes", 24, rng)) == 0  # all right
     with pytest.raises(ValueError, match="mode='best'"):
         training.pick_examples(probs, y, "best", 3, rng)
+
+
+def test_a_whole_array_optimizer_updates_each_matrix_as_a_matrix(small):
+    # Adafactor factors a matrix's second moment into row and column means: the trainer must
+    # hand it each weight matrix in its shape, not one concatenation of every array.
+    cfg = TINY._replace(optimizer="adafactor", lr=0.1)
+    state, _ = train_for(
+        init_train_state(np.random.default_rng(0), small, cfg), small, cfg, max_steps=2
+    )
+    for layer, states in zip(state.params, state.opt_states, strict=True):
+        n, m = layer["W"].shape
+        assert states["W"].row_var.shape == (n, 1) and states["W"].col_var.shape == (1, m)
+        assert states["W"].variance is None and states["b"].variance.shape == layer["b"].shape

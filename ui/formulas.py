@@ -87,6 +87,10 @@ OPTIMIZER_FORMULAS = {
     "momentum": r"b_t = \mu\, b_{t-1} + (1-\tau)\, g_t, \qquad \theta_t = \theta_{t-1} - \gamma\, b_t"
     r"\quad (b_1 = g_1)",
     "nesterov": r"b_t = \mu\, b_{t-1} + g_t, \qquad \theta_t = \theta_{t-1} - \gamma\,(g_t + \mu\, b_t)",
+    "asgd": r"\theta_t = \theta_{t-1}(1-\lambda\eta_{t-1}) - \eta_{t-1} g_t,\ "
+    r"\eta_t = \frac{\gamma}{(1+\lambda\gamma t)^{\alpha}},\ "
+    r"\bar\theta_t = \bar\theta_{t-1} + \frac{\theta_t - \bar\theta_{t-1}}{\max(1,\, t-1-t_0)}"
+    r"\quad (\eta_0 = \gamma)",
     "rprop": r"\eta_t = \begin{cases}\min(\eta_{t-1}\eta_+, \Gamma_{max}) & g_{t-1} g_t > 0\\ "
     r"\max(\eta_{t-1}\eta_-, \Gamma_{min}),\ g_t \leftarrow 0 & g_{t-1} g_t < 0\\ "
     r"\eta_{t-1} & \text{else}\end{cases},\quad "
@@ -113,4 +117,9 @@ OPTIMIZER_FORMULAS = {
     r"\text{ if } \rho_t > 5, \text{ else } \theta_{t-1} - \gamma \hat m_t",
     "adamax": r"m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t,\ u_t = \max(\beta_2 u_{t-1}, |g_t|+\epsilon),\ "
     r"\theta_t = \theta_{t-1} - \frac{\gamma}{1-\beta_1^t} \frac{m_t}{u_t}",
+    "adafactor": r"\hat\beta_{2t} = 1 - t^{\tau},\ \rho_t = \min(\gamma, 1/\sqrt t),\ "
+    r"\alpha_t = \max(\epsilon_2, \mathrm{RMS}(\theta_{t-1}))\rho_t,\ "
+    r"\hat V_t = \frac{R_t C_t}{\max(\bar R_t, \epsilon_1)} \text{ (matrix: row/column means of } g^2),\ "
+    r"U_t = \frac{g_t}{\max(\sqrt{\hat V_t}, \epsilon_1)},\ "
+    r"\theta_t = \theta_{t-1}(1-\gamma\lambda) - \frac{\alpha_t U_t}{\max(1, \mathrm{RMS}(U_t)/d)}",
 }
