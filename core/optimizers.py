@@ -735,6 +735,234 @@ def adafactor(
 
 
 # ---------------------------------------------------------------------------------------------
+# L-BFGS: a step that evaluates the function itself
+
+
+class ClosureOptimizer(NamedTuple):
+    """An optimizer whose step calls the function, as torch's ``step(closure)``: ``init(params)
+    -> state`` and ``step(params, closure, state) -> (new_params, new_state)``, where
+    ``closure(params) -> (loss, grad)``. The caller owns the closure, so it can count every
+    evaluation and see every point evaluated (``core.descent`` does)."""
+
+    init: Callable[[np.ndarray], Any]
+    step: Callable[[np.ndarray, Callable, Any], tuple[np.ndarray, Any]]
+    recipe: Recipe | None = None
+
+
+class LBFGSState(NamedTuple):
+    step: int  # steps (closure calls of the caller) done
+    func_evals: int  # function evaluations over all steps, torch's state["func_evals"]
+    n_iter: int  # L-BFGS iterations over all steps, torch's state["n_iter"]
+    direction: np.ndarray | None  # the last search direction d
+    step_length: float  # the last step length t along d
+    s_history: tuple  # the last ``history_size`` moves s = t d, oldest first
+    y_history: tuple  # the matching gradient changes y
+    rho_history: tuple  # the matching 1 / (y·s)
+    h_diag: float  # y·s / y·y of the newest pair: the initial inverse Hessian's scale
+    prev_grad: np.ndarray | None
+    prev_loss: float | None
+
+
+def _two_loop(g, s_history, y_history, rho_history, h_diag) -> np.ndarray:
+    """The L-BFGS direction -H g by the two-loop recursion (Nocedal & Wright, Algorithm 7.4)."""
+    pairs = list(zip(s_history, y_history, rho_history, strict=True))
+    q = -g
+    alphas = []
+    for s, y, rho in reversed(pairs):
+        alpha = (s @ q) * rho
+        q = q - alpha * y
+        alphas.append(alpha)
+    r = q * h_diag
+    for (s, y, rho), alpha in zip(pairs, reversed(alphas), strict=True):
+        beta = (y @ r) * rho
+        r = r + (alpha - beta) * s
+    return r
+
+
+def _cubic_minimum(x1, f1, g1, x2, f2, g2, bounds=None) -> float:
+    """The minimizer of the cubic through (x1, f1, f'=g1) and (x2, f2, f'=g2), clipped to
+    ``bounds`` (default: between the points); their midpoint if the cubic has no minimum."""
+    low, high = bounds if bounds is not None else (min(x1, x2), max(x1, x2))
+    d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2)
+    d2_square = d1 * d1 - g1 * g2
+    if d2_square < 0:
+        return (low + high) / 2
+    d2 = np.sqrt(d2_square)
+    if x1 <= x2:
+        minimum = x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
+    else:
+        minimum = x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2 * d2))
+    return float(min(max(minimum, low), high))
+
+
+class _Trial(NamedTuple):
+    t: float  # step length along d
+    f: float
+    g: np.ndarray
+    gtd: float  # directional derivative g·d
+
+
+def _strong_wolfe(phi, start: _Trial, t, d_norm, tolerance_change, c1=1e-4, c2=0.9, max_ls=25):
+    """A step length meeting the strong Wolfe conditions along d (torch's ``_strong_wolfe``, after
+    minFunc): bracket a good step, growing it by cubic extrapolation, then zoom into the bracket
+    by cubic interpolation. ``phi(t) -> _Trial``. Returns (the trial chosen, evaluations)."""
+
+    def sufficient(trial):  # Armijo: f fell by at least c1·t·(slope at 0)
+        return trial.f <= start.f + c1 * trial.t * start.gtd
+
+    def curvature(trial):  # |slope| shrank to at most c2·|slope at 0|
+        return abs(trial.gtd) <= -c2 * start.gtd
+
+    previous, trial, evals, done = start, phi(t), 1, False
+    bracket = None
+    while evals - 1 < max_ls:
+        if not sufficient(trial) or (evals > 2 and trial.f >= previous.f):
+            bracket = [previous, trial]
+            break
+        if curvature(trial):
+            bracket, done = [trial], True
+            break
+        if trial.gtd >= 0:
+            bracket = [previous, trial]
+            break
+        # Still descending: extrapolate, at least 1% further and at most 10 times as far.
+        t = _cubic_minimum(
+            previous.t, previous.f, previous.gtd, trial.t, trial.f, trial.gtd,
+            bounds=(trial.t + 0.01 * (trial.t - previous.t), trial.t * 10),
+        )  # fmt: skip
+        previous, trial = trial, phi(t)
+        evals += 1
+    if bracket is None:  # max_ls trials without a bracket
+        bracket = [start, trial]
+
+    # Zoom: shrink the bracket [low, high] (low has the lower f) until a point meets both
+    # conditions or the bracket is too short to matter.
+    insufficient_progress = False
+    low = 0 if bracket[0].f <= bracket[-1].f else 1
+    while not done and evals - 1 < max_ls:
+        a, b = bracket[0].t, bracket[1].t
+        if abs(b - a) * d_norm < tolerance_change:
+            break
+        left, right = min(a, b), max(a, b)
+        t = _cubic_minimum(a, bracket[0].f, bracket[0].gtd, b, bracket[1].f, bracket[1].gtd)
+        # A trial too close to an end makes little progress: move it 10% of the bracket inside.
+        margin = 0.1 * (right - left)
+        if min(right - t, t - left) < margin:
+            if insufficient_progress or t >= right or t <= left:
+                t = right - margin if abs(t - right) < abs(t - left) else left + margin
+                insufficient_progress = False
+            else:
+                insufficient_progress = True
+        else:
+            insufficient_progress = False
+        trial = phi(t)
+        evals += 1
+        high = 1 - low
+        if not sufficient(trial) or trial.f >= bracket[low].f:
+            bracket[high] = trial
+        else:
+            if curvature(trial):
+                done = True
+            elif trial.gtd * (bracket[high].t - bracket[low].t) >= 0:
+                bracket[high] = bracket[low]
+            bracket[low] = trial
+        low = 0 if bracket[0].f <= bracket[1].f else 1
+    return bracket[low], evals
+
+
+@_recorded
+def lbfgs(
+    lr=1,
+    max_iter=20,
+    max_eval=None,
+    tolerance_grad=1e-7,
+    tolerance_change=1e-9,
+    history_size=100,
+    line_search_fn=None,
+) -> ClosureOptimizer:
+    """L-BFGS (Liu & Nocedal 1989) as ``torch.optim.LBFGS``: one step runs up to ``max_iter``
+    quasi-Newton iterations (at most ``max_eval`` evaluations), each along the two-loop
+    direction, with step ``lr`` or a strong-Wolfe line search (``line_search_fn="strong_wolfe"``).
+    """
+    _check_lr(lr)
+    if line_search_fn not in (None, "strong_wolfe"):
+        raise ValueError(
+            f"Invalid line_search_fn, only 'strong_wolfe' is supported: {line_search_fn=}"
+        )
+    max_eval = max_iter * 5 // 4 if max_eval is None else max_eval
+    schedule = _lr_schedule(lr)
+
+    def init(params):
+        return LBFGSState(0, 0, 0, None, 0.0, (), (), (), 1.0, None, None)
+
+    def step(params, closure, state):
+        x = np.array(params, dtype=float)
+        loss, g = closure(x)
+        loss, g = float(loss), np.asarray(g, dtype=float)
+        evals = 1
+        st = state._replace(step=state.step + 1, func_evals=state.func_evals + 1)
+        if np.max(np.abs(g)) <= tolerance_grad:  # already optimal: no iteration
+            return x, st
+        lr_t = float(schedule(state.step))
+        d, t = st.direction, st.step_length
+        s_history, y_history, rho_history = st.s_history, st.y_history, st.rho_history
+        h_diag = st.h_diag
+        prev_grad, prev_loss, n_iter = st.prev_grad, st.prev_loss, st.n_iter
+        for i in range(1, max_iter + 1):
+            n_iter += 1
+            if n_iter == 1:  # the very first iteration: steepest descent, empty memory
+                d, s_history, y_history, rho_history, h_diag = -g, (), (), (), 1.0
+            else:
+                y, s = g - prev_grad, d * t
+                ys = y @ s
+                if ys > 1e-10:  # keep only pairs with positive curvature
+                    s_history = (*s_history, s)[-history_size:]
+                    y_history = (*y_history, y)[-history_size:]
+                    rho_history = (*rho_history, 1.0 / ys)[-history_size:]
+                    h_diag = ys / (y @ y)
+                d = _two_loop(g, s_history, y_history, rho_history, h_diag)
+            prev_grad, prev_loss = g, loss
+            # The first step length ever is scaled by the gradient's size; later ones are lr.
+            t = min(1.0, 1.0 / np.sum(np.abs(g))) * lr_t if n_iter == 1 else lr_t
+            gtd = g @ d
+            if gtd > -tolerance_change:  # not a descent direction (any more)
+                break
+            if line_search_fn == "strong_wolfe":
+
+                def phi(t_trial, x=x, d=d):
+                    f_trial, g_trial = closure(x + t_trial * d)
+                    g_trial = np.asarray(g_trial, dtype=float)
+                    return _Trial(t_trial, float(f_trial), g_trial, g_trial @ d)
+
+                start = _Trial(0.0, loss, g, gtd)
+                found, ls_evals = _strong_wolfe(phi, start, t, np.max(np.abs(d)), tolerance_change)
+                loss, g, t = found.f, found.g, found.t
+                x = x + t * d
+                evals += ls_evals
+            else:
+                x = x + t * d
+                if i != max_iter:  # torch skips the evaluation after the last iteration
+                    loss, g = closure(x)
+                    loss, g = float(loss), np.asarray(g, dtype=float)
+                    evals += 1
+            if i == max_iter or evals >= max_eval:
+                break
+            if np.max(np.abs(g)) <= tolerance_grad:  # optimal
+                break
+            if (
+                np.max(np.abs(d * t)) <= tolerance_change
+                or abs(loss - prev_loss) < tolerance_change
+            ):
+                break  # no progress
+        return x, LBFGSState(
+            st.step, state.func_evals + evals, n_iter, d, t, s_history, y_history, rho_history, h_diag,
+            prev_grad, prev_loss,
+        )  # fmt: skip
+
+    return ClosureOptimizer(init, step)
+
+
+# ---------------------------------------------------------------------------------------------
 # Applying one optimizer to every array of an MLP
 
 
@@ -778,6 +1006,8 @@ class OptimizerEntry(NamedTuple):
     factory: Callable[..., Optimizer]
     hyperparameters: dict[str, Param]
     torch_call: str
+    closure: bool = False  # the factory builds a ClosureOptimizer (a step that evaluates f)
+    pages: tuple[str, ...] = ("optimizers", "mnist")  # the pages it can run on
 
     def defaults(self) -> dict[str, Any]:
         """Each hyperparameter's default, in torch's argument order."""
@@ -811,6 +1041,11 @@ RANGES: dict[str, Param] = {
     "beta2_decay": Param("float", -0.8, -1.0, 0.0, step=0.05),
     "eps2": Param("float", 1e-3, 1e-8, 1e-1, log=True, step=1e-8),
     "d": Param("float", 1.0, 1.0, 10.0, step=0.1),
+    "max_iter": Param("int", 20, 1, 100, step=1),
+    "tolerance_grad": Param("float", 1e-7, 1e-12, 1e-1, log=True, step=1e-12),
+    "tolerance_change": Param("float", 1e-9, 1e-15, 1e-1, log=True, step=1e-15),
+    "history_size": Param("int", 100, 1, 200, step=1),
+    "line_search_fn": Param("choice", None, options=(None, "strong_wolfe")),
     "decoupled_weight_decay": Param("bool", False),
     "maximize": Param("bool", False),
 }
@@ -823,11 +1058,14 @@ PAIRS = {
 }
 
 
-def _entry(factory: Callable[..., Optimizer], torch_call: str, **defaults: Any) -> OptimizerEntry:
+def _entry(
+    factory: Callable[..., Optimizer], torch_call: str, *, record=(), **defaults: Any
+) -> OptimizerEntry:
+    """The entry of ``factory``; ``record`` holds the other fields of OptimizerEntry as pairs."""
     hyperparameters = {
         name: RANGES[name]._replace(default=value) for name, value in defaults.items()
     }
-    return OptimizerEntry(factory, hyperparameters, torch_call)
+    return OptimizerEntry(factory, hyperparameters, torch_call, **dict(record))
 
 
 _MAX = {"maximize": False}
@@ -911,22 +1149,38 @@ OPTIMIZER_ENTRIES: dict[str, OptimizerEntry] = {
         "d={d}, weight_decay={weight_decay}, maximize={maximize})",
         lr=1e-2, beta2_decay=-0.8, eps2=1e-3, d=1.0, weight_decay=0.0, **_MAX,
     ),
+    # max_eval keeps torch's default None (= max_iter * 5 // 4), so it follows max_iter.
+    "lbfgs": _entry(
+        lbfgs,
+        "torch.optim.LBFGS(params, lr={lr}, max_iter={max_iter}, max_eval=None, "
+        "tolerance_grad={tolerance_grad}, tolerance_change={tolerance_change}, "
+        "history_size={history_size}, line_search_fn={line_search_fn!r})",
+        record=(("closure", True), ("pages", ("optimizers",))),
+        lr=1.0, max_iter=20, tolerance_grad=1e-7, tolerance_change=1e-9, history_size=100,
+        line_search_fn=None,
+    ),
 }  # fmt: skip
-# The factories by name, for the many callers that only build optimizers.
+# The factories of (init, update) pairs by name, for the many callers that only build those.
 OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
-    name: entry.factory for name, entry in OPTIMIZER_ENTRIES.items()
+    name: entry.factory for name, entry in OPTIMIZER_ENTRIES.items() if not entry.closure
 }
 
 
-def make(name: str, **hyperparameters) -> Optimizer:
+def on_page(page: str) -> tuple[str, ...]:
+    """The names of the optimizers that can run on ``page`` ("optimizers" or "mnist")."""
+    return tuple(name for name, entry in OPTIMIZER_ENTRIES.items() if page in entry.pages)
+
+
+def make(name: str, **hyperparameters) -> Optimizer | ClosureOptimizer:
     """Build ``OPTIMIZERS[name]`` from UI-table names (``beta1``/``beta2`` become ``betas``, and
     so on for every pair of ``PAIRS``; a half not given keeps the factory's default)."""
-    if name not in OPTIMIZERS:
+    if name not in OPTIMIZER_ENTRIES:
         raise ValueError(f"Unknown optimizer: {name=}")
+    factory = OPTIMIZER_ENTRIES[name].factory
     kwargs = dict(hyperparameters)
-    signature = inspect.signature(OPTIMIZERS[name]).parameters
+    signature = inspect.signature(factory).parameters
     for pair, (first, second) in PAIRS.items():
         if pair in signature and (first in kwargs or second in kwargs):
             default = signature[pair].default
             kwargs[pair] = (kwargs.pop(first, default[0]), kwargs.pop(second, default[1]))
-    return OPTIMIZERS[name](**kwargs)
+    return factory(**kwargs)

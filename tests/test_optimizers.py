@@ -893,6 +893,7 @@ TORCH_CLASS = {
     "asgd": "ASGD",
     "rprop": "Rprop",
     "adafactor": "Adafactor",
+    "lbfgs": "LBFGS",
     "adagrad": "Adagrad",
     "rmsprop": "RMSprop",
     "adadelta": "Adadelta",
@@ -909,6 +910,15 @@ TORCH_DEFAULTS = {
     "SGD": dict(lr=0.001, momentum=0, dampening=0, weight_decay=0, nesterov=False) | _MAX,
     "ASGD": dict(lr=0.01, lambd=0.0001, alpha=0.75, t0=1000000.0, weight_decay=0) | _MAX,
     "Adafactor": dict(lr=0.01, beta2_decay=-0.8, eps=(None, 0.001), d=1.0, weight_decay=0.0) | _MAX,
+    "LBFGS": dict(
+        lr=1,
+        max_iter=20,
+        max_eval=None,
+        tolerance_grad=1e-07,
+        tolerance_change=1e-09,
+        history_size=100,
+        line_search_fn=None,
+    ),
     "Rprop": dict(lr=0.01, etas=(0.5, 1.2), step_sizes=(1e-06, 50)) | _MAX,
     "Adagrad": dict(lr=0.01, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10)
     | _MAX,
@@ -935,8 +945,11 @@ def _unfold_pairs(values):
     for pair, (first, second) in PAIRS.items():
         if isinstance(values.get(pair), tuple):
             values[first], values[second] = values.pop(pair)
-    # A torch default of None (Adafactor's eps1: the dtype's machine epsilon) has no widget.
-    return {name: value for name, value in values.items() if value is not None}
+            # Half a pair whose default is None (Adafactor's eps1: the dtype's machine epsilon)
+            # has no widget.
+            values = {k: v for k, v in values.items() if k not in (first, second) or v is not None}
+    # LBFGS's max_eval keeps torch's None (= max_iter * 5 // 4): the torch call writes it out.
+    return {k: v for k, v in values.items() if k != "max_eval"}
 
 
 def test_registry_order_is_simple_to_complex():
@@ -962,9 +975,9 @@ def test_registry_order_is_simple_to_complex():
     assert OPTIMIZERS["nesterov"].keywords == {"momentum": 0.9, "nesterov": True}
 
 
-@pytest.mark.parametrize("key", KEYS)
+@pytest.mark.parametrize("key", list(OPTIMIZER_ENTRIES))
 def test_defaults_are_torchs_and_the_ui_table_lists_them(key):
-    ours = _signature_defaults(OPTIMIZERS[key])
+    ours = _signature_defaults(OPTIMIZER_ENTRIES[key].factory)
     torch_defaults = dict(TORCH_DEFAULTS[TORCH_CLASS[key]])
     if key in ("momentum", "nesterov"):
         torch_defaults |= OPTIMIZERS[key].keywords
@@ -972,13 +985,18 @@ def test_defaults_are_torchs_and_the_ui_table_lists_them(key):
     assert OPTIMIZER_ENTRIES[key].defaults() == _unfold_pairs(ours)
 
 
-@pytest.mark.parametrize("key", KEYS)
+@pytest.mark.parametrize("key", list(OPTIMIZER_ENTRIES))
 def test_every_exposed_hyperparameter_has_a_range_containing_its_default(key):
     for name, spec in OPTIMIZER_ENTRIES[key].hyperparameters.items():
         shared = RANGES[name]
         assert spec._replace(default=shared.default) == shared  # the range is the shared one
         if spec.kind == "bool":
             assert isinstance(spec.default, bool) and isinstance(shared.default, bool)
+        elif spec.kind == "choice":
+            assert spec.default in spec.options and shared.default in spec.options
+        elif spec.kind == "int":
+            assert spec.low <= spec.default <= spec.high and spec.step >= 1
+            assert all(isinstance(v, int) for v in (spec.default, spec.low, spec.high))
         else:
             assert spec.kind == "float"
             assert spec.low <= spec.default <= spec.high and spec.low <= shared.default <= spec.high
@@ -991,7 +1009,7 @@ def test_every_table_entry_is_used():
     assert used == set(RANGES)
 
 
-@pytest.mark.parametrize("key", KEYS)
+@pytest.mark.parametrize("key", list(OPTIMIZER_ENTRIES))
 def test_torch_call_template_is_valid_python_with_the_exposed_names(key):
     template = OPTIMIZER_ENTRIES[key].torch_call
     fields = {f for _, f, _, _ in string.Formatter().parse(template) if f}
@@ -1002,7 +1020,7 @@ def test_torch_call_template_is_valid_python_with_the_exposed_names(key):
     calls = []
     fake_class = {TORCH_CLASS[key]: lambda params, **kw: calls.append(kw)}
     eval(code, {"torch": SimpleNamespace(optim=SimpleNamespace(**fake_class)), "params": None})
-    assert calls == [_signature_defaults(OPTIMIZERS[key])]
+    assert calls == [_signature_defaults(OPTIMIZER_ENTRIES[key].factory)]
 
 
 @pytest.mark.parametrize("key", KEYS)

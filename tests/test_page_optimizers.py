@@ -229,3 +229,18 @@ def test_a_formula_sympy_fails_on_gets_a_readable_message(formula, reason):
     assert not at.exception
     message = translate("en", f"optimizers.errors.{reason}")
     assert translate("en", "optimizers.formula_error", reason=message) in messages(at)
+
+
+def test_lbfgs_draws_every_evaluated_point_and_counts_the_gradients():
+    at = run_page(
+        PAGE, opt_names="adam,lbfgs", opt_lbfgs_line_search_fn="strong_wolfe", opt_steps="20"
+    )
+    assert not at.exception
+    names = [str(trace.get("name")) for trace in charts(at)[0]["data"]]
+    trail = translate("en", "optimizers.evaluated", name="")
+    assert any(trail.strip(" :") in name for name in names)
+    table = at.dataframe[1].value
+    column = table[translate("en", "optimizers.col_evaluations")]
+    counts = dict(zip(table.iloc[:, 0], column, strict=True))
+    assert counts[translate("en", "optimizers.names.adam")] == "20"
+    assert int(counts[translate("en", "optimizers.names.lbfgs")]) > 20

@@ -156,7 +156,7 @@ def animation_figure(
 
 def fmt(value) -> str:
     """A number as a teacher would write it."""
-    if isinstance(value, bool) or value is None:
+    if isinstance(value, bool | str) or value is None:
         return str(value)
     return format(float(value), ".4g")
 
@@ -190,7 +190,10 @@ def torch_code(name: str, chosen: Mapping[str, Any]) -> str:
         {hp: chosen.get(hp_key(name, hp), v) for hp, v in values.items() if hp not in FIXED}
     )
     return OPTIMIZER_ENTRIES[name].torch_call.format(
-        **{k: fmt(v) if not isinstance(v, bool) else v for k, v in values.items()}
+        **{
+            k: fmt(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
+            for k, v in values.items()
+        }
     )
 
 
@@ -344,6 +347,16 @@ def step_rows(result: RaceResult, step: int) -> list[dict[str, str]]:
     return rows
 
 
+def evaluation_trails(result: RaceResult) -> list[tuple[str, np.ndarray]]:
+    """For each optimizer that evaluates f inside a step (L-BFGS), every point it evaluated,
+    drawn after the paths so that their colours stay those of the other charts."""
+    return [
+        (t("optimizers.evaluated", name=label), p.visited)
+        for label, p in zip(result.labels, result.paths, strict=True)
+        if p.visited is not None
+    ]
+
+
 def race_contour(scene: Scene, result: RaceResult, step: int, on_select: Callable[[], None]):
     """The paths on the contour with the arrows of ``step``; a click calls ``on_select``."""
     lrs = [dict(hps)["lr"] for _, hps in result.settings]
@@ -352,7 +365,8 @@ def race_contour(scene: Scene, result: RaceResult, step: int, on_select: Callabl
         scene.xs,
         scene.ys,
         scene.z,
-        [(label, p.points) for label, p in zip(result.labels, result.paths, strict=True)],
+        [(label, p.points) for label, p in zip(result.labels, result.paths, strict=True)]
+        + evaluation_trails(result),
         bounds=scene.surface.bounds,
         f_min=scene.surface.f_min,
         log_levels=scene.log_levels,
@@ -429,7 +443,16 @@ def surface_view(scene: Scene, result: RaceResult) -> None:
     )
 
 
-def result_row(name: str, hps: tuple, s: PathSummary, has_target: bool) -> dict[str, str]:
+def gradient_evaluations(path: Path) -> int:
+    """How often the optimizer computed ∇f: once per step done, or (L-BFGS) every evaluation."""
+    if path.evaluations is not None:
+        return int(path.evaluations[-1])
+    return len(path.points) - 1 if path.diverged_at is None else path.diverged_at
+
+
+def result_row(
+    name: str, hps: tuple, s: PathSummary, has_target: bool, evaluations: int
+) -> dict[str, str]:
     """One optimizer's line of the results table."""
     na = t("optimizers.not_available")
     if s.reached_at is not None:
@@ -448,6 +471,7 @@ def result_row(name: str, hps: tuple, s: PathSummary, has_target: bool) -> dict[
         if s.distance_to_minimum is None
         else fmt(s.distance_to_minimum),
         t("optimizers.col_reached"): reached,
+        t("optimizers.col_evaluations"): str(evaluations),
         t("optimizers.col_status"): status,
     }
 
@@ -457,8 +481,10 @@ def results_table(scene: Scene, result: RaceResult) -> None:
     st.subheader(t("optimizers.results_title"))
     has_target = scene.surface.f_min is not None or bool(scene.surface.minima)
     table = [
-        result_row(name, hps, s, has_target)
-        for (name, hps), s in zip(result.settings, result.summaries, strict=True)
+        result_row(name, hps, s, has_target, gradient_evaluations(path))
+        for (name, hps), s, path in zip(
+            result.settings, result.summaries, result.paths, strict=True
+        )
     ]
     st.dataframe(table, hide_index=True, width="stretch")
 
