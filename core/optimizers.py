@@ -735,6 +735,118 @@ def adafactor(
 
 
 # ---------------------------------------------------------------------------------------------
+# Muon: orthogonalised momentum for weight matrices, AdamW for every other array
+
+
+class MuonState(NamedTuple):
+    step: int
+    momentum_buffer: np.ndarray  # B
+
+
+def zeropower_via_newton_schulz(g, ns_coefficients=(3.4445, -4.775, 2.0315), ns_steps=5, eps=1e-7):
+    """An approximation of U Vᵀ for g = U S Vᵀ (every singular value pushed towards 1) by
+    ``ns_steps`` quintic Newton–Schulz iterations X ← aX + (b A + c A²) X with A = X Xᵀ, after
+    scaling g to Frobenius norm <= 1 (Jordan et al. 2024). Computed on the wide orientation,
+    so A is the smaller Gram matrix."""
+    a, b, c = ns_coefficients
+    tall = g.shape[0] > g.shape[1]
+    x = g.T if tall else g
+    x = x / max(float(np.linalg.norm(x)), eps)
+    for _ in range(ns_steps):
+        gram = x @ x.T
+        x = a * x + (b * gram + c * gram @ gram) @ x
+    return x.T if tall else x
+
+
+def _muon_lr_ratio(adjust_lr_fn, shape) -> float:
+    """torch's AdjustLR over its (out, in) weight shape, which is our (fan_in, fan_out)
+    transposed: "original" sqrt(max(1, out/in)) (the default), "match_rms_adamw"
+    0.2 sqrt(max(out, in)) (Moonshot: the update's RMS then matches AdamW's)."""
+    fan_out, fan_in = shape[1], shape[0]
+    if adjust_lr_fn in (None, "original"):
+        return float(np.sqrt(max(1.0, fan_out / fan_in)))
+    return 0.2 * float(np.sqrt(max(fan_out, fan_in)))
+
+
+@_recorded
+def muon(
+    lr=1e-3,
+    weight_decay=0.1,
+    momentum=0.95,
+    nesterov=True,
+    ns_coefficients=(3.4445, -4.775, 2.0315),
+    eps=1e-7,
+    ns_steps=5,
+    adjust_lr_fn=None,
+) -> Optimizer:
+    """Muon (Jordan et al. 2024) as ``torch.optim.Muon``, for 2-D weight matrices only: SGD
+    momentum whose update is orthogonalised by Newton–Schulz iterations, decoupled weight decay,
+    lr scaled by the matrix's shape. torch keeps B as an average (lerp by 1 - momentum) where
+    its docs write B = momentum B + g; the two differ by a factor that the normalisation in
+    Newton–Schulz removes. torch runs it in bfloat16; here it runs in the params' dtype."""
+    _check_lr(lr)
+    _check(np.asarray(weight_decay) >= 0, f"Invalid weight_decay value: {weight_decay=}")
+    _check(np.asarray(momentum) >= 0, f"Invalid momentum value: {momentum=}")
+    _check(np.asarray(eps) >= 0, f"Invalid epsilon value: {eps=}")
+    _check(adjust_lr_fn in (None, "original", "match_rms_adamw"), f"Invalid {adjust_lr_fn=}")
+    schedule = _lr_schedule(lr)
+
+    def init(params):
+        return MuonState(0, _zeros(params))
+
+    @_quiet
+    def update(params, grads, state):
+        params, g = np.asarray(params), np.asarray(grads)
+        if params.ndim != 2:
+            raise ValueError(f"Muon updates 2-D weight matrices only, got {params.shape=}")
+        buf = momentum * state.momentum_buffer + g
+        direction = g + momentum * buf if nesterov else buf
+        o = zeropower_via_newton_schulz(direction, ns_coefficients, ns_steps, eps)
+        lr_t = schedule(state.step)
+        decayed = params * (1 - lr_t * weight_decay)
+        new_params = decayed - lr_t * _muon_lr_ratio(adjust_lr_fn, params.shape) * o
+        return _like_params(params, new_params), MuonState(state.step + 1, buf)
+
+    return Optimizer(init, update, elementwise=False)
+
+
+def by_ndim(matrices: Optimizer, others: Optimizer) -> Optimizer:
+    """``matrices`` for 2-D arrays and ``others`` for every other array (biases, batch-norm γ
+    and β), as torch's docs pair Muon with AdamW: two optimizers over two parameter lists."""
+
+    def pick(params) -> Optimizer:
+        return matrices if np.ndim(params) == 2 else others
+
+    def init(params):
+        return pick(params).init(params)
+
+    def update(params, grads, state):
+        return pick(params).update(params, grads, state)
+
+    return Optimizer(init, update, elementwise=False)
+
+
+def _with_adamw_for_the_rest(factory):
+    """``factory`` (same signature) for the 2-D arrays and AdamW with the same lr and
+    weight_decay (torch's defaults otherwise) for every other array."""
+    signature = inspect.signature(factory)
+
+    @wraps(factory)
+    def paired(*args, **kwargs) -> Optimizer:
+        arguments = signature.bind(*args, **kwargs)
+        arguments.apply_defaults()
+        lr, weight_decay = arguments.arguments["lr"], arguments.arguments["weight_decay"]
+        return by_ndim(factory(*args, **kwargs), adamw(lr=lr, weight_decay=weight_decay))
+
+    paired.__name__ = paired.__qualname__ = f"{factory.__name__}_with_adamw"
+    return paired
+
+
+# Muon for the weight matrices, AdamW for the rest: the pairing torch's Muon docs recommend.
+muon_with_adamw = _recorded(_with_adamw_for_the_rest(muon))
+
+
+# ---------------------------------------------------------------------------------------------
 # L-BFGS: a step that evaluates the function itself
 
 
@@ -1046,6 +1158,8 @@ RANGES: dict[str, Param] = {
     "tolerance_change": Param("float", 1e-9, 1e-15, 1e-1, log=True, step=1e-15),
     "history_size": Param("int", 100, 1, 200, step=1),
     "line_search_fn": Param("choice", None, options=(None, "strong_wolfe")),
+    "ns_steps": Param("int", 5, 1, 10, step=1),
+    "adjust_lr_fn": Param("choice", None, options=(None, "original", "match_rms_adamw")),
     "decoupled_weight_decay": Param("bool", False),
     "maximize": Param("bool", False),
 }
@@ -1148,6 +1262,19 @@ OPTIMIZER_ENTRIES: dict[str, OptimizerEntry] = {
         "torch.optim.Adafactor(params, lr={lr}, beta2_decay={beta2_decay}, eps=(None, {eps2}), "
         "d={d}, weight_decay={weight_decay}, maximize={maximize})",
         lr=1e-2, beta2_decay=-0.8, eps2=1e-3, d=1.0, weight_decay=0.0, **_MAX,
+    ),
+    # Muon takes the weight matrices; the other arrays get AdamW, as torch's docs recommend.
+    "muon": _entry(
+        muon_with_adamw,
+        "(torch.optim.Muon([p for p in params if p.ndim == 2], lr={lr}, "
+        "weight_decay={weight_decay}, momentum={momentum}, nesterov={nesterov}, "
+        "ns_coefficients=(3.4445, -4.775, 2.0315), eps={eps}, ns_steps={ns_steps}, "
+        "adjust_lr_fn={adjust_lr_fn!r}), "
+        "torch.optim.AdamW([p for p in params if p.ndim != 2], lr={lr}, "
+        "weight_decay={weight_decay}))",
+        record=(("pages", ("mnist",)),),
+        lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True, eps=1e-7, ns_steps=5,
+        adjust_lr_fn=None,
     ),
     # max_eval keeps torch's default None (= max_iter * 5 // 4), so it follows max_iter.
     "lbfgs": _entry(

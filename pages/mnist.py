@@ -100,6 +100,8 @@ EXPERIMENTS = {
                 "mn_sched": "none", "mn_bn": False},
     "sigmoid": {"mn_act": "sigmoid", "mn_hidden": "64, 64, 64, 64, 64", "mn_opt": "sgd",
                 "mn_lr": 0.1, "mn_sched": "none", "mn_bn": False},
+    "muon": {"mn_opt": "muon", "mn_lr": 0.03, "mn_hidden": "128", "mn_act": "relu",
+             "mn_sched": "none", "mn_bn": False, "mn_dropout": 0.0},
     "dropout": {"mn_train_size": 1000, "mn_hidden": "512", "mn_dropout": 0.5, "mn_opt": "adam",
                 "mn_lr": 1e-3, "mn_act": "relu"},
 }  # fmt: skip

@@ -18,12 +18,15 @@ from core.optimizers import (
     OPTIMIZERS,
     PAIRS,
     RANGES,
+    AdamState,
     adam,
     init_layers,
     make,
+    muon,
     rmsprop,
     sgd,
     update_layers,
+    zeropower_via_newton_schulz,
 )
 from tests.optimizer_states import assert_states_equal, copy_state
 
@@ -383,9 +386,86 @@ def ref_adafactor(
     return out
 
 
-TENSOR_REFERENCES = {"adafactor": ref_adafactor}
+def _matmul(a, b):
+    return [
+        [sum(x * y for x, y in zip(row, col, strict=True)) for col in zip(*b, strict=True)]
+        for row in a
+    ]
+
+
+def _transpose(a):
+    return [list(col) for col in zip(*a, strict=True)]
+
+
+def ref_newton_schulz(x, coefficients, steps, eps):
+    """torch's NS^{(a,b,c)}_k(X; eps) on lists: the wide orientation, X / max(|X|_F, eps), then
+    X <- aX + (bA + cA²)X with A = X Xᵀ."""
+    a, b, c = coefficients
+    tall = len(x) > len(x[0])
+    x = _transpose(x) if tall else x
+    norm = max(math.sqrt(sum(v * v for row in x for v in row)), eps)
+    x = [[v / norm for v in row] for row in x]
+    for _ in range(steps):
+        gram = _matmul(x, _transpose(x))
+        gram2 = _matmul(gram, gram)
+        poly = [[b * g1 + c * g2 for g1, g2 in zip(r1, r2, strict=True)]
+                for r1, r2 in zip(gram, gram2, strict=True)]  # fmt: skip
+        px = _matmul(poly, x)
+        x = [[a * v + w for v, w in zip(r1, r2, strict=True)] for r1, r2 in zip(x, px, strict=True)]
+    return _transpose(x) if tall else x
+
+
+def ref_muon(theta, grads, lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True,
+             ns_coefficients=(3.4445, -4.775, 2.0315), eps=1e-7, ns_steps=5, adjust_lr_fn=None):  # fmt: skip
+    """torch's Muon box on torch's (out, in) weight: our theta and grads are (in, out), so the
+    reference transposes them in and out. Vectors get the AdamW reference per coordinate."""
+    if not isinstance(theta[0], list):
+        columns = [ref_adamw(theta[i], [g[i] for g in grads], lr=lr, weight_decay=weight_decay)
+                   for i in range(len(theta))]  # fmt: skip
+        return [list(row) for row in zip(*columns, strict=True)]
+    w = _transpose(theta)
+    rows, cols = len(w), len(w[0])
+    buf = [[0.0] * cols for _ in range(rows)]
+    if adjust_lr_fn in (None, "original"):
+        ratio = math.sqrt(max(1, rows / cols))
+    else:
+        ratio = 0.2 * math.sqrt(max(rows, cols))
+    out = []
+    for g in grads:
+        g = _transpose(g)
+        buf = [[momentum * b + x for b, x in zip(rb, rg, strict=True)]
+               for rb, rg in zip(buf, g, strict=True)]  # fmt: skip
+        if nesterov:
+            d = [[x + momentum * b for b, x in zip(rb, rg, strict=True)]
+                 for rb, rg in zip(buf, g, strict=True)]  # fmt: skip
+        else:
+            d = buf
+        o = ref_newton_schulz(d, ns_coefficients, ns_steps, eps)
+        w = [[v - lr * weight_decay * v for v in row] for row in w]
+        w = [[v - lr * ratio * x for v, x in zip(rw, ro, strict=True)]
+             for rw, ro in zip(w, o, strict=True)]  # fmt: skip
+        out.append(_transpose(w))
+    return out
+
+
+TENSOR_REFERENCES = {"adafactor": ref_adafactor, "muon": ref_muon}
 _GM = [G[t].reshape(1, 3) * np.array([[1.0], [-0.5]]) + 0.1 * t for t in range(len(G))]
 TENSOR_CASES = [
+    ("muon", {}, "matrix"),
+    ("muon", {}, "vector"),  # AdamW, the pairing torch's docs recommend
+    (
+        "muon",
+        dict(
+            lr=0.02,
+            weight_decay=0.05,
+            momentum=0.9,
+            nesterov=False,
+            ns_steps=3,
+            adjust_lr_fn="match_rms_adamw",
+        ),
+        "matrix",
+    ),
+    ("muon", dict(lr=0.02, eps=0.5, adjust_lr_fn="original"), "tall"),
     ("adafactor", {}, "vector"),
     ("adafactor", {}, "matrix"),
     (
@@ -405,10 +485,31 @@ TENSOR_CASES = [
 def test_tensor_steps_match_the_torch_docs_formula(key, kwargs, kind):
     p0 = P0 if kind == "vector" else np.stack([P0, -2 * P0])
     grads = G if kind == "vector" else np.array(_GM)
+    if kind == "tall":  # more rows than columns: Newton–Schulz runs on the transpose
+        p0, grads = p0.T, grads.transpose(0, 2, 1)
     path, state = run(OPTIMIZERS[key](**kwargs), p0, lambda t, p: grads[t], len(grads))
     expected = TENSOR_REFERENCES[key](p0.tolist(), grads.tolist(), **kwargs)
     np.testing.assert_allclose(path, np.array(expected), rtol=1e-12, atol=1e-15)
     assert state.step == len(grads)
+
+
+def test_newton_schulz_with_the_cubic_coefficients_converges_to_u_v_transposed(rng):
+    # X <- 1.5 X - 0.5 X Xᵀ X drives every singular value to 1: the orthogonal polar factor.
+    g = rng.normal(size=(5, 3))
+    u, _, vt = np.linalg.svd(g, full_matrices=False)
+    np.testing.assert_allclose(
+        zeropower_via_newton_schulz(g, (1.5, -0.5, 0.0), 40), u @ vt, atol=1e-10
+    )
+    # Muon's quintic coefficients trade exactness for speed: singular values land near 1.
+    s = np.linalg.svd(zeropower_via_newton_schulz(g), compute_uv=False)
+    assert np.all((s > 0.6) & (s < 1.25))
+
+
+def test_muon_refuses_arrays_that_are_not_matrices():
+    opt = OPTIMIZERS["muon"]()
+    with pytest.raises(ValueError, match="2-D"):
+        muon().update(np.ones(3), np.ones(3), muon().init(np.ones(3)))
+    assert isinstance(opt.init(np.ones(3)), AdamState)  # vectors go to AdamW
 
 
 def test_adafactor_clips_the_first_step_to_rms_lr_times_the_params_rms():
@@ -614,6 +715,7 @@ SENSIBLE = {
     "asgd": dict(lr=0.03),
     "rprop": dict(lr=0.01),
     "adafactor": dict(lr=0.1),
+    "muon": dict(lr=0.05),
     "adagrad": dict(lr=0.5),
     "rmsprop": dict(lr=0.01, momentum=0.5),
     "adadelta": dict(lr=5.0, rho=0.95),
@@ -893,6 +995,7 @@ TORCH_CLASS = {
     "asgd": "ASGD",
     "rprop": "Rprop",
     "adafactor": "Adafactor",
+    "muon": "Muon",
     "lbfgs": "LBFGS",
     "adagrad": "Adagrad",
     "rmsprop": "RMSprop",
@@ -910,6 +1013,16 @@ TORCH_DEFAULTS = {
     "SGD": dict(lr=0.001, momentum=0, dampening=0, weight_decay=0, nesterov=False) | _MAX,
     "ASGD": dict(lr=0.01, lambd=0.0001, alpha=0.75, t0=1000000.0, weight_decay=0) | _MAX,
     "Adafactor": dict(lr=0.01, beta2_decay=-0.8, eps=(None, 0.001), d=1.0, weight_decay=0.0) | _MAX,
+    "Muon": dict(
+        lr=0.001,
+        weight_decay=0.1,
+        momentum=0.95,
+        nesterov=True,
+        ns_coefficients=(3.4445, -4.775, 2.0315),
+        eps=1e-07,
+        ns_steps=5,
+        adjust_lr_fn=None,
+    ),
     "LBFGS": dict(
         lr=1,
         max_iter=20,
@@ -948,8 +1061,9 @@ def _unfold_pairs(values):
             # Half a pair whose default is None (Adafactor's eps1: the dtype's machine epsilon)
             # has no widget.
             values = {k: v for k, v in values.items() if k not in (first, second) or v is not None}
-    # LBFGS's max_eval keeps torch's None (= max_iter * 5 // 4): the torch call writes it out.
-    return {k: v for k, v in values.items() if k != "max_eval"}
+    # LBFGS's max_eval keeps torch's None (= max_iter * 5 // 4), which the torch call writes
+    # out; Muon's ns_coefficients keep torch's default tuple, which the call writes out.
+    return {k: v for k, v in values.items() if k not in ("max_eval", "ns_coefficients")}
 
 
 def test_registry_order_is_simple_to_complex():
@@ -968,6 +1082,7 @@ def test_registry_order_is_simple_to_complex():
         "radam",
         "adamax",
         "adafactor",
+        "muon",
     ]
     assert OPTIMIZERS["momentum"].func is sgd and OPTIMIZERS["momentum"].keywords == {
         "momentum": 0.9
@@ -1016,11 +1131,15 @@ def test_torch_call_template_is_valid_python_with_the_exposed_names(key):
     assert fields == set(OPTIMIZER_ENTRIES[key].hyperparameters)
     code = template.format(**OPTIMIZER_ENTRIES[key].defaults())
     ast.parse(code)
-    # Evaluate against a stand-in torch that records the call.
+    # Evaluate against a stand-in torch that records the calls.
     calls = []
-    fake_class = {TORCH_CLASS[key]: lambda params, **kw: calls.append(kw)}
-    eval(code, {"torch": SimpleNamespace(optim=SimpleNamespace(**fake_class)), "params": None})
-    assert calls == [_signature_defaults(OPTIMIZER_ENTRIES[key].factory)]
+    fake = {name: partial(lambda name, params, **kw: calls.append((name, kw)), name)
+            for name in set(TORCH_CLASS.values()) | {"AdamW"}}  # fmt: skip
+    eval(code, {"torch": SimpleNamespace(optim=SimpleNamespace(**fake)), "params": []})
+    expected = [(TORCH_CLASS[key], _signature_defaults(OPTIMIZER_ENTRIES[key].factory))]
+    if key == "muon":  # Muon for the matrices, AdamW with the same lr and decay for the rest
+        expected.append(("AdamW", dict(lr=0.001, weight_decay=0.1)))
+    assert calls == expected
 
 
 @pytest.mark.parametrize("key", KEYS)
@@ -1032,4 +1151,5 @@ def test_flags_sit_where_torch_puts_them(key):
             assert kind is inspect.Parameter.POSITIONAL_OR_KEYWORD, name
         else:
             assert kind is inspect.Parameter.KEYWORD_ONLY, name
-    assert "maximize" in parameters  # every torch optimizer has it
+    # Every torch optimizer but Muon has maximize (torch 2.9's signatures; LBFGS has none either).
+    assert ("maximize" in parameters) == (key != "muon")

@@ -122,6 +122,10 @@ OPTIMIZER_FORMULAS = {
     r"\hat V_t = \frac{R_t C_t}{\max(\bar R_t, \epsilon_1)} \text{ (matrix: row/column means of } g^2),\ "
     r"U_t = \frac{g_t}{\max(\sqrt{\hat V_t}, \epsilon_1)},\ "
     r"\theta_t = \theta_{t-1}(1-\gamma\lambda) - \frac{\alpha_t U_t}{\max(1, \mathrm{RMS}(U_t)/d)}",
+    "muon": r"B_t = \mu B_{t-1} + g_t,\ \tilde B_t = g_t + \mu B_t \text{ (nesterov)},\ "
+    r"O_t = \mathrm{NS}^{(a,b,c)}_k(\tilde B_t) \approx U V^\top,\ "
+    r"\theta_t = \theta_{t-1}(1-\gamma\lambda) - \gamma\sqrt{\max(1, \tfrac{\text{out}}{\text{in}})}\, O_t"
+    r"\quad (X \leftarrow aX + (bXX^\top + c(XX^\top)^2)X;\ \text{other arrays: AdamW})",
     "lbfgs": r"d_k = -H_k g_k \text{ (two-loop recursion over the last } m \text{ pairs } "
     r"s_i = \theta_{i+1} - \theta_i,\ y_i = g_{i+1} - g_i),\ H_k^0 = \frac{s^\top y}{y^\top y} I,\ "
     r"\theta_{k+1} = \theta_k + t_k d_k,\ t_k = \gamma \text{ or strong Wolfe: } "
