@@ -27,7 +27,9 @@ LOSS_FORMULAS = {
     "log_cosh": r"\ell = \log \cosh(\hat y - y)",
     "bce": r"\ell = -\bigl[y \log p + (1 - y) \log(1 - p)\bigr]",
     "bce_with_logits": r"\ell = \max(z, 0) - z\,y + \log\bigl(1 + e^{-|z|}\bigr) \quad (p = \sigma(z))",
-    "cross_entropy": r"\ell = -\sum_c y_c \log \operatorname{softmax}(z)_c = \operatorname{logsumexp}(z) - z_{\text{label}}",
+    "cross_entropy": r"\ell = -\sum_c y_c \log \operatorname{softmax}(z)_c = \operatorname{logsumexp}(z) - z_{\text{label}}"
+    r"\quad (\text{label\_smoothing } \varepsilon\text{: } y \leftarrow (1-\varepsilon)\, y + \varepsilon / C)",
+    "nll_loss": r"\ell = -\log q_{\text{label}} = -\sum_c y_c \log q_c \quad (\log q = \text{log-probabilities})",
     "kl_div": r"\ell = \sum_c y_c \bigl(\log y_c - \log q_c\bigr)",
     "hinge": r"\ell = \max(0,\ 1 - y f), \quad y \in \{-1, +1\}",
     "squared_hinge": r"\ell = \max(0,\ 1 - y f)^2, \quad y \in \{-1, +1\}",
