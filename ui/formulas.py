@@ -38,7 +38,9 @@ LOSS_FORMULAS = {
 
 INITIALIZER_FORMULAS = {
     "zeros": r"W_{ij} = 0",
+    "ones": r"W_{ij} = 1",
     "constant": r"W_{ij} = \text{val}",
+    "eye": r"W_{ij} = [\,i = j\,] \quad (\text{identity; } i < \min(\text{fan\_in}, \text{fan\_out}))",
     "uniform": r"W_{ij} \sim \mathcal{U}(a,\ b)",
     "normal": r"W_{ij} \sim \mathcal{N}(\text{mean},\ \text{std}^2)",
     "trunc_normal": r"W_{ij} \sim \mathcal{N}(\text{mean},\ \text{std}^2)"
@@ -55,6 +57,8 @@ INITIALIZER_FORMULAS = {
     r"\ \text{(ReLU family)}",
     "orthogonal": r"W = \text{gain}\cdot Q,\quad Q^\top Q = I\ \ (Q\ \text{from the QR of a "
     r"Gaussian matrix})",
+    "sparse": r"W_{ij} \sim \mathcal{N}(0,\ \text{std}^2),\ \text{then } \lceil \text{sparsity} \cdot "
+    r"\text{fan\_out} \rceil \text{ random } W_{ij} \text{ of every input } i \text{ set to } 0",
     "lecun_normal": r"W_{ij} \sim \mathcal{N}(0,\ \sigma^2),\quad \sigma = \frac{1}{\sqrt{\text{fan\_in}}}",
 }
 
