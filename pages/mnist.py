@@ -106,6 +106,10 @@ EXPERIMENTS = {
                 "mn_lr": 1e-3, "mn_act": "relu"},
 }  # fmt: skip
 
+# The compare panel's one-click race: Muon (with AdamW for the biases) against Adam, each at a
+# learning rate that suits it.
+RACE = (("muon", 0.03), ("adam", 1e-3))
+
 FORMULA = (
     r"\mathcal{L} = -\frac{1}{N}\sum_{n=1}^{N} \log \operatorname{softmax}(W_L\,h_{L-1} + b_L)"
     r"_{y_n},\qquad h_\ell = f(W_\ell\, h_{\ell-1} + b_\ell),\ h_0 = x"
@@ -157,6 +161,6 @@ predictions_view(live)
 draw_view(live)
 inside_view(live)
 with guarded_panel(t("mnist.panel_compare")):
-    compare_panel(live)
+    compare_panel(live, RACE)
 with guarded_panel(t("mnist.panel_model")):
     model_panel(live)
