@@ -3,7 +3,10 @@
 ``descend(optimizer, surface, start, steps)`` returns a ``Path`` whose ``points`` have shape
 ``(steps + 1, 2)`` (``points[0]`` is the start), ``losses`` shape ``(steps + 1,)``, and, for
 drawing arrows, ``grads[t]`` (the gradient at ``points[t]``) and ``updates[t]``
-(``points[t + 1] - points[t]``), both of shape ``(steps, 2)``.
+(``points[t + 1] - points[t]``), both of shape ``(steps, 2)``. A ``ClosureOptimizer`` (L-BFGS)
+gets a closure that evaluates the surface and records every point, so its path also holds
+``evaluations`` (how many evaluations of f and ∇f the steps had done, per step) and ``visited``
+(every point evaluated, in order).
 
 A path diverges at the first point that is non-finite, has a coordinate beyond ``MAX_ABS_PARAM``
 or a loss that is non-finite or above ``MAX_LOSS``. ``diverged_at`` is that point's index (None if

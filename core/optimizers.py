@@ -6,9 +6,10 @@ Every factory takes ``torch.optim``'s argument names and defaults and returns
 mutates nothing, so one optimizer can drive many paths side by side. Each state is a NamedTuple
 ``<Algorithm>State`` whose ``step`` counts the updates done so far.
 
-The update rules are those of the algorithm boxes in the PyTorch docs (torch 2.x, maximize=False),
-each written once, here; ``weight_decay`` is L2 added to the gradient everywhere except in
-``adamw``, whose decay is decoupled. ``lr`` is a float or a schedule ``step -> lr`` (see
+The update rules are those of the algorithm boxes in the PyTorch docs (torch 2.x), each written
+once, here; ``maximize`` negates the gradient first, as torch does. ``weight_decay`` is L2 added
+to the gradient except where the decay is decoupled (``adamw``, ``decoupled_weight_decay=True``,
+Adafactor, Muon): the params shrink by ``1 - lr * weight_decay`` instead. ``lr`` is a float or a schedule ``step -> lr`` (see
 ``core.schedules``), evaluated at ``state.step``, i.e. the lr in force for that update. ``lr``,
 ``momentum`` and the betas may also be arrays that broadcast against the params, so that e.g.
 params of shape (R, 2) with lr of shape (R, 1) race R learning rates in one call. Params keep their
@@ -18,8 +19,18 @@ An optimizer also carries its ``recipe`` (the factory and every argument it was 
 which ``core.fast_optimizers`` finds the fused and in-place fast paths that the race and the
 trainer run instead; they give these numbers, which tests/test_fast_optimizers.py checks.
 
+Most updates are elementwise. ``Optimizer.elementwise`` is False for those that read the whole
+array (Adafactor's RMS and factored moments, Muon's orthogonalisation of a matrix), which
+callers must hand one array at a time. Muon takes 2-D weight matrices only; its registry entry
+pairs it with AdamW for the other arrays (``by_ndim``), as torch's docs recommend. L-BFGS
+evaluates the function inside a step, so it is a ``ClosureOptimizer(init, step)`` whose
+``step(params, closure, state)`` calls ``closure(params) -> (loss, grad)``, as torch's
+``step(closure)``; ``core.descent`` provides the closure.
+
 ``init_layers`` / ``update_layers`` apply one optimizer to every array of a nested list/tuple/dict
-of arrays (an MLP's layers), like JAX's optimizers over a pytree.
+of arrays (an MLP's layers), like JAX's optimizers over a pytree. ``OPTIMIZER_ENTRIES`` describes
+every optimizer the app offers, ``OPTIMIZERS`` holds the (init, update) factories and
+``on_page`` says which optimizers each page offers.
 """
 
 import inspect

@@ -23,6 +23,7 @@ from core.optimizers import (
     init_layers,
     make,
     muon,
+    on_page,
     rmsprop,
     sgd,
     update_layers,
@@ -1153,3 +1154,10 @@ def test_flags_sit_where_torch_puts_them(key):
             assert kind is inspect.Parameter.KEYWORD_ONLY, name
     # Every torch optimizer but Muon has maximize (torch 2.9's signatures; LBFGS has none either).
     assert ("maximize" in parameters) == (key != "muon")
+
+
+def test_every_entry_is_offered_where_it_can_run():
+    assert set(on_page("optimizers")) | set(on_page("mnist")) == set(OPTIMIZER_ENTRIES)
+    # L-BFGS needs a closure (the trainer has none); Muon needs matrices (a point is a vector).
+    assert "lbfgs" not in on_page("mnist") and "muon" not in on_page("optimizers")
+    assert set(OPTIMIZERS) == set(OPTIMIZER_ENTRIES) - {"lbfgs"}
