@@ -1045,7 +1045,10 @@ TORCH_DEFAULTS = {
     "RAdam": _TORCH_ADAM | _DECOUPLED | _MAX,
     "Adamax": _TORCH_ADAM | dict(lr=0.002) | _MAX,
 }
-# Where torch puts each flag: keyword-only (after *) or positional, as in torch 2.x's signatures.
+# Where torch puts each flag: positional where it directly follows the numbers we model (NAdam's
+# and RAdam's decoupled_weight_decay), keyword-only otherwise: after torch's * in most classes,
+# and in RMSprop and ASGD, whose positional maximize comes after foreach/capturable, which we do
+# not model (a 7th positional argument would mean something else than in torch).
 KEYWORD_ONLY = {"maximize", "decoupled_weight_decay"}
 POSITIONAL_FLAGS = {("nadam", "decoupled_weight_decay"), ("radam", "decoupled_weight_decay")}
 
