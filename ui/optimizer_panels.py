@@ -281,7 +281,8 @@ class RaceResult(NamedTuple):
     paths: list[Path]
     labels: list[str]
     summaries: list[PathSummary]
-    searches: list | None  # LrSearch per chosen setting, None unless searched
+    # LrSearch per chosen setting (None for L-BFGS, raced at its own lr), None unless searched
+    searches: list | None
 
 
 def scene_for(surface_key: str, formula: str, surface: Surface, x0: float, y0: float) -> Scene:
@@ -309,8 +310,12 @@ def run_race_for(
     raced = tuple(settings)
     searches = None
     if use_best_lr:
-        searches = search_lrs(*where, raced, scene.start, steps)
-        raced = with_lrs(raced, [found.best_lr for found in searches])
+        # L-BFGS runs up to max_iter iterations per step: 31 learning rates would take minutes.
+        closure = [OPTIMIZER_ENTRIES[name].closure for name, _ in raced]
+        tuned = tuple(setting for setting, c in zip(raced, closure, strict=True) if not c)
+        found = iter(search_lrs(*where, tuned, scene.start, steps) if tuned else ())
+        searches = [None if c else next(found) for c in closure]
+        raced = with_lrs(raced, [None if f is None else f.best_lr for f in searches])
     paths = run_race(*where, raced, scene.start, steps)
     labels = [legend_name(name, dict(hps)) for name, hps in raced]
     summaries = [summarize(p, scene.surface, tolerance) for p in paths]
@@ -500,7 +505,9 @@ def best_lr_report(scene: Scene, names: Sequence[str], searches: list, steps: in
     )
     st.markdown(statement)
     for name, found in zip(names, searches, strict=True):
-        if found.best_lr is None:
+        if found is None:
+            st.info(t("optimizers.best_lr_skipped", name=name_of(name)))
+        elif found.best_lr is None:
             st.warning(t("optimizers.best_lr_none", name=name_of(name)))
         else:
             st.markdown(
@@ -510,6 +517,7 @@ def best_lr_report(scene: Scene, names: Sequence[str], searches: list, steps: in
     curves = [
         (name_of(name), found.final_losses - (f_min or 0.0), found.best_lr)
         for name, found in zip(names, searches, strict=True)
+        if found is not None
     ]
     show_figure(
         shared_figure(
