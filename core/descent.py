@@ -3,7 +3,10 @@
 ``descend(optimizer, surface, start, steps)`` returns a ``Path`` whose ``points`` have shape
 ``(steps + 1, 2)`` (``points[0]`` is the start), ``losses`` shape ``(steps + 1,)``, and, for
 drawing arrows, ``grads[t]`` (the gradient at ``points[t]``) and ``updates[t]``
-(``points[t + 1] - points[t]``), both of shape ``(steps, 2)``.
+(``points[t + 1] - points[t]``), both of shape ``(steps, 2)``. A ``ClosureOptimizer`` (L-BFGS)
+gets a closure that evaluates the surface and records every point, so its path also holds
+``evaluations`` (how many evaluations of f and ∇f the steps had done, per step) and ``visited``
+(every point evaluated, in order).
 
 A path diverges at the first point that is non-finite, has a coordinate beyond ``MAX_ABS_PARAM``
 or a loss that is non-finite or above ``MAX_LOSS``. ``diverged_at`` is that point's index (None if
@@ -20,7 +23,8 @@ RMSprop, Adadelta, Adam, AdamW, NAdam, Adamax) become a single family whose upda
 optimizer's formula as coefficient tables over all of their rows. With 2-D points an update costs
 NumPy's per-call overhead, not arithmetic, so fewer calls is what makes it fast. Elementwise
 arithmetic is the same per run, in each optimizer's own order of operations, so results equal
-those of separate ``descend`` calls.
+those of separate ``descend`` calls. An optimizer that reads its whole array (Adafactor) runs
+each run's point as its own array.
 """
 
 from collections.abc import Callable, Sequence
@@ -30,7 +34,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from core.fast_optimizers import fast_paths
-from core.optimizers import Optimizer, sgd
+from core.optimizers import ClosureOptimizer, Optimizer, sgd
 from core.surfaces import Surface
 
 MAX_ABS_PARAM = 1e6
@@ -44,6 +48,9 @@ class Path(NamedTuple):
     grads: np.ndarray  # (steps, 2): gradient at points[t], fed to update t
     updates: np.ndarray  # (steps, 2): points[t + 1] - points[t]
     diverged_at: int | None
+    # Only for a ClosureOptimizer (L-BFGS), which evaluates f as often as it needs within a step:
+    evaluations: np.ndarray | None = None  # (steps + 1,) evaluations of f done by each step's end
+    visited: np.ndarray | None = None  # (evaluations[-1], 2) every point f was evaluated at
 
 
 class Race(NamedTuple):
@@ -55,6 +62,8 @@ class Race(NamedTuple):
     updates: np.ndarray  # (steps, R, 2)
     diverged_at: np.ndarray  # (R,) int, -1 where the run did not diverge
     state: Any  # the optimizer's final state (meaningless for diverged runs)
+    evaluations: np.ndarray | None = None  # (steps + 1, R), as in Path (ClosureOptimizer only)
+    visited: list | None = None  # per run, as in Path
 
     def path(self, run: int) -> Path:
         """The ``run``-th run as a ``Path``."""
@@ -65,6 +74,8 @@ class Race(NamedTuple):
             self.grads[:, run],
             self.updates[:, run],
             None if d < 0 else d,
+            None if self.evaluations is None else self.evaluations[:, run],
+            None if self.visited is None else self.visited[run],
         )
 
 
@@ -75,10 +86,52 @@ def _bad(points: np.ndarray, losses: np.ndarray) -> np.ndarray:
     return ~finite | (np.max(np.abs(points), axis=-1) > MAX_ABS_PARAM) | (losses > MAX_LOSS)
 
 
+def _descend_by_closure(
+    optimizer: ClosureOptimizer, surface: Surface, p: np.ndarray, steps: int
+) -> Path:
+    """``descend`` for an optimizer that calls f itself: the closure it gets records every point
+    evaluated, so the path also says how many evaluations each step took, and where."""
+    points = np.full((steps + 1, 2), np.nan)
+    losses = np.full(steps + 1, np.nan)
+    grads = np.full((steps, 2), np.nan)
+    evaluations = np.zeros(steps + 1, dtype=int)
+    visited = []
+
+    def closure(x):
+        visited.append(np.array(x, dtype=float))
+        return surface.f(x), surface.grad(x)
+
+    def path(diverged_at):
+        evaluations[len(evaluations) if diverged_at is None else diverged_at :] = len(visited)
+        trail = np.array(visited).reshape(-1, 2)
+        return Path(points, losses, grads, np.diff(points, axis=0), diverged_at, evaluations, trail)
+
+    state = optimizer.init(p)
+    loss = surface.f(p)
+    if _bad(p, loss):
+        return path(0)
+    points[0], losses[0] = p, loss
+    for t in range(steps):
+        grads[t] = surface.grad(p)  # what the step's own first evaluation sees
+        new, state = optimizer.step(p, closure, state)
+        loss = surface.f(new)
+        evaluations[t + 1] = len(visited)
+        if _bad(new, loss):
+            return path(t + 1)
+        points[t + 1], losses[t + 1] = new, loss
+        p = new
+    return path(None)
+
+
 def descend(optimizer: Optimizer, surface: Surface, start, steps: int) -> Path:
     """Run ``optimizer`` from ``start`` for ``steps`` updates; stop at the first divergent point."""
     if steps < 0:
         raise ValueError(f"need a non-negative number of steps, got {steps=}")
+    if isinstance(optimizer, ClosureOptimizer):
+        with np.errstate(all="ignore"):
+            return _descend_by_closure(
+                optimizer, surface, np.asarray(start, dtype=float).reshape(2), steps
+            )
     points = np.full((steps + 1, 2), np.nan)
     losses = np.full(steps + 1, np.nan)
     grads = np.full((steps, 2), np.nan)
@@ -100,6 +153,35 @@ def descend(optimizer: Optimizer, surface: Surface, start, steps: int) -> Path:
             points[t + 1], losses[t + 1], updates[t] = new, loss, new - p
             p = new
     return Path(points, losses, grads, updates, None)
+
+
+def _one_per_run(optimizer, runs: int) -> list:
+    """The optimizer rebuilt once per run from its recipe: a per-run (runs, 1) hyperparameter
+    array (an lr search) gives run r its r-th value."""
+    factory, arguments = optimizer.recipe
+
+    def own(value, r):
+        per_run = isinstance(value, np.ndarray) and value.shape == (runs, 1)
+        return float(value[r, 0]) if per_run else value
+
+    return [factory(**{k: own(v, r) for k, v in arguments.items()}) for r in range(runs)]
+
+
+def _row_by_row(optimizer: Optimizer, runs: int) -> Optimizer:
+    """An optimizer that reads its whole array (``elementwise`` False: Adafactor's RMS) applied
+    to each run's point on its own, as ``descend`` would."""
+    members = _one_per_run(optimizer, runs)
+
+    def init(points):
+        return [m.init(p) for m, p in zip(members, points, strict=True)]
+
+    def update(points, grads, states):
+        pairs = [
+            m.update(p, g, s) for m, p, g, s in zip(members, points, grads, states, strict=True)
+        ]
+        return np.array([p for p, _ in pairs]), [s for _, s in pairs]
+
+    return Optimizer(init, update)
 
 
 def _per_run(value, runs: int) -> np.ndarray | None:
@@ -319,15 +401,45 @@ def _take(state, rows: slice, total: int):
     )
 
 
+def _race_by_closure(optimizer: ClosureOptimizer, surface, starts, steps: int) -> Race:
+    """R runs of an optimizer that calls f itself, one ``descend`` each, stacked as a Race."""
+    paths = [
+        descend(member, surface, start, steps)
+        for member, start in zip(_one_per_run(optimizer, len(starts)), starts, strict=True)
+    ]
+    return Race(
+        *(np.stack([getattr(p, field) for p in paths], axis=1) for field in Path._fields[:4]),
+        np.array([-1 if p.diverged_at is None else p.diverged_at for p in paths]),
+        None,
+        np.stack([p.evaluations for p in paths], axis=1),
+        [p.visited for p in paths],
+    )
+
+
 def race(optimizers: Sequence[Optimizer], surface: Surface, starts, steps: int) -> list[Race]:
-    """Run every optimizer on R runs from ``starts`` (shape (R, 2), or (2,) for R = 1) at once."""
+    """Run every optimizer on R runs from ``starts`` (shape (R, 2), or (2,) for R = 1) at once;
+    a ClosureOptimizer (L-BFGS) runs each of its runs on its own."""
     if steps < 0:
         raise ValueError(f"need a non-negative number of steps, got {steps=}")
     starts = np.asarray(starts, dtype=float)
     starts = starts.reshape(1, 2) if starts.ndim == 1 else starts
     if starts.ndim != 2 or starts.shape[1] != 2:
         raise ValueError(f"starts must have shape (R, 2) or (2,), got {starts.shape=}")
+    by_closure = [isinstance(opt, ClosureOptimizer) for opt in optimizers]
+    raced = iter(_race_updates([o for o, c in zip(optimizers, by_closure, strict=True) if not c],
+                               surface, starts, steps))  # fmt: skip
+    return [
+        _race_by_closure(opt, surface, starts, steps) if closure else next(raced)
+        for opt, closure in zip(optimizers, by_closure, strict=True)
+    ]
+
+
+def _race_updates(optimizers: Sequence[Optimizer], surface: Surface, starts, steps: int):
+    """``race`` for (init, update) optimizers: every run in one buffer, one loop over the steps."""
+    if not optimizers:
+        return []
     runs = len(starts)
+    optimizers = [opt if opt.elementwise else _row_by_row(opt, runs) for opt in optimizers]
     families = _families(optimizers, runs, steps)
     # All runs live in one buffer, family by family, so each step needs a single surface call.
     slices, family_slices, row = [None] * len(optimizers), [], 0

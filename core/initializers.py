@@ -99,6 +99,42 @@ def constant(
     return np.full((fan_in, fan_out), val, dtype=dtype)
 
 
+def ones(rng: np.random.Generator, fan_in: int, fan_out: int, *, dtype=np.float32) -> np.ndarray:
+    """All ones (``torch.nn.init.ones_``); ``rng`` is unused but kept for a uniform signature."""
+    _check_fans(fan_in, fan_out)
+    return np.ones((fan_in, fan_out), dtype=dtype)
+
+
+def eye(rng: np.random.Generator, fan_in: int, fan_out: int, *, dtype=np.float32) -> np.ndarray:
+    """The identity, ones at W[i, i] (``torch.nn.init.eye_``): a layer that passes its first
+    min(fan_in, fan_out) inputs through unchanged. Symmetric under our transpose of torch's."""
+    _check_fans(fan_in, fan_out)
+    return np.eye(fan_in, fan_out, dtype=dtype)
+
+
+def sparse(
+    rng: np.random.Generator,
+    fan_in: int,
+    fan_out: int,
+    *,
+    sparsity: float,
+    std: float = 0.01,
+    dtype=np.float32,
+) -> np.ndarray:
+    """N(0, std²) with a fraction ``sparsity`` of every input's weights set to zero (Martens
+    2010's sparse init, as ``torch.nn.init.sparse_``): torch zeroes ceil(sparsity·rows) random
+    entries of each column of its (out, in) weight, which is each row of our (in, out) W."""
+    _check_fans(fan_in, fan_out)
+    if not 0.0 <= sparsity <= 1.0:
+        raise ValueError(f"sparsity must be in [0, 1], got {sparsity=}")
+    w = _normal(rng, (fan_in, fan_out), 0.0, std, dtype)
+    zeros_per_row = math.ceil(sparsity * fan_out)
+    # A random permutation per row, as torch's randperm per column; its first entries are zeroed.
+    order = np.argsort(rng.random((fan_in, fan_out)), axis=1)
+    np.put_along_axis(w, order[:, :zeros_per_row], 0, axis=1)
+    return w
+
+
 def uniform(
     rng: np.random.Generator,
     fan_in: int,
@@ -287,8 +323,14 @@ def init_std(name: str, fan_in: int, fan_out: int, **kw: Any) -> float:
     """
     kw = {**default_kwargs(name), **kw}
     kw.pop("dtype", None)
-    if name in ("zeros", "constant"):
+    if name in ("zeros", "constant", "ones"):
         return 0.0
+    if name == "eye":  # entries 1 with probability p = min/(fan_in·fan_out), else 0
+        p = min(fan_in, fan_out) / (fan_in * fan_out)
+        return math.sqrt(p * (1 - p))
+    if name == "sparse":  # N(0, std²) on the share of each row that is not zeroed
+        kept = fan_out - math.ceil(kw["sparsity"] * fan_out)
+        return kw["std"] * math.sqrt(kept / fan_out)
     if name == "uniform":
         return (kw["b"] - kw["a"]) / math.sqrt(12.0)
     if name == "normal":
@@ -311,7 +353,7 @@ class InitializerInfo(NamedTuple):
     """UI data: parameters, ``kind`` of distribution and a torch call template (``str.format``)."""
 
     params: dict[str, Param]
-    kind: str  # "constant" | "uniform" | "normal" | "truncated_normal" | "orthogonal"
+    kind: str  # "constant" | "uniform" | "normal" | "truncated_normal" | "orthogonal" | "sparse"
     torch_call: str
 
 
@@ -330,6 +372,8 @@ _KAIMING_CALL = "a={a}, mode='{mode}', nonlinearity='{nonlinearity}')"
 
 INITIALIZER_INFO: dict[str, InitializerInfo] = {
     "zeros": InitializerInfo({}, "constant", "torch.nn.init.zeros_(layer.weight)"),
+    "ones": InitializerInfo({}, "constant", "torch.nn.init.ones_(layer.weight)"),
+    "eye": InitializerInfo({}, "constant", "torch.nn.init.eye_(layer.weight)"),
     # torch's constant_ has no default val; 0.1 is only the UI's starting value.
     "constant": InitializerInfo(
         {"val": _number(0.1, -1.0, 1.0)},
@@ -371,6 +415,12 @@ INITIALIZER_INFO: dict[str, InitializerInfo] = {
     "orthogonal": InitializerInfo(
         {"gain": _GAIN}, "orthogonal", "torch.nn.init.orthogonal_(layer.weight, gain={gain})"
     ),
+    # torch's sparse_ has no default sparsity; 0.9 is only the UI's starting value.
+    "sparse": InitializerInfo(
+        {"sparsity": _number(0.9, 0.0, 1.0), "std": Param("float", 0.01, 0.001, 1.0, step=0.001)},
+        "sparse",
+        "torch.nn.init.sparse_(layer.weight, sparsity={sparsity}, std={std})",
+    ),
     "lecun_normal": InitializerInfo(
         {},
         "normal",
@@ -391,7 +441,9 @@ def torch_call(name: str, **kw: Any) -> str:
 
 INITIALIZERS: dict[str, Initializer] = {
     "zeros": zeros,
+    "ones": ones,
     "constant": constant,
+    "eye": eye,
     "uniform": uniform,
     "normal": normal,
     "trunc_normal": trunc_normal,
@@ -400,5 +452,6 @@ INITIALIZERS: dict[str, Initializer] = {
     "kaiming_uniform": kaiming_uniform,
     "kaiming_normal": kaiming_normal,
     "orthogonal": orthogonal,
+    "sparse": sparse,
     "lecun_normal": lecun_normal,
 }

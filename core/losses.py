@@ -269,25 +269,55 @@ def _class_targets(y_true, y_pred) -> tuple[np.ndarray, np.ndarray | None, np.nd
     raise ValueError(f"y_true must be labels (N,) or probabilities (N, C); got {y.shape=}")
 
 
-def cross_entropy() -> Loss:
-    """−mean over samples of Σ_c y_c·log softmax(z)_c, from logits (torch.nn.CrossEntropyLoss)."""
+def _smoothed(y: np.ndarray, label_smoothing: float) -> np.ndarray:
+    """Targets mixed with the uniform distribution, (1 − ε)·y + ε/C (torch's label_smoothing)."""
+    if not label_smoothing:
+        return y
+    return (1 - label_smoothing) * y + label_smoothing / y.shape[1]
+
+
+def cross_entropy(label_smoothing: float = 0.0) -> Loss:
+    """−mean over samples of Σ_c y_c·log softmax(z)_c, from logits (torch.nn.CrossEntropyLoss);
+    with ``label_smoothing`` ε the targets are (1 − ε)·y + ε/C, as torch smooths them."""
+    if not 0.0 <= label_smoothing <= 1.0:  # the slider's bounds; torch refuses the rest too
+        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing=}")
 
     def value(y_true, y_pred):
         y, labels, z = _class_targets(y_true, y_pred)
         # Fused with log-sum-exp: log softmax is z − logsumexp(z), finite for any logits, whereas
         # log(softmax(z)) is log 0 = −inf as soon as a probability underflows.
         logp = log_softmax(z)
-        if labels is not None:  # pick the label's term, as torch does, so other classes never enter
+        if labels is not None and not label_smoothing:
+            # pick the label's term, as torch does, so other classes never enter
             return float(-np.mean(logp[np.arange(len(labels)), labels]))
-        return float(-np.sum(y * logp) / z.shape[0])
+        return float(-np.sum(_smoothed(y, label_smoothing) * logp) / z.shape[0])
 
     def grad(y_true, y_pred):
         y, _, z = _class_targets(y_true, y_pred)
+        y = _smoothed(y, label_smoothing)
         # The gradient of the loss with respect to the logits is simply p − y: the 1/p from the
         # log cancels the p in the softmax Jacobian. Written as p·Σy − y it stays exact for
         # targets that do not sum to 1. Fusing softmax into the loss is what makes it this simple.
         p = softmax(z)
         return (p * np.sum(y, axis=1, keepdims=True) - y) / z.shape[0]
+
+    return _loss(value, grad)
+
+
+def nll_loss() -> Loss:
+    """−mean over samples of log q[label] on log-probabilities (torch.nn.NLLLoss, usually after
+    log_softmax); targets (N, C) of probabilities give −Σ y·log q / N, the same for one-hot y."""
+
+    def value(y_true, y_pred):
+        y, labels, logq = _class_targets(y_true, y_pred)
+        if labels is not None:
+            return float(-np.mean(logq[np.arange(len(labels)), labels]))
+        return float(-np.sum(y * logq) / logq.shape[0])
+
+    def grad(y_true, y_pred):
+        # Linear in log q: the gradient is −y/N, with no softmax inside to cancel against.
+        y, _, logq = _class_targets(y_true, y_pred)
+        return -y / logq.shape[0]
 
     return _loss(value, grad)
 
@@ -423,8 +453,13 @@ LOSS_ENTRIES: dict[str, LossEntry] = {
         bce_with_logits, {}, "torch.nn.BCEWithLogitsLoss()", "binary", "logit"
     ),
     "cross_entropy": LossEntry(
-        cross_entropy, {}, "torch.nn.CrossEntropyLoss()", "multiclass", "logits"
+        cross_entropy,
+        {"label_smoothing": Param("float", 0.0, 0.0, 1.0, step=0.05)},
+        "torch.nn.CrossEntropyLoss(label_smoothing={label_smoothing})",
+        "multiclass",
+        "logits",
     ),
+    "nll_loss": LossEntry(nll_loss, {}, "torch.nn.NLLLoss()", "multiclass", "log_probabilities"),
     "hinge": LossEntry(
         hinge, {}, "torch.clamp(1 - y_true * y_pred, min=0).mean()", "margin", "score"
     ),

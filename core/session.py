@@ -92,6 +92,26 @@ def archive(s: Session) -> Session:
     return s._replace(runs=runs[-MAX_RUNS:])
 
 
+def race(
+    s: Session,
+    data: Dataset,
+    contenders: tuple[tuple[str, TrainConfig], ...],
+    steps: int,
+    seed: int,
+) -> Session:
+    """Train a fresh network per ``(label, config)``, all from ``seed``, for ``steps`` steps each
+    and keep every curve as a Run (one click compares optimizers); the current run is untouched.
+    """
+    runs = list(s.runs)
+    for label, config in contenders:
+        state = init_train_state(np.random.default_rng(seed), data, config)
+        state, _ = train_for(state, data, config, max_steps=steps)
+        h = state.history
+        runs = [r for r in runs if r.label != label]
+        runs.append(Run(label, np.array(h.step), smooth_ema(h.loss)))
+    return s._replace(runs=tuple(runs[-MAX_RUNS:]))
+
+
 def _fresh(s: Session, data: Dataset, config: TrainConfig, arch: tuple, label: str) -> Session:
     """A new network from the seed (``arch[-1]``), paused; the current run is archived first."""
     s = archive(s)

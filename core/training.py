@@ -221,18 +221,26 @@ class _OwnedParams:
     Every optimizer is elementwise with one step count for all arrays, so a single update on the
     concatenation gives each array's numbers, and Python's overhead is paid once instead of once
     per weight and bias (Adam: ~14 NumPy calls each). Params of mixed dtypes are kept one per
-    flat array, as concatenating them would cast. New params are written into a spare flat array
+    flat array, as concatenating them would cast, and so are those of an optimizer that reads
+    its whole array (``elementwise`` False: Adafactor's factored moments of each matrix). New params are written into a spare flat array
     and the one read becomes the next spare, so the params before a step stay intact until the
     next one (the per-layer signals need them).
     """
 
-    def __init__(self, params: list, opt_states: list):
+    def __init__(self, params: list, opt_states: list, elementwise: bool = True):
         slots = [(i, k) for i, layer in enumerate(params) for k in layer]
         one_dtype = len({params[i][k].dtype for i, k in slots}) == 1
-        self.groups = [slots] if one_dtype else [[slot] for slot in slots]
+        joined = one_dtype and elementwise
+        self.groups = [slots] if joined else [[slot] for slot in slots]
         self.shapes = {(i, k): params[i][k].shape for i, k in slots}
         self.keys = [list(layer) for layer in params]
-        self.flat = [np.concatenate([params[i][k].ravel() for i, k in g]) for g in self.groups]
+        # One slot keeps its shape (a matrix stays a matrix for a whole-array update).
+        self.flat = [
+            params[g[0][0]][g[0][1]].copy()
+            if len(g) == 1
+            else np.concatenate([params[i][k].ravel() for i, k in g])
+            for g in self.groups
+        ]
         self.spare = [np.empty_like(f) for f in self.flat]
         self.scratch = [np.empty_like(f) for f in self.flat]
         self.grad_flat = [np.empty_like(f) for f in self.flat]
@@ -252,7 +260,7 @@ class _OwnedParams:
             for i, k in group:
                 shape = self.shapes[i, k]
                 size = math.prod(shape)
-                views[i][k] = flat[start : start + size].reshape(shape)
+                views[i][k] = flat.reshape(-1)[start : start + size].reshape(shape)
                 start += size
         return [{k: views[i][k] for k in keys} for i, keys in enumerate(self.keys)]
 
@@ -260,6 +268,8 @@ class _OwnedParams:
     def _joined(states: list, size: int):
         """One state for the concatenated arrays: buffers joined, step counts and the like kept."""
         first = states[0]
+        if len(states) == 1:  # one array keeps its shape; its buffers are copied
+            return type(first)(*(np.copy(v) if isinstance(v, np.ndarray) else v for v in first))
         return type(first)(
             *(
                 np.concatenate([np.ravel(s[f]) for s in states])
@@ -296,7 +306,7 @@ class _OwnedParams:
                 n = math.prod(shape)
                 fields = list(state)
                 for f in buffers:
-                    fields[f] = state[f][start : start + n].reshape(shape)
+                    fields[f] = state[f].reshape(-1)[start : start + n].reshape(shape)
                 out[i][k] = type(state)(*fields)
                 start += n
         return [{k: out[i][k] for k in keys} for i, keys in enumerate(self.keys)]
@@ -333,7 +343,7 @@ def train_for(
         opt_states = init_layers(opt, params)  # a new optimizer starts from zeroed buffers
     # The tick updates its own copies in place, never an array of a state someone holds: a page
     # may keep the old state (Streamlit can abandon a tick). Copying once per tick is cheap.
-    owned = _OwnedParams(params, opt_states)
+    owned = _OwnedParams(params, opt_states, opt.elementwise)
     params = owned.params
     into = fast_paths(opt).into
     schedule = as_schedule(config.lr)

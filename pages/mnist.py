@@ -13,7 +13,7 @@ from core.activations import ACTIVATIONS
 from core.datasets import DATASETS, NUM_CLASSES
 from core.initializers import INITIALIZERS, default_kwargs
 from core.mnist_setup import exposed, run_label, train_config
-from core.optimizers import OPTIMIZER_ENTRIES, OPTIMIZERS
+from core.optimizers import OPTIMIZER_ENTRIES, on_page
 from core.params import Param
 from core.session import PACES, configure
 from ui.controls import current_plot_style, enter_through_shell, show_formula
@@ -72,7 +72,7 @@ FIELDS = {
     "mn_bn": Field(Param("bool", False), "toggle", "mnist.batch_norm"),
     "mn_dropout": Field(Param("float", 0.0, low=0.0, high=0.9, step=0.05), "slider",
                         "mnist.dropout", "mnist.dropout_help"),
-    "mn_opt": Field(Param("choice", "adam", options=tuple(OPTIMIZERS)), "select",
+    "mn_opt": Field(Param("choice", "adam", options=on_page("mnist")), "select",
                     "mnist.optimizer", option_labels="optimizers.names."),
     "mn_lr": Field(Param("float", 1e-3, low=LRS[0], high=LRS[-1], options=LRS), "select_slider",
                    "mnist.lr", "mnist.lr_help", option_labels=lambda lr: f"{lr:g}"),
@@ -107,10 +107,16 @@ EXPERIMENTS = {
                 "mn_sched": "none", "mn_bn": False},
     "sigmoid": {"mn_act": "sigmoid", "mn_hidden": "64, 64, 64, 64, 64", "mn_opt": "sgd",
                 "mn_lr": 0.1, "mn_sched": "none", "mn_bn": False},
+    "muon": {"mn_opt": "muon", "mn_lr": 0.03, "mn_hidden": "128", "mn_act": "relu",
+             "mn_sched": "none", "mn_bn": False, "mn_dropout": 0.0},
     # No early stopping: the widening gap between training and validation is the lesson.
     "dropout": {"mn_train_size": 1000, "mn_hidden": "512", "mn_dropout": 0.5, "mn_opt": "adam",
                 "mn_lr": 1e-3, "mn_act": "relu", "mn_patience": 0},
 }  # fmt: skip
+
+# The compare panel's one-click race: Muon (with AdamW for the biases) against Adam, each at a
+# learning rate that suits it.
+RACE = (("muon", 0.03), ("adam", 1e-3))
 
 FORMULA = (
     r"\mathcal{L} = -\frac{1}{N}\sum_{n=1}^{N} \log \operatorname{softmax}(W_L\,h_{L-1} + b_L)"
@@ -123,7 +129,7 @@ start_session()
 style = current_plot_style()
 bind_fields(FIELDS)
 opt_now = st.session_state.get("mn_opt", "adam")
-opt_now = opt_now if opt_now in OPTIMIZERS else "adam"
+opt_now = opt_now if opt_now in on_page("mnist") else "adam"
 ENTRY_FIELDS = entry_fields(opt_now, st.session_state.get("mn_sched", "none"))
 bind_fields(ENTRY_FIELDS)
 snap_to_stops(FIELDS)
@@ -163,6 +169,6 @@ predictions_view(live)
 draw_view(live)
 inside_view(live)
 with guarded_panel(t("mnist.panel_compare")):
-    compare_panel(live)
+    compare_panel(live, RACE)
 with guarded_panel(t("mnist.panel_model")):
     model_panel(live)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core.optimizers import OPTIMIZER_ENTRIES, OPTIMIZERS
+from core.optimizers import OPTIMIZER_ENTRIES, on_page
 from core.params import Param
 from core.surfaces import SURFACES
 from ui.controls import current_plot_style, enter_through_shell
@@ -44,7 +44,7 @@ FIELDS = {
     "opt_surface": Field(Param("choice", DEFAULT_SURFACE, options=SURFACE_CHOICES), "select",
                          "optimizers.surface", "optimizers.surface_help",
                          option_labels="optimizers.surfaces."),
-    "opt_names": Field(Param("multi", DEFAULT_OPTIMIZERS, options=tuple(OPTIMIZERS)),
+    "opt_names": Field(Param("multi", DEFAULT_OPTIMIZERS, options=on_page("optimizers")),
                        "multiselect", "optimizers.optimizers", "optimizers.optimizers_help",
                        option_labels="optimizers.names."),
     "opt_steps": Field(Param("int", DEFAULT_STEPS, 10, 2000, step=10), "slider",
@@ -74,7 +74,9 @@ def hp_field(name: str, hp: str) -> Field:
     return Field(param, widget_for(param), f"optimizers.hp.{hp}", f"optimizers.hp_help.{hp}")
 
 
-HP_FIELDS = {hp_key(name, hp): hp_field(name, hp) for name in OPTIMIZERS for hp in exposed(name)}
+HP_FIELDS = {
+    hp_key(name, hp): hp_field(name, hp) for name in on_page("optimizers") for hp in exposed(name)
+}
 
 
 def reset_start() -> None:
@@ -168,6 +170,10 @@ EXPERIMENTS = {
                hp_key("sgd", "lr"): 0.01, hp_key("rmsprop", "lr"): 0.01,
                hp_key("adam", "lr"): 0.01, "opt_x0": 1.5, "opt_y0": 0.001, "opt_steps": 200,
                "opt_best_lr": False, "opt_step": 0},
+    "lbfgs": {"opt_surface": "rosenbrock", "opt_names": ["adam", "lbfgs"],
+              hp_key("adam", "lr"): 0.05, hp_key("lbfgs", "line_search_fn"): "strong_wolfe",
+              "opt_x0": -1.5, "opt_y0": 2.5, "opt_steps": 20, "opt_best_lr": False,
+              "opt_step": 0},
     "best": {"opt_surface": "rosenbrock", "opt_names": ["sgd", "momentum", "adam", "rmsprop"],
              "opt_x0": -1.5, "opt_y0": 2.5, "opt_best_lr": True, "opt_step": 0},
 }  # fmt: skip

@@ -360,3 +360,21 @@ def test_shared_kinds_return_their_own_state_and_lr_columns():
                         assert x is None and y is None
                     else:
                         np.testing.assert_allclose(np.asarray(x)[i], y, rtol=1e-12)
+
+
+def test_a_whole_array_optimizer_races_each_run_as_its_own_point():
+    # Adafactor scales its step by the RMS of the whole array: stacked as rows of one (R, 2)
+    # array, the runs would share one RMS. The race and an lr search must equal lone descents.
+    surface = SURFACES["rosenbrock"]()
+    starts = np.array([[-1.5, 2.5], [0.5, -0.5], [1.5, 1.5]])
+    opt = OPTIMIZERS["adafactor"](lr=0.05)
+    (raced,) = race([opt], surface, starts, 40)
+    for r, start in enumerate(starts):
+        np.testing.assert_array_equal(raced.points[:, r], descend(opt, surface, start, 40).points)
+    lrs = np.array([0.01, 0.1])
+    (search,) = best_learning_rate(
+        [lambda lr: OPTIMIZERS["adafactor"](lr=lr)], surface, starts[0], 30, lrs
+    )
+    for lr, final in zip(lrs, search.final_losses, strict=True):
+        alone = descend(OPTIMIZERS["adafactor"](lr=float(lr)), surface, starts[0], 30)
+        assert final == alone.losses[-1]

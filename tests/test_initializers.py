@@ -49,11 +49,15 @@ def test_shape_dtype_and_determinism(name):
     assert w64.dtype == np.float64
 
 
-@pytest.mark.parametrize("name", [n for n in INITIALIZERS if n not in ("zeros", "constant")])
+DETERMINISTIC = ("zeros", "ones", "constant", "eye")
+
+
+@pytest.mark.parametrize("name", [n for n in INITIALIZERS if n not in DETERMINISTIC])
 def test_different_seeds_differ(name):
     kw = default_kwargs(name)
-    w1 = INITIALIZERS[name](np.random.default_rng(1), 4, 4, **kw)
-    w2 = INITIALIZERS[name](np.random.default_rng(2), 4, 4, **kw)
+    # 20 x 20: sparse's default sparsity 0.9 zeroes every weight of a 4-wide layer (as torch)
+    w1 = INITIALIZERS[name](np.random.default_rng(1), 20, 20, **kw)
+    w2 = INITIALIZERS[name](np.random.default_rng(2), 20, 20, **kw)
     assert not np.array_equal(w1, w2)
 
 
@@ -78,6 +82,11 @@ CASES = [
     ("kaiming_normal", {"a": 0.2}, math.sqrt(2 / 1.04 / FAN_IN), None),
     ("lecun_normal", {}, 1 / math.sqrt(FAN_IN), None),
     ("orthogonal", {"gain": 1.5}, 1.5 / math.sqrt(FAN_IN), None),
+    # sparse_: N(0, std²), then ceil(0.9 · 800) = 720 of each input's 800 weights zeroed
+    ("sparse", {"sparsity": 0.9, "std": 0.01}, 0.01 * math.sqrt(80 / 800), None),
+    ("sparse", {"sparsity": 0.0, "std": 0.3}, 0.3, None),
+    # eye_: 800 ones among 1000 · 800 entries, std sqrt(p(1 - p)) with p = 1/1000
+    ("eye", {}, math.sqrt(1e-3 * (1 - 1e-3)), None),
 ]
 
 
@@ -179,9 +188,15 @@ def test_orthogonal(fan_in, fan_out):
     np.testing.assert_allclose(gram, 4.0 * np.eye(min(fan_in, fan_out)), atol=1e-5)
 
 
-def test_zeros_and_constant():
+def test_zeros_ones_constant_and_eye():
     rng = np.random.default_rng(0)
     assert not INITIALIZERS["zeros"](rng, 3, 4).any()
+    np.testing.assert_array_equal(INITIALIZERS["ones"](rng, 3, 4), np.ones((3, 4)))
+    # torch's eye_ on its (out, in) = (4, 3) weight puts ones at [i, i]; our W is its transpose.
+    torch_weight = [[1.0 if i == j else 0.0 for j in range(3)] for i in range(4)]
+    np.testing.assert_array_equal(INITIALIZERS["eye"](rng, 3, 4), np.array(torch_weight).T)
+    x = np.arange(3.0)
+    np.testing.assert_array_equal(x @ INITIALIZERS["eye"](rng, 3, 4), [0.0, 1.0, 2.0, 0.0])
     np.testing.assert_array_equal(
         INITIALIZERS["constant"](rng, 3, 4, val=0.25), np.full((3, 4), 0.25)
     )
@@ -258,3 +273,18 @@ def test_crossed_bounds_name_the_rule_and_the_values(name, rule):
         INITIALIZERS[name](np.random.default_rng(0), 3, 3, a=1.0, b=-1.0)
     assert (raised.value.param, raised.value.rule) == ("b", rule)
     assert raised.value.values == {"a": 1.0, "b": -1.0}
+
+
+@pytest.mark.parametrize(
+    ("fan_in", "fan_out", "sparsity"), [(50, 40, 0.9), (7, 3, 0.5), (4, 6, 1.0)]
+)
+def test_sparse_zeroes_a_fraction_of_every_inputs_weights_like_torch(fan_in, fan_out, sparsity):
+    # torch.nn.init.sparse_ zeroes ceil(sparsity · rows) random entries of every column of its
+    # (out, in) weight: every row of our (in, out) W, each with its own random positions.
+    w = INITIALIZERS["sparse"](np.random.default_rng(3), fan_in, fan_out, sparsity=sparsity)
+    zeros_per_input = (w == 0).sum(axis=1)
+    assert np.all(zeros_per_input == math.ceil(sparsity * fan_out))
+    if 0 < sparsity < 1:
+        assert len({tuple(np.flatnonzero(row == 0)) for row in w}) > 1  # not one shared pattern
+    with pytest.raises(ValueError, match="sparsity"):
+        INITIALIZERS["sparse"](np.random.default_rng(3), 3, 3, sparsity=1.5)

@@ -38,6 +38,7 @@ KEYS = [
     "bce",
     "bce_with_logits",
     "cross_entropy",
+    "nll_loss",
     "hinge",
     "squared_hinge",
     "contrastive",
@@ -528,3 +529,41 @@ def test_a_refused_parameter_is_named_with_its_rule(key, param):
     with pytest.raises(ParamError) as raised:
         LOSSES[key](**{param: 0.0})
     assert (raised.value.param, raised.value.rule) == (param, "gt_0")
+
+
+# --- nll_loss and label smoothing against torch's documented formulas ---------------------------
+
+
+def test_nll_loss_is_minus_the_mean_log_probability_of_the_label(rng):
+    # torch.nn.NLLLoss: l_n = -x[n, y_n], mean over n (no class weights).
+    logq = scipy_log_softmax(rng.normal(size=(4, 3)), axis=1)
+    labels = np.array([2, 0, 0, 1])
+    expected = -sum(logq[n, labels[n]] for n in range(4)) / 4
+    nll = LOSSES["nll_loss"]()
+    assert nll.value(labels, logq) == pytest.approx(expected, rel=1e-15)
+    np.testing.assert_array_equal(nll.grad(labels, logq), -np.eye(3)[labels] / 4)
+    assert nll.value(np.eye(3)[labels], logq) == pytest.approx(expected, rel=1e-15)
+
+
+def test_cross_entropy_is_log_softmax_then_nll(rng):
+    # torch's docs: CrossEntropyLoss combines LogSoftmax and NLLLoss.
+    z, labels = rng.normal(scale=3.0, size=(6, 5)), rng.integers(0, 5, size=6)
+    ce = LOSSES["cross_entropy"]().value(labels, z)
+    assert ce == pytest.approx(LOSSES["nll_loss"]().value(labels, scipy_log_softmax(z, axis=1)))
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.1, 0.35, 1.0])
+def test_label_smoothing_follows_torchs_formula(eps, rng):
+    # torch's docs: with label smoothing eps the target becomes (1 - eps)·onehot + eps/C, i.e.
+    # l_n = (1 - eps)·(-log p[n, y_n]) + eps·mean_c(-log p[n, c]).
+    z, labels = rng.normal(scale=2.0, size=(5, 4)), np.array([3, 0, 1, 1, 2])
+    expected = 0.0
+    for n in range(5):
+        logp = [zc - math.log(sum(math.exp(v) for v in z[n])) for zc in z[n]]
+        expected += (1 - eps) * -logp[labels[n]] + eps * -sum(logp) / 4
+    ce = LOSSES["cross_entropy"](label_smoothing=eps)
+    assert ce.value(labels, z) == pytest.approx(expected / 5, rel=1e-13)
+    smoothed = (1 - eps) * np.eye(4)[labels] + eps / 4
+    np.testing.assert_allclose(ce.grad(labels, z), (softmax(z) - smoothed) / 5, atol=1e-15)
+    with pytest.raises(ValueError, match="label_smoothing"):
+        LOSSES["cross_entropy"](label_smoothing=1.5)

@@ -21,5 +21,12 @@ def test_torch_code_takes_chosen_values_and_keeps_the_fixed_nesterov():
     chosen = {"opt_momentum_lr": 0.05, "opt_momentum_nesterov": True, "opt_sgd_lr": 9.0}
     assert torch_code("momentum", chosen) == (
         "torch.optim.SGD(params, lr=0.05, momentum=0.9, dampening=0, weight_decay=0, "
-        "nesterov=False)"
+        "nesterov=False, maximize=False)"
     )
+
+
+def test_torch_code_writes_strings_and_none_as_python():
+    chosen = {"opt_lbfgs_line_search_fn": "strong_wolfe", "opt_lbfgs_max_iter": 7}
+    code = torch_code("lbfgs", chosen)
+    assert "max_iter=7, max_eval=None" in code and "line_search_fn='strong_wolfe'" in code
+    assert torch_code("lbfgs", {}).endswith("line_search_fn=None)")

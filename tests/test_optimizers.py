@@ -16,17 +16,23 @@ from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOpti
 from core.optimizers import (
     OPTIMIZER_ENTRIES,
     OPTIMIZERS,
+    PAIRS,
     RANGES,
+    AdamState,
     adam,
     init_layers,
     make,
+    muon,
+    on_page,
     rmsprop,
     sgd,
     update_layers,
+    zeropower_via_newton_schulz,
 )
 from tests.optimizer_states import assert_states_equal, copy_state
 
 KEYS = list(OPTIMIZERS)
+ELEMENTWISE = [key for key in KEYS if OPTIMIZERS[key]().elementwise]
 
 
 def run(optimizer, p0, grad_fn, steps):
@@ -183,10 +189,41 @@ def ref_adamax(theta, grads, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay
     return out
 
 
+def ref_rprop(theta, grads, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50)):
+    """torch 2.x's box: a sign change shrinks the step, skips the move and zeroes g_prev."""
+    (eta_minus, eta_plus), (step_min, step_max) = etas, step_sizes
+    out, g_prev, eta = [], 0.0, lr
+    for g in grads:
+        if g_prev * g > 0:
+            eta = min(eta * eta_plus, step_max)
+        elif g_prev * g < 0:
+            eta = max(eta * eta_minus, step_min)
+            g = 0.0
+        else:
+            eta = min(max(eta, step_min), step_max)  # torch clamps at every step, the first too
+        theta = theta - eta * math.copysign(1.0, g) * (g != 0)
+        g_prev = g
+        out.append(theta)
+    return out
+
+
+def ref_asgd(theta, grads, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0):
+    """torch's ASGD: eta starts at lr and decays as lr / (1 + lambd lr t)^alpha after step t."""
+    out, eta = [], lr
+    for t, g in enumerate(grads, start=1):
+        g = g + weight_decay * theta
+        theta = theta * (1 - lambd * eta) - eta * g
+        eta = lr / (1 + lambd * lr * t) ** alpha
+        out.append(theta)
+    return out
+
+
 REFERENCES = {
     "sgd": ref_sgd,
+    "asgd": ref_asgd,
     "momentum": partial(ref_sgd, momentum=0.9),
     "nesterov": partial(ref_sgd, momentum=0.9, nesterov=True),
+    "rprop": ref_rprop,
     "adagrad": ref_adagrad,
     "rmsprop": ref_rmsprop,
     "adadelta": ref_adadelta,
@@ -205,6 +242,12 @@ HAND_CASES = [
     ("sgd", dict(lr=0.1, momentum=0.8, dampening=0.3, weight_decay=0.05)),
     ("momentum", dict(lr=0.05)),
     ("nesterov", dict(lr=0.05, weight_decay=0.1)),
+    ("asgd", {}),
+    ("asgd", dict(lr=0.2, lambd=0.3, alpha=0.5, t0=2.0, weight_decay=0.1)),
+    ("rprop", {}),
+    # a step size that hits the upper bound, then the lower one after the sign flips
+    ("rprop", dict(lr=0.3, etas=(0.2, 1.9), step_sizes=(0.05, 0.5))),
+    ("rprop", dict(lr=1e-7, step_sizes=(1e-6, 50))),  # the first step is clamped up to 1e-6
     ("adagrad", {}),
     ("adagrad", dict(lr=0.3, lr_decay=0.1, weight_decay=0.02, initial_accumulator_value=0.5)),
     ("rmsprop", {}),
@@ -241,8 +284,9 @@ G = np.array(
 
 
 def test_every_optimizer_has_a_reference_and_a_hand_case():
-    assert set(REFERENCES) == set(OPTIMIZERS)
-    assert {key for key, _ in HAND_CASES} == set(OPTIMIZERS)
+    assert set(REFERENCES) == set(ELEMENTWISE)
+    assert {key for key, _ in HAND_CASES} == set(ELEMENTWISE)
+    assert {key for key, _, _ in TENSOR_CASES} == set(KEYS) - set(ELEMENTWISE)
 
 
 @pytest.mark.parametrize(("key", "kwargs"), HAND_CASES)
@@ -251,6 +295,230 @@ def test_steps_match_the_torch_docs_formula(key, kwargs):
     expected = np.array([REFERENCES[key](P0[i], G[:, i], **kwargs) for i in range(3)]).T
     np.testing.assert_allclose(path, expected, rtol=1e-12, atol=1e-15)
     assert state.step == len(G)
+
+
+@pytest.mark.parametrize(("key", "kwargs"), HAND_CASES)
+def test_maximize_follows_the_negated_gradient(key, kwargs):
+    # torch's boxes begin "if maximize: g_t = -grad f(theta_{t-1})"; weight decay comes after.
+    path, _ = run(OPTIMIZERS[key](**kwargs, maximize=True), P0, lambda t, p: G[t], len(G))
+    expected = np.array([REFERENCES[key](P0[i], -G[:, i], **kwargs) for i in range(3)]).T
+    np.testing.assert_allclose(path, expected, rtol=1e-12, atol=1e-15)
+
+
+DECOUPLED_CASES = [
+    ("adam", dict(lr=0.1, betas=(0.8, 0.9), eps=1e-3, weight_decay=0.3)),
+    ("nadam", dict(lr=0.1, betas=(0.8, 0.9), eps=1e-3, weight_decay=0.3, momentum_decay=0.05)),
+    ("radam", dict(lr=0.1, betas=(0.8, 0.9), eps=1e-3, weight_decay=0.3)),
+]
+
+
+@pytest.mark.parametrize(("key", "kwargs"), DECOUPLED_CASES)
+def test_decoupled_weight_decay_shrinks_theta_outside_the_moments(key, kwargs):
+    path, _ = run(
+        OPTIMIZERS[key](**kwargs, decoupled_weight_decay=True), P0, lambda t, p: G[t], len(G)
+    )
+    # torch 2.x's decoupled branch: theta_t = theta_{t-1}(1 - lr * wd) - step_t, where without
+    # L2 on g the moves step_t depend on the gradients alone: the reference's moves at wd = 0.
+    wd, lr = kwargs["weight_decay"], kwargs["lr"]
+    plain = {k: v for k, v in kwargs.items() if k != "weight_decay"}
+    for i in range(3):
+        moves = np.diff(REFERENCES[key](0.0, G[:, i], **plain), prepend=0.0)
+        theta, expected = P0[i], []
+        for move in moves:
+            theta = theta * (1 - lr * wd) + move
+            expected.append(theta)
+        np.testing.assert_allclose(path[:, i], expected, rtol=1e-12, atol=1e-15)
+    if key == "adam":  # Adam with decoupled decay is AdamW
+        adamw_path, _ = run(OPTIMIZERS["adamw"](**kwargs), P0, lambda t, p: G[t], len(G))
+        np.testing.assert_array_equal(path, adamw_path)
+
+
+def test_asgd_averages_the_iterates_from_t0_on():
+    # mu_t = 1 / max(1, t - t0): ax copies theta through step t0 + 2, then is their running mean.
+    opt = OPTIMIZERS["asgd"](lr=0.1, t0=3.0)
+    path, state = run(opt, P0, lambda t, p: G[t], len(G))
+    np.testing.assert_allclose(state.ax, path[4:].mean(axis=0), rtol=1e-14)
+    path, state = run(OPTIMIZERS["asgd"](lr=0.1), P0, lambda t, p: G[t], len(G))
+    np.testing.assert_array_equal(state.ax, path[-1])  # before t0 (default 1e6) ax is theta
+
+
+# ---------------------------------------------------------------------------------------------
+# Optimizers that read the whole array, against references over Python lists
+
+
+def ref_adafactor(
+    theta, grads, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0, weight_decay=0.0
+):
+    """torch's Adafactor box with the paper's sums: R = (G∘G)1, C = 1ᵀ(G∘G), V = R Cᵀ / 1ᵀR
+    for a matrix (a list of rows), V smoothed directly for a vector. eps1 None = float64 eps."""
+    eps1 = 2.0**-52 if eps[0] is None else eps[0]
+    eps2 = eps[1]
+    matrix = isinstance(theta[0], list)
+    flat = (lambda x: [v for row in x for v in row]) if matrix else (lambda x: list(x))
+    shape = (
+        (
+            lambda values: [
+                values[i * len(theta[0]) : (i + 1) * len(theta[0])] for i in range(len(theta))
+            ]
+        )
+        if matrix
+        else (lambda values: values)
+    )
+    rms = lambda xs: math.sqrt(sum(x * x for x in xs) / len(xs))  # noqa: E731
+    n, m = (len(theta), len(theta[0])) if matrix else (len(theta), 1)
+    R, C, V = [0.0] * n, [0.0] * m, [0.0] * n
+    out = []
+    for t, G in enumerate(grads, start=1):
+        b2 = 1 - t**beta2_decay
+        alpha = max(eps2, rms(flat(theta))) * min(lr, 1 / math.sqrt(t))
+        theta = shape([x - lr * weight_decay * x for x in flat(theta)])
+        if matrix:
+            R = [b2 * R[i] + (1 - b2) * sum(G[i][j] ** 2 for j in range(m)) for i in range(n)]
+            C = [b2 * C[j] + (1 - b2) * sum(G[i][j] ** 2 for i in range(n)) for j in range(m)]
+            total = max(sum(R), eps1)
+            v_hat = [R[i] * C[j] / total for i in range(n) for j in range(m)]
+        else:
+            V = [b2 * V[i] + (1 - b2) * G[i] ** 2 for i in range(n)]
+            v_hat = V
+        U = [g / max(math.sqrt(v), eps1) for g, v in zip(flat(G), v_hat, strict=True)]
+        clip = max(1.0, rms(U) / d)
+        theta = shape([x - alpha * u / clip for x, u in zip(flat(theta), U, strict=True)])
+        out.append(theta)
+    return out
+
+
+def _matmul(a, b):
+    return [
+        [sum(x * y for x, y in zip(row, col, strict=True)) for col in zip(*b, strict=True)]
+        for row in a
+    ]
+
+
+def _transpose(a):
+    return [list(col) for col in zip(*a, strict=True)]
+
+
+def ref_newton_schulz(x, coefficients, steps, eps):
+    """torch's NS^{(a,b,c)}_k(X; eps) on lists: the wide orientation, X / max(|X|_F, eps), then
+    X <- aX + (bA + cA²)X with A = X Xᵀ."""
+    a, b, c = coefficients
+    tall = len(x) > len(x[0])
+    x = _transpose(x) if tall else x
+    norm = max(math.sqrt(sum(v * v for row in x for v in row)), eps)
+    x = [[v / norm for v in row] for row in x]
+    for _ in range(steps):
+        gram = _matmul(x, _transpose(x))
+        gram2 = _matmul(gram, gram)
+        poly = [[b * g1 + c * g2 for g1, g2 in zip(r1, r2, strict=True)]
+                for r1, r2 in zip(gram, gram2, strict=True)]  # fmt: skip
+        px = _matmul(poly, x)
+        x = [[a * v + w for v, w in zip(r1, r2, strict=True)] for r1, r2 in zip(x, px, strict=True)]
+    return _transpose(x) if tall else x
+
+
+def ref_muon(theta, grads, lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True,
+             ns_coefficients=(3.4445, -4.775, 2.0315), eps=1e-7, ns_steps=5, adjust_lr_fn=None):  # fmt: skip
+    """torch's Muon box on torch's (out, in) weight: our theta and grads are (in, out), so the
+    reference transposes them in and out. Vectors get the AdamW reference per coordinate."""
+    if not isinstance(theta[0], list):
+        columns = [ref_adamw(theta[i], [g[i] for g in grads], lr=lr, weight_decay=weight_decay)
+                   for i in range(len(theta))]  # fmt: skip
+        return [list(row) for row in zip(*columns, strict=True)]
+    w = _transpose(theta)
+    rows, cols = len(w), len(w[0])
+    buf = [[0.0] * cols for _ in range(rows)]
+    if adjust_lr_fn in (None, "original"):
+        ratio = math.sqrt(max(1, rows / cols))
+    else:
+        ratio = 0.2 * math.sqrt(max(rows, cols))
+    out = []
+    for g in grads:
+        g = _transpose(g)
+        buf = [[momentum * b + x for b, x in zip(rb, rg, strict=True)]
+               for rb, rg in zip(buf, g, strict=True)]  # fmt: skip
+        if nesterov:
+            d = [[x + momentum * b for b, x in zip(rb, rg, strict=True)]
+                 for rb, rg in zip(buf, g, strict=True)]  # fmt: skip
+        else:
+            d = buf
+        o = ref_newton_schulz(d, ns_coefficients, ns_steps, eps)
+        w = [[v - lr * weight_decay * v for v in row] for row in w]
+        w = [[v - lr * ratio * x for v, x in zip(rw, ro, strict=True)]
+             for rw, ro in zip(w, o, strict=True)]  # fmt: skip
+        out.append(_transpose(w))
+    return out
+
+
+TENSOR_REFERENCES = {"adafactor": ref_adafactor, "muon": ref_muon}
+_GM = [G[t].reshape(1, 3) * np.array([[1.0], [-0.5]]) + 0.1 * t for t in range(len(G))]
+TENSOR_CASES = [
+    ("muon", {}, "matrix"),
+    ("muon", {}, "vector"),  # AdamW, the pairing torch's docs recommend
+    (
+        "muon",
+        dict(
+            lr=0.02,
+            weight_decay=0.05,
+            momentum=0.9,
+            nesterov=False,
+            ns_steps=3,
+            adjust_lr_fn="match_rms_adamw",
+        ),
+        "matrix",
+    ),
+    ("muon", dict(lr=0.02, eps=0.5, adjust_lr_fn="original"), "tall"),
+    ("adafactor", {}, "vector"),
+    ("adafactor", {}, "matrix"),
+    (
+        "adafactor",
+        dict(lr=0.5, beta2_decay=-0.5, eps=(1e-3, 0.05), d=1.5, weight_decay=0.1),
+        "vector",
+    ),
+    (
+        "adafactor",
+        dict(lr=0.5, beta2_decay=-0.5, eps=(1e-3, 0.05), d=1.5, weight_decay=0.1),
+        "matrix",
+    ),
+]
+
+
+@pytest.mark.parametrize(("key", "kwargs", "kind"), TENSOR_CASES)
+def test_tensor_steps_match_the_torch_docs_formula(key, kwargs, kind):
+    p0 = P0 if kind == "vector" else np.stack([P0, -2 * P0])
+    grads = G if kind == "vector" else np.array(_GM)
+    if kind == "tall":  # more rows than columns: Newton–Schulz runs on the transpose
+        p0, grads = p0.T, grads.transpose(0, 2, 1)
+    path, state = run(OPTIMIZERS[key](**kwargs), p0, lambda t, p: grads[t], len(grads))
+    expected = TENSOR_REFERENCES[key](p0.tolist(), grads.tolist(), **kwargs)
+    np.testing.assert_allclose(path, np.array(expected), rtol=1e-12, atol=1e-15)
+    assert state.step == len(grads)
+
+
+def test_newton_schulz_with_the_cubic_coefficients_converges_to_u_v_transposed(rng):
+    # X <- 1.5 X - 0.5 X Xᵀ X drives every singular value to 1: the orthogonal polar factor.
+    g = rng.normal(size=(5, 3))
+    u, _, vt = np.linalg.svd(g, full_matrices=False)
+    np.testing.assert_allclose(
+        zeropower_via_newton_schulz(g, (1.5, -0.5, 0.0), 40), u @ vt, atol=1e-10
+    )
+    # Muon's quintic coefficients trade exactness for speed: singular values land near 1.
+    s = np.linalg.svd(zeropower_via_newton_schulz(g), compute_uv=False)
+    assert np.all((s > 0.6) & (s < 1.25))
+
+
+def test_muon_refuses_arrays_that_are_not_matrices():
+    opt = OPTIMIZERS["muon"]()
+    with pytest.raises(ValueError, match="2-D"):
+        muon().update(np.ones(3), np.ones(3), muon().init(np.ones(3)))
+    assert isinstance(opt.init(np.ones(3)), AdamState)  # vectors go to AdamW
+
+
+def test_adafactor_clips_the_first_step_to_rms_lr_times_the_params_rms():
+    # Step 1: V = g², so U = sign(g) with RMS 1 <= d: every coordinate moves by alpha =
+    # max(eps2, RMS(theta)) * min(lr, 1) whatever the gradient's size.
+    p0, g = np.array([3.0, -4.0]), np.array([1e-3, 200.0])
+    new, _ = OPTIMIZERS["adafactor"](lr=0.01).update(p0, g, OPTIMIZERS["adafactor"]().init(p0))
+    np.testing.assert_allclose(p0 - new, 0.01 * math.sqrt(12.5) * np.sign(g), rtol=1e-12)
 
 
 def test_adam_first_step_is_lr_times_sign_of_g():
@@ -445,6 +713,10 @@ SENSIBLE = {
     "sgd": dict(lr=0.03),
     "momentum": dict(lr=0.01),
     "nesterov": dict(lr=0.01),
+    "asgd": dict(lr=0.03),
+    "rprop": dict(lr=0.01),
+    "adafactor": dict(lr=0.1),
+    "muon": dict(lr=0.05),
     "adagrad": dict(lr=0.5),
     "rmsprop": dict(lr=0.01, momentum=0.5),
     "adadelta": dict(lr=5.0, rho=0.95),
@@ -496,7 +768,7 @@ def test_non_finite_gradients_give_non_finite_params_without_raising(key, bad):
 # Purity, shapes, vectorized hyperparameters, schedules, layers
 
 
-@pytest.mark.parametrize(("key", "kwargs"), HAND_CASES)
+@pytest.mark.parametrize(("key", "kwargs"), HAND_CASES + [(k, kw) for k, kw, _ in TENSOR_CASES])
 @pytest.mark.parametrize("first", [True, False], ids=["from_init", "with_buffers"])
 def test_update_mutates_nothing_and_aliases_nothing(key, kwargs, first, rng):
     opt = OPTIMIZERS[key](**kwargs)
@@ -520,7 +792,7 @@ def test_update_mutates_nothing_and_aliases_nothing(key, kwargs, first, rng):
     assert_states_equal(new_state, new_state_copy)
 
 
-@pytest.mark.parametrize("key", KEYS)
+@pytest.mark.parametrize("key", ELEMENTWISE)
 @pytest.mark.parametrize("shape", [(), (3,), (4, 5)])
 def test_any_shape_equals_the_flattened_run(key, shape, rng):
     p0 = rng.normal(size=shape)
@@ -543,7 +815,7 @@ RACE_VALUES = {
 }
 RACE_CASES = [
     (key, name)
-    for key in KEYS
+    for key in ELEMENTWISE
     for name in RACE_VALUES
     if name in OPTIMIZER_ENTRIES[key].hyperparameters
 ]
@@ -645,15 +917,16 @@ def test_params_keep_their_float_dtype(key):
 # ---------------------------------------------------------------------------------------------
 # Invalid hyperparameters raise ValueError quoting the value, where torch refuses them
 
+
+def _takes(key, name):
+    return name in inspect.signature(OPTIMIZERS[key]).parameters
+
+
 ADAM_FAMILY = ["adam", "adamw", "nadam", "radam", "adamax"]
 INVALID = (
     [(key, {"lr": -0.1}, "-0.1") for key in KEYS]
-    + [
-        (key, {"eps": -1e-3}, "-0.001")
-        for key in KEYS
-        if key not in ("sgd", "momentum", "nesterov")
-    ]
-    + [(key, {"weight_decay": -0.5}, "-0.5") for key in KEYS]
+    + [(key, {"eps": -1e-3}, "-0.001") for key in KEYS if _takes(key, "eps") and key != "adafactor"]
+    + [(key, {"weight_decay": -0.5}, "-0.5") for key in KEYS if _takes(key, "weight_decay")]
     + [(key, {"betas": (1.0, 0.999)}, "1.0") for key in ADAM_FAMILY]
     + [(key, {"betas": (-0.1, 0.999)}, "-0.1") for key in ADAM_FAMILY]
     + [(key, {"betas": (0.9, 1.0)}, "1.0") for key in ADAM_FAMILY]
@@ -669,6 +942,13 @@ INVALID = (
         ("adadelta", {"rho": 1.5}, "1.5"),
         ("adadelta", {"rho": -0.1}, "-0.1"),
         ("nadam", {"momentum_decay": -1.0}, "-1.0"),
+        ("rprop", {"etas": (1.0, 1.2)}, "1.0"),
+        ("adafactor", {"eps": (None, -1e-3)}, "-0.001"),
+        ("adafactor", {"eps": (-1e-3, 1e-3)}, "-0.001"),
+        ("adafactor", {"beta2_decay": 0.5}, "0.5"),
+        ("adafactor", {"d": 0.5}, "0.5"),
+        ("rprop", {"etas": (0.5, 0.9)}, "0.9"),
+        ("rprop", {"etas": (0.0, 1.2)}, "0.0"),
         ("adam", {"lr": np.array([[0.1], [-0.2]])}, "-0.2"),
         ("momentum", {"momentum": np.array([[0.5], [-0.2]])}, "-0.2"),
     ]
@@ -713,6 +993,11 @@ TORCH_CLASS = {
     "sgd": "SGD",
     "momentum": "SGD",
     "nesterov": "SGD",
+    "asgd": "ASGD",
+    "rprop": "Rprop",
+    "adafactor": "Adafactor",
+    "muon": "Muon",
+    "lbfgs": "LBFGS",
     "adagrad": "Adagrad",
     "rmsprop": "RMSprop",
     "adadelta": "Adadelta",
@@ -723,28 +1008,66 @@ TORCH_CLASS = {
     "adamax": "Adamax",
 }
 _TORCH_ADAM = dict(lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0)
+_MAX = dict(maximize=False)
+_DECOUPLED = dict(decoupled_weight_decay=False)
 TORCH_DEFAULTS = {
-    "SGD": dict(lr=0.001, momentum=0, dampening=0, weight_decay=0, nesterov=False),
-    "Adagrad": dict(lr=0.01, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10),
-    "RMSprop": dict(lr=0.01, alpha=0.99, eps=1e-08, weight_decay=0, momentum=0, centered=False),
-    "Adadelta": dict(lr=1.0, rho=0.9, eps=1e-06, weight_decay=0),
-    "Adam": _TORCH_ADAM | dict(amsgrad=False),
-    "AdamW": _TORCH_ADAM | dict(weight_decay=0.01, amsgrad=False),
-    "NAdam": _TORCH_ADAM | dict(lr=0.002, momentum_decay=0.004),  # and decoupled_weight_decay
-    "RAdam": _TORCH_ADAM,  # and decoupled_weight_decay (not offered)
-    "Adamax": _TORCH_ADAM | dict(lr=0.002),
+    "SGD": dict(lr=0.001, momentum=0, dampening=0, weight_decay=0, nesterov=False) | _MAX,
+    "ASGD": dict(lr=0.01, lambd=0.0001, alpha=0.75, t0=1000000.0, weight_decay=0) | _MAX,
+    "Adafactor": dict(lr=0.01, beta2_decay=-0.8, eps=(None, 0.001), d=1.0, weight_decay=0.0) | _MAX,
+    "Muon": dict(
+        lr=0.001,
+        weight_decay=0.1,
+        momentum=0.95,
+        nesterov=True,
+        ns_coefficients=(3.4445, -4.775, 2.0315),
+        eps=1e-07,
+        ns_steps=5,
+        adjust_lr_fn=None,
+    ),
+    "LBFGS": dict(
+        lr=1,
+        max_iter=20,
+        max_eval=None,
+        tolerance_grad=1e-07,
+        tolerance_change=1e-09,
+        history_size=100,
+        line_search_fn=None,
+    ),
+    "Rprop": dict(lr=0.01, etas=(0.5, 1.2), step_sizes=(1e-06, 50)) | _MAX,
+    "Adagrad": dict(lr=0.01, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10)
+    | _MAX,
+    "RMSprop": dict(lr=0.01, alpha=0.99, eps=1e-08, weight_decay=0, momentum=0, centered=False)
+    | _MAX,
+    "Adadelta": dict(lr=1.0, rho=0.9, eps=1e-06, weight_decay=0) | _MAX,
+    "Adam": _TORCH_ADAM | dict(amsgrad=False) | _MAX | _DECOUPLED,
+    "AdamW": _TORCH_ADAM | dict(weight_decay=0.01, amsgrad=False) | _MAX,
+    "NAdam": _TORCH_ADAM | dict(lr=0.002, momentum_decay=0.004) | _DECOUPLED | _MAX,
+    "RAdam": _TORCH_ADAM | _DECOUPLED | _MAX,
+    "Adamax": _TORCH_ADAM | dict(lr=0.002) | _MAX,
 }
+# Where torch puts each flag: positional where it directly follows the numbers we model (NAdam's
+# and RAdam's decoupled_weight_decay), keyword-only otherwise: after torch's * in most classes,
+# and in RMSprop and ASGD, whose positional maximize comes after foreach/capturable, which we do
+# not model (a 7th positional argument would mean something else than in torch).
+KEYWORD_ONLY = {"maximize", "decoupled_weight_decay"}
+POSITIONAL_FLAGS = {("nadam", "decoupled_weight_decay"), ("radam", "decoupled_weight_decay")}
 
 
 def _signature_defaults(factory):
     return {n: p.default for n, p in inspect.signature(factory).parameters.items()}
 
 
-def _unfold_betas(values):
+def _unfold_pairs(values):
     values = dict(values)
-    if "betas" in values:
-        values["beta1"], values["beta2"] = values.pop("betas")
-    return values
+    for pair, (first, second) in PAIRS.items():
+        if isinstance(values.get(pair), tuple):
+            values[first], values[second] = values.pop(pair)
+            # Half a pair whose default is None (Adafactor's eps1: the dtype's machine epsilon)
+            # has no widget.
+            values = {k: v for k, v in values.items() if k not in (first, second) or v is not None}
+    # LBFGS's max_eval keeps torch's None (= max_iter * 5 // 4), which the torch call writes
+    # out; Muon's ns_coefficients keep torch's default tuple, which the call writes out.
+    return {k: v for k, v in values.items() if k not in ("max_eval", "ns_coefficients")}
 
 
 def test_registry_order_is_simple_to_complex():
@@ -752,6 +1075,8 @@ def test_registry_order_is_simple_to_complex():
         "sgd",
         "momentum",
         "nesterov",
+        "asgd",
+        "rprop",
         "adagrad",
         "rmsprop",
         "adadelta",
@@ -760,6 +1085,8 @@ def test_registry_order_is_simple_to_complex():
         "nadam",
         "radam",
         "adamax",
+        "adafactor",
+        "muon",
     ]
     assert OPTIMIZERS["momentum"].func is sgd and OPTIMIZERS["momentum"].keywords == {
         "momentum": 0.9
@@ -767,23 +1094,28 @@ def test_registry_order_is_simple_to_complex():
     assert OPTIMIZERS["nesterov"].keywords == {"momentum": 0.9, "nesterov": True}
 
 
-@pytest.mark.parametrize("key", KEYS)
+@pytest.mark.parametrize("key", list(OPTIMIZER_ENTRIES))
 def test_defaults_are_torchs_and_the_ui_table_lists_them(key):
-    ours = _signature_defaults(OPTIMIZERS[key])
+    ours = _signature_defaults(OPTIMIZER_ENTRIES[key].factory)
     torch_defaults = dict(TORCH_DEFAULTS[TORCH_CLASS[key]])
     if key in ("momentum", "nesterov"):
         torch_defaults |= OPTIMIZERS[key].keywords
     assert ours == torch_defaults
-    assert OPTIMIZER_ENTRIES[key].defaults() == _unfold_betas(ours)
+    assert OPTIMIZER_ENTRIES[key].defaults() == _unfold_pairs(ours)
 
 
-@pytest.mark.parametrize("key", KEYS)
+@pytest.mark.parametrize("key", list(OPTIMIZER_ENTRIES))
 def test_every_exposed_hyperparameter_has_a_range_containing_its_default(key):
     for name, spec in OPTIMIZER_ENTRIES[key].hyperparameters.items():
         shared = RANGES[name]
         assert spec._replace(default=shared.default) == shared  # the range is the shared one
         if spec.kind == "bool":
             assert isinstance(spec.default, bool) and isinstance(shared.default, bool)
+        elif spec.kind == "choice":
+            assert spec.default in spec.options and shared.default in spec.options
+        elif spec.kind == "int":
+            assert spec.low <= spec.default <= spec.high and spec.step >= 1
+            assert all(isinstance(v, int) for v in (spec.default, spec.low, spec.high))
         else:
             assert spec.kind == "float"
             assert spec.low <= spec.default <= spec.high and spec.low <= shared.default <= spec.high
@@ -796,15 +1128,39 @@ def test_every_table_entry_is_used():
     assert used == set(RANGES)
 
 
-@pytest.mark.parametrize("key", KEYS)
+@pytest.mark.parametrize("key", list(OPTIMIZER_ENTRIES))
 def test_torch_call_template_is_valid_python_with_the_exposed_names(key):
     template = OPTIMIZER_ENTRIES[key].torch_call
     fields = {f for _, f, _, _ in string.Formatter().parse(template) if f}
     assert fields == set(OPTIMIZER_ENTRIES[key].hyperparameters)
     code = template.format(**OPTIMIZER_ENTRIES[key].defaults())
     ast.parse(code)
-    # Evaluate against a stand-in torch that records the call.
+    # Evaluate against a stand-in torch that records the calls.
     calls = []
-    fake_class = {TORCH_CLASS[key]: lambda params, **kw: calls.append(kw)}
-    eval(code, {"torch": SimpleNamespace(optim=SimpleNamespace(**fake_class)), "params": None})
-    assert calls == [_signature_defaults(OPTIMIZERS[key])]
+    fake = {name: partial(lambda name, params, **kw: calls.append((name, kw)), name)
+            for name in set(TORCH_CLASS.values()) | {"AdamW"}}  # fmt: skip
+    eval(code, {"torch": SimpleNamespace(optim=SimpleNamespace(**fake)), "params": []})
+    expected = [(TORCH_CLASS[key], _signature_defaults(OPTIMIZER_ENTRIES[key].factory))]
+    if key == "muon":  # Muon for the matrices, AdamW with the same lr and decay for the rest
+        expected.append(("AdamW", dict(lr=0.001, weight_decay=0.1)))
+    assert calls == expected
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_flags_sit_where_torch_puts_them(key):
+    parameters = inspect.signature(OPTIMIZERS[key]).parameters
+    for name in KEYWORD_ONLY & set(parameters):
+        kind = parameters[name].kind
+        if (key, name) in POSITIONAL_FLAGS:
+            assert kind is inspect.Parameter.POSITIONAL_OR_KEYWORD, name
+        else:
+            assert kind is inspect.Parameter.KEYWORD_ONLY, name
+    # Every torch optimizer but Muon has maximize (torch 2.9's signatures; LBFGS has none either).
+    assert ("maximize" in parameters) == (key != "muon")
+
+
+def test_every_entry_is_offered_where_it_can_run():
+    assert set(on_page("optimizers")) | set(on_page("mnist")) == set(OPTIMIZER_ENTRIES)
+    # L-BFGS needs a closure (the trainer has none); Muon needs matrices (a point is a vector).
+    assert "lbfgs" not in on_page("mnist") and "muon" not in on_page("optimizers")
+    assert set(OPTIMIZERS) == set(OPTIMIZER_ENTRIES) - {"lbfgs"}

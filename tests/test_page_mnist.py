@@ -627,6 +627,17 @@ def test_saved_links_open_the_same_setup(name):
     assert arch in " ".join(m.value for m in at.markdown)
 
 
+def test_one_click_races_muon_against_adam(monkeypatch):
+    monkeypatch.setattr("ui.mnist_views.RACE_STEPS", 5)  # the page's 200 take seconds
+    at = run_page(PAGE)
+    at.button(key="_mn_race").click().run()
+    assert not at.exception
+    names = [trace["name"] for trace in figure(at, "mn_fig_compare")["data"]]
+    muon, adam = (translate("en", f"optimizers.names.{o}") for o in ("muon", "adam"))
+    assert len(names) == 2 and names[0].startswith(muon) and names[1].startswith(adam)
+    assert step_count(at) == 0  # the page's own run is untouched
+
+
 # ---------------------------------------------------------------- pace, epoch limit, epoch button
 
 

@@ -275,3 +275,28 @@ def test_a_formula_sympy_could_not_differentiate_is_raced():
     # computed over the formula's own tree: zero, as for any floor.
     at = run_page(PAGE, opt_surface="custom", opt_formula="x//y//x")
     assert not at.exception and not at.error
+
+
+def test_lbfgs_draws_every_evaluated_point_and_counts_the_gradients():
+    at = run_page(
+        PAGE, opt_names="adam,lbfgs", opt_lbfgs_line_search_fn="strong_wolfe", opt_steps="20"
+    )
+    assert not at.exception
+    names = [str(trace.get("name")) for trace in charts(at)[0]["data"]]
+    trail = translate("en", "optimizers.evaluated", name="")
+    assert any(trail.strip(" :") in name for name in names)
+    table = at.dataframe[1].value
+    column = table[translate("en", "optimizers.col_evaluations")]
+    counts = dict(zip(table.iloc[:, 0], column, strict=True))
+    assert counts[translate("en", "optimizers.names.adam")] == "20"
+    assert int(counts[translate("en", "optimizers.names.lbfgs")]) > 20
+
+
+def test_the_lr_search_races_lbfgs_at_its_own_lr_and_says_so():
+    at = run_page(PAGE, opt_names="adam,lbfgs", opt_best_lr="1", opt_steps="20")
+    assert not at.exception
+    skipped = translate("en", "optimizers.best_lr_skipped", name="L-BFGS")
+    assert skipped in "\n".join(i.value for i in at.info)
+    table = at.dataframe[1].value
+    lrs = dict(zip(table.iloc[:, 0], table[translate("en", "optimizers.col_lr")], strict=True))
+    assert lrs[translate("en", "optimizers.names.lbfgs")] == "1"

@@ -4,22 +4,14 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from ui.plots.initialization import (
-    SetupSeries,
-    distribution_over_depth,
-    largest_share,
-    signals_vs_depth,
-    symmetry_spread,
-    training_losses,
-    unit_shares,
-)
+import ui.plots.initialization as plots
 from ui.theme import ChartText, plot_style
 
 STYLE = plot_style()
 
 
-def _series(name: str, depth: int, scale: float = 1.0) -> SetupSeries:
-    return SetupSeries(
+def _series(name: str, depth: int, scale: float = 1.0) -> plots.SetupSeries:
+    return plots.SetupSeries(
         name,
         scale * np.linspace(1.0, 0.1, depth),
         scale * np.linspace(2.0, 3.0, depth + 1),
@@ -28,7 +20,7 @@ def _series(name: str, depth: int, scale: float = 1.0) -> SetupSeries:
 
 
 def test_signals_vs_depth_has_three_log_panels_per_setup():
-    fig = signals_vs_depth(
+    fig = plots.signals_vs_depth(
         [_series("A", 5), _series("B", 5, 2.0)],
         panel_titles=("std", "grad", "ratio"),
         x_title="Layer",
@@ -51,8 +43,10 @@ def test_signals_vs_depth_has_three_log_panels_per_setup():
 
 
 def test_zero_and_non_finite_values_leave_gaps_on_the_log_axis():
-    s = SetupSeries("zeros", np.zeros(3), np.array([0.0, np.inf, 1.0, 2.0]), np.full(4, np.nan))
-    fig = signals_vs_depth(
+    s = plots.SetupSeries(
+        "zeros", np.zeros(3), np.array([0.0, np.inf, 1.0, 2.0]), np.full(4, np.nan)
+    )
+    fig = plots.signals_vs_depth(
         [s], panel_titles=("a", "b", "c"), x_title="L", output_label="o", style=STYLE
     )
     assert np.isnan(np.asarray(fig.data[0].y, dtype=float)).all()
@@ -61,7 +55,7 @@ def test_zero_and_non_finite_values_leave_gaps_on_the_log_axis():
 
 def test_unit_shares_in_percent_and_the_note_when_nothing_saturates():
     dead = np.array([0.0, 0.25, 0.5])
-    fig = unit_shares(
+    fig = plots.unit_shares(
         [("A", dead, np.full(3, np.nan))],
         panel_titles=("dead", "saturated"),
         x_title="Layer",
@@ -77,7 +71,7 @@ def test_unit_shares_in_percent_and_the_note_when_nothing_saturates():
     assert list(placeholder.x) == [1, 3] and all(y is None for y in placeholder.y)
     assert not placeholder.showlegend
     assert len(fig.data) == 2
-    fig = unit_shares(
+    fig = plots.unit_shares(
         [("A", dead, np.array([0.9, 0.8, 0.7]))],
         panel_titles=("dead", "saturated"),
         x_title="Layer",
@@ -92,7 +86,7 @@ def test_unit_shares_in_percent_and_the_note_when_nothing_saturates():
 def test_distribution_rows_are_shares_of_each_layer():
     hist = np.array([[1, 3, 0, 0], [0, 0, 0, 10], [0, 0, 0, 0]])
     edges = np.linspace(-2, 2, 5)
-    fig = distribution_over_depth(
+    fig = plots.distribution_over_depth(
         hist, edges, text=ChartText("A", "a", "Layer"), colorbar_title="Share", style=STYLE
     )
     z = np.asarray(fig.data[0].z, dtype=float)
@@ -105,9 +99,9 @@ def test_distribution_rows_are_shares_of_each_layer():
 def test_largest_share_gives_side_by_side_maps_one_scale():
     a = np.array([[1, 1], [1, 3]])
     b = np.array([[5, 5]])
-    assert largest_share([a, b]) == pytest.approx(75.0)
-    assert largest_share([np.empty((0, 2))]) is None
-    fig = distribution_over_depth(
+    assert plots.largest_share([a, b]) == pytest.approx(75.0)
+    assert plots.largest_share([np.empty((0, 2))]) is None
+    fig = plots.distribution_over_depth(
         b, np.array([0.0, 1.0, 2.0]), text=ChartText("B", "a", "L"),
         colorbar_title="S", style=STYLE, zmax=75.0,
     )  # fmt: skip
@@ -115,7 +109,7 @@ def test_largest_share_gives_side_by_side_maps_one_scale():
 
 
 def test_symmetry_spread_starts_at_step_zero_on_a_linear_axis():
-    fig = symmetry_spread(
+    fig = plots.symmetry_spread(
         [("constant_", np.zeros(21)), ("kaiming_normal_", np.full(21, 0.3))],
         text=ChartText("t", "Step", "spread"),
         style=STYLE,
@@ -126,7 +120,7 @@ def test_symmetry_spread_starts_at_step_zero_on_a_linear_axis():
 
 
 def test_training_losses_label_log_ticks_at_one_two_five():
-    fig = training_losses(
+    fig = plots.training_losses(
         [("A", np.array([2.3, 1.0, 0.3])), ("B", np.array([35.0, 2.3]))],
         text=ChartText("t", "Step", "Loss"),
         style=STYLE,
@@ -138,7 +132,7 @@ def test_training_losses_label_log_ticks_at_one_two_five():
 
 
 def test_projector_stacks_the_three_panels():
-    fig = signals_vs_depth(
+    fig = plots.signals_vs_depth(
         [_series("A", 5)],
         panel_titles=("std", "grad", "ratio"),
         x_title="Layer",
@@ -155,7 +149,7 @@ def test_projector_stacks_the_three_panels():
 def test_log_axes_label_one_two_five_or_powers_of_ten_and_include_two_labels():
     narrow = _series("A", 4)._replace(activation_std=np.array([0.46, 0.47, 0.48, 0.485]))
     wide = narrow._replace(name="B", weight_grad_norm=np.array([1e10, 1e6, 1e2, 1.0, 0.5]))
-    fig = signals_vs_depth(
+    fig = plots.signals_vs_depth(
         [narrow, wide], panel_titles=("a", "b", "c"), x_title="L", output_label="o", style=STYLE
     )
     # 0.46-0.485 lies between the labels 0.2 and 0.5: both shown, so the flat line looks flat.

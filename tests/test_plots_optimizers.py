@@ -4,22 +4,11 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
+import ui.plots.optimizers as plots
 from core.descent import convergence_map, race
 from core.optimizers import make
 from core.path_metrics import loss_grid
 from core.surfaces import SURFACES
-from ui.plots.optimizers import (
-    Arrow,
-    contour_values,
-    contour_with_paths,
-    convergence_heatmap,
-    gap_curves,
-    loss_curves,
-    lr_search_curves,
-    race_animation,
-    step_arrows,
-    surface_3d,
-)
 from ui.theme import ChartText, plot_style
 
 STYLE = plot_style()
@@ -36,10 +25,10 @@ def setup():
 def test_contour_draws_paths_up_to_the_last_finite_point(setup):
     s, paths, xs, ys, z = setup
     assert paths[0].diverged_at is not None  # sgd lr 0.01 diverges on Rosenbrock
-    fig = contour_with_paths(
+    fig = plots.contour_with_paths(
         xs, ys, z, [("SGD-x", paths[0].points), ("Adam-x", paths[1].points)],
         bounds=s.bounds, f_min=0.0, log_levels=True, minima=s.minima, start=s.start,
-        arrows=[Arrow(0, 0, 1, 1, 0, True), Arrow(0, 0, 1, 0, 1, False)],
+        arrows=[plots.Arrow(0, 0, 1, 1, 0, True), plots.Arrow(0, 0, 1, 0, 1, False)],
         title="T", colorbar_title="CB", minimum_label="MIN", start_label="START",
         click_label="CLICK", style=STYLE,
     )  # fmt: skip
@@ -54,7 +43,7 @@ def test_contour_draws_paths_up_to_the_last_finite_point(setup):
 
 def test_step_arrows_pair_the_plain_gradient_step_with_the_update(setup):
     s, paths, *_ = setup
-    arrows = step_arrows(paths, [0.01, 0.05], 1)
+    arrows = plots.step_arrows(paths, [0.01, 0.05], 1)
     assert [(a.color_index, a.faint) for a in arrows] == [
         (0, True),
         (0, False),
@@ -63,40 +52,40 @@ def test_step_arrows_pair_the_plain_gradient_step_with_the_update(setup):
     ]
     g = s.grad(paths[1].points[1])
     x, y = paths[1].points[1]
-    assert arrows[2] == Arrow(x, y, -0.05 * g[0], -0.05 * g[1], 1, True)
+    assert arrows[2] == plots.Arrow(x, y, -0.05 * g[0], -0.05 * g[1], 1, True)
     dx, dy = paths[1].points[2] - paths[1].points[1]
     assert arrows[3][:4] == pytest.approx((x, y, dx, dy))
-    late = step_arrows(paths, [0.01, 0.05], 2)  # sgd's step into divergence: only Adam's pair
+    late = plots.step_arrows(paths, [0.01, 0.05], 2)  # sgd's step into divergence: only Adam's pair
     assert [a.color_index for a in late] == [1, 1]
 
 
 def test_gap_curves_subtract_f_min_and_choose_log_y(setup):
     _, paths, *_ = setup
-    curves, log_y = gap_curves(["a", "b"], paths, 0.5)
+    curves, log_y = plots.gap_curves(["a", "b"], paths, 0.5)
     assert [c[0] for c in curves] == ["a", "b"] and log_y
     np.testing.assert_array_equal(curves[1][1], paths[1].losses - 0.5)
-    assert gap_curves(["a", "b"], paths, None)[1]  # Rosenbrock losses are positive
+    assert plots.gap_curves(["a", "b"], paths, None)[1]  # Rosenbrock losses are positive
     negative = paths[1]._replace(losses=paths[1].losses - 10.0)
-    curves, log_y = gap_curves(["b"], [negative], None)
+    curves, log_y = plots.gap_curves(["b"], [negative], None)
     assert not log_y and curves[0][1] is negative.losses
 
 
 def test_log_levels_use_log10_of_the_gap():
     z = np.array([[0.0, 1.0], [100.0, np.inf]])
-    v = contour_values(z, 0.0, True)
+    v = plots.contour_values(z, 0.0, True)
     assert v[0, 1] == 0.0 and v[1, 0] == 2.0 and np.isnan(v[1, 1])
-    np.testing.assert_array_equal(contour_values(z, 0.0, False)[0], [0.0, 1.0])
+    np.testing.assert_array_equal(plots.contour_values(z, 0.0, False)[0], [0.0, 1.0])
 
 
 def test_surface_3d_and_loss_curves(setup):
     _s, paths, xs, ys, z = setup
-    fig = surface_3d(
+    fig = plots.surface_3d(
         xs, ys, z, [("A", p.points, p.losses) for p in paths], f_min=0.0, log_levels=True,
         title="T3", z_title="Z", style=STYLE,
     )  # fmt: skip
     assert [type(tr).__name__ for tr in fig.data] == ["Surface", "Scatter3d", "Scatter3d"]
     assert fig.layout.scene.zaxis.title.text == "Z"
-    fig = loss_curves(
+    fig = plots.loss_curves(
         [("A", paths[0].losses), ("B", paths[1].losses)], log_y=True,
         text=ChartText("L", "step", "loss"), style=STYLE,
     )  # fmt: skip
@@ -106,7 +95,7 @@ def test_surface_3d_and_loss_curves(setup):
 
 def test_animation_has_frames_buttons_and_slider(setup):
     s, paths, xs, ys, z = setup
-    fig = race_animation(
+    fig = plots.race_animation(
         xs, ys, z, [("A", paths[0].points), ("B", paths[1].points)], [0, 10, 20, 40],
         bounds=s.bounds, f_min=0.0, log_levels=True, minima=s.minima, colorbar_title="CB", minimum_label="MIN", step_label="STEP", play_label="PLAY",
         fast_label="FAST", pause_label="PAUSE", replay_label="REPLAY", style=STYLE,
@@ -141,7 +130,7 @@ def test_convergence_heatmap_marks_the_current_setting():
     s = SURFACES["quadratic_bowl"]()
     lrs, momenta = np.logspace(-3, 0, 6), np.linspace(0, 0.9, 4)
     m = convergence_map(s, lrs, momenta, 100, 1e-3)
-    fig = convergence_heatmap(
+    fig = plots.convergence_heatmap(
         m.lrs, m.momenta, m.steps_to_reach, m.diverged_at, (0.01, 0.9),
         text=ChartText("C", "LR", "MOM"), colorbar_title="STEPS", diverged_label="DIV",
         never_label="NEVER", current_label="NOW", style=STYLE,
@@ -154,7 +143,7 @@ def test_convergence_heatmap_marks_the_current_setting():
 
 def test_lr_search_curves():
     lrs = np.logspace(-3, 0, 4)
-    fig = lr_search_curves(
+    fig = plots.lr_search_curves(
         lrs, [("A", np.array([1.0, 0.1, np.nan, np.nan]), lrs[1]), ("B", np.ones(4), None)],
         text=ChartText("S", "LR", "F"), best_label="best", style=STYLE,
     )  # fmt: skip
@@ -190,12 +179,12 @@ def test_animated_map_image_colours_values_in_bands_and_leaves_nan_clear():
 def test_step_arrows_are_clipped_to_the_map(setup):
     s, paths, xs, ys, z = setup  # Rosenbrock's box: x in [-2, 2], y in [-1, 3]
     arrows = [
-        Arrow(0.0, 0.0, 1.0, 1.0, 0, False),  # inside: as it is
-        Arrow(1.0, 0.0, 4.0, 0.0, 0, False),  # leaves through x = 2: cut there, no head
-        Arrow(5.0, 5.0, 1.0, 1.0, 1, True),  # outside: not drawn
-        Arrow(-3.0, 0.0, 2.0, 0.0, 1, True),  # enters at x = -2: starts there, keeps its head
+        plots.Arrow(0.0, 0.0, 1.0, 1.0, 0, False),  # inside: as it is
+        plots.Arrow(1.0, 0.0, 4.0, 0.0, 0, False),  # leaves through x = 2: cut there, no head
+        plots.Arrow(5.0, 5.0, 1.0, 1.0, 1, True),  # outside: not drawn
+        plots.Arrow(-3.0, 0.0, 2.0, 0.0, 1, True),  # enters at x = -2: starts there, keeps its head
     ]
-    fig = contour_with_paths(
+    fig = plots.contour_with_paths(
         xs, ys, z, [("A", paths[1].points)], bounds=s.bounds, f_min=0.0, log_levels=True,
         minima=s.minima, start=s.start, arrows=arrows, title="T", colorbar_title="CB",
         minimum_label="MIN", start_label="START", click_label="CLICK", style=STYLE,

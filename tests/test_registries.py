@@ -8,7 +8,7 @@ from core.activations import TORCH_NAMES as ACTIVATION_TORCH
 from core.initializers import INITIALIZERS, torch_call
 from core.losses import LOSSES
 from core.losses import TORCH_NAMES as LOSS_TORCH
-from core.optimizers import OPTIMIZER_ENTRIES, OPTIMIZERS
+from core.optimizers import OPTIMIZER_ENTRIES
 from core.schedules import SCHEDULE_ENTRIES, TORCH_CLASS
 from ui.formulas import (
     ACTIVATION_FORMULAS,
@@ -26,7 +26,7 @@ REGISTRIES = {
     "initializers": (INITIALIZERS, "initialization.init_name.{}", INITIALIZER_FORMULAS, torch_call),
     "schedules": (SCHEDULE_ENTRIES, "schedules.kind.{}", SCHEDULE_FORMULAS, TORCH_CLASS.get),
     "optimizers": (
-        OPTIMIZERS,
+        OPTIMIZER_ENTRIES,
         "optimizers.names.{}",
         OPTIMIZER_FORMULAS,
         lambda key: OPTIMIZER_ENTRIES[key].torch_call,

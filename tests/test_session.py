@@ -24,6 +24,7 @@ from core.session import (
     new_sample,
     paced_tick,
     pause,
+    race,
     receive_model,
     receive_upload,
     reset,
@@ -34,7 +35,7 @@ from core.session import (
     tick,
     used_data,
 )
-from core.training import TrainConfig, init_train_state
+from core.training import TrainConfig, init_train_state, smooth_ema, train_for
 
 CONFIG = TrainConfig(layer_sizes=(784, 16, 10), batch_size=50, optimizer="adam", lr=3e-3)
 ARCH = ("small", 600, CONFIG.layer_sizes, CONFIG.initializer, False, 0)
@@ -230,6 +231,24 @@ def test_start_or_pause_during_one_epoch_end_its_stop_at_the_epoch(small):
     s = epoch(configured(small), small, CONFIG, budget=0.0)
     assert not pause(s).running and not pause(s).to_epoch_end
     assert start(s).running and not start(s).to_epoch_end
+
+
+def test_race_keeps_one_curve_per_contender_each_trained_from_the_seed(small):
+    s = step(configured(small), small, CONFIG)
+    contenders = (
+        ("muon", CONFIG._replace(optimizer="muon", lr=0.03)),
+        ("adam", CONFIG._replace(optimizer="adam", lr=1e-3)),
+    )
+    raced = race(s, small, contenders, 7, seed=3)
+    assert [r.label for r in raced.runs] == ["muon", "adam"]
+    assert raced.train is s.train  # the current run is left alone
+    for run, (_, config) in zip(raced.runs, contenders, strict=True):
+        alone = init_train_state(np.random.default_rng(3), small, config)
+        alone, _ = train_for(alone, small, config, max_steps=7)
+        np.testing.assert_array_equal(run.step, np.arange(7))
+        np.testing.assert_array_equal(run.loss, smooth_ema(alone.history.loss))
+    # Racing again replaces the curves of the same labels instead of adding more.
+    assert [r.label for r in race(raced, small, contenders, 3, seed=3).runs] == ["muon", "adam"]
 
 
 # ---------------------------------------------------------------- pace and the end of a run

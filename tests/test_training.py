@@ -9,7 +9,15 @@ import core.training as training
 from core.activations import ACTIVATIONS
 from core.datasets import to_float32
 from core.mlp import accuracy, loss_and_grads
-from core.optimizers import OPTIMIZERS, AdamState, SGDState, init_layers, make, update_layers
+from core.optimizers import (
+    OPTIMIZERS,
+    AdamState,
+    MuonState,
+    SGDState,
+    init_layers,
+    make,
+    update_layers,
+)
 from core.schedules import plateau, reduce_lr_on_plateau, step_lr
 from core.training import (
     TrainConfig,
@@ -242,6 +250,9 @@ def test_every_optimizer_reduces_the_loss(small, name):
         "adadelta": 1.0,
         "adagrad": 0.05,
         "radam": 0.03,
+        "asgd": 0.1,
+        "adafactor": 0.1,  # a relative step: each array moves by ~lr times its own RMS
+        "muon": 0.02,  # orthogonalised steps of spectral norm ~lr per matrix (Jordan et al.)
     }
     cfg = TINY._replace(optimizer=name, lr=lr.get(name, 3e-3))
     state = init_train_state(np.random.default_rng(0), small, cfg)
@@ -400,3 +411,26 @@ def test_train_on_plateau_steps_the_scheduler_with_each_epochs_validation_loss()
     expected = np.array([0.1, *after])[epoch_of_step]
     np.testing.assert_array_equal(h.lr, expected)
     assert h.lr[-1] < 0.1  # it did reduce
+
+
+def test_a_whole_array_optimizer_updates_each_matrix_as_a_matrix(small):
+    # Adafactor factors a matrix's second moment into row and column means: the trainer must
+    # hand it each weight matrix in its shape, not one concatenation of every array.
+    cfg = TINY._replace(optimizer="adafactor", lr=0.1)
+    state, _ = train_for(
+        init_train_state(np.random.default_rng(0), small, cfg), small, cfg, max_steps=2
+    )
+    for layer, states in zip(state.params, state.opt_states, strict=True):
+        n, m = layer["W"].shape
+        assert states["W"].row_var.shape == (n, 1) and states["W"].col_var.shape == (1, m)
+        assert states["W"].variance is None and states["b"].variance.shape == layer["b"].shape
+
+
+def test_muon_takes_the_weight_matrices_and_adamw_the_rest(small):
+    cfg = TINY._replace(optimizer="muon", lr=0.02, batch_norm=True)
+    state, _ = train_for(
+        init_train_state(np.random.default_rng(0), small, cfg), small, cfg, max_steps=2
+    )
+    for states in state.opt_states:
+        assert isinstance(states["W"], MuonState) and states["W"].step == 2
+        assert all(isinstance(states[k], AdamState) for k in states if k != "W")

@@ -56,7 +56,9 @@ LOSS_FORMULAS = {
     "log_cosh": r"\ell = \log \cosh r = |r| + \log\bigl(1 + e^{-2|r|}\bigr) - \log 2, \quad r = \hat y - y",
     "bce": r"\ell = -\bigl[y \log p + (1 - y) \log(1 - p)\bigr]",
     "bce_with_logits": r"\ell = \max(z, 0) - z\,y + \log\bigl(1 + e^{-|z|}\bigr) \quad (p = \sigma(z))",
-    "cross_entropy": r"\ell = -\sum_c y_c \log \operatorname{softmax}(z)_c = \operatorname{logsumexp}(z) - z_{\text{label}}",
+    "cross_entropy": r"\ell = -\sum_c y_c \log \operatorname{softmax}(z)_c = \operatorname{logsumexp}(z) - z_{\text{label}}"
+    r"\quad (\text{label\_smoothing } \varepsilon\text{: } y \leftarrow (1-\varepsilon)\, y + \varepsilon / C)",
+    "nll_loss": r"\ell = -\log q_{\text{label}} = -\sum_c y_c \log q_c \quad (\log q = \text{log-probabilities})",
     "kl_div": r"\ell = \sum_c y_c \bigl(\log y_c - \log q_c\bigr)",
     "hinge": r"\ell = \max(0,\ 1 - y f), \quad \frac{\partial \ell}{\partial f} = -y\,[\,y f \le 1\,], \quad y \in \{-1, +1\}",
     "squared_hinge": r"\ell = \max(0,\ 1 - y f)^2, \quad y \in \{-1, +1\}",
@@ -65,7 +67,9 @@ LOSS_FORMULAS = {
 
 INITIALIZER_FORMULAS = {
     "zeros": r"W_{ij} = 0",
+    "ones": r"W_{ij} = 1",
     "constant": r"W_{ij} = \text{val}",
+    "eye": r"W_{ij} = [\,i = j\,] \quad (\text{identity; } i < \min(\text{fan\_in}, \text{fan\_out}))",
     "uniform": r"W_{ij} \sim \mathcal{U}(a,\ b)",
     "normal": r"W_{ij} \sim \mathcal{N}(\text{mean},\ \text{std}^2)",
     "trunc_normal": r"W_{ij} \sim \mathcal{N}(\text{mean},\ \text{std}^2)"
@@ -82,6 +86,8 @@ INITIALIZER_FORMULAS = {
     r"\ \text{(ReLU family)}",
     "orthogonal": r"W = \text{gain}\cdot Q,\quad Q^\top Q = I\ \ (Q\ \text{from the QR of a "
     r"Gaussian matrix})",
+    "sparse": r"W_{ij} \sim \mathcal{N}(0,\ \text{std}^2),\ \text{then } \lceil \text{sparsity} \cdot "
+    r"\text{fan\_out} \rceil \text{ random } W_{ij} \text{ of every input } i \text{ set to } 0",
     "lecun_normal": r"W_{ij} \sim \mathcal{N}(0,\ \sigma^2),\quad \sigma = \frac{1}{\sqrt{\text{fan\_in}}}",
 }
 
@@ -119,6 +125,14 @@ OPTIMIZER_FORMULAS = {
     "momentum": r"b_t = \mu\, b_{t-1} + (1-\tau)\, g_t, \qquad \theta_t = \theta_{t-1} - \gamma\, b_t"
     r"\quad (b_1 = g_1)",
     "nesterov": r"b_t = \mu\, b_{t-1} + g_t, \qquad \theta_t = \theta_{t-1} - \gamma\,(g_t + \mu\, b_t)",
+    "asgd": r"\theta_t = \theta_{t-1}(1-\lambda\eta_{t-1}) - \eta_{t-1} g_t,\ "
+    r"\eta_t = \frac{\gamma}{(1+\lambda\gamma t)^{\alpha}},\ "
+    r"\bar\theta_t = \bar\theta_{t-1} + \frac{\theta_t - \bar\theta_{t-1}}{\max(1,\, t-1-t_0)}"
+    r"\quad (\eta_0 = \gamma)",
+    "rprop": r"\eta_t = \begin{cases}\min(\eta_{t-1}\eta_+, \Gamma_{max}) & g_{t-1} g_t > 0\\ "
+    r"\max(\eta_{t-1}\eta_-, \Gamma_{min}),\ g_t \leftarrow 0 & g_{t-1} g_t < 0\\ "
+    r"\eta_{t-1} & \text{else}\end{cases},\quad "
+    r"\theta_t = \theta_{t-1} - \eta_t \operatorname{sign}(g_t)\quad (\eta_0 = \gamma)",
     "adagrad": r"\tilde\gamma = \frac{\gamma}{1+(t-1)\eta}, \quad s_t = s_{t-1} + g_t^2, \quad "
     r"\theta_t = \theta_{t-1} - \tilde\gamma\, \frac{g_t}{\sqrt{s_t}+\epsilon}",
     "rmsprop": r"v_t = \alpha\, v_{t-1} + (1-\alpha)\, g_t^2, \qquad "
@@ -141,4 +155,18 @@ OPTIMIZER_FORMULAS = {
     r"\text{ if } \rho_t > 5, \text{ else } \theta_{t-1} - \gamma \hat m_t",
     "adamax": r"m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t,\ u_t = \max(\beta_2 u_{t-1}, |g_t|+\epsilon),\ "
     r"\theta_t = \theta_{t-1} - \frac{\gamma}{1-\beta_1^t} \frac{m_t}{u_t}",
+    "adafactor": r"\hat\beta_{2t} = 1 - t^{\tau},\ \rho_t = \min(\gamma, 1/\sqrt t),\ "
+    r"\alpha_t = \max(\epsilon_2, \mathrm{RMS}(\theta_{t-1}))\rho_t,\ "
+    r"\hat V_t = \frac{R_t C_t}{\max(\bar R_t, \epsilon_1)} \text{ (matrix: row/column means of } g^2),\ "
+    r"U_t = \frac{g_t}{\max(\sqrt{\hat V_t}, \epsilon_1)},\ "
+    r"\theta_t = \theta_{t-1}(1-\gamma\lambda) - \frac{\alpha_t U_t}{\max(1, \mathrm{RMS}(U_t)/d)}",
+    "muon": r"B_t = \mu B_{t-1} + g_t,\ \tilde B_t = g_t + \mu B_t \text{ (nesterov)},\ "
+    r"O_t = \mathrm{NS}^{(a,b,c)}_k(\tilde B_t) \approx U V^\top,\ "
+    r"\theta_t = \theta_{t-1}(1-\gamma\lambda) - \gamma\sqrt{\max(1, \tfrac{\text{out}}{\text{in}})}\, O_t"
+    r"\quad (X \leftarrow aX + (bXX^\top + c(XX^\top)^2)X;\ \text{other arrays: AdamW})",
+    "lbfgs": r"d_k = -H_k g_k \text{ (two-loop recursion over the last } m \text{ pairs } "
+    r"s_i = \theta_{i+1} - \theta_i,\ y_i = g_{i+1} - g_i),\ H_k^0 = \frac{s^\top y}{y^\top y} I,\ "
+    r"\theta_{k+1} = \theta_k + t_k d_k,\ t_k = \gamma \text{ or strong Wolfe: } "
+    r"f(\theta_k + t d_k) \le f(\theta_k) + c_1 t\, g_k^\top d_k,\ "
+    r"|\nabla f(\theta_k + t d_k)^\top d_k| \le c_2 |g_k^\top d_k|",
 }

@@ -56,14 +56,14 @@ def session() -> Session:
 
 
 def save(new: Session) -> None:
-    """Keep ``new``; a newly archived run is shown at once (the user may hide it again)."""
+    """Keep ``new``; newly archived runs are shown at once (the user may hide them again)."""
     old = st.session_state[KEY]
     if not new.running:
         trainer_registry().leave(new.id)
-    if new.runs and (not old.runs or new.runs[-1] is not old.runs[-1]):
-        label = new.runs[-1].label
-        shown = [name for name in st.session_state.get("mn_compare", []) if name != label]
-        st.session_state["mn_compare"] = [*shown, label]
+    added = [r.label for r in new.runs if not any(r is o for o in old.runs)]
+    if added:
+        shown = [name for name in st.session_state.get("mn_compare", []) if name not in added]
+        st.session_state["mn_compare"] = [*shown, *added]
     st.session_state[KEY] = new
 
 

@@ -19,7 +19,7 @@ from core.mnist_setup import (
 )
 from core.model_io import INPUT_SIZES, save_model
 from core.params import Param
-from core.session import archive, checked_gradients, new_sample
+from core.session import archive, checked_gradients, new_sample, race
 from core.training import (
     PICK_MODES,
     confusion_matrix,
@@ -314,18 +314,49 @@ def signals_figure(v: Live) -> None:
     show_figure(fig, key="mn_fig_signals")
 
 
-def compare_panel(v: Live) -> None:
-    """Keep the current run, and its loss curve beside the kept runs the user picks."""
+RACE_STEPS = 200  # steps per contender of the one-click race (~4 epochs of the 7,000 images)
+
+
+def race_button(v: Live, contenders: tuple[tuple[str, float], ...]) -> None:
+    """One click trains a fresh network per (optimizer, lr) of ``contenders`` on this page's data,
+    network and seed, and keeps each loss curve for the overlay below."""
+    names = [t(f"optimizers.names.{opt}") for opt, _ in contenders]
+    runs = tuple(
+        (
+            t("mnist.race_label", name=name, lr=f"{lr:g}", steps=RACE_STEPS),
+            # Each contender runs its RACE_STEPS whatever this run's epoch limit and patience.
+            v.config._replace(optimizer=opt, lr=lr, hyperparameters=(), epochs=None, patience=None),
+        )
+        for name, (opt, lr) in zip(names, contenders, strict=True)
+    )
+    seed = int(st.session_state.get("mn_seed", 0))
+    st.button(
+        t("mnist.race_button", names=" vs ".join(names), steps=RACE_STEPS),
+        key="_mn_race",
+        on_click=on,
+        args=(race, v.data, runs, RACE_STEPS, seed),
+        help=t("mnist.race_help"),
+    )
+
+
+def compare_panel(v: Live, contenders: tuple[tuple[str, float], ...] = ()) -> None:
+    """Keep the current run, and its loss curve beside the kept runs the user picks; with
+    ``contenders``, a button that trains each of them from scratch and keeps their curves."""
     st.subheader(t("mnist.compare_heading"))
     runs, state = session().runs, session().train
-    st.button(
-        t("mnist.keep_run"),
-        key="_mn_keep",
-        on_click=on,
-        args=(archive,),
-        disabled=state.step == 0,
-        help=t("mnist.keep_run_help"),
-    )
+    keep, race_column = st.columns(2)
+    with keep:
+        st.button(
+            t("mnist.keep_run"),
+            key="_mn_keep",
+            on_click=on,
+            args=(archive,),
+            disabled=state.step == 0,
+            help=t("mnist.keep_run_help"),
+        )
+    if contenders:
+        with race_column:
+            race_button(v, contenders)
     if not runs:
         st.info(t("mnist.compare_hint"))
         return

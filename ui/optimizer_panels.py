@@ -157,7 +157,7 @@ def animation_figure(
 
 def fmt(value) -> str:
     """A number as a teacher would write it."""
-    if isinstance(value, bool) or value is None:
+    if isinstance(value, bool | str) or value is None:
         return str(value)
     return format(float(value), ".4g")
 
@@ -191,7 +191,10 @@ def torch_code(name: str, chosen: Mapping[str, Any]) -> str:
         {hp: chosen.get(hp_key(name, hp), v) for hp, v in values.items() if hp not in FIXED}
     )
     return OPTIMIZER_ENTRIES[name].torch_call.format(
-        **{k: fmt(v) if not isinstance(v, bool) else v for k, v in values.items()}
+        **{
+            k: fmt(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
+            for k, v in values.items()
+        }
     )
 
 
@@ -280,7 +283,8 @@ class RaceResult(NamedTuple):
     paths: list[Path]
     labels: list[str]
     summaries: list[PathSummary]
-    searches: list | None  # LrSearch per chosen setting, None unless searched
+    # LrSearch per chosen setting (None for L-BFGS, raced at its own lr), None unless searched
+    searches: list | None
 
 
 def scene_for(surface_key: str, formula: str, surface: Surface, x0: float, y0: float) -> Scene:
@@ -314,8 +318,12 @@ def run_race_for(
     raced = tuple(settings)
     searches = None
     if use_best_lr:
-        searches = search_lrs(*where, raced, scene.start, steps)
-        raced = with_lrs(raced, [found.best_lr for found in searches])
+        # L-BFGS runs up to max_iter iterations per step: 31 learning rates would take minutes.
+        closure = [OPTIMIZER_ENTRIES[name].closure for name, _ in raced]
+        tuned = tuple(setting for setting, c in zip(raced, closure, strict=True) if not c)
+        found = iter(search_lrs(*where, tuned, scene.start, steps) if tuned else ())
+        searches = [None if c else next(found) for c in closure]
+        raced = with_lrs(raced, [None if f is None else f.best_lr for f in searches])
     paths = run_race(*where, raced, scene.start, steps)
     labels = [legend_name(name, dict(hps)) for name, hps in raced]
     summaries = [summarize(p, scene.surface, tolerance) for p in paths]
@@ -352,6 +360,16 @@ def step_rows(result: RaceResult, step: int) -> list[dict[str, str]]:
     return rows
 
 
+def evaluation_trails(result: RaceResult) -> list[tuple[str, np.ndarray]]:
+    """For each optimizer that evaluates f inside a step (L-BFGS), every point it evaluated,
+    drawn after the paths so that their colours stay those of the other charts."""
+    return [
+        (t("optimizers.evaluated", name=label), p.visited)
+        for label, p in zip(result.labels, result.paths, strict=True)
+        if p.visited is not None
+    ]
+
+
 def race_contour(scene: Scene, result: RaceResult, step: int, on_select: Callable[[], None]):
     """The paths on the contour with the arrows of ``step``; a click calls ``on_select``."""
     lrs = [dict(hps)["lr"] for _, hps in result.settings]
@@ -360,7 +378,8 @@ def race_contour(scene: Scene, result: RaceResult, step: int, on_select: Callabl
         scene.xs,
         scene.ys,
         scene.z,
-        [(label, p.points) for label, p in zip(result.labels, result.paths, strict=True)],
+        [(label, p.points) for label, p in zip(result.labels, result.paths, strict=True)]
+        + evaluation_trails(result),
         bounds=scene.surface.bounds,
         f_min=scene.surface.f_min,
         log_levels=scene.log_levels,
@@ -446,7 +465,16 @@ def surface_view(scene: Scene, result: RaceResult) -> None:
     )
 
 
-def result_row(name: str, hps: tuple, s: PathSummary, has_target: bool) -> dict[str, str]:
+def gradient_evaluations(path: Path) -> int:
+    """How often the optimizer computed ∇f: once per step done, or (L-BFGS) every evaluation."""
+    if path.evaluations is not None:
+        return int(path.evaluations[-1])
+    return len(path.points) - 1 if path.diverged_at is None else path.diverged_at
+
+
+def result_row(
+    name: str, hps: tuple, s: PathSummary, has_target: bool, evaluations: int
+) -> dict[str, str]:
     """One optimizer's line of the results table."""
     na = t("optimizers.not_available")
     if s.reached_at is not None:
@@ -465,6 +493,7 @@ def result_row(name: str, hps: tuple, s: PathSummary, has_target: bool) -> dict[
         if s.distance_to_minimum is None
         else fmt(s.distance_to_minimum),
         t("optimizers.col_reached"): reached,
+        t("optimizers.col_evaluations"): str(evaluations),
         t("optimizers.col_status"): status,
     }
 
@@ -474,8 +503,10 @@ def results_table(scene: Scene, result: RaceResult) -> None:
     st.subheader(t("optimizers.results_title"))
     has_target = scene.surface.f_min is not None or bool(scene.surface.minima)
     table = [
-        result_row(name, hps, s, has_target)
-        for (name, hps), s in zip(result.settings, result.summaries, strict=True)
+        result_row(name, hps, s, has_target, gradient_evaluations(path))
+        for (name, hps), s, path in zip(
+            result.settings, result.summaries, result.paths, strict=True
+        )
     ]
     st.dataframe(table, hide_index=True, width="stretch")
 
@@ -491,7 +522,9 @@ def best_lr_report(scene: Scene, names: Sequence[str], searches: list, steps: in
     )
     st.markdown(statement)
     for name, found in zip(names, searches, strict=True):
-        if found.best_lr is None:
+        if found is None:
+            st.info(t("optimizers.best_lr_skipped", name=name_of(name)))
+        elif found.best_lr is None:
             st.warning(t("optimizers.best_lr_none", name=name_of(name)))
         else:
             st.markdown(
@@ -501,6 +534,7 @@ def best_lr_report(scene: Scene, names: Sequence[str], searches: list, steps: in
     curves = [
         (name_of(name), found.final_losses - (f_min or 0.0), found.best_lr)
         for name, found in zip(names, searches, strict=True)
+        if found is not None
     ]
     show_figure(
         shared_figure(
