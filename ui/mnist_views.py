@@ -343,8 +343,8 @@ def compare_panel(v: Live, contenders: tuple[tuple[str, float], ...] = ()) -> No
     ``contenders``, a button that trains each of them from scratch and keeps their curves."""
     st.subheader(t("mnist.compare_heading"))
     runs, state = session().runs, session().train
-    keep, race_column = st.columns(2)
-    with keep:
+    # One row that wraps: in half a projector's page the race button's long label was cut.
+    with st.container(horizontal=True):
         st.button(
             t("mnist.keep_run"),
             key="_mn_keep",
@@ -353,8 +353,7 @@ def compare_panel(v: Live, contenders: tuple[tuple[str, float], ...] = ()) -> No
             disabled=state.step == 0,
             help=t("mnist.keep_run_help"),
         )
-    if contenders:
-        with race_column:
+        if contenders:
             race_button(v, contenders)
     if not runs:
         st.info(t("mnist.compare_hint"))
