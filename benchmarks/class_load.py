@@ -174,7 +174,6 @@ class SessionResult:
     steps_per_s: float | None = None  # MNIST only
     replica: str | None = None  # the replica a load balancer pinned the session to
     http_ok: int = 0  # the session's own HTTP requests (upload, model download) that succeeded
-    download_retries: int = 0  # model files gone (404) before fetched, asked for again
 
 
 # ---------------------------------------------------------------------------- light client
@@ -205,7 +204,7 @@ class LightSession:
         self.base_url = url
         self.cookies: dict[str, str] = {}
         self.session_id = ""  # the server's id of this session (its new_session message)
-        self.deferred_file_id = ""  # the MNIST page's model download, fetched only when asked for
+        self.model_url = ""  # the MNIST page's model file, while its download button is enabled
         self.replies: dict[str, asyncio.Future] = {}  # request id -> the server's answer
         self.notices: list[str] = []  # the text of every st.info/warning/error/success shown
 
@@ -299,29 +298,13 @@ class LightSession:
             self.error(f"upload refused: HTTP {status} {data[:60]!r}")
 
     async def download_model(self) -> None:
-        """Download the MNIST page's model file as its button does: the session makes the file and
-        names its URL over the websocket, then the browser GETs it from the same process.
-
-        Streamlit stores the made file unreferenced, and the cleanup after any two runs of any
-        session deletes it: on a busy server the GET can come too late (404). A student would
-        click again, and so does this, up to twice; the report counts those retries."""
-        for attempt in range(3):
-            msg = BackMsg()
-            msg.backend_operation_request.request_id = request_id = f"model-{id(self)}-{attempt}"
-            msg.backend_operation_request.session_id = self.session_id
-            msg.backend_operation_request.deferred_file.file_id = self.deferred_file_id
-            reply = await self.ask(msg, request_id)
-            if reply.error_msg:
-                self.error(f"model file not made: {reply.error_msg[:80]}")
-                return
-            status, data = await self.fetch("GET", reply.deferred_file.url)
-            if status == 200 and data[:2] == b"PK":  # an .npz is a zip file
-                self.result.http_ok += 1
-                return
-            if status != 404:
-                break
-            self.result.download_retries += 1
-        self.error(f"model download failed: HTTP {status}")
+        """Download the MNIST page's model file as its button does: the file is made when the
+        button is drawn and GET from the process that holds the session."""
+        status, data = await self.fetch("GET", self.model_url)
+        if status == 200 and data[:2] == b"PK":  # an .npz is a zip file
+            self.result.http_ok += 1
+        else:
+            self.error(f"model download failed: HTTP {status}")
 
     async def send_rerun(self, widget_state=None, fragment_id: str = "", auto: bool = True) -> None:
         """Ask for a rerun of the current page (or of one fragment), as the browser does after a
@@ -363,8 +346,8 @@ class LightSession:
             self.step = step
         elif kind == "alert":
             self.notices.append(element.alert.body)
-        elif kind == "download_button" and element.download_button.deferred_file_id:
-            self.deferred_file_id = element.download_button.deferred_file_id
+        elif kind == "download_button" and not element.download_button.disabled:
+            self.model_url = element.download_button.url
         elif main_area and kind in ("button", "checkbox", "selectbox"):
             proto = getattr(element, kind)
             self.widgets[proto.id] = (kind, proto)
@@ -479,7 +462,7 @@ class LightSession:
                 self.widgets.clear()
                 await self.run_and_wait()
                 await self.upload()
-                if self.deferred_file_id:
+                if self.model_url:
                     await self.download_model()
                 if page == "mnist":
                     if train:
@@ -770,7 +753,6 @@ def summarize(
         # Sessions each replica held (light sessions; empty without a load balancer's cookie).
         "by_replica": {name: sum(r.replica == name for r in results) for name in replicas},
         "http_ok": sum(r.http_ok for r in results),
-        "download_retries": sum(r.download_retries for r in results),
         "held": sum(r.held for r in results),
         "seconds": seconds,
         "errors": sum(len(r.errors) for r in results),
@@ -828,7 +810,6 @@ def print_report(report: dict) -> None:
         print(f"  {name}: {n} sessions, {count} clicks, median {p50:.3f} s, p95 {p95:.3f} s")
     print(
         f"HTTP requests of the sessions (uploads, model files) that succeeded: {report['http_ok']}"
-        f" (model files gone before fetched and asked for again: {report['download_retries']})"
     )
     if report["by_replica"]:
         print(f"sessions per replica: {report['by_replica']}")

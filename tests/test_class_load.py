@@ -24,7 +24,6 @@ def test_report_has_every_field(report):
         "click_p95_s", "fragment_gap_p50_s", "fragment_gap_p95_s", "training_sessions",
         "steps_per_s", "steps_per_s_browser", "steps_per_s_median", "steps_per_s_total",
         "server_cores_used", "rss_peak_mb", "blas", "cores", "pages", "by_replica", "http_ok",
-        "download_retries",
     }  # fmt: skip
     assert expected <= set(report)
 

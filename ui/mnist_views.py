@@ -344,8 +344,8 @@ def compare_panel(v: Live, contenders: tuple[tuple[str, float], ...] = ()) -> No
     ``contenders``, a button that trains each of them from scratch and keeps their curves."""
     st.subheader(t("mnist.compare_heading"))
     runs, state = session().runs, session().train
-    keep, race_column = st.columns(2)
-    with keep:
+    # One row that wraps: in half a projector's page the race button's long label was cut.
+    with st.container(horizontal=True):
         st.button(
             t("mnist.keep_run"),
             key="_mn_keep",
@@ -354,8 +354,7 @@ def compare_panel(v: Live, contenders: tuple[tuple[str, float], ...] = ()) -> No
             disabled=state.step == 0,
             help=t("mnist.keep_run_help"),
         )
-    if contenders:
-        with race_column:
+        if contenders:
             race_button(v, contenders)
     if not runs:
         st.info(t("mnist.compare_hint"))
@@ -402,19 +401,33 @@ def model_panel(v: Live) -> None:
             st.success(t("mnist.loaded", file=note[0], arch=note[1]), icon=":material/check:")
 
 
+def _model_file(state, sizes: tuple, config) -> bytes:
+    """The model's .npz bytes, made once per trained state of the session."""
+    made = st.session_state.get("_mn_model_file")
+    key = (id(state.params), state.step, sizes, config.activation, config.batch_norm)
+    if made is None or made[0] != key:
+        data = save_model(state.params, state.bn_state, sizes, config.activation, config.batch_norm)
+        made = st.session_state["_mn_model_file"] = (key, data)
+    return made[1]
+
+
 def save_view(v: Live) -> None:
-    """The download button; refreshed while training so the file holds recent weights."""
+    """The download button, ready while the training is paused.
+
+    The file is made when the button is drawn, not when it is clicked: Streamlit keeps a file
+    made on click for no session, so any two reruns on the server (a class training is many a
+    second) deleted it before the browser fetched it, and the download failed with a 404. A
+    file drawn with the button belongs to the session while the button is shown.
+    """
 
     @isolated_fragment(run_every=v.slow_every)
     def view() -> None:
-        state, sizes, c = session().train, v.config.layer_sizes, v.config
-        savable = sizes[0] in INPUT_SIZES and state.diverged_at is None
+        s = session()
+        state, sizes, c = s.train, v.config.layer_sizes, v.config
+        savable = sizes[0] in INPUT_SIZES and state.diverged_at is None and not s.running
         st.download_button(
             t("mnist.save"),
-            # Made only when clicked: the model's .npz bytes.
-            data=lambda: save_model(
-                state.params, state.bn_state, sizes, c.activation, c.batch_norm
-            ),
+            data=_model_file(state, sizes, c) if savable else b"",
             file_name=f"mlp-{'-'.join(str(n) for n in sizes)}-step{state.step}.npz",
             mime="application/octet-stream",
             key="_mn_save",
@@ -422,7 +435,9 @@ def save_view(v: Live) -> None:
             icon=":material/download:",
             disabled=not savable,
         )
-        if sizes[0] not in INPUT_SIZES:
+        if s.running:
+            st.caption(t("mnist.save_pause"))
+        elif sizes[0] not in INPUT_SIZES:
             st.info(t("mnist.save_needs_size", inputs=sizes[0]))
         elif state.diverged_at is not None:
             st.info(t("mnist.save_diverged"))

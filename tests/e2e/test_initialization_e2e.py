@@ -9,10 +9,15 @@ from tests.e2e.conftest import screenshot, wait_for_app
 @pytest.mark.parametrize(
     ("query", "heading", "train", "name"),
     [
-        ("lang=en", "Weight initialization: what reaches layer 50?", "Train the setups", "init-en"),
+        (
+            "lang=en",
+            "Weight initialization: what reaches the last layer?",
+            "Train the setups",
+            "init-en",
+        ),
         (
             "lang=zh&projector=1",
-            "权重初始化：什么能到达第 50 层？",
+            "权重初始化：什么能到达最后一层？",
             "训练这些设置",
             "init-zh-projector",
         ),
