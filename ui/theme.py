@@ -83,6 +83,11 @@ def wrapped(text: str, width: int) -> str:
     return "<br>".join(greedy(width))
 
 
+def _too_long(text, width: int) -> bool:
+    """Whether ``text`` is words wider than ``width`` that nobody has broken into lines yet."""
+    return isinstance(text, str) and "<br>" not in text and text_width(text) > width
+
+
 class PlotStyle(NamedTuple):
     """Sizes and colours a figure builder needs; ``apply`` sets the shared layout."""
 
@@ -142,15 +147,13 @@ class PlotStyle(NamedTuple):
         "momentum=0.9". The top margin grows by a line for each extra title line."""
         legend_width, title_width = (30, 48) if self.projector else (44, 72)
         for trace in fig.data:
-            name = trace.name
-            if isinstance(name, str) and "<br>" not in name and text_width(name) > legend_width:
-                trace.name = wrapped(name, legend_width)
+            if _too_long(trace.name, legend_width):
+                trace.name = wrapped(trace.name, legend_width)
         for note in fig.layout.annotations:
-            text = note.text
-            if isinstance(text, str) and "<br>" not in text and text_width(text) > legend_width:
-                note.text = wrapped(text, legend_width)
+            if _too_long(note.text, legend_width):
+                note.text = wrapped(note.text, legend_width)
         title = fig.layout.title.text
-        if isinstance(title, str) and "<br>" not in title and text_width(title) > title_width:
+        if _too_long(title, title_width):
             fig.layout.title.text = wrapped(title, title_width)
             extra_lines = fig.layout.title.text.count("<br>")
             fig.layout.margin.t += round(extra_lines * 1.3 * fig.layout.title.font.size)
