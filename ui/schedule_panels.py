@@ -77,8 +77,8 @@ def _build(kind: str, lr: float, params: tuple):
         kwargs["lr_lambda"] = formula.fn
     if "scale_fn" in kwargs:  # empty: None, the mode's own scale
         text = kwargs["scale_fn"].strip()
-        compiled = compile_expression(text, variables=("x",), gradient=False) if text else None
-        kwargs["scale_fn"] = compiled.fn if compiled else None
+        scale = compile_expression(text, variables=("x",), gradient=False).fn if text else None
+        kwargs["scale_fn"] = scale
     return SCHEDULES[kind](lr=lr, **kwargs)
 
 
