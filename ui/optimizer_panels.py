@@ -126,7 +126,7 @@ def momentum_map(surface_key: str, formula: str, start: tuple, steps: int, eps: 
 
 @st.cache_resource(max_entries=16)
 def animation_figure(
-    surface_key, formula, settings, start, steps, labels, log_levels, colorbar, style, texts
+    surface_key, formula, settings, start, steps, names, log_levels, colorbar, style, texts
 ):
     """The animated race, built once per setup (60 frames take a while to validate)."""
     surface = build_surface(surface_key, formula)
@@ -138,7 +138,7 @@ def animation_figure(
         xs,
         ys,
         z,
-        [(label, p.points) for label, p in zip(labels, paths, strict=True)],
+        [(name, p.points) for name, p in zip(names, paths, strict=True)],
         sorted({int(k) for k in np.linspace(0, steps, min(MAX_FRAMES, steps + 1))}),
         bounds=surface.bounds,
         f_min=surface.f_min,
@@ -565,7 +565,8 @@ def animation(scene: Scene, result: RaceResult, steps: int) -> None:
         result.settings,
         scene.start,
         steps,
-        tuple(result.labels),
+        # Each optimizer's name without its hyperparameters: the map above lists them.
+        tuple(name_of(name) for name, _ in result.settings),
         scene.log_levels,
         scene.colorbar,
         scene.style,

@@ -406,11 +406,11 @@ def race_animation(
     nothing left to show) and a slider.
 
     The full paths are drawn once; each frame moves a single trace holding every optimizer's
-    current point (one trace per frame keeps building 60 frames fast). On a projector's narrow
-    page the legend ran into the title and the buttons into the x axis's title, so: no title (the
-    page's heading says it), no axis titles (x and y, as on the map above), the legend above the
-    map naming each optimizer without its hyperparameters (the map above lists them), the
-    buttons and the slider side by side below it.
+    current point (one trace per frame keeps building 60 frames fast). ``paths`` are named by
+    optimizer alone. On a projector's narrow page the legend ran into the title and the buttons
+    into the x axis's title, so: no title (the page's heading says it), no axis titles (x and y,
+    as on the map above), the legend above the map, the buttons and the slider side by side
+    below it.
     """
     colors = [style.color(i) for i in range(len(paths))]
 
@@ -427,7 +427,7 @@ def race_animation(
     for trace in _markers(minima, (np.nan, np.nan), minimum_label, "", style)[:-1]:
         fig.add_trace(trace)
     for i, (name, points) in enumerate(paths):
-        trace = _path_trace(name.split(" (")[0], points, colors[i], style)
+        trace = _path_trace(name, points, colors[i], style)
         trace.update(opacity=0.55, marker={"size": 3})
         fig.add_trace(trace)
     start = heads(first)
