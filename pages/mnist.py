@@ -12,7 +12,15 @@ import streamlit as st
 from core.activations import ACTIVATIONS
 from core.datasets import DATASETS, NUM_CLASSES
 from core.initializers import INITIALIZERS, default_kwargs
-from core.mnist_setup import exposed, run_label, train_config
+from core.mnist_setup import (
+    CONV1_CHANNELS,
+    CONV2_CHANNELS,
+    FAMILIES,
+    KERNELS,
+    exposed,
+    run_label,
+    train_config,
+)
 from core.optimizers import OPTIMIZER_ENTRIES, on_page
 from core.params import Param
 from core.session import PACES, configure
@@ -23,7 +31,13 @@ from ui.fields import Field, bind_fields, widget_for
 from ui.i18n import t
 from ui.mnist_live import Live, live_view
 from ui.mnist_session import save, session, start_session, trainer_registry
-from ui.mnist_settings import controls_panel, data_panel, network_panel, snap_to_stops
+from ui.mnist_settings import (
+    controls_panel,
+    data_panel,
+    layers_table,
+    network_panel,
+    snap_to_stops,
+)
 from ui.mnist_upload import NAME as UPLOAD
 from ui.mnist_views import (
     compare_panel,
@@ -59,12 +73,30 @@ def _init_label(init: str) -> str:  # the same names as on the initialization pa
     return f"{init}_ — {t(f'initialization.init_name.{init}')}"
 
 
+def _kernel_label(k: int) -> str:
+    return f"{k}×{k}"
+
+
+def _channels_label(channels: int) -> str:  # 0 channels: no second block
+    return str(channels) if channels else t("mnist.no_block")
+
+
 FIELDS = {
     "mn_data": Field(Param("choice", "mnist_builtin", options=DATA_KEYS), "select",
                      "mnist.data_label", option_labels="mnist.data."),
     "mn_train_size": Field(Param("int", 7000, low=100, high=60_000, step=100), "slider",
                            "mnist.train_size", "mnist.train_size_help"),
+    "mn_arch": Field(Param("choice", "mlp", options=FAMILIES), "segmented", "mnist.arch",
+                     "mnist.arch_help", option_labels="mnist.arch_name."),
     "mn_hidden": Field(Param("text", "128"), "text", "mnist.hidden"),
+    "mn_conv1": Field(Param("choice", 8, options=CONV1_CHANNELS), "select", "mnist.conv1",
+                      "mnist.conv_help"),
+    "mn_kernel1": Field(Param("choice", 5, options=KERNELS), "select", "mnist.kernel1",
+                        option_labels=_kernel_label),
+    "mn_conv2": Field(Param("choice", 16, options=CONV2_CHANNELS), "select", "mnist.conv2",
+                      "mnist.conv2_help", option_labels=_channels_label),
+    "mn_kernel2": Field(Param("choice", 5, options=KERNELS), "select", "mnist.kernel2",
+                        option_labels=_kernel_label),
     "mn_act": Field(Param("choice", "relu", options=tuple(ACTIVATIONS)), "select",
                     "mnist.activation", option_labels="activations.names."),
     "mn_init": Field(Param("choice", "kaiming_uniform", options=tuple(INITIALIZERS)), "select",
@@ -142,11 +174,13 @@ with guarded_panel(t("mnist.panel_data")):
     used = data_panel(FIELDS, style)
 with guarded_panel(t("mnist.panel_network")):
     net = network_panel(FIELDS, ENTRY_FIELDS, style)
-
-config = train_config(used.data.image_shape, net, tuple(default_kwargs(net.initializer).items()))
-arch = (used.id, used.train_size, config.layer_sizes, net.initializer, net.batch_norm, net.seed)
+    config = train_config(
+        used.data.image_shape, net, tuple(default_kwargs(net.initializer).items())
+    )
+    layers_table(config)
+arch = (used.id, used.train_size, config.architecture, net.initializer, net.seed)
 names = (t(f"optimizers.names.{net.optimizer}"), t(f"mnist.sched.{net.schedule}"))
-label = run_label(net, config.layer_sizes, used.train_size, used.n_max, names)
+label = run_label(net, config.architecture, used.train_size, used.n_max, names)
 save(configure(session(), used.data, config, arch, label))
 
 with guarded_panel(t("mnist.panel_controls")):
