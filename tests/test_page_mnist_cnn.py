@@ -70,9 +70,8 @@ def test_every_layers_maps_and_a_checked_output_in_both_languages(language):
     assert field["layout"]["title"]["text"] == translate(
         language, "mnist.cnn.field_title", layer=translate(language, conv, i=1), c=0, i=14, j=14
     )
-    assert [
-        np.asarray(typed_array(tr["z"])).shape for tr in figure(at, "mn_fig_cnn_terms")["data"]
-    ] == [(5, 5)] * 3
+    grids = figure(at, "mn_fig_cnn_terms")["data"][:3]
+    assert [np.asarray(typed_array(tr["z"])).shape for tr in grids] == [(5, 5)] * 3
     formulas = [f.value.strip("$\n") for f in at.latex]
     assert any(f.startswith("y[c, i, j] = b_c") for f in formulas)
     assert any(f.startswith("y[0, 14, 14] = ") for f in formulas)
@@ -105,7 +104,7 @@ def test_a_pixel_chosen_with_the_inputs_is_worked_out():
     ) in captions(at)
     assert translate("en", "mnist.cnn.field_padding") not in captions(at)
     terms = figure(at, "mn_fig_cnn_terms")
-    assert [np.asarray(typed_array(tr["z"])).shape for tr in terms["data"]] == [(5, 47)] * 3
+    assert [np.asarray(typed_array(tr["z"])).shape for tr in terms["data"][:3]] == [(5, 47)] * 3
     assert translate(
         "en",
         "mnist.cnn.window_maps",

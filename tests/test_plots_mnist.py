@@ -422,9 +422,11 @@ def test_window_times_kernel_one_channel_side_by_side_with_numbers(rng):
     fig = window_times_kernel(
         window, kernel, window * kernel, names=("x", "W", "x·W"), title="T", style=STYLE
     )
-    assert [tr.type for tr in fig.data] == ["heatmap"] * 3
-    assert [tr.x0 for tr in fig.data] == [0, 8, 16]  # three 5×5 grids, 3 cells apart
-    assert all(tr.texttemplate == "%{z:.2f}" for tr in fig.data)
+    *grids, frames = fig.data
+    assert [tr.type for tr in grids] == ["heatmap"] * 3 and frames.mode == "lines"
+    assert [tr.x0 for tr in grids] == [0, 7, 14]  # three 5×5 grids, 2 cells apart
+    assert all(tr.texttemplate == "%{z:.2f}" for tr in grids)
+    assert np.nanmin(frames.x) == -0.5 and np.nanmax(frames.x) == 18.5  # round each grid
     np.testing.assert_allclose(np.asarray(fig.data[2].z), (window * kernel)[0])
     texts = [a.text for a in fig.layout.annotations]
     assert texts == ["x", "W", "×", "x·W", "="]
@@ -437,8 +439,10 @@ def test_window_times_kernel_many_channels_in_three_rows(rng):
     fig = window_times_kernel(
         window, kernel, window * kernel, names=("x", "W", "x·W"), title="T", style=STYLE
     )
-    assert [np.asarray(tr.z).shape for tr in fig.data] == [(5, 47)] * 3  # 8 maps a row
+    *grids, frames = fig.data
+    assert [np.asarray(tr.z).shape for tr in grids] == [(5, 47)] * 3  # 8 maps a row
     assert fig.data[0].y0 < fig.data[1].y0 < fig.data[2].y0 and fig.data[0].x0 == 0
     assert [a.text for a in fig.layout.annotations] == ["x", "× W", "= x·W"]
-    assert all(tr.texttemplate is None for tr in fig.data)  # too small for numbers: on hover
+    assert all(tr.texttemplate is None for tr in grids)  # too small for numbers: on hover
+    assert np.count_nonzero(np.isnan(frames.x)) == 3 * 8  # a frame round every map
     assert fig.data[0].zmid == 0  # a window with negative values: the signed scale

@@ -807,19 +807,25 @@ def window_times_kernel(
     per_row = 1 if one else min(c_in, columns)
     grid_w = per_row * (k + 1) - 1  # a group's maps, one cell apart
     grid_h = -(-c_in // per_row) * (k + 1) - 1
-    symbol_gap = 3 if one else 0  # cells between the groups for × and =
+    symbol_gap = 2 if one else 0  # cells between the groups for × and =
     width = 3 * grid_w + 2 * symbol_gap if one else grid_w
     px = _page_width(style) / (width + 1)  # screen px per cell
     label_h = int(np.ceil(1.8 * style.font_size / px))  # cells above a group for its name
-    traces, notes = [], []
+    traces, notes, frames = [], [], ([], [])
     for g, (values, name) in enumerate(zip(groups, names, strict=True)):
         x0 = g * (grid_w + symbol_gap) if one else 0
         y0 = label_h if one else g * (grid_h + 1 + label_h) + label_h
+        for channel in range(c_in):  # a frame round each map: its zeros are as white as the page
+            row, col = divmod(channel, per_row)
+            left, top = x0 + col * (k + 1) - 0.5, y0 + row * (k + 1) - 0.5
+            frames[0].extend([left, left + k, left + k, left, left, np.nan])
+            frames[1].extend([top, top, top + k, top + k, top, np.nan])
         nonnegative = g == 0 and values.min(initial=0) >= 0  # an image patch: as the digit
         scale = {"colorscale": "Greys", "zmin": 0, "zmax": max(values.max(), 1e-9)}
         text = {}
         if one:
-            size = int(np.clip(px / 3.0, 9, style.font_size))
+            # As large as "-0.46" fits in a cell: ~13 px on a projector's page, 16 px on a wide one.
+            size = int(np.clip(px / 2.8, 9, style.font_size))
             text = {"texttemplate": "%{z:.2f}", "textfont": {"size": size}}
         traces.append(
             go.Heatmap(
@@ -857,6 +863,16 @@ def window_times_kernel(
                     "font": {"size": round(style.font_size * 2)},
                 }
             )
+    traces.append(
+        go.Scatter(
+            x=np.array(frames[0]),
+            y=np.array(frames[1]),
+            mode="lines",
+            line={"color": GREY, "width": 1},
+            hoverinfo="skip",
+            showlegend=False,
+        )
+    )
     fig = go.Figure(traces, layout=_image_layout(title, annotations=notes))
     height_cells = (label_h + grid_h) if one else 3 * (grid_h + 1 + label_h)
     # Fixed ranges: the names above the maps are annotations, which autorange would leave out.
