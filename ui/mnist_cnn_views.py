@@ -93,6 +93,9 @@ def on_click(chart_key: str) -> None:
     pixel = clicked_pixel(st.session_state[chart_key]["selection"]["points"])
     if pixel is not None:
         st.session_state.update(dict(zip(PIXEL_KEYS, pixel, strict=True)))
+    # A fresh chart after every click (the count is part of its key): plotly unselects a
+    # selected point that is clicked again, and that click would choose nothing.
+    st.session_state[CLICKS] = st.session_state.get(CLICKS, 0) + 1
 
 
 def on_layer_change(shapes: dict[int, tuple[int, int, int]]) -> None:
@@ -215,8 +218,10 @@ def chosen_digit(v: Live):
     )
 
 
-MAPS_KEY = "_mn_fig_cnn_maps"  # "_": the app re-assigns every other session key on each run
-# (ui.controls.keep_widget_values), and a chart's selection may not be assigned.
+# "_": the app re-assigns every other session key on each run (ui.controls.keep_widget_values),
+# and a chart's selection may not be assigned.
+MAPS_KEY = "_mn_fig_cnn_maps"
+CLICKS = "_mn_cnn_clicks"  # clicks on the maps so far
 
 
 def maps_figure(v: Live, x: np.ndarray, cache, names: list[str], spatial, pixel) -> None:
@@ -230,8 +235,9 @@ def maps_figure(v: Live, x: np.ndarray, cache, names: list[str], spatial, pixel)
         conv = isinstance(v.config.architecture.layers[i], Conv2d)
         sections.append(MapSection(title, maps, i, clickable=conv))
     fig = feature_maps(sections, style=v.style, hover=t("mnist.cnn.hover"), selected=pixel)
-    click = functools.partial(on_click, MAPS_KEY)
-    show_figure(fig, key=MAPS_KEY, on_select=click, selection_mode="points")
+    key = f"{MAPS_KEY}_{st.session_state.get(CLICKS, 0)}"
+    click = functools.partial(on_click, key)
+    show_figure(fig, key=key, on_select=click, selection_mode="points")
 
 
 def pixel_inputs(v: Live, convs: list[int], shapes: dict, names: list[str]) -> None:

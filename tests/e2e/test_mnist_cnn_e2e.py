@@ -86,6 +86,15 @@ def test_a_click_on_a_conv_2_pixel_shows_its_receptive_field_and_the_checked_sum
         box = page.get_by_test_id("stNumberInput").filter(has_text=label).locator("input")
         expect(box).to_have_value(str(value))
     show(page, "One output of a convolution, worked out", "mnist-cnn-en-pixel")
+    # A second click, on conv 1, and a third on the first pixel again: every click chooses.
+    for pixel in ((0, 2, 20, 4), (CONV2, channel, row, col)):
+        maps = scroll_to_chart(page, "Inside the CNN", "conv 2 · 16 maps 14×14")
+        page.mouse.click(*pixel_on_screen(page, maps, pixel))
+        wait_for_app(page)
+        name = "conv 1" if pixel[0] == 0 else "conv 2"
+        title = f"Receptive field of {name}[{pixel[1]}, {pixel[2]}, {pixel[3]}]"
+        field = page.locator(".js-plotly-plot").filter(has_text=title)
+        expect(field).to_have_count(1, timeout=20_000)
     # The keyboard's way: a row typed in moves the square and the sum with it.
     row_input = page.get_by_test_id("stNumberInput").filter(has_text="Row i").locator("input")
     row_input.fill("0")
