@@ -442,7 +442,9 @@ def test_window_times_kernel_many_channels_in_three_rows(rng):
     *grids, frames = fig.data
     assert [np.asarray(tr.z).shape for tr in grids] == [(5, 47)] * 3  # 8 maps a row
     assert fig.data[0].y0 < fig.data[1].y0 < fig.data[2].y0 and fig.data[0].x0 == 0
-    assert [a.text for a in fig.layout.annotations] == ["x", "× W", "= x·W"]
+    notes = [a.text for a in fig.layout.annotations]
+    shares = [f"Σ {share:.2f}" for share in (window * kernel).sum(axis=(1, 2))]
+    assert notes == ["x", "× W", "= x·W", *shares]  # each channel's part of the sum
     assert all(tr.texttemplate is None for tr in grids)  # too small for numbers: on hover
     assert np.count_nonzero(np.isnan(frames.x)) == 3 * 8  # a frame round every map
     assert fig.data[0].zmid == 0  # a window with negative values: the signed scale

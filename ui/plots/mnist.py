@@ -800,7 +800,8 @@ def window_times_kernel(
     """One output of a convolution, term by term: the input ``window``, the ``kernel`` and their
     elementwise ``products``, each ``(in_channels, k, k)``. One input channel: the three side by
     side with × and = between them and every number written in its cell; more: three rows of
-    ``in_channels`` small maps each (their numbers on hover). ``names`` label the three."""
+    ``in_channels`` small maps each (their numbers on hover), each channel's sum of products under
+    it. ``names`` label the three."""
     groups = [np.asarray(a, dtype=float) for a in (window, kernel, products)]
     c_in, k, _ = groups[0].shape
     one = c_in == 1
@@ -851,6 +852,21 @@ def window_times_kernel(
                 "yref": "y",
             }
         )
+        if g == 2 and not one:  # each input channel's share of the sum, under its products
+            for channel, share in enumerate(values.sum(axis=(1, 2))):
+                row, col = divmod(channel, per_row)
+                notes.append(
+                    {
+                        "text": f"Σ {share:.2f}",
+                        "x": x0 + col * (k + 1) + (k - 1) / 2,
+                        "y": y0 + row * (k + 1) + k - 0.3,
+                        "yanchor": "top",
+                        "showarrow": False,
+                        "xref": "x",
+                        "yref": "y",
+                        "font": {"size": max(style.font_size - 2, 10)},
+                    }
+                )
         if one and g:
             notes.append(
                 {
@@ -874,7 +890,8 @@ def window_times_kernel(
         )
     )
     fig = go.Figure(traces, layout=_image_layout(title, annotations=notes))
-    height_cells = (label_h + grid_h) if one else 3 * (grid_h + 1 + label_h)
+    # Many channels: room under the last row of products for their sums.
+    height_cells = (label_h + grid_h) if one else 3 * (grid_h + 1 + label_h) + label_h
     # Fixed ranges: the names above the maps are annotations, which autorange would leave out.
     fig.layout.xaxis.range = [-0.5, width - 0.5]
     fig.layout.yaxis.update(autorange=False, range=[height_cells - 0.5, -0.5])
