@@ -42,6 +42,7 @@ PIXEL_KEYS = ("mn_cnn_layer", "mn_cnn_channel", "mn_cnn_row", "mn_cnn_col")
 
 
 def has_convolutions(arch: Architecture) -> bool:
+    """Whether the network has a convolution to look inside (an MLP has none)."""
     return any(isinstance(layer, Conv2d) for layer in arch.layers)
 
 
@@ -137,6 +138,7 @@ def cnn_view(v: Live) -> None:
 
 
 def inside_cnn(v: Live) -> None:
+    """The digit, its pass through the network, the maps, and the chosen output worked out."""
     arch, state = v.config.architecture, session().train
     x, caption = chosen_digit(v)
     with np.errstate(all="ignore"):
