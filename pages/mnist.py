@@ -102,6 +102,7 @@ FIELDS = {
     "mn_init": Field(Param("choice", "kaiming_uniform", options=tuple(INITIALIZERS)), "select",
                      "mnist.initializer", option_labels=_init_label),
     "mn_bn": Field(Param("bool", False), "toggle", "mnist.batch_norm"),
+    "mn_augment": Field(Param("bool", False), "toggle", "mnist.augment", "mnist.augment_help"),
     "mn_dropout": Field(Param("float", 0.0, low=0.0, high=0.9, step=0.05), "slider",
                         "mnist.dropout", "mnist.dropout_help"),
     "mn_opt": Field(Param("choice", "adam", options=on_page("mnist")), "select",
@@ -150,10 +151,19 @@ EXPERIMENTS = {
 # learning rate that suits it.
 RACE = (("muon", 0.03), ("adam", 1e-3))
 
-FORMULA = (
-    r"\mathcal{L} = -\frac{1}{N}\sum_{n=1}^{N} \log \operatorname{softmax}(W_L\,h_{L-1} + b_L)"
-    r"_{y_n},\qquad h_\ell = f(W_\ell\, h_{\ell-1} + b_\ell),\ h_0 = x"
-)
+FORMULAS = {
+    "mlp": (
+        r"\mathcal{L} = -\frac{1}{N}\sum_{n=1}^{N} \log \operatorname{softmax}(W_L\,h_{L-1} + b_L)"
+        r"_{y_n},\qquad h_\ell = f(W_\ell\, h_{\ell-1} + b_\ell),\ h_0 = x"
+    ),
+    # A convolution as the sum it is (torch's cross-correlation: no kernel flip), the max-pool,
+    # and the output size of both (torch.nn.Conv2d's docs).
+    "cnn": (
+        r"y_{c,i,j} = b_c + \sum_{c'}\sum_{u,v} W_{c,c',u,v}\; x_{c',\,s i + d u - p,\,s j + d v - p},"
+        r"\qquad h = \operatorname{maxpool}\big(f(y)\big),"
+        r"\qquad n_{\text{out}} = \Big\lfloor \frac{n + 2p - d(k - 1) - 1}{s} \Big\rfloor + 1"
+    ),
+}
 
 # ---------------------------------------------------------------- page
 
@@ -168,7 +178,8 @@ snap_to_stops(FIELDS)
 
 st.title(t("mnist.heading"))
 st.markdown(t("mnist.intro"))
-show_formula(FORMULA)
+family_now = st.session_state.get("mn_arch", "mlp")
+show_formula(FORMULAS.get(family_now, FORMULAS["mlp"]))
 
 with guarded_panel(t("mnist.panel_data")):
     used = data_panel(FIELDS, style)

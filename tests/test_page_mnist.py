@@ -712,8 +712,10 @@ def test_a_cnn_trains_with_its_layer_table_filters_and_a_passing_gradient_check(
     assert not at.exception and not at.error
     table = at.dataframe[0].value
     modules = list(table[translate(language, "mnist.layers_layer")])
-    assert modules[0] == "torch.nn.Conv2d(1, 8, kernel_size=5, padding=2)"
-    assert modules[-1] == "torch.nn.Linear(256, 10)"
+    assert modules[0] == "Conv2d(1, 8, kernel_size=5, padding=2)"
+    assert modules[-1] == "Linear(256, 10)"
+    (code,) = [c.value for c in at.code if "Sequential" in c.value]
+    assert "    torch.nn.MaxPool2d(3),\n" in code and code.endswith(")")
     assert list(table[translate(language, "mnist.layers_field")])[:3] == ["5²", "5²", "6²"]
     assert translate(language, "mnist.layers_total", count="5,994") in [c.value for c in at.caption]
     at.button(key="_mn_step").click().run()

@@ -25,6 +25,7 @@ from core.session import can_go_on, data_source, pause, reset, start, used_data
 from core.session import epoch as one_epoch
 from core.session import step as one_step
 from core.training import TrainConfig
+from ui.controls import show_code
 from ui.fields import Field, field, fields_in_columns
 from ui.i18n import t
 from ui.mnist_session import (
@@ -187,6 +188,7 @@ def network_panel(fields: Fields, entry_fields: Fields, style: PlotStyle) -> Net
         activation, initializer = field(fields, "mn_act"), field(fields, "mn_init")
     with c3:
         dropout, batch_norm = field(fields, "mn_dropout"), field(fields, "mn_bn")
+        augment = field(fields, "mn_augment")
     with c4:
         batch, seed = field(fields, "mn_batch"), field(fields, "mn_seed")
     optimizer, lr, schedule = fields_in_columns(
@@ -199,7 +201,7 @@ def network_panel(fields: Fields, entry_fields: Fields, style: PlotStyle) -> Net
         st.warning(t("mnist.invalid_hp", message=problem))
     return Network(
         hidden, activation, initializer, dropout, bool(batch_norm), batch, seed,
-        optimizer, lr, schedule, hps, schedule_params, family, conv,
+        optimizer, lr, schedule, hps, schedule_params, family, conv, bool(augment),
     )  # fmt: skip
 
 
@@ -209,10 +211,11 @@ def layers_table(config: TrainConfig) -> None:
     defaults = {k: p.default for k, p in ACTIVATION_PARAMS[config.activation].items()}
     call = TORCH_NAMES[config.activation].format(**defaults)
     rows = layer_table(arch)
+    modules = torch_modules(arch, call, config.dropout)
     with st.expander(t("mnist.layers_heading"), expanded=len(arch.input_shape) == 3):
         st.caption(t("mnist.layers_help"))
         table = {
-            t("mnist.layers_layer"): torch_modules(arch, call, config.dropout),
+            t("mnist.layers_layer"): [m.removeprefix("torch.nn.") for m in modules],
             t("mnist.layers_shape"): ["×".join(map(str, r.output_shape)) for r in rows],
             t("mnist.layers_params"): [f"{r.parameters:,}" for r in rows],
             t("mnist.layers_field"): [
@@ -222,6 +225,7 @@ def layers_table(config: TrainConfig) -> None:
         }
         st.dataframe(table, hide_index=True, width="stretch")
         st.caption(t("mnist.layers_total", count=f"{sum(r.parameters for r in rows):,}"))
+        show_code("model = torch.nn.Sequential(\n" + "".join(f"    {m},\n" for m in modules) + ")")
 
 
 def layer_settings(fields: Fields, family: str) -> tuple[tuple[int, ...], tuple]:
