@@ -159,7 +159,9 @@ FORMULAS = {
     # A convolution as the sum it is (torch's cross-correlation: no kernel flip), the max-pool,
     # and the output size of both (torch.nn.Conv2d's docs).
     "cnn": (
-        r"y_{c,i,j} = b_c + \sum_{c'}\sum_{u,v} W_{c,c',u,v}\; x_{c',\,s i + d u - p,\,s j + d v - p},"
+        r"\mathcal{L} = -\frac{1}{N}\sum_{n=1}^{N} \log \operatorname{softmax}"
+        r"\big(W \operatorname{flatten}(h) + b\big)_{y_n},"
+        r"\qquad y_{c,i,j} = b_c + \sum_{c'}\sum_{u,v} W_{c,c',u,v}\; x_{c',\,s i + d u - p,\,s j + d v - p},"
         r"\qquad h = \operatorname{maxpool}\big(f(y)\big),"
         r"\qquad n_{\text{out}} = \Big\lfloor \frac{n + 2p - d(k - 1) - 1}{s} \Big\rfloor + 1"
     ),

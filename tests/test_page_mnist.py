@@ -710,8 +710,8 @@ def test_mid_epoch_the_epoch_button_says_it_finishes_this_epoch(language):
 def test_a_cnn_trains_with_its_layer_table_filters_and_a_passing_gradient_check(language):
     at = run_page(PAGE, language, mn_arch="cnn")
     assert not at.exception and not at.error
-    table = at.dataframe[0].value
-    modules = list(table[translate(language, "mnist.layers_layer")])
+    table = at.table[0].value
+    modules = list(table.index)
     assert modules[0] == "Conv2d(1, 8, kernel_size=5, padding=2)"
     assert modules[-1] == "Linear(256, 10)"
     (code,) = [c.value for c in at.code if "Sequential" in c.value]

@@ -6,6 +6,7 @@ they belong and returns plain values; none of them decides anything core.mnist_s
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+import pandas as pd
 import streamlit as st
 
 from core import download
@@ -223,7 +224,8 @@ def layers_table(config: TrainConfig) -> None:
                 for r in rows
             ],
         }
-        st.dataframe(table, hide_index=True, width="stretch")
+        # A table, not a dataframe: nine short rows, read from the back of a room, no scrolling.
+        st.table(pd.DataFrame(table).set_index(t("mnist.layers_layer")))
         st.caption(t("mnist.layers_total", count=f"{sum(r.parameters for r in rows):,}"))
         show_code("model = torch.nn.Sequential(\n" + "".join(f"    {m},\n" for m in modules) + ")")
 
