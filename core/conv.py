@@ -165,13 +165,23 @@ def conv2d_backward(
     dbias = np.add.reduce(dy_mat, axis=1, out=out_bias)
     if not need_dx:
         return None, dweight, dbias
-    dcols = weight.reshape(out_c, -1).astype(dtype, copy=False).T @ dy_mat
     n, c, h, w = cache.x_shape
     p, s, d = cache.padding, cache.stride, cache.dilation
     out_hw = dy.shape[2:]
-    dpadded = _batch_last((n, c, h + 2 * p, w + 2 * p), dcols.dtype, zeros=True)
-    parts = dcols.reshape(c, kernel_size * kernel_size, *out_hw, n).transpose(1, 4, 0, 2, 3)
-    _scatter(_offset_views(dpadded, kernel_size, out_hw, s, d), parts, overlap=True)
+    # The columns' gradient Wᵀ @ dy, one kernel offset (i, j) at a time: its C rows
+    # W[:, :, i, j]ᵀ @ dy are added into the windows' positions while they are still in cache. The
+    # whole (C·kH·kW, OH·OW·N) gradient would be as large as the columns (20 MB for the preset's
+    # second conv at batch 128) and be written and read back through memory.
+    w_cast = weight.astype(dtype, copy=False)
+    per_offset = np.ascontiguousarray(w_cast.reshape(out_c, c, -1).transpose(2, 1, 0))
+    part = np.empty((c, dy_mat.shape[1]), np.result_type(w_cast, dy_mat))  # (C, OH·OW·N)
+    dpadded = _batch_last((n, c, h + 2 * p, w + 2 * p), part.dtype, zeros=True)
+    part_nchw = part.reshape(c, *out_hw, n).transpose(3, 0, 1, 2)
+    for w_offset, view in zip(
+        per_offset, _offset_views(dpadded, kernel_size, out_hw, s, d), strict=True
+    ):
+        np.matmul(w_offset, dy_mat, out=part)
+        view += part_nchw
     return dpadded[:, :, p : p + h, p : p + w], dweight, dbias
 
 
