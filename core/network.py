@@ -477,17 +477,23 @@ def backward(
     dlogits: np.ndarray,
     *,
     out: Params | None = None,
+    release: bool = False,
 ) -> Params:
     """Backpropagate ``dlogits`` = dLoss/dlogits; return ``grads`` shaped like ``params``.
 
     ``out`` (arrays shaped like ``params``) receives the gradients instead of new arrays. Every
     gradient flowing down is a fresh array of this pass, so layers may scale it in place.
+    ``release=True`` empties ``cache`` as it goes (each layer's entries set to None once used),
+    for a caller that drops the cache after: a layer's gradients then never coexist with the
+    whole cache, which is what a CNN's peak memory is made of (its im2col columns).
     """
     grads: Params = [{} for _ in params]
     first = _first_with_params(params)  # below it no layer needs dLoss/dinput
     d = dlogits
     for i in range(len(params) - 1, first - 1, -1):
         layer, p, keep, x = arch.layers[i], params[i], cache.saved[i], cache.inputs[i]
+        if release:
+            cache.saved[i] = cache.inputs[i + 1] = None
         target = {} if out is None else out[i]
         need_dx = i > first
         match layer:
@@ -597,14 +603,15 @@ def predict_proba(
     step = rows_per_pass(arch)
     parts = []
     for start in range(0, len(x), step):
-        logits, _ = forward(
+        # [0]: the pass's feature maps are freed at once, not held through the next pass.
+        logits = forward(
             arch,
             params,
             x[start : start + step],
             activation=activation,
             train=False,
             bn_state=bn_state,
-        )
+        )[0]
         shifted = logits - logits.max(axis=1, keepdims=True)
         e = np.exp(shifted)
         parts.append(e / e.sum(axis=1, keepdims=True))
