@@ -8,6 +8,7 @@ import pytest
 
 from core import mlp as one_loop
 from core.activations import ACTIVATIONS
+from core.mlp import softmax_cross_entropy
 from core.mnist_setup import (
     CONV1_CHANNELS,
     CONV2_CHANNELS,
@@ -25,6 +26,7 @@ from core.network import (
     Flatten,
     Linear,
     MaxPool2d,
+    backward,
     cnn,
     forward,
     init_params,
@@ -191,3 +193,23 @@ def test_page_settings_invert_every_architecture_the_page_builds(image, batch_no
         assert page_settings(arch) == {"family": "mlp", "hidden": hidden, "batch_norm": with_bn}
     assert page_settings(mlp((784, *[16] * 7, 10))) is None
     assert page_settings(cnn((28, 28), ((64, 5, 2),))) is None
+
+
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_backward_with_release_gives_the_same_grads_and_empties_the_cache(batch_norm):
+    arch = cnn((12, 12), ((3, 3, 2), (4, 3, 2)), batch_norm=batch_norm)
+    params = init_params(np.random.default_rng(0), arch)
+    x = np.random.default_rng(1).random((6, 144), dtype=np.float32)
+    kw = {"activation": RELU, "train": True, "rng": np.random.default_rng(2), "dropout": 0.2}
+    logits, kept = forward(arch, params, x, **kw)
+    _, dlogits = softmax_cross_entropy(logits, np.arange(6) % 10)
+    want = backward(arch, params, kept, dlogits.copy())
+    kw["rng"] = np.random.default_rng(2)
+    _, released = forward(arch, params, x, **kw)
+    got = backward(arch, params, released, dlogits.copy(), release=True)
+    for mine, theirs in zip(got, want, strict=True):
+        assert {k: g.tobytes() for k, g in mine.items()} == {
+            k: g.tobytes() for k, g in theirs.items()
+        }
+    assert all(s is None for s in released.saved)
+    assert all(a is None for a in released.inputs[1:]) and released.inputs[0] is not None
