@@ -8,6 +8,7 @@ import pytest
 
 from core import mlp as one_loop
 from core.activations import ACTIVATIONS
+from core.datasets import builtin_mnist, to_float32
 from core.mlp import softmax_cross_entropy
 from core.mnist_setup import (
     CONV1_CHANNELS,
@@ -36,7 +37,9 @@ from core.network import (
     mlp,
     output_shapes,
     parameter_count,
+    predict_proba,
     receptive_fields,
+    rows_per_pass,
     torch_modules,
 )
 
@@ -213,3 +216,13 @@ def test_backward_with_release_gives_the_same_grads_and_empties_the_cache(batch_
         }
     assert all(s is None for s in released.saved)
     assert all(a is None for a in released.inputs[1:]) and released.inputs[0] is not None
+
+
+def test_predict_proba_of_uint8_images_converts_each_slice_as_a_batch():
+    arch = cnn((28, 28))
+    params = init_params(np.random.default_rng(0), arch)
+    images = builtin_mnist().test.x[: 2 * rows_per_pass(arch) + 7]  # three slices, one short
+    got = predict_proba(arch, params, images, activation=RELU)
+    want = predict_proba(arch, params, to_float32(images), activation=RELU)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, want)
