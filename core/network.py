@@ -380,14 +380,17 @@ def _add_bias(z: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _channels_last(x: np.ndarray) -> np.ndarray:
-    """(N, C, H, W) → (N·H·W, C): batch norm over a convolution normalizes each channel over the
-    batch and every position (BatchNorm2d)."""
-    return x.transpose(0, 2, 3, 1).reshape(-1, x.shape[1])
+    """(N, C, H, W) → (H·W·N, C): batch norm over a convolution normalizes each channel over the
+    batch and every position (BatchNorm2d). A view of the batch-last memory core.conv's layers
+    return (rows in (h, w, n) order; batch norm is the same for any order of the rows)."""
+    return x.transpose(1, 2, 3, 0).reshape(x.shape[1], -1).T
 
 
 def _channels_first(y: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``_channels_last`` undone: a batch-last (N, C, H, W) view of batch norm's output, whose
+    elementwise arithmetic keeps its input's column-major order."""
     n, c, h, w = shape
-    return np.ascontiguousarray(y.reshape(n, h, w, c).transpose(0, 3, 1, 2))
+    return y.T.reshape(c, h, w, n).transpose(3, 0, 1, 2)
 
 
 def _batch_norm(x, p, running, train):
@@ -516,7 +519,9 @@ def backward(
             case AvgPool2d():
                 d = conv.avg_pool2d_backward(keep, d)
             case Flatten():
-                d = d.reshape(x.shape)
+                # In x's memory order (batch-last after a conv or pool), so the layers below read
+                # whole rows: a C-ordered gradient made the max-pool backward 4× slower.
+                d = _copied(np.empty_like(x), d.reshape(x.shape))
             case BatchNorm():
                 flat = d if d.ndim == 2 else _channels_last(d)
                 dx, dgamma, dbeta = batch_norm_backward(flat, keep)

@@ -23,6 +23,7 @@ from core.network import (
     Activation,
     Architecture,
     AvgPool2d,
+    BatchNorm,
     Conv2d,
     Flatten,
     Linear,
@@ -226,3 +227,21 @@ def test_predict_proba_of_uint8_images_converts_each_slice_as_a_batch():
     want = predict_proba(arch, params, to_float32(images), activation=RELU)
     assert got.dtype == np.float32
     np.testing.assert_array_equal(got, want)
+
+
+def test_batch_norm_after_a_conv_normalizes_each_channel_over_batch_and_positions():
+    """torch's BatchNorm2d: per channel, the mean and biased variance over (N, H, W) normalize;
+    the running variance takes the unbiased one (divisor N·H·W − 1)."""
+    arch = Architecture((2, 6, 5), (Conv2d(3, 3, padding=1), BatchNorm()))
+    params = init_params(np.random.default_rng(0), arch, dtype=np.float64)
+    rng = np.random.default_rng(1)
+    params[1] = {"gamma": rng.normal(size=3), "beta": rng.normal(size=3)}
+    y, cache = forward(arch, params, rng.normal(size=(4, 60)), activation=RELU, train=True)
+    z = cache.inputs[1]
+    mean, var = z.mean(axis=(0, 2, 3)), z.var(axis=(0, 2, 3))
+    expected = (z - mean[:, None, None]) / np.sqrt(var[:, None, None] + 1e-5)
+    gamma, beta = (params[1][k][:, None, None] for k in ("gamma", "beta"))
+    np.testing.assert_allclose(y, gamma * expected + beta, rtol=1e-12, atol=1e-12)
+    unbiased = var * z[:, 0].size / (z[:, 0].size - 1)
+    np.testing.assert_allclose(cache.bn_state[1].mean, 0.1 * mean, rtol=1e-12)
+    np.testing.assert_allclose(cache.bn_state[1].var, 0.9 + 0.1 * unbiased, rtol=1e-12)
