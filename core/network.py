@@ -580,13 +580,14 @@ def loss_and_grads(
     return loss, grads, cache
 
 
-EVAL_BYTES = 16 * 2**20  # scratch memory one evaluation pass may take (im2col's columns)
+EVAL_BYTES = 16 * 2**20  # what one evaluation pass's widest layer may take (see rows_per_pass)
 
 
 def rows_per_pass(arch: Architecture, most: int = 2000) -> int:
-    """How many examples one eval-mode pass may take: a convolution's columns hold k·k·C_in
-    numbers per output pixel (10,000 MNIST digits through the CNN preset's first layer: 0.8 GB),
-    so a CNN is evaluated in slices that keep them under ``EVAL_BYTES``."""
+    """How many examples one eval-mode pass may take: as many as keep its widest layer under
+    ``EVAL_BYTES``, a convolution counted by its im2col columns, k·k·C_in numbers per output pixel
+    (10,000 MNIST digits through the CNN preset's first layer: 0.8 GB). core.conv builds the
+    columns a band at a time, so a pass holds less: its feature maps, ~8 MB for the preset."""
     widest, shape = 1, tuple(arch.input_shape)
     for layer, out in zip(arch.layers, output_shapes(arch), strict=True):
         if isinstance(layer, Conv2d):
