@@ -414,7 +414,7 @@ def train_for(
                     diverged_at, stopped = step, "diverged"
                     break
                 # Released as it goes: the next forward then builds its cache alone, not beside
-                # this one (the CNN preset's is 44 MB at batch 128, mostly im2col columns).
+                # this one (the CNN preset's holds 17 MB of feature maps at batch 128).
                 grads = backward(arch, params, cache, dlogits, out=owned.grads, release=True)
                 last = (params, grads)
                 owned.update(into)
