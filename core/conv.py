@@ -201,10 +201,8 @@ def conv2d_backward(
     else:
         raise ValueError("out_weight must be C-contiguous")
     # dweight = dy @ columnsᵀ, summed over the bands of output rows.
-    dw_mat, band_grad = (
-        dweight.reshape(out_c, -1),
-        np.empty((out_c, c * kernel_size**2), dweight.dtype),
-    )
+    dw_mat = dweight.reshape(out_c, -1)
+    band_grad = np.empty_like(dw_mat)
     for rows, cols in _column_bands(cache.padded, kernel_size, out_hw, s, d):
         dw_mat += np.matmul(_row_band(dy_t, rows), cols.T, out=band_grad)
     dbias = np.add.reduce(dy_mat, axis=1, out=out_bias)
