@@ -196,7 +196,8 @@ def run_label(
 def finite_probabilities(
     arch: Architecture, params: list, x: np.ndarray, activation: str, bn_state: Any
 ) -> np.ndarray | None:
-    """Class probabilities of ``x`` (rows of pixels); None once the network diverged."""
+    """Class probabilities of ``x`` (float rows of pixels, or a split's uint8 images); None once
+    the network diverged."""
     with np.errstate(all="ignore"):
         probs = predict_proba(
             arch, params, x, activation=ACTIVATIONS[activation](), bn_state=bn_state

@@ -67,9 +67,9 @@ def predictions_view(v: Live) -> None:
     @isolated_fragment(run_every=v.slow_every)
     def view() -> None:
         state = session().train
-        x = to_float32(v.data.test.x)
+        # uint8 as stored: predict_proba converts a slice at a time (no float32 copy of the split).
         probs = finite_probabilities(
-            v.config.architecture, state.params, x, v.config.activation, state.bn_state
+            v.config.architecture, state.params, v.data.test.x, v.config.activation, state.bn_state
         )
         if probs is None:
             st.warning(t("mnist.no_predictions"))
