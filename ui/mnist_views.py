@@ -58,11 +58,24 @@ VIEW_FIELDS = {
 }  # fmt: skip
 
 
+def untrained() -> bool:
+    """Whether the network has had no training step and no loaded weights: its predictions and
+    confusion matrix would be chance ("0 read as 8 (151×)") before anyone has pressed Start."""
+    s = session()
+    return s.train.step == 0 and s.loaded_note is None
+
+
 def predictions_view(v: Live) -> None:
-    """Test predictions: a grid of digits with top-3 bars, and the confusion matrix."""
+    """Test predictions: a grid of digits with top-3 bars, and the confusion matrix; before the
+    first training step, one line that says what they will show."""
 
     @isolated_fragment(run_every=v.slow_every)
     def view() -> None:
+        if untrained():
+            with guarded_panel(t("mnist.panel_grid")):
+                st.subheader(t("mnist.grid_heading"))
+                st.info(t("mnist.untrained_prompt"), icon=":material/school:")
+            return
         state = session().train
         x = to_float32(v.data.test.x)
         probs = finite_probabilities(state.params, x, v.config.activation, state.bn_state)
@@ -225,7 +238,7 @@ def drawn_digit(v: Live) -> None:
             style=v.style,
         )
         show_figure(fig, key="mn_fig_drawn_probs")
-        if state.step == 0:
+        if untrained():
             st.caption(t("mnist.draw_untrained"))
 
 
