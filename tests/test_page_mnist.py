@@ -727,3 +727,19 @@ def test_mid_epoch_the_epoch_button_says_it_finishes_this_epoch(language):
     button.click().run()
     assert step_count(at, language) == 55
     assert at.button(key="_mn_epoch").label == translate(language, "mnist.one_epoch")
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_while_training_the_epoch_button_names_nothing_a_tick_can_outdate(language):
+    # The live view's ticks rerun only that view, not this button: while running, its label
+    # and help may not name the epoch or the step where it ends (tests/e2e watches the browser).
+    at = run_page(PAGE, language)
+    at.button(key="_mn_start").click().run()
+    button = at.button(key="_mn_epoch")
+    assert button.label == translate(language, "mnist.finish_this_epoch")
+    assert button.help == translate(language, "mnist.finish_this_epoch_help")
+    at.button(key="_mn_pause").click().run()
+    state = at.session_state["_mn_session"].train
+    assert 0 < state.pos  # paused mid-epoch: the label says which epoch it finishes
+    label = translate(language, "mnist.finish_epoch", epoch=state.epoch + 1)
+    assert at.button(key="_mn_epoch").label == label
