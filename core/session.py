@@ -29,11 +29,12 @@ BUILTIN, DIGITS_8X8 = "mnist_builtin", "digits_8x8"  # the data a loaded model's
 
 
 class Run(NamedTuple):
-    """A finished or interrupted run's loss curve, kept for "compare runs"."""
+    """A finished or interrupted run's loss curve and validation points, kept for "compare runs"."""
 
     label: str
     step: np.ndarray
     loss: np.ndarray  # smoothed (core.training.smooth_ema)
+    epochs: tuple = ()  # core.training.EpochMetrics of its finished epochs: the validation points
 
 
 class Upload(NamedTuple):
@@ -87,7 +88,7 @@ def archive(s: Session) -> Session:
     if s.train is None or s.train.step == 0 or s.label is None:
         return s
     h = s.train.history
-    run = Run(s.label, np.array(h.step), smooth_ema(h.loss))
+    run = Run(s.label, np.array(h.step), smooth_ema(h.loss), h.epochs)
     runs = (*[r for r in s.runs if r.label != s.label], run)
     return s._replace(runs=runs[-MAX_RUNS:])
 
@@ -108,7 +109,7 @@ def race(
         state, _ = train_for(state, data, config, max_steps=steps)
         h = state.history
         runs = [r for r in runs if r.label != label]
-        runs.append(Run(label, np.array(h.step), smooth_ema(h.loss)))
+        runs.append(Run(label, np.array(h.step), smooth_ema(h.loss), h.epochs))
     return s._replace(runs=tuple(runs[-MAX_RUNS:]))
 
 

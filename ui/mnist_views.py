@@ -36,6 +36,7 @@ from ui.i18n import t
 from ui.mnist_live import Live
 from ui.mnist_session import on, on_model_upload, save, session
 from ui.plots.mnist import (
+    RunCurves,
     class_probabilities,
     compare_runs,
     confusion_matrix_figure,
@@ -352,8 +353,19 @@ def race_button(v: Live, contenders: tuple[tuple[str, float], ...]) -> None:
     )
 
 
+def run_curves(label: str, step: np.ndarray, loss: np.ndarray, epochs: tuple) -> RunCurves:
+    """A run's training curve and its validation loss at each epoch's end."""
+    return RunCurves(
+        label,
+        step,
+        loss,
+        np.array([e.step for e in epochs], dtype=float),
+        np.array([e.val_loss for e in epochs]),
+    )
+
+
 def compare_panel(v: Live, contenders: tuple[tuple[str, float], ...] = ()) -> None:
-    """Keep the current run, and its loss curve beside the kept runs the user picks; with
+    """Keep the current run, and its curves beside the kept runs the user picks; with
     ``contenders``, a button that trains each of them from scratch and keeps their curves."""
     st.subheader(t("mnist.compare_heading"))
     runs, state = session().runs, session().train
@@ -377,13 +389,15 @@ def compare_panel(v: Live, contenders: tuple[tuple[str, float], ...] = ()) -> No
     chosen = keyed(
         st.multiselect, "mn_compare", labels, label=t("mnist.compare_label"), options=labels
     )
-    curves = [tuple(r) for r in runs if r.label in chosen]
+    curves = [run_curves(*r) for r in runs if r.label in chosen]
     if state.step:
+        h = state.history
         current = t("mnist.current_run", label=v.run_label)
-        curves.append((current, np.array(state.history.step), smooth_ema(state.history.loss)))
+        curves.append(run_curves(current, np.array(h.step), smooth_ema(h.loss), h.epochs))
     if curves:
         fig = compare_runs(
             curves,
+            names=(t("mnist.train_loss"), t("mnist.val_loss")),
             text=ChartText(t("mnist.compare_title"), t("mnist.step"), t("mnist.loss_axis")),
             style=v.style,
         )
