@@ -59,7 +59,7 @@ class Session(NamedTuple):
 
     id: str  # names this visitor in the process-wide trainer registry
     train: TrainState | None = None
-    arch: tuple | None = None  # (data id, train size, layer sizes, initializer, bn, seed)
+    arch: tuple | None = None  # what makes a new network (the page's choice), the seed last
     label: str | None = None  # the current run's name in "compare runs"
     running: bool = False
     to_epoch_end: bool = False  # running only to the end of the current epoch ("One epoch")

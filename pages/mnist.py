@@ -144,7 +144,11 @@ with guarded_panel(t("mnist.panel_network")):
     net = network_panel(FIELDS, ENTRY_FIELDS, style)
 
 config = train_config(used.data.image_shape, net, tuple(default_kwargs(net.initializer).items()))
-arch = (used.id, used.train_size, config.layer_sizes, net.initializer, net.batch_norm, net.seed)
+# What makes a new network (the seed last, core.session); lr, optimizer and dropout may change
+# while it trains. The activation is in it: a sigmoid network trained on under ReLU was kept as
+# "ReLU", and the sigmoid experiment's comparison compared nothing.
+arch = (used.id, used.train_size, config.layer_sizes, net.initializer, net.activation,
+        net.batch_norm, net.seed)  # fmt: skip
 names = (t(f"optimizers.names.{net.optimizer}"), t(f"mnist.sched.{net.schedule}"))
 label = run_label(net, config.layer_sizes, used.train_size, used.n_max, names)
 save(configure(session(), used.data, config, arch, label))

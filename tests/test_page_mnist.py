@@ -244,6 +244,16 @@ def test_layer_signals_after_two_ticks_and_compare_runs_after_reset():
     assert now.startswith("now:") and now_val.startswith(now) and len(keys) == 2
 
 
+def test_a_new_activation_is_a_new_network_and_the_old_run_is_kept_under_its_name():
+    # Trained on under another activation, a run was later kept under the new one's name.
+    at = run_page(PAGE)
+    at.button(key="_mn_step").click().run()
+    at.selectbox(key="mn_act").set_value("sigmoid").run()
+    assert not at.exception and step_count(at) == 0
+    (kept,) = at.session_state["_mn_session"].runs
+    assert " · relu · " in kept.label
+
+
 def test_hyperparameter_change_while_training_keeps_the_network():
     at = run_page(PAGE)
     at.button(key="_mn_epoch").click().run()
