@@ -328,29 +328,48 @@ def signals_figure(v: Live) -> None:
     show_figure(fig, key="mn_fig_signals")
 
 
-RACE_STEPS = 200  # steps per contender of the one-click race (~4 epochs of the 7,000 images)
+RACE_STEPS = 200  # steps per contender of the optimizer race (~4 epochs of the 7,000 images)
 
 
-def race_button(v: Live, contenders: tuple[tuple[str, float], ...]) -> None:
-    """One click trains a fresh network per (optimizer, lr) of ``contenders`` on this page's data,
-    network and seed, and keeps each loss curve for the overlay below."""
+def race_button(v: Live, key: str, text: str, help_text: str, runs: tuple, steps: int) -> None:
+    """One click trains a fresh network per ``(label, config)`` of ``runs`` on this page's data
+    and seed, ``steps`` steps each, and keeps each run's curves for the overlay below."""
+    seed = int(st.session_state.get("mn_seed", 0))
+    st.button(text, key=key, on_click=on, args=(race, v.data, runs, steps, seed), help=help_text)
+
+
+def raced(config, **changes):
+    """A contender's config: ``config`` with ``changes``, and no epoch limit or early stopping,
+    so that every contender runs all of the race's steps."""
+    return config._replace(**changes, epochs=None, patience=None)
+
+
+def optimizer_race(v: Live, contenders: tuple[tuple[str, float], ...]) -> None:
+    """Each (optimizer, lr) of ``contenders`` on this page's network, with its defaults."""
     names = [t(f"optimizers.names.{opt}") for opt, _ in contenders]
     runs = tuple(
         (
             t("mnist.race_label", name=name, lr=f"{lr:g}", steps=RACE_STEPS),
-            # Each contender runs its RACE_STEPS whatever this run's epoch limit and patience.
-            v.config._replace(optimizer=opt, lr=lr, hyperparameters=(), epochs=None, patience=None),
+            raced(v.config, optimizer=opt, lr=lr, hyperparameters=()),
         )
         for name, (opt, lr) in zip(names, contenders, strict=True)
     )
-    seed = int(st.session_state.get("mn_seed", 0))
-    st.button(
-        t("mnist.race_button", names=" vs ".join(names), steps=RACE_STEPS),
-        key="_mn_race",
-        on_click=on,
-        args=(race, v.data, runs, RACE_STEPS, seed),
-        help=t("mnist.race_help"),
+    text = t("mnist.race_button", names=" vs ".join(names), steps=RACE_STEPS)
+    race_button(v, "_mn_race", text, t("mnist.race_help"), runs, RACE_STEPS)
+
+
+def dropout_race(v: Live, steps: int) -> None:
+    """This page's network without dropout and with its dropout p (only when p > 0): the gap
+    between training and validation loss that dropout narrows, side by side."""
+    p = v.config.dropout
+    if not p:
+        return
+    runs = tuple(
+        (t("mnist.dropout_race_label", p=f"{q:g}", steps=steps), raced(v.config, dropout=q))
+        for q in (0.0, p)
     )
+    text = t("mnist.dropout_race_button", p=f"{p:g}", steps=steps)
+    race_button(v, "_mn_dropout_race", text, t("mnist.dropout_race_help"), runs, steps)
 
 
 def run_curves(label: str, step: np.ndarray, loss: np.ndarray, epochs: tuple) -> RunCurves:
@@ -364,9 +383,12 @@ def run_curves(label: str, step: np.ndarray, loss: np.ndarray, epochs: tuple) ->
     )
 
 
-def compare_panel(v: Live, contenders: tuple[tuple[str, float], ...] = ()) -> None:
+def compare_panel(
+    v: Live, contenders: tuple[tuple[str, float], ...] = (), dropout_steps: int = 0
+) -> None:
     """Keep the current run, and its curves beside the kept runs the user picks; with
-    ``contenders``, a button that trains each of them from scratch and keeps their curves."""
+    ``contenders``, a button that trains each of them from scratch and keeps their curves; with
+    ``dropout_steps``, one that races this network without and with its dropout."""
     st.subheader(t("mnist.compare_heading"))
     runs, state = session().runs, session().train
     # One row that wraps: in half a projector's page the race button's long label was cut.
@@ -380,7 +402,9 @@ def compare_panel(v: Live, contenders: tuple[tuple[str, float], ...] = ()) -> No
             help=t("mnist.keep_run_help"),
         )
         if contenders:
-            race_button(v, contenders)
+            optimizer_race(v, contenders)
+        if dropout_steps:
+            dropout_race(v, dropout_steps)
     if not runs:
         st.info(t("mnist.compare_hint"))
         return

@@ -1,0 +1,96 @@
+"""The MNIST page's guided experiments show what their texts promise (issue #21).
+
+Each test presses the experiment's own Run button in AppTest, so the preset is the page's own,
+applied as the page applies it; then it does what the text tells the class to do (Start, a race
+under Compare runs, a setting changed) with the page's buttons, which make the page's core calls,
+and checks the promised effect on the numbers the page shows, for three seeds.
+"""
+
+import numpy as np
+import pytest
+
+import ui.mnist_settings
+from tests.apptest import run_page
+from tests.test_page_mnist import figure
+from ui.i18n import translate
+
+PAGE = "pages/mnist.py"
+SEEDS = (0, 1, 2)
+
+
+@pytest.fixture(autouse=True)
+def whole_epoch_per_click(monkeypatch):
+    """An epoch click trains its whole epoch at once (AppTest runs no live ticks after it)."""
+    monkeypatch.setattr(ui.mnist_settings, "EPOCH_BUDGET", 60.0)
+
+
+def applied(at, name: str, seed: int):
+    """The page after experiment ``name``'s Run button, then another seed (a new network)."""
+    at.button(key=f"_exp_mn_{name}").click().run()
+    at.number_input(key="mn_seed").set_value(seed).run()
+    assert not at.exception
+    return at
+
+
+def train(at):
+    """The live run: core.training.TrainState."""
+    return at.session_state["_mn_session"].train
+
+
+def epochs(at, n: int):
+    """Press the epoch button ``n`` times; the live run's EpochMetrics."""
+    for _ in range(n):
+        at.button(key="_mn_epoch").click().run()
+    assert not at.exception
+    return train(at).history.epochs
+
+
+def raced(at, key: str):
+    """Press a race button under Compare runs; its runs (core.session.Run), in the order raced,
+    and check that the comparison shows each one's training and validation loss."""
+    at.button(key=key).click().run()
+    assert not at.exception
+    *_, a, b = at.session_state["_mn_session"].runs
+    # Long legend names are wrapped (ui.theme); the words are the run's label.
+    names = [trace["name"].replace("<br>", " ") for trace in figure(at, "mn_fig_compare")["data"]]
+    for run in (a, b):
+        assert run.label in names and f"{run.label} · {translate('en', 'mnist.val_loss')}" in names
+    return a, b
+
+
+# ---------------------------------------------------------------- dropout
+
+
+def ends(run) -> tuple[float, float, float, int, float]:
+    """What "compare runs" shows of a run at its end: the smoothed training loss, the validation
+    loss, their gap in decades of the log axis, the epoch of the lowest validation loss, and
+    (from the same epochs) the validation accuracy."""
+    val = np.array([e.val_loss for e in run.epochs])
+    train_loss = float(run.loss[-1])
+    gap = float(np.log10(val[-1] / train_loss))
+    return train_loss, float(val[-1]), gap, int(val.argmin()) + 1, run.epochs[-1].val_accuracy
+
+
+def test_dropout_race_shows_a_smaller_gap_between_training_and_validation_loss():
+    at = run_page(PAGE)
+    assert "_mn_dropout_race" not in [b.key for b in at.button]  # no dropout: nothing to race
+    for seed in SEEDS:
+        applied(at, "dropout", seed)
+        p = at.slider(key="mn_dropout").value
+        without, with_p = raced(at, "_mn_dropout_race")
+        t0, v0, gap0, best0, acc0 = ends(without)
+        t1, v1, gap1, best1, acc1 = ends(with_p)
+        print(
+            f"dropout seed {seed}, {len(without.epochs)} epochs: without / with p = {p}: "
+            f"training loss {t0:.4f} / {t1:.4f}, validation loss {v0:.3f} / {v1:.3f}, "
+            f"gap {gap0:.2f} / {gap1:.2f} decades, best validation epoch {best0} / {best1}, "
+            f"validation accuracy {acc0:.3f} / {acc1:.3f}"
+        )
+        assert gap1 < gap0 - 0.3  # the gap is clearly smaller with dropout
+        assert gap0 > 1.4 and gap1 < 1.3  # "from about 1.7 decades to about 1"
+        assert v1 < v0  # and the validation loss ends lower
+        assert t0 < 0.01 and t1 > 2.5 * t0  # memorised; "stays several times higher"
+        assert 15 <= best0 <= 30 and v0 > np.min([e.val_loss for e in without.epochs])
+        assert best1 > best0  # "keeps improving for longer"
+        assert abs(acc1 - acc0) < 0.02 and 0.88 < min(acc0, acc1)  # "about 91% both ways"
+        assert train(at).step == 0  # the page's own run is untouched
