@@ -11,7 +11,7 @@ import pytest
 
 import ui.mnist_settings
 from tests.apptest import run_page
-from tests.test_page_mnist import figure
+from tests.test_page_mnist import figure, typed_array
 from ui.i18n import translate
 
 PAGE = "pages/mnist.py"
@@ -58,6 +58,57 @@ def raced(at, key: str):
     return a, b
 
 
+# ---------------------------------------------------------------- learning rate 1.0 explodes
+
+
+def test_explode_overflows_within_a_few_dozen_steps_and_lr_over_10_trains_well():
+    at = run_page(PAGE)
+    for seed in SEEDS:
+        applied(at, "explode", seed)
+        lr = at.select_slider(key="mn_lr").value
+        epochs(at, 1)
+        diverged_at = train(at).diverged_at
+        print(f"explode seed {seed}: lr {lr} diverged at step {diverged_at}")
+        assert diverged_at is not None and diverged_at <= 50  # "within a few dozen steps"
+        assert at.error
+        at.button(key="_mn_reset_lower").click().run()  # "a reset at lr/10"
+        assert at.select_slider(key="mn_lr").value == pytest.approx(lr / 10)
+        (first,) = epochs(at, 1)
+        print(f"  at lr {lr / 10:g}: validation accuracy {first.val_accuracy:.3f} after 1 epoch")
+        assert first.val_accuracy > 0.8 and not at.error  # "which trains well"
+
+
+# ---------------------------------------------------------------- sigmoid and five layers
+
+
+def gradient_ratio(at) -> float:
+    """First over last layer's gradient norm at the last point of the page's gradient chart."""
+    norms = [t for t in figure(at, "mn_fig_signals")["data"] if t.get("xaxis", "x") == "x"]
+    last = [typed_array(t["y"])[-1] for t in norms]
+    return last[0] / last[-1]
+
+
+def test_sigmoid_stays_at_chance_with_vanishing_gradients_and_relu_or_batch_norm_learn():
+    at = run_page(PAGE)
+    for seed in SEEDS:
+        applied(at, "sigmoid", seed)
+        sigmoid = epochs(at, 3)[-1].val_accuracy
+        ratio = gradient_ratio(at)
+        at.selectbox(key="mn_act").set_value("relu").run()  # "Switch the activation to ReLU"
+        relu = epochs(at, 3)[-1].val_accuracy
+        at.selectbox(key="mn_act").set_value("sigmoid").run()
+        at.toggle(key="mn_bn").set_value(True).run()  # "or turn on batch norm"
+        batch_norm = epochs(at, 3)[-1].val_accuracy
+        print(
+            f"sigmoid seed {seed}: validation accuracy after 3 epochs {sigmoid:.3f}, "
+            f"first/last layer gradient {ratio:.4f}; ReLU {relu:.3f}; batch norm {batch_norm:.3f}"
+        )
+        assert sigmoid < 0.2  # still at chance (10 classes)
+        assert ratio < 1 / 20  # the first layer's gradient is more than 20 times smaller
+        assert relu > 0.85 and batch_norm > 0.85
+        assert len(at.multiselect(key="mn_compare").value) >= 2  # the runs to compare are kept
+
+
 # ---------------------------------------------------------------- dropout
 
 
@@ -94,3 +145,24 @@ def test_dropout_race_shows_a_smaller_gap_between_training_and_validation_loss()
         assert best1 > best0  # "keeps improving for longer"
         assert abs(acc1 - acc0) < 0.02 and 0.88 < min(acc0, acc1)  # "about 91% both ways"
         assert train(at).step == 0  # the page's own run is untouched
+
+
+# ---------------------------------------------------------------- Muon vs Adam
+
+
+def test_muon_race_beats_adam_after_one_epoch():
+    at = run_page(PAGE)
+    for seed in SEEDS:
+        applied(at, "muon", seed)
+        muon, adam = raced(at, "_mn_race")
+        m, a = muon.epochs, adam.epochs
+        print(
+            f"muon seed {seed}: validation accuracy after epoch 1 {m[0].val_accuracy:.3f} vs "
+            f"Adam {a[0].val_accuracy:.3f}; validation loss by epoch {[round(e.val_loss, 3) for e in m]}"
+            f" vs {[round(e.val_loss, 3) for e in a]}"
+        )
+        assert m[0].val_accuracy > a[0].val_accuracy + 0.02  # "a few points"
+        assert 0.89 < m[0].val_accuracy < 0.94 and 0.86 < a[0].val_accuracy < 0.9  # ~91 vs 88
+        assert m[0].val_loss < a[0].val_loss
+        # By its second epoch Muon is below where Adam is after all its steps.
+        assert m[1].val_loss < a[-1].val_loss
