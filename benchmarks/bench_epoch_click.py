@@ -18,6 +18,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.datasets import Split, builtin_mnist
+from core.network import mlp
 from core.session import Session, configure, epoch, tick
 from core.training import TrainConfig
 from ui.fair_share import tick_plan
@@ -30,8 +31,8 @@ def main() -> None:
     args = parser.parse_args()
     data = builtin_mnist()
     data = data._replace(train=Split(data.train.x[: args.train], data.train.y[: args.train]))
-    config = TrainConfig(layer_sizes=(784, *[1024] * 6, 10), batch_size=1, lr=0.01)
-    arch = ("mnist_builtin", args.train, config.layer_sizes, config.initializer, False, 0)
+    config = TrainConfig(architecture=mlp((784, *[1024] * 6, 10)), batch_size=1, lr=0.01)
+    arch = ("mnist_builtin", args.train, config.architecture, config.initializer, 0)
     s = configure(Session("bench"), data, config, arch, "bench")
     budget = tick_plan(1).budget
     start = time.perf_counter()

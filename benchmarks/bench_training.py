@@ -52,6 +52,7 @@ from core.datasets import (
     to_float32,
 )
 from core.memory import tune_allocator
+from core.network import mlp
 from core.training import TrainConfig, evaluate, init_train_state, train, train_for
 
 N_TRAIN = 60_000
@@ -122,7 +123,7 @@ def speed(rounds: int) -> dict:
     settings = {"sgd": 0.1, "adam": 1e-3}
     configs = {
         name: TrainConfig(
-            layer_sizes=(784, 128, 10),
+            architecture=mlp((784, 128, 10)),
             initializer="xavier_uniform",  # sklearn's Glorot-uniform weights
             optimizer=name,
             lr=lr,
@@ -154,7 +155,9 @@ def speed(rounds: int) -> dict:
     out = {"median_seconds": med}
     for name in settings:
         e, s = med[f"engine_{name}"], med[f"sklearn_{name}"]
-        acc_engine = evaluate(states[name].params, states[name].bn_state, data.test, act)[1]
+        acc_engine = evaluate(
+            configs[name].architecture, states[name].params, states[name].bn_state, data.test, act
+        )[1]
         acc_sklearn = float(models[name].score(x_test, data.test.y))
         out[name] = {
             "engine_s": e,
@@ -171,17 +174,19 @@ def speed(rounds: int) -> dict:
 
 
 def accuracy_goals() -> dict:
-    cfg = TrainConfig(layer_sizes=(784, 256, 128, 10), optimizer="adam", lr=1e-3, batch_size=128)
+    cfg = TrainConfig(
+        architecture=mlp((784, 256, 128, 10)), optimizer="adam", lr=1e-3, batch_size=128
+    )
     data = builtin_mnist()
     act = ACTIVATIONS["relu"]()
     t0 = time.perf_counter()
     state = list(train(np.random.default_rng(0), data, cfg, epochs=10))[-1][0]
-    mnist_acc = evaluate(state.params, state.bn_state, data.test, act)[1]
+    mnist_acc = evaluate(cfg.architecture, state.params, state.bn_state, data.test, act)[1]
     mnist_s = time.perf_counter() - t0
     digits = load_digits_8x8()
-    cfg8 = TrainConfig(layer_sizes=(64, 128, 10), optimizer="adam", lr=3e-3, batch_size=32)
+    cfg8 = TrainConfig(architecture=mlp((64, 128, 10)), optimizer="adam", lr=3e-3, batch_size=32)
     state8 = list(train(np.random.default_rng(0), digits, cfg8, epochs=40))[-1][0]
-    digits_acc = evaluate(state8.params, state8.bn_state, digits.test, act)[1]
+    digits_acc = evaluate(cfg8.architecture, state8.params, state8.bn_state, digits.test, act)[1]
     return {
         "builtin_mnist_784_256_128_10_adam_10ep_test_acc": mnist_acc,
         "builtin_mnist_seconds": mnist_s,
@@ -220,15 +225,16 @@ from core.memory import tune_allocator
 tuned = tune_allocator() if sys.argv[4] == "1" else False
 from core.datasets import KnownFile, cached_mnist
 from core.training import TrainConfig, init_train_state, train_for
+from core.network import mlp
 known = {k: KnownFile(k, v[0], v[1]) for k, v in json.loads(sys.argv[3]).items()}
 d = cached_mnist(sys.argv[2], known=known)
 after_load = peak_kb()
-cfg = TrainConfig(layer_sizes=(784, 128, 10))
+cfg = TrainConfig(architecture=mlp((784, 128, 10)))
 state = init_train_state(np.random.default_rng(0), d, cfg)
 state, m = train_for(state, d, cfg, max_steps=200)
 from core.training import evaluate
 from core.activations import ACTIVATIONS
-evaluate(state.params, state.bn_state, d.val, ACTIVATIONS["relu"]())
+evaluate(cfg.architecture, state.params, state.bn_state, d.val, ACTIVATIONS["relu"]())
 peak = peak_kb()
 print(json.dumps({"rows": [len(d.train.y), len(d.val.y), len(d.test.y)], "tuned": tuned,
                   "load_mb": (after_load - base) / 1024, "peak_mb": (peak - base) / 1024}))

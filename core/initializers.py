@@ -5,7 +5,10 @@ returns a new array ``W`` of shape ``(fan_in, fan_out)`` (dtype ``float32`` unle
 otherwise), used as ``x @ W``. That is the transpose of torch's ``Linear.weight`` (shape
 ``(out_features, in_features)``), so torch's ``fan_in = weight.shape[1]`` is our ``W.shape[0]``;
 taking ``(fan_in, fan_out)`` instead of a shape keeps the transpose from sneaking in. Nothing is
-mutated, so the trailing in-place underscore of torch's names is dropped.
+mutated, so the trailing in-place underscore of torch's names is dropped. Every entry but ``eye``
+and ``sparse`` also takes ``shape=`` to draw another array with the same fans' distribution;
+``conv_weight`` uses it for torch's ``(out_channels, in_channels, kH, kW)`` conv weights and their
+fans (``conv_fans``).
 
 ``calculate_gain`` reproduces torch's gain table. ``INITIALIZER_INFO`` is data for the UI: parameter
 ranges, a torch call template and the kind of distribution; ``init_std`` gives the theoretical std.
@@ -62,6 +65,12 @@ def _check_fans(fan_in: int, fan_out: int) -> None:
         raise ValueError(f"fans must be positive, got {fan_in=}, {fan_out=}")
 
 
+def _shape(fan_in: int, fan_out: int, shape: tuple[int, ...] | None) -> tuple[int, ...]:
+    """The array to draw: ``(fan_in, fan_out)``, or a conv weight's ``shape`` (``conv_weight``)."""
+    _check_fans(fan_in, fan_out)
+    return (fan_in, fan_out) if shape is None else tuple(shape)
+
+
 def _fan(fan_in: int, fan_out: int, mode: str) -> int:
     if mode == "fan_in":
         return fan_in
@@ -85,24 +94,31 @@ def _normal(rng, shape, mean, std, dtype) -> np.ndarray:
     return (rng.standard_normal(shape) * std + mean).astype(dtype, copy=False)
 
 
-def zeros(rng: np.random.Generator, fan_in: int, fan_out: int, *, dtype=np.float32) -> np.ndarray:
+def zeros(
+    rng: np.random.Generator, fan_in: int, fan_out: int, *, shape=None, dtype=np.float32
+) -> np.ndarray:
     """All zeros (``torch.nn.init.zeros_``); ``rng`` is unused but kept for a uniform signature."""
-    _check_fans(fan_in, fan_out)
-    return np.zeros((fan_in, fan_out), dtype=dtype)
+    return np.zeros(_shape(fan_in, fan_out, shape), dtype=dtype)
 
 
 def constant(
-    rng: np.random.Generator, fan_in: int, fan_out: int, *, val: float, dtype=np.float32
+    rng: np.random.Generator,
+    fan_in: int,
+    fan_out: int,
+    *,
+    val: float,
+    shape=None,
+    dtype=np.float32,
 ) -> np.ndarray:
     """Every weight equal to ``val`` (``torch.nn.init.constant_``)."""
-    _check_fans(fan_in, fan_out)
-    return np.full((fan_in, fan_out), val, dtype=dtype)
+    return np.full(_shape(fan_in, fan_out, shape), val, dtype=dtype)
 
 
-def ones(rng: np.random.Generator, fan_in: int, fan_out: int, *, dtype=np.float32) -> np.ndarray:
+def ones(
+    rng: np.random.Generator, fan_in: int, fan_out: int, *, shape=None, dtype=np.float32
+) -> np.ndarray:
     """All ones (``torch.nn.init.ones_``); ``rng`` is unused but kept for a uniform signature."""
-    _check_fans(fan_in, fan_out)
-    return np.ones((fan_in, fan_out), dtype=dtype)
+    return np.ones(_shape(fan_in, fan_out, shape), dtype=dtype)
 
 
 def eye(rng: np.random.Generator, fan_in: int, fan_out: int, *, dtype=np.float32) -> np.ndarray:
@@ -142,13 +158,14 @@ def uniform(
     *,
     a: float = 0.0,
     b: float = 1.0,
+    shape=None,
     dtype=np.float32,
 ) -> np.ndarray:
     """U(a, b) (``torch.nn.init.uniform_``)."""
-    _check_fans(fan_in, fan_out)
+    shape = _shape(fan_in, fan_out, shape)
     if not a <= b:
         raise ParamError("b", "a_le_b", f"need a <= b, got {a=}, {b=}", a=a, b=b)
-    return _uniform(rng, (fan_in, fan_out), a, b, dtype)
+    return _uniform(rng, shape, a, b, dtype)
 
 
 def normal(
@@ -158,13 +175,14 @@ def normal(
     *,
     mean: float = 0.0,
     std: float = 1.0,
+    shape=None,
     dtype=np.float32,
 ) -> np.ndarray:
     """N(mean, std²) (``torch.nn.init.normal_``)."""
-    _check_fans(fan_in, fan_out)
+    shape = _shape(fan_in, fan_out, shape)
     if std < 0:
         raise ValueError(f"{std=} must be >= 0")
-    return _normal(rng, (fan_in, fan_out), mean, std, dtype)
+    return _normal(rng, shape, mean, std, dtype)
 
 
 def _phi(t: float) -> float:
@@ -180,6 +198,7 @@ def trunc_normal(
     std: float = 1.0,
     a: float = -2.0,
     b: float = 2.0,
+    shape=None,
     dtype=np.float32,
 ) -> np.ndarray:
     """N(mean, std²) restricted to [a, b] (``torch.nn.init.trunc_normal_``; a, b are absolute).
@@ -188,12 +207,12 @@ def trunc_normal(
     rejection (exact, unlike clipping), from whichever proposal accepts more often: the normal
     itself, or a uniform on [a, b] (better when [a, b] is narrow compared with ``std``).
     """
-    _check_fans(fan_in, fan_out)
+    shape = _shape(fan_in, fan_out, shape)
     if not std > 0:
         raise ValueError(f"{std=} must be > 0")
     if not a < b:
         raise ParamError("b", "a_lt_b", f"need a < b, got {a=}, {b=}", a=a, b=b)
-    n = fan_in * fan_out
+    n = math.prod(shape)
     alpha, beta = (a - mean) / std, (b - mean) / std
     mass = _phi(beta) - _phi(alpha)
     closest = min(
@@ -218,24 +237,35 @@ def trunc_normal(
         out[filled : filled + take] = t[:take]
         filled += take
     # Clip guards the cast to float32 rounding a value just outside [a, b], as torch's clamp_ does.
-    return np.clip(out * std + mean, a, b).reshape(fan_in, fan_out).astype(dtype, copy=False)
+    return np.clip(out * std + mean, a, b).reshape(shape).astype(dtype, copy=False)
 
 
 def xavier_uniform(
-    rng: np.random.Generator, fan_in: int, fan_out: int, *, gain: float = 1.0, dtype=np.float32
+    rng: np.random.Generator,
+    fan_in: int,
+    fan_out: int,
+    *,
+    gain: float = 1.0,
+    shape=None,
+    dtype=np.float32,
 ) -> np.ndarray:
     """U(−bound, bound), bound = gain·sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio 2010)."""
-    _check_fans(fan_in, fan_out)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
-    return _uniform(rng, (fan_in, fan_out), -bound, bound, dtype)
+    return _uniform(rng, _shape(fan_in, fan_out, shape), -bound, bound, dtype)
 
 
 def xavier_normal(
-    rng: np.random.Generator, fan_in: int, fan_out: int, *, gain: float = 1.0, dtype=np.float32
+    rng: np.random.Generator,
+    fan_in: int,
+    fan_out: int,
+    *,
+    gain: float = 1.0,
+    shape=None,
+    dtype=np.float32,
 ) -> np.ndarray:
     """N(0, std²), std = gain·sqrt(2 / (fan_in + fan_out)) (Glorot & Bengio 2010)."""
-    _check_fans(fan_in, fan_out)
-    return _normal(rng, (fan_in, fan_out), 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), dtype)
+    std = gain * math.sqrt(2.0 / (fan_in + fan_out))
+    return _normal(rng, _shape(fan_in, fan_out, shape), 0.0, std, dtype)
 
 
 def _kaiming_std(fan_in, fan_out, a, mode, nonlinearity) -> float:
@@ -250,15 +280,16 @@ def kaiming_uniform(
     a: float = 0.0,
     mode: str = "fan_in",
     nonlinearity: str = "leaky_relu",
+    shape=None,
     dtype=np.float32,
 ) -> np.ndarray:
     """U(−bound, bound), bound = sqrt(3)·gain/sqrt(fan_mode) (He et al. 2015; torch defaults).
 
     With torch's defaults (``a=0``, ``nonlinearity='leaky_relu'``) the gain is sqrt(2) as for ReLU.
     """
-    _check_fans(fan_in, fan_out)
+    shape = _shape(fan_in, fan_out, shape)
     bound = math.sqrt(3.0) * _kaiming_std(fan_in, fan_out, a, mode, nonlinearity)
-    return _uniform(rng, (fan_in, fan_out), -bound, bound, dtype)
+    return _uniform(rng, shape, -bound, bound, dtype)
 
 
 def kaiming_normal(
@@ -269,33 +300,42 @@ def kaiming_normal(
     a: float = 0.0,
     mode: str = "fan_in",
     nonlinearity: str = "leaky_relu",
+    shape=None,
     dtype=np.float32,
 ) -> np.ndarray:
     """N(0, std²), std = gain/sqrt(fan_mode) (He et al. 2015; torch defaults)."""
-    _check_fans(fan_in, fan_out)
+    shape = _shape(fan_in, fan_out, shape)
     std = _kaiming_std(fan_in, fan_out, a, mode, nonlinearity)
-    return _normal(rng, (fan_in, fan_out), 0.0, std, dtype)
+    return _normal(rng, shape, 0.0, std, dtype)
 
 
 def orthogonal(
-    rng: np.random.Generator, fan_in: int, fan_out: int, *, gain: float = 1.0, dtype=np.float32
+    rng: np.random.Generator,
+    fan_in: int,
+    fan_out: int,
+    *,
+    gain: float = 1.0,
+    shape=None,
+    dtype=np.float32,
 ) -> np.ndarray:
     """gain × a uniformly random (semi-)orthogonal matrix (Saxe et al. 2014; torch's QR recipe).
 
     Tall ``W`` (fan_in >= fan_out) has orthonormal columns, ``W.T @ W = gain²·I``; wide ``W`` has
-    orthonormal rows, ``W @ W.T = gain²·I``.
+    orthonormal rows, ``W @ W.T = gain²·I``. A conv ``shape`` is drawn as torch does, as the matrix
+    ``(shape[0], prod(shape[1:]))`` reshaped; the fans play no part then.
     """
-    _check_fans(fan_in, fan_out)
-    big, small = max(fan_in, fan_out), min(fan_in, fan_out)
+    shape = _shape(fan_in, fan_out, shape)
+    rows, cols = shape[0], math.prod(shape[1:])
+    big, small = max(rows, cols), min(rows, cols)
     q, r = np.linalg.qr(rng.standard_normal((big, small)))
     # Multiplying by sign(diag(r)) makes the QR factor unique, hence Haar-distributed (as in torch).
     q *= np.sign(np.diag(r))
-    w = q if fan_in >= fan_out else q.T
-    return (gain * w).astype(dtype, copy=False)
+    w = q if rows >= cols else q.T
+    return (gain * w).reshape(shape).astype(dtype, copy=False)
 
 
 def lecun_normal(
-    rng: np.random.Generator, fan_in: int, fan_out: int, *, dtype=np.float32
+    rng: np.random.Generator, fan_in: int, fan_out: int, *, shape=None, dtype=np.float32
 ) -> np.ndarray:
     """N(0, 1/fan_in): LeCun et al. 1998, the init SELU needs (Klambauer et al. 2017).
 
@@ -303,8 +343,39 @@ def lecun_normal(
     which is exactly this plain (untruncated) normal. jax's ``lecun_normal`` instead draws a normal
     truncated at ±2 std and rescaled to the same variance; we follow torch and the SELU paper.
     """
-    _check_fans(fan_in, fan_out)
-    return _normal(rng, (fan_in, fan_out), 0.0, 1.0 / math.sqrt(fan_in), dtype)
+    return _normal(rng, _shape(fan_in, fan_out, shape), 0.0, 1.0 / math.sqrt(fan_in), dtype)
+
+
+def conv_fans(out_channels: int, in_channels: int, kernel_size: int) -> tuple[int, int]:
+    """``(fan_in, fan_out)`` of a conv weight, as torch's ``_calculate_fan_in_and_fan_out``:
+    each output sees in_channels·kH·kW inputs, each input feeds out_channels·kH·kW outputs."""
+    field = kernel_size * kernel_size
+    return in_channels * field, out_channels * field
+
+
+# torch's eye_ and sparse_ refuse a 4-D weight (dirac_ is its identity for convs).
+_MATRIX_ONLY = ("eye", "sparse")
+
+
+def conv_weight(
+    name: str,
+    rng: np.random.Generator,
+    out_channels: int,
+    in_channels: int,
+    kernel_size: int,
+    *,
+    dtype=np.float32,
+    **kw: Any,
+) -> np.ndarray:
+    """A conv weight ``(out_channels, in_channels, k, k)`` from ``INITIALIZERS[name]`` with the
+    conv fans (``conv_fans``), as torch.nn.init fills a Conv2d.weight; eye and sparse are refused."""
+    if name in _MATRIX_ONLY:
+        raise ValueError(f"{name=}: torch's eye_ and sparse_ take 2-D weights only, not a conv's")
+    if name not in INITIALIZERS:
+        raise ValueError(f"Unknown initializer {name=}")
+    shape = (out_channels, in_channels, kernel_size, kernel_size)
+    fan_in, fan_out = conv_fans(out_channels, in_channels, kernel_size)
+    return INITIALIZERS[name](rng, fan_in, fan_out, shape=shape, dtype=dtype, **kw)
 
 
 def _trunc_normal_std(std: float, alpha: float, beta: float) -> float:

@@ -8,8 +8,10 @@ is linear and produces logits. A hidden layer computes, in torch's usual order,
 
 Every function is pure: new arrays are returned, params and running stats are never mutated.
 ``forward`` returns ``(logits, cache)``; ``backward(params, cache, dlogits)`` returns ``grads``
-shaped like ``params``. Computation runs in the params' dtype (float32 by default, for speed);
-``gradient_check`` works on float64 copies.
+shaped like ``params``. Computation runs in the params' dtype (float32 by default, for speed).
+The MNIST page trains ``core.network``'s layer records, where this MLP is one case; this module is
+the same network in one loop, for the initialization page's per-layer signals (``deep_signals``)
+and as the second implementation the network's tests compare with.
 """
 
 import itertools
@@ -305,122 +307,3 @@ def accuracy(
 def parameter_count(params: Params) -> int:
     """Number of trainable scalars (weights, biases, BN gamma and beta)."""
     return int(sum(arr.size for layer in params for arr in layer.values()))
-
-
-class TensorCheck(NamedTuple):
-    """Backprop vs central differences on a few entries of one parameter tensor."""
-
-    layer: int  # 0 is the first layer
-    name: str  # "W", "b", "gamma" or "beta"
-    rel: float  # worst relative error over the checked entries; NaN if a loss was not finite
-    checked: int
-
-
-CHECK_BUDGET = 32  # forward passes; ~0.15 s on the largest network (~5 ms a float64 pass)
-GRADIENT_OK = 1e-4  # a relative error below this means backprop agrees (float64 gives ~1e-9)
-# Per entry, |g − n| is compared with |g| + |n| but at least this times max(1, |L|): the difference
-# of two float64 losses divided by 2·eps is only good to ~1e-11·|L|, and some gradients are pure
-# noise (a bias feeding batch norm has gradient 0 in exact arithmetic: the batch mean removes it).
-_GRAD_FLOOR = 1e-5
-
-
-def _loss_from(params: Params, x, y, activation: Activation, weight_decay: float) -> float:
-    """The loss of a network's last layers ``params`` on their input ``x`` (L2 on their W only)."""
-    logits, _ = forward(params, x, activation=activation, train=True)
-    loss, _ = softmax_cross_entropy(logits, y)
-    if weight_decay:
-        loss += 0.5 * weight_decay * sum(float(np.sum(p["W"] ** 2)) for p in params)
-    return loss
-
-
-def _nudged_loss(flat: np.ndarray, j: int, h: float, loss) -> float:
-    """``loss()`` with ``flat[j]`` moved by ``h``; ``flat[j]`` is restored after."""
-    original = flat[j]
-    flat[j] = original + h
-    try:
-        return loss()
-    finally:
-        flat[j] = original
-
-
-def _passes_per_entry(params: Params) -> float:
-    """What checking one entry of every tensor costs, in forward passes of the whole network: two
-    passes per tensor through the layers from the tensor's own on, weighed by their matmul size."""
-    work = np.array([p["W"].size for p in params], dtype=np.float64)
-    from_here = np.cumsum(work[::-1])[::-1] / work.sum()
-    return float(sum(2 * len(p) * share for p, share in zip(params, from_here, strict=True)))
-
-
-def _entry_error(g: float, flat: np.ndarray, j: int, h: float, loss, floor: float) -> float:
-    """|g − n| / (|g| + |n|) for the central difference n of ``loss()`` in ``flat[j]``, step h."""
-    n = (_nudged_loss(flat, j, h, loss) - _nudged_loss(flat, j, -h, loss)) / (2 * h)
-    return abs(g - n) / max(abs(g) + abs(n), floor)
-
-
-def gradient_check(
-    params: Params,
-    x: np.ndarray,
-    y: np.ndarray,
-    *,
-    activation: Activation,
-    rng: np.random.Generator,
-    per_tensor: int | None = None,
-    eps: float = 1e-5,
-    weight_decay: float = 0.0,
-) -> list[TensorCheck]:
-    """Backprop vs central differences on ``per_tensor`` entries of every W, b, gamma and beta.
-
-    ``per_tensor=None`` checks as many entries per tensor (1 to 3) as fit in the time of about
-    ``CHECK_BUDGET`` forward passes of the whole network: 3 for the page's usual networks, 1 for
-    its largest (784-1024×6-10 with batch norm, where one entry per tensor already costs ~29).
-
-    Each tensor's entries are its largest analytic gradient and random others among those at least
-    a tenth as large (a blank pixel's weight has gradient 0 and would test nothing). Per entry
-    the error is |g − n| / (|g| + |n|) with n = (L(θ + eps) − L(θ − eps)) / (2·eps); eps = 1e-5
-    balances its O(eps²) truncation error against float64 round-off (~1e-16/eps). An entry above
-    ``GRADIENT_OK`` is tried again at eps/10 and keeps the smaller error.
-    Works on float64 copies, in train mode without dropout (batch norm then uses batch stats, so
-    the loss is a deterministic function of the params). A nudge in layer l only changes what
-    follows it, so the loss is recomputed from layer l's cached input: 2·per_tensor passes per
-    tensor, each only through the layers from that tensor's on
-    (``benchmarks/bench_gradient_check.py`` times it on the largest network the page allows).
-    """
-    p64 = [{k: v.astype(np.float64) for k, v in layer.items()} for layer in params]
-    x64 = np.asarray(x, dtype=np.float64)
-    loss, grads, cache = loss_and_grads(
-        p64, x64, y, activation=activation, weight_decay=weight_decay
-    )
-    floor = _GRAD_FLOOR * max(1.0, abs(loss))
-    if per_tensor is None:
-        per_tensor = int(np.clip(CHECK_BUDGET // _passes_per_entry(p64), 1, 3))
-    checks = []
-    for i, layer in enumerate(p64):
-        tail = p64[i:]  # the same dicts: an entry nudged below is nudged here
-
-        def tail_loss(tail=tail, i=i):
-            return _loss_from(tail, cache.inputs[i], y, activation, weight_decay)
-
-        for key, value in layer.items():
-            g = grads[i][key].ravel()
-            magnitude = np.abs(g)
-            largest = int(np.argmax(magnitude))
-            strong = np.flatnonzero(magnitude >= 0.1 * magnitude[largest])
-            others = strong[strong != largest]
-            extra = rng.choice(others, size=min(per_tensor - 1, others.size), replace=False)
-            worst, flat = 0.0, value.reshape(-1)  # a view: writing flat[j] changes value
-            for j in (largest, *extra.tolist()):
-                gap = _entry_error(g[j], flat, j, eps, tail_loss, floor)
-                if not gap < GRADIENT_OK:
-                    # A ReLU kink within eps of the stencil spoils this eps only; a wrong gradient
-                    # is as wrong at eps/10.
-                    gap = min(gap, _entry_error(g[j], flat, j, eps / 10, tail_loss, floor))
-                worst = max(worst, gap) if np.isfinite(gap) else math.nan
-                if math.isnan(worst):
-                    break
-            checks.append(TensorCheck(i, key, worst, 1 + extra.size))
-    return checks
-
-
-def worst_check(checks: list[TensorCheck]) -> TensorCheck:
-    """The tensor with the largest error; a NaN (a loss that was not finite) counts as largest."""
-    return max(checks, key=lambda c: math.inf if math.isnan(c.rel) else c.rel)

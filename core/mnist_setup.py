@@ -9,12 +9,28 @@ import numpy as np
 
 from core.activations import ACTIVATIONS
 from core.datasets import NUM_CLASSES
-from core.mlp import GRADIENT_OK, TensorCheck, predict_proba, worst_check
+from core.network import (
+    GRADIENT_OK,
+    Architecture,
+    BatchNorm,
+    Conv2d,
+    Linear,
+    TensorCheck,
+    cnn,
+    mlp,
+    predict_proba,
+    worst_check,
+)
 from core.optimizers import OPTIMIZER_ENTRIES, make
 from core.schedules import SCHEDULES
 from core.training import TrainConfig
 
 MAX_LAYERS, MAX_WIDTH = 6, 1024  # the hidden layers a typed architecture may ask for
+FAMILIES = ("mlp", "cnn")
+# The convolutional network's choices: ConvNetJS's MNIST demo (8@5×5 → pool 2 → 16@5×5 → pool 3)
+# and its neighbours. A second block of 0 channels is no second block.
+CONV1_CHANNELS, CONV2_CHANNELS, KERNELS = (4, 8, 16, 32), (0, 8, 16, 32), (3, 5, 7)
+POOLS = (2, 3)  # each block's max-pool, as ConvNetJS
 
 
 class Network(NamedTuple):
@@ -32,6 +48,9 @@ class Network(NamedTuple):
     schedule: str
     hyperparameters: dict[str, Any]
     schedule_params: dict[str, Any]
+    family: str = "mlp"  # one of FAMILIES
+    conv: tuple[tuple[int, int], ...] = ((8, 5), (16, 5))  # (channels, kernel size) per block
+    augment: bool = False  # random shifts and rotations of the training images
 
 
 def parse_hidden(text: str) -> tuple[int, ...] | None:
@@ -82,18 +101,70 @@ def layer_sizes(image_shape: tuple[int, ...], hidden: tuple[int, ...]) -> tuple[
     return (int(np.prod(image_shape)), *hidden, NUM_CLASSES)
 
 
+def architecture(image_shape: tuple[int, ...], net: Network) -> Architecture:
+    """The network the settings describe: the MLP of the typed widths or the CNN of the blocks."""
+    if net.family == "mlp":
+        return mlp(layer_sizes(image_shape, net.hidden), batch_norm=bool(net.batch_norm))
+    return _cnn(tuple(image_shape), net.conv, bool(net.batch_norm))
+
+
+def _cnn(image_shape: tuple[int, ...], conv: tuple, batch_norm: bool) -> Architecture:
+    blocks = tuple((c, k, pool) for (c, k), pool in zip(conv, POOLS, strict=False) if c)
+    return cnn(image_shape, blocks, classes=NUM_CLASSES, batch_norm=batch_norm)
+
+
+def page_settings(arch: Architecture) -> dict[str, Any] | None:
+    """The settings that make ``architecture`` give ``arch`` (the inverse, for a model file), or
+    None when this page cannot build it (another shape, or beyond the page's limits)."""
+    widths = tuple(layer.out_features for layer in arch.layers if isinstance(layer, Linear))
+    convs = [(c.out_channels, c.kernel_size) for c in arch.layers if isinstance(c, Conv2d)]
+    batch_norm = any(isinstance(layer, BatchNorm) for layer in arch.layers)
+    if len(arch.input_shape) == 1 and not convs:
+        hidden = widths[:-1]
+        if (
+            len(hidden) > MAX_LAYERS
+            or any(w > MAX_WIDTH for w in hidden)
+            or mlp((*arch.input_shape, *widths), batch_norm=batch_norm) != arch
+        ):
+            return None
+        return {"family": "mlp", "hidden": hidden, "batch_norm": batch_norm}
+    if len(arch.input_shape) != 3 or not 1 <= len(convs) <= len(POOLS):
+        return None
+    conv = (*convs, (0, KERNELS[0]))[:2]
+    if conv[0][0] not in CONV1_CHANNELS or conv[1][0] not in CONV2_CHANNELS:
+        return None
+    if any(k not in KERNELS for _, k in conv):
+        return None
+    if _cnn(arch.input_shape[1:], conv, batch_norm) != arch:
+        return None
+    return {"family": "cnn", "conv": conv, "batch_norm": batch_norm}
+
+
+def architecture_text(arch: Architecture, *, ascii_only: bool = False) -> str:
+    """A short name: "784–128–10" for an MLP, "8@5×5–16@5×5–10" for a CNN (its convolutions and
+    outputs); ``ascii_only`` for a file name: "784-128-10", "8c5x5-16c5x5-10"."""
+    at, times, dash = ("c", "x", "-") if ascii_only else ("@", "×", "–")
+    parts = [] if arch.layers and isinstance(arch.layers[0], Conv2d) else list(arch.input_shape)
+    for layer in arch.layers:
+        if isinstance(layer, Conv2d):
+            parts.append(f"{layer.out_channels}{at}{layer.kernel_size}{times}{layer.kernel_size}")
+        elif isinstance(layer, Linear):
+            parts.append(layer.out_features)
+    return dash.join(str(p) for p in parts)
+
+
 def train_config(image_shape: tuple[int, ...], net: Network, init_kwargs: tuple) -> TrainConfig:
     """The trainer's configuration; a schedule's parameters are in epochs, the page's unit."""
     lr = net.lr
     if net.schedule != "none":
         lr = SCHEDULES[net.schedule](lr=net.lr, **net.schedule_params)
     return TrainConfig(
-        layer_sizes=layer_sizes(image_shape, net.hidden),
+        architecture=architecture(image_shape, net),
         initializer=net.initializer,
         init_kwargs=init_kwargs,
-        batch_norm=bool(net.batch_norm),
         activation=net.activation,
         dropout=float(net.dropout),
+        augment=bool(net.augment),
         optimizer=net.optimizer,
         hyperparameters=tuple(net.hyperparameters.items()),
         lr=lr,
@@ -103,7 +174,7 @@ def train_config(image_shape: tuple[int, ...], net: Network, init_kwargs: tuple)
 
 
 def run_label(
-    net: Network, sizes: tuple[int, ...], train_size: int, n_max: int, names: tuple[str, str]
+    net: Network, arch: Architecture, train_size: int, n_max: int, names: tuple[str, str]
 ) -> str:
     """A run's name in the comparison: ``names`` are the optimizer's and the schedule's."""
     optimizer_name, schedule_name = names
@@ -111,22 +182,25 @@ def run_label(
         [
             optimizer_name,
             f"lr={net.lr:g}" + ("" if net.schedule == "none" else f" ({schedule_name})"),
-            "-".join(str(s) for s in sizes),
+            architecture_text(arch),
             net.activation,
             f"bs={net.batch}",
             *([f"dropout={net.dropout:g}"] if net.dropout else []),
             *(["BN"] if net.batch_norm else []),
+            *(["aug"] if net.augment else []),
             *([f"n={train_size}"] if train_size != n_max else []),
         ]
     )
 
 
 def finite_probabilities(
-    params: list, x: np.ndarray, activation: str, bn_state: Any
+    arch: Architecture, params: list, x: np.ndarray, activation: str, bn_state: Any
 ) -> np.ndarray | None:
     """Class probabilities of ``x`` (rows of pixels); None once the network diverged."""
     with np.errstate(all="ignore"):
-        probs = predict_proba(params, x, activation=ACTIVATIONS[activation](), bn_state=bn_state)
+        probs = predict_proba(
+            arch, params, x, activation=ACTIVATIONS[activation](), bn_state=bn_state
+        )
     return probs if np.all(np.isfinite(probs)) else None
 
 

@@ -14,13 +14,15 @@ All randomness comes from the seed in ``arch`` (the network) or from ``sample_se
 training rng itself is carried in ``core.training.TrainState``.
 """
 
+import math
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from core.datasets import Dataset
-from core.mlp import TensorCheck, gradient_check
+from core.mnist_setup import architecture_text, page_settings
 from core.model_io import LoadedModel
+from core.network import TensorCheck, gradient_check
 from core.training import TrainConfig, TrainState, init_train_state, smooth_ema, train_for
 
 MAX_RUNS = 8  # archived runs kept for comparison
@@ -59,7 +61,8 @@ class Session(NamedTuple):
 
     id: str  # names this visitor in the process-wide trainer registry
     train: TrainState | None = None
-    arch: tuple | None = None  # what makes a new network (the page's choice), the seed last
+    arch: tuple | None = None  # (data id, train size, core.network.Architecture, initializer,
+    # activation, seed): what makes a new network, the seed last
     label: str | None = None  # the current run's name in "compare runs"
     running: bool = False
     to_epoch_end: bool = False  # running only to the end of the current epoch ("One epoch")
@@ -128,11 +131,11 @@ def configure(s: Session, data: Dataset, config: TrainConfig, arch: tuple, label
     when its architecture is this one; otherwise it is refused."""
     if s.arch != arch or s.train is None:
         s = _fresh(s, data, config, arch, label)
-    s = s._replace(label=label, inputs=config.layer_sizes[0])
+    s = s._replace(label=label, inputs=math.prod(config.architecture.input_shape))
     if s.pending is None:
         return s
     (model, name), s = s.pending, s._replace(pending=None)
-    if model.layer_sizes != config.layer_sizes or model.batch_norm != config.batch_norm:
+    if model.architecture != config.architecture:
         return s._replace(model_error=("architecture", name))  # e.g. edited in the same moment
     return load_weights(s, data, config, model, name)
 
@@ -149,24 +152,28 @@ def load_weights(
     torch's ``load_state_dict`` without the optimizer's state."""
     s = reset(s, data, config)
     train = s.train._replace(params=model.params, bn_state=model.bn_state)
-    arch_text = "–".join(str(n) for n in config.layer_sizes)
-    return s._replace(train=train, loaded_note=(name, arch_text), model_error=None)
+    note = (name, architecture_text(config.architecture))
+    return s._replace(train=train, loaded_note=note, model_error=None)
 
 
 def receive_model(s: Session, model: LoadedModel | None, name: str, error: str | None = None):
     """A model file was read: keep it for ``configure``, and return the settings it needs
-    (``data``, ``hidden``, ``activation``, ``batch_norm``) or {} when it can't be used."""
+    (``data``, ``family``, ``hidden`` or ``conv1``, ``kernel1``, ``conv2``, ``kernel2``,
+    ``activation``, ``batch_norm``) or {} when it can't be used."""
     if error is None and model is not None and model.activation_kwargs:
         error = "activation_kwargs"  # the page builds activations with their defaults only
     if error is not None or model is None:
         return s._replace(model_error=(error, name), pending=None), {}
-    settings = {
-        "hidden": ", ".join(str(n) for n in model.layer_sizes[1:-1]),
-        "activation": model.activation,
-        "batch_norm": model.batch_norm,
-    }
-    if model.layer_sizes[0] != s.inputs:  # 8×8 (64) and 28×28 (784) can be saved: matching data
-        settings["data"] = DIGITS_8X8 if model.layer_sizes[0] == 64 else BUILTIN
+    # core.model_io refuses architectures the page cannot build, so page_settings has an answer.
+    settings = {**page_settings(model.architecture), "activation": model.activation}
+    if "hidden" in settings:  # as typed in the hidden-layers box
+        settings["hidden"] = ", ".join(str(n) for n in settings["hidden"])
+    if "conv" in settings:  # one setting per block's channels and kernel size
+        (c1, k1), (c2, k2) = settings.pop("conv")
+        settings |= {"conv1": c1, "kernel1": k1, "conv2": c2, "kernel2": k2}
+    inputs = math.prod(model.architecture.input_shape)
+    if inputs != s.inputs:  # 8×8 (64) and 28×28 (784) can be saved: matching data
+        settings["data"] = DIGITS_8X8 if inputs == 64 else BUILTIN
     return s._replace(pending=(model, name), model_error=None), settings
 
 
@@ -333,10 +340,10 @@ def new_sample(s: Session) -> Session:
 
 
 def checked_gradients(
-    s: Session, key: tuple, x: np.ndarray, y: np.ndarray, activation
+    s: Session, arch, key: tuple, x: np.ndarray, y: np.ndarray, activation
 ) -> tuple[Session, list[TensorCheck], int]:
     """Backprop vs central differences on two entries of every parameter tensor of the live
-    network (core.mlp.gradient_check); the per-tensor errors and the step they were computed on.
+    network (core.network.gradient_check); the per-tensor errors and the step they were computed on.
 
     Tens of float64 forward passes, so it is not repeated for the same params (replaced,
     never mutated: the same object means the same answer) nor while training: every tick has new
@@ -347,6 +354,8 @@ def checked_gradients(
     if memo is not None and memo.key == key and (memo.params is params or s.running):
         return s, memo.checks, memo.step
     with np.errstate(all="ignore"):
-        checks = gradient_check(params, x, y, activation=activation, rng=np.random.default_rng(0))
+        checks = gradient_check(
+            arch, params, x, y, activation=activation, rng=np.random.default_rng(0)
+        )
     memo = GradCheckMemo(params, key, checks, s.train.step)
     return s._replace(gradcheck=memo), checks, memo.step

@@ -3,12 +3,12 @@
 ``train_for(state, data, config, max_steps=, time_budget=)`` advances a ``TrainState`` by a number
 of steps or until a time budget is spent and returns ``(new_state, TickMetrics)``. It never mutates
 its input: a Streamlit page may abandon a tick, keep the old state, or change ``config`` (lr,
-schedule, optimizer and its hyperparameters, batch size, dropout, patience) between ticks without a
-reset. ``train`` wraps it as a generator yielding once per epoch. For speed a tick copies the params
+schedule, optimizer and its hyperparameters, batch size, dropout, augmentation, patience) between
+ticks without a reset. ``train`` wraps it as a generator yielding once per epoch. For speed a tick copies the params
 and optimizer buffers once and updates its copies in place (``core.fast_optimizers``' ``into``); the
 arrays of a state, once handed out, are never written again.
 
-All randomness (init, shuffling, dropout) flows from the ``rng`` given to ``init_train_state`` and is
+All randomness (init, shuffling, dropout, augmentation) flows from the ``rng`` given to ``init_train_state`` and is
 carried in the state, so a seed reproduces a run exactly however it is cut into ticks. One epoch is
 one pass over a fresh permutation of the training set in batches of ``batch_size`` (the last batch
 may be smaller, as torch's ``DataLoader(drop_last=False)``). Data stays uint8; each batch is
@@ -29,9 +29,20 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from core.activations import ACTIVATIONS, Activation
+from core.augment import augment
 from core.datasets import Dataset, Split, to_float32
 from core.fast_optimizers import fast_paths
-from core.mlp import backward, forward, init_bn_state, init_params, softmax_cross_entropy
+from core.mlp import softmax_cross_entropy
+from core.network import (
+    Architecture,
+    BatchNorm,
+    backward,
+    forward,
+    init_bn_state,
+    init_params,
+    mlp,
+    rows_per_pass,
+)
 from core.optimizers import Optimizer, init_layers, make
 from core.schedules import Plateau, as_schedule
 
@@ -42,13 +53,13 @@ STOP_REASONS = ("epochs", "early_stopping", "diverged")
 class TrainConfig(NamedTuple):
     """What to train and how. Fields marked (init) are read only by ``init_train_state``."""
 
-    layer_sizes: tuple[int, ...] = (784, 128, 10)  # (init)
+    architecture: Architecture = mlp((784, 128, 10))  # (init)
     initializer: str = "kaiming_uniform"  # (init)
     init_kwargs: tuple[tuple[str, Any], ...] = ()  # (init)
-    batch_norm: bool = False  # (init)
     activation: str = "relu"
     activation_kwargs: tuple[tuple[str, Any], ...] = ()
     dropout: float = 0.0
+    augment: bool = False  # random shifts (±2 px) and rotations (±10°) of each training batch
     optimizer: str = "adam"
     hyperparameters: tuple[tuple[str, Any], ...] = ()  # optimizer kwargs except lr (UI names)
     lr: float | Callable = 1e-3  # a float or a schedule from core.schedules
@@ -81,7 +92,7 @@ class EpochMetrics(NamedTuple):
 
 
 class TrainState(NamedTuple):
-    params: list  # core.mlp params: list of {"W", "b"[, "gamma", "beta"]}
+    params: list  # core.network params: one dict of tensors per layer
     opt_states: list  # one optimizer state per array, nested like params
     optimizer: str  # the OPTIMIZERS key the opt_states belong to
     bn_state: list  # running stats per layer (None where no batch norm)
@@ -154,14 +165,11 @@ def _compatible(fresh, old) -> bool:
 def init_train_state(rng: np.random.Generator, data: Dataset, config: TrainConfig) -> TrainState:
     """Fresh params (from ``rng``), optimizer states and an empty history."""
     n_features = int(np.prod(data.train.x.shape[1:]))
-    if config.layer_sizes[0] != n_features:
-        raise ValueError(f"{config.layer_sizes=} must start with the {n_features} input pixels")
+    arch = config.architecture
+    if math.prod(arch.input_shape) != n_features:
+        raise ValueError(f"{arch.input_shape=} does not hold the {n_features} input pixels")
     params = init_params(
-        rng,
-        config.layer_sizes,
-        initializer=config.initializer,
-        init_kwargs=dict(config.init_kwargs),
-        batch_norm=config.batch_norm,
+        rng, arch, initializer=config.initializer, init_kwargs=dict(config.init_kwargs)
     )
     # A child generator of a fixed type, so its state can be stored and restored.
     train_rng = np.random.default_rng(rng.integers(2**63))
@@ -191,14 +199,15 @@ def init_train_state(rng: np.random.Generator, data: Dataset, config: TrainConfi
 
 
 def evaluate(
-    params: list, bn_state: list, split: Split, activation: Activation
+    arch: Architecture, params: list, bn_state: list, split: Split, activation: Activation
 ) -> tuple[float, float]:
     """Mean cross-entropy and accuracy on ``split`` in eval mode (running BN stats, no dropout)."""
     total_loss, correct = 0.0, 0
-    for start in range(0, len(split.y), EVAL_BATCH):
-        x = to_float32(split.x[start : start + EVAL_BATCH])
-        y = split.y[start : start + EVAL_BATCH]
-        logits, _ = forward(params, x, activation=activation, train=False, bn_state=bn_state)
+    rows = rows_per_pass(arch, EVAL_BATCH)
+    for start in range(0, len(split.y), rows):
+        x = to_float32(split.x[start : start + rows])
+        y = split.y[start : start + rows]
+        logits, _ = forward(arch, params, x, activation=activation, train=False, bn_state=bn_state)
         loss, _ = softmax_cross_entropy(logits, y)
         total_loss += loss * len(y)
         correct += int(np.count_nonzero(logits.argmax(axis=1) == y))
@@ -338,8 +347,9 @@ def train_for(
     lr_box = [0.0]
     opt = _optimizer(config, lr_box)
     params, bn_state, opt_states = state.params, state.bn_state, state.opt_states
-    fresh = opt.init(params[0]["W"][:1, :1])
-    if config.optimizer != state.optimizer or not _compatible(fresh, opt_states[0]["W"]):
+    i, key = next((i, k) for i, p in enumerate(params) for k in p)  # the first tensor
+    fresh = opt.init(params[i][key][:1])
+    if config.optimizer != state.optimizer or not _compatible(fresh, opt_states[i][key]):
         opt_states = init_layers(opt, params)  # a new optimizer starts from zeroed buffers
     # The tick updates its own copies in place, never an array of a state someone holds: a page
     # may keep the old state (Streamlit can abandon a tick). Copying once per tick is cheap.
@@ -363,6 +373,8 @@ def train_for(
     steps, losses, lrs, finished = [], [], [], []
     last = None  # (params before, grads) of the latest step, for the per-layer signals
     train_seconds, train_rows, step_seconds = 0.0, 0, 0.0
+    arch = config.architecture
+    batch_norm = any(isinstance(layer, BatchNorm) for layer in arch.layers)
     while stopped is None:
         if max_steps is not None and len(steps) >= max_steps:
             break
@@ -375,14 +387,19 @@ def train_for(
         if (t := epoch if by_epoch else step) != lr_of:
             # float(): a float64 numpy scalar would promote float32 params to float64 in updates.
             lr_box[0], lr_of = float(schedule(t)), t
-        if config.batch_norm and len(idx) < 2:
+        if batch_norm and len(idx) < 2:
             idx = idx[:0]  # a 1-row batch has no batch variance (torch raises); skip the row
         if len(idx):
-            xb, yb = to_float32(x_all[idx], out=xb_buffer[: len(idx)]), y_all[idx]
+            if config.augment:
+                xb = augment(rng, x_all[idx])  # drawn from the carried rng: a seed repeats it
+            else:
+                xb = to_float32(x_all[idx], out=xb_buffer[: len(idx)])
+            yb = y_all[idx]
             # Huge lrs overflow on purpose in this playground; the loss check below reports it,
             # so the floating-point warnings are silenced here only.
             with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
                 logits, cache = forward(
+                    arch,
                     params,
                     xb,
                     activation=activation,
@@ -395,7 +412,7 @@ def train_for(
                 if not math.isfinite(loss):
                     diverged_at, stopped = step, "diverged"
                     break
-                last = (params, backward(params, cache, dlogits, out=owned.grads))
+                last = (params, backward(arch, params, cache, dlogits, out=owned.grads))
                 owned.update(into)
                 params = owned.params
             bn_state = cache.bn_state
@@ -416,7 +433,7 @@ def train_for(
             continue
         # ---- end of epoch: evaluate, early stopping, new permutation
         epoch += 1
-        val_loss, val_acc = evaluate(params, bn_state, data.val, activation)
+        val_loss, val_acc = evaluate(config.architecture, params, bn_state, data.val, activation)
         record = EpochMetrics(
             epoch=epoch,
             step=step,
@@ -495,10 +512,11 @@ def _layer_signals(last, params_after) -> dict:
         return {}
     before, grads = last
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        norms = tuple(_norm(g["W"]) for g in grads)
+        norms = tuple(_norm(g["W"]) for g in grads if "W" in g)
         ratios = tuple(
             _norm(a["W"] - b["W"]) / w if (w := _norm(b["W"])) > 0 else math.inf
             for a, b in zip(params_after, before, strict=True)
+            if "W" in b
         )
     return {"grad_norms": norms, "update_ratios": ratios}
 

@@ -12,7 +12,15 @@ import streamlit as st
 from core.activations import ACTIVATIONS
 from core.datasets import DATASETS, NUM_CLASSES
 from core.initializers import INITIALIZERS, default_kwargs
-from core.mnist_setup import exposed, run_label, train_config
+from core.mnist_setup import (
+    CONV1_CHANNELS,
+    CONV2_CHANNELS,
+    FAMILIES,
+    KERNELS,
+    exposed,
+    run_label,
+    train_config,
+)
 from core.optimizers import OPTIMIZER_ENTRIES, on_page
 from core.params import Param
 from core.session import PACES, configure
@@ -23,7 +31,13 @@ from ui.fields import Field, bind_fields, widget_for
 from ui.i18n import t
 from ui.mnist_live import Live, live_view
 from ui.mnist_session import save, session, start_session, trainer_registry
-from ui.mnist_settings import controls_panel, data_panel, network_panel, snap_to_stops
+from ui.mnist_settings import (
+    controls_panel,
+    data_panel,
+    layers_table,
+    network_panel,
+    snap_to_stops,
+)
 from ui.mnist_upload import NAME as UPLOAD
 from ui.mnist_views import (
     compare_panel,
@@ -59,17 +73,36 @@ def _init_label(init: str) -> str:  # the same names as on the initialization pa
     return f"{init}_ — {t(f'initialization.init_name.{init}')}"
 
 
+def _kernel_label(k: int) -> str:
+    return f"{k}×{k}"
+
+
+def _channels_label(channels: int) -> str:  # 0 channels: no second block
+    return str(channels) if channels else t("mnist.no_block")
+
+
 FIELDS = {
     "mn_data": Field(Param("choice", "mnist_builtin", options=DATA_KEYS), "select",
                      "mnist.data_label", option_labels="mnist.data."),
     "mn_train_size": Field(Param("int", 7000, low=100, high=60_000, step=100), "slider",
                            "mnist.train_size", "mnist.train_size_help"),
+    "mn_arch": Field(Param("choice", "mlp", options=FAMILIES), "segmented", "mnist.arch",
+                     "mnist.arch_help", option_labels="mnist.arch_name."),
     "mn_hidden": Field(Param("text", "128"), "text", "mnist.hidden"),
+    "mn_conv1": Field(Param("choice", 8, options=CONV1_CHANNELS), "select", "mnist.conv1",
+                      "mnist.conv_help"),
+    "mn_kernel1": Field(Param("choice", 5, options=KERNELS), "select", "mnist.kernel1",
+                        option_labels=_kernel_label),
+    "mn_conv2": Field(Param("choice", 16, options=CONV2_CHANNELS), "select", "mnist.conv2",
+                      "mnist.conv2_help", option_labels=_channels_label),
+    "mn_kernel2": Field(Param("choice", 5, options=KERNELS), "select", "mnist.kernel2",
+                        option_labels=_kernel_label),
     "mn_act": Field(Param("choice", "relu", options=tuple(ACTIVATIONS)), "select",
                     "mnist.activation", option_labels="activations.names."),
     "mn_init": Field(Param("choice", "kaiming_uniform", options=tuple(INITIALIZERS)), "select",
                      "mnist.initializer", option_labels=_init_label),
     "mn_bn": Field(Param("bool", False), "toggle", "mnist.batch_norm"),
+    "mn_augment": Field(Param("bool", False), "toggle", "mnist.augment", "mnist.augment_help"),
     "mn_dropout": Field(Param("float", 0.0, low=0.0, high=0.9, step=0.05), "slider",
                         "mnist.dropout", "mnist.dropout_help"),
     "mn_opt": Field(Param("choice", "adam", options=on_page("mnist")), "select",
@@ -120,10 +153,21 @@ EXPERIMENTS = {
 RACE = (("muon", 0.03), ("adam", 1e-3))
 DROPOUT_RACE_STEPS = 40 * 8
 
-FORMULA = (
-    r"\mathcal{L} = -\frac{1}{N}\sum_{n=1}^{N} \log \operatorname{softmax}(W_L\,h_{L-1} + b_L)"
-    r"_{y_n},\qquad h_\ell = f(W_\ell\, h_{\ell-1} + b_\ell),\ h_0 = x"
-)
+FORMULAS = {
+    "mlp": (
+        r"\mathcal{L} = -\frac{1}{N}\sum_{n=1}^{N} \log \operatorname{softmax}(W_L\,h_{L-1} + b_L)"
+        r"_{y_n},\qquad h_\ell = f(W_\ell\, h_{\ell-1} + b_\ell),\ h_0 = x"
+    ),
+    # A convolution as the sum it is (torch's cross-correlation: no kernel flip), the max-pool,
+    # and the output size of both (torch.nn.Conv2d's docs).
+    "cnn": (
+        r"\mathcal{L} = -\frac{1}{N}\sum_{n=1}^{N} \log \operatorname{softmax}"
+        r"\big(W \operatorname{flatten}(h) + b\big)_{y_n},"
+        r"\qquad y_{c,i,j} = b_c + \sum_{c'}\sum_{u,v} W_{c,c',u,v}\; x_{c',\,s i + d u - p,\,s j + d v - p},"
+        r"\qquad h = \operatorname{maxpool}\big(f(y)\big),"
+        r"\qquad n_{\text{out}} = \Big\lfloor \frac{n + 2p - d(k - 1) - 1}{s} \Big\rfloor + 1"
+    ),
+}
 
 # ---------------------------------------------------------------- page
 
@@ -138,21 +182,23 @@ snap_to_stops(FIELDS)
 
 st.title(t("mnist.heading"))
 st.markdown(t("mnist.intro"))
-show_formula(FORMULA)
+family_now = st.session_state.get("mn_arch", "mlp")
+show_formula(FORMULAS.get(family_now, FORMULAS["mlp"]))
 
 with guarded_panel(t("mnist.panel_data")):
     used = data_panel(FIELDS, style)
 with guarded_panel(t("mnist.panel_network")):
     net = network_panel(FIELDS, ENTRY_FIELDS, style)
-
-config = train_config(used.data.image_shape, net, tuple(default_kwargs(net.initializer).items()))
+    config = train_config(
+        used.data.image_shape, net, tuple(default_kwargs(net.initializer).items())
+    )
+    layers_table(config)
 # What makes a new network (the seed last, core.session); lr, optimizer and dropout may change
 # while it trains. The activation is in it: a sigmoid network trained on under ReLU was kept as
 # "ReLU", and the sigmoid experiment's comparison compared nothing.
-arch = (used.id, used.train_size, config.layer_sizes, net.initializer, net.activation,
-        net.batch_norm, net.seed)  # fmt: skip
+arch = (used.id, used.train_size, config.architecture, net.initializer, net.activation, net.seed)
 names = (t(f"optimizers.names.{net.optimizer}"), t(f"mnist.sched.{net.schedule}"))
-label = run_label(net, config.layer_sizes, used.train_size, used.n_max, names)
+label = run_label(net, config.architecture, used.train_size, used.n_max, names)
 save(configure(session(), used.data, config, arch, label))
 
 with guarded_panel(t("mnist.panel_controls")):

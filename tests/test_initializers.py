@@ -11,6 +11,8 @@ from core.initializers import (
     INITIALIZERS,
     NONLINEARITIES,
     calculate_gain,
+    conv_fans,
+    conv_weight,
     default_kwargs,
     init_std,
     torch_call,
@@ -288,3 +290,74 @@ def test_sparse_zeroes_a_fraction_of_every_inputs_weights_like_torch(fan_in, fan
         assert len({tuple(np.flatnonzero(row == 0)) for row in w}) > 1  # not one shared pattern
     with pytest.raises(ValueError, match="sparsity"):
         INITIALIZERS["sparse"](np.random.default_rng(3), 3, 3, sparsity=1.5)
+
+
+# ------------------------------------------------------------------------------ conv weights
+
+
+def torch_conv_fans(shape):
+    """torch.nn.init._calculate_fan_in_and_fan_out for a weight of ``shape`` (out, in, *kernel)."""
+    receptive_field = math.prod(shape[2:])
+    return shape[1] * receptive_field, shape[0] * receptive_field
+
+
+@pytest.mark.parametrize(("out_c", "in_c", "k"), [(8, 1, 5), (16, 8, 5), (3, 7, 1), (5, 2, 3)])
+def test_conv_fans_are_torchs(out_c, in_c, k):
+    assert conv_fans(out_c, in_c, k) == torch_conv_fans((out_c, in_c, k, k))
+    assert conv_fans(16, 8, 5) == (200, 400)
+
+
+# 64 × 32 × 5 × 5 = 51,200 draws: the std is known to ~0.3 %; fans (800, 1600) are unequal
+CONV = (64, 32, 5)
+
+
+@pytest.mark.parametrize(
+    ("name", "kw"),
+    [
+        ("kaiming_uniform", {}),
+        ("kaiming_normal", {"nonlinearity": "relu"}),
+        ("kaiming_normal", {"mode": "fan_out"}),
+        ("xavier_uniform", {}),
+        ("xavier_normal", {"gain": 2.0}),
+        ("lecun_normal", {}),
+        ("uniform", {"a": -0.5, "b": 1.5}),
+    ],
+)
+def test_conv_weight_std_uses_the_conv_fans(name, kw):
+    w = conv_weight(name, np.random.default_rng(4), *CONV, **kw)
+    assert w.shape == (64, 32, 5, 5) and w.dtype == np.float32
+    fan_in, fan_out = torch_conv_fans(w.shape)
+    assert w.std() == pytest.approx(init_std(name, fan_in, fan_out, **kw), rel=0.02)
+    again = conv_weight(name, np.random.default_rng(4), *CONV, dtype=np.float64, **kw)
+    assert again.dtype == np.float64
+
+
+def test_conv_weight_kaiming_uniform_bound_is_torchs():
+    # torch's Conv2d(32, 64, 5) weight under kaiming_uniform_(w): bound = sqrt(6 / (32 · 25))
+    w = conv_weight("kaiming_uniform", np.random.default_rng(5), *CONV)
+    bound = math.sqrt(6 / 800)
+    assert -bound <= w.min() < -0.99 * bound and 0.99 * bound < w.max() <= bound
+
+
+@pytest.mark.parametrize(("out_c", "in_c", "k"), [(8, 4, 3), (40, 1, 3)])
+def test_conv_weight_orthogonal_flattens_like_torch(out_c, in_c, k):
+    # torch's orthogonal_ on a conv weight: the matrix (out, in·k·k), orthonormal rows if wide,
+    # orthonormal columns if tall, times gain.
+    w = conv_weight("orthogonal", np.random.default_rng(6), out_c, in_c, k, gain=1.5)
+    m = w.reshape(out_c, -1).astype(np.float64)
+    gram = m @ m.T if m.shape[0] <= m.shape[1] else m.T @ m
+    np.testing.assert_allclose(gram, 1.5**2 * np.eye(min(m.shape)), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["eye", "sparse"])
+def test_conv_weight_refuses_matrix_only_initializers(name):
+    with pytest.raises(ValueError, match=name):
+        conv_weight(name, np.random.default_rng(0), 4, 2, 3)
+    with pytest.raises(ValueError, match="Unknown"):
+        conv_weight("dirac", np.random.default_rng(0), 4, 2, 3)
+
+
+@pytest.mark.parametrize("name", [n for n in INITIALIZERS if n not in ("eye", "sparse")])
+def test_every_other_initializer_draws_a_conv_weight(name):
+    w = conv_weight(name, np.random.default_rng(7), 6, 3, 3, **default_kwargs(name))
+    assert w.shape == (6, 3, 3, 3) and w.dtype == np.float32

@@ -1,15 +1,15 @@
 """MLP: backprop vs central differences for every activation, with and without batch norm/dropout;
-fused softmax cross-entropy; training reduces the loss; gradient_check; bookkeeping helpers."""
+fused softmax cross-entropy; training reduces the loss; bookkeeping helpers. (The page's gradient
+check runs on core.network: tests/test_network_gradient_check.py.)"""
 
 import numpy as np
 import pytest
 
-from core.activations import ACTIVATIONS, Activation
+from core.activations import ACTIVATIONS
 from core.mlp import (
     accuracy,
     backward,
     forward,
-    gradient_check,
     init_bn_state,
     init_params,
     loss_and_grads,
@@ -167,27 +167,6 @@ def test_weight_decay_adds_half_l2_to_loss_and_w_to_weight_grads():
             np.testing.assert_array_equal(a[key], b[key])
 
 
-@pytest.mark.parametrize("batch_norm", [False, True])
-def test_gradient_check_with_weight_decay_is_small_for_correct_backprop(batch_norm):
-    r = np.random.default_rng(0)
-    params = init_params(r, [6, 16, 16, 4], batch_norm=batch_norm)  # float32 in, float64 inside
-    x, y = r.normal(size=(10, 6)), r.integers(0, 4, 10)
-    checks = gradient_check(
-        params, x, y, activation=ACTIVATIONS["tanh"](), rng=r, weight_decay=1e-2
-    )
-    assert all(0 <= c.rel < 1e-6 for c in checks)
-
-
-def test_gradient_check_detects_a_wrong_derivative():
-    r = np.random.default_rng(0)
-    params = init_params(r, [6, 16, 4])
-    x, y = r.normal(size=(10, 6)), r.integers(0, 4, 10)
-    tanh = ACTIVATIONS["tanh"]()
-    wrong = Activation(tanh.fn, lambda z: 1.5 * tanh.grad(z))
-    checks = gradient_check(params, x, y, activation=wrong, rng=r)
-    assert {(c.layer, c.name) for c in checks if c.rel > 1e-2} == {(0, "W"), (0, "b")}
-
-
 def _blobs(seed, n_per_class=60):
     r = np.random.default_rng(seed)
     centres = np.array([[0.0, 3.0], [3.0, -2.0], [-3.0, -2.0]])
@@ -265,7 +244,6 @@ def test_pure_functions_do_not_mutate_params():
     x, y = r.normal(size=(8, 4)), r.integers(0, 3, 8)
     act = ACTIVATIONS["elu"]()
     loss_and_grads(params, x, y, activation=act, weight_decay=0.1, rng=r, dropout=0.2)
-    gradient_check(params, x, y, activation=act, rng=r)
     for p, b in zip(params, before, strict=True):
         for k in p:
             np.testing.assert_array_equal(p[k], b[k])

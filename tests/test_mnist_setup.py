@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 from core.activations import ACTIVATIONS
-from core.mlp import TensorCheck, init_params, predict_proba
 from core.mnist_setup import (
     MAX_LAYERS,
     MAX_WIDTH,
@@ -21,6 +20,7 @@ from core.mnist_setup import (
     signal_series,
     train_config,
 )
+from core.network import TensorCheck, init_params, mlp, predict_proba
 from core.optimizers import OPTIMIZER_ENTRIES, OPTIMIZERS
 from core.schedules import step_lr
 
@@ -78,7 +78,8 @@ def test_refused_hyperparameters_fall_back_to_the_defaults_with_the_reason():
 
 def test_train_config_and_a_schedule_in_epochs():
     config = train_config((28, 28), NET, (("gain", 1.0),))
-    assert config.layer_sizes == (784, 64, 32, 10) == layer_sizes((28, 28), NET.hidden)
+    assert (784, 64, 32, 10) == layer_sizes((28, 28), NET.hidden)
+    assert config.architecture == mlp((784, 64, 32, 10))
     assert config.lr == 0.1 and config.schedule_unit == "epoch" and config.batch_size == 64
     assert config.hyperparameters == (("momentum", 0.9),)
     assert config.init_kwargs == (("gain", 1.0),)
@@ -91,23 +92,25 @@ def test_train_config_and_a_schedule_in_epochs():
 
 def test_run_label_names_only_what_differs_from_plain():
     names = ("SGD", "StepLR")
-    plain = run_label(NET, (784, 64, 32, 10), 7000, 7000, names)
-    assert plain == "SGD · lr=0.1 · 784-64-32-10 · tanh · bs=64"
+    arch = mlp((784, 64, 32, 10))
+    plain = run_label(NET, arch, 7000, 7000, names)
+    assert plain == "SGD · lr=0.1 · 784–64–32–10 · tanh · bs=64"
     full = NET._replace(schedule="step_lr", dropout=0.25, batch_norm=True)
-    assert run_label(full, (784, 64, 32, 10), 500, 7000, names) == (
-        "SGD · lr=0.1 (StepLR) · 784-64-32-10 · tanh · bs=64 · dropout=0.25 · BN · n=500"
+    assert run_label(full, arch, 500, 7000, names) == (
+        "SGD · lr=0.1 (StepLR) · 784–64–32–10 · tanh · bs=64 · dropout=0.25 · BN · n=500"
     )
 
 
 def test_finite_probabilities_or_none_once_diverged(rng):
-    params = init_params(rng, (4, 3, 10))
+    arch = mlp((4, 3, 10))
+    params = init_params(rng, arch)
     x = rng.standard_normal((5, 4))
-    probs = finite_probabilities(params, x, "relu", None)
-    expected = predict_proba(params, x, activation=ACTIVATIONS["relu"]())
+    probs = finite_probabilities(arch, params, x, "relu", None)
+    expected = predict_proba(arch, params, x, activation=ACTIVATIONS["relu"]())
     np.testing.assert_array_equal(probs, expected)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-6)  # float32
     params[0]["W"] = np.full_like(params[0]["W"], np.nan)
-    assert finite_probabilities(params, x, "relu", None) is None
+    assert finite_probabilities(arch, params, x, "relu", None) is None
 
 
 def test_gradcheck_verdict_names_the_worst_and_the_failed_tensors():

@@ -15,6 +15,7 @@ import ui.mnist_settings
 from core.datasets import ERROR_CODES, DatasetError, builtin_mnist, load_digits_8x8
 from core.model_io import ERROR_CODES as MODEL_ERROR_CODES
 from core.model_io import save_model
+from core.network import mlp
 from core.training import TrainConfig, init_train_state
 from tests.apptest import run_page
 from ui.i18n import translate
@@ -545,7 +546,7 @@ def test_a_saved_model_loads_back_with_the_same_predictions():
     assert at.get("download_button")[0].proto.disabled is False
     state = at.session_state["_mn_session"].train
     # The bytes the download button makes (its callable runs only in a browser, on click).
-    content = save_model(state.params, state.bn_state, (784, 128, 10), "relu", False)
+    content = save_model(mlp((784, 128, 10)), state.params, state.bn_state, "relu")
     at.text_input(key="mn_hidden").set_value("32").run()  # another, untrained network
     at.selectbox(key="mn_act").set_value("tanh").run()
     assert translate("en", "mnist.test_accuracy") not in metrics(at)  # untrained: the prompt
@@ -568,9 +569,9 @@ def test_a_saved_model_loads_back_with_the_same_predictions():
 
 def test_an_8x8_batch_norm_model_switches_the_page_to_its_data_and_architecture():
     digits = load_digits_8x8()
-    config = TrainConfig(layer_sizes=(64, 24, 16, 10), batch_norm=True, activation="tanh")
+    config = TrainConfig(architecture=mlp((64, 24, 16, 10), batch_norm=True), activation="tanh")
     state = init_train_state(np.random.default_rng(3), digits, config)
-    content = save_model(state.params, state.bn_state, config.layer_sizes, "tanh", True)
+    content = save_model(config.architecture, state.params, state.bn_state, "tanh")
     at = run_page(PAGE, "zh")
     upload_model(at, "digits.npz", content).run()
     assert not at.exception and not at.error
@@ -578,8 +579,8 @@ def test_an_8x8_batch_norm_model_switches_the_page_to_its_data_and_architecture(
     assert at.text_input(key="mn_hidden").value == "24, 16"
     assert at.toggle(key="mn_bn").value is True
     loaded = at.session_state["_mn_session"].train
-    np.testing.assert_array_equal(loaded.params[1]["gamma"], state.params[1]["gamma"])
-    np.testing.assert_array_equal(loaded.bn_state[0].var, state.bn_state[0].var)
+    np.testing.assert_array_equal(loaded.params[5]["gamma"], state.params[5]["gamma"])
+    np.testing.assert_array_equal(loaded.bn_state[1].var, state.bn_state[1].var)
 
 
 def test_bad_model_files_get_a_message_and_the_network_is_kept():
@@ -699,8 +700,8 @@ def test_class_pace_is_the_default_and_trains_a_class_can_watch():
 @pytest.mark.parametrize("language", ["en", "zh"])
 def test_the_pace_and_the_limits_are_labelled_in_both_languages(language):
     at = run_page(PAGE, language)
-    pace = at.get("button_group")[0]
-    assert pace.label == translate(language, "mnist.pace")
+    groups = {group.label: group for group in at.get("button_group")}
+    pace = groups[translate(language, "mnist.pace")]
     assert list(pace.options) == [
         translate(language, f"mnist.paces.{key}") for key in ("slow", "class", "fast")
     ]
@@ -740,6 +741,42 @@ def test_mid_epoch_the_epoch_button_says_it_finishes_this_epoch(language):
     button.click().run()
     assert step_count(at, language) == 55
     assert at.button(key="_mn_epoch").label == translate(language, "mnist.one_epoch")
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_a_cnn_trains_with_its_layer_table_filters_and_a_passing_gradient_check(language):
+    at = run_page(PAGE, language, mn_arch="cnn")
+    assert not at.exception and not at.error
+    table = at.table[0].value
+    modules = list(table.index)
+    assert modules[0] == "Conv2d(1, 8, kernel_size=5, padding=2)"
+    assert modules[-1] == "Linear(256, 10)"
+    (code,) = [c.value for c in at.code if "Sequential" in c.value]
+    assert "    torch.nn.MaxPool2d(3),\n" in code and code.endswith(")")
+    assert list(table[translate(language, "mnist.layers_field")])[:3] == ["5²", "5²", "6²"]
+    assert translate(language, "mnist.layers_total", count="5,994") in [c.value for c in at.caption]
+    at.button(key="_mn_step").click().run()
+    assert not at.exception and not at.error and step_count(at, language) == 1
+    state = at.session_state["_mn_session"].train
+    assert state.params[0]["W"].shape == (8, 1, 5, 5)
+    if language == "en":
+        assert "Gradient check passed" in gradcheck_badge(at)
+
+
+def test_a_saved_cnn_loads_back_and_sets_the_network_settings():
+    at = run_page(PAGE, mn_arch="cnn", mn_conv1="4", mn_kernel1="3", mn_conv2="0")
+    at.button(key="_mn_step").click().run()
+    s = at.session_state["_mn_session"]
+    config_arch = s.arch[2]
+    content = save_model(config_arch, s.train.params, s.train.bn_state, "relu")
+    fresh = run_page(PAGE)  # an MLP page
+    upload_model(fresh, "cnn.npz", content).run()
+    assert not fresh.exception and not fresh.error
+    assert fresh.session_state["mn_arch"] == "cnn"
+    assert (fresh.session_state["mn_conv1"], fresh.session_state["mn_kernel1"]) == (4, 3)
+    assert fresh.session_state["mn_conv2"] == 0
+    loaded = fresh.session_state["_mn_session"].train
+    np.testing.assert_array_equal(loaded.params[0]["W"], s.train.params[0]["W"])
 
 
 @pytest.mark.parametrize("language", ["en", "zh"])

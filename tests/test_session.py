@@ -6,6 +6,7 @@ import pytest
 from core.activations import ACTIVATIONS
 from core.datasets import to_float32
 from core.model_io import LoadedModel
+from core.network import mlp
 from core.session import (
     BUILTIN,
     CLASS_EPOCH_SECONDS,
@@ -37,8 +38,8 @@ from core.session import (
 )
 from core.training import TrainConfig, init_train_state, smooth_ema, train_for
 
-CONFIG = TrainConfig(layer_sizes=(784, 16, 10), batch_size=50, optimizer="adam", lr=3e-3)
-ARCH = ("small", 600, CONFIG.layer_sizes, CONFIG.initializer, False, 0)
+CONFIG = TrainConfig(architecture=mlp((784, 16, 10)), batch_size=50, optimizer="adam", lr=3e-3)
+ARCH = ("small", 600, CONFIG.architecture, CONFIG.initializer, 0)
 
 
 def configured(small, arch=ARCH, config=CONFIG, label="run a") -> Session:
@@ -46,7 +47,7 @@ def configured(small, arch=ARCH, config=CONFIG, label="run a") -> Session:
 
 
 def weights(s: Session) -> list[np.ndarray]:
-    return [layer["W"] for layer in s.train.params]
+    return [layer["W"] for layer in s.train.params if "W" in layer]
 
 
 def test_configure_builds_a_paused_network_from_the_seed(small):
@@ -66,8 +67,8 @@ def test_configure_with_the_same_arch_keeps_the_run_and_takes_the_new_label(smal
 
 def test_a_settings_change_makes_a_new_paused_run_and_archives_the_old_one(small):
     s = start(step(configured(small), small, CONFIG))
-    wider = CONFIG._replace(layer_sizes=(784, 20, 10))
-    new = configure(s, small, wider, (*ARCH[:2], (784, 20, 10), *ARCH[3:]), "run b")
+    wider = CONFIG._replace(architecture=mlp((784, 20, 10)))
+    new = configure(s, small, wider, (*ARCH[:2], wider.architecture, *ARCH[3:]), "run b")
     assert new.train.step == 0 and not new.running and new.signals == () and new.last is None
     assert new.train.params[0]["W"].shape == (784, 20)
     assert [r.label for r in new.runs] == ["run a"]
@@ -138,7 +139,7 @@ def test_archive_keeps_a_finished_runs_curve_once_per_label_and_at_most_max_runs
 
 def model_of(small, config=CONFIG, seed=7, **changes) -> LoadedModel:
     state = init_train_state(np.random.default_rng(seed), small, config)
-    model = LoadedModel(state.params, state.bn_state, config.layer_sizes, "relu", False)
+    model = LoadedModel(state.params, state.bn_state, config.architecture, "relu")
     return model._replace(**changes)
 
 
@@ -157,17 +158,17 @@ def test_a_received_model_is_loaded_by_the_next_configure_if_the_architecture_ma
     s = configured(small)
     model = model_of(small)
     waiting, settings = receive_model(s, model, "mine.npz")
-    assert settings == {"hidden": "16", "activation": "relu", "batch_norm": False}
+    assert settings == {"family": "mlp", "hidden": "16", "activation": "relu", "batch_norm": False}
     loaded = configure(waiting, small, CONFIG, ARCH, "run a")
     assert loaded.train.params is model.params and loaded.pending is None
     # The hidden-layer box edited in the same moment: the file is refused, the network kept.
-    other = configure(waiting, small, CONFIG._replace(layer_sizes=(784, 8, 10)), ARCH, "x")
+    other = configure(waiting, small, CONFIG._replace(architecture=mlp((784, 8, 10))), ARCH, "x")
     assert other.model_error == ("architecture", "mine.npz") and other.loaded_note is None
 
 
 def test_a_received_model_asks_for_the_data_it_reads_and_bad_files_are_reported(small):
     s = configured(small)
-    digits = model_of(small, layer_sizes=(64, 10))
+    digits = model_of(small, architecture=mlp((64, 10)))
     assert receive_model(s, digits, "d.npz")[1]["data"] == DIGITS_8X8
     assert receive_model(s._replace(inputs=64), model_of(small), "m.npz")[1]["data"] == BUILTIN
     bad, settings = receive_model(s, None, "x.npz", "not_npz")
@@ -197,17 +198,21 @@ def test_new_sample_draws_another_grid():
     assert new_sample(new_sample(Session("me"))).sample_seed == 2
 
 
+def check(s: Session, *args):
+    return checked_gradients(s, CONFIG.architecture, *args)
+
+
 def test_the_gradient_check_is_kept_while_training_and_redone_once_paused(small):
     x, y = to_float32(small.val.x[:16]), small.val.y[:16]
     relu = ACTIVATIONS["relu"]()
-    s, checks, at = checked_gradients(configured(small), ("relu",), x, y, relu)
+    s, checks, at = check(configured(small), ("relu",), x, y, relu)
     assert max(c.rel for c in checks) < 1e-4 and at == 0
-    assert checked_gradients(s, ("relu",), x, y, relu)[0] is s  # same params: not redone
+    assert check(s, ("relu",), x, y, relu)[0] is s  # same params: not redone
     running = tick(start(s), small, CONFIG, max_steps=2)
-    assert checked_gradients(running, ("relu",), x, y, relu)[2] == 0  # kept while training
+    assert check(running, ("relu",), x, y, relu)[2] == 0  # kept while training
     paused = pause(running)
-    assert checked_gradients(paused, ("relu",), x, y, relu)[2] == 2  # redone once paused
-    assert checked_gradients(running, ("tanh",), x, y, relu)[2] == 2  # another key: redone
+    assert check(paused, ("relu",), x, y, relu)[2] == 2  # redone once paused
+    assert check(running, ("tanh",), x, y, relu)[2] == 2  # another key: redone
 
 
 def test_one_epoch_trains_its_budget_now_and_the_rest_in_later_ticks(small):

@@ -8,7 +8,8 @@ import pytest
 import core.training as training
 from core.activations import ACTIVATIONS
 from core.datasets import to_float32
-from core.mlp import accuracy, loss_and_grads
+from core.mlp import accuracy
+from core.network import cnn, loss_and_grads, mlp
 from core.optimizers import (
     OPTIMIZERS,
     AdamState,
@@ -30,7 +31,7 @@ from core.training import (
     train_for,
 )
 
-TINY = TrainConfig(layer_sizes=(784, 16, 10), batch_size=50, optimizer="adam", lr=3e-3)
+TINY = TrainConfig(architecture=mlp((784, 16, 10)), batch_size=50, optimizer="adam", lr=3e-3)
 
 
 def arrays_of(obj):
@@ -74,9 +75,12 @@ def test_loss_falls_and_learns_real_digits(small):
     assert state.history.loss[0] > 1.5  # ~ln(10) at the start
     assert losses == sorted(losses, reverse=True) and losses[-1] < 0.6 * losses[0]
     assert val_acc[-1] > 0.75  # chance is 0.1
-    # The reported validation accuracy agrees with core.mlp.accuracy on the same split.
+    # The reported validation accuracy agrees with core.mlp.accuracy on the same split (the same
+    # MLP written as one loop, whose params are the network's without its layers of none).
     act = ACTIVATIONS["relu"]()
-    direct = accuracy(state.params, to_float32(small.val.x), small.val.y, activation=act)
+    direct = accuracy(
+        [p for p in state.params if p], to_float32(small.val.x), small.val.y, activation=act
+    )
     assert val_acc[-1] == pytest.approx(direct)
 
 
@@ -96,7 +100,7 @@ def test_deterministic_for_a_seed_and_any_chunking(small):
 
 
 def test_input_state_not_mutated(small):
-    cfg = TINY._replace(batch_norm=True, dropout=0.1, layer_sizes=(784, 16, 12, 10))
+    cfg = TINY._replace(architecture=mlp((784, 16, 12, 10), batch_norm=True), dropout=0.1)
     state = init_train_state(np.random.default_rng(1), small, cfg)
     state, _ = train_for(state, small, cfg, max_steps=3)
     before = [a.copy() for a in arrays_of(list(state))]
@@ -144,7 +148,7 @@ def test_every_state_handed_out_stays_bitwise_unchanged(small, name):
 )
 def test_steps_equal_a_plain_update_layers_loop(small, name, lr):
     """The trainer's in-place step equals forward/backward and the pure ``update_layers``."""
-    cfg = TINY._replace(layer_sizes=(784, 16, 12, 10), optimizer=name, lr=lr)
+    cfg = TINY._replace(architecture=mlp((784, 16, 12, 10)), optimizer=name, lr=lr)
     state = init_train_state(np.random.default_rng(5), small, cfg)
     new, _ = train_for(state, small, cfg, max_steps=6)
     opt = make(name, lr=lr)
@@ -152,7 +156,9 @@ def test_steps_equal_a_plain_update_layers_loop(small, name, lr):
     for k in range(6):
         rows = state.order[k * cfg.batch_size : (k + 1) * cfg.batch_size]
         x, y = to_float32(small.train.x[rows]), small.train.y[rows]
-        _, grads, _ = loss_and_grads(params, x, y, activation=ACTIVATIONS["relu"]())
+        _, grads, _ = loss_and_grads(
+            cfg.architecture, params, x, y, activation=ACTIVATIONS["relu"]()
+        )
         params, opt_states = update_layers(opt, params, grads, opt_states)
     for ours, plain in zip(arrays_of(new.params), arrays_of(params), strict=True):
         assert ours.dtype == plain.dtype == np.float32
@@ -204,7 +210,7 @@ def test_early_stopping_keeps_best_params(small):
     vals = [e.val_loss for e in state.history.epochs]
     assert state.best_epoch == 1 + int(np.argmin(vals))
     act = ACTIVATIONS["relu"]()
-    loss, _ = evaluate(state.best_params, state.best_bn_state, small.val, act)
+    loss, _ = evaluate(cfg.architecture, state.best_params, state.best_bn_state, small.val, act)
     assert loss == pytest.approx(min(vals))
 
 
@@ -262,11 +268,13 @@ def test_every_optimizer_reduces_the_loss(small, name):
 
 
 def test_batch_norm_updates_running_stats(small):
-    cfg = TINY._replace(batch_norm=True, batch_size=599)  # leaves a 1-row batch: skipped
+    cfg = TINY._replace(
+        architecture=mlp((784, 16, 10), batch_norm=True), batch_size=599
+    )  # leaves a 1-row batch: skipped
     state = init_train_state(np.random.default_rng(0), small, cfg)
     state, m = train_for(state, small, cfg)  # no limit: runs to the epoch's end
     assert state.epoch == 1 and state.step == 1 and len(m.epochs) == 1
-    assert not np.allclose(state.bn_state[0].mean, 0)
+    assert not np.allclose(state.bn_state[1].mean, 0)  # layer 1: the batch norm
     assert math.isfinite(m.epochs[0].val_loss)
 
 
@@ -282,8 +290,8 @@ def test_epoch_limit_and_metrics(small):
 
 
 def test_invalid_arguments(small):
-    with pytest.raises(ValueError, match="layer_sizes"):
-        init_train_state(np.random.default_rng(0), small, TINY._replace(layer_sizes=(64, 10)))
+    with pytest.raises(ValueError, match="input_shape"):
+        init_train_state(np.random.default_rng(0), small, TINY._replace(architecture=mlp((64, 10))))
     state = init_train_state(np.random.default_rng(0), small, TINY)
     with pytest.raises(ValueError, match="schedule_unit"):
         train_for(state, small, TINY._replace(schedule_unit="batch"), max_steps=1)
@@ -293,10 +301,11 @@ def test_invalid_arguments(small):
 
 def test_layer_signals_match_an_independent_sgd_step(small):
     """SGD: ΔW = −lr·g, so ‖ΔW‖/‖W‖ = lr·‖g‖/‖W‖ with g recomputed from the same batch."""
-    config = TINY._replace(layer_sizes=(784, 16, 12, 10), optimizer="sgd", lr=0.05)
+    config = TINY._replace(architecture=mlp((784, 16, 12, 10)), optimizer="sgd", lr=0.05)
     state = init_train_state(np.random.default_rng(3), small, config)
     rows = state.order[: config.batch_size]
     _, grads, _ = loss_and_grads(
+        config.architecture,
         state.params,
         to_float32(small.train.x[rows]),
         small.train.y[rows],
@@ -304,13 +313,15 @@ def test_layer_signals_match_an_independent_sgd_step(small):
     )
     new, metrics = train_for(state, small, config, max_steps=1)
     assert len(metrics.grad_norms) == len(metrics.update_ratios) == 3
-    for i, layer in enumerate(state.params):
+    weighted = [i for i, p in enumerate(state.params) if "W" in p]  # the three linear layers
+    for j, i in enumerate(weighted):
+        layer = state.params[i]
         g = np.linalg.norm(grads[i]["W"].astype(np.float64))
         w = np.linalg.norm(layer["W"].astype(np.float64))
-        assert metrics.grad_norms[i] == pytest.approx(g, rel=1e-4)
-        assert metrics.update_ratios[i] == pytest.approx(0.05 * g / w, rel=1e-3)
+        assert metrics.grad_norms[j] == pytest.approx(g, rel=1e-4)
+        assert metrics.update_ratios[j] == pytest.approx(0.05 * g / w, rel=1e-3)
         moved = np.linalg.norm((new.params[i]["W"] - layer["W"]).astype(np.float64))
-        assert metrics.update_ratios[i] == pytest.approx(moved / w, rel=1e-6)
+        assert metrics.update_ratios[j] == pytest.approx(moved / w, rel=1e-6)
 
 
 def test_layer_signals_empty_without_a_step(small):
@@ -397,7 +408,9 @@ def test_train_on_plateau_steps_the_scheduler_with_each_epochs_validation_loss()
     from core.datasets import load_digits_8x8
 
     data = load_digits_8x8(seed=0)
-    config = TrainConfig(layer_sizes=(64, 32, 10), optimizer="momentum", lr=0.0, batch_size=64)
+    config = TrainConfig(
+        architecture=mlp((64, 32, 10)), optimizer="momentum", lr=0.0, batch_size=64
+    )
     start = init_train_state(np.random.default_rng(0), data, config)
     scheduler = plateau(0.1, patience=1, factor=0.5, threshold=0.05)
     state = training.train_on_plateau(start, data, config, 230, scheduler)
@@ -421,16 +434,45 @@ def test_a_whole_array_optimizer_updates_each_matrix_as_a_matrix(small):
         init_train_state(np.random.default_rng(0), small, cfg), small, cfg, max_steps=2
     )
     for layer, states in zip(state.params, state.opt_states, strict=True):
+        if "W" not in layer:
+            continue
         n, m = layer["W"].shape
         assert states["W"].row_var.shape == (n, 1) and states["W"].col_var.shape == (1, m)
         assert states["W"].variance is None and states["b"].variance.shape == layer["b"].shape
 
 
 def test_muon_takes_the_weight_matrices_and_adamw_the_rest(small):
-    cfg = TINY._replace(optimizer="muon", lr=0.02, batch_norm=True)
+    cfg = TINY._replace(optimizer="muon", lr=0.02, architecture=mlp((784, 16, 10), batch_norm=True))
     state, _ = train_for(
         init_train_state(np.random.default_rng(0), small, cfg), small, cfg, max_steps=2
     )
-    for states in state.opt_states:
+    for states in filter(None, state.opt_states):
+        if "W" not in states:  # the batch norm's gamma and beta
+            assert all(isinstance(s, AdamState) for s in states.values())
+            continue
         assert isinstance(states["W"], MuonState) and states["W"].step == 2
         assert all(isinstance(states[k], AdamState) for k in states if k != "W")
+
+
+def test_augmentation_draws_from_the_carried_rng_and_changes_what_is_learned(small):
+    cfg = TINY._replace(augment=True)
+    a, _ = train_for(
+        init_train_state(np.random.default_rng(4), small, cfg), small, cfg, max_steps=5
+    )
+    b = init_train_state(np.random.default_rng(4), small, cfg)
+    for n in (2, 3):
+        b, _ = train_for(b, small, cfg, max_steps=n)
+    assert same_run(a, b)  # seeded and resumable like every other random draw
+    plain, _ = train_for(
+        init_train_state(np.random.default_rng(4), small, TINY), small, TINY, max_steps=5
+    )
+    assert not np.array_equal(a.params[0]["W"], plain.params[0]["W"])
+
+
+def test_a_cnn_learns_real_digits(small):
+    cfg = TINY._replace(architecture=cnn((28, 28), ((4, 5, 2), (8, 5, 3))), lr=3e-3)
+    state = init_train_state(np.random.default_rng(0), small, cfg)
+    state, m = train_for(state, small, cfg, max_steps=36)  # three epochs of 600 images
+    assert state.epoch == 3 and np.mean(m.loss[-6:]) < 0.6 * np.mean(m.loss[:3])
+    assert state.history.epochs[-1].val_accuracy > 0.4  # chance is 0.1 (0.535 measured)
+    assert len(m.grad_norms) == 3  # two convolutions and the linear layer

@@ -19,7 +19,12 @@ KEY = "_mn_session"  # the one session key: a core.session.Session
 # The settings a loaded model brings (core.session.receive_model) and the widgets that show them.
 MODEL_SETTINGS = {
     "data": "mn_data",
+    "family": "mn_arch",
     "hidden": "mn_hidden",
+    "conv1": "mn_conv1",
+    "kernel1": "mn_kernel1",
+    "conv2": "mn_conv2",
+    "kernel2": "mn_kernel2",
     "activation": "mn_act",
     "batch_norm": "mn_bn",
 }

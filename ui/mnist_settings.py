@@ -6,23 +6,27 @@ they belong and returns plain values; none of them decides anything core.mnist_s
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+import pandas as pd
 import streamlit as st
 
 from core import download
+from core.activations import ACTIVATION_PARAMS, TORCH_NAMES
 from core.datasets import Dataset, DatasetError, Split
-from core.mlp import parameter_count
 from core.mnist_setup import (
     MAX_LAYERS,
     MAX_WIDTH,
     Network,
+    architecture_text,
     checked_hyperparameters,
     nearest,
     parse_hidden,
 )
+from core.network import layer_table, parameter_count, torch_modules
 from core.session import can_go_on, data_source, pause, reset, start, used_data
 from core.session import epoch as one_epoch
 from core.session import step as one_step
 from core.training import TrainConfig
+from ui.controls import show_code
 from ui.fields import Field, field, fields_in_columns
 from ui.i18n import t
 from ui.mnist_session import (
@@ -175,13 +179,17 @@ def network_panel(fields: Fields, entry_fields: Fields, style: PlotStyle) -> Net
     """Architecture, regularisation, batch, seed, optimizer, lr and schedule; then the chosen
     optimizer's and schedule's own parameters (``entry_fields``) in an expander."""
     st.subheader(t("mnist.network_heading"))
-    c1, c2, c3, c4 = st.columns(2) * 2 if style.projector else st.columns(4)
-    with c1:
-        hidden = hidden_widths(fields)
+    c_family, c_layers = st.columns([1, 3]) if not style.projector else (st.container(),) * 2
+    with c_family:
+        family = field(fields, "mn_arch")
+    with c_layers:
+        hidden, conv = layer_settings(fields, family)
+    c2, c3, c4 = st.columns(3)
     with c2:
         activation, initializer = field(fields, "mn_act"), field(fields, "mn_init")
     with c3:
         dropout, batch_norm = field(fields, "mn_dropout"), field(fields, "mn_bn")
+        augment = field(fields, "mn_augment")
     with c4:
         batch, seed = field(fields, "mn_batch"), field(fields, "mn_seed")
     optimizer, lr, schedule = fields_in_columns(
@@ -194,8 +202,41 @@ def network_panel(fields: Fields, entry_fields: Fields, style: PlotStyle) -> Net
         st.warning(t("mnist.invalid_hp", message=problem))
     return Network(
         hidden, activation, initializer, dropout, bool(batch_norm), batch, seed,
-        optimizer, lr, schedule, hps, schedule_params,
+        optimizer, lr, schedule, hps, schedule_params, family, conv, bool(augment),
     )  # fmt: skip
+
+
+def layers_table(config: TrainConfig) -> None:
+    """Each layer as its torch module, with its output shape, parameters and receptive field."""
+    arch = config.architecture
+    defaults = {k: p.default for k, p in ACTIVATION_PARAMS[config.activation].items()}
+    call = TORCH_NAMES[config.activation].format(**defaults)
+    rows = layer_table(arch)
+    modules = torch_modules(arch, call, config.dropout)
+    with st.expander(t("mnist.layers_heading"), expanded=len(arch.input_shape) == 3):
+        st.caption(t("mnist.layers_help"))
+        table = {
+            t("mnist.layers_layer"): [m.removeprefix("torch.nn.") for m in modules],
+            t("mnist.layers_shape"): ["×".join(map(str, r.output_shape)) for r in rows],
+            t("mnist.layers_params"): [f"{r.parameters:,}" for r in rows],
+            t("mnist.layers_field"): [
+                t("mnist.layers_all") if r.receptive_field is None else f"{r.receptive_field}²"
+                for r in rows
+            ],
+        }
+        # A table, not a dataframe: nine short rows, read from the back of a room, no scrolling.
+        st.table(pd.DataFrame(table).set_index(t("mnist.layers_layer")))
+        st.caption(t("mnist.layers_total", count=f"{sum(r.parameters for r in rows):,}"))
+        show_code("model = torch.nn.Sequential(\n" + "".join(f"    {m},\n" for m in modules) + ")")
+
+
+def layer_settings(fields: Fields, family: str) -> tuple[tuple[int, ...], tuple]:
+    """The MLP's hidden widths, or the CNN's two blocks as (channels, kernel size) each."""
+    if family == "mlp":
+        return hidden_widths(fields), ()
+    keys = ("mn_conv1", "mn_kernel1", "mn_conv2", "mn_kernel2")
+    c1, k1, c2, k2 = fields_in_columns(st.columns(4), fields, keys)
+    return (), ((int(c1), int(k1)), (int(c2), int(k2)))
 
 
 def hidden_widths(fields: Fields) -> tuple[int, ...]:
@@ -288,7 +329,7 @@ def controls_panel(
         t(
             "mnist.param_count",
             count=f"{parameter_count(session().train.params):,}",
-            arch="–".join(str(s) for s in config.layer_sizes),
+            arch=architecture_text(config.architecture),
         )
     )
     state = session().train

@@ -4,6 +4,8 @@ function of the ``ui.mnist_live.Live`` bundle; the ones that refresh while train
 that rerun alone, every few live ticks.
 """
 
+import math
+
 import numpy as np
 import streamlit as st
 
@@ -13,6 +15,7 @@ from core.digit_image import prepare_drawn_digit
 from core.mnist_setup import (
     MAX_LAYERS,
     MAX_WIDTH,
+    architecture_text,
     finite_probabilities,
     gradcheck_verdict,
     signal_series,
@@ -79,7 +82,9 @@ def predictions_view(v: Live) -> None:
             return
         state = session().train
         x = to_float32(v.data.test.x)
-        probs = finite_probabilities(state.params, x, v.config.activation, state.bn_state)
+        probs = finite_probabilities(
+            v.config.architecture, state.params, x, v.config.activation, state.bn_state
+        )
         if probs is None:
             st.warning(t("mnist.no_predictions"))
             return
@@ -224,7 +229,9 @@ def drawn_digit(v: Live) -> None:
         return
     state = session().train
     x = digit.reshape(1, -1)
-    probs = finite_probabilities(state.params, x, v.config.activation, state.bn_state)
+    probs = finite_probabilities(
+        v.config.architecture, state.params, x, v.config.activation, state.bn_state
+    )
     with c_input:
         show_figure(model_input(digit, title=t("mnist.draw_input"), style=v.style), "mn_fig_drawn")
     with c_probs:
@@ -261,11 +268,11 @@ def inside_view(v: Live) -> None:
 
 def gradient_check_badge(v: Live) -> None:
     """The gradient check of the live network (core.session.checked_gradients keeps it)."""
-    params = session().train.params
-    key = (v.config.activation, v.data_id, tuple(layer["W"].shape for layer in params))
+    arch = v.config.architecture
+    key = (v.config.activation, v.data_id, arch)
     x, y = to_float32(v.data.val.x[:16]), v.data.val.y[:16]
     new, checks, at_step = checked_gradients(
-        session(), key, x, y, ACTIVATIONS[v.config.activation]()
+        session(), arch, key, x, y, ACTIVATIONS[v.config.activation]()
     )
     save(new)
     verdict, worst, failed = gradcheck_verdict(checks)
@@ -291,17 +298,21 @@ TENSOR_SYMBOLS = {"W": "W", "b": "b", "gamma": "γ", "beta": "β"}
 
 
 def tensor_name(check) -> str:
-    """ "W of layer 2" for a core.mlp.TensorCheck (layers counted from 1, as the page shows them)."""
+    """ "W of layer 2" for a core.network.TensorCheck (layers counted from 1, as the layer table)."""
     return t("mnist.gradcheck_tensor", name=TENSOR_SYMBOLS[check.name], layer=check.layer + 1)
 
 
 def first_layer_weights(v: Live) -> None:
-    """Each first-layer unit's weights as an image of the input's shape."""
+    """Each first-layer unit's weights as an image of the input's shape; a CNN's first filters."""
     params = session().train.params
-    if len(params) > 1:
-        fig = weight_images(
-            params[0]["W"], v.data.image_shape, title=t("mnist.weights_title"), style=v.style
-        )
+    w = params[0]["W"]
+    if w.ndim == 4:  # (out, in = 1, k, k): each filter as a k×k image, one column per filter
+        k = w.shape[-1]
+        title = t("mnist.filters_title", n=min(len(w), 16), k=k)
+        fig = weight_images(w.reshape(len(w), -1).T, (k, k), title=title, style=v.style)
+        show_figure(fig, key="mn_fig_weights")
+    elif len(params) > 1:
+        fig = weight_images(w, v.data.image_shape, title=t("mnist.weights_title"), style=v.style)
         show_figure(fig, key="mn_fig_weights")
     else:
         st.info(t("mnist.no_hidden"))
@@ -452,12 +463,12 @@ def model_panel(v: Live) -> None:
             st.success(t("mnist.loaded", file=note[0], arch=note[1]), icon=":material/check:")
 
 
-def _model_file(state, sizes: tuple, config) -> bytes:
+def _model_file(state, config) -> bytes:
     """The model's .npz bytes, made once per trained state of the session."""
     made = st.session_state.get("_mn_model_file")
-    key = (id(state.params), state.step, sizes, config.activation, config.batch_norm)
+    key = (id(state.params), state.step, config.architecture, config.activation)
     if made is None or made[0] != key:
-        data = save_model(state.params, state.bn_state, sizes, config.activation, config.batch_norm)
+        data = save_model(config.architecture, state.params, state.bn_state, config.activation)
         made = st.session_state["_mn_model_file"] = (key, data)
     return made[1]
 
@@ -474,12 +485,14 @@ def save_view(v: Live) -> None:
     @isolated_fragment(run_every=v.slow_every)
     def view() -> None:
         s = session()
-        state, sizes, c = s.train, v.config.layer_sizes, v.config
-        savable = sizes[0] in INPUT_SIZES and state.diverged_at is None and not s.running
+        state, arch = s.train, v.config.architecture
+        inputs = math.prod(arch.input_shape)
+        savable = inputs in INPUT_SIZES and state.diverged_at is None and not s.running
+        family = "mlp" if len(arch.input_shape) == 1 else "cnn"
         st.download_button(
             t("mnist.save"),
-            data=_model_file(state, sizes, c) if savable else b"",
-            file_name=f"mlp-{'-'.join(str(n) for n in sizes)}-step{state.step}.npz",
+            data=_model_file(state, v.config) if savable else b"",
+            file_name=f"{family}-{architecture_text(arch, ascii_only=True)}-step{state.step}.npz",
             mime="application/octet-stream",
             key="_mn_save",
             on_click="ignore",
@@ -488,8 +501,8 @@ def save_view(v: Live) -> None:
         )
         if s.running:
             st.caption(t("mnist.save_pause"))
-        elif sizes[0] not in INPUT_SIZES:
-            st.info(t("mnist.save_needs_size", inputs=sizes[0]))
+        elif inputs not in INPUT_SIZES:
+            st.info(t("mnist.save_needs_size", inputs=inputs))
         elif state.diverged_at is not None:
             st.info(t("mnist.save_diverged"))
         elif (note := session().loaded_note) is not None:

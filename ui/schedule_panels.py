@@ -9,6 +9,7 @@ import streamlit as st
 from core.activations import ACTIVATIONS
 from core.datasets import load_digits_8x8
 from core.expressions import ExpressionError, compile_expression
+from core.network import mlp
 from core.params import ParamError
 from core.schedules import (
     SCHEDULE_ENTRIES,
@@ -138,7 +139,7 @@ def train_with(plan: tuple, optimizer: str, seed: int) -> tuple[np.ndarray, np.n
     lrs, test acc, diverged)."""
     table = np.asarray(plan[1], dtype=float) if plan[0] == "table" else None
     config = TrainConfig(
-        layer_sizes=TRAIN_LAYERS,
+        architecture=mlp(TRAIN_LAYERS),
         optimizer=optimizer,
         lr=0.0 if table is None else (lambda t: table[min(int(t), len(table) - 1)]),
         schedule_unit="step",
@@ -153,7 +154,9 @@ def train_with(plan: tuple, optimizer: str, seed: int) -> tuple[np.ndarray, np.n
         state, _ = train_for(state, data, config, max_steps=len(table))
     accuracy = float("nan")
     if state.diverged_at is None:
-        _, accuracy = evaluate(state.params, state.bn_state, data.test, ACTIVATIONS["relu"]())
+        _, accuracy = evaluate(
+            config.architecture, state.params, state.bn_state, data.test, ACTIVATIONS["relu"]()
+        )
     diverged = -1 if state.diverged_at is None else int(state.diverged_at)
     return np.array(state.history.loss), np.array(state.history.lr), accuracy, diverged
 
