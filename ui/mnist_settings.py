@@ -307,7 +307,13 @@ def controls_panel(
     }
     state = session().train
     labels = {}
-    if state.pos > 0:
+    if running:
+        # While training, the live view's own reruns move the epoch on without redrawing this
+        # panel: a label naming the epoch or where it ends would soon be wrong ("Finish epoch 1"
+        # in epoch 9), so it names neither. Paused, every change redraws the panel.
+        labels["one_epoch"] = t("mnist.finish_this_epoch")
+        extra["_mn_epoch"] = {"help": t("mnist.finish_this_epoch_help")}
+    elif state.pos > 0:
         # Mid-epoch the button finishes this epoch (1,411 → 1,430), and says so.
         end = state.step + -(-(len(data.train.y) - state.pos) // config.batch_size)
         labels["one_epoch"] = t("mnist.finish_epoch", epoch=state.epoch + 1)
