@@ -152,6 +152,12 @@ EXPERIMENTS = {
                 "mn_bn": False, "mn_dropout": 0.0, "mn_opt": "adam", "mn_lr": 3e-3,
                 "mn_sched": "none", "mn_batch": 128, "mn_epochs": 25, "mn_patience": 0,
                 "mn_pace": "fast"},
+    # An MLP and a CNN of about the same size (6,370 and 5,994 parameters), two epochs each.
+    "cnn_vs_mlp": {"mn_arch": "mlp", "mn_hidden": "8", "mn_train_size": 7000, "mn_conv1": 8,
+                   "mn_kernel1": 5, "mn_conv2": 16, "mn_kernel2": 5, "mn_act": "relu",
+                   "mn_bn": False, "mn_dropout": 0.0, "mn_augment": False, "mn_opt": "adam",
+                   "mn_lr": 1e-3, "mn_sched": "none", "mn_batch": 128, "mn_epochs": 2,
+                   "mn_patience": 0, "mn_pace": "fast"},
 }  # fmt: skip
 
 # The compare panel's one-click races: Muon (with AdamW for the biases) against Adam, each at a
