@@ -42,13 +42,15 @@ def _conv_layer(rng, x, out_channels, need_dx):
     """A conv 5×5 pad 2 layer's step and its GEMMs, and its output for the next layer."""
     weight = conv_weight("kaiming_uniform", rng, out_channels, x.shape[1], 5)
     bias = np.zeros(out_channels, np.float32)
-    y, cache = conv2d(x, weight, bias, padding=2)
+    y, _ = conv2d(x, weight, bias, padding=2)
     dy = _gradient(rng, y)
 
     def step():
         conv2d_backward(weight, conv2d(x, weight, bias, padding=2)[1], dy, need_dx=need_dx)
 
-    w_mat, cols = weight.reshape(out_channels, -1), cache.cols
+    # The columns the layer builds band by band, here whole and ready.
+    w_mat = weight.reshape(out_channels, -1)
+    cols = rng.standard_normal((w_mat.shape[1], y[:, 0].size), dtype=np.float32)
     dy_mat = rng.standard_normal((out_channels, cols.shape[1]), dtype=np.float32)
 
     def gemms():

@@ -15,6 +15,7 @@ counter, and timing the interval between live-fragment updates.
     python benchmarks/class_load.py --ramp 10,30,60 --seconds 60 --browsers 2
     python benchmarks/class_load.py --warm --think 5 --stagger 10   # the teacher opened it first
     python benchmarks/class_load.py --url http://127.0.0.1:8080     # replicas behind deploy/'s haproxy
+    python benchmarks/class_load.py --pages mnist --query mn_arch=cnn --warm   # all train the CNN
 
 A fresh server is cold: the first visitors wait for every import. ``--warm`` measures the class
 after one session (the teacher's) has opened each page.
@@ -67,6 +68,11 @@ GOALS = {"sessions": 30, "errors": 0, "p95_s": 2.0, "rss_mb": 600.0}
 FINISHED = ForwardMsg.ScriptFinishedStatus
 XSRF_COOKIE = "_streamlit_xsrf"  # Streamlit's; its value is also the token sent with requests
 REPLICA_COOKIE = "DLP_REPLICA"  # deploy/haproxy.cfg's stickiness cookie: the replica's name
+
+
+def url_query(extra: str = "") -> str:
+    """What every session puts after the ``?`` of its URLs: English, and ``extra`` (settings)."""
+    return "&".join(filter(None, ("lang=en", extra.strip("?&"))))
 
 
 # ---------------------------------------------------------------------------- server
@@ -182,10 +188,10 @@ class SessionResult:
 class LightSession:
     """One visitor speaking Streamlit's websocket protocol, without a browser."""
 
-    def __init__(self, url: str, page: str, result: SessionResult) -> None:
+    def __init__(self, url: str, page: str, result: SessionResult, query: str = "") -> None:
         self.ws_url = url.replace("http://", "ws://") + "/_stcore/stream"
         self.page, self.result = page, result
-        self.query = "lang=en"
+        self.query = url_query(query)
         # The browser names the page it shows by its script hash in every request; a fragment's
         # st.rerun() would otherwise run the default page (home) instead of this one.
         self.page_script_hash = ""
@@ -511,7 +517,9 @@ class LightSession:
 # ---------------------------------------------------------------------------- browser client
 
 
-async def browser_session(browser, url: str, page: str, result: SessionResult, until: float):
+async def browser_session(
+    browser, url: str, page: str, result: SessionResult, until: float, query: str = ""
+):
     """The same flow in a real chromium page: click -> the page has received the end of that run
     (on MNIST: click Start -> the step counter on screen has moved)."""
     context = await browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US")
@@ -581,10 +589,10 @@ async def browser_session(browser, url: str, page: str, result: SessionResult, u
         return int(text.replace(",", "").strip())
 
     try:
-        await tab.goto(f"{url}/?lang=en", timeout=timeout_ms)
+        await tab.goto(f"{url}/?{url_query(query)}", timeout=timeout_ms)
         await settled()
         note("step: home settled")
-        await tab.goto(f"{url}/{page}?lang=en", timeout=timeout_ms)
+        await tab.goto(f"{url}/{page}?{url_query(query)}", timeout=timeout_ms)
         await settled()
         note(f"step: {page} settled")
         if page == "mnist":
@@ -668,8 +676,10 @@ async def drive(
     pages=LOAD_PAGES,
     stagger: float = 0.0,
     think: float = 0.0,
+    query: str = "",
 ):
-    """Run ``sessions`` concurrent sessions (``browsers`` of them in chromium) for ``seconds``."""
+    """Run ``sessions`` concurrent sessions (``browsers`` of them in chromium) for ``seconds``;
+    each opens its pages with ``query`` added to their URL."""
     # Browsers take the pages from the end of the list (MNIST first when it exists), so the few
     # real pages see the page where a screen update matters most.
     results = [SessionResult("browser", pages[-1 - i % len(pages)]) for i in range(browsers)] + [
@@ -688,7 +698,7 @@ async def drive(
         return await coroutine
 
     tasks = [
-        later(i, LightSession(url, r.page, r).session(until, clicks, think))
+        later(i, LightSession(url, r.page, r, query).session(until, clicks, think))
         for i, r in enumerate(results)
         if r.kind == "light"
     ]
@@ -699,7 +709,7 @@ async def drive(
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             tasks += [
-                later(i, browser_session(browser, url, r.page, r, until))
+                later(i, browser_session(browser, url, r.page, r, until, query))
                 for i, r in enumerate(results)
                 if r.kind == "browser"
             ]
@@ -875,6 +885,7 @@ def measure(url: str, pids: list[int], sessions: int, args) -> dict:
                 pages=pages,
                 stagger=args.stagger,
                 think=args.think,
+                query=args.query,
             )
         )
     harness_cores = (time.process_time() - cpu0) / (time.monotonic() - t0)
@@ -906,6 +917,11 @@ def add_class_options(parser: argparse.ArgumentParser) -> None:
         help="before the class, one session opens each page (imports and caches done)",
     )
     parser.add_argument("--pages", help=f"comma-separated url paths (default {LOAD_PAGES})")
+    parser.add_argument(
+        "--query",
+        default="",
+        help="added to every page's URL, e.g. mn_arch=cnn: a class training the CNN preset",
+    )
     parser.add_argument("--ramp", help="comma-separated session counts, e.g. 10,30,60")
 
 
@@ -933,6 +949,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             f"arrivals over {args.stagger:g} s, {args.think:g} s between clicks, "
             f"{'warm' if args.warm else 'cold'} server, "
             f"pages {args.pages or ','.join(LOAD_PAGES)}"
+            + (f", URLs with ?{url_query(args.query)}" if args.query else "")
         )
         if args.url:
             report = measure(args.url, args.pid, size, args)

@@ -17,8 +17,10 @@ The GEMM ``weight (O, C·kH·kW) @ columns (C·kH·kW, OH·OW·N)`` writes that 
 gets its ``dy`` in it reads it as a matrix without a copy, and every window copy, scatter and pool
 step then runs over whole rows of N·W numbers instead of W, which is what makes them cheap next to
 the GEMMs. A network of these layers never transposes an activation; ``np.ascontiguousarray``
-gives the C order where a caller needs it. The columns take ``C·kH·kW·OH·OW·N`` numbers: evaluate
-a large set in batches.
+gives the C order where a caller needs it. The columns (C·kH·kW numbers per output pixel) are built
+one band of output rows at a time into a buffer of about ``BAND_BYTES``, for the forward GEMM and
+again, from the padded input a conv keeps, for the weight gradient: each band is read from cache,
+and the whole columns are never held (a network's memory is its feature maps).
 
 ``conv2d_terms`` writes one output of a convolution out term by term from the definition (window,
 kernel, their products, bias), for the page that shows it and checks conv2d against it.
@@ -30,6 +32,8 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+BAND_BYTES = 2**20  # im2col's columns are built this much at a time (about one core's L2 cache)
+
 
 def output_size(
     n: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1
@@ -39,10 +43,11 @@ def output_size(
 
 
 class ConvCache(NamedTuple):
-    """What ``conv2d_backward`` needs: the input's shape, its columns and the hyperparameters."""
+    """What ``conv2d_backward`` needs: the input's shape, the input zero-padded (its columns are
+    built again from it, band by band) and the hyperparameters."""
 
     x_shape: tuple[int, int, int, int]
-    cols: np.ndarray  # (C·kH·kW, OH·OW·N), rows in (c, i, j) order, columns in (oh, ow, n) order
+    padded: np.ndarray  # (N, C, H + 2·padding, W + 2·padding), batch-last
     stride: int
     padding: int
     dilation: int
@@ -100,18 +105,44 @@ def _scatter(views: Iterator[np.ndarray], parts, overlap: bool) -> None:
             np.copyto(view, part)
 
 
-def _im2col(x, kernel_size, out_hw, stride, padding, dilation, dtype) -> np.ndarray:
-    """Columns ``(C·kH·kW, OH·OW·N)``: entry ((c, i, j), (oh, ow, n)) is the padded
-    ``x[n, c, oh·s + i·d, ow·s + j·d]``, so one GEMM with the flattened weight is the conv."""
+def _padded(x: np.ndarray, padding: int, dtype) -> np.ndarray:
+    """``x`` with ``padding`` zeros around each image, batch-last."""
     n, c, h, w = x.shape
     padded = _batch_last((n, c, h + 2 * padding, w + 2 * padding), dtype, zeros=True)
     padded[:, :, padding : padding + h, padding : padding + w] = x
+    return padded
+
+
+def _column_bands(padded, kernel_size, out_hw, stride, dilation):
+    """im2col one band of output rows at a time: yields ``(rows, cols)``, ``rows`` a slice of the
+    output rows and ``cols`` of shape ``(C·kH·kW, len(rows)·OW·N)``, whose entry ((c, i, j),
+    (oh, ow, n)) is the padded ``x[n, c, oh·s + i·d, ow·s + j·d]``: one GEMM with the flattened
+    weight gives those rows of the conv. Every band reuses one buffer of about ``BAND_BYTES``,
+    which the GEMM then reads from cache; the whole columns (C·kH·kW numbers per output pixel,
+    29 MB for the CNN preset's two convs at batch 128) are never held."""
+    n, c = padded.shape[:2]
+    oh, ow = out_hw
     span = dilation * (kernel_size - 1) + 1
     windows = sliding_window_view(padded, (span, span), axis=(2, 3))
     windows = windows[:, :, ::stride, ::stride, ::dilation, ::dilation]  # (N, C, OH, OW, kH, kW)
-    cols = np.empty((c, kernel_size, kernel_size, *out_hw, n), dtype)
-    np.copyto(cols, windows.transpose(1, 4, 5, 2, 3, 0))
-    return cols.reshape(c * kernel_size * kernel_size, -1)
+    windows = windows.transpose(1, 4, 5, 2, 3, 0)  # (C, kH, kW, OH, OW, N)
+    row_size = c * kernel_size * kernel_size * ow * n
+    step = int(np.clip(BAND_BYTES // (row_size * padded.itemsize), 1, oh))
+    buffer = np.empty(row_size * step, padded.dtype)
+    for first in range(0, oh, step):
+        rows = slice(first, min(first + step, oh))
+        # The buffer's first numbers, so that a short last band is contiguous too.
+        band = buffer[: row_size * (rows.stop - first)].reshape(*windows.shape[:3], -1, ow, n)
+        np.copyto(band, windows[:, :, :, rows])
+        yield rows, band.reshape(c * kernel_size * kernel_size, -1)
+
+
+def _row_band(a: np.ndarray, rows: slice) -> np.ndarray:
+    """Output rows ``rows`` of a C-contiguous ``(O, OH, OW, N)`` array as an ``(O, rows·OW·N)``
+    matrix view (each of its O rows is contiguous), for a GEMM to read or write in place."""
+    band = a[:, rows].reshape(len(a), -1)
+    assert np.may_share_memory(band, a), "a band must be a view"  # reshape copies where it must
+    return band
 
 
 def conv2d(
@@ -131,12 +162,15 @@ def conv2d(
     out_hw = _output_hw(x.shape, kernel_size, stride, padding, dilation)
     if kw != kernel_size or in_c != x.shape[1]:
         raise ValueError(f"need a square kernel over x's channels, got {weight.shape=}, {x.shape=}")
-    cols = _im2col(x, kernel_size, out_hw, stride, padding, dilation, dtype)
-    y = weight.reshape(out_c, -1).astype(dtype, copy=False) @ cols  # (O, OH·OW·N)
+    padded = _padded(x, padding, dtype)
+    w_mat = weight.reshape(out_c, -1).astype(dtype, copy=False)
+    y = np.empty((out_c, *out_hw, x.shape[0]), dtype)  # (O, OH, OW, N): batch-last
+    for rows, cols in _column_bands(padded, kernel_size, out_hw, stride, dilation):
+        np.matmul(w_mat, cols, out=_row_band(y, rows))
     if bias is not None:
-        y += bias.astype(dtype, copy=False)[:, None]
-    y = y.reshape(out_c, *out_hw, x.shape[0]).transpose(3, 0, 1, 2)
-    return y, ConvCache(x.shape, cols, stride, padding, dilation) if keep_cache else None
+        y += bias.astype(dtype, copy=False)[:, None, None, None]
+    cache = ConvCache(x.shape, padded, stride, padding, dilation) if keep_cache else None
+    return y.transpose(3, 0, 1, 2), cache
 
 
 def conv2d_backward(
@@ -154,27 +188,43 @@ def conv2d_backward(
     and are returned in their place.
     """
     out_c, _, kernel_size, _ = weight.shape
-    dtype = cache.cols.dtype
-    # A view when dy is batch-last, as conv2d's output and every backward here return it.
-    dy_mat = dy.transpose(1, 2, 3, 0).reshape(out_c, -1)  # (O, OH·OW·N)
-    if out_weight is None:
-        dweight = (dy_mat @ cache.cols.T).reshape(weight.shape)
-    elif out_weight.flags.c_contiguous:
-        # Into a matrix view of out_weight; reshaping a non-contiguous array would give a copy.
-        np.matmul(dy_mat, cache.cols.T, out=out_weight.reshape(out_c, -1))
-        dweight = out_weight
-    else:
-        raise ValueError("out_weight must be C-contiguous")
-    dbias = np.add.reduce(dy_mat, axis=1, out=out_bias)
-    if not need_dx:
-        return None, dweight, dbias
-    dcols = weight.reshape(out_c, -1).astype(dtype, copy=False).T @ dy_mat
+    dtype = cache.padded.dtype
     n, c, h, w = cache.x_shape
     p, s, d = cache.padding, cache.stride, cache.dilation
     out_hw = dy.shape[2:]
-    dpadded = _batch_last((n, c, h + 2 * p, w + 2 * p), dcols.dtype, zeros=True)
-    parts = dcols.reshape(c, kernel_size * kernel_size, *out_hw, n).transpose(1, 4, 0, 2, 3)
-    _scatter(_offset_views(dpadded, kernel_size, out_hw, s, d), parts, overlap=True)
+    # No copy when dy is batch-last, as conv2d's output and every backward here return it.
+    dy_t = np.ascontiguousarray(dy.transpose(1, 2, 3, 0))  # (O, OH, OW, N)
+    dy_mat = dy_t.reshape(out_c, -1)  # (O, OH·OW·N)
+    if out_weight is None:
+        dweight = np.zeros(weight.shape, np.result_type(dy, dtype))
+    elif out_weight.flags.c_contiguous:
+        # Into a matrix view of out_weight; reshaping a non-contiguous array would give a copy.
+        dweight = out_weight
+        dweight.fill(0)
+    else:
+        raise ValueError("out_weight must be C-contiguous")
+    # dweight = dy @ columnsᵀ, summed over the bands of output rows.
+    dw_mat = dweight.reshape(out_c, -1)
+    band_grad = np.empty_like(dw_mat)
+    for rows, cols in _column_bands(cache.padded, kernel_size, out_hw, s, d):
+        dw_mat += np.matmul(_row_band(dy_t, rows), cols.T, out=band_grad)
+    dbias = np.add.reduce(dy_mat, axis=1, out=out_bias)
+    if not need_dx:
+        return None, dweight, dbias
+    # The columns' gradient Wᵀ @ dy, one kernel offset (i, j) at a time: its C rows
+    # W[:, :, i, j]ᵀ @ dy are added into the windows' positions while they are still in cache. The
+    # whole (C·kH·kW, OH·OW·N) gradient would be as large as the columns (20 MB for the preset's
+    # second conv at batch 128) and be written and read back through memory.
+    w_cast = weight.astype(dtype, copy=False)
+    per_offset = np.ascontiguousarray(w_cast.reshape(out_c, c, -1).transpose(2, 1, 0))
+    part = np.empty((c, dy_mat.shape[1]), np.result_type(w_cast, dy_mat))  # (C, OH·OW·N)
+    dpadded = _batch_last((n, c, h + 2 * p, w + 2 * p), part.dtype, zeros=True)
+    part_nchw = part.reshape(c, *out_hw, n).transpose(3, 0, 1, 2)
+    for w_offset, view in zip(
+        per_offset, _offset_views(dpadded, kernel_size, out_hw, s, d), strict=True
+    ):
+        np.matmul(w_offset, dy_mat, out=part)
+        view += part_nchw
     return dpadded[:, :, p : p + h, p : p + w], dweight, dbias
 
 

@@ -50,6 +50,7 @@ class Network(NamedTuple):
     schedule_params: dict[str, Any]
     family: str = "mlp"  # one of FAMILIES
     conv: tuple[tuple[int, int], ...] = ((8, 5), (16, 5))  # (channels, kernel size) per block
+    augment: bool = False  # random shifts and rotations of the training images
 
 
 def parse_hidden(text: str) -> tuple[int, ...] | None:
@@ -163,6 +164,7 @@ def train_config(image_shape: tuple[int, ...], net: Network, init_kwargs: tuple)
         init_kwargs=init_kwargs,
         activation=net.activation,
         dropout=float(net.dropout),
+        augment=bool(net.augment),
         optimizer=net.optimizer,
         hyperparameters=tuple(net.hyperparameters.items()),
         lr=lr,
@@ -185,6 +187,7 @@ def run_label(
             f"bs={net.batch}",
             *([f"dropout={net.dropout:g}"] if net.dropout else []),
             *(["BN"] if net.batch_norm else []),
+            *(["aug"] if net.augment else []),
             *([f"n={train_size}"] if train_size != n_max else []),
         ]
     )
@@ -193,7 +196,8 @@ def run_label(
 def finite_probabilities(
     arch: Architecture, params: list, x: np.ndarray, activation: str, bn_state: Any
 ) -> np.ndarray | None:
-    """Class probabilities of ``x`` (rows of pixels); None once the network diverged."""
+    """Class probabilities of ``x`` (float rows of pixels, or a split's uint8 images); None once
+    the network diverged."""
     with np.errstate(all="ignore"):
         probs = predict_proba(
             arch, params, x, activation=ACTIVATIONS[activation](), bn_state=bn_state

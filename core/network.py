@@ -38,6 +38,7 @@ from core.batchnorm import (
     batch_norm_forward,
     init_running_stats,
 )
+from core.datasets import to_float32
 from core.initializers import INITIALIZERS, conv_weight
 from core.mlp import softmax_cross_entropy
 
@@ -379,14 +380,17 @@ def _add_bias(z: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _channels_last(x: np.ndarray) -> np.ndarray:
-    """(N, C, H, W) → (N·H·W, C): batch norm over a convolution normalizes each channel over the
-    batch and every position (BatchNorm2d)."""
-    return x.transpose(0, 2, 3, 1).reshape(-1, x.shape[1])
+    """(N, C, H, W) → (H·W·N, C): batch norm over a convolution normalizes each channel over the
+    batch and every position (BatchNorm2d). A view of the batch-last memory core.conv's layers
+    return (rows in (h, w, n) order; batch norm is the same for any order of the rows)."""
+    return x.transpose(1, 2, 3, 0).reshape(x.shape[1], -1).T
 
 
 def _channels_first(y: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``_channels_last`` undone: a batch-last (N, C, H, W) view of batch norm's output, whose
+    elementwise arithmetic keeps its input's column-major order."""
     n, c, h, w = shape
-    return np.ascontiguousarray(y.reshape(n, h, w, c).transpose(0, 3, 1, 2))
+    return y.T.reshape(c, h, w, n).transpose(3, 0, 1, 2)
 
 
 def _batch_norm(x, p, running, train):
@@ -477,17 +481,23 @@ def backward(
     dlogits: np.ndarray,
     *,
     out: Params | None = None,
+    release: bool = False,
 ) -> Params:
     """Backpropagate ``dlogits`` = dLoss/dlogits; return ``grads`` shaped like ``params``.
 
     ``out`` (arrays shaped like ``params``) receives the gradients instead of new arrays. Every
     gradient flowing down is a fresh array of this pass, so layers may scale it in place.
+    ``release=True`` empties ``cache`` as it goes (each layer's entries set to None once used),
+    for a caller that drops the cache after: a layer's gradients then never coexist with the
+    whole cache, which is what a CNN's peak memory is made of (its im2col columns).
     """
     grads: Params = [{} for _ in params]
     first = _first_with_params(params)  # below it no layer needs dLoss/dinput
     d = dlogits
     for i in range(len(params) - 1, first - 1, -1):
         layer, p, keep, x = arch.layers[i], params[i], cache.saved[i], cache.inputs[i]
+        if release:
+            cache.saved[i] = cache.inputs[i + 1] = None
         target = {} if out is None else out[i]
         need_dx = i > first
         match layer:
@@ -509,7 +519,9 @@ def backward(
             case AvgPool2d():
                 d = conv.avg_pool2d_backward(keep, d)
             case Flatten():
-                d = d.reshape(x.shape)
+                # In x's memory order (batch-last after a conv or pool), so the layers below read
+                # whole rows: a C-ordered gradient made the max-pool backward 4× slower.
+                d = _copied(np.empty_like(x), d.reshape(x.shape))
             case BatchNorm():
                 flat = d if d.ndim == 2 else _channels_last(d)
                 dx, dgamma, dbeta = batch_norm_backward(flat, keep)
@@ -568,13 +580,14 @@ def loss_and_grads(
     return loss, grads, cache
 
 
-EVAL_BYTES = 16 * 2**20  # scratch memory one evaluation pass may take (im2col's columns)
+EVAL_BYTES = 16 * 2**20  # what one evaluation pass's widest layer may take (see rows_per_pass)
 
 
 def rows_per_pass(arch: Architecture, most: int = 2000) -> int:
-    """How many examples one eval-mode pass may take: a convolution's columns hold k·k·C_in
-    numbers per output pixel (10,000 MNIST digits through the CNN preset's first layer: 0.8 GB),
-    so a CNN is evaluated in slices that keep them under ``EVAL_BYTES``."""
+    """How many examples one eval-mode pass may take: as many as keep its widest layer under
+    ``EVAL_BYTES``, a convolution counted by its im2col columns, k·k·C_in numbers per output pixel
+    (10,000 MNIST digits through the CNN preset's first layer: 0.8 GB). core.conv builds the
+    columns a band at a time, so a pass holds less: its feature maps, ~8 MB for the preset."""
     widest, shape = 1, tuple(arch.input_shape)
     for layer, out in zip(arch.layers, output_shapes(arch), strict=True):
         if isinstance(layer, Conv2d):
@@ -593,18 +606,22 @@ def predict_proba(
     bn_state: list[RunningStats | None] | None = None,
 ) -> np.ndarray:
     """Class probabilities in eval mode (no dropout; batch norm uses the running stats), computed
-    ``rows_per_pass`` examples at a time."""
+    ``rows_per_pass`` examples at a time. ``x`` may be uint8 images as a data set stores them:
+    each slice is then converted as a training batch is (``to_float32``), and the float32 copy
+    of a whole test split (31 MB for 10,000 digits) is never made."""
     step = rows_per_pass(arch)
     parts = []
     for start in range(0, len(x), step):
-        logits, _ = forward(
+        rows = x[start : start + step]
+        # [0]: the pass's feature maps are freed at once, not held through the next pass.
+        logits = forward(
             arch,
             params,
-            x[start : start + step],
+            to_float32(rows) if rows.dtype == np.uint8 else rows,
             activation=activation,
             train=False,
             bn_state=bn_state,
-        )
+        )[0]
         shifted = logits - logits.max(axis=1, keepdims=True)
         e = np.exp(shifted)
         parts.append(e / e.sum(axis=1, keepdims=True))

@@ -31,11 +31,12 @@ BUILTIN, DIGITS_8X8 = "mnist_builtin", "digits_8x8"  # the data a loaded model's
 
 
 class Run(NamedTuple):
-    """A finished or interrupted run's loss curve, kept for "compare runs"."""
+    """A finished or interrupted run's loss curve and validation points, kept for "compare runs"."""
 
     label: str
     step: np.ndarray
     loss: np.ndarray  # smoothed (core.training.smooth_ema)
+    epochs: tuple = ()  # core.training.EpochMetrics of its finished epochs: the validation points
 
 
 class Upload(NamedTuple):
@@ -60,7 +61,8 @@ class Session(NamedTuple):
 
     id: str  # names this visitor in the process-wide trainer registry
     train: TrainState | None = None
-    arch: tuple | None = None  # (data id, train size, core.network.Architecture, initializer, seed)
+    arch: tuple | None = None  # (data id, train size, core.network.Architecture, initializer,
+    # activation, seed): what makes a new network, the seed last
     label: str | None = None  # the current run's name in "compare runs"
     running: bool = False
     to_epoch_end: bool = False  # running only to the end of the current epoch ("One epoch")
@@ -89,7 +91,7 @@ def archive(s: Session) -> Session:
     if s.train is None or s.train.step == 0 or s.label is None:
         return s
     h = s.train.history
-    run = Run(s.label, np.array(h.step), smooth_ema(h.loss))
+    run = Run(s.label, np.array(h.step), smooth_ema(h.loss), h.epochs)
     runs = (*[r for r in s.runs if r.label != s.label], run)
     return s._replace(runs=runs[-MAX_RUNS:])
 
@@ -110,7 +112,7 @@ def race(
         state, _ = train_for(state, data, config, max_steps=steps)
         h = state.history
         runs = [r for r in runs if r.label != label]
-        runs.append(Run(label, np.array(h.step), smooth_ema(h.loss)))
+        runs.append(Run(label, np.array(h.step), smooth_ema(h.loss), h.epochs))
     return s._replace(runs=tuple(runs[-MAX_RUNS:]))
 
 

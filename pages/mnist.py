@@ -103,6 +103,7 @@ FIELDS = {
     "mn_init": Field(Param("choice", "kaiming_uniform", options=tuple(INITIALIZERS)), "select",
                      "mnist.initializer", option_labels=_init_label),
     "mn_bn": Field(Param("bool", False), "toggle", "mnist.batch_norm"),
+    "mn_augment": Field(Param("bool", False), "toggle", "mnist.augment", "mnist.augment_help"),
     "mn_dropout": Field(Param("float", 0.0, low=0.0, high=0.9, step=0.05), "slider",
                         "mnist.dropout", "mnist.dropout_help"),
     "mn_opt": Field(Param("choice", "adam", options=on_page("mnist")), "select",
@@ -145,16 +146,42 @@ EXPERIMENTS = {
     # No early stopping: the widening gap between training and validation is the lesson.
     "dropout": {"mn_train_size": 1000, "mn_hidden": "512", "mn_dropout": 0.5, "mn_opt": "adam",
                 "mn_lr": 1e-3, "mn_act": "relu", "mn_patience": 0},
+    # ConvNetJS's CNN on 1,000 images for 25 epochs, as fast as the server allows (at class pace
+    # each run would take six minutes); first without augmentation, then with it after a Reset.
+    "augment": {"mn_arch": "cnn", "mn_train_size": 1000, "mn_augment": False, "mn_conv1": 8,
+                "mn_kernel1": 5, "mn_conv2": 16, "mn_kernel2": 5, "mn_act": "relu",
+                "mn_bn": False, "mn_dropout": 0.0, "mn_opt": "adam", "mn_lr": 3e-3,
+                "mn_sched": "none", "mn_batch": 128, "mn_epochs": 25, "mn_patience": 0,
+                "mn_pace": "fast"},
+    # An MLP and a CNN of about the same size (6,370 and 5,994 parameters), two epochs each.
+    "cnn_vs_mlp": {"mn_arch": "mlp", "mn_hidden": "8", "mn_train_size": 7000, "mn_conv1": 8,
+                   "mn_kernel1": 5, "mn_conv2": 16, "mn_kernel2": 5, "mn_act": "relu",
+                   "mn_bn": False, "mn_dropout": 0.0, "mn_augment": False, "mn_opt": "adam",
+                   "mn_lr": 1e-3, "mn_sched": "none", "mn_batch": 128, "mn_epochs": 2,
+                   "mn_patience": 0, "mn_pace": "fast"},
 }  # fmt: skip
 
-# The compare panel's one-click race: Muon (with AdamW for the biases) against Adam, each at a
-# learning rate that suits it.
+# The compare panel's one-click races: Muon (with AdamW for the biases) against Adam, each at a
+# learning rate that suits it; and this network without and with its dropout, as long as 40
+# epochs of the dropout experiment's 1,000 images (8 steps each) take.
 RACE = (("muon", 0.03), ("adam", 1e-3))
+DROPOUT_RACE_STEPS = 40 * 8
 
-FORMULA = (
-    r"\mathcal{L} = -\frac{1}{N}\sum_{n=1}^{N} \log \operatorname{softmax}(W_L\,h_{L-1} + b_L)"
-    r"_{y_n},\qquad h_\ell = f(W_\ell\, h_{\ell-1} + b_\ell),\ h_0 = x"
-)
+FORMULAS = {
+    "mlp": (
+        r"\mathcal{L} = -\frac{1}{N}\sum_{n=1}^{N} \log \operatorname{softmax}(W_L\,h_{L-1} + b_L)"
+        r"_{y_n},\qquad h_\ell = f(W_\ell\, h_{\ell-1} + b_\ell),\ h_0 = x"
+    ),
+    # A convolution as the sum it is (torch's cross-correlation: no kernel flip), the max-pool,
+    # and the output size of both (torch.nn.Conv2d's docs).
+    "cnn": (
+        r"\mathcal{L} = -\frac{1}{N}\sum_{n=1}^{N} \log \operatorname{softmax}"
+        r"\big(W \operatorname{flatten}(h) + b\big)_{y_n},"
+        r"\qquad y_{c,i,j} = b_c + \sum_{c'}\sum_{u,v} W_{c,c',u,v}\; x_{c',\,s i + d u - p,\,s j + d v - p},"
+        r"\qquad h = \operatorname{maxpool}\big(f(y)\big),"
+        r"\qquad n_{\text{out}} = \Big\lfloor \frac{n + 2p - d(k - 1) - 1}{s} \Big\rfloor + 1"
+    ),
+}
 
 # ---------------------------------------------------------------- page
 
@@ -169,7 +196,8 @@ snap_to_stops(FIELDS)
 
 st.title(t("mnist.heading"))
 st.markdown(t("mnist.intro"))
-show_formula(FORMULA)
+family_now = st.session_state.get("mn_arch", "mlp")
+show_formula(FORMULAS.get(family_now, FORMULAS["mlp"]))
 
 with guarded_panel(t("mnist.panel_data")):
     used = data_panel(FIELDS, style)
@@ -179,7 +207,10 @@ with guarded_panel(t("mnist.panel_network")):
         used.data.image_shape, net, tuple(default_kwargs(net.initializer).items())
     )
     layers_table(config)
-arch = (used.id, used.train_size, config.architecture, net.initializer, net.seed)
+# What makes a new network (the seed last, core.session); lr, optimizer and dropout may change
+# while it trains. The activation is in it: a sigmoid network trained on under ReLU was kept as
+# "ReLU", and the sigmoid experiment's comparison compared nothing.
+arch = (used.id, used.train_size, config.architecture, net.initializer, net.activation, net.seed)
 names = (t(f"optimizers.names.{net.optimizer}"), t(f"mnist.sched.{net.schedule}"))
 label = run_label(net, config.architecture, used.train_size, used.n_max, names)
 save(configure(session(), used.data, config, arch, label))
@@ -205,6 +236,6 @@ draw_view(live)
 inside_view(live)
 cnn_view(live)
 with guarded_panel(t("mnist.panel_compare")):
-    compare_panel(live, RACE)
+    compare_panel(live, RACE, DROPOUT_RACE_STEPS)
 with guarded_panel(t("mnist.panel_model")):
     model_panel(live)

@@ -57,6 +57,13 @@ def test_page_list_follows_navigation():
     assert class_load.MNIST == ("mnist" in urls)
 
 
+def test_every_session_asks_for_english_and_the_settings_of_query():
+    assert class_load.url_query() == "lang=en"
+    assert class_load.url_query("?mn_arch=cnn") == "lang=en&mn_arch=cnn"
+    session = class_load.LightSession("http://127.0.0.1:1", "mnist", None, "mn_arch=cnn&mn_bn=1")
+    assert session.query == "lang=en&mn_arch=cnn&mn_bn=1"
+
+
 def test_a_cold_server_takes_a_dozen_first_visitors_at_once(tmp_path):
     # Regression: with a dozen sessions arriving together on a server that has imported nothing
     # yet, some saw "partially initialized module 'pandas'" from plotly (app.py now imports pandas

@@ -8,6 +8,8 @@ import pytest
 
 from core import mlp as one_loop
 from core.activations import ACTIVATIONS
+from core.datasets import builtin_mnist, to_float32
+from core.mlp import softmax_cross_entropy
 from core.mnist_setup import (
     CONV1_CHANNELS,
     CONV2_CHANNELS,
@@ -21,10 +23,12 @@ from core.network import (
     Activation,
     Architecture,
     AvgPool2d,
+    BatchNorm,
     Conv2d,
     Flatten,
     Linear,
     MaxPool2d,
+    backward,
     cnn,
     forward,
     init_params,
@@ -34,7 +38,9 @@ from core.network import (
     mlp,
     output_shapes,
     parameter_count,
+    predict_proba,
     receptive_fields,
+    rows_per_pass,
     torch_modules,
 )
 
@@ -191,3 +197,51 @@ def test_page_settings_invert_every_architecture_the_page_builds(image, batch_no
         assert page_settings(arch) == {"family": "mlp", "hidden": hidden, "batch_norm": with_bn}
     assert page_settings(mlp((784, *[16] * 7, 10))) is None
     assert page_settings(cnn((28, 28), ((64, 5, 2),))) is None
+
+
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_backward_with_release_gives_the_same_grads_and_empties_the_cache(batch_norm):
+    arch = cnn((12, 12), ((3, 3, 2), (4, 3, 2)), batch_norm=batch_norm)
+    params = init_params(np.random.default_rng(0), arch)
+    x = np.random.default_rng(1).random((6, 144), dtype=np.float32)
+    kw = {"activation": RELU, "train": True, "rng": np.random.default_rng(2), "dropout": 0.2}
+    logits, kept = forward(arch, params, x, **kw)
+    _, dlogits = softmax_cross_entropy(logits, np.arange(6) % 10)
+    want = backward(arch, params, kept, dlogits.copy())
+    kw["rng"] = np.random.default_rng(2)
+    _, released = forward(arch, params, x, **kw)
+    got = backward(arch, params, released, dlogits.copy(), release=True)
+    for mine, theirs in zip(got, want, strict=True):
+        assert {k: g.tobytes() for k, g in mine.items()} == {
+            k: g.tobytes() for k, g in theirs.items()
+        }
+    assert all(s is None for s in released.saved)
+    assert all(a is None for a in released.inputs[1:]) and released.inputs[0] is not None
+
+
+def test_predict_proba_of_uint8_images_converts_each_slice_as_a_batch():
+    arch = cnn((28, 28))
+    params = init_params(np.random.default_rng(0), arch)
+    images = builtin_mnist().test.x[: 2 * rows_per_pass(arch) + 7]  # three slices, one short
+    got = predict_proba(arch, params, images, activation=RELU)
+    want = predict_proba(arch, params, to_float32(images), activation=RELU)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, want)
+
+
+def test_batch_norm_after_a_conv_normalizes_each_channel_over_batch_and_positions():
+    """torch's BatchNorm2d: per channel, the mean and biased variance over (N, H, W) normalize;
+    the running variance takes the unbiased one (divisor N·H·W − 1)."""
+    arch = Architecture((2, 6, 5), (Conv2d(3, 3, padding=1), BatchNorm()))
+    params = init_params(np.random.default_rng(0), arch, dtype=np.float64)
+    rng = np.random.default_rng(1)
+    params[1] = {"gamma": rng.normal(size=3), "beta": rng.normal(size=3)}
+    y, cache = forward(arch, params, rng.normal(size=(4, 60)), activation=RELU, train=True)
+    z = cache.inputs[1]
+    mean, var = z.mean(axis=(0, 2, 3)), z.var(axis=(0, 2, 3))
+    expected = (z - mean[:, None, None]) / np.sqrt(var[:, None, None] + 1e-5)
+    gamma, beta = (params[1][k][:, None, None] for k in ("gamma", "beta"))
+    np.testing.assert_allclose(y, gamma * expected + beta, rtol=1e-12, atol=1e-12)
+    unbiased = var * z[:, 0].size / (z[:, 0].size - 1)
+    np.testing.assert_allclose(cache.bn_state[1].mean, 0.1 * mean, rtol=1e-12)
+    np.testing.assert_allclose(cache.bn_state[1].var, 0.9 + 0.1 * unbiased, rtol=1e-12)

@@ -14,6 +14,7 @@ from ui.plots.mnist import (
     STEP_LABEL,
     TITLE_WIDTH,
     MapSection,
+    RunCurves,
     class_probabilities,
     compare_runs,
     confusion_matrix_figure,
@@ -306,11 +307,31 @@ def test_layer_signals_two_panels_per_layer():
 
 
 def test_compare_runs():
-    runs = [("a", np.arange(3), np.ones(3)), ("b", np.arange(5), np.ones(5))]
-    fig = compare_runs(runs, text=ChartText("C", "Step", "Loss"), style=STYLE)
-    assert [tr.name for tr in fig.data] == ["a", "b"]
+    runs = [RunCurves("a", np.arange(3), np.ones(3)), RunCurves("b", np.arange(5), np.ones(5))]
+    names = ("Training", "Validation")
+    fig = compare_runs(runs, names=names, text=ChartText("C", "Step", "Loss"), style=STYLE)
+    assert [tr.name for tr in fig.data] == ["a", "b"]  # no validation points: no legend keys
     assert fig.data[0].line.color != fig.data[1].line.color
     assert fig.layout.yaxis.type == "log" and fig.layout.xaxis.title.text == "Step"
+
+
+def test_compare_runs_draws_each_runs_validation_loss_dashed_in_its_colour():
+    # The dropout experiment's gap between training and validation loss, for each run.
+    runs = [
+        RunCurves("a", np.arange(40), np.full(40, 0.01), np.array([19, 39]), np.array([0.3, 0.4])),
+        RunCurves("b", np.arange(40), np.full(40, 0.05)),
+    ]
+    names = ("Training", "Validation")
+    fig = compare_runs(runs, names=names, text=ChartText("C", "Step", "Loss"), style=STYLE)
+    a, a_val, b, key_train, key_val = fig.data
+    assert a_val.name == "a · Validation" and a_val.line.color == a.line.color
+    assert a_val.line.dash == "dash" and a_val.mode == "lines+markers"
+    assert list(a_val.x) == [19, 39] and list(a_val.y) == [0.3, 0.4]
+    assert a_val.legendgroup == a.legendgroup == "a" and a_val.showlegend is False
+    assert b.name == "b" and b.line.color != a.line.color
+    # Grey keys say which line is which; they have no data of their own.
+    assert (key_train.name, key_val.name) == names and key_val.line.dash == "dash"
+    assert list(key_train.y) == [None] and key_train.line.color == key_val.line.color
 
 
 def test_model_input_and_class_probabilities():

@@ -350,3 +350,14 @@ def test_the_epoch_buttons_run_is_not_paced(small):
     assert s.to_epoch_end and s.train.epoch == 0
     done = paced_tick(s, small, CONFIG, pace="class", now=0.0, budget=10.0)
     assert done.train.epoch == 1 and done.train.step == 12 and not done.running
+
+
+def test_kept_and_raced_runs_carry_their_validation_points(small):
+    # "Compare runs" draws each run's validation loss beside its training loss: the gap between
+    # them is what the dropout experiment is about.
+    s = epoch(configured(small), small, CONFIG, budget=10.0)
+    (kept,) = archive(s).runs
+    assert kept.epochs == s.train.history.epochs and len(kept.epochs) == 1
+    raced = race(s, small, (("adam", CONFIG),), 12 * 2, seed=3)
+    (run,) = raced.runs
+    assert [e.step for e in run.epochs] == [12, 24] and all(e.val_loss > 0 for e in run.epochs)

@@ -4,10 +4,11 @@ import math
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 import core.training as training
 from core.activations import ACTIVATIONS
-from core.datasets import to_float32
+from core.datasets import builtin_mnist, to_float32
 from core.mlp import accuracy
 from core.network import cnn, loss_and_grads, mlp
 from core.optimizers import (
@@ -476,3 +477,22 @@ def test_a_cnn_learns_real_digits(small):
     assert state.epoch == 3 and np.mean(m.loss[-6:]) < 0.6 * np.mean(m.loss[:3])
     assert state.history.epochs[-1].val_accuracy > 0.4  # chance is 0.1 (0.535 measured)
     assert len(m.grad_norms) == 3  # two convolutions and the linear layer
+
+
+@pytest.mark.slow
+def test_the_cnn_preset_reaches_96_5_percent_on_the_builtin_split_within_10_epochs():
+    """Issue #24's goal on the 7,000 built-in training digits, with settings the page offers: the
+    preset, ReLU, kaiming_uniform, Adam at lr 3e-3 (a stop of its lr slider), batch 128, seed 0.
+    Measured (benchmarks/bench_cnn_training.py), test accuracy per epoch: 88.3 94.0 95.6 96.2
+    96.4 96.6 96.8 96.7 96.9 97.25 %; seeds 1 and 2 end at 97.7 and 97.9 %. At the page's default
+    lr 1e-3 the same seeds end at 95.8, 96.3 and 96.1 % (best 96.3-96.8 %): too close to the goal
+    to test. ~15 s of CPU with one BLAS thread, as the app trains: a BLAS pool spinning its
+    threads against other processes on a loaded machine took ten times as long."""
+    data = builtin_mnist()
+    config = TrainConfig(architecture=cnn((28, 28)), lr=3e-3, batch_size=128)
+    with threadpool_limits(1):
+        state = list(train(np.random.default_rng(0), data, config, epochs=10))[-1][0]
+    assert state.epoch == 10 and state.diverged_at is None
+    relu = ACTIVATIONS["relu"]()
+    _, test_accuracy = evaluate(config.architecture, state.params, state.bn_state, data.test, relu)
+    assert test_accuracy >= 0.965

@@ -6,6 +6,7 @@ they belong and returns plain values; none of them decides anything core.mnist_s
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+import pandas as pd
 import streamlit as st
 
 from core import download
@@ -25,6 +26,7 @@ from core.session import can_go_on, data_source, pause, reset, start, used_data
 from core.session import epoch as one_epoch
 from core.session import step as one_step
 from core.training import TrainConfig
+from ui.controls import show_code
 from ui.fields import Field, field, fields_in_columns
 from ui.i18n import t
 from ui.mnist_session import (
@@ -187,6 +189,7 @@ def network_panel(fields: Fields, entry_fields: Fields, style: PlotStyle) -> Net
         activation, initializer = field(fields, "mn_act"), field(fields, "mn_init")
     with c3:
         dropout, batch_norm = field(fields, "mn_dropout"), field(fields, "mn_bn")
+        augment = field(fields, "mn_augment")
     with c4:
         batch, seed = field(fields, "mn_batch"), field(fields, "mn_seed")
     optimizer, lr, schedule = fields_in_columns(
@@ -199,7 +202,7 @@ def network_panel(fields: Fields, entry_fields: Fields, style: PlotStyle) -> Net
         st.warning(t("mnist.invalid_hp", message=problem))
     return Network(
         hidden, activation, initializer, dropout, bool(batch_norm), batch, seed,
-        optimizer, lr, schedule, hps, schedule_params, family, conv,
+        optimizer, lr, schedule, hps, schedule_params, family, conv, bool(augment),
     )  # fmt: skip
 
 
@@ -209,10 +212,11 @@ def layers_table(config: TrainConfig) -> None:
     defaults = {k: p.default for k, p in ACTIVATION_PARAMS[config.activation].items()}
     call = TORCH_NAMES[config.activation].format(**defaults)
     rows = layer_table(arch)
+    modules = torch_modules(arch, call, config.dropout)
     with st.expander(t("mnist.layers_heading"), expanded=len(arch.input_shape) == 3):
         st.caption(t("mnist.layers_help"))
         table = {
-            t("mnist.layers_layer"): torch_modules(arch, call, config.dropout),
+            t("mnist.layers_layer"): [m.removeprefix("torch.nn.") for m in modules],
             t("mnist.layers_shape"): ["×".join(map(str, r.output_shape)) for r in rows],
             t("mnist.layers_params"): [f"{r.parameters:,}" for r in rows],
             t("mnist.layers_field"): [
@@ -220,8 +224,10 @@ def layers_table(config: TrainConfig) -> None:
                 for r in rows
             ],
         }
-        st.dataframe(table, hide_index=True, width="stretch")
+        # A table, not a dataframe: nine short rows, read from the back of a room, no scrolling.
+        st.table(pd.DataFrame(table).set_index(t("mnist.layers_layer")))
         st.caption(t("mnist.layers_total", count=f"{sum(r.parameters for r in rows):,}"))
+        show_code("model = torch.nn.Sequential(\n" + "".join(f"    {m},\n" for m in modules) + ")")
 
 
 def layer_settings(fields: Fields, family: str) -> tuple[tuple[int, ...], tuple]:
@@ -301,7 +307,13 @@ def controls_panel(
     }
     state = session().train
     labels = {}
-    if state.pos > 0:
+    if running:
+        # While training, the live view's own reruns move the epoch on without redrawing this
+        # panel: a label naming the epoch or where it ends would soon be wrong ("Finish epoch 1"
+        # in epoch 9), so it names neither. Paused, every change redraws the panel.
+        labels["one_epoch"] = t("mnist.finish_this_epoch")
+        extra["_mn_epoch"] = {"help": t("mnist.finish_this_epoch_help")}
+    elif state.pos > 0:
         # Mid-epoch the button finishes this epoch (1,411 → 1,430), and says so.
         end = state.step + -(-(len(data.train.y) - state.pos) // config.batch_size)
         labels["one_epoch"] = t("mnist.finish_epoch", epoch=state.epoch + 1)

@@ -39,6 +39,7 @@ from ui.i18n import t
 from ui.mnist_live import Live
 from ui.mnist_session import on, on_model_upload, save, session
 from ui.plots.mnist import (
+    RunCurves,
     class_probabilities,
     compare_runs,
     confusion_matrix_figure,
@@ -62,15 +63,28 @@ VIEW_FIELDS = {
 }  # fmt: skip
 
 
+def untrained() -> bool:
+    """Whether the network has had no training step and no loaded weights: its predictions and
+    confusion matrix would be chance ("0 read as 8 (151×)") before anyone has pressed Start."""
+    s = session()
+    return s.train.step == 0 and s.loaded_note is None
+
+
 def predictions_view(v: Live) -> None:
-    """Test predictions: a grid of digits with top-3 bars, and the confusion matrix."""
+    """Test predictions: a grid of digits with top-3 bars, and the confusion matrix; before the
+    first training step, one line that says what they will show."""
 
     @isolated_fragment(run_every=v.slow_every)
     def view() -> None:
+        if untrained():
+            with guarded_panel(t("mnist.panel_grid")):
+                st.subheader(t("mnist.grid_heading"))
+                st.info(t("mnist.untrained_prompt"), icon=":material/school:")
+            return
         state = session().train
-        x = to_float32(v.data.test.x)
+        # uint8 as stored: predict_proba converts a slice at a time (no float32 copy of the split).
         probs = finite_probabilities(
-            v.config.architecture, state.params, x, v.config.activation, state.bn_state
+            v.config.architecture, state.params, v.data.test.x, v.config.activation, state.bn_state
         )
         if probs is None:
             st.warning(t("mnist.no_predictions"))
@@ -234,7 +248,7 @@ def drawn_digit(v: Live) -> None:
             style=v.style,
         )
         show_figure(fig, key="mn_fig_drawn_probs")
-        if state.step == 0:
+        if untrained():
             st.caption(t("mnist.draw_untrained"))
 
 
@@ -327,34 +341,67 @@ def signals_figure(v: Live) -> None:
     show_figure(fig, key="mn_fig_signals")
 
 
-RACE_STEPS = 200  # steps per contender of the one-click race (~4 epochs of the 7,000 images)
+RACE_STEPS = 200  # steps per contender of the optimizer race (~4 epochs of the 7,000 images)
 
 
-def race_button(v: Live, contenders: tuple[tuple[str, float], ...]) -> None:
-    """One click trains a fresh network per (optimizer, lr) of ``contenders`` on this page's data,
-    network and seed, and keeps each loss curve for the overlay below."""
+def race_button(v: Live, key: str, text: str, help_text: str, runs: tuple, steps: int) -> None:
+    """One click trains a fresh network per ``(label, config)`` of ``runs`` on this page's data
+    and seed, ``steps`` steps each, and keeps each run's curves for the overlay below."""
+    seed = int(st.session_state.get("mn_seed", 0))
+    st.button(text, key=key, on_click=on, args=(race, v.data, runs, steps, seed), help=help_text)
+
+
+def raced(config, **changes):
+    """A contender's config: ``config`` with ``changes``, and no epoch limit or early stopping,
+    so that every contender runs all of the race's steps."""
+    return config._replace(**changes, epochs=None, patience=None)
+
+
+def optimizer_race(v: Live, contenders: tuple[tuple[str, float], ...]) -> None:
+    """Each (optimizer, lr) of ``contenders`` on this page's network, with its defaults."""
     names = [t(f"optimizers.names.{opt}") for opt, _ in contenders]
     runs = tuple(
         (
             t("mnist.race_label", name=name, lr=f"{lr:g}", steps=RACE_STEPS),
-            # Each contender runs its RACE_STEPS whatever this run's epoch limit and patience.
-            v.config._replace(optimizer=opt, lr=lr, hyperparameters=(), epochs=None, patience=None),
+            raced(v.config, optimizer=opt, lr=lr, hyperparameters=()),
         )
         for name, (opt, lr) in zip(names, contenders, strict=True)
     )
-    seed = int(st.session_state.get("mn_seed", 0))
-    st.button(
-        t("mnist.race_button", names=" vs ".join(names), steps=RACE_STEPS),
-        key="_mn_race",
-        on_click=on,
-        args=(race, v.data, runs, RACE_STEPS, seed),
-        help=t("mnist.race_help"),
+    text = t("mnist.race_button", names=" vs ".join(names), steps=RACE_STEPS)
+    race_button(v, "_mn_race", text, t("mnist.race_help"), runs, RACE_STEPS)
+
+
+def dropout_race(v: Live, steps: int) -> None:
+    """This page's network without dropout and with its dropout p (only when p > 0): the gap
+    between training and validation loss that dropout narrows, side by side."""
+    p = v.config.dropout
+    if not p:
+        return
+    runs = tuple(
+        (t("mnist.dropout_race_label", p=f"{q:g}", steps=steps), raced(v.config, dropout=q))
+        for q in (0.0, p)
+    )
+    text = t("mnist.dropout_race_button", p=f"{p:g}", steps=steps)
+    race_button(v, "_mn_dropout_race", text, t("mnist.dropout_race_help"), runs, steps)
+
+
+def run_curves(label: str, step: np.ndarray, loss: np.ndarray, epochs: tuple) -> RunCurves:
+    """A run's training curve and its validation loss at each epoch's end."""
+    return RunCurves(
+        label,
+        step,
+        loss,
+        np.array([e.step for e in epochs], dtype=float),
+        np.array([e.val_loss for e in epochs]),
     )
 
 
-def compare_panel(v: Live, contenders: tuple[tuple[str, float], ...] = ()) -> None:
-    """Keep the current run, and its loss curve beside the kept runs the user picks; with
-    ``contenders``, a button that trains each of them from scratch and keeps their curves."""
+def compare_panel(
+    v: Live, contenders: tuple[tuple[str, float], ...] = (), dropout_steps: int = 0
+) -> None:
+    """Keep the current run, and its curves beside the kept runs the user picks; with
+    ``contenders``, a button that trains each of them from scratch and keeps their curves; with
+    ``dropout_steps``, one that races this network without and with its dropout."""
     st.subheader(t("mnist.compare_heading"))
     runs, state = session().runs, session().train
     # One row that wraps: in half a projector's page the race button's long label was cut.
@@ -368,7 +415,9 @@ def compare_panel(v: Live, contenders: tuple[tuple[str, float], ...] = ()) -> No
             help=t("mnist.keep_run_help"),
         )
         if contenders:
-            race_button(v, contenders)
+            optimizer_race(v, contenders)
+        if dropout_steps:
+            dropout_race(v, dropout_steps)
     if not runs:
         st.info(t("mnist.compare_hint"))
         return
@@ -377,13 +426,15 @@ def compare_panel(v: Live, contenders: tuple[tuple[str, float], ...] = ()) -> No
     chosen = keyed(
         st.multiselect, "mn_compare", labels, label=t("mnist.compare_label"), options=labels
     )
-    curves = [tuple(r) for r in runs if r.label in chosen]
+    curves = [run_curves(*r) for r in runs if r.label in chosen]
     if state.step:
+        h = state.history
         current = t("mnist.current_run", label=v.run_label)
-        curves.append((current, np.array(state.history.step), smooth_ema(state.history.loss)))
+        curves.append(run_curves(current, np.array(h.step), smooth_ema(h.loss), h.epochs))
     if curves:
         fig = compare_runs(
             curves,
+            names=(t("mnist.train_loss"), t("mnist.val_loss")),
             text=ChartText(t("mnist.compare_title"), t("mnist.step"), t("mnist.loss_axis")),
             style=v.style,
         )

@@ -200,3 +200,56 @@ def test_link_settings_and_the_run_survive_a_page_switch(page, app_url):
     )
     for name in ("mn_hidden=20", "mn_seed=5", "mn_lr=0.01"):
         assert name in page.url, page.url
+
+
+# The epoch button's label with the step and epoch counters, as the browser paints them.
+EPOCH_LABELS = """(seconds) => new Promise(resolve => {
+    const seen = [];
+    const metric = (label) => [...document.querySelectorAll('[data-testid="stMetric"]')]
+        .find(m => m.innerText.startsWith(label))
+        ?.querySelector('[data-testid="stMetricValue"]').innerText.replace(/,/g, '');
+    const read = () => {
+        // The label without the icon's ligature text ("fast_forward").
+        const button = document.querySelector(
+            '.st-key-_mn_epoch button [data-testid="stMarkdownContainer"]');
+        const row = [button?.innerText.trim(), metric('Step'), metric('Epoch')];
+        const last = seen[seen.length - 1];
+        if (row.every(x => x !== undefined) && (!last || row.some((x, i) => x !== last[i]))) {
+            seen.push(row);
+        }
+    };
+    read();
+    const observer = new MutationObserver(read);
+    observer.observe(document.body, {subtree: true, childList: true, characterData: true});
+    setTimeout(() => { observer.disconnect(); resolve(seen); }, seconds * 1000);
+})"""
+
+
+def right_epoch_label(label: str, step: int, epoch: int, steps_per_epoch: int) -> bool:
+    """Whether the epoch button's label is true of the counters beside it: "One epoch" only at an
+    epoch's start, "Finish epoch N" only in epoch N; "Finish this epoch" always is."""
+    at_start = step % steps_per_epoch == 0
+    return label == "Finish this epoch" or (
+        label == "One epoch" if at_start else label == f"Finish epoch {epoch + 1}"
+    )
+
+
+def test_the_epoch_button_label_is_right_whenever_it_is_shown(page, app_url):
+    # Issue #21: the label was drawn by full runs only, so while the live view's own reruns
+    # trained on it kept saying "One epoch" or "Finish epoch 1" long after epoch 1 was over.
+    # 500 images are 4 steps an epoch: as fast as possible, epochs end while it is watched.
+    page.goto(
+        f"{app_url}/mnist?lang=en&mn_train_size=500&mn_pace=fast&mn_epochs=1000&mn_patience=0"
+    )
+    wait_for_app(page)
+    page.get_by_role("button", name="Start").click()
+    wait_for_steps(page, "Step")
+    seen = page.evaluate(EPOCH_LABELS, 5)
+    assert int(seen[-1][2]) > int(seen[0][2]) + 1, seen  # epochs ended while it was watched
+    wrong = [row for row in seen if not right_epoch_label(row[0], int(row[1]), int(row[2]), 4)]
+    assert not wrong, seen
+    page.get_by_role("button", name="Pause").click()
+    wait_for_app(page)
+    label, step, epoch = page.evaluate(EPOCH_LABELS, 0.5)[-1]
+    assert label != "Finish this epoch"  # paused, it says where the epoch ends
+    assert right_epoch_label(label, int(step), int(epoch), 4), (label, step, epoch)

@@ -560,22 +560,49 @@ def layer_signals(
     return style.apply(fig, height=380)
 
 
+class RunCurves(NamedTuple):
+    """One run in "compare runs": smoothed training loss per step, validation loss per epoch."""
+
+    name: str
+    step: np.ndarray
+    loss: np.ndarray
+    val_step: np.ndarray = np.zeros(0)
+    val_loss: np.ndarray = np.zeros(0)
+
+
 def compare_runs(
-    runs: Sequence[tuple[str, np.ndarray, np.ndarray]], *, text: ChartText, style: PlotStyle
+    runs: Sequence[RunCurves], *, names: tuple[str, str], text: ChartText, style: PlotStyle
 ) -> go.Figure:
-    """Smoothed training loss of several runs, ``(name, steps, loss)`` each, on one log axis."""
+    """Several runs on one log axis, a colour each: training loss solid, validation loss dashed
+    with a dot per epoch. ``names`` (training, validation) label two grey legend keys, shown when
+    some run has validation points; a run's legend entry shows and hides both its lines."""
     traces = []
-    for i, (name, steps, loss) in enumerate(runs):
-        steps, loss = thin(np.asarray(steps), np.asarray(loss, dtype=float))
+    for i, run in enumerate(runs):
+        steps, loss = thin(np.asarray(run.step), np.asarray(run.loss, dtype=float))
+        color = style.color(i)
         traces.append(
             go.Scatter(
-                x=steps,
-                y=loss,
-                mode="lines",
-                name=name,
-                line={"color": style.color(i), "width": style.line_width},
+                x=steps, y=loss, mode="lines", name=run.name, legendgroup=run.name,
+                line={"color": color, "width": style.line_width},
             )
-        )
+        )  # fmt: skip
+        if len(run.val_step):
+            traces.append(
+                go.Scatter(
+                    x=np.asarray(run.val_step), y=np.asarray(run.val_loss, dtype=float),
+                    mode="lines+markers", name=f"{run.name} · {names[1]}",
+                    legendgroup=run.name, showlegend=False,
+                    line={"color": color, "width": style.line_width, "dash": "dash"},
+                )
+            )  # fmt: skip
+    if any(len(run.val_step) for run in runs):
+        for name, mode, dash in ((names[0], "lines", "solid"), (names[1], "lines+markers", "dash")):
+            traces.append(
+                go.Scatter(
+                    x=[None], y=[None], mode=mode, name=name, hoverinfo="skip",
+                    line={"color": GREY, "width": style.line_width, "dash": dash},
+                )
+            )  # fmt: skip
     fig = go.Figure(
         traces,
         layout={
