@@ -21,6 +21,9 @@ gives the C order where a caller needs it. The columns (C·kH·kW numbers per ou
 one band of output rows at a time into a buffer of about ``BAND_BYTES``, for the forward GEMM and
 again, from the padded input a conv keeps, for the weight gradient: each band is read from cache,
 and the whole columns are never held (a network's memory is its feature maps).
+
+``conv2d_terms`` writes one output of a convolution out term by term from the definition (window,
+kernel, their products, bias), for the page that shows it and checks conv2d against it.
 """
 
 from collections.abc import Iterator
@@ -290,3 +293,59 @@ def avg_pool2d_backward(cache: PoolCache, dy: np.ndarray) -> np.ndarray:
     share = dy * dy.dtype.type(1 / k**2)
     _scatter(_offset_views(dx, k, dy.shape[2:], s), [share] * (k * k), overlap=s < k)
     return dx
+
+
+# ---------------------------------------------------------------- one output, from the definition
+
+
+class ConvTerms(NamedTuple):
+    """One output ``y[c, i, j]`` of a convolution written out term by term (float64)."""
+
+    window: np.ndarray  # (C_in, kH, kW): x[c', s·i + d·u − p, s·j + d·v − p], 0 in the padding
+    kernel: np.ndarray  # (C_in, kH, kW): weight[c]
+    products: np.ndarray  # window · kernel, elementwise
+    bias: float
+    value: float  # bias + products.sum()
+    rows: np.ndarray  # (kH,) the input rows read, s·i + d·u − p; < 0 or ≥ H in the padding
+    cols: np.ndarray  # (kW,) the input columns read
+
+    def agrees_with(self, y: float, rtol: float = 1e-4) -> bool:
+        """Whether a computed output ``y`` equals this sum to float32 rounding: within ``rtol``
+        of the sum of the terms' sizes (their rounding errors add up, whatever their signs)."""
+        scale = float(np.abs(self.products).sum()) + abs(self.bias)
+        return bool(abs(float(y) - self.value) <= rtol * scale + 1e-7)
+
+
+def conv2d_terms(
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    out_channel: int,
+    row: int,
+    col: int,
+    *,
+    stride: int = 1,
+    padding: int = 0,
+    dilation: int = 1,
+) -> ConvTerms:
+    """Output ``(out_channel, row, col)`` of ``conv2d`` on one example ``x`` of shape (C, H, W),
+    from the definition y[c,i,j] = b_c + Σ_{c',u,v} W[c,c',u,v]·x[c', s·i+d·u−p, s·j+d·v−p]
+    (x is 0 outside the image). Written without conv2d's columns or GEMM, so that the MNIST page
+    can check the feature map conv2d made against it."""
+    x = np.asarray(x, dtype=np.float64)
+    c_in, h, w = x.shape
+    out_c, _, k, _ = weight.shape
+    out_h, out_w = (output_size(n, k, stride, padding, dilation) for n in (h, w))
+    if not (0 <= out_channel < out_c and 0 <= row < out_h and 0 <= col < out_w):
+        raise ValueError(f"no output {(out_channel, row, col)=} in {(out_c, out_h, out_w)}")
+    rows = stride * row + dilation * np.arange(k) - padding
+    cols = stride * col + dilation * np.arange(k) - padding
+    window = np.zeros((c_in, k, k))
+    for u, r in enumerate(rows):
+        for v, q in enumerate(cols):
+            if 0 <= r < h and 0 <= q < w:
+                window[:, u, v] = x[:, r, q]
+    kernel = np.asarray(weight[out_channel], dtype=np.float64)
+    products = window * kernel
+    b = 0.0 if bias is None else float(bias[out_channel])
+    return ConvTerms(window, kernel, products, b, b + float(products.sum()), rows, cols)

@@ -29,6 +29,7 @@ from ui.errors import guarded_panel
 from ui.fair_share import BASE_EVERY, tick_plan
 from ui.fields import Field, bind_fields, widget_for
 from ui.i18n import t
+from ui.mnist_cnn_views import cnn_view
 from ui.mnist_live import Live, live_view
 from ui.mnist_session import save, session, start_session, trainer_registry
 from ui.mnist_settings import (
@@ -233,6 +234,7 @@ with guarded_panel(t("mnist.panel_experiments")):
 predictions_view(live)
 draw_view(live)
 inside_view(live)
+cnn_view(live)
 with guarded_panel(t("mnist.panel_compare")):
     compare_panel(live, RACE, DROPOUT_RACE_STEPS)
 with guarded_panel(t("mnist.panel_model")):

@@ -11,6 +11,7 @@ from core.conv import (
     avg_pool2d_backward,
     conv2d,
     conv2d_backward,
+    conv2d_terms,
     max_pool2d,
     max_pool2d_backward,
     output_size,
@@ -161,6 +162,46 @@ def test_pools_match_the_loop_reference(case, rng):
     np.testing.assert_allclose(avg_pool2d(x, k, s)[0], naive_pool(x, k, stride, np.mean))
     assert max_pool2d(x, k, s, keep_cache=False)[1] is None
     assert avg_pool2d(x, k, s, keep_cache=False)[1] is None
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=CONV_IDS)
+def test_conv2d_terms_sum_to_every_output_of_conv2d(case, rng):
+    x, weight, bias, kw = _conv_inputs(case, rng)
+    y, _ = conv2d(x, weight, bias, **kw)
+    for out_channel, row, col in np.ndindex(*y.shape[1:]):
+        terms = conv2d_terms(x[-1], weight, bias, out_channel, row, col, **kw)
+        assert terms.value == pytest.approx(y[-1, out_channel, row, col], rel=1e-12, abs=1e-12)
+        assert terms.agrees_with(y[-1, out_channel, row, col])
+        np.testing.assert_array_equal(terms.products, terms.window * terms.kernel)
+
+
+def test_conv2d_terms_by_hand_in_a_padded_corner():
+    # 1 channel, 3×3 input 1…9, 2×2 kernel of ones, padding 1: output (0, 0) reads input rows and
+    # columns −1 and 0, so only x[0, 0] = 1 is in the image; output (1, 1) reads 1 + 2 + 4 + 5.
+    x = np.arange(1.0, 10.0).reshape(1, 3, 3)
+    weight, bias = np.ones((1, 1, 2, 2)), np.array([0.5])
+    corner = conv2d_terms(x, weight, bias, 0, 0, 0, padding=1)
+    np.testing.assert_array_equal(corner.window, [[[0, 0], [0, 1]]])
+    np.testing.assert_array_equal(corner.rows, [-1, 0])
+    assert corner.value == 1.5
+    inner = conv2d_terms(x, weight, bias, 0, 1, 1, padding=1)
+    assert inner.value == 0.5 + 1 + 2 + 4 + 5
+    # Stride 2, dilation 2, padding 1: output (1, 0) reads rows 1, 3 and columns −1, 1 of which
+    # only x[1, 1] = 5 is in the image.
+    strided = conv2d_terms(x, weight, None, 0, 1, 0, stride=2, padding=1, dilation=2)
+    np.testing.assert_array_equal(strided.rows, [1, 3])
+    np.testing.assert_array_equal(strided.cols, [-1, 1])
+    assert strided.value == 5 and strided.bias == 0.0
+
+
+def test_conv2d_terms_notice_a_wrong_output_and_refuse_a_missing_one(rng):
+    x, weight, bias, kw = _conv_inputs(CONV_CASES[3], rng)
+    y, _ = conv2d(x, weight, bias, **kw)
+    terms = conv2d_terms(x[0], weight, bias, 0, 1, 1, **kw)
+    assert terms.agrees_with(np.float32(y[0, 0, 1, 1]))  # float32 rounding passes
+    assert not terms.agrees_with(y[0, 0, 1, 1] * 1.01 + 1e-3)
+    with pytest.raises(ValueError, match="no output"):
+        conv2d_terms(x[0], weight, bias, 0, y.shape[2], 0, **kw)
 
 
 # ----------------------------------------------------------------- backward vs central differences

@@ -6,15 +6,19 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
+from core.network import cnn, input_window
 from ui.plots.mnist import (
+    MAP_COLUMNS,
     MAX_DECADES,
     MAX_POINTS,
     STEP_LABEL,
     TITLE_WIDTH,
+    MapSection,
     RunCurves,
     class_probabilities,
     compare_runs,
     confusion_matrix_figure,
+    feature_maps,
     layer_signals,
     live_accuracy_chart,
     live_loss_chart,
@@ -24,6 +28,7 @@ from ui.plots.mnist import (
     prediction_grid,
     thin,
     weight_images,
+    window_times_kernel,
 )
 from ui.theme import BAD_COLOR, GOOD_COLOR, ChartText, plot_style, text_width
 
@@ -349,3 +354,118 @@ def test_model_input_and_class_probabilities():
     probs[0], probs[7] = 0.001, 0.801
     bars = class_probabilities(probs, class_names=DIGITS, text=ChartText("P", "prob"), style=STYLE)
     assert bars.data[0].text[0] == "" and bars.data[0].text[1] == "2%"
+
+
+# ---------------------------------------------------------------- inside a CNN
+
+
+@pytest.mark.parametrize(
+    ("layer", "pixel", "rect"),
+    [
+        # conv 2 of the preset, pixel (3, 9): conv 1 rows 0–13, columns 12–25 (see input_window).
+        (3, (3, 9), (11.5, -0.5, 25.5, 13.5)),
+        # conv 1, pixel (0, 0): rows and columns −2 to 2, of which 0 to 2 are on the image.
+        (0, (0, 0), (-0.5, -0.5, 2.5, 2.5)),
+        # max-pool 3 of the preset, pixel (3, 3): an 18×18 square, rows and columns 12 to 29,
+        # cut at the image's last row and column 27.
+        (5, (3, 3), (11.5, 11.5, 27.5, 27.5)),
+    ],
+)
+def test_model_input_draws_the_receptive_field_clipped_to_the_image(layer, pixel, rect):
+    window = input_window(cnn((28, 28)), layer, *pixel)
+    fig = model_input(np.zeros((28, 28)), title="Field", style=STYLE, window=window)
+    frame, field = fig.layout.shapes
+    assert (frame.x0, frame.x1) == (-0.5, 27.5)
+    assert (field.x0, field.y0, field.x1, field.y1) == rect
+    assert field.line.color == STYLE.color(1)
+
+
+def _sections(rng):
+    return [
+        MapSection("Input", rng.random((1, 28, 28)), -1, image=True),
+        MapSection("conv 1", rng.standard_normal((8, 28, 28)), 0, clickable=True),
+        MapSection("ReLU", rng.random((8, 28, 28)), 1),
+        MapSection("conv 2", rng.standard_normal((16, 14, 14)), 3, clickable=True),
+        MapSection("pool", rng.random((16, 4, 4)), 5),
+    ]
+
+
+def test_feature_maps_one_section_per_layer_each_as_wide(rng):
+    sections = _sections(rng)
+    fig = feature_maps(sections, style=STYLE, hover="%{customdata[1]}")
+    *heatmaps, marks = fig.data
+    assert [tr.type for tr in heatmaps] == ["heatmap"] * 5 and marks.type == "scatter"
+    assert [a.text for a in fig.layout.annotations] == [s.title for s in sections]
+    width = fig.layout.xaxis.range[1] + 0.5
+    for heatmap, section in zip(heatmaps, sections, strict=True):
+        z = np.asarray(heatmap.z)
+        left = heatmap.x0 - heatmap.dx / 2
+        right = heatmap.x0 + (z.shape[1] - 0.5) * heatmap.dx
+        assert left == pytest.approx(-0.5) and right == pytest.approx(width - 0.5)
+        assert heatmap.dx == heatmap.dy  # square pixels
+        n, h, w = section.maps.shape
+        assert np.count_nonzero(np.isfinite(z)) == n * h * w
+        # Titles above their maps, sections one under another.
+        assert fig.layout.annotations[heatmaps.index(heatmap)].y < heatmap.y0
+    assert heatmaps[0].colorscale[0][1] == "rgb(255,255,255)"  # Greys: the input as a digit
+    lim = np.abs(sections[1].maps).max()
+    assert (heatmaps[1].zmid, heatmaps[1].zmin, heatmaps[1].zmax) == pytest.approx((0, -lim, lim))
+    assert fig.layout.clickmode == "event+select" and fig.layout.dragmode is False
+
+
+def test_feature_maps_pixels_of_clickable_layers_are_points_over_their_cells(rng):
+    sections = _sections(rng)
+    fig = feature_maps(sections, style=STYLE, hover="h", selected=(3, 5, 3, 9))
+    heatmaps, marks = fig.data[:-1], fig.data[-1]
+    data = np.asarray(marks.customdata)
+    assert len(data) == 8 * 28 * 28 + 16 * 14 * 14  # conv 1 and conv 2 only
+    assert set(data[:, 0]) == {0, 3}
+    np.testing.assert_array_equal(data[0], [0, 0, 0, 0])
+    values = np.asarray(marks.marker.color)
+    (i,) = np.flatnonzero((data == [3, 5, 3, 9]).all(axis=1))
+    assert values[i] == pytest.approx(sections[3].maps[5, 3, 9])
+    # The point lies on the centre of its heatmap cell: map 5 is in the first row of 8, column 5.
+    conv2 = heatmaps[3]
+    cell = 14 + 2
+    column, row = 5 % MAP_COLUMNS * cell + 9, 5 // MAP_COLUMNS * cell + 3
+    assert np.asarray(conv2.z)[row, column] == pytest.approx(sections[3].maps[5, 3, 9])
+    assert marks.x[i] == pytest.approx(conv2.x0 + column * conv2.dx)
+    assert marks.y[i] == pytest.approx(conv2.y0 + row * conv2.dy)
+    (frame,) = fig.layout.shapes
+    assert (frame.x0 + frame.x1) / 2 == pytest.approx(marks.x[i])
+    assert (frame.y0 + frame.y1) / 2 == pytest.approx(marks.y[i])
+    assert frame.x1 - frame.x0 == pytest.approx(conv2.dx)
+    assert marks.marker.opacity == 0 and marks.hovertemplate == "h<extra></extra>"
+
+
+def test_window_times_kernel_one_channel_side_by_side_with_numbers(rng):
+    window, kernel = rng.random((1, 5, 5)), rng.standard_normal((1, 5, 5))
+    fig = window_times_kernel(
+        window, kernel, window * kernel, names=("x", "W", "x·W"), title="T", style=STYLE
+    )
+    *grids, frames = fig.data
+    assert [tr.type for tr in grids] == ["heatmap"] * 3 and frames.mode == "lines"
+    assert [tr.x0 for tr in grids] == [0, 7, 14]  # three 5×5 grids, 2 cells apart
+    assert all(tr.texttemplate == "%{z:.2f}" for tr in grids)
+    assert np.nanmin(frames.x) == -0.5 and np.nanmax(frames.x) == 18.5  # round each grid
+    np.testing.assert_allclose(np.asarray(fig.data[2].z), (window * kernel)[0])
+    texts = [a.text for a in fig.layout.annotations]
+    assert texts == ["x", "W", "×", "x·W", "="]
+    assert fig.data[0].colorscale[0][1] == "rgb(255,255,255)"  # an image patch in grey
+    assert fig.layout.title.text == "T"
+
+
+def test_window_times_kernel_many_channels_in_three_rows(rng):
+    window, kernel = rng.standard_normal((8, 5, 5)), rng.standard_normal((8, 5, 5))
+    fig = window_times_kernel(
+        window, kernel, window * kernel, names=("x", "W", "x·W"), title="T", style=STYLE
+    )
+    *grids, frames = fig.data
+    assert [np.asarray(tr.z).shape for tr in grids] == [(5, 47)] * 3  # 8 maps a row
+    assert fig.data[0].y0 < fig.data[1].y0 < fig.data[2].y0 and fig.data[0].x0 == 0
+    notes = [a.text for a in fig.layout.annotations]
+    shares = [f"Σ {share:.2f}" for share in (window * kernel).sum(axis=(1, 2))]
+    assert notes == ["x", "× W", "= x·W", *shares]  # each channel's part of the sum
+    assert all(tr.texttemplate is None for tr in grids)  # too small for numbers: on hover
+    assert np.count_nonzero(np.isnan(frames.x)) == 3 * 8  # a frame round every map
+    assert fig.data[0].zmid == 0  # a window with negative values: the signed scale

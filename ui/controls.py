@@ -382,12 +382,14 @@ def show_code(code: str) -> None:
     st.code(code, language="python", wrap_lines=True)
 
 
-def show_figure(fig, key: str) -> None:
-    """Draw a plotly figure with the shared theme (not Streamlit's) at full width."""
+def show_figure(fig, key: str, **events: Any) -> None:
+    """Draw a plotly figure with the shared theme (not Streamlit's) at full width; ``events``
+    (``on_select``, ``selection_mode``) go to ``st.plotly_chart`` as they are."""
     st.plotly_chart(
         fig,
         key=key,
         theme=None,
         width="stretch",
         config={"displaylogo": False, "toImageButtonOptions": {"scale": 2}},
+        **events,
     )

@@ -170,3 +170,35 @@ OPTIMIZER_FORMULAS = {
     r"f(\theta_k + t d_k) \le f(\theta_k) + c_1 t\, g_k^\top d_k,\ "
     r"|\nabla f(\theta_k + t d_k)^\top d_k| \le c_2 |g_k^\top d_k|",
 }
+
+
+# ---------------------------------------------------------------- one output of a convolution
+
+CONV_SUM = (
+    r"y[c, i, j] = b_c + \sum_{c',\,u,\,v} W[c, c', u, v] \cdot "
+    r"x\bigl[c',\; s\,i + d\,u - p,\; s\,j + d\,v - p\bigr]"
+)
+
+
+def _term(value: float) -> str:
+    """A number inside a written-out sum: a negative one in parentheses."""
+    return f"({value:.4f})" if value < 0 else f"{value:.4f}"
+
+
+def conv_sum_numbers(channel: int, row: int, col: int, bias: float, total: float) -> str:
+    """``CONV_SUM`` for one output with its numbers: the bias plus the sum of the products."""
+    return (
+        rf"y[{channel}, {row}, {col}] = \underbrace{{{_term(bias)}}}_{{b_{{{channel}}}}}"
+        rf" + \underbrace{{{_term(total)}}}_{{\sum W \cdot x}} = {bias + total:.4f}"
+    )
+
+
+def conv_output_size(n: int, kernel_size: int, stride: int, padding: int, dilation: int) -> str:
+    """Torch's output-size formula, then with one layer's numbers filled in (one line each)."""
+    k, s, p, d = kernel_size, stride, padding, dilation
+    out = (n + 2 * p - d * (k - 1) - 1) // s + 1
+    return (
+        r"n_\text{out} = \left\lfloor \frac{n + 2p - d\,(k - 1) - 1}{s} \right\rfloor + 1,\qquad "
+        rf"n_\text{{out}} = \left\lfloor \frac{{{n} + 2 \cdot {p} - {d} \cdot ({k} - 1) - 1}}"
+        rf"{{{s}}} \right\rfloor + 1 = {out}"
+    )

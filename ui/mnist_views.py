@@ -51,6 +51,7 @@ from ui.plots.mnist import (
 from ui.theme import ChartText
 
 GRID_SIZE = 24
+DRAWN = "_mn_drawn"  # the last drawn digit as the network is given it, (28, 28) float32, or None
 CLASSES = tuple(range(NUM_CLASSES))
 # How the views are looked at; not settings of the run, so links do not carry them.
 VIEW_FIELDS = {
@@ -224,6 +225,7 @@ def drawn_digit(v: Live) -> None:
         image = draw_digit("_mn_canvas")
         st.caption(t("mnist.draw_hint"))
     digit = prepare_drawn_digit(image) if image is not None else None
+    st.session_state[DRAWN] = digit  # for the CNN view (ui.mnist_cnn_views)
     if digit is None:
         c_input.info(t("mnist.draw_empty"), icon=":material/draw:")
         return

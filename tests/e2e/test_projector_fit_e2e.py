@@ -6,7 +6,16 @@ import pytest
 
 from tests.e2e.conftest import screenshot, wait_for_app
 
-PAGES = ["", "activations", "optimizers", "schedules", "initialization", "mnist"]
+# Each page by its path; the MNIST page also with its convolutional network (inside the CNN).
+PAGES = [
+    "",
+    "activations",
+    "optimizers",
+    "schedules",
+    "initialization",
+    "mnist",
+    "mnist?mn_arch=cnn",
+]
 
 # Elements cut by their own box (hidden overflow, an ellipsis) or reaching past the main area's
 # right edge, reported once at the outermost element; inside a formula only the formula's box
@@ -51,22 +60,21 @@ PROBLEMS = r"""
 """
 
 
+@pytest.mark.parametrize("path", PAGES, ids=lambda path: path.replace("?", "-") or "home")
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_every_page_fits_a_1280_projector_with_the_sidebar_open(page, app_url, lang):
+def test_every_page_fits_a_1280_projector_with_the_sidebar_open(page, app_url, lang, path):
     page.set_viewport_size({"width": 1280, "height": 720})
-    problems = {}
-    for path in PAGES:
-        page.goto(f"{app_url}/{path}?lang={lang}&projector=1")
-        wait_for_app(page, timeout=60_000)
-        assert page.get_by_test_id("stSidebar").is_visible()
-        # Scroll through the page so that every chart is drawn at its final size.
-        height = page.evaluate("document.querySelector(\"[data-testid='stMain']\").scrollHeight")
-        for top in range(0, height + 600, 600):
-            page.evaluate(f"document.querySelector(\"[data-testid='stMain']\").scrollTo(0, {top})")
-            page.wait_for_timeout(150)
-        page.wait_for_timeout(1_000)
-        found = page.evaluate(PROBLEMS)
-        if found:
-            problems[path or "home"] = found
-            screenshot(page, f"projector-fit-{path or 'home'}-{lang}")
-    assert not problems, problems
+    query = f"lang={lang}&projector=1"
+    page.goto(f"{app_url}/{path}{'&' if '?' in path else '?'}{query}")
+    wait_for_app(page, timeout=60_000)
+    assert page.get_by_test_id("stSidebar").is_visible()
+    # Scroll through the page so that every chart is drawn at its final size.
+    height = page.evaluate("document.querySelector(\"[data-testid='stMain']\").scrollHeight")
+    for top in range(0, height + 600, 600):
+        page.evaluate(f"document.querySelector(\"[data-testid='stMain']\").scrollTo(0, {top})")
+        page.wait_for_timeout(150)
+    page.wait_for_timeout(1_000)
+    found = page.evaluate(PROBLEMS)
+    if found:
+        screenshot(page, f"projector-fit-{(path or 'home').replace('?', '-')}-{lang}")
+    assert not found, found

@@ -615,14 +615,37 @@ def compare_runs(
     return style.apply(fig, height=420)
 
 
-def model_input(image: np.ndarray, *, title: str, style: PlotStyle) -> go.Figure:
-    """The 28×28 (or 8×8) image exactly as the network receives it, ink dark on white."""
+def model_input(
+    image: np.ndarray,
+    *,
+    title: str,
+    style: PlotStyle,
+    window: tuple[int, int, int, int] | None = None,
+) -> go.Figure:
+    """The 28×28 (or 8×8) image exactly as the network receives it, ink dark on white; with
+    ``window`` = (top, left, bottom, right) (end exclusive, as ``core.network.input_window``), that
+    receptive field as a square over it, clipped to the image (the rest is zero padding)."""
     # A frame shows the 28×28 field itself, so that white margins read as part of the input.
     rows, cols = np.shape(image)
     frame = {
         "type": "rect", "x0": -0.5, "y0": -0.5, "x1": cols - 0.5, "y1": rows - 0.5,
         "line": {"color": GREY, "width": 1.5}, "layer": "above",
     }  # fmt: skip
+    shapes = [frame]
+    if window is not None:
+        top, left, bottom, right = window
+        shapes.append(
+            {
+                "type": "rect",
+                "x0": max(left, 0) - 0.5,
+                "y0": max(top, 0) - 0.5,
+                "x1": min(right, cols) - 0.5,
+                "y1": min(bottom, rows) - 0.5,
+                "line": {"color": style.color(1), "width": style.line_width},
+                "fillcolor": _tint(style.color(1), 0.2),
+                "layer": "above",
+            }
+        )
     fig = go.Figure(
         go.Heatmap(
             z=np.asarray(image, dtype=float),
@@ -632,7 +655,7 @@ def model_input(image: np.ndarray, *, title: str, style: PlotStyle) -> go.Figure
             showscale=False,
             hovertemplate="%{z:.2f}<extra></extra>",
         ),
-        layout=_image_layout(title, shapes=[frame]),
+        layout=_image_layout(title, shapes=shapes),
     )
     return style.apply(fig, height=320)
 
@@ -663,3 +686,240 @@ def class_probabilities(
         },
     )
     return style.apply(fig, height=360)
+
+
+# ---------------------------------------------------------------- inside a CNN (plotly)
+
+MAP_COLUMNS = 8  # maps per row: each layer's mosaic spans the same width, one map per slot
+
+
+class MapSection(NamedTuple):
+    """One layer's feature maps in ``feature_maps``: ``maps`` is (channels, rows, cols)."""
+
+    title: str
+    maps: np.ndarray
+    layer: int  # the layer's index (customdata and ``selected`` name it); -1 for the input
+    clickable: bool = False  # its pixels hover with their place and value, and take clicks
+    image: bool = False  # the input: ink dark on white, values in [0, 1]
+
+
+def _signed_scale(values: np.ndarray) -> dict:
+    """Blue positive, red negative, white zero, symmetric around 0 over ``values``."""
+    lim = float(np.nanmax(np.abs(values), initial=0.0)) or 1.0
+    return {"colorscale": "RdBu", "zmid": 0, "zmin": -lim, "zmax": lim}
+
+
+def feature_maps(
+    sections: Sequence[MapSection],
+    *,
+    style: PlotStyle,
+    hover: str,
+    selected: tuple[int, int, int, int] | None = None,
+    columns: int = MAP_COLUMNS,
+) -> go.Figure:
+    """Every layer's feature maps in one figure, one section under another, each a mosaic of
+    ``columns`` maps a row on its own signed scale and scaled to the same width, its title above.
+
+    A clickable section's pixels are also invisible square markers (Streamlit reports no clicks
+    on a heatmap) with ``customdata`` = (layer, channel, row, column) and ``marker.color`` = the
+    value, which ``hover`` (a plotly hovertemplate) may show. ``selected`` = (layer, channel, row,
+    column) is framed. One figure rather than one per layer: each costs its own build, message
+    and browser plot, every few seconds while training.
+    """
+    width = columns * 32  # data units across; a 28×28 map with its gap takes 32
+    px = _page_width(style) / width  # screen px per data unit
+    title_h = 2.4 * style.font_size / px
+    traces, notes, shapes = [], [], []
+    marks = {"x": [], "y": [], "data": [], "value": []}
+    top = 0.0
+    for section in sections:
+        maps = np.asarray(section.maps, dtype=np.float32)
+        n, h, w = maps.shape
+        cell = (h + max(round(h / 8), 1), w + max(round(w / 8), 1))
+        scale = width / (columns * cell[1])  # data units per map pixel
+        y0 = top + title_h
+        notes.append(
+            {"text": section.title, "x": -0.5, "y": y0 - 0.5, "xanchor": "left",
+             "yanchor": "bottom", "showarrow": False, "xref": "x", "yref": "y"}
+        )  # fmt: skip
+        colours = {"colorscale": "Greys", "zmin": 0, "zmax": 1} if section.image else None
+        traces.append(
+            go.Heatmap(
+                z=_mosaic(maps, columns, cell).astype(np.float32),
+                x0=(scale - 1) / 2,
+                dx=scale,
+                y0=y0 + (scale - 1) / 2,
+                dy=scale,
+                showscale=False,
+                hoverinfo="skip" if section.clickable else "z",
+                **(colours or _signed_scale(maps)),
+            )
+        )
+
+        def at(channel, row, col, cell=cell, scale=scale, y0=y0):
+            """Data coordinates of a map pixel's centre in this section."""
+            x = (channel % columns * cell[1] + col + 0.5) * scale - 0.5
+            y = y0 + (channel // columns * cell[0] + row + 0.5) * scale - 0.5
+            return x, y
+
+        if section.clickable:
+            channel, row, col = np.indices(maps.shape, dtype=np.int16).reshape(3, -1)
+            x, y = at(channel, row, col)
+            marks["x"].append(x)
+            marks["y"].append(y)
+            layer = np.full_like(channel, section.layer)
+            marks["data"].append(np.column_stack([layer, channel, row, col]))
+            marks["value"].append(maps.ravel())
+        if selected is not None and selected[0] == section.layer:
+            x, y = at(*selected[1:])
+            half = scale / 2
+            shapes.append(
+                {"type": "rect", "x0": x - half, "y0": y - half, "x1": x + half, "y1": y + half,
+                 "line": {"color": style.color(1), "width": style.line_width}, "layer": "above"}
+            )  # fmt: skip
+        top = y0 + -(-n // columns) * cell[0] * scale
+    if marks["x"]:
+        # float32 and int16 arrays: a third of the bytes of float64 ones, sent every few seconds.
+        traces.append(
+            go.Scatter(
+                x=np.concatenate(marks["x"]).astype(np.float32),
+                y=np.concatenate(marks["y"]).astype(np.float32),
+                mode="markers",
+                marker={
+                    "symbol": "square",
+                    "size": 3.0,
+                    "opacity": 0,
+                    "color": np.concatenate(marks["value"]),
+                },
+                customdata=np.concatenate(marks["data"]),
+                hovertemplate=hover + "<extra></extra>",
+                showlegend=False,
+            )
+        )
+    # Clicks select a point (Streamlit reads the selection); no drag, which would zoom. Fixed
+    # ranges: the titles are annotations, which autorange leaves out.
+    layout = _image_layout(
+        None,
+        annotations=notes,
+        shapes=shapes,
+        clickmode="event+select",
+        dragmode=False,
+        hovermode="closest",
+    )
+    layout["xaxis"] = {**layout["xaxis"], "range": [-0.5, width - 0.5]}
+    layout["yaxis"] = {**layout["yaxis"], "autorange": False, "range": [top - 0.5, -0.5]}
+    fig = go.Figure(traces, layout=layout)
+    fig = style.apply(fig, height=_image_height(round(top), width, 20, style))
+    fig.layout.margin.t = 10  # no title: the first section's title is at the top
+    return fig
+
+
+def window_times_kernel(
+    window: np.ndarray,
+    kernel: np.ndarray,
+    products: np.ndarray,
+    *,
+    names: tuple[str, str, str],
+    title: str,
+    style: PlotStyle,
+    columns: int = MAP_COLUMNS,
+) -> go.Figure:
+    """One output of a convolution, term by term: the input ``window``, the ``kernel`` and their
+    elementwise ``products``, each ``(in_channels, k, k)``. One input channel: the three side by
+    side with × and = between them and every number written in its cell; more: three rows of
+    ``in_channels`` small maps each (their numbers on hover), each channel's sum of products under
+    it. ``names`` label the three."""
+    groups = [np.asarray(a, dtype=float) for a in (window, kernel, products)]
+    c_in, k, _ = groups[0].shape
+    one = c_in == 1
+    per_row = 1 if one else min(c_in, columns)
+    grid_w = per_row * (k + 1) - 1  # a group's maps, one cell apart
+    grid_h = -(-c_in // per_row) * (k + 1) - 1
+    symbol_gap = 2 if one else 0  # cells between the groups for × and =
+    width = 3 * grid_w + 2 * symbol_gap if one else grid_w
+    px = _page_width(style) / (width + 1)  # screen px per cell
+    label_h = int(np.ceil(1.8 * style.font_size / px))  # cells above a group for its name
+    traces, notes, frames = [], [], ([], [])
+    for g, (values, name) in enumerate(zip(groups, names, strict=True)):
+        x0 = g * (grid_w + symbol_gap) if one else 0
+        y0 = label_h if one else g * (grid_h + 1 + label_h) + label_h
+        for channel in range(c_in):  # a frame round each map: its zeros are as white as the page
+            row, col = divmod(channel, per_row)
+            left, top = x0 + col * (k + 1) - 0.5, y0 + row * (k + 1) - 0.5
+            frames[0].extend([left, left + k, left + k, left, left, np.nan])
+            frames[1].extend([top, top, top + k, top + k, top, np.nan])
+        nonnegative = g == 0 and values.min(initial=0) >= 0  # an image patch: as the digit
+        scale = {"colorscale": "Greys", "zmin": 0, "zmax": max(values.max(), 1e-9)}
+        text = {}
+        if one:
+            # As large as "-0.46" fits in a cell: ~13 px on a projector's page, 16 px on a wide one.
+            size = int(np.clip(px / 2.8, 9, style.font_size))
+            text = {"texttemplate": "%{z:.2f}", "textfont": {"size": size}}
+        traces.append(
+            go.Heatmap(
+                z=_mosaic(values, per_row, (k + 1, k + 1))[:grid_h, :grid_w],
+                x0=x0,
+                y0=y0,
+                showscale=False,
+                hovertemplate="%{z:.4f}<extra></extra>",
+                **(scale if nonnegative else _signed_scale(values)),
+                **text,
+            )
+        )
+        op = ("", "× ", "= ")[g] if not one else ""
+        notes.append(
+            {
+                "text": op + name,
+                "x": x0 - 0.5,
+                "y": y0 - 0.6,
+                "xanchor": "left",
+                "yanchor": "bottom",
+                "showarrow": False,
+                "xref": "x",
+                "yref": "y",
+            }
+        )
+        if g == 2 and not one:  # each input channel's share of the sum, under its products
+            for channel, share in enumerate(values.sum(axis=(1, 2))):
+                row, col = divmod(channel, per_row)
+                notes.append(
+                    {
+                        "text": f"Σ {share:.2f}",
+                        "x": x0 + col * (k + 1) + (k - 1) / 2,
+                        "y": y0 + row * (k + 1) + k - 0.3,
+                        "yanchor": "top",
+                        "showarrow": False,
+                        "xref": "x",
+                        "yref": "y",
+                        "font": {"size": max(style.font_size - 2, 10)},
+                    }
+                )
+        if one and g:
+            notes.append(
+                {
+                    "text": "×" if g == 1 else "=",
+                    "x": x0 - 0.5 - symbol_gap / 2,
+                    "y": y0 + (k - 1) / 2,
+                    "showarrow": False,
+                    "xref": "x",
+                    "yref": "y",
+                    "font": {"size": round(style.font_size * 2)},
+                }
+            )
+    traces.append(
+        go.Scatter(
+            x=np.array(frames[0]),
+            y=np.array(frames[1]),
+            mode="lines",
+            line={"color": GREY, "width": 1},
+            hoverinfo="skip",
+            showlegend=False,
+        )
+    )
+    fig = go.Figure(traces, layout=_image_layout(title, annotations=notes))
+    # Many channels: room under the last row of products for their sums.
+    height_cells = (label_h + grid_h) if one else 3 * (grid_h + 1 + label_h) + label_h
+    # Fixed ranges: the names above the maps are annotations, which autorange would leave out.
+    fig.layout.xaxis.range = [-0.5, width - 0.5]
+    fig.layout.yaxis.update(autorange=False, range=[height_cells - 0.5, -0.5])
+    return style.apply(fig, height=_image_height(height_cells, width, 70, style))
