@@ -11,6 +11,7 @@ from ui.fields import Field, bind_fields, field, fields_in_columns, widget_for
 from ui.i18n import t
 from ui.optimizer_panels import (
     CUSTOM,
+    EXPERIMENTS,
     animation,
     best_lr_report,
     convergence,
@@ -156,25 +157,4 @@ if scene is not None:
 with guarded_panel(t("optimizers.panel_formulas")):
     formula_cards(names or DEFAULT_OPTIMIZERS)
 
-# ---------------------------------------------------------------------------------------------
-# Guided experiments
-
-EXPERIMENTS = {
-    "sgd_blowup": {"opt_surface": "rosenbrock", "opt_names": ["sgd"], hp_key("sgd", "lr"): 0.01,
-                   "opt_x0": -1.5, "opt_y0": 2.5, "opt_best_lr": False, "opt_step": 0},
-    "overshoot": {"opt_surface": "quadratic_bowl", "opt_names": ["sgd", "momentum"],
-                  hp_key("sgd", "lr"): 0.01, hp_key("momentum", "lr"): 0.01,
-                  hp_key("momentum", "momentum"): 0.99, "opt_x0": -1.8, "opt_y0": 1.0,
-                  "opt_steps": 500, "opt_best_lr": False, "opt_step": 0},
-    "saddle": {"opt_surface": "saddle", "opt_names": ["sgd", "rmsprop", "adam"],
-               hp_key("sgd", "lr"): 0.01, hp_key("rmsprop", "lr"): 0.01,
-               hp_key("adam", "lr"): 0.01, "opt_x0": 1.5, "opt_y0": 0.001, "opt_steps": 200,
-               "opt_best_lr": False, "opt_step": 0},
-    "lbfgs": {"opt_surface": "rosenbrock", "opt_names": ["adam", "lbfgs"],
-              hp_key("adam", "lr"): 0.05, hp_key("lbfgs", "line_search_fn"): "strong_wolfe",
-              "opt_x0": -1.5, "opt_y0": 2.5, "opt_steps": 20, "opt_best_lr": False,
-              "opt_step": 0},
-    "best": {"opt_surface": "rosenbrock", "opt_names": ["sgd", "momentum", "adam", "rmsprop"],
-             "opt_x0": -1.5, "opt_y0": 2.5, "opt_best_lr": True, "opt_step": 0},
-}  # fmt: skip
 experiments("optimizers", EXPERIMENTS, owned=("opt_",))

@@ -623,3 +623,26 @@ def formula_cards(names: Sequence[str]) -> None:
         st.markdown(f"**{name_of(name)}**")
         show_formula(OPTIMIZER_FORMULAS[name])
         show_code(torch_code(name, st.session_state))
+
+
+# ---------------------------------------------------------------------------------------------
+# Guided experiments: each resets the page's settings (opt_…), then sets these.
+
+EXPERIMENTS = {
+    "sgd_blowup": {"opt_surface": "rosenbrock", "opt_names": ["sgd"], hp_key("sgd", "lr"): 0.01,
+                   "opt_x0": -1.5, "opt_y0": 2.5, "opt_best_lr": False, "opt_step": 0},
+    "overshoot": {"opt_surface": "quadratic_bowl", "opt_names": ["sgd", "momentum"],
+                  hp_key("sgd", "lr"): 0.01, hp_key("momentum", "lr"): 0.01,
+                  hp_key("momentum", "momentum"): 0.99, "opt_x0": -1.8, "opt_y0": 1.0,
+                  "opt_steps": 500, "opt_best_lr": False, "opt_step": 0},
+    "saddle": {"opt_surface": "saddle", "opt_names": ["sgd", "rmsprop", "adam"],
+               hp_key("sgd", "lr"): 0.01, hp_key("rmsprop", "lr"): 0.01,
+               hp_key("adam", "lr"): 0.01, "opt_x0": 1.5, "opt_y0": 0.001, "opt_steps": 200,
+               "opt_best_lr": False, "opt_step": 0},
+    "lbfgs": {"opt_surface": "rosenbrock", "opt_names": ["adam", "lbfgs"],
+              hp_key("adam", "lr"): 0.05, hp_key("lbfgs", "line_search_fn"): "strong_wolfe",
+              "opt_x0": -1.5, "opt_y0": 2.5, "opt_steps": 20, "opt_best_lr": False,
+              "opt_step": 0},
+    "best": {"opt_surface": "rosenbrock", "opt_names": ["sgd", "momentum", "adam", "rmsprop"],
+             "opt_x0": -1.5, "opt_y0": 2.5, "opt_best_lr": True, "opt_step": 0},
+}  # fmt: skip
