@@ -228,6 +228,15 @@ def surface_input(fields: Mapping[str, Field], surface_key: str) -> tuple[str, S
     return formula, surface
 
 
+def hyperparameters(name: str, chosen: Mapping[str, Any]) -> dict[str, Any]:
+    """Every hyperparameter of ``name``: its widgets' values from ``chosen`` (by widget key, as in
+    the session state) and the ones its registry entry fixes (nesterov)."""
+    entry = OPTIMIZER_ENTRIES[name]
+    values = {hp: chosen[hp_key(name, hp)] for hp in exposed(name)}
+    values.update({hp: entry.defaults()[hp] for hp in FIXED if hp in entry.hyperparameters})
+    return values
+
+
 def checked_settings(name: str, values: dict) -> tuple | None:
     """``(name, hyperparameters)`` if the optimizer accepts ``values``; else a warning and None."""
     try:
@@ -248,10 +257,8 @@ def hyperparameter_inputs(names: Sequence[str], hp_fields: Mapping[str, Field]) 
     settings = []
     for i, name in enumerate(names):
         with columns[i % len(columns)], st.expander(name_of(name), expanded=False):
-            values = {hp: field(hp_fields, hp_key(name, hp)) for hp in exposed(name)}
-            entry = OPTIMIZER_ENTRIES[name]
-            values.update({hp: entry.defaults()[hp] for hp in FIXED if hp in entry.hyperparameters})
-            checked = checked_settings(name, values)
+            chosen = {hp_key(name, hp): field(hp_fields, hp_key(name, hp)) for hp in exposed(name)}
+            checked = checked_settings(name, hyperparameters(name, chosen))
             if checked is not None:
                 settings.append(checked)
     return settings
@@ -310,21 +317,29 @@ def scene_for(surface_key: str, formula: str, surface: Surface, x0: float, y0: f
     return Scene(surface_key, formula, surface, start, xs, ys, z, log_levels, colorbar, style)
 
 
+def race_at(
+    surface_key: str, formula: str, settings: Settings, start: tuple, steps: int, use_best_lr: bool
+) -> tuple[Settings, list | None, list[Path]]:
+    """The settings raced (each at its best lr if ``use_best_lr``), the lr searches (None unless
+    searched) and the paths: the race the page shows, without its words."""
+    searches = None
+    if use_best_lr:
+        # L-BFGS runs up to max_iter iterations per step: 31 learning rates would take minutes.
+        closure = [OPTIMIZER_ENTRIES[name].closure for name, _ in settings]
+        tuned = tuple(setting for setting, c in zip(settings, closure, strict=True) if not c)
+        found = iter(search_lrs(surface_key, formula, tuned, start, steps) if tuned else ())
+        searches = [None if c else next(found) for c in closure]
+        settings = with_lrs(settings, [None if f is None else f.best_lr for f in searches])
+    return settings, searches, run_race(surface_key, formula, settings, start, steps)
+
+
 def run_race_for(
     scene: Scene, settings: Sequence[tuple], steps: int, tolerance: float, use_best_lr: bool
 ) -> RaceResult:
     """Race the settings (at each one's best lr if asked) and warn about every divergence."""
-    where = (scene.surface_key, scene.formula)
-    raced = tuple(settings)
-    searches = None
-    if use_best_lr:
-        # L-BFGS runs up to max_iter iterations per step: 31 learning rates would take minutes.
-        closure = [OPTIMIZER_ENTRIES[name].closure for name, _ in raced]
-        tuned = tuple(setting for setting, c in zip(raced, closure, strict=True) if not c)
-        found = iter(search_lrs(*where, tuned, scene.start, steps) if tuned else ())
-        searches = [None if c else next(found) for c in closure]
-        raced = with_lrs(raced, [None if f is None else f.best_lr for f in searches])
-    paths = run_race(*where, raced, scene.start, steps)
+    raced, searches, paths = race_at(
+        scene.surface_key, scene.formula, tuple(settings), scene.start, steps, use_best_lr
+    )
     labels = [legend_name(name, dict(hps)) for name, hps in raced]
     summaries = [summarize(p, scene.surface, tolerance) for p in paths]
     for (name, _), s in zip(raced, summaries, strict=True):
