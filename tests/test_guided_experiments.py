@@ -110,3 +110,41 @@ def test_sgd_blowup_diverges_in_a_few_steps_where_a_tenth_of_the_lr_creeps():
     (found,) = opt.search_lrs(slow.key, slow.formula, slow.settings, slow.start, slow.steps)
     stable = LR_GRID[found.diverged_at < 0]
     assert 0.0015 < stable.max() < 0.004
+
+
+def test_overshoot_sgd_reaches_first_while_momentum_099_spirals_past_the_minimum():
+    # Breaks with the lr 0.01 the preset had: momentum's spiral crosses ε at step 330, SGD at 368.
+    race = Race(opt_experiment("overshoot"))
+    (sgd_path, sgd), (mom_path, mom) = race["sgd"], race["momentum"]
+    # "within ε in under 200 steps, while momentum 0.99 is not there after 500"
+    assert sgd.reached_at is not None and sgd.reached_at < 200
+    assert mom.reached_at is None and race.steps >= 500
+    # "its loss curve goes up and down"
+    assert np.sum(np.diff(mom_path.losses) > 0) > 50
+    minimum = np.asarray(race.surface.minima[0])
+    x0 = race.start[0] - minimum[0]
+    # Momentum shoots past the minimum (to the other side in x) and around it, again and again:
+    crossings = np.sum(np.diff(np.sign(mom_path.points[:, 0] - minimum[0])) != 0)
+    assert crossings >= 10
+    assert np.max(np.sign(x0) * (minimum[0] - mom_path.points[:, 0])) > abs(x0) / 2
+    distance = np.linalg.norm(mom_path.points - minimum, axis=1)
+    assert np.sum(np.diff(distance) > 0) > 100  # not monotone: it moves away for many steps
+    # SGD goes straight: never past the minimum, never further away.
+    assert np.all(np.sign(sgd_path.points[:, 0] - minimum[0]) == np.sign(x0))
+    assert np.all(np.diff(np.linalg.norm(sgd_path.points - minimum, axis=1)) <= 1e-12)
+
+
+def test_overshoot_convergence_map_has_its_sweet_spot_at_moderate_momentum():
+    # Breaks with momentum lr 0.005 in the preset: there the sweet spot needs 62 steps.
+    at = opt_experiment("overshoot")
+    race = Race(at)
+    found = opt.momentum_map(
+        race.key, race.formula, race.start, at.session_state["opt_map_steps"], race.tolerance
+    )
+    lr = dict(race.settings[1][1])["lr"]
+    column = found.steps_to_reach[:, np.argmin(np.abs(np.log(found.lrs / lr)))]
+    steps = np.where(column < 0, np.iinfo(int).max, column)
+    best = found.momenta[np.argmin(steps)]
+    # "Moderate momentum (about 0.8 at this lr) is the sweet spot: within ε in about 30 steps"
+    assert 0.7 <= best <= 0.9 and steps.min() <= 40
+    assert steps.min() < steps[0] / 3 and column[-1] < 0  # far ahead of no momentum; 0.99 never
