@@ -148,3 +148,26 @@ def test_overshoot_convergence_map_has_its_sweet_spot_at_moderate_momentum():
     # "Moderate momentum (about 0.8 at this lr) is the sweet spot: within ε in about 30 steps"
     assert 0.7 <= best <= 0.9 and steps.min() <= 40
     assert steps.min() < steps[0] / 3 and column[-1] < 0  # far ahead of no momentum; 0.99 never
+
+
+def test_saddle_rmsprop_escapes_first_then_adam_while_sgd_stays_on_the_ridge():
+    # Breaks with rmsprop lr 0.001 in the preset: Adam leaves the ridge first.
+    race = Race(opt_experiment("saddle"))
+
+    def leaves_ridge(name: str) -> int:  # first step with |y| ≥ 1 (steps + 1: never)
+        away = np.abs(race[name][0].points[:, 1]) >= 1
+        return int(np.argmax(away)) if away.any() else race.steps + 1
+
+    # "it leaves the ridge after about 20 steps, Adam after about 80"
+    assert 10 <= leaves_ridge("rmsprop") <= 30 < 60 <= leaves_ridge("adam") <= 100
+    # "after 200 steps SGD is still within 0.1 of the ridge"
+    assert race.steps == 200 and np.all(np.abs(race["sgd"][0].points[:, 1]) < 0.1)
+    # "Adam's first step is lr·sign(g) in each coordinate, RMSprop's 1/√(1 − α) = 10 times
+    # larger": the same size in x and in y, whatever the gradient (eps aside: 5e-6 here)
+    adam, rmsprop = (dict(race.settings[race.names.index(n)][1]) for n in ("adam", "rmsprop"))
+    path = race["adam"][0]
+    np.testing.assert_allclose(path.updates[0], -adam["lr"] * np.sign(path.grads[0]), rtol=1e-4)
+    path = race["rmsprop"][0]
+    step = rmsprop["lr"] / np.sqrt(1 - rmsprop["alpha"])
+    assert step == pytest.approx(10 * rmsprop["lr"])
+    np.testing.assert_allclose(path.updates[0], -step * np.sign(path.grads[0]), rtol=1e-3)
