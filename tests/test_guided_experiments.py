@@ -171,3 +171,16 @@ def test_saddle_rmsprop_escapes_first_then_adam_while_sgd_stays_on_the_ridge():
     step = rmsprop["lr"] / np.sqrt(1 - rmsprop["alpha"])
     assert step == pytest.approx(10 * rmsprop["lr"])
     np.testing.assert_allclose(path.updates[0], -step * np.sign(path.grads[0]), rtol=1e-3)
+
+
+def test_lbfgs_is_at_the_minimum_in_three_steps_for_some_70_gradients_where_adam_is_far():
+    # Breaks with the lbfgs line search off (line_search_fn None) in the preset: not within ε.
+    race = Race(opt_experiment("lbfgs"))
+    (lbfgs_path, lbfgs), (adam_path, adam) = race["lbfgs"], race["adam"]
+    # "It reaches the minimum in about three steps": within ε, and at the minimum (1e-4) by step 3
+    assert lbfgs.reached_at is not None and lbfgs.reached_at <= 3
+    assert np.linalg.norm(lbfgs_path.points[3] - race.surface.minima[0]) < 1e-4
+    # "some 70 gradients, against Adam's one per step, with Adam still far from the minimum"
+    assert 50 <= opt.gradient_evaluations(lbfgs_path) <= 100
+    assert opt.gradient_evaluations(adam_path) == race.steps == 20
+    assert adam.reached_at is None and adam.distance_to_minimum > 1
