@@ -145,7 +145,7 @@ if scene is not None and settings:
         results_table(scene, result)
     if result.searches is not None:
         with guarded_panel(t("optimizers.panel_best_lr")):
-            best_lr_report(scene, [name for name, _ in settings], result.searches, steps)
+            best_lr_report(scene, tuple(settings), result, steps)
     with guarded_panel(t("optimizers.panel_animation")):
         animation(scene, result, steps)
 

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from core.descent import LR_GRID
+from core.optimizers import OPTIMIZER_ENTRIES
 from core.path_metrics import clamp_start, summarize
 from tests.apptest import run_page
 from ui import optimizer_panels as opt
@@ -67,20 +68,23 @@ class Race:
     changed), measured as the page measures it."""
 
     def __init__(self, at, **changes):
-        state = at.session_state
-        names = changes.pop("opt_names", None) or state["opt_names"]
-        keys = [opt.hp_key(n, hp) for n in names for hp in opt.exposed(n)]
-        values = {key: state[key] for key in keys if key not in changes} | changes
+        def state(key):
+            return changes[key] if key in changes else at.session_state[key]
+
+        names = state("opt_names")
+        values = {
+            opt.hp_key(n, hp): state(opt.hp_key(n, hp)) for n in names for hp in opt.exposed(n)
+        }
         self.names = list(names)
-        self.key = state["opt_surface"]
+        self.key = state("opt_surface")
         # The formula is drawn (and in the session) only on the custom surface.
-        self.formula = state["opt_formula"] if "opt_formula" in state else ""
+        self.formula = state("opt_formula") if "opt_formula" in at.session_state else ""
         self.surface = opt.build_surface(self.key, self.formula)
-        self.start = clamp_start((state["opt_x0"], state["opt_y0"]), self.surface.bounds)[0]
-        self.steps, self.tolerance = state["opt_steps"], state["opt_tol"]
+        self.start = clamp_start((state("opt_x0"), state("opt_y0")), self.surface.bounds)[0]
+        self.steps, self.tolerance = state("opt_steps"), state("opt_tol")
         settings = tuple((n, tuple(opt.hyperparameters(n, values).items())) for n in names)
         self.settings, self.searches, self.paths = opt.race_at(
-            self.key, self.formula, settings, self.start, self.steps, state["opt_best_lr"]
+            self.key, self.formula, settings, self.start, self.steps, state("opt_best_lr")
         )
         self.summaries = [summarize(p, self.surface, self.tolerance) for p in self.paths]
 
@@ -184,3 +188,27 @@ def test_lbfgs_is_at_the_minimum_in_three_steps_for_some_70_gradients_where_adam
     assert 50 <= opt.gradient_evaluations(lbfgs_path) <= 100
     assert opt.gradient_evaluations(adam_path) == race.steps == 20
     assert adam.reached_at is None and adam.distance_to_minimum > 1
+
+
+def test_fair_race_adam_is_last_at_torch_defaults_and_first_within_eps_at_its_best():
+    # Breaks with "opt_best_lr": False in the preset (Adam stays last), or without the preset's
+    # lrs once the page's own Adam default is not torch's 0.001 (Adam is then not last).
+    at = opt_experiment("best")
+    best = Race(at)
+    chosen = Race(at, opt_best_lr=False)
+    assert best.names == chosen.names and "adam" in best.names
+    for name, settings in chosen.settings:  # the race it is compared with: torch's default lrs
+        assert dict(settings)["lr"] == OPTIMIZER_ENTRIES[name].defaults()["lr"]
+    finals = {name: s.final_loss for name, s in zip(chosen.names, chosen.summaries, strict=True)}
+    # "At torch's default lr = 0.001 Adam ... ends last (final loss about 6.5; the order is
+    # momentum, RMSprop, SGD, Adam)"
+    assert sorted(finals, key=finals.get) == ["momentum", "rmsprop", "sgd", "adam"]
+    assert finals["adam"] == pytest.approx(6.5, abs=0.1)
+    # "At its best lr (about 1.6) it is the first within ε, after about 70 steps"
+    reached = {n: s.reached_at for n, s in zip(best.names, best.summaries, strict=True)}
+    first = min((step, name) for name, step in reached.items() if step is not None)
+    assert first[1] == "adam" and 60 <= first[0] <= 80
+    assert dict(best.settings[best.names.index("adam")][1])["lr"] == pytest.approx(1.6, rel=0.05)
+    # Each at its best does at least as well as at its default (the search includes the default).
+    for name, summary in zip(best.names, best.summaries, strict=True):
+        assert summary.final_loss <= finals[name]
