@@ -191,3 +191,18 @@ def test_step_arrows_are_clipped_to_the_map(setup):
     )  # fmt: skip
     drawn = [(a.ax, a.ay, a.x, a.y, a.arrowhead) for a in fig.layout.annotations]
     assert drawn == [(0.0, 0.0, 1.0, 1.0, 2), (1.0, 0.0, 2.0, 0.0, 0), (-2.0, 0.0, -1.0, 0.0, 2)]
+
+
+def test_arrows_from_the_start_begin_at_the_edge_of_its_ring(setup):
+    # At step 0 every arrow starts at the start point, and their heads hid its ring (issue #21).
+    s, paths, xs, ys, z = setup
+    arrows = plots.step_arrows(paths, [0.01, 0.05], 0) + plots.step_arrows(paths, [0.01, 0.05], 1)
+    fig = plots.contour_with_paths(
+        xs, ys, z, [("A", paths[1].points)], bounds=s.bounds, f_min=0.0, log_levels=True,
+        minima=s.minima, start=s.start, arrows=arrows, title="T", colorbar_title="CB",
+        minimum_label="MIN", start_label="START", click_label="CLICK", style=STYLE,
+    )  # fmt: skip
+    ring = next(tr for tr in fig.data if tr.name == "START").marker.size / 2
+    standoffs = [(a.ax, a.ay) == s.start and a.startstandoff for a in fig.layout.annotations]
+    assert len(standoffs) == 8 and all(st > ring for st in standoffs[:4])  # step 0: two per path
+    assert not any(standoffs[4:])  # step 1: from where each path is, as they are

@@ -224,6 +224,11 @@ def _click_grid(bounds, hover: str) -> go.Scatter:
     )
 
 
+def _start_size(style: PlotStyle) -> float:
+    """The start ring's diameter in pixels."""
+    return style.marker_size + 8
+
+
 def _markers(minima, start, minimum_label, start_label, style) -> list[go.Scatter]:
     traces = []
     if len(minima):
@@ -250,7 +255,7 @@ def _markers(minima, start, minimum_label, start_label, style) -> list[go.Scatte
             name=start_label,
             marker={
                 "symbol": "circle-open",
-                "size": style.marker_size + 8,
+                "size": _start_size(style),
                 "color": style.text_color,
                 "line": {"width": 3},
             },
@@ -285,11 +290,16 @@ def contour_with_paths(
         fig.add_trace(_path_trace(name, points, style.color(i), style))
     for trace in _markers(minima, start, minimum_label, start_label, style):
         fig.add_trace(trace)
+    # Annotations are drawn over every trace: at step 0 the arrows' heads covered the start ring.
+    # Arrows from the start begin at the ring's edge instead (plotly leaves out one shorter than
+    # that; the table under the map gives its numbers).
+    ring = _start_size(style) / 2 + style.line_width
     for arrow in arrows:
         inside = _inside_part(arrow, bounds)
         if inside is None:
             continue
         tail_x, tail_y, head_x, head_y, whole_head = inside
+        from_start = (tail_x, tail_y) == (float(start[0]), float(start[1]))
         fig.add_annotation(
             x=head_x,
             y=head_y,
@@ -301,6 +311,7 @@ def contour_with_paths(
             ayref="y",
             showarrow=True,
             arrowhead=2 if whole_head else 0,  # no head where the step goes on out of view
+            startstandoff=ring if from_start else 0,
             arrowsize=1.2,
             arrowwidth=style.line_width * (0.8 if arrow.faint else 1.4),
             arrowcolor=style.color(arrow.color_index),
