@@ -212,3 +212,20 @@ def test_fair_race_adam_is_last_at_torch_defaults_and_first_within_eps_at_its_be
     # Each at its best does at least as well as at its default (the search includes the default).
     for name, summary in zip(best.names, best.summaries, strict=True):
         assert summary.final_loss <= finals[name]
+
+
+def test_the_optimizers_page_opens_on_a_race_that_tells_its_story():
+    # "in 500 steps plain SGD creeps, SGD with momentum at the same lr gets much further, and Adam
+    # gets closest to the minimum". Breaks with torch's Adam lr 0.001 as the page's default.
+    at = run_page(OPTIMIZERS_PAGE)
+    assert not at.exception
+    race = Race(at)
+    assert race.names == ["sgd", "momentum", "adam"] and race.steps == 500
+    sgd, momentum, adam = (race[name][1] for name in race.names)
+    lrs = [dict(settings)["lr"] for _, settings in race.settings]
+    assert lrs[0] == lrs[1]
+    start_loss = race["sgd"][0].losses[0]
+    assert sgd.final_loss > start_loss / 3  # it creeps
+    assert momentum.final_loss < sgd.final_loss / 10
+    assert adam.final_loss < momentum.final_loss / 5
+    assert adam.distance_to_minimum < min(sgd.distance_to_minimum, momentum.distance_to_minimum)

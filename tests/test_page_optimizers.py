@@ -25,7 +25,7 @@ def test_renders_in_both_languages(language):
     assert not at.exception
     assert at.title[0].value == translate(language, "optimizers.heading")
     names = [trace.get("name") for trace in charts(at)[0]["data"]]
-    assert translate(language, "optimizers.names.adam") + " (lr=0.001" in " ".join(map(str, names))
+    assert translate(language, "optimizers.names.adam") + " (lr=0.1," in " ".join(map(str, names))
     assert len(at.get("plotly_chart")) >= 4  # map, loss, animation, convergence map
 
 

@@ -623,16 +623,17 @@ def animation(scene: Scene, result: RaceResult, steps: int) -> None:
     st.caption(t("optimizers.animation_caption"))
 
 
-def convergence(scene: Scene, map_steps: int, tolerance: float) -> None:
-    """Steps SGD with momentum needs over a grid of lr × momentum, the current setting marked."""
+def convergence(
+    scene: Scene, map_steps: int, tolerance: float, hp_fields: Mapping[str, Field]
+) -> None:
+    """Steps SGD with momentum needs over a grid of lr × momentum, the current setting of SGD
+    with momentum marked (its field's default while it is not raced)."""
     result = momentum_map(scene.surface_key, scene.formula, scene.start, map_steps, tolerance)
     if result is None:
         st.info(t("optimizers.convergence_unavailable"))
         return
-    defaults = OPTIMIZER_ENTRIES["momentum"].defaults()
-    current = tuple(
-        st.session_state.get(hp_key("momentum", hp), defaults[hp]) for hp in ("lr", "momentum")
-    )
+    keys = (hp_key("momentum", "lr"), hp_key("momentum", "momentum"))
+    current = tuple(st.session_state.get(key, hp_fields[key].param.default) for key in keys)
     show_figure(
         shared_figure(
             convergence_heatmap,
