@@ -107,6 +107,8 @@ def test_loss_with_lr_has_a_secondary_axis(style):
     assert [tr.name for tr in fig.data] == ["A", "A (lr)", "B", "B (lr)"]
     assert fig.data[1].yaxis == "y2" and fig.data[0].yaxis == "y"
     assert fig.layout.yaxis.title.text == "loss"
+    # The loss on a log axis, labelled at 1-2-5 steps: on a linear one a bump at 0.05 was flat.
+    assert fig.layout.yaxis.type == "log" and list(fig.layout.yaxis.ticktext) == ["1", "2"]
     assert fig.layout.yaxis2.title.text == "lr"
     assert fig.layout.yaxis2.type == "log"
     assert len(fig.data[2].x) == 3

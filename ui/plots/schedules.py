@@ -136,19 +136,23 @@ def loss_with_lr(
     style: PlotStyle,
     smoothing: float = 0.9,
 ) -> go.Figure:
-    """Smoothed training loss per ``(name, losses, lrs)`` run, its lr dotted on a second y axis.
+    """Smoothed training loss per ``(name, losses, lrs)`` run on a log axis, its lr dotted on a
+    second y axis.
 
-    ``text.y`` titles the loss axis, ``lr_title`` the lr axis on the right.
+    ``text.y`` titles the loss axis, ``lr_title`` the lr axis on the right. The loss axis is
+    logarithmic: on a linear one the first steps' loss (about 2.3) squeezed the rest into a strip
+    at the bottom, where a restart's bump or the gap between two schedules could not be seen.
     """
     lr_text = text._replace(y=lr_title)
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    for i, (name, losses, lrs) in enumerate(runs):
+    shown = [smoothed(losses, smoothing) if len(losses) else losses for _, losses, _ in runs]
+    for i, ((name, _, lrs), loss) in enumerate(zip(runs, shown, strict=True)):
         color = style.color(i)
-        n = len(losses)
+        n = len(loss)
         fig.add_trace(
             go.Scatter(
                 x=steps[:n],
-                y=smoothed(losses, smoothing) if n else losses,
+                y=loss,
                 name=name,
                 legendgroup=name,
                 mode="lines",
@@ -175,7 +179,8 @@ def loss_with_lr(
         legend={"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0},
     )
     fig.update_xaxes(title=text.x)
-    fig.update_yaxes(title=text.y, secondary_y=False)
+    every_loss = np.concatenate([np.asarray(v, dtype=float) for v in shown] or [[]])
+    fig.update_yaxes(title=text.y, type="log", secondary_y=False, **log_ticks(every_loss))
     # An lr is never negative, and its ticks are round numbers (autorange had padded the axis below
     # 0 and labelled it 0.0163, −0.0018).
     if log_lr:
