@@ -34,10 +34,11 @@ def test_contour_draws_paths_up_to_the_last_finite_point(setup):
     )  # fmt: skip
     assert isinstance(fig, go.Figure)
     names = [tr.name for tr in fig.data]
-    assert names[2:] == ["SGD-x", "Adam-x", "MIN", "START"]
+    # The markers last, over the arrows: the arrows' heads hid the start ring (issue #21).
+    assert names[2:] == ["SGD-x", "Adam-x", plots.ARROW, plots.ARROW, "MIN", "START"]
     assert len(fig.data[2].x) == paths[0].diverged_at  # drawn up to the last finite point
     assert np.all(np.isfinite(fig.data[2].x))
-    assert len(fig.layout.annotations) == 2
+    assert not fig.layout.annotations
     assert fig.layout.xaxis.title.text == "x" and fig.data[0].colorbar.title.text == "CB"
 
 
@@ -189,20 +190,11 @@ def test_step_arrows_are_clipped_to_the_map(setup):
         minima=s.minima, start=s.start, arrows=arrows, title="T", colorbar_title="CB",
         minimum_label="MIN", start_label="START", click_label="CLICK", style=STYLE,
     )  # fmt: skip
-    drawn = [(a.ax, a.ay, a.x, a.y, a.arrowhead) for a in fig.layout.annotations]
-    assert drawn == [(0.0, 0.0, 1.0, 1.0, 2), (1.0, 0.0, 2.0, 0.0, 0), (-2.0, 0.0, -1.0, 0.0, 2)]
-
-
-def test_arrows_from_the_start_begin_at_the_edge_of_its_ring(setup):
-    # At step 0 every arrow starts at the start point, and their heads hid its ring (issue #21).
-    s, paths, xs, ys, z = setup
-    arrows = plots.step_arrows(paths, [0.01, 0.05], 0) + plots.step_arrows(paths, [0.01, 0.05], 1)
-    fig = plots.contour_with_paths(
-        xs, ys, z, [("A", paths[1].points)], bounds=s.bounds, f_min=0.0, log_levels=True,
-        minima=s.minima, start=s.start, arrows=arrows, title="T", colorbar_title="CB",
-        minimum_label="MIN", start_label="START", click_label="CLICK", style=STYLE,
-    )  # fmt: skip
-    ring = next(tr for tr in fig.data if tr.name == "START").marker.size / 2
-    standoffs = [(a.ax, a.ay) == s.start and a.startstandoff for a in fig.layout.annotations]
-    assert len(standoffs) == 8 and all(st > ring for st in standoffs[:4])  # step 0: two per path
-    assert not any(standoffs[4:])  # step 1: from where each path is, as they are
+    drawn = [
+        (*tr.x, *tr.y, tr.mode == "lines+markers") for tr in fig.data if tr.name == plots.ARROW
+    ]
+    assert drawn == [
+        (0.0, 1.0, 0.0, 1.0, True),
+        (1.0, 2.0, 0.0, 0.0, False),
+        (-2.0, -1.0, 0.0, 0.0, True),
+    ]
