@@ -16,21 +16,28 @@ import json
 import numpy as np
 import pytest
 
+from core.activations import ACTIVATION_PARAMS
 from core.descent import LR_GRID
+from core.losses import cross_entropy_naive, cross_entropy_stable, softmax, softmax_naive
 from core.optimizers import OPTIMIZER_ENTRIES
 from core.path_metrics import clamp_start, summarize
 from tests.apptest import run_page
+from ui import activation_panels as act
 from ui import optimizer_panels as opt
 from ui import schedule_panels as sch
 
 OPTIMIZERS_PAGE = "pages/optimizers.py"
 SCHEDULES_PAGE = "pages/schedules.py"
+ACTIVATIONS_PAGE = "pages/activations.py"
 SEEDS = (0, 1, 2, 3)  # where a run draws random numbers: whatever seed a student picks
 
 # (page, the prefix of the settings its experiments reset, its presets)
 EXPERIMENTS = [
     (OPTIMIZERS_PAGE, "opt_", opt.EXPERIMENTS),
     (SCHEDULES_PAGE, "sch_", sch.EXPERIMENTS),
+    (ACTIVATIONS_PAGE, "act_", act.ACTIVATION_EXPERIMENTS),
+    (ACTIVATIONS_PAGE, "out_", act.OUTLIER_EXPERIMENTS),
+    (ACTIVATIONS_PAGE, "stab_", act.STABILITY_EXPERIMENTS),
 ]
 CASES = [(page, prefix, name) for page, prefix, presets in EXPERIMENTS for name in presets]
 WIDGETS = ("slider", "number_input", "selectbox", "multiselect", "toggle", "checkbox",
@@ -365,3 +372,88 @@ def test_step_vs_cosine_kinks_in_the_lr_and_cosine_ending_lower(seed):
     assert run.height(cosine[-1], step[-1]) >= 0.06
     assert run.last[1] < run.last[0]
     assert abs(run.accuracy[1] - run.accuracy[0]) <= 1.5
+
+
+# ================================================================ activations
+
+
+def activation(at, name: str):
+    """What the activations panel computes for ``name`` with the page's settings: (z, f, f′,
+    shaded zones, FD check, (f, f′) at the trace point)."""
+    state = at.session_state
+    params = tuple(
+        sorted((p, state[act.activation_param_key(name, p)]) for p in ACTIVATION_PARAMS[name])
+    )
+    return act.activation_data(name, params, state["act_zmax"], state["act_x"])
+
+
+def test_sigmoid_its_slope_peaks_at_a_quarter_and_ten_layers_leave_a_millionth():
+    # Breaks with "act_x": 2.0 in the preset: the table then shows σ′(2) = 0.105, not the maximum.
+    at = applied(ACTIVATIONS_PAGE, "act_", "sigmoid")
+    assert at.session_state["act_names"] == ["sigmoid", "tanh"]
+    z, _, dsig, zones, _, (_, at_x) = activation(at, "sigmoid")
+    # "σ′(0) = 0.25 is the maximum (read it in the table)"
+    assert at_x == dsig.max() == 0.25
+    assert at.dataframe[0].value["f′(x)"][0] == "0.25"
+    # "10 layers shrink the gradient by at least 0.25¹⁰ ≈ 10⁻⁶, and far less in the shaded zones"
+    assert 0.5e-6 < at_x**10 < 2e-6
+    assert zones and all(
+        np.all(np.abs(dsig[(z >= a) & (z <= b)]) < act.SATURATION) for a, b in zones
+    )
+    # "Tanh's maximum is 1 ... but it saturates too"
+    _, _, dtanh, tanh_zones, _, (_, tanh_at_x) = activation(at, "tanh")
+    assert tanh_at_x == dtanh.max() == 1.0 and tanh_zones
+
+
+def test_dead_relu_passes_no_gradient_at_minus_two_and_leaky_relu_a_tenth():
+    # Breaks with "act_x": 2.0 in the preset: ReLU passes a gradient of 1 there.
+    at = applied(ACTIVATIONS_PAGE, "act_", "dead_relu")
+    assert at.session_state["act_x"] == -2.0
+    assert activation(at, "relu")[5] == (0.0, 0.0)  # "ReLU′(−2) = 0"
+    assert activation(at, "leaky_relu")[5][1] == pytest.approx(0.1)  # "f′ = 0.1 for z < 0"
+    assert list(at.dataframe[0].value["f′(x)"]) == ["0", "0.1"]  # the table, in that order
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_outliers_drag_the_mean_by_share_times_offset_but_not_the_median(seed):
+    # Breaks with "out_share": 0.05 in the preset: the mean moves by 1, not "≈ 6".
+    state = applied(ACTIVATIONS_PAGE, "out_", "outliers").session_state
+    share, offset, delta = state["out_share"], state["out_offset"], state["out_delta"]
+    _, is_outlier, fit = act.outlier_data(share, offset, delta, seed)
+    _, _, clean = act.outlier_data(0.0, offset, delta, seed)  # the same inliers, none moved
+    # "The mean (MSE) moves by share × offset ≈ 6"
+    assert is_outlier.mean() == pytest.approx(share)
+    assert fit.mean - clean.mean == pytest.approx(share * offset, abs=0.5)
+    assert share * offset == pytest.approx(6)
+    # "The median (MAE) barely moves"; "Huber ... sits close to the median"
+    assert abs(fit.median - clean.median) < 1
+    assert abs(fit.huber - fit.median) < 0.3 < 5 < fit.mean - fit.huber
+
+
+def test_fusing_softmax_and_cross_entropy_gives_1900_where_the_naive_formulas_give_nan():
+    # Breaks with "stab_log_scale": 1.0 in the preset: nothing overflows at a scale of 10.
+    state = applied(ACTIVATIONS_PAGE, "stab_", "fuse").session_state
+    logits = np.array(act.STABILITY_LOGITS) * 10.0 ** state["stab_log_scale"]
+    label = state["stab_label"]
+    np.testing.assert_array_equal(logits, [2000.0, 1000.0, 100.0])
+    with np.errstate(all="ignore"):
+        naive = softmax_naive(logits)
+    # "the naive softmax is inf/inf = NaN, and class 2's probability underflows to 0"
+    assert np.all(np.isnan(naive[:2])) and naive[2] == 0 and label == 2
+    with np.errstate(all="ignore"):
+        assert not np.isfinite(cross_entropy_naive(logits, label))  # "−log 0 = inf"
+    assert cross_entropy_stable(logits, label) == 1900.0  # "= 1900 exactly"
+    assert np.all(np.isfinite(softmax(logits)))
+
+
+def test_softmax_temperature_01_is_nearly_one_hot_and_a_large_one_nearly_uniform():
+    # Breaks with "stab_temperature": 0.5 in the preset: the top class gets 0.86.
+    at = applied(ACTIVATIONS_PAGE, "stab_", "temperature")
+    state = at.session_state
+    base = np.array(act.STABILITY_LOGITS)
+    cold = softmax(base, state["stab_temperature"])
+    # "the largest logit takes almost all the probability: the softmax approaches a one-hot argmax"
+    assert cold[0] > 0.999 and softmax(base)[0] < 0.7
+    # "A large T flattens the distribution towards uniform" (the slider's largest T, 10)
+    hot = softmax(base, at.slider(key="stab_temperature").max)
+    assert hot.max() - hot.min() < 0.1
