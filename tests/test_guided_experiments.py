@@ -16,19 +16,24 @@ import json
 import numpy as np
 import pytest
 
-from core.activations import ACTIVATION_PARAMS
+from core.activations import ACTIVATION_PARAMS, ACTIVATIONS
 from core.descent import LR_GRID
+from core.initializers import INITIALIZER_INFO
 from core.losses import cross_entropy_naive, cross_entropy_stable, softmax, softmax_naive
+from core.mlp import init_params, loss_and_grads
 from core.optimizers import OPTIMIZER_ENTRIES
 from core.path_metrics import clamp_start, summarize
 from tests.apptest import run_page
 from ui import activation_panels as act
+from ui import initialization_panels as init
 from ui import optimizer_panels as opt
 from ui import schedule_panels as sch
 
 OPTIMIZERS_PAGE = "pages/optimizers.py"
 SCHEDULES_PAGE = "pages/schedules.py"
 ACTIVATIONS_PAGE = "pages/activations.py"
+INITIALIZATION_PAGE = "pages/initialization.py"
+TRAINING_SEEDS = (0, 1, 2)  # a short training takes seconds
 SEEDS = (0, 1, 2, 3)  # where a run draws random numbers: whatever seed a student picks
 
 # (page, the prefix of the settings its experiments reset, its presets)
@@ -38,6 +43,7 @@ EXPERIMENTS = [
     (ACTIVATIONS_PAGE, "act_", act.ACTIVATION_EXPERIMENTS),
     (ACTIVATIONS_PAGE, "out_", act.OUTLIER_EXPERIMENTS),
     (ACTIVATIONS_PAGE, "stab_", act.STABILITY_EXPERIMENTS),
+    (INITIALIZATION_PAGE, "in_", init.EXPERIMENTS),
 ]
 CASES = [(page, prefix, name) for page, prefix, presets in EXPERIMENTS for name in presets]
 WIDGETS = ("slider", "number_input", "selectbox", "multiselect", "toggle", "checkbox",
@@ -457,3 +463,169 @@ def test_softmax_temperature_01_is_nearly_one_hot_and_a_large_one_nearly_uniform
     # "A large T flattens the distribution towards uniform" (the slider's largest T, 10)
     hot = softmax(base, at.slider(key="stab_temperature").max)
     assert hot.max() - hot.min() < 0.1
+
+
+# ================================================================ initialization
+
+
+class Network:
+    """The initialization page's network after an experiment, measured as the page measures it:
+    ``signals(setup)`` through depth and ``training(setup)``, for setup "a" or "b", at any seed."""
+
+    def __init__(self, name: str):
+        self.at = applied(INITIALIZATION_PAGE, "in_", name)
+        self.state = self.at.session_state
+
+    def setup(self, which: str, **changes) -> tuple:
+        """(init, its parameters, activation, batch norm) as the setup's widgets give them."""
+        state = self.state
+        kind = changes.get("init", state[init.setup_key(which, "init")])
+        params = tuple(
+            (p, changes[p] if p in changes else state[init.init_param_key(which, kind, p)])
+            for p in INITIALIZER_INFO[kind].params
+        )
+        return kind, params, state[init.setup_key(which, "act")], state[init.setup_key(which, "bn")]
+
+    def signals(self, which: str, seed: int | None = None, depth: int | None = None, **changes):
+        s = self.state
+        return init.signals(
+            self.setup(which, **changes), depth or s["in_depth"], s["in_width"], s["in_data"],
+            s["in_seed"] if seed is None else seed,
+        )  # fmt: skip
+
+    def last_losses(self, which: str, seed: int) -> float:
+        """The mean loss of the last 20 training steps, as the page's table gives it."""
+        s = self.state
+        curve = init.training(
+            self.setup(which), s["in_depth"], s["in_width"], seed, s["in_opt"], s["in_lr"]
+        )
+        assert curve.diverged_at is None
+        return float(np.mean(curve.loss[-20:]))
+
+
+def geometric_ratio(values: np.ndarray) -> float:
+    """The mean factor from one layer to the next."""
+    return float((values[-1] / values[0]) ** (1 / (len(values) - 1)))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_sigmoid_with_standard_normal_weights_saturates_every_layer(seed):
+    # Breaks with std 0.1 in the preset: z has a std near 1 and hardly anything saturates.
+    net = Network("sigmoid_normal")
+    assert not net.state["in_compare"]
+    r = net.signals("a", seed)
+    # "z has a std of about 11 (28 in layer 1)"
+    assert r.z_std[0] == pytest.approx(28, rel=0.15)
+    assert np.all(np.abs(r.z_std[1:] / 11 - 1) < 0.15)
+    # "more than half of them are saturated in every layer"
+    assert np.all(r.saturated_fraction > 0.5)
+    # "its loss at initialization is far above ln 10 ≈ 2.3: 35 with seed 0, 10 to 35 with others"
+    assert 10 < r.loss < 40
+    if seed == 0:
+        assert r.loss == pytest.approx(35, abs=1)
+    # "Xavier with gain 1 keeps z near the steep middle of the sigmoid"
+    xavier = net.signals("a", seed, init="xavier_normal", gain=1.0)
+    assert np.all(xavier.z_std < 2) and np.all(xavier.saturated_fraction < 0.01)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_relu_xavier_fades_by_a_root_two_per_layer_and_he_keeps_its_signal(seed):
+    # Breaks with B as kaiming_normal too: B then keeps its signal.
+    net = Network("relu_xavier_he")
+    he, xavier = net.signals("a", seed), net.signals("b", seed)
+    # "the activation std falls by about 1/√2 per layer, from 0.7 at layer 1 to about 0.001"
+    assert xavier.a_std[0] == pytest.approx(0.7, abs=0.1)
+    assert geometric_ratio(xavier.a_std) == pytest.approx(1 / np.sqrt(2), rel=0.05)
+    assert 0.5e-3 < xavier.a_std[-1] < 2e-3
+    # "He ... keeps the std between about 0.7 and 1.5 all the way down (0.7-0.9 with seed 0)"
+    assert np.all((0.65 < he.a_std) & (he.a_std < 1.55))
+    if seed == 0:
+        assert np.all((0.65 < he.a_std) & (he.a_std < 0.95))
+
+
+@pytest.mark.parametrize("seed", TRAINING_SEEDS)
+def test_relu_he_learns_in_200_steps_and_xavier_stays_at_chance(seed):
+    # Breaks with "in_lr": 0.001 in the preset: He learns too slowly (all three seeds fail).
+    net = Network("relu_xavier_he")
+    # "with He the mean loss over the last 20 of 200 SGD steps falls to 0.3-0.4 (depending on
+    # the seed), with Xavier it stays at 2.3, chance level"
+    assert 0.25 < net.last_losses("a", seed) < 0.45
+    assert net.last_losses("b", seed) == pytest.approx(np.log(10), abs=0.05)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_constant_init_keeps_the_units_identical_and_a_random_one_apart(seed):
+    # Breaks with "in_sym_init": "zeros" and setup A constant too: nothing is apart.
+    net = Network("symmetry")
+    state = net.state
+    kind, params, activation_name, _ = net.setup("a")
+    constant = state["in_sym_init"]
+    value = state["in_sym_val"]
+    assert constant == "constant"
+    fixed = init.symmetry(constant, (("val", value),), activation_name, seed)
+    # "the chart stays at 0 (up to float32 rounding)"
+    assert np.all(fixed.spread <= init.ROUNDING_SHARE * abs(value))
+    # "The random He init starts them apart, and they stay apart."
+    assert kind == "kaiming_normal"
+    random = init.symmetry(kind, params, activation_name, seed)
+    assert np.all(random.spread > 0.1)
+    # "With all-zero weights ... no gradient reaches the hidden weights at all."
+    zeros = init.symmetry("zeros", (), activation_name, seed)
+    assert np.all(zeros.spread == 0)
+    x, y = init.mnist_images()
+    sizes = [x.shape[1], *init.SYMMETRY_HIDDEN, 10]
+    params0 = init_params(np.random.default_rng(seed), sizes, initializer="zeros")
+    relu = ACTIVATIONS[activation_name]()
+    _, grads, _ = loss_and_grads(params0, x[: init.BATCH], y[: init.BATCH], activation=relu)
+    assert all(not np.any(g["W"]) for g in grads[:-1])
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_batch_norm_keeps_the_signal_that_tiny_weights_lose(seed):
+    # Breaks with B's batch norm off in the preset: both lose the signal.
+    net = Network("batch_norm")
+    plain, normed = net.signals("a", seed), net.signals("b", seed)
+    # "Without batch norm the signal shrinks about 9 times per layer and is gone by layer 20 (std
+    # around 10⁻¹⁹); the gradients are just as tiny"
+    assert 1 / geometric_ratio(plain.a_std) == pytest.approx(9, rel=0.15)
+    assert 1e-21 < plain.a_std[-1] < 1e-17
+    assert np.all(plain.weight_grad_norm[:-1] < 1e-10)
+    # "the signal stays near 0.6 in every layer"
+    assert np.all(np.abs(normed.a_std - 0.6) < 0.1)
+
+
+@pytest.mark.parametrize("seed", TRAINING_SEEDS)
+def test_batch_norm_learns_in_200_steps_where_tiny_weights_stay_at_chance(seed):
+    # Breaks with B's batch norm off in the preset: B stays at 2.3 too.
+    net = Network("batch_norm")
+    # "SGD cannot move the weights: the loss stays at 2.3 ... training brings the loss down to
+    # about 0.5 in 200 steps"
+    assert net.last_losses("a", seed) == pytest.approx(np.log(10), abs=0.05)
+    assert 0.35 < net.last_losses("b", seed) < 0.65
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_tanh_with_standard_normal_weights_saturates_and_xavier_keeps_it_alive(seed):
+    # Breaks with B's gain 5 in the preset: B saturates too.
+    net = Network("tanh_saturation")
+    normal, xavier = net.signals("a", seed), net.signals("b", seed)
+    # "the pre-activations have a std near 16 ... the saturated share is above 80 % in every layer"
+    assert np.all(np.abs(normal.z_std[1:] / 16 - 1) < 0.15)
+    assert np.all(normal.saturated_fraction > 0.8)
+    # "Xavier with gain 5/3 keeps most of them in the steep middle"
+    assert np.all(xavier.saturated_fraction < 0.5)
+    assert xavier.saturated_fraction[0] < 0.2 and np.all(xavier.saturated_fraction[3:] < 0.01)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_relu_with_standard_normal_weights_overflows_in_the_mid_30s(seed):
+    # Breaks with depth 30 in the preset: nothing overflows.
+    net = Network("explode")
+    r = net.signals("a", seed)
+    # "Each layer multiplies the signal's std by about √(256/2) ≈ 11. By the mid-30s the values
+    # exceed float32's largest number"
+    assert r.exploded_at is not None and 33 <= r.exploded_at + 1 <= 37
+    assert geometric_ratio(r.a_std[1:]) == pytest.approx(np.sqrt(128), rel=0.1)
+    # "He init (std √(2/256)) keeps the same network finite"
+    he = net.signals("a", seed, init="kaiming_normal", a=0.0, mode="fan_in", nonlinearity="relu")
+    assert he.exploded_at is None and np.all(np.isfinite(he.a_std))
