@@ -125,6 +125,23 @@ def smoothed(values: np.ndarray, weight: float) -> np.ndarray:
     return out
 
 
+def round_ticks(values, count: int = 4) -> dict:
+    """``update_yaxes`` settings for a linear axis from 0 over ``values``: about ``count`` ticks a
+    round step apart (1, 2 or 5 × 10ⁿ), the range from 0 to just above the largest value."""
+    v = np.asarray(values, dtype=float)
+    top = float(np.max(v[np.isfinite(v)], initial=0.0))
+    if top <= 0:
+        return {"range": [0, 1]}
+    unit = 10.0 ** np.floor(np.log10(top / count))
+    step = min(m * unit for m in (1, 2, 5, 10) if m * unit >= top / count)
+    ticks = np.arange(0, top + step / 2, step)
+    return {
+        "tickvals": [float(tick) for tick in ticks],
+        "ticktext": [f"{tick:.6g}" for tick in ticks],
+        "range": [0, float(max(top, ticks[-1])) * 1.04],
+    }
+
+
 def loss_with_lr(
     steps: np.ndarray,
     runs: Sequence[tuple[str, np.ndarray, np.ndarray]],
@@ -181,14 +198,14 @@ def loss_with_lr(
     fig.update_xaxes(title=text.x)
     every_loss = np.concatenate([np.asarray(v, dtype=float) for v in shown] or [[]])
     fig.update_yaxes(title=text.y, type="log", secondary_y=False, **log_ticks(every_loss))
-    # An lr is never negative, and its ticks are round numbers (autorange had padded the axis below
-    # 0 and labelled it 0.0163, −0.0018).
-    if log_lr:
-        every_lr = np.concatenate([np.asarray(lrs, dtype=float) for _, _, lrs in runs] or [[]])
-        fig.update_yaxes(title=lr_title, type="log", secondary_y=True, **log_ticks(every_lr))
-    else:
-        fig.update_yaxes(
-            title=lr_title, type="linear", rangemode="tozero", nticks=5, tickformat="~g",
-            secondary_y=True,
-        )  # fmt: skip
+    # An lr is never negative, and its ticks are round numbers given as values: plotly.js puts the
+    # ticks of an overlaying axis at the heights of the first axis' ticks, which labelled the lr
+    # 0.0526316, 0.0786852 (and 0.0163, −0.0018 before its range started at 0). Its grid lines
+    # would not meet the loss axis' ones, so it has none.
+    every_lr = np.concatenate([np.asarray(lrs, dtype=float) for _, _, lrs in runs] or [[]])
+    ticks = log_ticks(every_lr) if log_lr else round_ticks(every_lr)
+    fig.update_yaxes(
+        title=lr_title, type="log" if log_lr else "linear", showgrid=False, secondary_y=True,
+        **ticks,
+    )  # fmt: skip
     return style.apply(fig, height=460)
