@@ -13,7 +13,10 @@ from core.losses import (
 from core.losses import TORCH_NAMES as LOSS_TORCH
 from core.params import Param
 from ui.activation_panels import (
+    ACTIVATION_EXPERIMENTS,
     FUNCTION_FIELDS,
+    OUTLIER_EXPERIMENTS,
+    STABILITY_EXPERIMENTS,
     activation_chart,
     activation_param_key,
     formula_cards,
@@ -86,19 +89,6 @@ FIELDS = {
                               "activations.temperature", "activations.temperature_help"),
 }  # fmt: skip
 
-
-# Guided experiments, one group per panel: each resets its own panel's settings (the panels rerun
-# alone, so another panel's widgets would not show the reset).
-ACTIVATION_EXPERIMENTS = {
-    "sigmoid": {"act_names": ["sigmoid", "tanh"], "act_zmax": 6.0, "act_x": 0.0},
-    "dead_relu": {"act_names": ["relu", "leaky_relu"], "act_zmax": 6.0, "act_x": -2.0,
-                  activation_param_key("leaky_relu", "negative_slope"): 0.1},
-}  # fmt: skip
-OUTLIER_EXPERIMENTS = {"outliers": {"out_share": 0.3, "out_offset": 20.0, "out_delta": 1.0}}
-STABILITY_EXPERIMENTS = {
-    "fuse": {"stab_log_scale": 3.0, "stab_label": 2},
-    "temperature": {"stab_temperature": 0.1},
-}
 
 bind_fields(FIELDS | FUNCTION_FIELDS)
 

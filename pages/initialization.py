@@ -18,6 +18,7 @@ from ui.fields import Field, bind_fields, field, fields_in_columns
 from ui.i18n import t
 from ui.initialization_panels import (
     BATCH,
+    EXPERIMENTS,
     MAX_DEPTH,
     TRAIN_BATCH,
     TRAIN_IMAGES,
@@ -30,7 +31,6 @@ from ui.initialization_panels import (
     setup_key,
     setup_name,
     setup_problem,
-    setup_values,
     setup_widgets,
     signals,
     signals_view,
@@ -171,44 +171,4 @@ with guarded_panel(t("initialization.panel_train")):
         training_results(runs, style)
 
 # ---------------------------------------------------------------- guided experiments
-EXPERIMENTS = {
-    # Measured (seed 0, built-in digits): saturated share at layer 20 56 %, loss 35 (vs 2.3).
-    "sigmoid_normal": {
-        "in_compare": False, "in_depth": 20, "in_width": 256, "in_data": "mnist",
-        **setup_values("a", "normal", "sigmoid", mean=0.0, std=1.0),
-    },
-    # Measured: activation std 0.72 -> 0.00094 with Xavier, 0.83 -> 0.79 with He; mean loss of the
-    # last 20 of 200 SGD steps 0.28-0.42 with He and 2.30 (chance) with Xavier (seeds 0-2).
-    "relu_xavier_he": {
-        "in_compare": True, "in_depth": 20, "in_width": 256, "in_data": "mnist",
-        "in_opt": "sgd", "in_lr": 0.01,
-        **setup_values("a", "kaiming_normal", "relu"),
-        **setup_values("b", "xavier_normal", "relu"),
-    },
-    # Measured: spread exactly 0 for zeros_, 0 or float32 rounding (7e-9) for constant_, 0.34 for He.
-    "symmetry": {
-        "in_sym_init": "constant", "in_sym_val": 0.1,
-        **setup_values("a", "kaiming_normal", "relu"),
-    },
-    # Measured: std at layer 20 1.6e-19 without batch norm, 0.58-0.60 in every layer with it; mean
-    # loss of the last 20 of 200 steps 2.30 vs 0.46-0.50 (seeds 0-2).
-    "batch_norm": {
-        "in_compare": True, "in_depth": 20, "in_width": 256, "in_data": "mnist",
-        "in_opt": "sgd", "in_lr": 0.01,
-        **setup_values("a", "normal", "relu", mean=0.0, std=0.01),
-        **setup_values("b", "normal", "relu", True, mean=0.0, std=0.01),
-    },
-    # Measured: 84-91 % of tanh values saturated in every layer with N(0, 1); with Xavier and gain
-    # 5/3, 14 % in layer 1 and under 1 % from layer 4 on.
-    "tanh_saturation": {
-        "in_compare": True, "in_depth": 20, "in_width": 256, "in_data": "mnist",
-        **setup_values("a", "normal", "tanh", mean=0.0, std=1.0),
-        **setup_values("b", "xavier_normal", "tanh", gain=5 / 3),
-    },
-    # Measured: N(0, 1) with ReLU overflows float32 at layer 36 of 50.
-    "explode": {
-        "in_compare": False, "in_depth": 50, "in_width": 256, "in_data": "mnist",
-        **setup_values("a", "normal", "relu", mean=0.0, std=1.0),
-    },
-}  # fmt: skip
 experiments("initialization", EXPERIMENTS, owned=("in_",))

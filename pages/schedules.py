@@ -30,9 +30,9 @@ from ui.schedule_list import (
     param_fields,
     schedule_card,
     schedule_key,
-    schedule_values,
 )
 from ui.schedule_panels import (
+    EXPERIMENTS,
     TRAIN_BATCH,
     Axis,
     chain_view,
@@ -180,32 +180,4 @@ with guarded_panel(t("schedules.panel_train")):
         training_results(results, axis)
 
 # ---------------------------------------------------------------- guided experiments
-EXPERIMENTS = {
-    "warmup_adam": {
-        "sch_total": 300,
-        "sch_train_opt": "adam",
-        LIST_KEY: ["s1", "s2"],
-        # The same cosine decay from lr = 0.4, with and without OneCycleLR's warm-up over the first
-        # 20 %. Measured on seeds 0-15 under three BLAS/SIMD kernels (.ci/kernels): test accuracy
-        # 10-64 % without warm-up, 85-96 % with it; last loss at most 0.13× as high. A constant lr
-        # with and without a linear warm-up (this experiment until 2026-12) had seeds and kernels
-        # on which the run without warm-up did as well: high-lr Adam with no decay is a coin toss.
-        **schedule_values("s1", "cosine_annealing_lr", lr=0.4, T_max=300),
-        **schedule_values("s2", "one_cycle_lr", lr=0.4, max_lr=0.4, total_steps=300, pct_start=0.2),
-    },
-    "restarts": {
-        "sch_total": 400,
-        "sch_train_opt": "momentum",
-        LIST_KEY: ["s1", "s2"],
-        **schedule_values("s1", "cosine_annealing_lr", lr=0.1, T_max=400),
-        **schedule_values("s2", "cosine_annealing_warm_restarts", lr=0.1, T_0=100),
-    },
-    "step_vs_cosine": {
-        "sch_total": 300,
-        "sch_train_opt": "momentum",
-        LIST_KEY: ["s1", "s2"],
-        **schedule_values("s1", "step_lr", lr=0.1, step_size=100, gamma=0.1),
-        **schedule_values("s2", "cosine_annealing_lr", lr=0.1, T_max=300),
-    },
-}
 experiments("schedules", EXPERIMENTS, owned=("sch_",))

@@ -25,7 +25,7 @@ def test_renders_in_both_languages(language):
     assert not at.exception
     assert at.title[0].value == translate(language, "optimizers.heading")
     names = [trace.get("name") for trace in charts(at)[0]["data"]]
-    assert translate(language, "optimizers.names.adam") + " (lr=0.001" in " ".join(map(str, names))
+    assert translate(language, "optimizers.names.adam") + " (lr=0.1," in " ".join(map(str, names))
     assert len(at.get("plotly_chart")) >= 4  # map, loss, animation, convergence map
 
 
@@ -149,7 +149,17 @@ def test_guided_experiments_set_up_the_page(experiment):
         assert "diverged at step 3" in messages(at)
     if experiment == "best":
         assert at.toggle(key="opt_best_lr").value is True
-        assert any("best lr" in m.value for m in at.markdown)
+        # Both races side by side: the lr chosen (torch's default) and the best one.
+        table = at.dataframe[2].value
+        column = translate("en", "optimizers.col_chosen_lr")
+        lrs = dict(zip(table.iloc[:, 0], table[column], strict=True))
+        assert lrs == {
+            "SGD": "0.001",
+            "SGD with momentum": "0.001",
+            "Adam": "0.001",
+            "RMSprop": "0.01",
+        }
+        assert translate("en", "optimizers.col_best_loss") in table
 
 
 def test_an_experiment_starts_from_the_defaults_not_from_the_last_experiment():

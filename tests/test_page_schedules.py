@@ -278,50 +278,6 @@ def test_hostile_lambda_from_a_link_is_refused_with_the_typed_message():
     assert translate("en", expected) in warnings(at)
 
 
-def trained(name: str, seed: int = 0):
-    """Run guided experiment ``name`` with ``seed`` and press Train: (final losses, accuracies,
-    loss curves)."""
-    at = run_page(PAGE)
-    at.button(key=f"_exp_sch_{name}").click().run()
-    at.number_input(key="sch_seed").set_value(seed).run()
-    at.button(key="_sch_train").click().run()
-    assert not at.exception
-    table = at.dataframe[-1].value
-    final = [float(v) for v in table[translate("en", "schedules.col_final_loss")]]
-    accuracy = [float(v.rstrip("%")) for v in table[translate("en", "schedules.col_accuracy")]]
-    return final, accuracy, ys(at, -1)[0::2]
-
-
-def smooth(loss: np.ndarray, width: int = 10) -> np.ndarray:
-    return np.convolve(loss, np.ones(width) / width, mode="valid")
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2, 3])
-def test_warmup_experiment_shows_warmup_rescuing_adam(seed):
-    # Whatever seed a student picks, not one lucky initialisation (the experiment's own comment
-    # gives the accuracies measured on these seeds).
-    final, accuracy, _ = trained("warmup_adam", seed)
-    # Margins about half the worst case measured over 16 seeds and three kernels (the page's
-    # comment): a loss ratio of 0.13 and a gap of 25 points.
-    assert final[1] < final[0] / 3  # warm-up ends with a much lower loss ...
-    assert accuracy[1] > accuracy[0] + 15  # ... and far better test accuracy (points)
-
-
-def test_restarts_experiment_shows_the_loss_rising_after_each_restart():
-    _, _, (_, restarts) = trained("restarts")
-    curve = smooth(restarts)
-    for restart in (100, 200, 300):
-        assert curve[restart + 5 : restart + 25].max() > curve[restart - 12]
-
-
-def test_step_vs_cosine_experiment_shows_a_drop_and_cosine_ending_lower():
-    final, accuracy, (step, _) = trained("step_vs_cosine")
-    curve = smooth(step)
-    assert curve[105] < curve[85]  # the first decay's drop
-    assert final[1] < final[0]
-    assert abs(accuracy[1] - accuracy[0]) < 3
-
-
 # Links as the page writes them today (only values that differ from the defaults): several kinds,
 # milestones, both lambdas, a cyclic step_size_down, one-cycle flags, units and the log axis. Each
 # must open with exactly these widget values, whatever the page's code looks like.

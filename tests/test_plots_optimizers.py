@@ -34,10 +34,11 @@ def test_contour_draws_paths_up_to_the_last_finite_point(setup):
     )  # fmt: skip
     assert isinstance(fig, go.Figure)
     names = [tr.name for tr in fig.data]
-    assert names[2:] == ["SGD-x", "Adam-x", "MIN", "START"]
+    # The markers last, over the arrows: the arrows' heads hid the start ring (issue #21).
+    assert names[2:] == ["SGD-x", "Adam-x", plots.ARROW, plots.ARROW, "MIN", "START"]
     assert len(fig.data[2].x) == paths[0].diverged_at  # drawn up to the last finite point
     assert np.all(np.isfinite(fig.data[2].x))
-    assert len(fig.layout.annotations) == 2
+    assert not fig.layout.annotations
     assert fig.layout.xaxis.title.text == "x" and fig.data[0].colorbar.title.text == "CB"
 
 
@@ -189,5 +190,11 @@ def test_step_arrows_are_clipped_to_the_map(setup):
         minima=s.minima, start=s.start, arrows=arrows, title="T", colorbar_title="CB",
         minimum_label="MIN", start_label="START", click_label="CLICK", style=STYLE,
     )  # fmt: skip
-    drawn = [(a.ax, a.ay, a.x, a.y, a.arrowhead) for a in fig.layout.annotations]
-    assert drawn == [(0.0, 0.0, 1.0, 1.0, 2), (1.0, 0.0, 2.0, 0.0, 0), (-2.0, 0.0, -1.0, 0.0, 2)]
+    drawn = [
+        (*tr.x, *tr.y, tr.mode == "lines+markers") for tr in fig.data if tr.name == plots.ARROW
+    ]
+    assert drawn == [
+        (0.0, 1.0, 0.0, 1.0, True),
+        (1.0, 2.0, 0.0, 0.0, False),
+        (-2.0, -1.0, 0.0, 0.0, True),
+    ]

@@ -81,7 +81,10 @@ def test_the_lr_axis_starts_at_zero_with_round_ticks(style):
         np.arange(4), runs, text=ChartText("T", "Steps", "loss"), lr_title="lr",
         lr_suffix="(lr)", log_lr=False, style=style,
     )  # fmt: skip
-    assert fig.layout.yaxis2.rangemode == "tozero" and fig.layout.yaxis2.tickformat == "~g"
+    # Ticks given as values: plotly.js otherwise puts them at the heights of the loss axis' ticks
+    # (labels such as 0.0526316, seen in chromium).
+    assert list(fig.layout.yaxis2.ticktext) == ["0", "0.005", "0.01", "0.015", "0.02"]
+    assert fig.layout.yaxis2.range[0] == 0 and fig.layout.yaxis2.showgrid is False
     log = loss_with_lr(
         np.arange(4), runs, text=ChartText("T", "Steps", "loss"), lr_title="lr",
         lr_suffix="(lr)", log_lr=True, style=style,
@@ -107,6 +110,8 @@ def test_loss_with_lr_has_a_secondary_axis(style):
     assert [tr.name for tr in fig.data] == ["A", "A (lr)", "B", "B (lr)"]
     assert fig.data[1].yaxis == "y2" and fig.data[0].yaxis == "y"
     assert fig.layout.yaxis.title.text == "loss"
+    # The loss on a log axis, labelled at 1-2-5 steps: on a linear one a bump at 0.05 was flat.
+    assert fig.layout.yaxis.type == "log" and list(fig.layout.yaxis.ticktext) == ["1", "2"]
     assert fig.layout.yaxis2.title.text == "lr"
     assert fig.layout.yaxis2.type == "log"
     assert len(fig.data[2].x) == 3

@@ -228,6 +228,15 @@ def surface_input(fields: Mapping[str, Field], surface_key: str) -> tuple[str, S
     return formula, surface
 
 
+def hyperparameters(name: str, chosen: Mapping[str, Any]) -> dict[str, Any]:
+    """Every hyperparameter of ``name``: its widgets' values from ``chosen`` (by widget key, as in
+    the session state) and the ones its registry entry fixes (nesterov)."""
+    entry = OPTIMIZER_ENTRIES[name]
+    values = {hp: chosen[hp_key(name, hp)] for hp in exposed(name)}
+    values.update({hp: entry.defaults()[hp] for hp in FIXED if hp in entry.hyperparameters})
+    return values
+
+
 def checked_settings(name: str, values: dict) -> tuple | None:
     """``(name, hyperparameters)`` if the optimizer accepts ``values``; else a warning and None."""
     try:
@@ -248,10 +257,8 @@ def hyperparameter_inputs(names: Sequence[str], hp_fields: Mapping[str, Field]) 
     settings = []
     for i, name in enumerate(names):
         with columns[i % len(columns)], st.expander(name_of(name), expanded=False):
-            values = {hp: field(hp_fields, hp_key(name, hp)) for hp in exposed(name)}
-            entry = OPTIMIZER_ENTRIES[name]
-            values.update({hp: entry.defaults()[hp] for hp in FIXED if hp in entry.hyperparameters})
-            checked = checked_settings(name, values)
+            chosen = {hp_key(name, hp): field(hp_fields, hp_key(name, hp)) for hp in exposed(name)}
+            checked = checked_settings(name, hyperparameters(name, chosen))
             if checked is not None:
                 settings.append(checked)
     return settings
@@ -310,21 +317,29 @@ def scene_for(surface_key: str, formula: str, surface: Surface, x0: float, y0: f
     return Scene(surface_key, formula, surface, start, xs, ys, z, log_levels, colorbar, style)
 
 
+def race_at(
+    surface_key: str, formula: str, settings: Settings, start: tuple, steps: int, use_best_lr: bool
+) -> tuple[Settings, list | None, list[Path]]:
+    """The settings raced (each at its best lr if ``use_best_lr``), the lr searches (None unless
+    searched) and the paths: the race the page shows, without its words."""
+    searches = None
+    if use_best_lr:
+        # L-BFGS runs up to max_iter iterations per step: 31 learning rates would take minutes.
+        closure = [OPTIMIZER_ENTRIES[name].closure for name, _ in settings]
+        tuned = tuple(setting for setting, c in zip(settings, closure, strict=True) if not c)
+        found = iter(search_lrs(surface_key, formula, tuned, start, steps) if tuned else ())
+        searches = [None if c else next(found) for c in closure]
+        settings = with_lrs(settings, [None if f is None else f.best_lr for f in searches])
+    return settings, searches, run_race(surface_key, formula, settings, start, steps)
+
+
 def run_race_for(
     scene: Scene, settings: Sequence[tuple], steps: int, tolerance: float, use_best_lr: bool
 ) -> RaceResult:
     """Race the settings (at each one's best lr if asked) and warn about every divergence."""
-    where = (scene.surface_key, scene.formula)
-    raced = tuple(settings)
-    searches = None
-    if use_best_lr:
-        # L-BFGS runs up to max_iter iterations per step: 31 learning rates would take minutes.
-        closure = [OPTIMIZER_ENTRIES[name].closure for name, _ in raced]
-        tuned = tuple(setting for setting, c in zip(raced, closure, strict=True) if not c)
-        found = iter(search_lrs(*where, tuned, scene.start, steps) if tuned else ())
-        searches = [None if c else next(found) for c in closure]
-        raced = with_lrs(raced, [None if f is None else f.best_lr for f in searches])
-    paths = run_race(*where, raced, scene.start, steps)
+    raced, searches, paths = race_at(
+        scene.surface_key, scene.formula, tuple(settings), scene.start, steps, use_best_lr
+    )
     labels = [legend_name(name, dict(hps)) for name, hps in raced]
     summaries = [summarize(p, scene.surface, tolerance) for p in paths]
     for (name, _), s in zip(raced, summaries, strict=True):
@@ -511,8 +526,43 @@ def results_table(scene: Scene, result: RaceResult) -> None:
     st.dataframe(table, hide_index=True, width="stretch")
 
 
-def best_lr_report(scene: Scene, names: Sequence[str], searches: list, steps: int) -> None:
-    """The lr each optimizer did best with, and its final loss over the whole grid."""
+def final_loss_text(summary: PathSummary) -> str:
+    """A run's last finite loss, or where it diverged."""
+    if summary.diverged_at is not None:
+        return t("optimizers.status_diverged", step=summary.diverged_at)
+    return fmt(summary.final_loss)
+
+
+def best_lr_rows(scene: Scene, chosen: Settings, result: RaceResult, steps: int) -> list[dict]:
+    """Per optimizer: the lr chosen on the page and the final loss there, beside the best lr found
+    and the final loss there (the race above), so that the two races can be compared."""
+    at_chosen = run_race(scene.surface_key, scene.formula, tuple(chosen), scene.start, steps)
+    na = t("optimizers.not_available")
+    rows = []
+    for (name, hps), path, best, found in zip(
+        chosen, at_chosen, result.summaries, result.searches, strict=True
+    ):
+        searched = found is not None and found.best_lr is not None
+        rows.append(
+            {
+                t("optimizers.col_optimizer"): name_of(name),
+                t("optimizers.col_chosen_lr"): fmt(dict(hps)["lr"]),
+                # (any tolerance: only the final loss and the divergence are read)
+                t("optimizers.col_chosen_loss"): final_loss_text(
+                    summarize(path, scene.surface, 1.0)
+                ),
+                t("optimizers.col_best_lr"): fmt(found.best_lr) if searched else na,
+                t("optimizers.col_best_loss"): final_loss_text(best) if searched else na,
+            }
+        )
+    return rows
+
+
+def best_lr_report(scene: Scene, chosen: Settings, result: RaceResult, steps: int) -> None:
+    """The lr each optimizer did best with, against the lr chosen, and its final loss over the
+    whole grid."""
+    names = [name for name, _ in chosen]
+    searches = result.searches
     statement = t(
         "optimizers.best_lr_statement",
         count=len(LR_GRID),
@@ -526,10 +576,7 @@ def best_lr_report(scene: Scene, names: Sequence[str], searches: list, steps: in
             st.info(t("optimizers.best_lr_skipped", name=name_of(name)))
         elif found.best_lr is None:
             st.warning(t("optimizers.best_lr_none", name=name_of(name)))
-        else:
-            st.markdown(
-                "- " + t("optimizers.best_lr_found", name=name_of(name), lr=fmt(found.best_lr))
-            )
+    st.dataframe(best_lr_rows(scene, chosen, result, steps), hide_index=True, width="stretch")
     f_min = scene.surface.f_min
     curves = [
         (name_of(name), found.final_losses - (f_min or 0.0), found.best_lr)
@@ -576,16 +623,17 @@ def animation(scene: Scene, result: RaceResult, steps: int) -> None:
     st.caption(t("optimizers.animation_caption"))
 
 
-def convergence(scene: Scene, map_steps: int, tolerance: float) -> None:
-    """Steps SGD with momentum needs over a grid of lr × momentum, the current setting marked."""
+def convergence(
+    scene: Scene, map_steps: int, tolerance: float, hp_fields: Mapping[str, Field]
+) -> None:
+    """Steps SGD with momentum needs over a grid of lr × momentum, the current setting of SGD
+    with momentum marked (its field's default while it is not raced)."""
     result = momentum_map(scene.surface_key, scene.formula, scene.start, map_steps, tolerance)
     if result is None:
         st.info(t("optimizers.convergence_unavailable"))
         return
-    defaults = OPTIMIZER_ENTRIES["momentum"].defaults()
-    current = tuple(
-        st.session_state.get(hp_key("momentum", hp), defaults[hp]) for hp in ("lr", "momentum")
-    )
+    keys = (hp_key("momentum", "lr"), hp_key("momentum", "momentum"))
+    current = tuple(st.session_state.get(key, hp_fields[key].param.default) for key in keys)
     show_figure(
         shared_figure(
             convergence_heatmap,
@@ -623,3 +671,33 @@ def formula_cards(names: Sequence[str]) -> None:
         st.markdown(f"**{name_of(name)}**")
         show_formula(OPTIMIZER_FORMULAS[name])
         show_code(torch_code(name, st.session_state))
+
+
+# ---------------------------------------------------------------------------------------------
+# Guided experiments: each resets the page's settings (opt_…), then sets these.
+
+FAIR_RACE = ("sgd", "momentum", "adam", "rmsprop")
+EXPERIMENTS = {
+    "sgd_blowup": {"opt_surface": "rosenbrock", "opt_names": ["sgd"], hp_key("sgd", "lr"): 0.01,
+                   "opt_x0": -1.5, "opt_y0": 2.5, "opt_best_lr": False, "opt_step": 0},
+    # lr 0.02: SGD within ε at step 183, momentum 0.99 never in 500 steps. At lr 0.01 momentum's
+    # spiral crossed ε first (step 330, SGD 368), against the experiment's point.
+    "overshoot": {"opt_surface": "quadratic_bowl", "opt_names": ["sgd", "momentum"],
+                  hp_key("sgd", "lr"): 0.02, hp_key("momentum", "lr"): 0.02,
+                  hp_key("momentum", "momentum"): 0.99, "opt_x0": -1.8, "opt_y0": 1.0,
+                  "opt_steps": 500, "opt_best_lr": False, "opt_step": 0},
+    "saddle": {"opt_surface": "saddle", "opt_names": ["sgd", "rmsprop", "adam"],
+               hp_key("sgd", "lr"): 0.01, hp_key("rmsprop", "lr"): 0.01,
+               hp_key("adam", "lr"): 0.01, "opt_x0": 1.5, "opt_y0": 0.001, "opt_steps": 200,
+               "opt_best_lr": False, "opt_step": 0},
+    "lbfgs": {"opt_surface": "rosenbrock", "opt_names": ["adam", "lbfgs"],
+              hp_key("adam", "lr"): 0.05, hp_key("lbfgs", "line_search_fn"): "strong_wolfe",
+              "opt_x0": -1.5, "opt_y0": 2.5, "opt_steps": 20, "opt_best_lr": False,
+              "opt_step": 0},
+    # Every lr at torch's default (the registry's), whatever the page's defaults are: the table of
+    # the lr search compares them with the best. Measured: Adam last at 0.001 (final loss 6.5),
+    # first within ε at its best (step 70).
+    "best": {"opt_surface": "rosenbrock", "opt_names": list(FAIR_RACE), "opt_x0": -1.5,
+             "opt_y0": 2.5, "opt_best_lr": True, "opt_step": 0,
+             **{hp_key(name, "lr"): OPTIMIZER_ENTRIES[name].defaults()["lr"] for name in FAIR_RACE}},
+}  # fmt: skip

@@ -3,6 +3,7 @@
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import screenshot, wait_for_app
+from ui.plots.optimizers import ARROW
 
 
 def test_optimizers_in_english(page, app_url):
@@ -50,12 +51,14 @@ def test_clicking_the_map_moves_the_start_and_every_path(page, app_url):
     expect(page.get_by_role("spinbutton", name="Start y₀")).to_have_value(f"{target[1]:.3f}")
     # Every path of the default race (SGD, SGD with momentum, Adam) now begins at the clicked point.
     page.wait_for_function(
-        """([x, y]) => {
+        """([x, y, arrow]) => {
             const gd = document.querySelector(".st-key-_opt_map .js-plotly-plot");
-            const paths = gd._fullData.filter(trace => (trace.mode || "").includes("lines"));
+            const paths = gd._fullData.filter(
+                trace => (trace.mode || "").includes("lines") && trace.name !== arrow
+            );
             return paths.length === 3 && paths.every(trace => trace.x[0] === x && trace.y[0] === y);
         }""",
-        arg=[round(target[0], 3), round(target[1], 3)],
+        arg=[round(target[0], 3), round(target[1], 3), ARROW],
         timeout=15_000,
     )
 

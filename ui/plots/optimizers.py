@@ -26,6 +26,7 @@ LOG_FLOOR = 1e-12  # relative floor under f - f_min before taking log10
 CONTOUR_LEVELS = 30  # colour bands of a contour map, as plotly's ncontours
 CONTOUR_OPACITY = 0.75
 MAP_PIXELS = 480  # side of the raster contour map under the animated race
+ARROW = "arrow"  # the name of a step arrow's trace (not in the legend)
 
 
 class Arrow(NamedTuple):
@@ -224,6 +225,32 @@ def _click_grid(bounds, hover: str) -> go.Scatter:
     )
 
 
+def _arrow_trace(arrow: Arrow, inside: tuple, style: PlotStyle) -> go.Scatter:
+    """``arrow``'s part ``inside`` the map (``_inside_part``) as a line with a head at its end,
+    the head left out where the step goes on out of view."""
+    tail_x, tail_y, head_x, head_y, whole_head = inside
+    color = style.color(arrow.color_index)
+    width = style.line_width * (0.8 if arrow.faint else 1.4)
+    return go.Scatter(
+        x=[tail_x, head_x],
+        y=[tail_y, head_y],
+        mode="lines+markers" if whole_head else "lines",
+        line={"color": color, "width": width},
+        # The head turned along the line from the tail ("previous" point); none at the tail.
+        marker={
+            "symbol": "arrow",
+            "size": [0, 4 * width],
+            "angleref": "previous",
+            "color": color,
+            "line": {"width": 0},
+        },
+        opacity=0.55 if arrow.faint else 1.0,
+        showlegend=False,
+        hoverinfo="skip",
+        name=ARROW,
+    )
+
+
 def _markers(minima, start, minimum_label, start_label, style) -> list[go.Scatter]:
     traces = []
     if len(minima):
@@ -283,30 +310,14 @@ def contour_with_paths(
     fig.add_trace(_click_grid(bounds, click_label))
     for i, (name, points) in enumerate(paths):
         fig.add_trace(_path_trace(name, points, style.color(i), style))
-    for trace in _markers(minima, start, minimum_label, start_label, style):
-        fig.add_trace(trace)
+    # Arrows are traces, not annotations, and the markers come after them: annotations are drawn
+    # over every trace, and at step 0 the arrows' heads hid the start ring.
     for arrow in arrows:
         inside = _inside_part(arrow, bounds)
-        if inside is None:
-            continue
-        tail_x, tail_y, head_x, head_y, whole_head = inside
-        fig.add_annotation(
-            x=head_x,
-            y=head_y,
-            ax=tail_x,
-            ay=tail_y,
-            xref="x",
-            yref="y",
-            axref="x",
-            ayref="y",
-            showarrow=True,
-            arrowhead=2 if whole_head else 0,  # no head where the step goes on out of view
-            arrowsize=1.2,
-            arrowwidth=style.line_width * (0.8 if arrow.faint else 1.4),
-            arrowcolor=style.color(arrow.color_index),
-            opacity=0.55 if arrow.faint else 1.0,
-            text="",
-        )
+        if inside is not None:
+            fig.add_trace(_arrow_trace(arrow, inside, style))
+    for trace in _markers(minima, start, minimum_label, start_label, style):
+        fig.add_trace(trace)
     (x_lo, x_hi), (y_lo, y_hi) = bounds
     fig.update_xaxes(title="x", range=[x_lo, x_hi])
     fig.update_yaxes(title="y", range=[y_lo, y_hi])

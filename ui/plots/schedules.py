@@ -125,6 +125,23 @@ def smoothed(values: np.ndarray, weight: float) -> np.ndarray:
     return out
 
 
+def round_ticks(values, count: int = 4) -> dict:
+    """``update_yaxes`` settings for a linear axis from 0 over ``values``: about ``count`` ticks a
+    round step apart (1, 2 or 5 × 10ⁿ), the range from 0 to just above the largest value."""
+    v = np.asarray(values, dtype=float)
+    top = float(np.max(v[np.isfinite(v)], initial=0.0))
+    if top <= 0:
+        return {"range": [0, 1]}
+    unit = 10.0 ** np.floor(np.log10(top / count))
+    step = min(m * unit for m in (1, 2, 5, 10) if m * unit >= top / count)
+    ticks = np.arange(0, top + step / 2, step)
+    return {
+        "tickvals": [float(tick) for tick in ticks],
+        "ticktext": [f"{tick:.6g}" for tick in ticks],
+        "range": [0, float(max(top, ticks[-1])) * 1.04],
+    }
+
+
 def loss_with_lr(
     steps: np.ndarray,
     runs: Sequence[tuple[str, np.ndarray, np.ndarray]],
@@ -136,19 +153,23 @@ def loss_with_lr(
     style: PlotStyle,
     smoothing: float = 0.9,
 ) -> go.Figure:
-    """Smoothed training loss per ``(name, losses, lrs)`` run, its lr dotted on a second y axis.
+    """Smoothed training loss per ``(name, losses, lrs)`` run on a log axis, its lr dotted on a
+    second y axis.
 
-    ``text.y`` titles the loss axis, ``lr_title`` the lr axis on the right.
+    ``text.y`` titles the loss axis, ``lr_title`` the lr axis on the right. The loss axis is
+    logarithmic: on a linear one the first steps' loss (about 2.3) squeezed the rest into a strip
+    at the bottom, where a restart's bump or the gap between two schedules could not be seen.
     """
     lr_text = text._replace(y=lr_title)
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    for i, (name, losses, lrs) in enumerate(runs):
+    shown = [smoothed(losses, smoothing) if len(losses) else losses for _, losses, _ in runs]
+    for i, ((name, _, lrs), loss) in enumerate(zip(runs, shown, strict=True)):
         color = style.color(i)
-        n = len(losses)
+        n = len(loss)
         fig.add_trace(
             go.Scatter(
                 x=steps[:n],
-                y=smoothed(losses, smoothing) if n else losses,
+                y=loss,
                 name=name,
                 legendgroup=name,
                 mode="lines",
@@ -175,15 +196,16 @@ def loss_with_lr(
         legend={"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0},
     )
     fig.update_xaxes(title=text.x)
-    fig.update_yaxes(title=text.y, secondary_y=False)
-    # An lr is never negative, and its ticks are round numbers (autorange had padded the axis below
-    # 0 and labelled it 0.0163, −0.0018).
-    if log_lr:
-        every_lr = np.concatenate([np.asarray(lrs, dtype=float) for _, _, lrs in runs] or [[]])
-        fig.update_yaxes(title=lr_title, type="log", secondary_y=True, **log_ticks(every_lr))
-    else:
-        fig.update_yaxes(
-            title=lr_title, type="linear", rangemode="tozero", nticks=5, tickformat="~g",
-            secondary_y=True,
-        )  # fmt: skip
+    every_loss = np.concatenate([np.asarray(v, dtype=float) for v in shown] or [[]])
+    fig.update_yaxes(title=text.y, type="log", secondary_y=False, **log_ticks(every_loss))
+    # An lr is never negative, and its ticks are round numbers given as values: plotly.js puts the
+    # ticks of an overlaying axis at the heights of the first axis' ticks, which labelled the lr
+    # 0.0526316, 0.0786852 (and 0.0163, −0.0018 before its range started at 0). Its grid lines
+    # would not meet the loss axis' ones, so it has none.
+    every_lr = np.concatenate([np.asarray(lrs, dtype=float) for _, _, lrs in runs] or [[]])
+    ticks = log_ticks(every_lr) if log_lr else round_ticks(every_lr)
+    fig.update_yaxes(
+        title=lr_title, type="log" if log_lr else "linear", showgrid=False, secondary_y=True,
+        **ticks,
+    )  # fmt: skip
     return style.apply(fig, height=460)
