@@ -115,13 +115,12 @@ def test_a_click_on_a_conv_2_pixel_shows_its_receptive_field_and_the_checked_sum
     show(page, "Inside the CNN", "mnist-cnn-en-drawn-maps")
 
 
+# Chinese on a projector only: English at 1920 is the click test's, and every page's fit at
+# 1280 × 720 in both languages is tests/e2e/test_projector_fit_e2e.py's (the suite's 15 minutes
+# had no room for three trainings here).
 @pytest.mark.parametrize(
     ("query", "size", "name"),
-    [
-        ("lang=zh", (1920, 1080), "mnist-cnn-zh"),
-        ("lang=zh&projector=1", (1280, 720), "mnist-cnn-zh-projector"),
-        ("lang=en&projector=1", (1280, 720), "mnist-cnn-en-projector"),
-    ],
+    [("lang=zh&projector=1", (1280, 720), "mnist-cnn-zh-projector")],
 )
 def test_chinese_and_projector(page, app_url, query, size, name):
     page.set_viewport_size({"width": size[0], "height": size[1]})
