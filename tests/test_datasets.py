@@ -227,6 +227,11 @@ def test_shipped_files_match_readme_hashes():
         assert hashlib.sha256(content).hexdigest() == MNIST_FILES[name].content_sha256
 
 
+def test_every_idx_file_is_known_by_its_content():
+    # Mirrors re-gzip the files: without a content hash a faithful copy would fail the check.
+    assert all(MNIST_FILES[name].content_sha256 for name in IDX_NAMES)
+
+
 def test_builtin_split_sizes_stratified_disjoint():
     d = builtin_mnist()
     assert d.name == "mnist_builtin" and d.image_shape == (28, 28)
