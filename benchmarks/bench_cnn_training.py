@@ -15,7 +15,13 @@ norm.
    7,000-image split from ``--seed`` (0) with each Adam lr of ``--lrs``: 3e-3 (a stop of the page's
    lr slider, what tests/test_training.py's slow test trains with) and 1e-3 (the page's default).
    Train, validation and held-out test accuracy after every epoch (goal ≥ 96.5 % test within 10
-   epochs), wall and CPU seconds.
+   epochs), wall and CPU seconds. Then, where full MNIST is cached (the page's download, in
+   ``core.download.data_dir()``, or ``--full-dir``), the same on its 50,000 training images for
+   ``--full-epochs`` (3) epochs, tested on MNIST's official 10,000 (goal ≥ 98.5 % within 3 epochs):
+   at a constant Adam lr 3e-3, batch 128, and with the page's cosine_annealing_lr over the 3 epochs
+   at batch 64 (both settings the page offers). The constant lr ends each run at a random point of
+   its noise: 97.4–98.6 % over seeds 0–7 (PyTorch, same settings: 98.2–98.7 %); the cosine run
+   ends calmer.
 3. Memory, in a fresh subprocess: peak RSS (VmHWM) and NumPy's peak (tracemalloc) above the
    loaded data, for init, training ticks, an evaluation of the validation split and
    ``predict_proba`` over 10,000 test images (goal: one session ≤ 50 MB), and what the state keeps
@@ -39,14 +45,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._blas_threads import thread_settings
 from benchmarks.bench_training import mnist_shaped
 from core.activations import ACTIVATIONS
-from core.datasets import builtin_mnist
+from core.datasets import Dataset, builtin_mnist, cached_mnist
+from core.download import data_dir
 from core.memory import tune_allocator
 from core.network import Architecture, Conv2d, Linear, cnn, mlp, output_shapes
+from core.schedules import cosine_annealing_lr
 from core.training import TrainConfig, evaluate, init_train_state, train, train_for
 
 BATCH = 128
 GOAL = 2.0
 ACCURACY_GOAL = 0.965
+FULL_ACCURACY_GOAL = 0.985
 MEMORY_GOAL_MB = 50.0
 CNN = cnn((28, 28))
 MLP = mlp((784, 128, 10))
@@ -143,11 +152,13 @@ def report_speed(rounds: int, steps: int) -> None:
         print(f"  {label}: {ms:.2f} ms/step = {BATCH / med[name]:.0f} images/s")
 
 
-def accuracy(epochs: int, lr: float, seed: int) -> None:
-    """Per-epoch accuracies of the preset on the built-in split; CPU seconds beside the wall
-    time, since other processes on the cores stretch the latter."""
-    data = builtin_mnist()
-    config = TrainConfig(architecture=CNN, lr=lr, batch_size=BATCH)
+def accuracy(data: Dataset, config: TrainConfig, epochs: int, seed: int, goal: float) -> None:
+    """Per-epoch accuracies of the preset on ``data``; CPU seconds beside the wall time, since
+    other processes on the cores stretch the latter."""
+    print(
+        f"Accuracy, {data.name} ({len(data.train.y):,} training images), {describe(config)}, "
+        f"seed {seed}, test split of {len(data.test.y):,}:"
+    )
     relu = ACTIVATIONS["relu"]()
     wall, cpu = time.perf_counter(), time.process_time()
     for state, m in train(np.random.default_rng(seed), data, config, epochs=epochs):
@@ -158,8 +169,25 @@ def accuracy(epochs: int, lr: float, seed: int) -> None:
             f"test {test:.4f} (wall {time.perf_counter() - wall:5.1f} s, "
             f"CPU {time.process_time() - cpu:5.1f} s)"
         )
-    verdict = "PASS" if test >= ACCURACY_GOAL else "FAIL"
-    print(f"  test accuracy after {epochs} epochs {test:.4f} ({verdict} ≥ {ACCURACY_GOAL})")
+    verdict = "PASS" if test >= goal else "FAIL"
+    print(f"  test accuracy after {epochs} epochs {test:.4f} ({verdict} ≥ {goal})")
+
+
+def full_configs(epochs: int) -> tuple[TrainConfig, TrainConfig]:
+    """The full-MNIST runs: constant Adam lr 3e-3 at batch 128, and cosine annealing from 3e-3
+    over the run's epochs (stepped once an epoch, as torch's usual) at batch 64."""
+    return (
+        TrainConfig(architecture=CNN, lr=3e-3, batch_size=BATCH),
+        TrainConfig(
+            architecture=CNN, lr=cosine_annealing_lr(3e-3, T_max=epochs), batch_size=BATCH // 2
+        ),
+    )
+
+
+def describe(config: TrainConfig) -> str:
+    lr = config.lr
+    rate = f"lr {lr:g}" if isinstance(lr, float) else f"cosine_annealing_lr from {lr(0):g}"
+    return f"{config.optimizer} {rate}, batch {config.batch_size}"
 
 
 # One session's memory in a fresh process. The data is loaded first: a server loads it once for
@@ -257,6 +285,10 @@ def main() -> None:
         help="Adam lrs of the accuracy runs (default 3e-3, the slow test's, and 1e-3, the page's)",
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--full-epochs", type=int, default=3)
+    parser.add_argument(
+        "--full-dir", type=Path, default=None, help="holds mnist/ (default: the page's data folder)"
+    )
     parser.add_argument("--ticks", type=int, default=5, help="10-step ticks in the memory run")
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
@@ -269,11 +301,13 @@ def main() -> None:
         print(f"Speed, batch {BATCH}, float32, medians over {args.rounds} rounds of {args.steps}:")
         report_speed(args.rounds, args.steps)
         for lr in () if args.skip_accuracy else args.lrs:
-            print(
-                f"Accuracy, built-in 7,000-image split, Adam lr {lr:g}, batch {BATCH}, "
-                f"seed {args.seed}, test split of {len(builtin_mnist().test.y)}:"
-            )
-            accuracy(args.epochs, lr, args.seed)
+            config = TrainConfig(architecture=CNN, lr=lr, batch_size=BATCH)
+            accuracy(builtin_mnist(), config, args.epochs, args.seed, ACCURACY_GOAL)
+        full = None if args.skip_accuracy else cached_mnist(args.full_dir or data_dir())
+        if full is None and not args.skip_accuracy:
+            print("Full MNIST is not cached: download it on the MNIST page, or pass --full-dir.")
+        for config in () if full is None else full_configs(args.full_epochs):
+            accuracy(full, config, args.full_epochs, args.seed, FULL_ACCURACY_GOAL)
     if not args.skip_memory:
         print("Memory of one CNN session (fresh subprocess, one BLAS thread), above the data:")
         report_memory(args.ticks)
