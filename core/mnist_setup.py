@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from core.activations import ACTIVATIONS
-from core.datasets import NUM_CLASSES
+from core.datasets import NUM_CLASSES, Dataset, Split
 from core.network import (
     GRADIENT_OK,
     Architecture,
@@ -18,6 +18,7 @@ from core.network import (
     TensorCheck,
     cnn,
     mlp,
+    multiply_adds,
     predict_proba,
     worst_check,
 )
@@ -31,6 +32,14 @@ FAMILIES = ("mlp", "cnn")
 # and its neighbours. A second block of 0 channels is no second block.
 CONV1_CHANNELS, CONV2_CHANNELS, KERNELS = (4, 8, 16, 32), (0, 8, 16, 32), (3, 5, 7)
 POOLS = (2, 3)  # each block's max-pool, as ConvNetJS
+
+# What one visitor's network may cost the shared server, in multiply-adds (core.network's count):
+# one evaluation of a validation or test split, and one training step (about three times the
+# forward pass per example). 10^10 is half a second on one core here (OpenBLAS runs these
+# products at 15–25 G a second), so about a second on a slower shared machine. The CNN preset
+# evaluates all 10,000 test digits of full MNIST within it (0.79 M per image).
+EVAL_BUDGET = 10**10
+STEP_BUDGET = 10**10
 
 
 class Network(NamedTuple):
@@ -171,6 +180,34 @@ def train_config(image_shape: tuple[int, ...], net: Network, init_kwargs: tuple)
         schedule_unit="epoch",
         batch_size=int(net.batch),
     )
+
+
+class Budget(NamedTuple):
+    """What a network may take at once on the shared server."""
+
+    multiply_adds: int  # of one forward pass of one example
+    eval_rows: int  # examples of a split one evaluation takes
+    batch: int  # the largest batch of the page's stops one training step takes
+
+
+def budget(arch: Architecture, batch_stops: tuple[int, ...]) -> Budget:
+    """``arch``'s share: evaluation rows in hundreds (at least 100), the largest batch stop (at
+    least the smallest) whose step stays within STEP_BUDGET."""
+    cost = multiply_adds(arch)
+    rows = max(100, EVAL_BUDGET // cost // 100 * 100)
+    fits = [b for b in batch_stops if 3 * b * cost <= STEP_BUDGET]
+    return Budget(cost, rows, max(fits, default=min(batch_stops)))
+
+
+def within_budget(data: Dataset, config: TrainConfig, share: Budget) -> tuple[Dataset, TrainConfig]:
+    """The first ``share.eval_rows`` of the validation and test splits (views, no copy) and the
+    batch size cut to ``share.batch``; the training split and everything else as they were."""
+
+    def head(split: Split) -> Split:
+        return Split(split.x[: share.eval_rows], split.y[: share.eval_rows])
+
+    data = data._replace(val=head(data.val), test=head(data.test))
+    return data, config._replace(batch_size=min(config.batch_size, share.batch))
 
 
 def run_label(

@@ -253,22 +253,50 @@ class LayerRow(NamedTuple):
     output_shape: tuple[int, ...]
     parameters: int
     receptive_field: int | None  # side of the input square one output pixel sees; None: all
+    multiply_adds: int  # of the layer's weights in one forward pass of one example
 
 
 def layer_table(arch: Architecture) -> list[LayerRow]:
-    """Each layer's output shape, number of parameters and receptive field, first to last
-    (the "conv layer parameters" table of the tutorials: k·k·C_in·C_out + C_out for a conv)."""
+    """Each layer's output shape, number of parameters, receptive field and multiply-adds, first
+    to last (the "conv layer parameters" table of the tutorials: k·k·C_in·C_out + C_out for a
+    conv, whose every output number costs k·k·C_in multiply-adds)."""
+    outputs = output_shapes(arch)
     rows = zip(
         arch.layers,
-        output_shapes(arch),
+        [tuple(arch.input_shape), *outputs],
+        outputs,
         parameter_shapes(arch),
         receptive_fields(arch),
-        strict=True,
+        strict=False,
     )
     return [
-        LayerRow(layer, shape, sum(math.prod(s) for s in tensors.values()), field)
-        for layer, shape, tensors, field in rows
+        LayerRow(
+            layer,
+            out,
+            sum(math.prod(s) for s in tensors.values()),
+            field,
+            _multiply_adds(layer, shape, out),
+        )
+        for layer, shape, out, tensors, field in rows
     ]
+
+
+def _multiply_adds(layer: Layer, shape: tuple[int, ...], out: tuple[int, ...]) -> int:
+    """A weight layer's multiply-adds for one example; the other layers' elementwise work is
+    small beside them and not counted (as FLOP counts of CNNs usually do)."""
+    match layer:
+        case Linear(out_features=n):
+            return shape[0] * n
+        case Conv2d(kernel_size=k):
+            return math.prod(out) * shape[0] * k * k
+        case _:
+            return 0
+
+
+def multiply_adds(arch: Architecture) -> int:
+    """Multiply-adds of one forward pass of one example (a training step costs about three times
+    as many per example: the backward pass computes two products for every forward one)."""
+    return sum(row.multiply_adds for row in layer_table(arch))
 
 
 def torch_modules(arch: Architecture, activation_call: str, dropout: float) -> list[str]:

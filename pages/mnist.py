@@ -17,9 +17,11 @@ from core.mnist_setup import (
     CONV2_CHANNELS,
     FAMILIES,
     KERNELS,
+    budget,
     exposed,
     run_label,
     train_config,
+    within_budget,
 )
 from core.optimizers import OPTIMIZER_ENTRIES, on_page
 from core.params import Param
@@ -33,6 +35,7 @@ from ui.mnist_cnn_views import cnn_view
 from ui.mnist_live import Live, live_view
 from ui.mnist_session import save, session, start_session, trainer_registry
 from ui.mnist_settings import (
+    budget_note,
     controls_panel,
     data_panel,
     layers_table,
@@ -207,21 +210,26 @@ with guarded_panel(t("mnist.panel_network")):
         used.data.image_shape, net, tuple(default_kwargs(net.initializer).items())
     )
     layers_table(config)
+    # Validation and test images, and the batch, that a large network may take on a shared server.
+    data, config = within_budget(used.data, config, budget(config.architecture, BATCHES))
+    budget_note(used.data, data, net.batch, config)
 # What makes a new network (the seed last, core.session); lr, optimizer and dropout may change
 # while it trains. The activation is in it: a sigmoid network trained on under ReLU was kept as
 # "ReLU", and the sigmoid experiment's comparison compared nothing.
 arch = (used.id, used.train_size, config.architecture, net.initializer, net.activation, net.seed)
 names = (t(f"optimizers.names.{net.optimizer}"), t(f"mnist.sched.{net.schedule}"))
-label = run_label(net, config.architecture, used.train_size, used.n_max, names)
-save(configure(session(), used.data, config, arch, label))
+label = run_label(
+    net._replace(batch=config.batch_size), config.architecture, used.train_size, used.n_max, names
+)
+save(configure(session(), data, config, arch, label))
 
 with guarded_panel(t("mnist.panel_controls")):
-    config, pace = controls_panel(FIELDS, used.data, config, net.lr, LRS, style)
+    config, pace = controls_panel(FIELDS, data, config, net.lr, LRS, style)
 running = session().running
 # How often this session updates while training depends on how many train on this server now.
 plan = tick_plan(trainer_registry().count(including=session().id)) if running else tick_plan(1)
 live = Live(
-    used.data, used.id, config, net.lr, label,
+    data, used.id, config, net.lr, label,
     [t(f"mnist.fashion.{i}") for i in range(NUM_CLASSES)] if used.name == "fashion_mnist"
     else [str(i) for i in range(NUM_CLASSES)],
     style, running, plan, SLOW_EVERY * plan.every / BASE_EVERY if running else None, pace,

@@ -1,14 +1,25 @@
 """core.mnist_setup: what the MNIST page's settings mean, checked against hand-worked values and
 against the core functions it hands on to (TrainConfig, the schedules, predict_proba)."""
 
+import itertools
+
 import numpy as np
 import pytest
 
 from core.activations import ACTIVATIONS
+from core.datasets import Dataset, Split
 from core.mnist_setup import (
+    CONV1_CHANNELS,
+    CONV2_CHANNELS,
+    EVAL_BUDGET,
+    KERNELS,
     MAX_LAYERS,
     MAX_WIDTH,
+    STEP_BUDGET,
+    Budget,
     Network,
+    architecture,
+    budget,
     checked_hyperparameters,
     exposed,
     finite_probabilities,
@@ -19,10 +30,12 @@ from core.mnist_setup import (
     run_label,
     signal_series,
     train_config,
+    within_budget,
 )
-from core.network import TensorCheck, init_params, mlp, predict_proba
+from core.network import TensorCheck, init_params, mlp, multiply_adds, predict_proba
 from core.optimizers import OPTIMIZER_ENTRIES, OPTIMIZERS
 from core.schedules import step_lr
+from core.training import TrainConfig
 
 NET = Network(
     hidden=(64, 32), activation="tanh", initializer="xavier_normal", dropout=0.0,
@@ -134,3 +147,59 @@ def test_signal_series_splits_rows_into_arrays():
     np.testing.assert_array_equal(steps, [1.0, 2.0])
     assert norms.shape == ratios.shape == (2, 2)
     assert norms[1, 0] == 0.4 and ratios[0, 1] == 2e-3
+
+
+BATCH_STOPS = (1, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+
+def page_networks():
+    """Every CNN the page's choices build, and MLPs from the smallest to the widest allowed."""
+    base = Network(
+        (128,), "relu", "kaiming_uniform", 0.0, False, 128, 0, "adam", 1e-3, "none", {}, {}
+    )
+    for c1, k1, c2, k2 in itertools.product(CONV1_CHANNELS, KERNELS, CONV2_CHANNELS, KERNELS):
+        yield architecture((28, 28), base._replace(family="cnn", conv=((c1, k1), (c2, k2))))
+    for hidden in ((1,), (128,), (MAX_WIDTH,) * MAX_LAYERS):
+        yield architecture((28, 28), base._replace(hidden=hidden))
+
+
+def test_no_page_network_evaluates_or_steps_beyond_the_budget():
+    for arch in page_networks():
+        share = budget(arch, BATCH_STOPS)
+        assert share.multiply_adds == multiply_adds(arch)
+        assert share.eval_rows * share.multiply_adds <= EVAL_BUDGET
+        assert 3 * share.batch * share.multiply_adds <= STEP_BUDGET
+        # and no tighter than the stops allow: one stop more would pass the budget
+        bigger = [b for b in BATCH_STOPS if b > share.batch]
+        assert not bigger or 3 * bigger[0] * share.multiply_adds > STEP_BUDGET
+
+
+def test_the_preset_keeps_all_of_full_mnist_and_the_largest_cnn_is_cut():
+    preset = architecture((28, 28), page_network("cnn", ((8, 5), (16, 5))))
+    assert budget(preset, BATCH_STOPS).eval_rows >= 10_000
+    assert budget(preset, BATCH_STOPS).batch == 1024
+    largest = architecture((28, 28), page_network("cnn", ((32, 7), (32, 7))))
+    assert budget(largest, BATCH_STOPS)[1:] == (900, 256)
+
+
+def page_network(family, conv):
+    return Network(
+        (128,), "relu", "kaiming_uniform", 0.0, False, 1024, 0, "adam", 1e-3, "none", {}, {},
+        family=family, conv=conv,
+    )  # fmt: skip
+
+
+def test_within_budget_cuts_evaluation_splits_and_the_batch_only():
+    x = np.arange(50 * 4, dtype=np.uint8).reshape(50, 2, 2)
+    y = np.arange(50) % 10
+    data = Dataset("d", Split(x, y), Split(x[:30], y[:30]), Split(x[:40], y[:40]), (2, 2))
+    config = TrainConfig(architecture=mlp((4, 10)), batch_size=512)
+    share = Budget(multiply_adds=40, eval_rows=20, batch=256)
+    cut, cut_config = within_budget(data, config, share)
+    assert [len(s.y) for s in (cut.train, cut.val, cut.test)] == [50, 20, 20]
+    np.testing.assert_array_equal(cut.test.x, x[:20])
+    assert cut_config == config._replace(batch_size=256)
+    roomy = Budget(multiply_adds=40, eval_rows=100, batch=1024)
+    same, same_config = within_budget(data, config, roomy)
+    assert [len(s.y) for s in (same.train, same.val, same.test)] == [50, 30, 40]
+    assert same_config == config

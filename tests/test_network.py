@@ -36,6 +36,7 @@ from core.network import (
     layer_table,
     loss_and_grads,
     mlp,
+    multiply_adds,
     output_shapes,
     parameter_count,
     predict_proba,
@@ -245,3 +246,14 @@ def test_batch_norm_after_a_conv_normalizes_each_channel_over_batch_and_position
     unbiased = var * z[:, 0].size / (z[:, 0].size - 1)
     np.testing.assert_allclose(cache.bn_state[1].mean, 0.1 * mean, rtol=1e-12)
     np.testing.assert_allclose(cache.bn_state[1].var, 0.9 + 0.1 * unbiased, rtol=1e-12)
+
+
+def test_multiply_adds_count_each_weight_layer_by_hand():
+    # The preset: 28·28 positions × 8 filters × 1·5·5, 14·14 × 16 × 8·5·5, 16·4·4 × 10.
+    rows = layer_table(cnn((28, 28)))
+    assert [r.multiply_adds for r in rows if r.multiply_adds] == [156_800, 627_200, 2_560]
+    assert multiply_adds(cnn((28, 28))) == 786_560
+    assert multiply_adds(mlp((784, 128, 10))) == 784 * 128 + 128 * 10
+    # Stride 2, padding 1, dilation 2 on 2×7×5: out ⌊(7+2−4−1)/2⌋+1 = 3 by ⌊(5+2−4−1)/2⌋+1 = 2.
+    strided = Architecture((2, 7, 5), (Conv2d(4, 3, stride=2, padding=1, dilation=2),))
+    assert multiply_adds(strided) == 4 * 3 * 2 * (2 * 3 * 3)

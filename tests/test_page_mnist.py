@@ -754,13 +754,46 @@ def test_a_cnn_trains_with_its_layer_table_filters_and_a_passing_gradient_check(
     (code,) = [c.value for c in at.code if "Sequential" in c.value]
     assert "    torch.nn.MaxPool2d(3),\n" in code and code.endswith(")")
     assert list(table[translate(language, "mnist.layers_field")])[:3] == ["5²", "5²", "6²"]
-    assert translate(language, "mnist.layers_total", count="5,994") in [c.value for c in at.caption]
+    total = translate(language, "mnist.layers_total", count="5,994", macs="786,560")
+    assert total in [c.value for c in at.caption]
+    assert list(table[translate(language, "mnist.layers_macs")])[:4] == [
+        "156,800",
+        "–",
+        "–",
+        "627,200",
+    ]
     at.button(key="_mn_step").click().run()
     assert not at.exception and not at.error and step_count(at, language) == 1
     state = at.session_state["_mn_session"].train
     assert state.params[0]["W"].shape == (8, 1, 5, 5)
     if language == "en":
         assert "Gradient check passed" in gradcheck_badge(at)
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_the_largest_cnn_evaluates_and_trains_within_the_shared_servers_budget(language):
+    # 32@7×7 twice: 11.1 M multiply-adds per image, 0.9 s to predict the 2,000 test digits here
+    # and 1.5 s for a step of 1,024. The page says what it cuts, and trains and shows the cut.
+    at = run_page(PAGE, language, mn_arch="cnn", mn_conv1="32", mn_kernel1="7", mn_conv2="32",
+                  mn_kernel2="7", mn_batch="1024")  # fmt: skip
+    assert not at.exception and not at.error
+    rows = translate(language, "mnist.budget_rows", macs="11,068,928", rows="900", val="1,000",
+                     test="2,000")  # fmt: skip
+    batch = translate(language, "mnist.budget_batch", batch=256, chosen=1024)
+    assert {rows, batch} <= {i.value for i in at.info}
+    at.button(key="_mn_step").click().run()
+    assert not at.exception and not at.error
+    s = at.session_state["_mn_session"]
+    assert int(s.train.history.loss.size) == 1 and "bs=256" in s.label
+    assert at.session_state["mn_batch"] == 1024  # the choice stays for a smaller network
+    counts = figure(at, "mn_fig_confusion")["data"][0]["text"]
+    assert sum(int(c.replace(",", "")) for row in counts for c in row) == 900  # digits shown
+
+
+def test_the_cnn_preset_keeps_every_test_digit_and_its_batch():
+    at = run_page(PAGE, mn_arch="cnn", mn_batch="1024")
+    assert not at.exception and not at.error
+    assert not [i for i in at.info if "multiply-adds" in i.value]
 
 
 def test_a_saved_cnn_loads_back_and_sets_the_network_settings():

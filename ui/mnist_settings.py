@@ -21,7 +21,7 @@ from core.mnist_setup import (
     nearest,
     parse_hidden,
 )
-from core.network import layer_table, parameter_count, torch_modules
+from core.network import layer_table, multiply_adds, parameter_count, torch_modules
 from core.session import can_go_on, data_source, pause, reset, start, used_data
 from core.session import epoch as one_epoch
 from core.session import step as one_step
@@ -207,7 +207,8 @@ def network_panel(fields: Fields, entry_fields: Fields, style: PlotStyle) -> Net
 
 
 def layers_table(config: TrainConfig) -> None:
-    """Each layer as its torch module, with its output shape, parameters and receptive field."""
+    """Each layer as its torch module, with its output shape, parameters, receptive field and
+    multiply-adds (none counted for a layer without weights)."""
     arch = config.architecture
     defaults = {k: p.default for k, p in ACTIVATION_PARAMS[config.activation].items()}
     call = TORCH_NAMES[config.activation].format(**defaults)
@@ -223,11 +224,41 @@ def layers_table(config: TrainConfig) -> None:
                 t("mnist.layers_all") if r.receptive_field is None else f"{r.receptive_field}²"
                 for r in rows
             ],
+            t("mnist.layers_macs"): [
+                f"{r.multiply_adds:,}" if r.multiply_adds else "–" for r in rows
+            ],
         }
         # A table, not a dataframe: nine short rows, read from the back of a room, no scrolling.
         st.table(pd.DataFrame(table).set_index(t("mnist.layers_layer")))
-        st.caption(t("mnist.layers_total", count=f"{sum(r.parameters for r in rows):,}"))
+        st.caption(
+            t(
+                "mnist.layers_total",
+                count=f"{sum(r.parameters for r in rows):,}",
+                macs=f"{sum(r.multiply_adds for r in rows):,}",
+            )
+        )
         show_code("model = torch.nn.Sequential(\n" + "".join(f"    {m},\n" for m in modules) + ")")
+
+
+def budget_note(full: Dataset, data: Dataset, chosen_batch: int, config: TrainConfig) -> None:
+    """Why fewer validation and test images, or a smaller batch, than chosen are in use
+    (core.mnist_setup.within_budget); nothing when all are."""
+    if len(data.test.y) < len(full.test.y) or len(data.val.y) < len(full.val.y):
+        st.info(
+            t(
+                "mnist.budget_rows",
+                macs=f"{multiply_adds(config.architecture):,}",
+                rows=f"{max(len(data.val.y), len(data.test.y)):,}",
+                val=f"{len(full.val.y):,}",
+                test=f"{len(full.test.y):,}",
+            ),
+            icon=":material/speed:",
+        )
+    if config.batch_size < chosen_batch:
+        st.info(
+            t("mnist.budget_batch", batch=config.batch_size, chosen=chosen_batch),
+            icon=":material/speed:",
+        )
 
 
 def layer_settings(fields: Fields, family: str) -> tuple[tuple[int, ...], tuple]:
