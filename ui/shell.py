@@ -28,8 +28,11 @@ RESTARTED_KEY = "_restarted_notice_shown"
 # paragraph too, and must not shrink below its label. School projectors run at 1280 × 720 to
 # 1920 × 1080: below 1500 px the type, the sidebar and the page's side padding (in rem, so it grew
 # with the type) are smaller, or a 1280 px page kept 660 px for its content and cut its labels.
+# A page title too long for the sidebar wraps rather than end in "…" ("Learning-rate schedu…").
 PROJECTOR_CSS = (
     "<style>html { font-size: 22px; } "
+    "[data-testid='stSidebarNavLink'] :is(span, div, p):not([data-testid='stIconMaterial']) "
+    "{ white-space: normal; } "
     "[data-testid='stMarkdownContainer'] p { font-size: 1.1rem; } "
     "[data-testid='stMetricValue'] p { font-size: inherit; } "
     "[data-testid='stSidebar'][data-collapsed='false'] { width: 400px !important; } "

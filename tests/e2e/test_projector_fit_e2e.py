@@ -1,6 +1,7 @@
 """Projector mode on a school projector's 1280 × 720 with the sidebar open: on every page, in both
-languages, nothing in the main area is cut or runs past its right edge (labels, widget values,
-code, formulas), and no chart's legend, title, axis title or note runs out of the chart."""
+languages, nothing in the main area or the sidebar is cut or runs past its right edge (labels,
+page titles, widget values, code, formulas), and no chart's legend, title, axis title or note runs
+out of the chart."""
 
 import pytest
 
@@ -17,16 +18,16 @@ PAGES = [
     "mnist?mn_arch=cnn",
 ]
 
-# Elements cut by their own box (hidden overflow, an ellipsis) or reaching past the main area's
-# right edge, reported once at the outermost element; inside a formula only the formula's box
+# Elements cut by their own box (hidden overflow, an ellipsis) or reaching past the right edge of
+# the main area or the sidebar, reported once at the outermost element; inside a formula only the formula's box
 # counts (KaTeX's own spans clip by design); a Material icon's ligature text is always wider
 # than the glyph it draws, and a screen reader's 1 px label is hidden on purpose.
 PROBLEMS = r"""
 () => {
-  const main = document.querySelector("[data-testid='stMain']");
-  const right = main.getBoundingClientRect().right + 2;
   const found = [];
-  for (const el of main.querySelectorAll("*")) {
+  for (const area of document.querySelectorAll("[data-testid='stMain'], [data-testid='stSidebar']")) {
+  const right = area.getBoundingClientRect().right + 2;
+  for (const el of area.querySelectorAll("*")) {
     if (el.closest(".katex") && !el.matches(".katex-display, .katex-display > .katex")) continue;
     if (el.closest("[data-testid='stIconMaterial']")) continue;
     const style = getComputedStyle(el);
@@ -43,7 +44,8 @@ PROBLEMS = r"""
       found.push(`past the right edge: ${el.tagName} "${text}"`);
     }
   }
-  for (const chart of main.querySelectorAll(".js-plotly-plot")) {
+  }
+  for (const chart of document.querySelectorAll("[data-testid='stMain'] .js-plotly-plot")) {
     const svg = chart.querySelector("svg.main-svg").getBoundingClientRect();
     for (const part of chart.querySelectorAll(
       "g.legend, g.g-gtitle, g.g-xtitle, g.g-ytitle, g.infolayer g.annotation"
