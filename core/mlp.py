@@ -216,6 +216,11 @@ def _log_softmax(logits: np.ndarray) -> np.ndarray:
     return np.subtract(shifted, np.log(lse, out=lse), out=shifted)
 
 
+def class_probabilities(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, from the same log-softmax as the loss (so predictions and loss agree)."""
+    return np.exp(_log_softmax(logits))
+
+
 def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
     """Mean cross-entropy of integer ``labels`` under softmax(logits), and dLoss/dlogits.
 
@@ -277,7 +282,7 @@ def predict_proba(
 ) -> np.ndarray:
     """Class probabilities in eval mode (no dropout; batch norm uses the running stats)."""
     logits, _ = forward(params, x, activation=activation, train=False, bn_state=bn_state)
-    return np.exp(_log_softmax(logits))
+    return class_probabilities(logits)
 
 
 def predict(

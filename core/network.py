@@ -40,7 +40,7 @@ from core.batchnorm import (
 )
 from core.datasets import to_float32
 from core.initializers import INITIALIZERS, conv_weight
-from core.mlp import softmax_cross_entropy
+from core.mlp import class_probabilities, softmax_cross_entropy
 
 Params = list[dict[str, np.ndarray]]
 
@@ -650,9 +650,7 @@ def predict_proba(
             train=False,
             bn_state=bn_state,
         )[0]
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        e = np.exp(shifted)
-        parts.append(e / e.sum(axis=1, keepdims=True))
+        parts.append(class_probabilities(logits))
     return np.concatenate(parts) if parts else np.zeros((0, output_shapes(arch)[-1][0]))
 
 
