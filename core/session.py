@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from core.datasets import Dataset
-from core.mnist_setup import architecture_text, page_settings
+from core.mnist_setup import architecture_text, finite_probabilities, page_settings
 from core.model_io import LoadedModel
 from core.network import TensorCheck, gradient_check
 from core.training import TrainConfig, TrainState, init_train_state, smooth_ema, train_for
@@ -56,6 +56,15 @@ class GradCheckMemo(NamedTuple):
     step: int
 
 
+class PredictionMemo(NamedTuple):
+    """The last test-split probabilities: the params they are of (held, so their id is never
+    reused) and what else they depend on."""
+
+    params: list
+    key: tuple
+    probs: np.ndarray | None
+
+
 class Session(NamedTuple):
     """Everything the MNIST page remembers between reruns; ``train`` is None until configured."""
 
@@ -71,6 +80,7 @@ class Session(NamedTuple):
     runs: tuple[Run, ...] = ()
     sample_seed: int = 0
     gradcheck: GradCheckMemo | None = None
+    predictions: PredictionMemo | None = None
     loaded_note: tuple[str, str] | None = None  # (file name, architecture) of the loaded weights
     pending: tuple[LoadedModel, str] | None = None  # a read model waiting for its architecture
     model_error: tuple[str, str] | None = None  # (code, file name) of the last load problem
@@ -359,3 +369,17 @@ def checked_gradients(
         )
     memo = GradCheckMemo(params, key, checks, s.train.step)
     return s._replace(gradcheck=memo), checks, memo.step
+
+
+def probabilities_on_test(
+    s: Session, arch, key: tuple, x: np.ndarray, activation: str
+) -> tuple[Session, np.ndarray | None]:
+    """Class probabilities of the test images ``x`` under the live network, None once it
+    diverged (core.mnist_setup.finite_probabilities). A whole test split takes up to half a
+    second, and every click on the page reran it: for the same params (replaced, never mutated)
+    and ``key`` (what else the answer depends on) the last answer is given again."""
+    memo, params = s.predictions, s.train.params
+    if memo is not None and memo.params is params and memo.key == key:
+        return s, memo.probs
+    probs = finite_probabilities(arch, params, x, activation, s.train.bn_state)
+    return s._replace(predictions=PredictionMemo(params, key, probs)), probs

@@ -6,7 +6,7 @@ import pytest
 from core.activations import ACTIVATIONS
 from core.datasets import to_float32
 from core.model_io import LoadedModel
-from core.network import mlp
+from core.network import mlp, predict_proba
 from core.session import (
     BUILTIN,
     CLASS_EPOCH_SECONDS,
@@ -25,6 +25,7 @@ from core.session import (
     new_sample,
     paced_tick,
     pause,
+    probabilities_on_test,
     race,
     receive_model,
     receive_upload,
@@ -213,6 +214,26 @@ def test_the_gradient_check_is_kept_while_training_and_redone_once_paused(small)
     paused = pause(running)
     assert check(paused, ("relu",), x, y, relu)[2] == 2  # redone once paused
     assert check(running, ("tanh",), x, y, relu)[2] == 2  # another key: redone
+
+
+def test_test_predictions_are_kept_for_the_same_params_and_key_only(small):
+    x, key = small.test.x, ("small", len(small.test.y))
+    s, probs = probabilities_on_test(configured(small), CONFIG.architecture, key, x, "relu")
+    expected = predict_proba(
+        CONFIG.architecture, s.train.params, x, activation=ACTIVATIONS["relu"]()
+    )
+    np.testing.assert_array_equal(probs, expected)
+    again, same = probabilities_on_test(s, CONFIG.architecture, key, x, "relu")
+    assert again is s and same is probs  # a click elsewhere on the page: not recomputed
+    trained = step(s, small, CONFIG)
+    after_step = probabilities_on_test(trained, CONFIG.architecture, key, x, "relu")[1]
+    assert not np.array_equal(after_step, probs)  # new params: new predictions
+    fewer = probabilities_on_test(s, CONFIG.architecture, (*key[:1], 10), x[:10], "relu")[1]
+    assert fewer.shape == (10, 10)  # another key (fewer test images): recomputed
+    assert (
+        probabilities_on_test(reset(s, small, CONFIG), CONFIG.architecture, key, x, "relu")[1]
+        is not probs
+    )
 
 
 def test_one_epoch_trains_its_budget_now_and_the_rest_in_later_ticks(small):

@@ -22,7 +22,7 @@ from core.mnist_setup import (
 )
 from core.model_io import INPUT_SIZES, save_model
 from core.params import Param
-from core.session import archive, checked_gradients, new_sample, race
+from core.session import archive, checked_gradients, new_sample, probabilities_on_test, race
 from core.training import (
     PICK_MODES,
     confusion_matrix,
@@ -81,11 +81,11 @@ def predictions_view(v: Live) -> None:
                 st.subheader(t("mnist.grid_heading"))
                 st.info(t("mnist.untrained_prompt"), icon=":material/school:")
             return
-        state = session().train
+        arch, test = v.config.architecture, v.data.test
         # uint8 as stored: predict_proba converts a slice at a time (no float32 copy of the split).
-        probs = finite_probabilities(
-            v.config.architecture, state.params, v.data.test.x, v.config.activation, state.bn_state
-        )
+        key = (v.data_id, len(test.y), arch, v.config.activation)
+        new, probs = probabilities_on_test(session(), arch, key, test.x, v.config.activation)
+        save(new)
         if probs is None:
             st.warning(t("mnist.no_predictions"))
             return
