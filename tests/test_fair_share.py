@@ -9,6 +9,7 @@ from ui.fair_share import (
     BASE_BUDGET,
     BASE_EVERY,
     FORGET_AFTER,
+    LONE_LATE_SCALE,
     TRAIN_SHARE,
     UPDATES_PER_S,
     TrainerRegistry,
@@ -17,8 +18,10 @@ from ui.fair_share import (
 
 
 def test_a_lone_trainer_keeps_the_full_rate():
-    assert tick_plan(1) == (BASE_EVERY, BASE_BUDGET, 1)
+    assert tick_plan(1) == (BASE_EVERY, BASE_BUDGET, 1, LONE_LATE_SCALE)
     assert tick_plan(0) == tick_plan(1)
+    # A late tick of its own may catch up a little: at most a quarter second of training.
+    assert BASE_BUDGET * LONE_LATE_SCALE <= 0.25
 
 
 @pytest.mark.parametrize("trainers", [2, 3, 5, 10, 30, 60, 90])
@@ -29,6 +32,7 @@ def test_all_trainers_together_stay_within_the_shares(trainers):
     # Training time a second and screen updates a second, summed over every trainer.
     assert trainers * plan.budget / plan.every <= TRAIN_SHARE + 1e-12
     assert trainers / plan.every <= UPDATES_PER_S + 1e-12
+    assert plan.late_scale == 1.0  # a late tick in a class trains no longer than planned
 
 
 def test_more_trainers_never_update_more_often():

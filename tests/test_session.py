@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+import core.session
 from core.activations import ACTIVATIONS
 from core.datasets import to_float32
 from core.model_io import LoadedModel
@@ -323,6 +324,25 @@ def test_slow_motion_and_as_fast_as_possible(small):
     assert paced_run(small, "slow", [0.0, 1.0, 2.0]) == paced_run(small, "class", [0.0, 1.0, 2.0])
     fast = paced_run(small, "fast", [0.0])
     assert fast[0] >= 12  # a whole 10 s budget, at least this small epoch
+
+
+def test_as_fast_as_possible_keeps_its_share_of_the_clock_when_ticks_come_late(small, monkeypatch):
+    budgets = []
+
+    def spy(s, data, config, **limits):
+        budgets.append(limits["time_budget"])
+        return s
+
+    monkeypatch.setattr(core.session, "tick", spy)
+    s = start(configured(small))
+    for now in (0.0, 0.3, 0.6, 1.2, 100.0):  # on time, on time, twice late, after a long pause
+        s = paced_tick(
+            s, small, CONFIG, pace="fast", now=now, budget=0.1, every=0.3, late_scale=2.5
+        )
+    assert budgets == pytest.approx([0.1, 0.1, 0.1, 0.2, 0.25])
+    # A class's plan (late_scale 1): a late tick trains its budget, no more.
+    paced_tick(s, small, CONFIG, pace="fast", now=200.0, budget=0.1, every=0.3)
+    assert budgets[-1] == 0.1
 
 
 def test_a_late_tick_does_not_make_up_for_a_pause(small):

@@ -56,6 +56,7 @@ def live_view(v: Live) -> None:
                     paced_tick(
                         session(), v.data, v.config,
                         pace=v.pace, now=time.monotonic(), budget=now.budget, every=now.every,
+                        late_scale=now.late_scale,
                     )
                 )  # fmt: skip
                 if not session().running:
