@@ -213,6 +213,17 @@ def start(s: Session) -> Session:
     return s if stopped else s._replace(running=True, to_epoch_end=False)
 
 
+def restore_best(s: Session) -> Session:
+    """The weights after the epoch with the lowest validation loss (Keras's
+    ``restore_best_weights``; the early-stopping algorithm of the textbooks returns them), e.g.
+    once early stopping ended the run. The history and the optimizer's state stay: Start trains
+    on from these weights. Shared, not copied: a tick never writes into the params it is given."""
+    train = s.train
+    if train is None or train.best_params is None:
+        return s
+    return s._replace(train=train._replace(params=train.best_params, bn_state=train.best_bn_state))
+
+
 def pause(s: Session) -> Session:
     return s._replace(running=False, to_epoch_end=False)
 

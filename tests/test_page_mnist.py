@@ -771,6 +771,33 @@ def test_a_cnn_trains_with_its_layer_table_filters_and_a_passing_gradient_check(
 
 
 @pytest.mark.parametrize("language", ["en", "zh"])
+def test_a_finished_run_offers_the_weights_of_its_best_epoch(language):
+    at = run_page(PAGE, language, mn_train_size="1000", mn_epochs="2")
+    at.button(key="_mn_epoch").click().run()
+    after_one = at.session_state["_mn_session"]
+    at.button(key="_mn_epoch").click().run()
+    s = at.session_state["_mn_session"]
+    assert s.train.stopped == "epochs" and s.train.epoch == 2
+    # As if epoch 2's validation loss had been higher than epoch 1's.
+    best = after_one.train
+    at.session_state["_mn_session"] = s._replace(
+        train=s.train._replace(best_epoch=1, best_params=best.best_params,
+                               best_bn_state=best.best_bn_state, best_val_loss=best.best_val_loss)
+    )  # fmt: skip
+    at.run()
+    loss = f"{best.best_val_loss:.3f}"
+    button = at.button(key="_mn_restore_best")
+    assert button.label == translate(language, "mnist.restore_best", best=1, loss=loss)
+    button.click().run()
+    assert not at.exception and not at.error
+    assert at.session_state["_mn_session"].train.params is best.best_params
+    assert translate(language, "mnist.restored_best", best=1, loss=loss) in [
+        c.value for c in at.caption
+    ]
+    assert "_mn_restore_best" not in [b.key for b in at.button]  # in use: no button, a caption
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
 def test_the_largest_cnn_evaluates_and_trains_within_the_shared_servers_budget(language):
     # 32@7×7 twice: 11.1 M multiply-adds per image, 0.9 s to predict the 2,000 test digits here
     # and 1.5 s for a step of 1,024. The page says what it cuts, and trains and shows the cut.

@@ -31,6 +31,7 @@ from core.session import (
     receive_model,
     receive_upload,
     reset,
+    restore_best,
     start,
     step,
     steps_per_epoch,
@@ -235,6 +236,29 @@ def test_test_predictions_are_kept_for_the_same_params_and_key_only(small):
         probabilities_on_test(reset(s, small, CONFIG), CONFIG.architecture, key, x, "relu")[1]
         is not probs
     )
+
+
+def test_restore_best_brings_back_the_weights_of_the_lowest_validation_loss(small):
+    s = configured(small)
+    assert restore_best(s) is s  # no epoch finished: nothing to restore
+    one = epoch(s, small, CONFIG, budget=10.0)
+    two = epoch(one, small, CONFIG, budget=10.0)
+    # As if epoch 2 had not improved on epoch 1: the best is epoch 1's.
+    best = one.train
+    two = two._replace(
+        train=two.train._replace(
+            best_epoch=1, best_params=best.best_params, best_bn_state=best.best_bn_state
+        )
+    )
+    restored = restore_best(two)
+    assert restored.train.params is best.best_params
+    assert all(np.array_equal(a, b) for a, b in zip(weights(restored), weights(one), strict=True))
+    assert restored.train.history is two.train.history and restored.train.step == two.train.step
+    trained_on = tick(start(restored), small, CONFIG, max_steps=2)
+    assert trained_on.train.step == two.train.step + 2
+    # Training on from them writes new params and leaves the recorded best as it was.
+    assert all(np.array_equal(a, b) for a, b in zip(weights(restored), weights(one), strict=True))
+    assert not np.array_equal(weights(trained_on)[0], weights(one)[0])
 
 
 def test_one_epoch_trains_its_budget_now_and_the_rest_in_later_ticks(small):

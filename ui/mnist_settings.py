@@ -22,7 +22,7 @@ from core.mnist_setup import (
     parse_hidden,
 )
 from core.network import layer_table, multiply_adds, parameter_count, torch_modules
-from core.session import can_go_on, data_source, pause, reset, start, used_data
+from core.session import can_go_on, data_source, pause, reset, restore_best, start, used_data
 from core.session import epoch as one_epoch
 from core.session import step as one_step
 from core.training import TrainConfig
@@ -387,7 +387,26 @@ def controls_panel(
             ),
             icon=":material/flag:",
         )
+    if state.stopped in ("early_stopping", "epochs"):
+        best_weights_offer(state)
     return config, pace
+
+
+def best_weights_offer(state) -> None:
+    """After a run ended: the weights of an earlier epoch with a lower validation loss, on a click
+    (core.session.restore_best), or a line saying they are in use."""
+    best = {"best": state.best_epoch, "loss": f"{state.best_val_loss:.3f}"}
+    if state.best_params is not None and state.params is state.best_params:
+        st.caption(t("mnist.restored_best", **best))
+    elif state.best_params is not None and state.best_epoch < state.epoch:
+        st.button(
+            t("mnist.restore_best", **best),
+            key="_mn_restore_best",
+            on_click=on,
+            args=(restore_best,),
+            help=t("mnist.restore_best_help", **best),
+            icon=":material/history:",
+        )
 
 
 def snap_to_stops(fields: Fields) -> None:
