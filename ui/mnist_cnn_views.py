@@ -173,7 +173,8 @@ def chosen_digit(v: Live):
     reading (class name, probability) that says what it is; a test image when nothing is drawn.
 
     The drawing is the one the draw view last read (it keeps it in session state): this view
-    reads it when it runs, on a click here or every few seconds while training.
+    reads it when it runs, every few seconds while training, and when the draw view, paused,
+    reruns the page for a new drawing.
     """
     test = v.data.test
     c_source, c_digit = (st.container(), st.container()) if v.style.projector else st.columns(2)

@@ -225,7 +225,15 @@ def drawn_digit(v: Live) -> None:
         image = draw_digit("_mn_canvas")
         st.caption(t("mnist.draw_hint"))
     digit = prepare_drawn_digit(image) if image is not None else None
+    before = st.session_state.get(DRAWN)
     st.session_state[DRAWN] = digit  # for the CNN view (ui.mnist_cnn_views)
+    changed = (before is None) != (digit is None) or (
+        digit is not None and not np.array_equal(before, digit)
+    )
+    cnn = len(v.config.architecture.input_shape) == 3
+    if changed and cnn and not v.running and st.session_state.get("mn_cnn_source") == "drawn":
+        # The CNN view looks at the drawing too; paused, nothing else would rerun it.
+        st.rerun()
     if digit is None:
         c_input.info(t("mnist.draw_empty"), icon=":material/draw:")
         return

@@ -105,11 +105,14 @@ def test_a_click_on_a_conv_2_pixel_shows_its_receptive_field_and_the_checked_sum
     expect(page.get_by_text("The square reaches past the edge of the image")).to_be_visible()
     expect(page.get_by_text("Checked: b + Σ W·x =")).to_be_visible()
     show(page, "Inside the CNN", "mnist-cnn-en-maps")
-    # A drawn digit, then the same view of it.
-    draw_seven(page, "Draw a digit", "The network reads:", "mnist-cnn-en-draw")
+    # The view of a drawing, chosen before anything is drawn: paused, the drawing reaches it
+    # with no further click.
     page.get_by_role("heading", name="Inside the CNN").scroll_into_view_if_needed()
     page.get_by_test_id("stButtonGroup").get_by_text("Your drawing", exact=True).click()
     wait_for_app(page)
+    draw_seven(page, "Draw a digit", "The network reads:", "mnist-cnn-en-draw")
+    wait_for_app(page)
+    page.get_by_role("heading", name="Inside the CNN").scroll_into_view_if_needed()
     expect(page.get_by_text("The digit you drew; the network reads it as")).to_be_visible()
     expect(page.get_by_text("Checked: b + Σ W·x =")).to_be_visible()
     show(page, "Inside the CNN", "mnist-cnn-en-drawn-maps")
