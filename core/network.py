@@ -263,11 +263,11 @@ def layer_table(arch: Architecture) -> list[LayerRow]:
     outputs = output_shapes(arch)
     rows = zip(
         arch.layers,
-        [tuple(arch.input_shape), *outputs],
+        [tuple(arch.input_shape), *outputs[:-1]],
         outputs,
         parameter_shapes(arch),
         receptive_fields(arch),
-        strict=False,
+        strict=True,
     )
     return [
         LayerRow(

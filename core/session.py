@@ -306,22 +306,24 @@ def paced_tick(
 ) -> Session:
     """``tick`` at ``pace``: the steps the time since the last paced tick earned (``now`` is a
     clock in seconds; the first tick counts as ``MAX_CATCH_UP`` late), at most ``budget``
-    seconds of training; as fast as possible, ``budget`` for every ``every`` seconds since the
-    last tick, at most ``late_scale`` budgets (ui.fair_share: a lone trainer's ticks come late
-    because its browser is busy, a class's because the server is, and then no tick may grow). ``every`` is the planned time between ticks (ui.fair_share: seconds
-    apart when a class trains on one server), which a tick may take without losing steps. Fractions of a step carry over to the next tick, so two steps a second
-    at three ticks a second take a step on two ticks of three. A run to the end of the epoch
-    (the epoch button's) is not paced."""
+    seconds of training. ``every`` is the planned time between ticks (ui.fair_share: seconds
+    apart when a class trains on one server), which a tick may take without losing steps.
+    Fractions of a step carry over to the next tick, so two steps a second at three ticks a
+    second take a step on two ticks of three. As fast as possible, a tick trains ``budget`` for
+    every ``every`` seconds since the last one, at most ``late_scale`` budgets (ui.fair_share: a
+    lone trainer's ticks come late because its browser is busy, a class's because the server
+    is, and then no tick may grow). A run to the end of the epoch (the epoch button's) is not
+    paced."""
     # The rest of an epoch the epoch button asked for goes as fast as its click did.
     rate = None if s.to_epoch_end else steps_per_s(pace, steps_per_epoch(data, config))
-    since = now - s.paced_at if s.paced_at is not None else every
     if rate is None:
         # The share of the clock the plan gives (budget per ``every``), also when ticks come
         # later than planned: a browser busy drawing the CNN's charts asked for one a second,
         # not three, and the CNN trained 4 steps a second on a server 80 % idle.
+        since = now - s.paced_at if s.paced_at is not None else every
         scale = min(max(since / every, 1.0), late_scale) if every > 0 else 1.0
         return tick(s._replace(paced_at=now, credit=0.0), data, config, time_budget=budget * scale)
-    late = since if s.paced_at is not None else MAX_CATCH_UP
+    late = now - s.paced_at if s.paced_at is not None else MAX_CATCH_UP
     late = min(max(late, 0.0), every + MAX_CATCH_UP)
     credit = s.credit + rate * late
     s = s._replace(paced_at=now)

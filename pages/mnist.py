@@ -211,8 +211,9 @@ with guarded_panel(t("mnist.panel_network")):
     )
     layers_table(config)
     # Validation and test images, and the batch, that a large network may take on a shared server.
-    data, config = within_budget(used.data, config, budget(config.architecture, BATCHES))
-    budget_note(used.data, data, net.batch, config)
+    share = budget(config.architecture, BATCHES)
+    data, config = within_budget(used.data, config, share)
+    budget_note(used.data, data, net.batch, config, share)
 # What makes a new network (the seed last, core.session); lr, optimizer and dropout may change
 # while it trains. The activation is in it: a sigmoid network trained on under ReLU was kept as
 # "ReLU", and the sigmoid experiment's comparison compared nothing.

@@ -28,9 +28,7 @@ class TickPlan(NamedTuple):
     every: float  # seconds between this session's live updates
     budget: float  # seconds of training per update
     trainers: int  # sessions training now, this one included
-    late_scale: float = (
-        1.0  # budgets a tick later than ``every`` may train (core.session.paced_tick)
-    )
+    late_scale: float = 1.0  # budgets a late tick may train (core.session.paced_tick)
 
 
 def tick_plan(trainers: int) -> TickPlan:

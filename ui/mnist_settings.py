@@ -15,13 +15,14 @@ from core.datasets import Dataset, DatasetError, Split
 from core.mnist_setup import (
     MAX_LAYERS,
     MAX_WIDTH,
+    Budget,
     Network,
     architecture_text,
     checked_hyperparameters,
     nearest,
     parse_hidden,
 )
-from core.network import layer_table, multiply_adds, parameter_count, torch_modules
+from core.network import layer_table, parameter_count, torch_modules
 from core.session import can_go_on, data_source, pause, reset, restore_best, start, used_data
 from core.session import epoch as one_epoch
 from core.session import step as one_step
@@ -240,14 +241,16 @@ def layers_table(config: TrainConfig) -> None:
         show_code("model = torch.nn.Sequential(\n" + "".join(f"    {m},\n" for m in modules) + ")")
 
 
-def budget_note(full: Dataset, data: Dataset, chosen_batch: int, config: TrainConfig) -> None:
+def budget_note(
+    full: Dataset, data: Dataset, chosen_batch: int, config: TrainConfig, share: Budget
+) -> None:
     """Why fewer validation and test images, or a smaller batch, than chosen are in use
-    (core.mnist_setup.within_budget); nothing when all are."""
+    (core.mnist_setup.within_budget with ``share``); nothing when all are."""
     if len(data.test.y) < len(full.test.y) or len(data.val.y) < len(full.val.y):
         st.info(
             t(
                 "mnist.budget_rows",
-                macs=f"{multiply_adds(config.architecture):,}",
+                macs=f"{share.multiply_adds:,}",
                 rows=f"{max(len(data.val.y), len(data.test.y)):,}",
                 val=f"{len(full.val.y):,}",
                 test=f"{len(full.test.y):,}",

@@ -227,9 +227,7 @@ def drawn_digit(v: Live) -> None:
     digit = prepare_drawn_digit(image) if image is not None else None
     before = st.session_state.get(DRAWN)
     st.session_state[DRAWN] = digit  # for the CNN view (ui.mnist_cnn_views)
-    changed = (before is None) != (digit is None) or (
-        digit is not None and not np.array_equal(before, digit)
-    )
+    changed = not np.array_equal(before, digit)  # None equals only None
     cnn = len(v.config.architecture.input_shape) == 3
     if changed and cnn and not v.running and st.session_state.get("mn_cnn_source") == "drawn":
         # The CNN view looks at the drawing too; paused, nothing else would rerun it.
