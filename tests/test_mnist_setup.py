@@ -152,15 +152,18 @@ def test_signal_series_splits_rows_into_arrays():
 BATCH_STOPS = (1, 8, 16, 32, 64, 128, 256, 512, 1024)
 
 
+# The page's defaults; the tests below change only what builds the network.
+PAGE_NET = Network(
+    (128,), "relu", "kaiming_uniform", 0.0, False, 128, 0, "adam", 1e-3, "none", {}, {}
+)
+
+
 def page_networks():
     """Every CNN the page's choices build, and MLPs from the smallest to the widest allowed."""
-    base = Network(
-        (128,), "relu", "kaiming_uniform", 0.0, False, 128, 0, "adam", 1e-3, "none", {}, {}
-    )
     for c1, k1, c2, k2 in itertools.product(CONV1_CHANNELS, KERNELS, CONV2_CHANNELS, KERNELS):
-        yield architecture((28, 28), base._replace(family="cnn", conv=((c1, k1), (c2, k2))))
+        yield architecture((28, 28), PAGE_NET._replace(family="cnn", conv=((c1, k1), (c2, k2))))
     for hidden in ((1,), (128,), (MAX_WIDTH,) * MAX_LAYERS):
-        yield architecture((28, 28), base._replace(hidden=hidden))
+        yield architecture((28, 28), PAGE_NET._replace(hidden=hidden))
 
 
 def test_no_page_network_evaluates_or_steps_beyond_the_budget():
@@ -175,18 +178,11 @@ def test_no_page_network_evaluates_or_steps_beyond_the_budget():
 
 
 def test_the_preset_keeps_all_of_full_mnist_and_the_largest_cnn_is_cut():
-    preset = architecture((28, 28), page_network("cnn", ((8, 5), (16, 5))))
+    preset = architecture((28, 28), PAGE_NET._replace(family="cnn", conv=((8, 5), (16, 5))))
     assert budget(preset, BATCH_STOPS).eval_rows >= 10_000
     assert budget(preset, BATCH_STOPS).batch == 1024
-    largest = architecture((28, 28), page_network("cnn", ((32, 7), (32, 7))))
+    largest = architecture((28, 28), PAGE_NET._replace(family="cnn", conv=((32, 7), (32, 7))))
     assert budget(largest, BATCH_STOPS)[1:] == (900, 256)
-
-
-def page_network(family, conv):
-    return Network(
-        (128,), "relu", "kaiming_uniform", 0.0, False, 1024, 0, "adam", 1e-3, "none", {}, {},
-        family=family, conv=conv,
-    )  # fmt: skip
 
 
 def test_within_budget_cuts_evaluation_splits_and_the_batch_only():
